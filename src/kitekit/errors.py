@@ -1,0 +1,124 @@
+"""The exception tree of kitekit: local conditions, each with a message that says what to do next.
+
+Kite's own errors stay the official SDK's classes (``kiteconnect.exceptions.TokenException`` and friends),
+because users already catch them. Everything kitekit raises for a *local* reason derives from
+:class:`KitekitError`::
+
+    KitekitError
+    ├── ConfigError                 missing or malformed configuration / credentials
+    │   └── CredentialsRequiredError   no credentials and no simulator chosen
+    ├── SessionError
+    │   ├── NoSessionError          nothing saved yet: run `kitekit login`
+    │   ├── SessionExpiredError     the saved token expired or was invalidated
+    │   └── LoginError              the login flow failed (status, state, timeout, exchange)
+    ├── InstrumentError
+    │   ├── UnknownInstrumentError  no such symbol; lists the closest matches
+    │   └── AmbiguousInstrumentError   several instruments match; lists them
+    ├── InstrumentCacheError        a cached dump is corrupt or truncated
+    ├── HistoryRangeError           bad dates or interval for historical candles
+    └── PartialDataError            some keys of a batched call could not be fetched
+
+Messages never contain an api_secret, access_token, request_token or TOTP secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "AmbiguousInstrumentError",
+    "ConfigError",
+    "CredentialsRequiredError",
+    "HistoryRangeError",
+    "InstrumentCacheError",
+    "InstrumentError",
+    "KitekitError",
+    "LoginError",
+    "NoSessionError",
+    "PartialDataError",
+    "SessionError",
+    "SessionExpiredError",
+    "UnknownInstrumentError",
+]
+
+
+class KitekitError(Exception):
+    """Base of every error kitekit raises for a local reason."""
+
+
+class ConfigError(KitekitError):
+    """Configuration or credentials are missing or malformed."""
+
+
+class CredentialsRequiredError(ConfigError):
+    """No Kite credentials were found and the simulator was not chosen explicitly."""
+
+
+class SessionError(KitekitError):
+    """Base of session problems."""
+
+
+class NoSessionError(SessionError):
+    """No saved session exists yet."""
+
+
+class SessionExpiredError(SessionError):
+    """The saved access token expired or Kite rejected it."""
+
+
+class LoginError(SessionError):
+    """The login flow did not produce a session."""
+
+
+class InstrumentError(KitekitError):
+    """Base of instrument lookup problems."""
+
+
+class UnknownInstrumentError(InstrumentError, KeyError):
+    """No instrument matches; ``suggestions`` holds the closest known names."""
+
+    def __init__(self, query: str, suggestions: Sequence[str] = ()) -> None:
+        self.query = query
+        self.suggestions = list(suggestions)
+        hint = f" Did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"Unknown instrument {query!r}.{hint}")
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would wrap the message in quotes.
+        return str(self.args[0])
+
+
+class AmbiguousInstrumentError(InstrumentError):
+    """Several instruments match; ``candidates`` lists them as ``EXCHANGE:SYMBOL``."""
+
+    def __init__(self, query: str, candidates: Sequence[str]) -> None:
+        self.query = query
+        self.candidates = list(candidates)
+        super().__init__(
+            f"{query!r} is ambiguous: it matches {', '.join(self.candidates)}. "
+            "Name one as EXCHANGE:TRADINGSYMBOL."
+        )
+
+
+class InstrumentCacheError(KitekitError):
+    """A cached instruments dump failed its integrity check."""
+
+
+class HistoryRangeError(KitekitError, ValueError):
+    """Historical candles were asked for with bad dates or an unknown interval."""
+
+
+class PartialDataError(KitekitError):
+    """Some keys of a batched request could not be fetched.
+
+    ``data`` holds what was fetched; ``missing`` maps each missing key to its reason.
+    """
+
+    def __init__(self, data: Mapping[str, object], missing: Mapping[str, str]) -> None:
+        self.data = dict(data)
+        self.missing = dict(missing)
+        shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])
+        more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
+        super().__init__(
+            f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}"
+        )

@@ -1,0 +1,236 @@
+"""Simulated Kite login: web login with TOTP, request tokens, access tokens, expiry and invalidation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import string
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+
+from kitekit.clock import IST, Clock
+from kitekit.sim.config import SimConfig
+from kitekit.sim.errors import ApiError, invalid_input, token_error
+from kitekit.wire.envelope import ErrorType
+
+__all__ = ["AuthState", "Grant", "checksum"]
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _token(n: int = 32) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def checksum(api_key: str, token: str, api_secret: str) -> str:
+    """Return Kite's checksum: hex SHA-256 of ``api_key + token + api_secret``."""
+    return hashlib.sha256((api_key + token + api_secret).encode()).hexdigest()
+
+
+@dataclass
+class Grant:
+    """One access token and what it belongs to."""
+
+    access_token: str
+    api_key: str
+    user_id: str
+    login_time: str  # ISO, aware
+    expires_at: str  # ISO, aware
+    public_token: str
+    enctoken: str
+    refresh_token: str = ""
+    revoked: bool = False
+
+    def expired(self, now: datetime) -> bool:
+        """Return True once the token is revoked or past its flush time."""
+        return self.revoked or now >= datetime.fromisoformat(self.expires_at)
+
+
+@dataclass
+class _Pending:
+    api_key: str
+    expires: datetime
+    redirect_params: str
+
+
+class AuthState:
+    """All login state of the simulator; thread-safe; optionally persisted to ``config.state_file``."""
+
+    def __init__(self, config: SimConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._request_tokens: dict[str, _Pending] = {}
+        self._web_requests: dict[str, datetime] = {}  # request_id of a password login awaiting TOTP
+        self._web_sessions: set[str] = set()  # browser sessions that passed 2FA
+        self._grants: dict[str, Grant] = {}
+        self._refresh: dict[str, str] = {}  # refresh_token -> user_id
+        self._load()
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _load(self) -> None:
+        path = self.config.state_file
+        if path is None or not path.exists():
+            return
+        try:
+            raw = json.loads(path.read_text())
+            self._grants = {g["access_token"]: Grant(**g) for g in raw.get("grants", [])}
+        except (OSError, ValueError, TypeError, KeyError):
+            # A damaged state file only costs a fresh login; never let it stop the simulator.
+            self._grants = {}
+
+    def _save(self) -> None:
+        path = self.config.state_file
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        now = self.clock.now()
+        live = [asdict(g) for g in self._grants.values() if not g.expired(now)]
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sim-state-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"grants": live}, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
+    # -- web login (what Kite's login page does) ---------------------------------------------------
+    def check_api_key(self, api_key: str | None) -> None:
+        """Raise InputException unless ``api_key`` is the simulator app's key."""
+        if not api_key or not hmac.compare_digest(api_key, self.config.api_key):
+            raise invalid_input("Invalid `api_key`.")
+
+    def password_login(self, user_id: str, password: str) -> str:
+        """Check user id and password; return a ``request_id`` for the TOTP step."""
+        cfg = self.config
+        if not (
+            hmac.compare_digest(user_id.upper(), cfg.user_id) and hmac.compare_digest(password, cfg.password)
+        ):
+            raise ApiError(ErrorType.INPUT, "Invalid `user_id` or `password`.")
+        request_id = _token(40)
+        with self._lock:
+            self._web_requests[request_id] = self.clock.now() + timedelta(minutes=5)
+        return request_id
+
+    def twofa(self, user_id: str, request_id: str, value: str) -> str:
+        """Check the TOTP for a pending password login; return a browser session id."""
+        now = self.clock.now()
+        with self._lock:
+            deadline = self._web_requests.get(request_id)
+            if deadline is None or now > deadline or user_id.upper() != self.config.user_id:
+                raise ApiError(ErrorType.TOKEN, "Invalid or expired login request. Log in again.")
+            # Accept the current 30 s step and one either side, as authenticator apps drift.
+            ok = pyotp.TOTP(self.config.totp_secret).verify(value.strip(), for_time=now, valid_window=1)
+            if not ok:
+                raise ApiError(ErrorType.INPUT, "Invalid TOTP.")
+            del self._web_requests[request_id]
+            session = _token(32)
+            self._web_sessions.add(session)
+        return session
+
+    def web_session_ok(self, session: str | None) -> bool:
+        """Return True if a browser session cookie passed 2FA."""
+        with self._lock:
+            return bool(session) and session in self._web_sessions
+
+    def issue_request_token(self, api_key: str, redirect_params: str = "") -> str:
+        """Return a fresh single-use request token for ``api_key``."""
+        self.check_api_key(api_key)
+        token = _token(32)
+        with self._lock:
+            expires = self.clock.now() + timedelta(seconds=self.config.request_token_ttl_s)
+            self._request_tokens[token] = _Pending(api_key, expires, redirect_params)
+        return token
+
+    # -- session API -------------------------------------------------------------------------------
+    def exchange(self, api_key: str, request_token: str, given_checksum: str) -> Grant:
+        """``POST /session/token``: trade a request token for an access token."""
+        self.check_api_key(api_key)
+        expected = checksum(api_key, request_token, self.config.api_secret)
+        if not hmac.compare_digest(expected, given_checksum.lower()):
+            raise token_error("Invalid `checksum`.")
+        now = self.clock.now()
+        with self._lock:
+            pending = self._request_tokens.pop(request_token, None)
+            if pending is None or pending.api_key != api_key or now > pending.expires:
+                raise token_error("Token is invalid or has expired.")
+            return self._grant(now)
+
+    def refresh(self, api_key: str, refresh_token: str, given_checksum: str) -> Grant:
+        """``POST /session/refresh_token``: a new access token from a refresh token."""
+        self.check_api_key(api_key)
+        expected = checksum(api_key, refresh_token, self.config.api_secret)
+        if not hmac.compare_digest(expected, given_checksum.lower()):
+            raise token_error("Invalid `checksum`.")
+        with self._lock:
+            if refresh_token not in self._refresh:
+                raise token_error("Token is invalid or has expired.")
+            return self._grant(self.clock.now())
+
+    def _grant(self, now: datetime) -> Grant:
+        cfg = self.config
+        if cfg.single_session:  # a new login ends the user's older sessions, as on Kite
+            for g in self._grants.values():
+                g.revoked = True
+        local = now.astimezone(IST)
+        flush = datetime.combine(local.date(), cfg.token_flush, tzinfo=IST)
+        if flush <= local:
+            flush += timedelta(days=1)
+        refresh = _token(32) if cfg.refresh_tokens else ""
+        if refresh:
+            self._refresh[refresh] = cfg.user_id
+        grant = Grant(
+            access_token=_token(32),
+            api_key=cfg.api_key,
+            user_id=cfg.user_id,
+            login_time=local.replace(microsecond=0).isoformat(),
+            expires_at=flush.isoformat(),
+            public_token=_token(32),
+            enctoken=_token(48),
+            refresh_token=refresh,
+        )
+        self._grants[grant.access_token] = grant
+        self._save()
+        return grant
+
+    def authenticate(self, authorization: str | None) -> Grant:
+        """Return the grant behind an ``Authorization: token key:access_token`` header, or raise 403."""
+        if not authorization or not authorization.startswith("token ") or ":" not in authorization:
+            raise token_error()
+        api_key, _, access_token = authorization[6:].strip().partition(":")
+        with self._lock:
+            grant = self._grants.get(access_token)
+        if grant is None or grant.api_key != api_key or grant.expired(self.clock.now()):
+            raise token_error()
+        return grant
+
+    def invalidate(self, api_key: str, access_token: str | None, refresh_token: str | None) -> None:
+        """``DELETE /session/token``: revoke an access token or a refresh token."""
+        self.check_api_key(api_key)
+        with self._lock:
+            if access_token and access_token in self._grants:
+                self._grants[access_token].revoked = True
+            if refresh_token:
+                self._refresh.pop(refresh_token, None)
+            self._save()
+
+    def expire_all(self) -> int:
+        """Revoke every access token (admin: forced expiry); return how many were live."""
+        now = self.clock.now()
+        with self._lock:
+            live = [g for g in self._grants.values() if not g.expired(now)]
+            for g in live:
+                g.revoked = True
+            self._save()
+        return len(live)
+
+    def live_sessions(self) -> int:
+        """Return how many access tokens are currently valid."""
+        now = self.clock.now()
+        with self._lock:
+            return sum(1 for g in self._grants.values() if not g.expired(now))

@@ -1,0 +1,74 @@
+"""Simulator settings: the one app and user it knows, limits, login behaviour, faults.
+
+The defaults are public and documented (docs/simulator.md) so any client can log in to a fresh simulator;
+they protect nothing and must never be reused as real credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from enum import StrEnum
+from pathlib import Path
+
+from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "SimConfig"]
+
+DEFAULT_API_KEY = "kitekit_sim"
+DEFAULT_API_SECRET = "kitekit_sim_secret"  # noqa: S105 - a documented simulator default, not a credential
+DEFAULT_PASSWORD = "sim-password"  # noqa: S105 - same
+DEFAULT_TOTP_SECRET = "KITEKITSIMULATORTOTPSECRETBASE32"  # noqa: S105 - same (base32)
+
+
+class LoginMode(StrEnum):
+    """How ``GET /connect/login`` behaves."""
+
+    FORM = "form"  # a login page (user id + password, then TOTP), as Kite shows
+    AUTO = "auto"  # approve at once and redirect, for unattended tests
+
+
+@dataclass
+class FaultConfig:
+    """Faults injected into API routes (never into ``/__sim/`` admin routes); rates are shares 0..1."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    network_error_rate: float = 0.0  # 503 NetworkException
+    data_error_rate: float = 0.0  # 502 DataException
+    html_502_rate: float = 0.0  # 502 with an HTML body, as a proxy in front of Kite sends
+    drop_rate: float = 0.0  # the connection is closed without any response
+    #: Path prefixes the faults apply to; empty means every API route.
+    paths: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
+class SimConfig:
+    """Everything the simulator needs besides its clock."""
+
+    seed: int = 7
+    api_key: str = DEFAULT_API_KEY
+    api_secret: str = DEFAULT_API_SECRET
+    user_id: str = "KK1234"
+    user_name: str = "Kitekit Simulator"
+    email: str = "sim@kitekit.invalid"
+    password: str = DEFAULT_PASSWORD
+    totp_secret: str = DEFAULT_TOTP_SECRET
+    #: The app's registered redirect URL; ``/connect/login`` sends the browser here with a request_token.
+    redirect_url: str = "http://127.0.0.1:5055/callback"
+    login_mode: LoginMode = LoginMode.FORM
+    request_token_ttl_s: float = 300.0
+    #: Daily access-token flush (API.md §16): tokens die at the first such time after login.
+    token_flush: time = time(6, 0)
+    #: A new login invalidates the user's older access tokens, as on Kite.
+    single_session: bool = True
+    #: Issue refresh tokens (Kite does so only for approved platforms).
+    refresh_tokens: bool = False
+    rate_limits: dict[EndpointClass, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    rate_limit_enabled: bool = True
+    #: Share of one request interval a request may arrive early (network jitter) without a 429.
+    rate_tolerance: float = 0.1
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
+    state_file: Path | None = None

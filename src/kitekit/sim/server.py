@@ -1,0 +1,128 @@
+"""Run the simulator with uvicorn: in a background thread (tests, embedded CLI) or in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from kitekit.clock import Clock
+from kitekit.sim.app import SimApp
+from kitekit.sim.config import SimConfig
+from kitekit.sim.market import Market
+
+__all__ = ["SimServer"]
+
+
+class _QuietDrops(logging.Filter):
+    # A deliberately dropped connection (fault injection) makes uvicorn complain that the app sent nothing.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without starting response" not in record.getMessage()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+class SimServer:
+    """The simulator on ``host:port`` (port 0 picks a free one); use as a context manager or start/stop."""
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        market: Market | None = None,
+    ) -> None:
+        self.sim = SimApp(config, clock, market)
+        self.host = host
+        self._requested_port = port
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+    @property
+    def port(self) -> int:
+        """Return the bound port (after :meth:`start` or :meth:`bind`)."""
+        if self._sock is None:
+            raise RuntimeError("the simulator is not bound yet; call start() first")
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Return the REST root, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Return the WebSocket root for ``KiteTicker(root=…)``."""
+        return f"ws://{self.host}:{self.port}"
+
+    def bind(self) -> socket.socket:
+        """Bind the listening socket (so the port is known) without serving yet; return it."""
+        if self._sock is None:
+            self._sock = _bind(self.host, self._requested_port)
+        return self._sock
+
+    def _server_for(self) -> uvicorn.Server:
+        config = uvicorn.Config(
+            self.sim.asgi,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            ws_ping_interval=None,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        return server
+
+    def start(self, timeout: float = 30.0) -> SimServer:
+        """Serve in a daemon thread; return once the server accepts connections."""
+        sock = self.bind()
+        server = self._server_for()
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="kitekit-sim", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the simulator failed to start; see the log above")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the simulator did not start within {timeout:.0f}s")
+            time.sleep(0.01)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (Ctrl-C)."""
+        self._server_for().run(sockets=[self.bind()])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,278 @@
+"""The simulated underlyings: every independent price path, real names first, then seeded synthetic ones."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from kitekit.sim import catalog
+from kitekit.sim.rng import generator, key_of
+
+__all__ = ["AssetClass", "Underlying", "build_underlyings"]
+
+
+class AssetClass(StrEnum):
+    """What kind of thing a price path belongs to; sets carry and which segments list it."""
+
+    EQUITY = "equity"
+    INDEX = "index"
+    CURRENCY = "currency"
+    COMMODITY = "commodity"
+
+
+@dataclass(frozen=True)
+class Underlying:
+    """One independent price path and how its derivatives are specified."""
+
+    uid: int
+    asset: AssetClass
+    symbol: str  # NSE symbol, index name, or contract symbol
+    name: str
+    price: float  # level at catalog.ANCHOR
+    vol: float  # yearly volatility of log price
+    drift: float  # yearly drift of log price
+    tick: float
+    nse_token: int = 0  # exchange token on NSE (equities and NSE indices)
+    bse_token: int = 0  # exchange token on BSE (equities and BSE indices)
+    fno_symbol: str = ""  # symbol of its futures and options, "" when none
+    strike_step: float = 0.0
+    lot: int = 0
+    strikes_each_side: int = 0
+    weekly: bool = False
+    minis: tuple[str, ...] = ()
+    months: tuple[int, ...] = ()
+    expiry_day: int = 0
+    options: bool = True
+
+    @property
+    def carry(self) -> float:
+        """Return the yearly cost of carry used to price futures off the spot path."""
+        return {AssetClass.CURRENCY: 0.02, AssetClass.COMMODITY: 0.04}.get(self.asset, 0.065)
+
+
+_SYLLABLES = (
+    "AR",
+    "VI",
+    "KA",
+    "NO",
+    "SU",
+    "RA",
+    "MI",
+    "TE",
+    "LA",
+    "DE",
+    "PO",
+    "NI",
+    "SHA",
+    "VA",
+    "GO",
+    "BHA",
+    "JA",
+    "RU",
+    "MA",
+    "KI",
+    "SA",
+    "TA",
+    "ZE",
+    "HI",
+    "DHA",
+    "PRI",
+    "YA",
+    "NA",
+    "LO",
+    "VE",
+    "SI",
+    "KU",
+    "BA",
+    "CHE",
+)
+_SECTORS = (
+    ("IND", "INDUSTRIES"),
+    ("TECH", "TECHNOLOGIES"),
+    ("FIN", "FINANCE"),
+    ("PHARM", "PHARMACEUTICALS"),
+    ("STEEL", "STEEL"),
+    ("POWER", "POWER"),
+    ("BANK", "BANK"),
+    ("CHEM", "CHEMICALS"),
+    ("AUTO", "AUTO"),
+    ("INFRA", "INFRASTRUCTURE"),
+    ("TEX", "TEXTILES"),
+    ("AGRO", "AGRO PRODUCTS"),
+    ("MOT", "MOTORS"),
+    ("LABS", "LABORATORIES"),
+    ("", "ENTERPRISES"),
+    ("", "HOLDINGS"),
+    ("CEM", "CEMENT"),
+    ("FOODS", "FOODS"),
+)
+
+#: NSE-listed synthetic companies (all also on BSE), and BSE-only ones.
+NSE_SYNTHETIC = 2552
+BSE_ONLY = 2400
+#: F&O stocks: the catalogue ones plus this many synthetic ones.
+FNO_SYNTHETIC = 172
+STRIKES_EACH_SIDE_STOCK = 35
+
+
+def _stock_strike_step(price: float) -> float:
+    for limit, step in (
+        (100, 1.0),
+        (250, 2.5),
+        (500, 5.0),
+        (1000, 10.0),
+        (2500, 20.0),
+        (5000, 50.0),
+        (10000, 100.0),
+    ):
+        if price < limit:
+            return step
+    return 250.0
+
+
+def _stock_lot(price: float) -> int:
+    # Exchanges size stock lots so a contract is worth roughly ₹5–10 lakh.
+    raw = 650_000 / price
+    unit = 25 if raw >= 100 else 5 if raw >= 10 else 1
+    return max(unit, round(raw / unit) * unit)
+
+
+def _equity_tick(price: float) -> float:
+    # NSE moved stocks under ₹250 to a one-paisa tick in 2025.
+    return 0.01 if price < 250 else 0.05
+
+
+def _synthetic_names(seed: int, count: int, taken: set[str]) -> list[tuple[str, str]]:
+    rng = generator(seed, key_of("names"))
+    out: list[tuple[str, str]] = []
+    while len(out) < count:
+        stem = "".join(_SYLLABLES[i] for i in rng.integers(0, len(_SYLLABLES), size=int(rng.integers(2, 4))))
+        short, long = _SECTORS[int(rng.integers(0, len(_SECTORS)))]
+        symbol = (stem + short)[:10]
+        if symbol in taken or len(symbol) < 3:
+            continue
+        taken.add(symbol)
+        out.append((symbol, f"{stem} {long}"))
+    return out
+
+
+def build_underlyings(seed: int) -> list[Underlying]:
+    """Return every underlying, deterministic in ``seed``; ``uid`` equals the list position."""
+    rng = generator(seed, key_of("underlyings"))
+    out: list[Underlying] = []
+
+    def add(**kw: object) -> Underlying:
+        u = Underlying(uid=len(out), **kw)  # type: ignore[arg-type]
+        out.append(u)
+        return u
+
+    for ix in catalog.NSE_INDICES:
+        add(
+            asset=AssetClass.INDEX,
+            symbol=ix.symbol,
+            name=ix.symbol,
+            price=ix.price,
+            vol=ix.vol,
+            drift=0.11,
+            tick=0.05,
+            nse_token=ix.exchange_token,
+            fno_symbol=ix.fno_symbol,
+            strike_step=ix.strike_step,
+            lot=ix.lot,
+            strikes_each_side=ix.strikes_each_side,
+            weekly=ix.weekly,
+        )
+    for ix in catalog.BSE_INDICES:
+        add(
+            asset=AssetClass.INDEX,
+            symbol=ix.symbol,
+            name=ix.symbol,
+            price=ix.price,
+            vol=ix.vol,
+            drift=0.11,
+            tick=0.05,
+            bse_token=ix.exchange_token,
+            fno_symbol=ix.fno_symbol,
+            strike_step=ix.strike_step,
+            lot=ix.lot,
+            strikes_each_side=ix.strikes_each_side,
+            weekly=ix.weekly,
+        )
+
+    taken = {s.symbol for s in catalog.EQUITIES}
+    for st in catalog.EQUITIES:
+        add(
+            asset=AssetClass.EQUITY,
+            symbol=st.symbol,
+            name=st.name,
+            price=st.price,
+            vol=float(rng.uniform(0.2, 0.35)),
+            drift=float(rng.uniform(0.05, 0.16)),
+            tick=_equity_tick(st.price),
+            nse_token=st.nse_token,
+            bse_token=st.bse_code,
+            fno_symbol=st.symbol,
+            strike_step=_stock_strike_step(st.price),
+            lot=_stock_lot(st.price),
+            strikes_each_side=STRIKES_EACH_SIDE_STOCK,
+        )
+
+    fno_left = FNO_SYNTHETIC
+    for i, (symbol, name) in enumerate(_synthetic_names(seed, NSE_SYNTHETIC + BSE_ONLY, taken)):
+        price = float(round(math.exp(rng.uniform(math.log(15), math.log(9000))), 1))
+        on_nse = i < NSE_SYNTHETIC
+        fno = on_nse and fno_left > 0 and price >= 100 and rng.uniform() < 0.25
+        fno_left -= int(fno)
+        add(
+            asset=AssetClass.EQUITY,
+            symbol=symbol,
+            name=name,
+            price=price,
+            vol=float(rng.uniform(0.22, 0.55)),
+            drift=float(rng.uniform(-0.02, 0.2)),
+            tick=_equity_tick(price),
+            nse_token=30000 + i if on_nse else 0,
+            bse_token=600000 + i,
+            fno_symbol=symbol if fno else "",
+            strike_step=_stock_strike_step(price) if fno else 0.0,
+            lot=_stock_lot(price) if fno else 0,
+            strikes_each_side=STRIKES_EACH_SIDE_STOCK if fno else 0,
+        )
+
+    for group, asset in (
+        (catalog.CURRENCIES, AssetClass.CURRENCY),
+        (catalog.COMMODITIES, AssetClass.COMMODITY),
+    ):
+        for c in group:
+            add(
+                asset=asset,
+                symbol=c.symbol,
+                name=c.name,
+                price=c.price,
+                vol=c.vol,
+                drift=0.03 if asset is AssetClass.CURRENCY else 0.05,
+                tick=c.tick,
+                fno_symbol=c.symbol,
+                strike_step=c.strike_step,
+                lot=1,
+                strikes_each_side=40 if c.options else 0,
+                weekly=c.symbol == "USDINR",
+                minis=c.minis,
+                months=c.months,
+                expiry_day=c.expiry_day,
+                options=c.options,
+            )
+    return out
+
+
+def parameter_arrays(underlyings: list[Underlying]) -> dict[str, np.ndarray]:
+    """Return price, vol and drift of every underlying as arrays indexed by ``uid``."""
+    return {
+        "price": np.array([u.price for u in underlyings]),
+        "vol": np.array([u.vol for u in underlyings]),
+        "drift": np.array([u.drift for u in underlyings]),
+        "carry": np.array([u.carry for u in underlyings]),
+    }

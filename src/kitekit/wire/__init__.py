@@ -1,0 +1,1 @@
+"""Pure codecs shared by the client and the simulator: envelopes, instruments CSV, formats, routes."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: the simulator plugin, a rate-limit-free simulator, and a wait-for-condition helper."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from kitekit.sim.config import SimConfig
+
+pytest_plugins = ["kitekit.sim.pytest_plugin"]
+
+T = TypeVar("T")
+
+
+def eventually(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.01) -> T:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def unlimited(sim_config: SimConfig) -> SimConfig:
+    """Turn the simulator's rate limits off for tests that call quotes back to back."""
+    sim_config.rate_limit_enabled = False
+    return sim_config

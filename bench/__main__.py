@@ -10,9 +10,7 @@ import bench
 
 
 def _names() -> list[str]:
-    return sorted(
-        m.name[len("bench_") :] for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
-    )
+    return sorted(m.name[len("bench_") :] for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
 
 
 def main(argv: list[str]) -> int:

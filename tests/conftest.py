@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TypeVar
 
 import pytest
 
+from kitekit.clock import IST, ManualClock, SystemClock
 from kitekit.sim.config import SimConfig
+from kitekit.sim.market import Market
+from kitekit.sim.server import SimServer
 
 pytest_plugins = ["kitekit.sim.pytest_plugin"]
 
@@ -32,3 +36,14 @@ def unlimited(sim_config: SimConfig) -> SimConfig:
     """Turn the simulator's rate limits off for tests that call quotes back to back."""
     sim_config.rate_limit_enabled = False
     return sim_config
+
+
+@pytest.fixture
+def wall_clock_sim(sim_market: Market) -> Iterator[SimServer]:
+    """A simulator whose logins follow the wall clock (for TOTPs made by other processes or the CLI).
+
+    Its market stays on a frozen Friday mid-session.
+    """
+    clock = ManualClock(datetime(2026, 11, 27, 11, 0, tzinfo=IST))
+    with SimServer(SimConfig(), clock, market=sim_market, auth_clock=SystemClock()) as server:
+        yield server

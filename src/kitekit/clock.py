@@ -32,9 +32,7 @@ def ensure_aware(moment: datetime) -> datetime:
     Naive datetimes are ambiguous across the client's machine and IST, so we refuse them instead of guessing.
     """
     if moment.tzinfo is None or moment.tzinfo.utcoffset(moment) is None:
-        raise ValueError(
-            f"naive datetime {moment.isoformat()} given; attach a timezone (e.g. kitekit.clock.IST)"
-        )
+        raise ValueError(f"naive datetime {moment.isoformat()} given; attach a timezone (e.g. kitekit.clock.IST)")
     return moment
 
 

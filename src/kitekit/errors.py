@@ -9,7 +9,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   └── CredentialsRequiredError   no credentials and no simulator chosen
     ├── SessionError
     │   ├── NoSessionError          nothing saved yet: run `kitekit login`
-    │   ├── SessionExpiredError     the saved token expired or was invalidated
+    │   ├── SessionExpiredError     the saved token expired or was invalidated (also the SDK's
+    │   │                           TokenException, so existing handlers catch it)
     │   └── LoginError              the login flow failed (status, state, timeout, exchange)
     ├── InstrumentError
     │   ├── UnknownInstrumentError  no such symbol; lists the closest matches
@@ -24,6 +25,8 @@ Messages never contain an api_secret, access_token, request_token or TOTP secret
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from kiteconnect.exceptions import TokenException
 
 __all__ = [
     "AmbiguousInstrumentError",
@@ -62,8 +65,15 @@ class NoSessionError(SessionError):
     """No saved session exists yet."""
 
 
-class SessionExpiredError(SessionError):
-    """The saved access token expired or Kite rejected it."""
+class SessionExpiredError(SessionError, TokenException):  # type: ignore[misc]
+    """The saved access token expired or Kite rejected it.
+
+    It is also a ``kiteconnect.exceptions.TokenException`` (code 403), so code that already catches the
+    SDK's exception keeps working and sees our message, which says how to log in again.
+    """
+
+    def __init__(self, message: str) -> None:
+        TokenException.__init__(self, message, code=403)
 
 
 class LoginError(SessionError):
@@ -95,8 +105,7 @@ class AmbiguousInstrumentError(InstrumentError):
         self.query = query
         self.candidates = list(candidates)
         super().__init__(
-            f"{query!r} is ambiguous: it matches {', '.join(self.candidates)}. "
-            "Name one as EXCHANGE:TRADINGSYMBOL."
+            f"{query!r} is ambiguous: it matches {', '.join(self.candidates)}. Name one as EXCHANGE:TRADINGSYMBOL."
         )
 
 
@@ -119,6 +128,4 @@ class PartialDataError(KitekitError):
         self.missing = dict(missing)
         shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])
         more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
-        super().__init__(
-            f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}"
-        )
+        super().__init__(f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}")

@@ -122,15 +122,11 @@ class TradingCalendar:
 
     def on_or_before(self, day: date) -> date:
         """Return ``day`` if it is a trading day, else the trading day before it."""
-        return self._to_date(
-            np.busday_offset(np.datetime64(day, "D"), 0, roll="backward", busdaycal=self._cal)
-        )
+        return self._to_date(np.busday_offset(np.datetime64(day, "D"), 0, roll="backward", busdaycal=self._cal))
 
     def on_or_after(self, day: date) -> date:
         """Return ``day`` if it is a trading day, else the trading day after it."""
-        return self._to_date(
-            np.busday_offset(np.datetime64(day, "D"), 0, roll="forward", busdaycal=self._cal)
-        )
+        return self._to_date(np.busday_offset(np.datetime64(day, "D"), 0, roll="forward", busdaycal=self._cal))
 
     def previous(self, day: date) -> date:
         """Return the trading day strictly before ``day``."""

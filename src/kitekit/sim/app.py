@@ -182,12 +182,17 @@ class SimApp:
     """The simulator's state and its ASGI application (``.asgi``)."""
 
     def __init__(
-        self, config: SimConfig | None = None, clock: Clock | None = None, market: Market | None = None
+        self,
+        config: SimConfig | None = None,
+        clock: Clock | None = None,
+        market: Market | None = None,
+        auth_clock: Clock | None = None,
     ) -> None:
         self.config = config or SimConfig()
         self.clock = clock or SystemClock()
         self.market = market or Market(self.config.seed)
-        self.auth = AuthState(self.config, self.clock)
+        # Logins (TOTP, token expiry) may follow the wall clock while the market replays a virtual session.
+        self.auth = AuthState(self.config, auth_clock or self.clock)
         self.limiter = RateLimiter(self.config.rate_limits, self.config.rate_tolerance)
         self.faults = FaultInjector(self.config.faults)
         self.extra_routes: list[BaseRoute] = []
@@ -303,9 +308,7 @@ class SimApp:
             self.auth.check_api_key(api_key)
         except ApiError as err:
             return HTMLResponse(pages.error_page(err.message), status_code=400)
-        if self.config.login_mode is LoginMode.AUTO or self.auth.web_session_ok(
-            request.cookies.get(SESSION_COOKIE)
-        ):
+        if self.config.login_mode is LoginMode.AUTO or self.auth.web_session_ok(request.cookies.get(SESSION_COOKIE)):
             return self._approve(api_key, redirect_params)
         return HTMLResponse(pages.login_page(api_key, redirect_params, self.config.user_id))
 
@@ -332,9 +335,7 @@ class SimApp:
         except ApiError as err:
             if err.error_type is ErrorType.TOKEN:
                 return HTMLResponse(pages.login_page(api_key, rp, user_id, err.message), status_code=400)
-            return HTMLResponse(
-                pages.totp_page(api_key, rp, user_id, request_id, err.message), status_code=400
-            )
+            return HTMLResponse(pages.totp_page(api_key, rp, user_id, request_id, err.message), status_code=400)
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
         return response
 
@@ -362,9 +363,7 @@ class SimApp:
     async def web_twofa(self, request: Request, _: Grant | None) -> Any:
         """``POST /api/twofa`` form ``user_id, request_id, twofa_value``; sets the browser session cookie."""
         form = await form_of(request)
-        session = self.auth.twofa(
-            form.get("user_id", ""), form.get("request_id", ""), form.get("twofa_value", "")
-        )
+        session = self.auth.twofa(form.get("user_id", ""), form.get("request_id", ""), form.get("twofa_value", ""))
         response = _json(success_body({"profile": {}}))
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="lax")
         return response
@@ -490,50 +489,76 @@ class SimApp:
         if not found:
             return {}
         snap = self.market.snapshot(uni, np.array([r for _, r in found]), now)
-        out: dict[str, Any] = {}
-        for i, (key, row) in enumerate(found):
-            item: dict[str, Any] = {
-                "instrument_token": int(uni.token[row]),
-                "last_price": float(snap.last_price[i]),
+        tokens = uni.token[snap.rows].tolist()
+        ltp = snap.last_price.tolist()
+        if path == "/quote/ltp":
+            return {key: {"instrument_token": tokens[i], "last_price": ltp[i]} for i, (key, _) in enumerate(found)}
+        ohlc = [
+            {"open": o, "high": h, "low": lo, "close": c}
+            for o, h, lo, c in zip(
+                snap.open.tolist(), snap.high.tolist(), snap.low.tolist(), snap.close.tolist(), strict=True
+            )
+        ]
+        if path == "/quote/ohlc":
+            return {
+                key: {"instrument_token": tokens[i], "last_price": ltp[i], "ohlc": ohlc[i]}
+                for i, (key, _) in enumerate(found)
             }
-            if path != "/quote/ltp":
-                item["ohlc"] = {
-                    "open": float(snap.open[i]),
-                    "high": float(snap.high[i]),
-                    "low": float(snap.low[i]),
-                    "close": float(snap.close[i]),
-                }
-            if path == "/quote":
-                item = self._full_quote(snap, i, item)
-            out[key] = item
-        return out
+        return self._full_quotes(snap, found, tokens, ltp, ohlc)
 
     @staticmethod
-    def _full_quote(snap: Snapshot, i: int, base: dict[str, Any]) -> dict[str, Any]:
+    def _full_quotes(
+        snap: Snapshot, found: list[tuple[str, int]], tokens: list[int], ltp: list[float], ohlc: list[dict[str, float]]
+    ) -> dict[str, Any]:
         moment = snap.point.moment
-        bids, asks = snap.depth(i)
-        return {
-            "instrument_token": base["instrument_token"],
-            "timestamp": format_timestamp(moment),
-            "last_trade_time": format_timestamp(moment - timedelta(seconds=int(snap.last_trade_lag[i]))),
-            "last_price": base["last_price"],
-            "last_quantity": int(snap.last_quantity[i]),
-            "buy_quantity": int(snap.buy_quantity[i]),
-            "sell_quantity": int(snap.sell_quantity[i]),
-            "volume": int(snap.volume[i]),
-            "average_price": float(snap.average_price[i]),
-            "oi": int(snap.oi[i]),
-            "oi_day_high": int(snap.oi_day_high[i]),
-            "oi_day_low": int(snap.oi_day_low[i]),
-            "net_change": round(float(snap.last_price[i] - snap.close[i]), 4),
-            "lower_circuit_limit": float(snap.lower_circuit[i]),
-            "upper_circuit_limit": float(snap.upper_circuit[i]),
-            "ohlc": base["ohlc"],
-            "depth": {
-                "buy": [{"price": p, "quantity": q, "orders": o} for p, q, o in bids],
-                "sell": [{"price": p, "quantity": q, "orders": o} for p, q, o in asks],
-            },
+        stamp = format_timestamp(moment)
+        trade_times = {
+            lag: format_timestamp(moment - timedelta(seconds=lag)) for lag in set(snap.last_trade_lag.tolist())
         }
+        book = snap.book()
+        cols = {
+            name: getattr(snap, name).tolist()
+            for name in (
+                "last_quantity",
+                "buy_quantity",
+                "sell_quantity",
+                "volume",
+                "average_price",
+                "oi",
+                "oi_day_high",
+                "oi_day_low",
+                "lower_circuit",
+                "upper_circuit",
+                "close",
+                "last_trade_lag",
+            )
+        }
+        out: dict[str, Any] = {}
+        for i, (key, _) in enumerate(found):
+            bids, asks = book.levels(i)
+            out[key] = {
+                "instrument_token": tokens[i],
+                "timestamp": stamp,
+                "last_trade_time": trade_times[cols["last_trade_lag"][i]],
+                "last_price": ltp[i],
+                "last_quantity": cols["last_quantity"][i],
+                "buy_quantity": cols["buy_quantity"][i],
+                "sell_quantity": cols["sell_quantity"][i],
+                "volume": cols["volume"][i],
+                "average_price": cols["average_price"][i],
+                "oi": cols["oi"][i],
+                "oi_day_high": cols["oi_day_high"][i],
+                "oi_day_low": cols["oi_day_low"][i],
+                "net_change": round(ltp[i] - cols["close"][i], 4),
+                "lower_circuit_limit": cols["lower_circuit"][i],
+                "upper_circuit_limit": cols["upper_circuit"][i],
+                "ohlc": ohlc[i],
+                "depth": {
+                    "buy": [{"price": p, "quantity": q, "orders": o} for p, q, o in bids],
+                    "sell": [{"price": p, "quantity": q, "orders": o} for p, q, o in asks],
+                },
+            }
+        return out
 
     async def instruments(self, request: Request, grant: Grant | None) -> Any:
         """``GET /instruments`` and ``GET /instruments/{exchange}``: the CSV dump, gzip when accepted."""
@@ -581,9 +606,7 @@ class SimApp:
             raise invalid_input("invalid token")
         if continuous and uni.segment[row] not in ("NFO-FUT", "MCX-FUT", "BFO-FUT", "CDS-FUT"):
             raise invalid_input("continuous data is available only for futures")
-        candles = await run_in_threadpool(
-            self.market.candles, uni, row, interval, start, end, now, with_oi, continuous
-        )
+        candles = await run_in_threadpool(self.market.candles, uni, row, interval, start, end, now, with_oi, continuous)
         for c in candles:
             c[0] = format_candle_time(c[0])  # type: ignore[arg-type]
         return {"candles": candles}
@@ -649,9 +672,7 @@ class SimApp:
         except (ValueError, TypeError) as exc:
             return _error(invalid_input(str(exc)))
         return _json(
-            success_body(
-                {"redirect_url": self.config.redirect_url, "login_mode": str(self.config.login_mode)}
-            )
+            success_body({"redirect_url": self.config.redirect_url, "login_mode": str(self.config.login_mode)})
         )
 
     async def admin_reset_limits(self, request: Request) -> Response:

@@ -108,9 +108,7 @@ class AuthState:
     def password_login(self, user_id: str, password: str) -> str:
         """Check user id and password; return a ``request_id`` for the TOTP step."""
         cfg = self.config
-        if not (
-            hmac.compare_digest(user_id.upper(), cfg.user_id) and hmac.compare_digest(password, cfg.password)
-        ):
+        if not (hmac.compare_digest(user_id.upper(), cfg.user_id) and hmac.compare_digest(password, cfg.password)):
             raise ApiError(ErrorType.INPUT, "Invalid `user_id` or `password`.")
         request_id = _token(40)
         with self._lock:

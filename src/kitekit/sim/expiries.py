@@ -68,9 +68,7 @@ def currency_monthlies(cal: TradingCalendar, as_of: date, count: int) -> list[da
     return out[:count]
 
 
-def commodity_monthlies(
-    cal: TradingCalendar, as_of: date, day: int, months: tuple[int, ...], count: int
-) -> list[date]:
+def commodity_monthlies(cal: TradingCalendar, as_of: date, day: int, months: tuple[int, ...], count: int) -> list[date]:
     """Return the next ``count`` MCX future expiries: ``day`` of each listed month (or the day before)."""
     out = []
     for y, m in _months_from(as_of, 24):

@@ -24,7 +24,7 @@ from kitekit.sim.underlyings import AssetClass, Underlying, build_underlyings, p
 from kitekit.sim.universe import Kind, Universe, build_universe
 from kitekit.wire.history import Interval
 
-__all__ = ["Market", "SessionPoint", "Snapshot"]
+__all__ = ["Book", "Market", "SessionPoint", "Snapshot"]
 
 #: The instruments dump is regenerated at this time each trading day (API.md §16).
 DUMP_TIME = time(8, 0)
@@ -76,28 +76,57 @@ class Snapshot:
     tradable: np.ndarray  # False for indices
     last_trade_lag: np.ndarray  # seconds between the last trade and the point
 
-    def depth(self, i: int) -> tuple[list[tuple[float, int, int]], list[tuple[float, int, int]]]:
-        """Return five (price, quantity, orders) levels per side for row ``i`` of this snapshot."""
-        if not self.tradable[i]:
-            empty = [(0.0, 0, 0)] * 5
-            return empty, list(empty)
-        tick, ltp, lot = float(self.tick[i]), float(self.last_price[i]), int(self.lot[i])
-        h = hash_uniform(self.seed, int(self.tokens[i]), self.point.n, self.point.s, np.arange(22))
-        best_bid = ltp - tick * (1 if h[0] < 0.5 else 0)
-        best_ask = best_bid + tick * (2 if h[1] < 0.3 else 1)
-        unit = max(lot, 1)
-        qty_scale = 40 if lot > 1 else 900
-        decimals = _decimals(tick)
-        bids: list[tuple[float, int, int]] = []
-        asks: list[tuple[float, int, int]] = []
-        for k in range(5):
-            for side, base, sign, off in ((bids, best_bid, -1, 2), (asks, best_ask, 1, 12)):
-                price = round(base + sign * k * tick, decimals)
-                if price <= 0:  # deep out-of-the-money options have nothing bid below a tick
-                    side.append((0.0, 0, 0))
-                    continue
-                qty = unit * (1 + int(h[off + k] * qty_scale))
-                side.append((price, qty, 1 + int(h[off + 5 + k] * 25)))
+    def book(self) -> Book:
+        """Return five bid and five ask levels (price, quantity, orders) for every row, all at once."""
+        n = len(self.rows)
+        h = hash_uniform(self.seed, self.tokens[:, None], self.point.n, self.point.s, np.arange(22)[None, :])
+        tick, ltp = self.tick[:, None], self.last_price[:, None]
+        unit = np.maximum(self.lot, 1)[:, None]
+        qty_scale = np.where(self.lot > 1, 40, 900)[:, None]
+        best_bid = ltp - tick * (h[:, :1] < 0.5)
+        best_ask = best_bid + tick * np.where(h[:, 1:2] < 0.3, 2, 1)
+        steps = np.arange(5)[None, :] * tick
+        decimals = np.where(self.tick < 0.01, 4, 2)[:, None]
+        bid_px = np.round(best_bid - steps, 4)
+        ask_px = np.round(best_ask + steps, 4)
+        bid_px = np.where(decimals == 4, bid_px, np.round(bid_px, 2))
+        ask_px = np.where(decimals == 4, ask_px, np.round(ask_px, 2))
+        bid_q = unit * (1 + np.floor(h[:, 2:7] * qty_scale)).astype(np.int64)
+        ask_q = unit * (1 + np.floor(h[:, 12:17] * qty_scale)).astype(np.int64)
+        bid_o = 1 + np.floor(h[:, 7:12] * 25).astype(np.int64)
+        ask_o = 1 + np.floor(h[:, 17:22] * 25).astype(np.int64)
+        # Indices have no book, and deep out-of-the-money options have nothing bid below a tick.
+        empty_bid = ~self.tradable[:, None] | (bid_px <= 0)
+        empty_ask = ~self.tradable[:, None] | np.zeros((n, 5), dtype=bool)
+        return Book(
+            np.where(empty_bid, 0.0, bid_px),
+            np.where(empty_bid, 0, bid_q),
+            np.where(empty_bid, 0, bid_o),
+            np.where(empty_ask, 0.0, ask_px),
+            np.where(empty_ask, 0, ask_q),
+            np.where(empty_ask, 0, ask_o),
+        )
+
+
+@dataclass(frozen=True)
+class Book:
+    """Market depth for the rows of a snapshot: arrays of shape (rows, 5)."""
+
+    bid_price: np.ndarray
+    bid_quantity: np.ndarray
+    bid_orders: np.ndarray
+    ask_price: np.ndarray
+    ask_quantity: np.ndarray
+    ask_orders: np.ndarray
+
+    def levels(self, i: int) -> tuple[list[tuple[float, int, int]], list[tuple[float, int, int]]]:
+        """Return (bids, asks) of row ``i`` as lists of (price, quantity, orders)."""
+        bids = list(
+            zip(self.bid_price[i].tolist(), self.bid_quantity[i].tolist(), self.bid_orders[i].tolist(), strict=True)
+        )
+        asks = list(
+            zip(self.ask_price[i].tolist(), self.ask_quantity[i].tolist(), self.ask_orders[i].tolist(), strict=True)
+        )
         return bids, asks
 
 
@@ -117,9 +146,7 @@ def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
 class Market:
     """The whole simulated market for one seed; safe to share between request threads."""
 
-    def __init__(
-        self, seed: int = 7, calendar: TradingCalendar | None = None, dump_time: time = DUMP_TIME
-    ) -> None:
+    def __init__(self, seed: int = 7, calendar: TradingCalendar | None = None, dump_time: time = DUMP_TIME) -> None:
         self.seed = seed
         self.calendar = calendar or TradingCalendar()
         self.dump_time = dump_time
@@ -149,11 +176,7 @@ class Market:
         day = local.date()
         if self.calendar.is_trading_day(day) and local.time() >= self.dump_time:
             return day
-        return (
-            self.calendar.previous(day)
-            if self.calendar.is_trading_day(day)
-            else self.calendar.on_or_before(day)
-        )
+        return self.calendar.previous(day) if self.calendar.is_trading_day(day) else self.calendar.on_or_before(day)
 
     # -- instruments -------------------------------------------------------------------------------
     def universe(self, now: datetime) -> Universe:
@@ -163,9 +186,7 @@ class Market:
             uni = self._universes.get(day)
             if uni is None:
                 prev = self.calendar.previous(day)
-                uni = build_universe(
-                    self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev)
-                )
+                uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
                 uni.last_price = self._prices_at_close(uni, prev)
                 self._universes = {d: u for d, u in self._universes.items() if d >= prev}
                 self._universes[day] = uni
@@ -184,9 +205,7 @@ class Market:
     def _tau(self, uni: Universe, rows: np.ndarray, when: datetime | np.ndarray) -> np.ndarray:
         exp = uni.expiry[rows]
         # Contracts expire at the 15:30 close of their expiry day.
-        close_s = (exp.astype("datetime64[s]") + np.timedelta64(15 * 3600 + 30 * 60 - 19800, "s")).astype(
-            np.int64
-        )
+        close_s = (exp.astype("datetime64[s]") + np.timedelta64(15 * 3600 + 30 * 60 - 19800, "s")).astype(np.int64)
         now_s = np.asarray(when.timestamp() if isinstance(when, datetime) else when, dtype=np.float64)
         tau = (close_s - now_s) / SECONDS_PER_YEAR
         return np.where(np.isnat(exp), 0.0, np.maximum(tau, 0.0))
@@ -297,9 +316,7 @@ class Market:
         kind = uni.kind[rows]
         lot = np.maximum(uni.lot[rows], 1)
         u_base = hash_uniform(self.seed, tokens, _T_VBASE)
-        z = _box_muller(
-            hash_uniform(self.seed, tokens, n, _T_VDAY), hash_uniform(self.seed, tokens, n, _T_VDAY2)
-        )
+        z = _box_muller(hash_uniform(self.seed, tokens, n, _T_VDAY), hash_uniform(self.seed, tokens, n, _T_VDAY2))
         noise = np.exp(0.35 * z)
         shares = 10 ** (7.0 + 3.0 * u_base) / np.maximum(s_prev, 1.0)
         shares = np.where(uni.exchange_token[rows] >= 500000, shares * 0.08, shares)  # BSE trades far less
@@ -354,9 +371,7 @@ class Market:
             return ex.currency_monthlies(self.calendar, day, 1)[0]
         if u.asset is AssetClass.COMMODITY:
             return ex.commodity_monthlies(self.calendar, day, u.expiry_day, u.months, 1)[0]
-        weekday = (
-            ex.THURSDAY if (u.bse_token and not u.nse_token and u.asset is AssetClass.INDEX) else ex.TUESDAY
-        )
+        weekday = ex.THURSDAY if (u.bse_token and not u.nse_token and u.asset is AssetClass.INDEX) else ex.TUESDAY
         return ex.monthly_expiries(self.calendar, day, weekday, 1)[0]
 
     def candles(

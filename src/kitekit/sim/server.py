@@ -28,6 +28,8 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -42,8 +44,9 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         market: Market | None = None,
+        auth_clock: Clock | None = None,
     ) -> None:
-        self.sim = SimApp(config, clock, market)
+        self.sim = SimApp(config, clock, market, auth_clock)
         self.host = host
         self._requested_port = port
         self._sock: socket.socket | None = None
@@ -91,9 +94,7 @@ class SimServer:
         """Serve in a daemon thread; return once the server accepts connections."""
         sock = self.bind()
         server = self._server_for()
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="kitekit-sim", daemon=True
-        )
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="kitekit-sim", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:

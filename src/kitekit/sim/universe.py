@@ -308,9 +308,7 @@ def build_universe(
         venue, fut_expiries, opt_expiries = _expiry_plan(u, cal, as_of)
         step = u.strike_step
         centre = round(spot_prev(u.uid) / step) if step else 0
-        opt_tick = (
-            0.0025 if venue is _CDS else (0.05 if u.tick < 0.1 else u.tick / 2 if u.tick >= 1 else u.tick)
-        )
+        opt_tick = 0.0025 if venue is _CDS else (0.05 if u.tick < 0.1 else u.tick / 2 if u.tick >= 1 else u.tick)
         fut_tick = 0.0025 if venue is _CDS else u.tick
         for symbol in (u.fno_symbol, *u.minis):
             idx = slots.get(venue.seg, 0)
@@ -318,9 +316,7 @@ def build_universe(
             base = _DERIV_BASE[venue.seg]
 
             def et(expiry: date, strike_index: int, kind: int, idx: int = idx, base: int = base) -> int:
-                return (
-                    base + ((idx * 64 + (expiry.toordinal() // 7) % 64) * 256 + strike_index % 256) * 3 + kind
-                )
+                return base + ((idx * 64 + (expiry.toordinal() // 7) % 64) * 256 + strike_index % 256) * 3 + kind
 
             for expiry in fut_expiries:
                 cols.add(

@@ -1,0 +1,148 @@
+"""What every CLI command shares: settings, the session manager, the consoles, and the simulator wiring.
+
+This is the one place on the client side allowed to import ``kitekit.sim``: with ``--sim`` and no
+``--sim-url`` it starts the embedded simulator in this process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiteconnect import KiteConnect
+from rich.console import Console
+from rich.panel import Panel
+
+from kitekit.clock import Clock, SystemClock
+from kitekit.config import Settings, data_dir, load_settings, with_overrides
+from kitekit.errors import CredentialsRequiredError
+from kitekit.session import SessionManager, SessionStore
+
+if TYPE_CHECKING:
+    from kitekit.sim.server import SimServer
+
+__all__ = ["CliContext"]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class CliContext:
+    """Per-invocation state of the ``kitekit`` command."""
+
+    sim: bool = False
+    sim_url: str | None = None
+    config_file: Path | None = None
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+    clock: Clock = field(default_factory=SystemClock)
+    sim_speed: float = 1.0
+    _settings: Settings | None = None
+    _embedded: SimServer | None = None
+    _banner_shown: bool = False
+
+    @classmethod
+    def from_env(cls, sim: bool | None, sim_url: str | None, config_file: Path | None) -> CliContext:
+        """Build the context from flags, falling back to ``KITE_SIM``, ``KITE_SIM_URL``, ``KITE_CONFIG``."""
+        url = sim_url or os.environ.get("KITE_SIM_URL") or None
+        use_sim = bool(sim) or bool(url) or (sim is None and _truthy(os.environ.get("KITE_SIM")))
+        return cls(sim=use_sim, sim_url=url, config_file=config_file)
+
+    @property
+    def data_dir(self) -> Path:
+        """Return where sessions, caches and the embedded simulator's state live."""
+        return data_dir() / "sim" if self.sim else data_dir()
+
+    # -- settings ----------------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        """Return the settings for this run, starting the embedded simulator if that is what was asked for.
+
+        Raises:
+            CredentialsRequiredError: no api_key and no simulator chosen (names both ways out).
+        """
+        if self._settings is None:
+            self._settings = self._sim_settings() if self.sim else self._real_settings()
+        return self._settings
+
+    def _real_settings(self) -> Settings:
+        settings = load_settings(config_file=self.config_file)
+        if not settings.api_key:
+            raise CredentialsRequiredError(
+                "No Kite credentials found. Either:\n"
+                "  • give your Kite Connect app's credentials: set KITE_API_KEY and KITE_API_SECRET (environment "
+                'or a .env file), or put {"api_key": "...", "api_secret": "..."} in config.json; or\n'
+                "  • run against the built-in simulator: add --sim (or set KITE_SIM=1). Simulated data is "
+                "clearly marked and never real."
+            )
+        return settings
+
+    def _sim_settings(self) -> Settings:
+        # Imported here: only the simulator path needs it, and the client side must not depend on it.
+        from kitekit.sim.config import SimConfig
+
+        defaults = SimConfig()
+        url = self.sim_url or self._start_embedded()
+        url = url.rstrip("/")
+        self.banner(url)
+        # Real credentials never go to a simulator: it gets its own documented defaults.
+        return with_overrides(
+            Settings(),
+            api_key=defaults.api_key,
+            api_secret=defaults.api_secret,
+            user_id=defaults.user_id,
+            password=defaults.password,
+            totp_secret=defaults.totp_secret,
+            redirect_url=defaults.redirect_url,
+            login_url=f"{url}/connect/login",
+            root=url,
+        )
+
+    def _start_embedded(self) -> str:
+        from kitekit.clock import VirtualClock
+        from kitekit.markethours import TradingCalendar
+        from kitekit.sim import SimConfig, SimServer
+
+        start = TradingCalendar().last_session_start(self.clock.now())
+        clock = VirtualClock(start, speed=self.sim_speed)
+        config = SimConfig(state_file=self.data_dir / "state.json")
+        server = SimServer(config, clock, auth_clock=self.clock).start()
+        self._embedded = server
+        return server.url
+
+    def banner(self, url: str) -> None:
+        """Say, once, that the data is simulated (on stderr, so piped output stays clean)."""
+        if self._banner_shown:
+            return
+        self._banner_shown = True
+        where = "embedded simulator" if self._embedded is not None else "simulator"
+        self.err.print(
+            Panel.fit(
+                f"[bold]SIMULATED MARKET[/] — kitekit {where} at {url}\n"
+                "Prices, orders and accounts are simulated; nothing here is real or reaches Zerodha.",
+                border_style="yellow",
+            )
+        )
+
+    # -- sessions ----------------------------------------------------------------------------------
+    def manager(self) -> SessionManager:
+        """Return the session manager for this run's api_key."""
+        settings = self.settings()
+        settings.require("api_key")
+        store = SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
+        hint = "kitekit --sim login" if self.sim else "kitekit login"
+        return SessionManager(settings, store, clock=self.clock, verify_every=timedelta(minutes=5), login_hint=hint)
+
+    def kite(self) -> KiteConnect:
+        """Return a verified ``KiteConnect`` for the saved session."""
+        return self.manager().get_kite()
+
+    def close(self) -> None:
+        """Stop the embedded simulator, if one runs."""
+        if self._embedded is not None:
+            self._embedded.stop()
+            self._embedded = None

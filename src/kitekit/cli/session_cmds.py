@@ -1,0 +1,138 @@
+"""``kitekit login``, ``logout``, ``status`` and ``profile``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kitekit.cli.context import CliContext
+from kitekit.cli.main import app
+from kitekit.clock import IST
+from kitekit.session import SavedSession
+
+
+def _until(later: datetime, now: datetime) -> str:
+    seconds = int((later - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    hours, rest = divmod(seconds, 3600)
+    return f"in {hours}h {rest // 60:02d}m"
+
+
+def _describe(session: SavedSession, now: datetime) -> str:
+    return (
+        f"{session.user_id} ({session.user_name}), logged in {session.login_time.astimezone(IST):%Y-%m-%d %H:%M} "
+        f"IST, expires {session.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(session.expires_at, now)})"
+    )
+
+
+@app.command()
+def login(
+    ctx: typer.Context,
+    paste: Annotated[
+        str | None,
+        typer.Option(
+            "--paste",
+            help="Paste the request_token or the whole redirect URL instead of catching the redirect "
+            "(give '-' to be prompted).",
+        ),
+    ] = None,
+    totp: Annotated[
+        bool,
+        typer.Option(
+            "--totp",
+            help="Log in unattended with KITE_USER_ID, KITE_PASSWORD and KITE_TOTP_SECRET (your choice and risk).",
+        ),
+    ] = False,
+    if_needed: Annotated[
+        bool,
+        typer.Option("--if-needed", help="Do nothing while the saved session is still valid (for cron)."),
+    ] = False,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the login URL.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the redirect.")] = 300.0,
+) -> None:
+    """Log in to Kite and save the session (0600) until it expires at 06:00 IST."""
+    cli: CliContext = ctx.obj
+    manager = cli.manager()
+    now = cli.clock.now()
+    if if_needed:
+        current = manager.valid()
+        if current is not None:
+            cli.console.print(f"Session still valid: {_describe(current, now)}. Nothing to do.")
+            return
+    if paste is not None:
+        text = typer.prompt("Paste the redirect URL or request_token", hide_input=True) if paste == "-" else paste
+        session = manager.login_with_paste(text)
+    elif totp:
+        cli.err.print("Logging in with password and TOTP…")
+        session = manager.login_with_totp()
+    else:
+
+        def show(url: str) -> None:
+            cli.err.print(f"Open this URL to log in (waiting for the redirect on {manager.settings.redirect_url}):")
+            cli.console.print(url, soft_wrap=True, highlight=False)
+
+        session = manager.login_with_redirect(
+            timeout=timeout, open_browser=None if no_browser else _open_browser, show_url=show
+        )
+    cli.console.print(f"[green]Logged in:[/] {_describe(session, now)}")
+    cli.console.print(f"Session saved to {manager.store.path}")
+
+
+def _open_browser(url: str) -> bool:
+    import webbrowser
+
+    return webbrowser.open(url) if sys.stdout.isatty() else False
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show the saved session: user, login time and when it expires."""
+    cli: CliContext = ctx.obj
+    manager = cli.manager()
+    session = manager.saved()
+    now = cli.clock.now()
+    if session is None:
+        cli.console.print(f"No saved session. Log in with: {manager.login_hint}")
+        raise typer.Exit(1)
+    state = "dead (Kite rejected it)" if session.dead else "valid" if not session.is_expired(now) else "expired"
+    table = Table(show_header=False, box=None)
+    table.add_row("user", f"{session.user_id} ({session.user_name})")
+    table.add_row("logged in", f"{session.login_time.astimezone(IST):%Y-%m-%d %H:%M:%S} IST")
+    table.add_row(
+        "expires",
+        f"{session.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(session.expires_at, now)})",
+    )
+    table.add_row("state", state)
+    table.add_row("file", str(manager.store.path))
+    cli.console.print(table)
+    if state != "valid":
+        cli.console.print(f"Log in again with: {manager.login_hint}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def logout(ctx: typer.Context) -> None:
+    """Invalidate the session on Kite and delete the saved session file."""
+    cli: CliContext = ctx.obj
+    if cli.manager().logout():
+        cli.console.print("Logged out; the saved session is gone.")
+    else:
+        cli.console.print("No saved session; nothing to do.")
+
+
+@app.command()
+def profile(ctx: typer.Context) -> None:
+    """Print the logged-in user's profile (GET /user/profile)."""
+    cli: CliContext = ctx.obj
+    data = cli.kite().profile()
+    table = Table(show_header=False, box=None)
+    for key in ("user_id", "user_name", "email", "broker", "user_type"):
+        table.add_row(key, str(data.get(key, "")))
+    table.add_row("exchanges", ", ".join(data.get("exchanges", [])))
+    table.add_row("products", ", ".join(data.get("products", [])))
+    cli.console.print(table)

@@ -1,0 +1,243 @@
+"""Credentials and settings: explicit arguments, then environment, then ``.env``, then a config file.
+
+The config file is the ``{"api_key", "api_secret", "access_token"}`` JSON that Kite users already keep as
+``config.json``; extra keys (``user_id``, ``password``, ``totp_secret``, ``redirect_url``, ``login_url``,
+``root``) are optional. Secrets are never part of a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from dotenv import dotenv_values
+
+from kitekit.errors import ConfigError, CredentialsRequiredError
+
+__all__ = [
+    "DEFAULT_LOGIN_URL",
+    "DEFAULT_REDIRECT_URL",
+    "DEFAULT_ROOT",
+    "ENV_VARS",
+    "SECRET_FIELDS",
+    "Settings",
+    "config_dir",
+    "data_dir",
+    "find_config_file",
+    "load_settings",
+    "warn_if_tracked",
+]
+
+log = logging.getLogger("kitekit.config")
+
+DEFAULT_ROOT = "https://api.kite.trade"
+DEFAULT_LOGIN_URL = "https://kite.zerodha.com/connect/login"
+#: Register this as your Kite app's redirect URL (or set KITE_REDIRECT_URL to what you registered).
+DEFAULT_REDIRECT_URL = "http://127.0.0.1:5055/callback"
+
+#: Setting name -> environment variable.
+ENV_VARS: dict[str, str] = {
+    "api_key": "KITE_API_KEY",
+    "api_secret": "KITE_API_SECRET",
+    "access_token": "KITE_ACCESS_TOKEN",
+    "user_id": "KITE_USER_ID",
+    "password": "KITE_PASSWORD",
+    "totp_secret": "KITE_TOTP_SECRET",
+    "redirect_url": "KITE_REDIRECT_URL",
+    "login_url": "KITE_LOGIN_URL",
+    "root": "KITE_ROOT",
+}
+SECRET_FIELDS = frozenset({"api_secret", "access_token", "password", "totp_secret"})
+
+
+def config_dir() -> Path:
+    """Return the user's kitekit config directory (platformdirs), e.g. ``~/.config/kitekit``."""
+    return Path(os.environ.get("KITEKIT_CONFIG_DIR") or platformdirs.user_config_dir("kitekit"))
+
+
+def data_dir() -> Path:
+    """Return the user's kitekit data directory (saved sessions, caches), e.g. ``~/.local/share/kitekit``."""
+    return Path(os.environ.get("KITEKIT_DATA_DIR") or platformdirs.user_data_dir("kitekit"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. ``sources`` says where each value came from, for messages (never the value)."""
+
+    api_key: str | None = None
+    api_secret: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    user_id: str | None = None
+    password: str | None = field(default=None, repr=False)
+    totp_secret: str | None = field(default=None, repr=False)
+    redirect_url: str = DEFAULT_REDIRECT_URL
+    login_url: str = DEFAULT_LOGIN_URL
+    root: str = DEFAULT_ROOT
+    config_file: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`CredentialsRequiredError` naming every missing setting and how to provide it."""
+        missing = [n for n in names if not getattr(self, n)]
+        if not missing:
+            return
+        where = f"add them to {self.config_file}" if self.config_file else f"create {config_dir() / 'config.json'}"
+        keys = ", ".join(f'"{n}"' for n in missing)
+        envs = ", ".join(ENV_VARS[n] for n in missing)
+        raise CredentialsRequiredError(
+            f"Missing {keys}. Set {envs} in the environment or a .env file, or {where} "
+            f'(JSON like {{"api_key": "...", "api_secret": "..."}}). To try kitekit without a Kite account, '
+            "run the command with --sim (or set KITE_SIM=1) to use the built-in simulator."
+        )
+
+    def source_of(self, name: str) -> str:
+        """Return where a setting came from (``env KITE_API_KEY``, ``/path/config.json``, ``default``)."""
+        return self.sources.get(name, "default")
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """Return the config file to read: explicit, ``KITE_CONFIG``, ``./config.json``, then the user config dir.
+
+    Raises:
+        ConfigError: an explicitly named file does not exist.
+    """
+    named = explicit or (Path(os.environ["KITE_CONFIG"]) if os.environ.get("KITE_CONFIG") else None)
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError(f"Config file {named} does not exist. Create it or point --config/KITE_CONFIG elsewhere.")
+        return named
+    for candidate in (Path.cwd() / "config.json", config_dir() / "config.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_config(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
+    try:
+        raw: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+            'It should look like {"api_key": "...", "api_secret": "..."}.'
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"Config file {path} must hold a JSON object, not a {type(raw).__name__}. "
+            'It should look like {"api_key": "...", "api_secret": "..."}.'
+        )
+    known = set(ENV_VARS)
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in known:
+            continue  # users keep other things in config.json; ignore them
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(
+                f'Config file {path}: "{key}" must be a string, not {type(value).__name__}. '
+                f'Write it in quotes, e.g. "{key}": "..."'
+            )
+        if value.strip():
+            out[key] = value.strip()
+    return out
+
+
+def load_settings(
+    overrides: Mapping[str, str | None] | None = None,
+    *,
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    dotenv_path: Path | None = None,
+    use_config_file: bool = True,
+) -> Settings:
+    """Resolve settings from, highest first: ``overrides``, environment, ``.env``, config file.
+
+    Args:
+        overrides: explicit values (None entries are ignored).
+        config_file: a config file to read instead of the default search.
+        env: the environment (defaults to ``os.environ``).
+        dotenv_path: the ``.env`` file (defaults to ``./.env`` when present).
+        use_config_file: set False to ignore config files entirely.
+
+    Raises:
+        ConfigError: a config file is unreadable, not JSON, or holds a wrongly typed value.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+
+    def layer(found: Mapping[str, str | None], label: str) -> None:
+        for key, value in found.items():
+            if value and key not in values:
+                values[key] = value
+                sources[key] = label if "{}" not in label else label.format(ENV_VARS.get(key, key))
+
+    path = find_config_file(config_file) if use_config_file else None
+    layer({k: v for k, v in (overrides or {}).items() if k in ENV_VARS}, "argument")
+    layer({k: env.get(v) for k, v in ENV_VARS.items()}, "env {}")
+    dotenv_file = dotenv_path or Path.cwd() / ".env"
+    if dotenv_file.is_file():
+        dotted = dotenv_values(dotenv_file)
+        layer({k: dotted.get(v) for k, v in ENV_VARS.items()}, f"{dotenv_file} ({{}})")
+        warn_if_tracked(dotenv_file)
+    if path is not None:
+        layer(_read_config(path), str(path))
+        warn_if_tracked(path)
+    names = {f.name for f in fields(Settings)}
+    settings = Settings(config_file=path, sources=sources, **{k: v for k, v in values.items() if k in names})
+    return settings
+
+
+_warned: set[Path] = set()
+
+
+def warn_if_tracked(path: Path) -> bool:
+    """Warn once if ``path`` sits in a git work tree and is not ignored; return True if it warned.
+
+    The warning names the exact line to add to ``.gitignore``, because a committed api_secret or
+    access_token is the commonest way Kite credentials leak.
+    """
+    path = path.resolve()
+    if path in _warned:
+        return False
+    root = next((p for p in path.parents if (p / ".git").exists()), None)
+    if root is None:
+        return False
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", "-C", str(root), "check-ignore", "-q", str(path)],  # noqa: S607 - git from PATH
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if result.returncode != 1:  # 0 = ignored, 128 = not a repository / git error
+        return False
+    _warned.add(path)
+    line = "/" + path.relative_to(root).as_posix()
+    log.warning(
+        "%s holds Kite credentials and is inside the git work tree %s but not ignored. Add this line to %s: %s",
+        path,
+        root,
+        root / ".gitignore",
+        line,
+    )
+    return True
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """Return ``settings`` with some fields replaced (recorded as coming from an argument)."""
+    sources = {**settings.sources, **dict.fromkeys((k for k in changes if k in ENV_VARS), "argument")}
+    return replace(settings, sources=sources, **changes)

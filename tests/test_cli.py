@@ -1,0 +1,166 @@
+"""The ``kitekit`` command line against the simulator: banners, login/status/logout, errors, no secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from kitekit.cli import run
+from kitekit.config import Settings
+from kitekit.errors import LoginError
+from kitekit.session import SessionManager, SessionStore
+from kitekit.sim.config import LoginMode
+from kitekit.sim.server import SimServer
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory, data dir and config dir, and no Kite variables."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KITEKIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KITEKIT_CONFIG_DIR", str(tmp_path / "conf"))
+    monkeypatch.setenv("COLUMNS", "200")
+    for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_SIM_URL", "KITE_CONFIG", "KITE_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def on_sim(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
+    return wall_clock_sim
+
+
+def test_without_credentials_or_sim_the_command_explains_both_options(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "KITE_API_KEY" in err and "--sim" in err and "Traceback" not in err
+
+
+def test_a_malformed_config_is_one_clear_line_not_a_traceback(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cli_home / "config.json").write_text('{"api_key": "abc", }')
+    assert run(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "config.json is not valid JSON (line 1" in err and "Traceback" not in err
+
+
+def test_login_status_profile_and_logout_on_the_simulator(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], cli_home: Path
+) -> None:
+    assert run(["login", "--totp"]) == 0
+    out = capsys.readouterr()
+    assert "SIMULATED MARKET" in out.err
+    assert "Logged in: KK1234" in out.out
+    session_file = cli_home / "data" / "sim" / "sessions" / "kitekit_sim.json"
+    assert session_file.stat().st_mode & 0o777 == 0o600
+
+    assert run(["status"]) == 0
+    assert re.search(r"state\s+valid", capsys.readouterr().out)
+
+    live_before = on_sim.sim.auth.live_sessions()
+    assert run(["login", "--if-needed"]) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert on_sim.sim.auth.live_sessions() == live_before
+
+    assert run(["profile"]) == 0
+    assert "sim@kitekit.invalid" in capsys.readouterr().out
+
+    assert run(["logout"]) == 0
+    assert "Logged out" in capsys.readouterr().out
+    assert on_sim.sim.auth.live_sessions() == 0
+    assert run(["status"]) == 1
+    assert "kitekit --sim login" in capsys.readouterr().out
+
+
+def test_login_with_a_pasted_redirect_url(on_sim: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["login", "--paste", _approved_redirect(on_sim)]) == 0
+    assert "Logged in" in capsys.readouterr().out
+
+
+def test_an_expired_session_tells_exactly_what_to_run(on_sim: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["login", "--totp"]) == 0
+    requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
+    capsys.readouterr()
+    assert run(["profile"]) == 1
+    err = capsys.readouterr().err
+    assert "Log in again: kitekit --sim login" in err
+    assert run(["profile"]) == 1  # now known locally: fails fast with the same advice
+    assert "Log in again: kitekit --sim login" in capsys.readouterr().err
+
+
+def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitekit.cli", "sim", "--port", "0", "--state-file", str(cli_home / "s.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        assert "SIMULATED" in first
+        info = requests.get(f"{match.group(1)}/__sim/info", timeout=10).json()
+        assert info["data"]["api_key"] == "kitekit_sim"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
+def _approved_redirect(sim: SimServer) -> str:
+    sim.sim.config.login_mode = LoginMode.AUTO
+    try:
+        r = requests.get(f"{sim.url}/connect/login", params={"api_key": sim.sim.config.api_key, "v": "3"},
+                         allow_redirects=False, timeout=5)
+    finally:
+        sim.sim.config.login_mode = LoginMode.FORM
+    return str(r.headers["location"])
+
+
+def test_no_secret_reaches_output_or_logs_across_the_flows(
+    on_sim: SimServer, cli_home: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, urllib3's request lines included
+    cfg = on_sim.sim.config
+    request_tokens: list[str] = []
+
+    assert run(["-v", "login", "--totp"]) == 0
+    assert run(["-v", "status"]) == 0
+    assert run(["-v", "profile"]) == 0
+    url = _approved_redirect(on_sim)
+    request_tokens.append(re.search(r"request_token=([A-Za-z0-9]+)", url).group(1))  # type: ignore[union-attr]
+    assert run(["-v", "login", "--paste", url]) == 0
+    assert run(["-v", "login", "--paste", url]) == 1  # reused: refused
+    requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
+    assert run(["-v", "profile"]) == 1
+    assert run(["-v", "login", "--totp"]) == 0
+    assert run(["-v", "logout"]) == 0
+
+    # A wrong secret and the library's own error paths.
+    wrong = Settings(api_key=cfg.api_key, api_secret="WRONG-secret-value", root=on_sim.url,
+                     login_url=f"{on_sim.url}/connect/login")
+    url = _approved_redirect(on_sim)
+    request_tokens.append(re.search(r"request_token=([A-Za-z0-9]+)", url).group(1))  # type: ignore[union-attr]
+    with pytest.raises(LoginError) as err:
+        SessionManager(wrong, SessionStore(cli_home / "w.json")).login_with_paste(url)
+    caplog_text = caplog.text
+    captured = capsys.readouterr()
+    everything = "\n".join([captured.out, captured.err, caplog_text, str(err.value)])
+
+    secrets = [cfg.api_secret, cfg.password, cfg.totp_secret, "WRONG-secret-value", *request_tokens]
+    secrets += list(on_sim.sim.auth._grants)  # every access token the simulator issued
+    assert len(on_sim.sim.auth._grants) >= 3
+    for secret in secrets:
+        assert secret not in everything, f"a secret leaked: {secret[:4]}…"
+    assert "access_token=***" in caplog_text  # the logout request line was logged, masked

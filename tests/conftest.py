@@ -47,3 +47,15 @@ def wall_clock_sim(sim_market: Market) -> Iterator[SimServer]:
     clock = ManualClock(datetime(2026, 11, 27, 11, 0, tzinfo=IST))
     with SimServer(SimConfig(), clock, market=sim_market, auth_clock=SystemClock()) as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``live`` unless KITE_LIVE=1 and real credentials are configured."""
+    import os
+
+    if os.environ.get("KITE_LIVE") == "1" and os.environ.get("KITE_API_KEY"):
+        return
+    skip = pytest.mark.skip(reason="live test: set KITE_LIVE=1 and KITE_API_KEY/KITE_API_SECRET and log in first")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)

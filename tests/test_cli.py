@@ -121,8 +121,12 @@ def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
 def _approved_redirect(sim: SimServer) -> str:
     sim.sim.config.login_mode = LoginMode.AUTO
     try:
-        r = requests.get(f"{sim.url}/connect/login", params={"api_key": sim.sim.config.api_key, "v": "3"},
-                         allow_redirects=False, timeout=5)
+        r = requests.get(
+            f"{sim.url}/connect/login",
+            params={"api_key": sim.sim.config.api_key, "v": "3"},
+            allow_redirects=False,
+            timeout=5,
+        )
     finally:
         sim.sim.config.login_mode = LoginMode.FORM
     return str(r.headers["location"])
@@ -148,8 +152,9 @@ def test_no_secret_reaches_output_or_logs_across_the_flows(
     assert run(["-v", "logout"]) == 0
 
     # A wrong secret and the library's own error paths.
-    wrong = Settings(api_key=cfg.api_key, api_secret="WRONG-secret-value", root=on_sim.url,
-                     login_url=f"{on_sim.url}/connect/login")
+    wrong = Settings(
+        api_key=cfg.api_key, api_secret="WRONG-secret-value", root=on_sim.url, login_url=f"{on_sim.url}/connect/login"
+    )
     url = _approved_redirect(on_sim)
     request_tokens.append(re.search(r"request_token=([A-Za-z0-9]+)", url).group(1))  # type: ignore[union-attr]
     with pytest.raises(LoginError) as err:

@@ -41,7 +41,9 @@ def test_precedence_is_arguments_then_env_then_dotenv_then_config(tmp_path: Path
     cfg = write(tmp_path / "c.json", json.dumps({"api_key": "from-file", "api_secret": "f", "user_id": "F1"}))
     dotenv = write(tmp_path / "my.env", "KITE_API_KEY=from-dotenv\nKITE_API_SECRET=d\n")
     s = load_settings(
-        {"api_key": "from-arg"}, config_file=cfg, env={"KITE_API_KEY": "from-env", "KITE_API_SECRET": "e"},
+        {"api_key": "from-arg"},
+        config_file=cfg,
+        env={"KITE_API_KEY": "from-env", "KITE_API_SECRET": "e"},
         dotenv_path=dotenv,
     )
     assert (s.api_key, s.api_secret, s.user_id) == ("from-arg", "e", "F1")

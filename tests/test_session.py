@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import socket
 import subprocess
@@ -102,8 +101,11 @@ def test_redirect_with_a_foreign_state_is_refused(manager: SessionManager, sim: 
     def forged(url: str) -> bool:
         def run() -> None:
             token = sim.sim.auth.issue_request_token(sim.sim.config.api_key)
-            requests.get(manager.settings.redirect_url, timeout=5,
-                         params={"status": "success", "request_token": token, "state": "not-ours"})
+            requests.get(
+                manager.settings.redirect_url,
+                timeout=5,
+                params={"status": "success", "request_token": token, "state": "not-ours"},
+            )
 
         threading.Thread(target=run, daemon=True).start()
         return True
@@ -150,8 +152,12 @@ def _auto_redirect(sim: SimServer) -> str:
     from kitekit.sim.config import LoginMode
 
     sim.sim.config.login_mode = LoginMode.AUTO
-    r = requests.get(f"{sim.url}/connect/login", params={"api_key": sim.sim.config.api_key, "v": "3"},
-                     allow_redirects=False, timeout=5)
+    r = requests.get(
+        f"{sim.url}/connect/login",
+        params={"api_key": sim.sim.config.api_key, "v": "3"},
+        allow_redirects=False,
+        timeout=5,
+    )
     sim.sim.config.login_mode = LoginMode.FORM
     return str(r.headers["location"])
 
@@ -199,7 +205,9 @@ def test_totp_login_with_a_wrong_secret_or_password_fails_clearly(sim: SimServer
     assert store.load() is None
 
 
-def test_totp_at_the_edge_of_its_window_waits_for_the_next_code(manager: SessionManager, sim_clock: ManualClock) -> None:
+def test_totp_at_the_edge_of_its_window_waits_for_the_next_code(
+    manager: SessionManager, sim_clock: ManualClock
+) -> None:
     sim_clock.set(datetime(2026, 11, 27, 11, 0, 29, 500000, tzinfo=IST))  # 0.5 s before the code rolls over
     waited: list[float] = []
 
@@ -232,7 +240,7 @@ def test_locally_expired_token_fails_fast_with_no_network_call(
         manager.login_with_totp()
     # The simulator is gone: any network call would now be a ConnectionError.
     sim_clock.set(datetime(2026, 11, 28, 6, 0, tzinfo=IST))
-    with pytest.raises(SessionExpiredError, match="expired at 2026-11-28 06:00 IST. Log in again: kitekit login"):
+    with pytest.raises(SessionExpiredError, match=r"expired at 2026-11-28 06:00 IST\. Log in again: kitekit login"):
         manager.get_kite()
 
 
@@ -260,21 +268,16 @@ def test_expiry_hook_on_the_client_marks_the_session_dead(manager: SessionManage
 
 
 def test_get_kite_verifies_at_most_once_per_interval(
-    manager: SessionManager, sim_clock: ManualClock, caplog: pytest.LogCaptureFixture
+    manager: SessionManager, sim: SimServer, sim_clock: ManualClock
 ) -> None:
     manager.login_with_totp()
-    caplog.set_level(logging.INFO, logger="kitekit.sim.access")
-
-    def profile_calls() -> int:
-        return sum("/user/profile" in r.getMessage() for r in caplog.records)
-
     manager.get_kite()
     manager.get_kite()
-    assert profile_calls() == 0  # verified at login, within the interval
+    assert sim.sim.requests["GET /user/profile"] == 0  # verified at login, within the interval
     sim_clock.advance(manager.verify_every)
     manager.get_kite()
     manager.get_kite()
-    assert profile_calls() == 1
+    assert sim.sim.requests["GET /user/profile"] == 1
 
 
 def test_logout_invalidates_on_the_server_and_removes_the_file(manager: SessionManager) -> None:
@@ -287,8 +290,9 @@ def test_logout_invalidates_on_the_server_and_removes_the_file(manager: SessionM
     assert manager.logout() is False
 
 
-def test_a_configured_access_token_is_adopted_after_verification(manager: SessionManager, sim: SimServer,
-                                                                 tmp_path: Path) -> None:
+def test_a_configured_access_token_is_adopted_after_verification(
+    manager: SessionManager, sim: SimServer, tmp_path: Path
+) -> None:
     token = manager.login_with_totp().access_token
     classic = SessionManager(with_overrides(manager.settings, access_token=token), SessionStore(tmp_path / "c.json"))
     assert classic.get_kite().profile()["user_id"] == sim.sim.config.user_id
@@ -326,8 +330,7 @@ def test_two_concurrent_logins_leave_one_valid_uncorrupted_session(wall_clock_si
     path = tmp_path / "shared.json"
     wall_clock_sim.sim.config.rate_limit_enabled = False  # six logins in a burst would trip the login limit
     procs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_LOGIN, wall_clock_sim.url, str(path)])
-        for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_LOGIN, wall_clock_sim.url, str(path)]) for _ in range(2)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     saved = SessionStore(path).load()

@@ -93,9 +93,7 @@ def test_universe_spans_every_segment_with_options_around_spot(dump: list[dict[s
         "MCX-OPT",
     ):
         assert segments[seg] > 0, seg
-    nifty_strikes = sorted(
-        {float(r["strike"]) for r in dump if r["name"] == "NIFTY" and r["instrument_type"] == "CE"}
-    )
+    nifty_strikes = sorted({float(r["strike"]) for r in dump if r["name"] == "NIFTY" and r["instrument_type"] == "CE"})
     assert nifty_strikes[1] - nifty_strikes[0] == 50
     expiries = sorted({r["expiry"] for r in dump if r["name"] == "NIFTY" and r["instrument_type"] == "CE"})
     assert len(expiries) >= 6  # weeklies and monthlies

@@ -150,9 +150,7 @@ def test_prices_are_frozen_outside_market_hours_and_on_weekends(
         sim_clock.set(moment)
         assert price() == close
     quote = sim_kite.quote("NSE:RELIANCE")["NSE:RELIANCE"]
-    assert quote["timestamp"] == datetime(2026, 11, 27, 15, 29, 59, tzinfo=IST).replace(
-        tzinfo=None
-    )  # SDK: naive
+    assert quote["timestamp"] == datetime(2026, 11, 27, 15, 29, 59, tzinfo=IST).replace(tzinfo=None)  # SDK: naive
     sim_clock.set(datetime(2026, 11, 30, 9, 15, tzinfo=IST))
     monday_quote = sim_kite.quote("NSE:RELIANCE")["NSE:RELIANCE"]
     assert monday_quote["ohlc"]["close"] == close
@@ -163,9 +161,7 @@ def test_futures_and_options_move_with_their_underlying(
 ) -> None:
     uni = sim.sim.market.universe(sim_clock.now())
     fut = next(
-        uni.symbol[i]
-        for i in range(len(uni))
-        if uni.symbol[i].startswith("NIFTY") and uni.segment[i] == "NFO-FUT"
+        uni.symbol[i] for i in range(len(uni)) if uni.symbol[i].startswith("NIFTY") and uni.segment[i] == "NFO-FUT"
     )
     spot_now = sim_kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"]
     fut_now = sim_kite.ltp(f"NFO:{fut}")[f"NFO:{fut}"]["last_price"]
@@ -221,9 +217,7 @@ def test_quote_without_instruments_is_an_input_error(sim: SimServer, sim_kite: K
 
 
 @pytest.mark.parametrize("interval", [i.value for i in Interval])
-def test_every_interval_returns_candles_and_its_span_limit_is_exact(
-    sim_kite: KiteConnect, interval: str
-) -> None:
+def test_every_interval_returns_candles_and_its_span_limit_is_exact(sim_kite: KiteConnect, interval: str) -> None:
     limit = Interval(interval).max_days
     end = datetime(2026, 11, 27, 15, 30, tzinfo=IST).replace(tzinfo=None)  # the SDK formats naive datetimes
     candles = sim_kite.historical_data(738561, end - timedelta(days=limit), end, interval)
@@ -233,9 +227,7 @@ def test_every_interval_returns_candles_and_its_span_limit_is_exact(
     assert err.value.code == 400
 
 
-def test_candle_rows_are_kite_formatted_and_oi_adds_one_element(
-    sim: SimServer, sim_kite: KiteConnect
-) -> None:
+def test_candle_rows_are_kite_formatted_and_oi_adds_one_element(sim: SimServer, sim_kite: KiteConnect) -> None:
     params = {"from": "2026-11-27 09:15:00", "to": "2026-11-27 10:00:00", "interval": "5minute"}
     rows = _get(sim, sim_kite, "/instruments/historical/738561/5minute", **params).json()["data"]["candles"]
     assert rows[0][0] == "2026-11-27T09:15:00+0530"
@@ -270,9 +262,7 @@ def test_candles_agree_with_the_live_quote(sim_kite: KiteConnect) -> None:
     )
 
 
-def test_history_accepts_dates_and_datetimes_and_refuses_bad_input(
-    sim: SimServer, sim_kite: KiteConnect
-) -> None:
+def test_history_accepts_dates_and_datetimes_and_refuses_bad_input(sim: SimServer, sim_kite: KiteConnect) -> None:
     assert sim_kite.historical_data(738561, "2026-11-20", "2026-11-27", "day")
     for params, token, interval in (
         ({"from": "2026-11-27", "to": "2026-11-20"}, "738561", "day"),  # from after to

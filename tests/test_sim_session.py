@@ -37,9 +37,7 @@ def _kite(sim: SimServer) -> KiteConnect:
 def test_checksum_matches_the_documented_example() -> None:
     from kitekit.sim.auth import checksum
 
-    assert (
-        checksum("key1", "req1", "sec1") == "99d7b944f0bace657a23bed939872dd1ca31cdccff94d41146ee7403c610297d"
-    )
+    assert checksum("key1", "req1", "sec1") == "99d7b944f0bace657a23bed939872dd1ca31cdccff94d41146ee7403c610297d"
 
 
 def test_login_redirect_carries_status_request_token_and_redirect_params(sim: SimServer) -> None:
@@ -225,9 +223,7 @@ def test_cancel_redirects_with_status_cancelled(sim: SimServer) -> None:
 def test_web_login_api_then_connect_login_redirects(sim: SimServer, sim_clock: ManualClock) -> None:
     cfg = sim.sim.config
     web = requests.Session()
-    login = web.post(
-        f"{sim.url}/api/login", data={"user_id": cfg.user_id, "password": cfg.password}, timeout=5
-    )
+    login = web.post(f"{sim.url}/api/login", data={"user_id": cfg.user_id, "password": cfg.password}, timeout=5)
     request_id = login.json()["data"]["request_id"]
     bad = web.post(
         f"{sim.url}/api/twofa",

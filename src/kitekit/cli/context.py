@@ -19,6 +19,7 @@ from rich.panel import Panel
 from kitekit.clock import Clock, SystemClock
 from kitekit.config import Settings, data_dir, load_settings, with_overrides
 from kitekit.errors import CredentialsRequiredError
+from kitekit.quotes import MarketData
 from kitekit.session import SessionManager, SessionStore
 
 if TYPE_CHECKING:
@@ -140,6 +141,10 @@ class CliContext:
     def kite(self) -> KiteConnect:
         """Return a verified ``KiteConnect`` for the saved session."""
         return self.manager().get_kite()
+
+    def market_data(self) -> MarketData:
+        """Return the batched quotes layer on the saved session's client."""
+        return MarketData(self.kite())
 
     def close(self) -> None:
         """Stop the embedded simulator, if one runs."""

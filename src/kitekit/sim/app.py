@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -97,10 +98,14 @@ def _flag(value: str | None) -> bool:
 
 
 class _AccessLog:
-    """Logs one line per request with secrets redacted (uvicorn's own access log prints raw queries)."""
+    """Counts requests and logs one line each with secrets redacted (uvicorn's access log prints raw queries).
 
-    def __init__(self, app: ASGIApp) -> None:
+    The count goes up before the request is handled, so a client that got its answer can rely on it.
+    """
+
+    def __init__(self, app: ASGIApp, counts: Counter[str]) -> None:
         self.app = app
+        self.counts = counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,6 +113,7 @@ class _AccessLog:
             return
         started = time.perf_counter()
         status = 0
+        self.counts[f"{scope['method']} {scope['path']}"] += 1
         # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
         scope["kitekit.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
 
@@ -195,6 +201,8 @@ class SimApp:
         self.auth = AuthState(self.config, auth_clock or self.clock)
         self.limiter = RateLimiter(self.config.rate_limits, self.config.rate_tolerance)
         self.faults = FaultInjector(self.config.faults)
+        #: Requests received, by "METHOD /path" (counted before they are handled).
+        self.requests: Counter[str] = Counter()
         self.extra_routes: list[BaseRoute] = []
         self.asgi = self._build()
 
@@ -204,7 +212,7 @@ class SimApp:
             routes=self._routes(),
             exception_handlers={HTTPException: self._http_error, Exception: self._crash},
         )
-        return _AccessLog(_Faults(app, self.faults))
+        return _AccessLog(_Faults(app, self.faults), self.requests)
 
     @staticmethod
     async def _http_error(request: Request, exc: Exception) -> Response:

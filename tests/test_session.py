@@ -44,18 +44,7 @@ def redirect_url(sim_config: SimConfig) -> str:
 
 
 def sim_settings(sim: SimServer, **changes: Any) -> Settings:
-    cfg = sim.sim.config
-    base = Settings(
-        api_key=cfg.api_key,
-        api_secret=cfg.api_secret,
-        user_id=cfg.user_id,
-        password=cfg.password,
-        totp_secret=cfg.totp_secret,
-        redirect_url=cfg.redirect_url,
-        login_url=f"{sim.url}/connect/login",
-        root=sim.url,
-    )
-    return with_overrides(base, **changes)
+    return with_overrides(sim.sim.config.client_settings(sim.url), **changes)
 
 
 @pytest.fixture
@@ -314,15 +303,11 @@ def test_a_damaged_session_file_is_ignored_not_trusted(manager: SessionManager) 
 CONCURRENT_LOGIN = """
 import sys
 from pathlib import Path
-from kitekit.config import Settings
 from kitekit.session import SessionManager, SessionStore
-url, path = sys.argv[1], Path(sys.argv[2])
 from kitekit.sim.config import SimConfig
-c = SimConfig()
-settings = Settings(api_key=c.api_key, api_secret=c.api_secret, user_id=c.user_id, password=c.password,
-                    totp_secret=c.totp_secret, redirect_url=c.redirect_url, login_url=url + "/connect/login", root=url)
+settings = SimConfig().client_settings(sys.argv[1])
 for _ in range(3):
-    SessionManager(settings, SessionStore(path)).login_with_totp()
+    SessionManager(settings, SessionStore(Path(sys.argv[2]))).login_with_totp()
 """
 
 

@@ -99,7 +99,7 @@ class Monitor:
     Args:
         data: the batched quotes layer.
         keys: instruments as the user typed them.
-        every: seconds between the starts of two readings (the loop does not drift).
+        every: seconds between the starts of two readings.
         count: number of readings, or None for no limit.
         with_ohlc: read ``GET /quote/ohlc`` (change, day range) instead of ``GET /quote/ltp``.
         clock, sleep, monotonic: injectable time.
@@ -147,14 +147,19 @@ class Monitor:
         return reading
 
     def readings(self) -> Iterator[Reading]:
-        """Yield readings on schedule until ``count`` is reached."""
-        start = self.monotonic()
+        """Yield readings until ``count`` is reached, starting them ``every`` seconds apart.
+
+        A slow reading delays the next one rather than making two fire back to back, which would only
+        queue behind the rate limit.
+        """
         n = 0
+        last_start: float | None = None
         while self.count is None or n < self.count:
-            if n:
-                wait = start + n * self.every - self.monotonic()
+            if last_start is not None:
+                wait = last_start + self.every - self.monotonic()
                 if wait > 0:
                     self.sleep(wait)
+            last_start = self.monotonic()
             yield self.read_once()
             n += 1
 

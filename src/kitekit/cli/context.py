@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from kitekit.clock import Clock, SystemClock
-from kitekit.config import Settings, data_dir, load_settings, with_overrides
+from kitekit.config import Settings, data_dir, load_settings
 from kitekit.errors import CredentialsRequiredError
 from kitekit.quotes import MarketData
 from kitekit.session import SessionManager, SessionStore
@@ -86,22 +86,10 @@ class CliContext:
         # Imported here: only the simulator path needs it, and the client side must not depend on it.
         from kitekit.sim.config import SimConfig
 
-        defaults = SimConfig()
         url = self.sim_url or self._start_embedded()
-        url = url.rstrip("/")
         self.banner(url)
         # Real credentials never go to a simulator: it gets its own documented defaults.
-        return with_overrides(
-            Settings(),
-            api_key=defaults.api_key,
-            api_secret=defaults.api_secret,
-            user_id=defaults.user_id,
-            password=defaults.password,
-            totp_secret=defaults.totp_secret,
-            redirect_url=defaults.redirect_url,
-            login_url=f"{url}/connect/login",
-            root=url,
-        )
+        return SimConfig().client_settings(url)
 
     def _start_embedded(self) -> str:
         from kitekit.clock import VirtualClock

@@ -11,6 +11,7 @@ from datetime import time
 from enum import StrEnum
 from pathlib import Path
 
+from kitekit.config import Settings
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "SimConfig"]
@@ -72,3 +73,17 @@ class SimConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
     state_file: Path | None = None
+
+    def client_settings(self, url: str) -> Settings:
+        """Return client settings that log in to this simulator at ``url`` with its own credentials."""
+        url = url.rstrip("/")
+        return Settings(
+            api_key=self.api_key,
+            api_secret=self.api_secret,
+            user_id=self.user_id,
+            password=self.password,
+            totp_secret=self.totp_secret,
+            redirect_url=self.redirect_url,
+            login_url=f"{url}/connect/login",
+            root=url,
+        )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -494,20 +495,8 @@ class Market:
         vol, _, oi = self._volumes_and_oi(uni, row, ns, day64, s_prev, share, s_end)
         if kind == Kind.INDEX:
             vol = np.zeros_like(vol)
-        out: list[list[object]] = []
-        for i, d in enumerate(days):
-            candle: list[object] = [
-                datetime.combine(d, time(0), tzinfo=IST),
-                float(o[i]),
-                float(h[i]),
-                float(lo_[i]),
-                float(c[i]),
-                int(vol[i]),
-            ]
-            if with_oi:
-                candle.append(int(oi[i]))
-            out.append(candle)
-        return out
+        stamps = [datetime.combine(d, time(0), tzinfo=IST) for d in days]
+        return _candle_rows(stamps, range(len(days)), (o, h, lo_, c, vol), oi if with_oi else None)
 
     def _intraday(
         self,
@@ -552,17 +541,19 @@ class Market:
             ends,
         )
         vol = np.diff(np.concatenate([[0], cum])) if kind != Kind.INDEX else np.zeros(k, dtype=np.int64)
-        out: list[list[object]] = []
-        for i in np.flatnonzero(keep).tolist():
-            candle: list[object] = [
-                opens + timedelta(seconds=int(starts[i])),
-                float(o[i]),
-                float(h[i]),
-                float(lo_[i]),
-                float(c[i]),
-                int(vol[i]),
-            ]
-            if with_oi:
-                candle.append(int(oi[i]))
-            out.append(candle)
-        return out
+        stamps = [opens + timedelta(seconds=int(a)) for a in starts.tolist()]
+        return _candle_rows(stamps, np.flatnonzero(keep).tolist(), (o, h, lo_, c, vol), oi if with_oi else None)
+
+
+def _candle_rows(
+    stamps: list[datetime], picks: Iterable[int], ohlcv: tuple[np.ndarray, ...], oi: np.ndarray | None
+) -> list[list[object]]:
+    """Return Kite candle rows ``[time, o, h, l, c, volume(, oi)]`` for the picked indexes."""
+    o, h, lo, c, vol = ohlcv
+    rows: list[list[object]] = []
+    for i in picks:
+        row: list[object] = [stamps[i], float(o[i]), float(h[i]), float(lo[i]), float(c[i]), int(vol[i])]
+        if oi is not None:
+            row.append(int(oi[i]))
+        rows.append(row)
+    return rows

@@ -31,6 +31,14 @@ def eventually(condition: Callable[[], T], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test's sessions, caches and pacer state out of the user's real directories."""
+    base = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("KITEKIT_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("KITEKIT_CONFIG_DIR", str(base / "config"))
+
+
 @pytest.fixture
 def unlimited(sim_config: SimConfig) -> SimConfig:
     """Turn the simulator's rate limits off for tests that call quotes back to back."""

@@ -37,6 +37,9 @@ from kitekit.login import (
     parse_redirect,
     totp_login,
 )
+from kitekit.retry import RetryPolicy
+from kitekit.throttle import Pacer
+from kitekit.transport import install_transport
 
 __all__ = ["SavedSession", "SessionManager", "SessionStore"]
 
@@ -168,6 +171,9 @@ class SessionManager:
         verify_every: timedelta = timedelta(minutes=5),
         install: Installer | None = None,
         login_hint: str = "kitekit login",
+        pacer: Pacer | None = None,
+        retry: RetryPolicy | None = None,
+        transport: bool = True,
     ) -> None:
         settings.require("api_key")
         redact.install()
@@ -179,17 +185,42 @@ class SessionManager:
         self.verify_every = verify_every
         self.install = install
         self.login_hint = login_hint
+        self.transport = transport
+        self.retry = retry or RetryPolicy()
+        self._pacer = pacer
+
+    @property
+    def pacer(self) -> Pacer:
+        """Return the rate-limit scheduler every client of this manager shares (machine-wide by default)."""
+        if self._pacer is None:
+            self._pacer = Pacer(data_dir() / "pacing.sqlite3")
+        return self._pacer
 
     # -- clients -----------------------------------------------------------------------------------
     def new_client(self, access_token: str | None = None) -> KiteConnect:
         """Return a ``KiteConnect`` for this api_key and root, with the installer applied and expiry hook set."""
         redact.register(access_token)
         kite = KiteConnect(self.api_key, access_token=access_token, root=self.settings.root)
+        if self.transport:
+            guard = self._guard(access_token) if access_token else None
+            install_transport(kite, pacer=self.pacer, policy=self.retry, guard=guard)
         if self.install is not None:
             self.install(kite, self)
         if access_token:
             kite.set_session_expiry_hook(self._on_token_exception)
         return kite
+
+    def _guard(self, access_token: str) -> Callable[[], None]:
+        """Return a check, run before each request, that fails fast once this token is known dead."""
+
+        def check() -> None:
+            session = self.saved()
+            if session is None or session.access_token != access_token:
+                return  # logged out or replaced: let Kite answer for this token
+            if session.is_expired(self.clock.now()):
+                raise SessionExpiredError(self._expired_message(session))
+
+        return check
 
     def _on_token_exception(self) -> None:
         # The SDK calls this on 403 + TokenException, right before raising. Raising our own subclass of
@@ -376,8 +407,8 @@ class SessionManager:
             return False
         if not session.is_expired(self.clock.now()):
             kite = KiteConnect(self.api_key, access_token=session.access_token, root=self.settings.root)
-            if self.install is not None:
-                self.install(kite, self)
+            if self.transport:
+                install_transport(kite, pacer=self.pacer, policy=self.retry)
             with contextlib.suppress(TokenException):
                 kite.invalidate_access_token()
         return self.store.delete()

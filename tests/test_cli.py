@@ -169,3 +169,22 @@ def test_no_secret_reaches_output_or_logs_across_the_flows(
     for secret in secrets:
         assert secret not in everything, f"a secret leaked: {secret[:4]}…"
     assert "access_token=***" in caplog_text  # the logout request line was logged, masked
+
+
+def test_monitor_command_prints_timestamped_readings(on_sim: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["login", "--totp"]) == 0
+    capsys.readouterr()
+    assert run(["monitor", "NSE:NIFTY 50", "NSE:RELIANCE", "--every", "1", "--count", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  NSE:NIFTY 50 [\d,]+\.\d\d  NSE:RELIANCE", x) for x in lines)
+    assert on_sim.sim.limiter.rejected == 0
+
+
+def test_monitor_with_an_expired_session_stops_with_the_relogin_message(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["login", "--totp"]) == 0
+    requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
+    assert run(["monitor", "NSE:NIFTY 50", "--count", "3"]) == 1
+    assert "Log in again: kitekit --sim login" in capsys.readouterr().err

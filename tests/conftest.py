@@ -37,6 +37,7 @@ def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     base = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("KITEKIT_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("KITEKIT_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("KITEKIT_CACHE_DIR", str(base / "cache"))
 
 
 @pytest.fixture

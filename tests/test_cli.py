@@ -188,3 +188,44 @@ def test_monitor_with_an_expired_session_stops_with_the_relogin_message(
     requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
     assert run(["monitor", "NSE:NIFTY 50", "--count", "3"]) == 1
     assert "Log in again: kitekit --sim login" in capsys.readouterr().err
+
+
+def test_instruments_commands_sync_find_chain_and_export(
+    on_sim: SimServer, cli_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KITEKIT_CACHE_DIR", str(cli_home / "cache"))
+    on_sim.sim.config.rate_limit_enabled = False
+    assert run(["login", "--totp"]) == 0
+    capsys.readouterr()
+    assert run(["instruments", "sync"]) == 0
+    out = capsys.readouterr()
+    assert "Downloaded the instruments dump" in out.out and "Downloading instruments" in out.err
+    assert run(["instruments", "sync"]) == 0
+    assert "already cached; nothing to do" in capsys.readouterr().out
+    assert on_sim.sim.requests["GET /instruments"] == 1
+
+    assert run(["instruments", "find", "RELIANCE"]) == 0
+    assert "738561" in capsys.readouterr().out
+    assert run(["instruments", "find", "zzzqqq"]) == 1
+
+    assert run(["instruments", "chain", "NIFTY"]) == 0
+    chain = capsys.readouterr().out
+    assert "NIFTY options expiring 2026-12-01 (lot 65)" in chain and "Other expiries" in chain
+    assert run(["instruments", "chain", "NIFTY", "--expiry", "2026-12-02"]) == 2
+    assert "expiries: 2026-12-01" in capsys.readouterr().err
+
+    assert run(["tokens", "export", "-o", str(cli_home / "tokens.json"), "NSE:INFY"]) == 0
+    saved = (cli_home / "tokens.json").read_text()
+    assert '"NIFTY 50": 256265' in saved and '"INFY": 408065' in saved
+
+
+def test_monitor_resolves_names_through_the_store(
+    on_sim: SimServer, cli_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KITEKIT_CACHE_DIR", str(cli_home / "cache"))
+    on_sim.sim.config.rate_limit_enabled = False
+    assert run(["login", "--totp"]) == 0
+    assert run(["monitor", "NIFTY 50", "BANKNIFTY", "RELIANC", "--count", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"NIFTY 50 [\d,]+\.\d\d  BANKNIFTY [\d,]+\.\d\d  RELIANC — gap: Unknown instrument", out)
+    assert "Did you mean: NSE:RELIANCE" in out

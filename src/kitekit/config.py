@@ -28,6 +28,7 @@ __all__ = [
     "ENV_VARS",
     "SECRET_FIELDS",
     "Settings",
+    "cache_dir",
     "config_dir",
     "data_dir",
     "find_config_file",
@@ -60,6 +61,11 @@ SECRET_FIELDS = frozenset({"api_secret", "access_token", "password", "totp_secre
 def config_dir() -> Path:
     """Return the user's kitekit config directory (platformdirs), e.g. ``~/.config/kitekit``."""
     return Path(os.environ.get("KITEKIT_CONFIG_DIR") or platformdirs.user_config_dir("kitekit"))
+
+
+def cache_dir() -> Path:
+    """Return the user's kitekit cache directory (instrument dumps, pacing state), e.g. ``~/.cache/kitekit``."""
+    return Path(os.environ.get("KITEKIT_CACHE_DIR") or platformdirs.user_cache_dir("kitekit"))
 
 
 def data_dir() -> Path:

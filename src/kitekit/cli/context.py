@@ -16,9 +16,11 @@ from kiteconnect import KiteConnect
 from rich.console import Console
 from rich.panel import Panel
 
+from kitekit.cli.progress import DownloadBar
 from kitekit.clock import Clock, SystemClock
-from kitekit.config import Settings, data_dir, load_settings
+from kitekit.config import Settings, cache_dir, data_dir, load_settings
 from kitekit.errors import CredentialsRequiredError
+from kitekit.instruments import InstrumentStore, Progress, fetch_dump
 from kitekit.quotes import MarketData
 from kitekit.session import SessionManager, SessionStore
 
@@ -45,6 +47,7 @@ class CliContext:
     sim_speed: float = 1.0
     _settings: Settings | None = None
     _embedded: SimServer | None = None
+    _store: InstrumentStore | None = None
     _banner_shown: bool = False
 
     @classmethod
@@ -130,9 +133,25 @@ class CliContext:
         """Return a verified ``KiteConnect`` for the saved session."""
         return self.manager().get_kite()
 
+    def store(self, show_progress: bool = True) -> InstrumentStore:
+        """Return the instrument store; it downloads (with a progress bar) only when today's dump is missing."""
+        if self._store is None:
+            root = cache_dir() / ("sim" if self.sim else "") / "instruments"
+            self._store = InstrumentStore(
+                root, self._download if show_progress else self._download_quietly, clock=self.clock
+            )
+        return self._store
+
+    def _download(self, exchange: str | None, progress: Progress | None) -> bytes:
+        with DownloadBar(self.err, f"instruments {exchange or 'all exchanges'}") as bar:
+            return fetch_dump(self.kite(), exchange, bar.update)
+
+    def _download_quietly(self, exchange: str | None, progress: Progress | None) -> bytes:
+        return fetch_dump(self.kite(), exchange, progress)
+
     def market_data(self) -> MarketData:
-        """Return the batched quotes layer on the saved session's client."""
-        return MarketData(self.kite())
+        """Return the batched quotes layer on the saved session's client, resolving names with the store."""
+        return MarketData(self.kite(), resolve=self.store().key)
 
     def close(self) -> None:
         """Stop the embedded simulator, if one runs."""

@@ -11,7 +11,7 @@ from kitekit.cli.main import app
 from kitekit.cli.monitor_cmd import run_monitor
 from kitekit.monitor import Monitor
 
-DEMO_KEYS = ("NSE:NIFTY 50", "NSE:NIFTY BANK", "NSE:RELIANCE")
+DEMO_KEYS = ("NIFTY 50", "NIFTY BANK", "RELIANCE")
 
 
 @app.command()

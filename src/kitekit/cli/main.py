@@ -68,7 +68,7 @@ def _log_to_terminal(level: int | None) -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from kitekit.cli import demo, monitor_cmd, session_cmds, sim_cmd  # noqa: F401
+    from kitekit.cli import demo, instruments_cmd, monitor_cmd, session_cmds, sim_cmd  # noqa: F401
 
 
 def run(argv: list[str] | None = None) -> int:

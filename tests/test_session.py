@@ -336,3 +336,27 @@ def test_expiry_is_six_the_next_morning_or_the_same_morning_before_six() -> None
     assert next_token_expiry(datetime(2026, 11, 28, 0, 45, tzinfo=IST) - timedelta(hours=5, minutes=30)) == datetime(
         2026, 11, 28, 6, tzinfo=IST
     )
+
+
+def test_the_package_level_get_kite_uses_the_configured_credentials(
+    wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kitekit
+
+    sim = wall_clock_sim
+    settings = sim.sim.config.client_settings(sim.url)
+    for name, env in (
+        ("api_key", "KITE_API_KEY"),
+        ("api_secret", "KITE_API_SECRET"),
+        ("root", "KITE_ROOT"),
+        ("login_url", "KITE_LOGIN_URL"),
+        ("user_id", "KITE_USER_ID"),
+        ("password", "KITE_PASSWORD"),
+        ("totp_secret", "KITE_TOTP_SECRET"),
+    ):
+        monkeypatch.setenv(env, str(getattr(settings, name)))
+    with pytest.raises(NoSessionError, match="kitekit login"):
+        kitekit.get_kite()
+    SessionManager(settings).login_with_totp()
+    assert kitekit.get_kite().profile()["user_id"] == sim.sim.config.user_id
+    assert kitekit.SessionManager is SessionManager

@@ -1,0 +1,66 @@
+"""kitekit: sessions, instruments and paced market data for Zerodha Kite Connect, plus a Kite simulator.
+
+The names below load their modules on first use, so ``import kitekit`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+    from kitekit.config import Settings, load_settings
+    from kitekit.instruments import Instrument, InstrumentStore
+    from kitekit.monitor import Monitor
+    from kitekit.quotes import MarketData, Quotes
+    from kitekit.session import SessionManager
+
+__all__ = [
+    "Instrument",
+    "InstrumentStore",
+    "MarketData",
+    "Monitor",
+    "Quotes",
+    "SessionManager",
+    "Settings",
+    "get_kite",
+    "load_settings",
+]
+
+_LAZY = {
+    "Instrument": "kitekit.instruments",
+    "InstrumentStore": "kitekit.instruments",
+    "MarketData": "kitekit.quotes",
+    "Monitor": "kitekit.monitor",
+    "Quotes": "kitekit.quotes",
+    "SessionManager": "kitekit.session",
+    "Settings": "kitekit.config",
+    "load_settings": "kitekit.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kitekit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def get_kite(verify: bool | None = None) -> KiteConnect:
+    """Return a ready ``kiteconnect.KiteConnect`` for the saved session of the configured api_key.
+
+    Credentials come from the environment, ``.env`` or ``config.json`` (see README). The client is paced
+    under Kite's rate limits and retries network failures of GET requests. Route: ``GET /user/profile``
+    (verification, at most once every five minutes).
+
+    Raises:
+        kitekit.errors.CredentialsRequiredError: no api_key configured.
+        kitekit.errors.NoSessionError: never logged in: run ``kitekit login``.
+        kitekit.errors.SessionExpiredError: the session expired or Kite rejected it; the message says what to run.
+    """
+    from kitekit.config import load_settings
+    from kitekit.session import SessionManager
+
+    return SessionManager(load_settings()).get_kite(verify=verify)

@@ -203,7 +203,6 @@ class SimApp:
         self.faults = FaultInjector(self.config.faults)
         #: Requests received, by "METHOD /path" (counted before they are handled).
         self.requests: Counter[str] = Counter()
-        self.extra_routes: list[BaseRoute] = []
         self.asgi = self._build()
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -290,7 +289,6 @@ class SimApp:
                     Route("/rate-limits/reset", self.admin_reset_limits, methods=["POST"]),
                 ],
             ),
-            *self.extra_routes,
         ]
 
     # -- login pages (browser) ---------------------------------------------------------------------

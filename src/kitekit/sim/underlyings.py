@@ -169,38 +169,23 @@ def build_underlyings(seed: int) -> list[Underlying]:
         out.append(u)
         return u
 
-    for ix in catalog.NSE_INDICES:
-        add(
-            asset=AssetClass.INDEX,
-            symbol=ix.symbol,
-            name=ix.symbol,
-            price=ix.price,
-            vol=ix.vol,
-            drift=0.11,
-            tick=0.05,
-            nse_token=ix.exchange_token,
-            fno_symbol=ix.fno_symbol,
-            strike_step=ix.strike_step,
-            lot=ix.lot,
-            strikes_each_side=ix.strikes_each_side,
-            weekly=ix.weekly,
-        )
-    for ix in catalog.BSE_INDICES:
-        add(
-            asset=AssetClass.INDEX,
-            symbol=ix.symbol,
-            name=ix.symbol,
-            price=ix.price,
-            vol=ix.vol,
-            drift=0.11,
-            tick=0.05,
-            bse_token=ix.exchange_token,
-            fno_symbol=ix.fno_symbol,
-            strike_step=ix.strike_step,
-            lot=ix.lot,
-            strikes_each_side=ix.strikes_each_side,
-            weekly=ix.weekly,
-        )
+    for indices, token_field in ((catalog.NSE_INDICES, "nse_token"), (catalog.BSE_INDICES, "bse_token")):
+        for ix in indices:
+            add(
+                asset=AssetClass.INDEX,
+                symbol=ix.symbol,
+                name=ix.symbol,
+                price=ix.price,
+                vol=ix.vol,
+                drift=0.11,
+                tick=0.05,
+                fno_symbol=ix.fno_symbol,
+                strike_step=ix.strike_step,
+                lot=ix.lot,
+                strikes_each_side=ix.strikes_each_side,
+                weekly=ix.weekly,
+                **{token_field: ix.exchange_token},
+            )
 
     taken = {s.symbol for s in catalog.EQUITIES}
     for st in catalog.EQUITIES:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -130,9 +132,6 @@ class DumpIndex:
         return f"{self.exchanges[int(self.exchange_code[row])]}:{self.symbols[row].decode()}"
 
     def _slow_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        import csv
-        import io
-
         rows = list(csv.reader(io.StringIO(self.raw.decode("utf-8", "replace"))))[1:]
         rows = [r for r in rows if r]
         tokens = np.array([int(r[0]) if r[0].isdigit() else -1 for r in rows], dtype=np.int64)
@@ -172,8 +171,6 @@ class DumpIndex:
 
     def fields(self, row: int) -> list[str]:
         """Return the 12 text fields of ``row`` (CSV quoting honoured)."""
-        import csv
-
         return next(csv.reader([self.line(row)]))
 
 

@@ -10,7 +10,7 @@ import secrets
 import string
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import pyotp
@@ -38,14 +38,14 @@ def checksum(api_key: str, token: str, api_secret: str) -> str:
 class Grant:
     """One access token and what it belongs to."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     api_key: str
     user_id: str
     login_time: str  # ISO, aware
     expires_at: str  # ISO, aware
-    public_token: str
-    enctoken: str
-    refresh_token: str = ""
+    public_token: str = field(repr=False)
+    enctoken: str = field(repr=False)
+    refresh_token: str = field(default="", repr=False)
     revoked: bool = False
 
     def expired(self, now: datetime) -> bool:

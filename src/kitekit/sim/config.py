@@ -50,12 +50,12 @@ class SimConfig:
 
     seed: int = 7
     api_key: str = DEFAULT_API_KEY
-    api_secret: str = DEFAULT_API_SECRET
+    api_secret: str = field(default=DEFAULT_API_SECRET, repr=False)
     user_id: str = "KK1234"
     user_name: str = "Kitekit Simulator"
     email: str = "sim@kitekit.invalid"
-    password: str = DEFAULT_PASSWORD
-    totp_secret: str = DEFAULT_TOTP_SECRET
+    password: str = field(default=DEFAULT_PASSWORD, repr=False)
+    totp_secret: str = field(default=DEFAULT_TOTP_SECRET, repr=False)
     #: The app's registered redirect URL; ``/connect/login`` sends the browser here with a request_token.
     redirect_url: str = "http://127.0.0.1:5055/callback"
     login_mode: LoginMode = LoginMode.FORM

@@ -4,59 +4,76 @@ The official SDK downloads and parses the whole dump (100k+ rows, seconds) on ev
 The store downloads it at most once per trading day, after the 08:30 IST regeneration, keeps it (and the
 previous day's) on disk with a binary index that opens in milliseconds, and answers lookups by
 ``EXCHANGE:SYMBOL``, token, or the names traders type ("NIFTY 50", "BANKNIFTY", "RELIANCE").
+
+How names resolve (:meth:`InstrumentStore.instrument`):
+
+1. an ``int`` or a string of digits is an instrument token;
+2. ``EXCHANGE:SYMBOL`` is exact (exchange and symbol also tried upper-cased);
+3. index names and aliases: "NIFTY 50", "NIFTY", "NIFTY BANK", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY",
+   "NIFTYNXT50", "INDIA VIX", "SENSEX" and "BANKEX" (BSE), spaces and case ignored (:data:`ALIASES`);
+4. a bare symbol, as typed then upper-cased: its NSE listing if there is one, else its BSE listing (the
+   same company on the cash market), else the only exchange listing it; listed on several other exchanges
+   it is ambiguous.
+
+Tokens and keys missing from today's dump are looked up in the previous day's, so a contract that expired
+overnight still resolves. Unknown names raise :class:`~kitekit.errors.UnknownInstrumentError` with the closest
+matches; ambiguous ones :class:`~kitekit.errors.AmbiguousInstrumentError` with the candidates.
 """
 
 from __future__ import annotations
 
 import difflib
-import io
 import json
 import logging
-import shutil
-import tempfile
-import zlib
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urljoin
 
 import numpy as np
-import pandas as pd
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from kitekit.clock import IST, Clock, SystemClock
+from kitekit import _instrument_cache as cache
+from kitekit._instrument_index import FnoColumns, InstrumentIndex
+from kitekit.clock import IST, Clock, SystemClock, ensure_aware
 from kitekit.errors import AmbiguousInstrumentError, InstrumentCacheError, UnknownInstrumentError
 from kitekit.files import atomic_write
 from kitekit.markethours import TradingCalendar
-from kitekit.wire.instruments_csv import HEADER, DumpIndex
+from kitekit.wire.instruments_csv import COLUMNS, HEADER, DumpColumns, parse_expiry, parse_float, parse_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ALIASES", "Instrument", "InstrumentStore", "Progress", "fetch_dump"]
 
 log = logging.getLogger("kitekit.instruments")
 
-#: Called while downloading with (bytes so far, total bytes or None).
+#: Called while downloading with (bytes received, total bytes or None when the size is unknown).
 Progress = Callable[[int, int | None], None]
+#: Downloads a dump: ``(exchange or None for all, progress) -> CSV bytes``.
 Fetcher = Callable[[str | None, Progress | None], bytes]
 
-#: Names traders type for indices, and what Kite calls them.
+#: Names traders type for indices (upper case, spaces removed) and the key Kite lists them under.
 ALIASES: dict[str, str] = {
     "NIFTY": "NSE:NIFTY 50",
     "NIFTY50": "NSE:NIFTY 50",
     "BANKNIFTY": "NSE:NIFTY BANK",
     "NIFTYBANK": "NSE:NIFTY BANK",
     "FINNIFTY": "NSE:NIFTY FIN SERVICE",
+    "NIFTYFINSERVICE": "NSE:NIFTY FIN SERVICE",
     "MIDCPNIFTY": "NSE:NIFTY MID SELECT",
+    "NIFTYMIDSELECT": "NSE:NIFTY MID SELECT",
     "NIFTYNXT50": "NSE:NIFTY NEXT 50",
+    "NIFTYNEXT50": "NSE:NIFTY NEXT 50",
     "INDIAVIX": "NSE:INDIA VIX",
-    "VIX": "NSE:INDIA VIX",
     "SENSEX": "BSE:SENSEX",
     "BANKEX": "BSE:BANKEX",
 }
-#: Index names as displayed -> the ``name`` their futures and options carry.
+#: Index symbols -> the ``name`` their futures and options carry in the dump.
 FNO_NAMES: dict[str, str] = {
     "NIFTY 50": "NIFTY",
     "NIFTY BANK": "BANKNIFTY",
@@ -64,16 +81,22 @@ FNO_NAMES: dict[str, str] = {
     "NIFTY MID SELECT": "MIDCPNIFTY",
     "NIFTY NEXT 50": "NIFTYNXT50",
 }
-#: Bare symbols resolve on the first exchange here that lists them.
-PREFERENCE = ("NSE", "BSE", "NFO", "BFO", "MCX", "CDS", "BCD")
-_FORMAT = 2
+#: A bare symbol on both cash exchanges resolves to the first of these.
+CASH_PREFERENCE = ("NSE", "BSE")
+#: Where an underlying's futures and options are taken from when several exchanges list them.
+FNO_PREFERENCE = ("NFO", "BFO", "MCX", "CDS", "BCD", "NCO")
+#: What :meth:`InstrumentStore.build_token_cache` always writes (plus the nearest futures of DEFAULT_FUTURES).
+DEFAULT_TOKENS = ("NSE:NIFTY 50", "NSE:NIFTY BANK", "NSE:RELIANCE", "NSE:TCS", "NSE:HDFCBANK")
+DEFAULT_FUTURES = ("NIFTY", "BANKNIFTY")
+
+_EPOCH = date(1970, 1, 1)
+_MEMO_LIMIT = 65_536
 _T = TypeVar("_T")
-_NUMERIC = ("last_price", "strike", "tick_size")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instrument:
-    """One row of the dump, with Kite's wire names and Python types."""
+    """One row of the dump, with Kite's wire names and Python types (``expiry`` None when it has none)."""
 
     instrument_token: int
     exchange_token: int
@@ -94,166 +117,240 @@ class Instrument:
         return f"{self.exchange}:{self.tradingsymbol}"
 
 
-def _num(text: str, kind: type[float] | type[int]) -> Any:
-    # The real dump writes 0.0 for empty numbers; older or hand-made ones leave cells empty.
-    try:
-        return kind(float(text)) if kind is int else kind(text)
-    except ValueError:
-        return kind(0)
-
-
 def _record(fields: Sequence[str]) -> Instrument:
-    f = list(fields) + [""] * (12 - len(fields))
-    expiry = None
-    if len(f[5]) == 10:
-        try:
-            expiry = date.fromisoformat(f[5])
-        except ValueError:
-            expiry = None
+    # The same cell rules as the vectorised columns: empty or malformed numbers read as 0.
     return Instrument(
-        instrument_token=_num(f[0], int),
-        exchange_token=_num(f[1], int),
-        tradingsymbol=f[2],
-        name=f[3],
-        last_price=_num(f[4], float),
-        expiry=expiry,
-        strike=_num(f[6], float),
-        tick_size=_num(f[7], float),
-        lot_size=_num(f[8], int),
-        instrument_type=f[9],
-        segment=f[10],
-        exchange=f[11],
+        instrument_token=parse_int(fields[0]),
+        exchange_token=parse_int(fields[1]),
+        tradingsymbol=fields[2],
+        name=fields[3],
+        last_price=parse_float(fields[4]),
+        expiry=parse_expiry(fields[5]),
+        strike=parse_float(fields[6]),
+        tick_size=parse_float(fields[7]),
+        lot_size=parse_int(fields[8]),
+        instrument_type=fields[9],
+        segment=fields[10],
+        exchange=fields[11],
     )
 
 
 def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progress | None = None) -> bytes:
-    """Download the raw dump through the client's session (so its pacing and retries apply).
+    """Download the raw instruments CSV through the client's ``requests`` session.
 
     Route: ``GET /instruments`` or ``GET /instruments/{exchange}``.
 
-    The SDK's ``instruments()`` always parses the CSV into a list of dicts, the slow part we exist to
-    avoid, so this one function asks for the bytes itself, with the headers the SDK would send.
+    We bypass the SDK here on purpose, in this one function: ``KiteConnect.instruments()`` always parses the
+    CSV into a list of dicts (seconds for 100k+ rows), the very cost the store exists to avoid, and it offers
+    no way to get the bytes. The request goes through ``kite.reqsession`` (so adapters mounted on it for
+    pacing and retries apply) with the SDK's headers, proxies, TLS and timeout settings, and errors map to
+    the exceptions the SDK would raise.
+
+    Args:
+        kite: a logged-in client.
+        exchange: one exchange (``NSE``, ``NFO``…), or None for all.
+        progress: called as chunks arrive with (bytes received on the wire, Content-Length or None).
 
     Raises:
-        kiteconnect.exceptions.KiteException: Kite answered an error (the class the SDK would raise).
-        requests.RequestException: the network failed.
+        kiteconnect.exceptions.KiteException: Kite answered with an error (the SDK's class for its
+            ``error_type``; ``code`` is the HTTP status), or with neither CSV nor JSON (DataException).
+        requests.RequestException: the network failed or the body was cut short.
     """
     path = f"/instruments/{exchange}" if exchange else "/instruments"
-    headers = {"X-Kite-Version": "3", "User-Agent": kite._user_agent()}
+    headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
     if kite.api_key and kite.access_token:
         headers["Authorization"] = f"token {kite.api_key}:{kite.access_token}"
-    with kite.reqsession.get(urljoin(kite.root, path), headers=headers, stream=True, timeout=120) as r:
+    with kite.reqsession.get(
+        urljoin(kite.root, path),
+        headers=headers,
+        verify=not kite.disable_ssl,
+        allow_redirects=True,
+        timeout=kite.timeout,
+        proxies=kite.proxies,
+        stream=True,
+    ) as r:
         kind = r.headers.get("content-type", "")
         if "json" in kind:
-            body = r.json()
-            if body.get("status") == "error" or body.get("error_type"):
-                if kite.session_expiry_hook and r.status_code == 403 and body.get("error_type") == "TokenException":
-                    kite.session_expiry_hook()
-                error = getattr(kex, str(body.get("error_type")), kex.GeneralException)
-                raise error(str(body.get("message", "")), code=r.status_code)
+            _raise_json_error(kite, r.status_code, r.content)
         if "csv" not in kind:
-            raise kex.DataException(f"Unknown Content-Type ({kind}) for the instruments dump", code=r.status_code)
-        total = int(r.headers["content-length"]) if "content-length" in r.headers else None
-        if r.headers.get("content-encoding"):
-            total = None  # the length counts compressed bytes
+            raise kex.DataException(
+                f"Unknown Content-Type ({kind}) with response: ({r.content[:200]!r})", code=r.status_code
+            )
+        length = r.headers.get("content-length", "")
+        total = int(length) if length.isdigit() else None
+        wire = getattr(r.raw, "tell", None)  # bytes read off the socket: what Content-Length counts under gzip
         chunks: list[bytes] = []
-        done = 0
+        received = 0
         for chunk in r.iter_content(chunk_size=256 * 1024):
             chunks.append(chunk)
-            done += len(chunk)
+            received += len(chunk)
             if progress is not None:
-                progress(done, total)
+                progress(int(wire()) if callable(wire) else received, total)
     return b"".join(chunks)
 
 
-class _Dump:
-    """One day's dump: its index, with the CSV text read (and checked) only when a record is needed."""
+def _raise_json_error(kite: KiteConnect, status: int, body: bytes) -> None:
+    """Raise what ``KiteConnect._request`` raises for a JSON answer to a CSV route."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise kex.DataException(
+            f"Couldn't parse the JSON response received from the server: {body[:200]!r}", code=status
+        ) from None
+    if not isinstance(data, dict):
+        raise kex.DataException(f"Unexpected JSON answer for the instruments dump: {body[:200]!r}", code=status)
+    error_type = data.get("error_type")
+    if data.get("status") == "error" or error_type:
+        if kite.session_expiry_hook and status == 403 and error_type == "TokenException":
+            kite.session_expiry_hook()
+        # The SDK looks the class up by name in kiteconnect.exceptions, GeneralException if unknown.
+        found = getattr(kex, error_type, None) if isinstance(error_type, str) else None
+        error = found if isinstance(found, type) and issubclass(found, kex.KiteException) else kex.GeneralException
+        raise error(str(data.get("message", "")), code=status)
+    raise kex.DataException("Kite answered the instruments route with JSON, not the CSV dump", code=status)
 
-    def __init__(self, day: date, index: DumpIndex, load_raw: Callable[[], bytes] | None = None) -> None:
+
+class _DamagedError(InstrumentCacheError):
+    """A dump's CSV failed its check when first read; ``dump`` says which."""
+
+    def __init__(self, message: str, dump: _Dump) -> None:
+        super().__init__(message)
+        self.dump = dump
+
+
+class _Dump:
+    """One day's dump: its index, its CSV (read from the day file and checked on first use), and caches."""
+
+    def __init__(
+        self,
+        day: date,
+        index: InstrumentIndex,
+        raw: bytes | None = None,
+        columns: DumpColumns | None = None,
+        file: cache.DayFile | None = None,
+    ) -> None:
         self.day = day
         self.index = index
-        self._load_raw = load_raw
-        self._frame: pd.DataFrame | None = None
+        self.file = file
+        self._raw = raw
+        self._columns = columns
         self._records: dict[int, Instrument] = {}
+        self._table: pd.DataFrame | None = None
+        self._upper_symbols: np.ndarray | None = None
+        self._lock = threading.Lock()
 
-    def ensure_raw(self) -> None:
-        """Read the CSV behind the index if it is not in memory yet (raises InstrumentCacheError if bad)."""
-        if self._load_raw is not None:
-            self.index.raw = self._load_raw()
-            self._load_raw = None
+    @classmethod
+    def from_file(cls, file: cache.DayFile) -> _Dump:
+        index = InstrumentIndex.from_arrays(file.header["meta"], file.arrays)
+        return cls(file.day, index, file=file)
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            with self._lock:
+                if self._raw is None:
+                    assert self.file is not None  # noqa: S101 - a dump has bytes or a file
+                    try:
+                        self._raw = self.file.read_csv()
+                    except cache.CacheReplacedError:
+                        raise
+                    except InstrumentCacheError as exc:
+                        raise _DamagedError(str(exc), self) from None
+        return self._raw
+
+    @property
+    def columns(self) -> DumpColumns:
+        if self._columns is None:
+            self._columns = DumpColumns(self.raw)
+        return self._columns
+
+    @property
+    def fno(self) -> FnoColumns:
+        fno = self.index.fno
+        return fno if fno is not None else self.index.add_fno(self.columns)
 
     def record(self, row: int) -> Instrument:
         rec = self._records.get(row)
         if rec is None:
-            self.ensure_raw()
-            rec = self._records[row] = _record(self.index.fields(row))
+            rec = self._records[row] = _record(self.index.fields(row, self.raw))
         return rec
 
     @property
-    def frame(self) -> pd.DataFrame:
-        """Return every row as a DataFrame (parsed on first use; numbers coerced, empties as 0)."""
-        if self._frame is None:
-            self.ensure_raw()
-            df = pd.read_csv(io.BytesIO(self.index.raw), dtype=str, keep_default_na=False, na_filter=False, engine="c")
-            for col in _NUMERIC:
-                df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0.0)
-            for col in ("instrument_token", "exchange_token", "lot_size"):
-                df[col] = pd.to_numeric(df[col], errors="coerce").fillna(0).astype("int64")
-            df["expiry"] = pd.to_datetime(df["expiry"], format="%Y-%m-%d", errors="coerce").dt.date
-            df["expiry"] = df["expiry"].where(df["expiry"].notna(), None)
-            self._frame = df
-        return self._frame
+    def upper_symbols(self) -> np.ndarray:
+        if self._upper_symbols is None:
+            self._upper_symbols = np.char.upper(self.index.symbols)
+        return self._upper_symbols
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Every row as a typed DataFrame, built once from the vectorised columns."""
+        if self._table is None:
+            self._table = _frame(self.columns)
+        return self._table
 
 
-_ARRAYS = ("starts", "ends", "tokens", "exchange_code", "key_order", "sorted_keys", "token_order", "sorted_tokens")
-_MAGIC = b"KKIDX1\n"
+def _frame(cols: DumpColumns) -> pd.DataFrame:
+    import pandas as pd  # imported here: it costs ~0.3 s and only tables need it
+
+    data: dict[str, Any] = {}
+    for name in COLUMNS:
+        if name in ("instrument_token", "exchange_token", "lot_size"):
+            data[name] = cols.ints(name)
+        elif name in ("last_price", "strike", "tick_size"):
+            data[name] = cols.floats(name)
+        elif name == "expiry":
+            data[name] = cols.dates(name).astype(object)  # datetime.date, None where NaT
+        else:
+            data[name] = _strings(cols.text(name))
+    return pd.DataFrame(data)
 
 
-def _pack_index(index: DumpIndex) -> bytes:
-    """Return the index as one buffer: magic, a JSON table of contents, then each array's raw bytes.
-
-    Opening it is one read and a few zero-copy ``np.frombuffer`` views, far faster than ``np.load`` of an npz.
-    """
-    arrays = {name: np.ascontiguousarray(getattr(index, name)) for name in _ARRAYS}
-    # Offsets and permutations fit 32 bits (a dump is far below 4 GB); smaller files open faster.
-    for name in ("starts", "ends", "key_order", "token_order"):
-        arrays[name] = arrays[name].astype(np.uint32)
-    toc: dict[str, Any] = {"exchanges": index.exchanges, "arrays": {}}
-    offset = 0
-    for name, arr in arrays.items():
-        toc["arrays"][name] = {"dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset}
-        offset += arr.nbytes
-    head = json.dumps(toc).encode()
-    return _MAGIC + len(head).to_bytes(4, "little") + head + b"".join(a.tobytes() for a in arrays.values())
+def _strings(values: np.ndarray) -> np.ndarray:
+    """Return a bytes column as an object array of str (each distinct value decoded once)."""
+    seen: dict[bytes, str] = {}
+    out = np.empty(len(values), dtype=object)
+    out[:] = [seen.get(v) or seen.setdefault(v, v.decode("utf-8", "replace")) for v in values.tolist()]
+    return out
 
 
-def _unpack_index(blob: bytes, raw: bytes) -> DumpIndex:
-    if not blob.startswith(_MAGIC):
-        raise InstrumentCacheError("not a kitekit index file")
-    size = int.from_bytes(blob[len(_MAGIC) : len(_MAGIC) + 4], "little")
-    start = len(_MAGIC) + 4 + size
-    toc = json.loads(blob[len(_MAGIC) + 4 : start])
-    index = DumpIndex.__new__(DumpIndex)
-    index.raw = raw
-    index.exchanges = list(toc["exchanges"])
-    for name, spec in toc["arrays"].items():
-        dtype = np.dtype(spec["dtype"])
-        count = int(np.prod(spec["shape"])) if spec["shape"] else 1
-        arr = np.frombuffer(blob, dtype=dtype, count=count, offset=start + spec["offset"]).reshape(spec["shape"])
-        setattr(index, name, arr)
-    return index
+def _fetcher(fetch: KiteConnect | Fetcher | None) -> Fetcher:
+    """Return a download function for a ``KiteConnect`` (through :func:`fetch_dump`) or a fetcher."""
+    if fetch is None:
+        raise InstrumentCacheError("The instrument store has no way to download the dump; pass a KiteConnect.")
+    if not isinstance(fetch, KiteConnect):
+        return cast("Fetcher", fetch)
+    kite = fetch
+
+    def get(exchange: str | None, progress: Progress | None) -> bytes:
+        return fetch_dump(kite, exchange, progress)
+
+    return get
+
+
+def _days(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+def _date(days: int) -> date:
+    return date.fromordinal(_EPOCH.toordinal() + days)
 
 
 class InstrumentStore:
     """Kite's instruments dump, cached per trading day, with fast lookups.
 
+    The dump of trading day ``d`` is current from ``refresh_at`` (IST) on ``d`` until ``refresh_at`` on the
+    next trading day: on a weekend or a holiday, and before ``refresh_at``, the last trading day's dump is
+    the fresh one. :meth:`load` downloads it only if the cache does not hold it. The first lookup calls
+    :meth:`load` if you have not; after that, lookups never download. A long-running process calls
+    :meth:`load` again (cheap when nothing is due) to pick up the next day's dump.
+
     Args:
-        cache_dir: where dumps are kept (one folder per dump day; today's and the previous one).
-        fetch: a ``KiteConnect`` (its session downloads the dump) or a callable ``(exchange, progress) ->
-            bytes``.
-        clock: the time source (refresh timing, nearest expiries).
+        cache_dir: where day files are kept (the current day's and the one before it).
+        fetch: a ``KiteConnect`` (its session downloads the dump through :func:`fetch_dump`) or a callable
+            ``(exchange, progress) -> bytes``; None to use only what is cached.
+        clock: the time source (refresh timing, "today" for nearest expiries).
         calendar: trading days.
-        refresh_at: the dump is regenerated daily; fetch only after this IST time (Kite: about 08:00).
+        refresh_at: the dump is regenerated daily (Kite: about 08:00 IST); fetch only from this time.
         exchanges: download only these exchanges (``/instruments/{exchange}`` each); None for all.
     """
 
@@ -266,276 +363,304 @@ class InstrumentStore:
         refresh_at: time = time(8, 30),
         exchanges: Sequence[str] | None = None,
     ) -> None:
-        self.cache_dir = cache_dir
+        self.cache_dir: Path | None = cache_dir
         self._fetch = fetch
         self.clock = clock or SystemClock()
         self.calendar = calendar or TradingCalendar()
         self.refresh_at = refresh_at
-        self.exchanges = [e.upper() for e in exchanges] if exchanges else None
+        self.exchanges = sorted({e.upper() for e in exchanges}) if exchanges else None
         self._current: _Dump | None = None
         self._previous: _Dump | None = None
         self._previous_checked = False
-        self._loaded_for: date | None = None
+        self._memo: dict[str | int, tuple[_Dump, int]] = {}
+        self._lock = threading.RLock()
 
     @classmethod
     def from_bytes(cls, raw: bytes, day: date | None = None, clock: Clock | None = None) -> InstrumentStore:
-        """Return a store over dump bytes, with no cache and no downloads (tests, one-off scripts)."""
-        store = cls(Path(tempfile.gettempdir()), clock=clock)
-        store._current = _Dump(day or store.clock.now().astimezone(IST).date(), DumpIndex(raw))
+        """Return a store over dump bytes held in memory: no cache, no downloads (tests, one-off scripts).
+
+        Raises:
+            ValueError: ``raw`` is not a Kite instruments dump.
+        """
+        store = cls(Path(), clock=clock)
+        store.cache_dir = None
+        cols = DumpColumns(raw)
+        dump = _Dump(day or store._today(), InstrumentIndex.build(cols), raw=raw, columns=cols)
+        store._install(dump)
         store._previous_checked = True
-        store._loaded_for = store._current.day
         return store
 
     # -- refresh and cache ---------------------------------------------------------------------------------
     def dump_day(self, now: datetime | None = None) -> date:
-        """Return the trading day whose dump is current at ``now``: the latest one past ``refresh_at``."""
-        local = (now or self.clock.now()).astimezone(IST)
+        """Return the trading day whose dump is current at ``now`` (default: the clock's now).
+
+        That is the latest trading day ``d`` with ``now >= d refresh_at`` IST.
+        """
+        local = ensure_aware(now or self.clock.now()).astimezone(IST)
         day = self.calendar.on_or_before(local.date())
         if day == local.date() and local.time() < self.refresh_at:
             day = self.calendar.previous(day)
         return day
 
-    def _day_dir(self, day: date) -> Path:
-        return self.cache_dir / day.isoformat()
-
     def cached_days(self) -> list[date]:
-        """Return the dump days held in the cache, newest first (complete ones only)."""
-        days = []
-        if self.cache_dir.is_dir():
-            for child in self.cache_dir.iterdir():
-                try:
-                    day = date.fromisoformat(child.name)
-                except ValueError:
-                    continue
-                if (child / "meta.json").is_file():
-                    days.append(day)
-        return sorted(days, reverse=True)
+        """Return the dump days with a file in the cache, newest first (not checked)."""
+        return cache.cached_days(self.cache_dir) if self.cache_dir is not None else []
 
     def is_fresh(self) -> bool:
-        """Return True if the cache holds the current dump day's dump."""
+        """Return True if the cache has a file for the current dump day (see :meth:`dump_day`)."""
         return self.dump_day() in self.cached_days()
 
-    def _download(self, progress: Progress | None) -> bytes:
-        fetch = self._fetch
-        if fetch is None:
-            raise InstrumentCacheError("The instrument store has no way to download the dump; pass a KiteConnect.")
-        getter: Fetcher = (
-            (lambda exchange, prog: fetch_dump(fetch, exchange, prog)) if isinstance(fetch, KiteConnect) else fetch
-        )
-        if not self.exchanges:
-            return getter(None, progress)
-        parts = [getter(e, progress) for e in self.exchanges]
-        bodies = [p.split(b"\n", 1)[1] if b"\n" in p else b"" for p in parts]
-        return HEADER.encode() + b"\n" + b"".join(bodies)
-
     def sync(self, force: bool = False, progress: Progress | None = None) -> bool:
-        """Download today's dump if the cache does not hold it yet; return True if it downloaded.
+        """Download the current dump day's dump unless the cache holds it intact; return True if it did.
 
-        Route: ``GET /instruments`` (or per exchange). The new dump lands atomically: a crash mid-way
-        leaves the old cache in place. Older days than the previous one are removed.
+        Route: ``GET /instruments`` (or ``GET /instruments/{exchange}`` for each chosen exchange).
+
+        The whole cached file (index and CSV) is checked first; a damaged one is removed and downloaded
+        again. The new file replaces the old atomically, so a crash mid-way leaves the old cache usable.
+        Day files older than the previous day are removed.
+
+        Raises:
+            InstrumentCacheError: the store has no cache or no way to download, or Kite sent no rows.
+            ValueError: the download is not an instruments dump (nothing is written).
+            kiteconnect.exceptions.KiteException: Kite answered with an error.
         """
-        day = self.dump_day()
-        if not force and day in self.cached_days() and self._try_open(day) is not None:
-            return False
-        raw = self._download(progress)
-        index = DumpIndex(raw)  # raises ValueError for garbage: nothing is written then
-        if len(index) == 0:
-            raise InstrumentCacheError("Kite sent an instruments dump with no rows; keeping the cached one.")
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{day.isoformat()}-", dir=self.cache_dir))
-        try:
-            packed = _pack_index(index)
-            (staging / "dump.csv").write_bytes(raw)
-            (staging / "index.bin").write_bytes(packed)
-            meta = {
-                "format": _FORMAT,
-                "day": day.isoformat(),
-                "rows": len(index),
-                "size": len(raw),
-                "crc32": zlib.crc32(raw),
-                "index_crc32": zlib.crc32(packed),
-                "fetched_at": self.clock.now().isoformat(),
-                "exchanges": self.exchanges,
-            }
-            (staging / "meta.json").write_text(json.dumps(meta))
-            target = self._day_dir(day)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)  # atomic: the day's folder appears complete or not at all
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self._prune(keep=2)
-        self._loaded_for = None
-        log.info("Instruments dump of %s cached: %d rows", day, len(index))
-        return True
-
-    def _prune(self, keep: int) -> None:
-        for old in self.cached_days()[keep:]:
-            shutil.rmtree(self._day_dir(old), ignore_errors=True)
-        for stale in self.cache_dir.glob(".????-??-??-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-
-    def _open(self, day: date) -> _Dump:
-        """Open a cached day: the index now (checked), the CSV when first needed (checked then)."""
-        folder = self._day_dir(day)
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            index_bytes = (folder / "index.bin").read_bytes()
-        except (OSError, ValueError) as exc:
-            raise InstrumentCacheError(f"unreadable cache files ({exc})") from None
-        if meta.get("format") != _FORMAT or zlib.crc32(index_bytes) != meta.get("index_crc32"):
-            raise InstrumentCacheError("index checksum mismatch or another kitekit version")
-        try:
-            index = _unpack_index(index_bytes, b"")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InstrumentCacheError(f"bad index ({exc})") from None
-        if len(index) != meta.get("rows") or (len(index) and int(index.ends[-1]) > int(meta.get("size", 0))):
-            raise InstrumentCacheError("row count mismatch")
-
-        def load_raw() -> bytes:
-            try:
-                raw = (folder / "dump.csv").read_bytes()
-            except OSError as exc:
-                raise InstrumentCacheError(f"unreadable dump ({exc.strerror})") from None
-            if len(raw) != meta.get("size"):
-                raise InstrumentCacheError("the cached dump is truncated")
-            if zlib.crc32(raw) != meta.get("crc32"):
-                raise InstrumentCacheError("the cached dump's checksum does not match")
-            return raw
-
-        return _Dump(day, index, load_raw)
+        with self._lock:
+            cache_dir = self._require_cache()
+            day = self.dump_day()
+            existing = self._open_day(day)
+            if existing is not None and not force and self._covers(existing):
+                try:
+                    existing.read_csv()
+                    return False
+                except InstrumentCacheError as exc:
+                    cache.discard(existing.path, str(exc))
+            selection = self._selection(existing)
+            raw = self._download(selection, progress)
+            cols = DumpColumns(raw)
+            if len(cols) == 0:
+                raise InstrumentCacheError("Kite sent an instruments dump with no rows; keeping the cached one.")
+            index = InstrumentIndex.build(cols)
+            index.add_fno(cols)
+            meta, arrays = index.to_arrays()
+            facts = {"day": day.isoformat(), "fetched_at": self.clock.now().isoformat(), "selection": selection}
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            cache.write_day(cache.day_path(cache_dir, day), {**facts, "meta": meta}, arrays, raw)
+            cache.prune(cache_dir, keep=day)
+            self._install(_Dump(day, index, raw=raw))  # the split columns (10 MB) are rebuilt if ever needed
+            log.info("Instruments dump of %s cached: %d rows", day, len(index))
+            return True
 
     def load(self, progress: Progress | None = None) -> InstrumentStore:
-        """Make sure today's dump is cached (downloading it if due) and open it; return ``self``.
+        """Open the current dump day's dump, downloading it first if the cache lacks it; return ``self``.
 
-        Without a way to download, the newest cached dump is used, with a warning if it is stale.
+        Route: ``GET /instruments`` (only when a download is due; see :meth:`sync`).
+
+        Cheap when the dump is already open. Without a way to download, the newest usable cached dump is
+        used, with a warning if it is not the current day's.
 
         Raises:
             InstrumentCacheError: nothing usable is cached and nothing could be downloaded.
         """
-        day = self.dump_day()
-        if self._loaded_for == day and self._current is not None:
-            return self
-        current = self._try_open(day) if day in self.cached_days() else None
-        if current is None and self._fetch is not None:
-            self.sync(force=True, progress=progress)
-            current = self._open(day)
-        if current is None:
-            current = next((d for d in map(self._try_open, self.cached_days()) if d is not None), None)
-        if current is None:
+        with self._lock:
+            if self.cache_dir is None:
+                return self
+            day = self.dump_day()
+            if self._current is not None and self._current.day == day:
+                return self
+            file = self._open_day(day)
+            if file is not None and (self._fetch is None or self._covers(file)):
+                self._install(_Dump.from_file(file))
+                return self
+            if self._fetch is not None:
+                self.sync(force=True, progress=progress)
+                return self
+            if self._current is not None:
+                return self  # keep the older dump already open (and warned about) until today's appears
+            for older in self.cached_days():
+                found = self._open_day(older)
+                if found is not None:
+                    log.warning("Using the instruments dump of %s; today's (%s) is not downloaded yet.", older, day)
+                    self._install(_Dump.from_file(found))
+                    return self
             raise InstrumentCacheError(
                 f"No instruments cached in {self.cache_dir}. Download them first: `kitekit instruments sync`."
             )
-        if current.day != day:
-            log.warning("Using the instruments dump of %s; today's (%s) is not downloaded yet.", current.day, day)
-        self._current = current
-        self._previous = None
-        self._previous_checked = False
-        self._loaded_for = day
-        self._find.cache_clear()
-        return self
 
-    def _try_open(self, day: date) -> _Dump | None:
-        """Open a cached day, or remove it (with a warning) if its files are damaged."""
+    def _require_cache(self) -> Path:
+        if self.cache_dir is None:
+            raise InstrumentCacheError("This store was made from bytes in memory; it has no cache to sync.")
+        return self.cache_dir
+
+    def _open_day(self, day: date) -> cache.DayFile | None:
+        """Open a cached day (index checked), or None if it is missing or damaged (then it is removed)."""
+        if self.cache_dir is None:
+            return None
+        path = cache.day_path(self.cache_dir, day)
         try:
-            return self._open(day)
-        except InstrumentCacheError as exc:
-            log.warning("Cached instruments of %s are damaged (%s); removing them.", day, exc)
-            shutil.rmtree(self._day_dir(day), ignore_errors=True)
+            return cache.open_day(path, day)
+        except FileNotFoundError:
+            return None
+        except (InstrumentCacheError, OSError) as exc:
+            cache.discard(path, str(exc))
             return None
 
+    def _covers(self, file: cache.DayFile) -> bool:
+        held = file.header.get("selection")
+        return held is None or (self.exchanges is not None and set(self.exchanges) <= set(held))
+
+    def _selection(self, existing: cache.DayFile | None) -> list[str] | None:
+        """Return the exchanges to download: ours, plus those a same-day file already holds (never fewer)."""
+        if self.exchanges is None:
+            return None
+        held = existing.header.get("selection") if existing is not None else []
+        return None if held is None else sorted(set(self.exchanges) | set(held))
+
+    def _download(self, selection: list[str] | None, progress: Progress | None) -> bytes:
+        get = _fetcher(self._fetch)
+        if selection is None:
+            return get(None, progress)
+        bodies = []
+        for exchange in selection:
+            part = get(exchange, progress)
+            header, _, body = part.partition(b"\n")
+            if header.rstrip(b"\r") != HEADER.encode():
+                raise ValueError(f"not a Kite instruments dump: the {exchange} part does not start with the header")
+            bodies.append(body if not body or body.endswith(b"\n") else body + b"\n")
+        return HEADER.encode() + b"\n" + b"".join(bodies)
+
+    def _install(self, dump: _Dump | None) -> None:
+        self._current = dump
+        self._previous = None
+        self._previous_checked = False
+        self._memo.clear()
+
     def _dumps(self) -> Iterator[_Dump]:
-        """Yield today's dump, then (opened only if a lookup gets that far) the previous day's."""
-        if self._current is None:
+        """Yield today's dump, then (opened only if a lookup gets that far) the previous cached day's."""
+        current = self._current
+        if current is None:
             self.load()
-        assert self._current is not None  # noqa: S101 - load() sets it or raises
-        yield self._current
+            current = self._current
+            assert current is not None  # noqa: S101 - load() sets it or raises
+        yield current
         if not self._previous_checked:
-            self._previous_checked = True
-            older = [d for d in self.cached_days() if d < self._current.day]
-            if older:
-                try:
-                    self._previous = self._open(older[0])
-                except InstrumentCacheError:
-                    self._previous = None
+            with self._lock:
+                if not self._previous_checked:
+                    older = [d for d in self.cached_days() if d < current.day]
+                    file = self._open_day(older[0]) if older else None
+                    self._previous = _Dump.from_file(file) if file is not None else None
+                    self._previous_checked = True
         if self._previous is not None:
             yield self._previous
 
-    def _recovering(self, action: Callable[[], _T]) -> _T:
-        """Run ``action``; if the cached CSV turns out damaged, download the dump again and retry once."""
-        try:
-            return action()
-        except InstrumentCacheError as exc:
-            if self._fetch is None or self._current is None:
-                raise InstrumentCacheError(f"{exc}. Download the dump again: `kitekit instruments sync`.") from None
-            log.warning("Cached instruments are damaged (%s); downloading them again.", exc)
-            shutil.rmtree(self._day_dir(self._current.day), ignore_errors=True)
-            self._current = None
-            self._loaded_for = None
-            self.load()
-            return action()
+    def _today_dump(self) -> _Dump:
+        return next(self._dumps())
 
-    def _table(self) -> pd.DataFrame:
-        """Return today's dump as a DataFrame (re-downloading it if the cached CSV is damaged)."""
-        return self._recovering(lambda: next(self._dumps()).frame)
+    def _recovering(self, action: Callable[[], _T]) -> _T:
+        """Run ``action``; if a cached CSV turns out damaged or replaced, reopen (or download) and retry."""
+        for _ in range(3):
+            try:
+                return action()
+            except cache.CacheReplacedError:
+                log.info("The cached instruments file changed under us; opening it again.")
+                with self._lock:
+                    self._install(None)
+                    self.load()
+            except _DamagedError as exc:
+                with self._lock:
+                    if exc.dump.file is not None:
+                        cache.discard(exc.dump.file.path, str(exc))
+                    if exc.dump is self._previous:
+                        self._previous = None
+                        self._memo.clear()
+                        continue
+                    if self._fetch is None:
+                        raise InstrumentCacheError(
+                            f"{exc}. Download the dump again: `kitekit instruments sync`."
+                        ) from None
+                    self._install(None)
+                    self.load()
+        return action()
 
     # -- lookups ----------------------------------------------------------------------------------------------
-    @lru_cache(maxsize=4096)  # noqa: B019 - a store lives as long as its process; load() clears it
     def _find(self, query: str | int) -> tuple[_Dump, int]:
-        """Return the dump and row for ``query``; see :meth:`instrument` for the rules."""
-        if isinstance(query, str) and ":" in query and query == query.strip():
-            # The common case, "NSE:INFY" exactly as Kite spells it: one binary search in today's dump.
-            exchange, _, symbol = query.partition(":")
-            current = self._current if self._current is not None else next(self._dumps())
-            row = current.index.row_of_key(exchange, symbol)
-            if row >= 0:
-                return current, row
-        if isinstance(query, int) or query.strip().isdigit():
-            token = int(query)
-            for dump in self._dumps():
-                row = dump.index.row_of_token(token)
-                if row >= 0:
-                    return dump, row
-            raise UnknownInstrumentError(str(query), [])
+        """Return the dump and row for ``query`` (see the module docstring for the rules)."""
+        hit = self._memo.get(query)
+        if hit is not None:
+            return hit
+        current = self._current
+        row = -1
+        if current is not None:
+            # The common cases, "NSE:INFY" as Kite spells it and an int token, go straight to today's index.
+            if type(query) is str:
+                exchange, colon, symbol = query.partition(":")
+                if colon:
+                    row = current.index.row_of_key(exchange, symbol)
+            elif type(query) is int:
+                row = current.index.row_of_token(query)
+        hit = (current, row) if current is not None and row >= 0 else self._resolve(query)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[query] = hit
+        return hit
+
+    def _resolve(self, query: str | int) -> tuple[_Dump, int]:
+        if isinstance(query, bool) or not isinstance(query, int | str):
+            raise TypeError(f"an instrument is named by a str or an int token, not {type(query).__name__}")
+        if isinstance(query, int):
+            return self._by_token(query)
         text = " ".join(query.split())
+        if text.isascii() and text.isdigit():
+            return self._by_token(int(text))
         if ":" in text:
             exchange, _, symbol = text.partition(":")
+            exchange, symbol = exchange.strip().upper(), symbol.strip()
             for dump in self._dumps():
                 for sym in dict.fromkeys((symbol, symbol.upper())):
-                    row = dump.index.row_of_key(exchange.upper(), sym)
+                    row = dump.index.row_of_key(exchange, sym)
                     if row >= 0:
                         return dump, row
-            raise UnknownInstrumentError(text, self._suggest(symbol))
-        upper = text.upper()
-        alias = ALIASES.get(upper.replace(" ", ""))
+            alias = ALIASES.get(symbol.upper().replace(" ", ""))
+            if alias is not None and alias.startswith(f"{exchange}:") and alias != f"{exchange}:{symbol}":
+                return self._resolve(alias)  # "NSE:BANKNIFTY" means the index
+            raise UnknownInstrumentError(text, self._suggest(symbol, exchange))
+        if not text:
+            raise UnknownInstrumentError(query, [])
+        alias = ALIASES.get(text.upper().replace(" ", ""))
         if alias is not None:
-            return self._find(alias)
+            return self._resolve(alias)
         for dump in self._dumps():
-            found = {
-                dump.index.exchanges[int(dump.index.exchange_code[r])]: r for r in dump.index.rows_of_symbol(upper)
-            }
-            if not found:
-                continue
-            for exchange in PREFERENCE:
-                if exchange in found:
-                    return dump, found[exchange]
-            if len(found) == 1:
-                return dump, next(iter(found.values()))
-            raise AmbiguousInstrumentError(text, [f"{e}:{upper}" for e in sorted(found)])
-        raise UnknownInstrumentError(text, self._suggest(upper))
+            for sym in dict.fromkeys((text, text.upper())):
+                listed = dump.index.rows_of_symbol(sym)
+                if listed:
+                    return dump, self._pick_listing(text, sym, listed)
+        raise UnknownInstrumentError(text, self._suggest(text))
+
+    @staticmethod
+    def _pick_listing(query: str, symbol: str, listed: dict[str, int]) -> int:
+        for exchange in CASH_PREFERENCE:
+            if exchange in listed:
+                return listed[exchange]
+        if len(listed) == 1:
+            return next(iter(listed.values()))
+        raise AmbiguousInstrumentError(query, [f"{e}:{symbol}" for e in sorted(listed)])
+
+    def _by_token(self, token: int) -> tuple[_Dump, int]:
+        for dump in self._dumps():
+            row = dump.index.row_of_token(token)
+            if row >= 0:
+                return dump, row
+        raise UnknownInstrumentError(str(token), [])
 
     def instrument(self, query: str | int) -> Instrument:
-        """Return the instrument for ``EXCHANGE:SYMBOL``, a token, an alias or a bare symbol.
+        """Return the instrument named by ``query``: a token, ``EXCHANGE:SYMBOL``, an index name or a symbol.
 
-        Rules: a token (int or digits) or ``EXCHANGE:SYMBOL`` matches exactly (symbol case-insensitive); index
-        aliases ("NIFTY", "BANKNIFTY", "SENSEX", …) map to their index; a bare symbol resolves on the first
-        exchange of NSE, BSE, NFO, BFO, MCX, CDS that lists it. Tokens and keys missing from today's dump are
-        looked up in the previous day's, so a contract that expired overnight still resolves.
+        See the module docstring for how names resolve. Like every lookup, it loads the store first if
+        :meth:`load` was never called (Route: ``GET /instruments`` if that download is due).
 
         Raises:
             UnknownInstrumentError: nothing matches (the message lists the closest names).
-            AmbiguousInstrumentError: a bare symbol is listed on several exchanges with no preferred one.
+            AmbiguousInstrumentError: a bare symbol is listed on several exchanges, none of them NSE or BSE.
+            InstrumentCacheError: the cached dump is damaged and cannot be downloaded again.
         """
 
         def read() -> Instrument:
@@ -554,169 +679,267 @@ class InstrumentStore:
         dump, row = self._find(query)
         return dump.index.key_of(row)
 
-    def _suggest(self, text: str, limit: int = 5) -> list[str]:
-        """Return close matches to ``text`` as keys, preferring NSE listings like the resolver does."""
-        dump = next(self._dumps())
-        symbols = dump.index.symbols
-        upper = text.upper()
-        prefix = upper.encode()[:2]
-        near = np.flatnonzero(np.strings.startswith(symbols, prefix)) if prefix else np.array([], dtype=np.int64)
-        pool = sorted({symbols[i].decode() for i in near[:20000].tolist()})
-        names = difflib.get_close_matches(upper, pool, n=limit, cutoff=0.6)
-        if not names:
-            hits = np.flatnonzero(np.strings.find(symbols, upper.encode()) >= 0)
-            names = sorted({symbols[i].decode() for i in hits.tolist()})[:limit]
-        keys = []
-        for name in names:
-            try:
-                keys.append(self.key(name))
-            except (UnknownInstrumentError, AmbiguousInstrumentError):
-                continue
-        return keys
+    def _suggest(self, text: str, exchange: str | None = None, limit: int = 5) -> list[str]:
+        """Return the keys closest to ``text``: an instrument of that name, then similar symbols and aliases."""
+        dump = self._current
+        if dump is None or not text.strip():
+            return []
+        index, fno = dump.index, dump.fno
+        upper = " ".join(text.split()).upper()
+        found: list[str] = []
+
+        def add(symbol: str) -> None:
+            listed = index.rows_of_symbol(symbol)
+            if not listed:
+                return
+            chosen = exchange if exchange in listed else next((e for e in CASH_PREFERENCE if e in listed), None)
+            key = f"{chosen or sorted(listed)[0]}:{symbol}"
+            if key not in found:
+                found.append(key)
+
+        code = fno.name_code_of(upper)  # "INFOSYS" is the name of NSE:INFY
+        if code >= 0:
+            cash = fno.type_codes("EQ")
+            for row in np.flatnonzero((fno.name_code == code) & np.isin(fno.type_code, cash))[:limit].tolist():
+                add(index.symbols[row].decode("utf-8", "replace"))
+        symbols = index.symbols
+        pool_mask = np.char.startswith(symbols, upper[:2].encode())
+        if not any(ch.isdigit() for ch in upper):  # not an option: leave the ~100k options out of the pool
+            pool_mask &= ~np.isin(fno.type_code, fno.type_codes("CE", "PE"))
+        pool = sorted({s.decode("utf-8", "replace") for s in symbols[pool_mask][:20000].tolist()})
+        for symbol in difflib.get_close_matches(upper, pool, n=limit, cutoff=0.6):
+            add(symbol)
+        for alias in difflib.get_close_matches(upper.replace(" ", ""), list(ALIASES), n=2, cutoff=0.75):
+            if ALIASES[alias] not in found:
+                found.append(ALIASES[alias])
+        if not found:
+            hits = np.flatnonzero(np.char.find(symbols, upper.encode()) >= 0)[:limit]
+            for row in hits.tolist():
+                add(symbols[row].decode("utf-8", "replace"))
+        return found[:limit]
 
     def search(self, text: str, limit: int = 10) -> list[Instrument]:
         """Return instruments whose symbol or name contains ``text`` (case-insensitive), best first.
 
-        Exact symbols first, then symbols starting with the text, then other matches; equities and indices
-        before derivatives.
+        Exact symbols first, then symbols starting with the text, then symbols and names containing it;
+        within each, cash-market listings before derivatives and NSE before BSE.
         """
-        needle = text.strip().upper()
+        needle = " ".join(text.split()).upper().encode()
         if not needle:
             return []
-        dump = next(self._dumps())
-        frame = dump.frame
-        sym = frame["tradingsymbol"].str.upper()
-        hit = sym.str.contains(needle, regex=False) | frame["name"].str.upper().str.contains(needle, regex=False)
-        found = frame[hit].copy()
-        symbol = found["tradingsymbol"].str.upper()
-        found["_rank"] = np.select([symbol == needle, symbol.str.startswith(needle)], [0, 1], 2)
-        found["_deriv"] = found["instrument_type"].isin(["FUT", "CE", "PE"]).astype(int)
-        found["_pref"] = found["exchange"].map({e: i for i, e in enumerate(PREFERENCE)}).fillna(len(PREFERENCE))
-        found = found.sort_values(["_rank", "_deriv", "_pref", "tradingsymbol"], kind="stable").head(limit)
-        return [dump.record(int(i)) for i in found.index]
+
+        def run() -> list[Instrument]:
+            dump = self._today_dump()
+            index, fno = dump.index, dump.fno
+            symbols = dump.upper_symbols
+            in_symbol = np.char.find(symbols, needle) >= 0
+            names = np.flatnonzero(np.char.find(np.char.upper(fno.names), needle) >= 0)
+            rows = np.flatnonzero(in_symbol | np.isin(fno.name_code, names))
+            if not len(rows):
+                return []
+            found = symbols[rows]
+            rank = np.where(found == needle, 0, np.where(np.char.startswith(found, needle), 1, 2))
+            rank = np.where(in_symbol[rows], rank, 3)
+            derivative = np.isin(fno.type_code[rows], fno.type_codes("FUT", "CE", "PE"))
+            order = {e: i for i, e in enumerate((*CASH_PREFERENCE, *FNO_PREFERENCE))}
+            by_code = np.array([order.get(e, len(order)) for e in index.exchanges], dtype=np.int64)
+            best = np.lexsort((found, by_code[index.exchange_code[rows]], derivative, rank))[:limit]
+            return [dump.record(int(r)) for r in rows[best]]
+
+        return self._recovering(run)
 
     def frame(self, **filters: Any) -> pd.DataFrame:
-        """Return a DataFrame of the instruments matching every ``column=value`` filter.
+        """Return a DataFrame of the instruments matching every ``column=value`` filter (all rows if none).
 
-        A value may be a single value or a list/tuple/set of them (``exchange=("NSE", "BSE")``).
+        Columns are the dump's, typed: ints, floats, ``expiry`` as ``datetime.date`` or None. A value may be
+        a single value or a list, tuple or set of them (``exchange=("NSE", "BSE")``).
 
         Raises:
             ValueError: a filter names a column the dump does not have.
         """
-        df = self._table()
-        mask = pd.Series(True, index=df.index)
+        for column in filters:
+            if column not in COLUMNS:
+                raise ValueError(f"unknown column {column!r}; use one of {', '.join(COLUMNS)}")
+        df = self._recovering(lambda: self._today_dump().table)
+        mask = np.ones(len(df), dtype=bool)
         for column, value in filters.items():
-            if column not in df.columns:
-                raise ValueError(f"unknown column {column!r}; use one of {', '.join(HEADER.split(','))}")
-            values = value if isinstance(value, list | tuple | set | frozenset) else [value]
-            mask &= df[column].isin(list(values))
+            values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+            mask &= df[column].isin(values).to_numpy()
         return df[mask].reset_index(drop=True)
 
-    def _fno_name(self, underlying: str) -> str:
-        text = " ".join(underlying.split()).upper()
-        if text in FNO_NAMES:
-            return FNO_NAMES[text]
-        alias = ALIASES.get(text.replace(" ", ""))
-        if alias is not None and alias.split(":", 1)[1] in FNO_NAMES:
-            return FNO_NAMES[alias.split(":", 1)[1]]
-        return text
-
+    # -- futures and options -------------------------------------------------------------------------------
     def _today(self) -> date:
         return self.clock.now().astimezone(IST).date()
 
-    def futures(self, underlying: str) -> list[Instrument]:
-        """Return the live futures of ``underlying`` (``NIFTY``, ``NIFTY 50``, ``RELIANCE``…), nearest first.
+    @staticmethod
+    def _fno_name(underlying: str) -> str:
+        text = " ".join(underlying.split()).upper()
+        if ":" in text:
+            text = text.partition(":")[2].strip()
+        if text in FNO_NAMES:
+            return FNO_NAMES[text]
+        alias = ALIASES.get(text.replace(" ", ""))
+        if alias is not None:
+            symbol = alias.partition(":")[2]
+            return FNO_NAMES.get(symbol, symbol)
+        return text
+
+    def _fno_rows(
+        self, underlying: str, kinds: tuple[str, ...], exchange: str | None, what: str
+    ) -> tuple[_Dump, np.ndarray]:
+        """Return today's dump and the live (unexpired) rows of ``kinds`` on ``underlying``, one exchange."""
+
+        def run() -> tuple[_Dump, np.ndarray]:
+            dump = self._today_dump()
+            fno = dump.fno
+            name = self._fno_name(underlying)
+            code = fno.name_code_of(name)
+            mask = (fno.name_code == code) & np.isin(fno.type_code, fno.type_codes(*kinds))
+            mask &= fno.expiry >= _days(self._today())
+            rows = np.flatnonzero(mask) if code >= 0 else np.zeros(0, dtype=np.int64)
+            codes = dump.index.exchange_code[rows]
+            listed = [dump.index.exchanges[c] for c in np.unique(codes).tolist()]
+            if exchange is not None:
+                chosen: str | None = exchange.upper()
+            else:
+                chosen = next((e for e in FNO_PREFERENCE if e in listed), min(listed, default=None))
+            code_of = {e: i for i, e in enumerate(dump.index.exchanges)}
+            rows = rows[codes == code_of[chosen]] if chosen in code_of else rows[:0]
+            if not len(rows):
+                where = f" on {chosen}" if exchange is not None else ""
+                raise UnknownInstrumentError(f"{underlying} {what}{where}", self._fno_suggestions(fno, name, kinds))
+            return dump, rows
+
+        return self._recovering(run)
+
+    @staticmethod
+    def _fno_suggestions(fno: FnoColumns, name: str, kinds: tuple[str, ...]) -> list[str]:
+        with_kind = np.unique(fno.name_code[np.isin(fno.type_code, fno.type_codes(*kinds))])
+        names = [n.decode("utf-8", "replace") for n in fno.names[with_kind].tolist()]
+        return difflib.get_close_matches(name, names, n=5, cutoff=0.5)
+
+    def futures(self, underlying: str, exchange: str | None = None) -> list[Instrument]:
+        """Return the live futures of ``underlying`` (``NIFTY``, ``NIFTY 50``, ``RELIANCE``, ``GOLD``…), nearest first.
+
+        Args:
+            underlying: an index or alias, or the ``name`` the dump gives the contracts.
+            exchange: where to look (default: the first of NFO, BFO, MCX, CDS, BCD that lists them).
 
         Raises:
-            UnknownInstrumentError: no futures for that name.
+            UnknownInstrumentError: no live futures on that underlying.
         """
-        name = self._fno_name(underlying)
-        df = self._table()
-        rows = df[(df["name"] == name) & (df["instrument_type"] == "FUT")]
-        rows = rows[rows["expiry"].map(lambda d: d is not None and d >= self._today())]
-        if rows.empty:
-            raise UnknownInstrumentError(f"{underlying} futures", self._fno_suggestions(name))
-        rows = rows.sort_values(["expiry", "exchange"], kind="stable")
-        return [next(self._dumps()).record(int(i)) for i in rows.index]
+        dump, rows = self._fno_rows(underlying, ("FUT",), exchange, "futures")
+        rows = rows[np.argsort(dump.fno.expiry[rows], kind="stable")]
+        return self._recovering(lambda: [dump.record(int(r)) for r in rows])
 
-    def nearest_future(self, underlying: str, n: int = 0) -> Instrument:
-        """Return the ``n``-th nearest live future of ``underlying`` (0 = front month)."""
-        futures = self.futures(underlying)
+    def nearest_future(self, underlying: str, n: int = 0, exchange: str | None = None) -> Instrument:
+        """Return the ``n``-th nearest live future of ``underlying`` (0 = the front month, 1 = the next…).
+
+        Raises:
+            UnknownInstrumentError: no live futures on that underlying.
+            IndexError: there are not ``n + 1`` live futures.
+        """
+        futures = self.futures(underlying, exchange)
         if not 0 <= n < len(futures):
             raise IndexError(f"{underlying} has {len(futures)} live futures; n must be 0..{len(futures) - 1}")
         return futures[n]
 
-    def _fno_suggestions(self, name: str) -> list[str]:
-        names = self._table()["name"]
-        listed = sorted(set(names[self._table()["instrument_type"] == "FUT"]))
-        return difflib.get_close_matches(name, listed, n=5, cutoff=0.5)
-
-    def expiries(self, underlying: str) -> list[date]:
-        """Return the option expiries of ``underlying`` from today on, nearest first."""
-        name = self._fno_name(underlying)
-        df = self._table()
-        opts = df[(df["name"] == name) & df["instrument_type"].isin(["CE", "PE"])]
-        today = self._today()
-        return sorted({d for d in opts["expiry"] if d is not None and d >= today})
-
-    def option_chain(self, underlying: str, expiry: date | str | None = None) -> pd.DataFrame:
-        """Return the option chain of ``underlying`` for ``expiry`` (default: the nearest) as a table.
-
-        Columns: ``strike, ce_token, ce_symbol, pe_token, pe_symbol, lot_size, expiry`` (one row per strike).
+    def expiries(self, underlying: str, exchange: str | None = None) -> list[date]:
+        """Return the option expiries of ``underlying`` from today on, nearest first.
 
         Raises:
-            UnknownInstrumentError: ``underlying`` has no options.
-            ValueError: ``expiry`` is not one of its expiries (the message lists them).
+            UnknownInstrumentError: no live options on that underlying.
         """
-        name = self._fno_name(underlying)
-        available = self.expiries(underlying)
-        if not available:
-            raise UnknownInstrumentError(f"{underlying} options", self._fno_suggestions(name))
+        dump, rows = self._fno_rows(underlying, ("CE", "PE"), exchange, "options")
+        return [_date(d) for d in np.unique(dump.fno.expiry[rows]).tolist()]
+
+    def option_chain(
+        self, underlying: str, expiry: date | str | None = None, exchange: str | None = None
+    ) -> pd.DataFrame:
+        """Return the option chain of ``underlying`` for one expiry as a table, one row per strike.
+
+        Columns: ``strike, ce_token, ce_symbol, pe_token, pe_symbol, lot_size, expiry`` (tokens are nullable
+        integers: a strike may list only one side).
+
+        Args:
+            underlying: an index or alias ("NIFTY", "NIFTY BANK", "SENSEX") or the options' ``name``.
+            expiry: a date or ``yyyy-mm-dd``; None for the nearest expiry on or after today.
+            exchange: where to look (default as in :meth:`futures`).
+
+        Raises:
+            UnknownInstrumentError: no live options on that underlying.
+            ValueError: ``expiry`` is not a date or not one of the expiries (the message lists them).
+        """
+        import pandas as pd  # imported here, as in _frame
+
+        dump, rows = self._fno_rows(underlying, ("CE", "PE"), exchange, "options")
+        fno, index = dump.fno, dump.index
+        available = [_date(d) for d in np.unique(fno.expiry[rows]).tolist()]
         if expiry is None:
             chosen = available[0]
         else:
             try:
-                chosen = expiry if isinstance(expiry, date) else date.fromisoformat(str(expiry))
+                chosen = expiry if isinstance(expiry, date) else date.fromisoformat(str(expiry).strip())
             except ValueError:
                 raise ValueError(f"expiry {expiry!r} is not a date (yyyy-mm-dd)") from None
+            chosen = chosen.date() if isinstance(chosen, datetime) else chosen
             if chosen not in available:
                 listed = ", ".join(d.isoformat() for d in available[:12])
-                raise ValueError(f"{underlying} has no options expiring {chosen}; expiries: {listed}")
-        df = self._table()
-        opts = df[(df["name"] == name) & df["instrument_type"].isin(["CE", "PE"]) & (df["expiry"] == chosen)]
-        ce = opts[opts["instrument_type"] == "CE"].set_index("strike")
-        pe = opts[opts["instrument_type"] == "PE"].set_index("strike")
-        chain = pd.DataFrame(
-            {
-                "ce_token": ce["instrument_token"],
-                "ce_symbol": ce["tradingsymbol"],
-                "pe_token": pe["instrument_token"],
-                "pe_symbol": pe["tradingsymbol"],
-                "lot_size": ce["lot_size"].combine_first(pe["lot_size"]),
-            }
-        ).sort_index()
-        chain.index.name = "strike"
-        chain = chain.reset_index()
-        for col in ("ce_token", "pe_token", "lot_size"):
-            chain[col] = chain[col].astype("Int64")
-        chain["expiry"] = chosen
-        return chain
+                more = f" and {len(available) - 12} more" if len(available) > 12 else ""
+                raise ValueError(f"{underlying} has no options expiring {chosen}; expiries: {listed}{more}")
+        rows = rows[fno.expiry[rows] == _days(chosen)]
+        strikes = np.unique(fno.strike[rows])
+        table: dict[str, Any] = {"strike": strikes}
+        lots = np.zeros(len(strikes), dtype=np.int64)
+        have_lot = np.zeros(len(strikes), dtype=bool)
+        for side, kind in (("ce", "CE"), ("pe", "PE")):
+            picked = rows[fno.type_code[rows] == fno.types.index(kind)] if kind in fno.types else rows[:0]
+            picked = picked[::-1]  # assigned last-to-first: a repeated strike keeps its first row
+            at = np.searchsorted(strikes, fno.strike[picked])
+            tokens = pd.array([None] * len(strikes), dtype="Int64")
+            tokens[at] = index.tokens[picked]
+            symbols = np.full(len(strikes), None, dtype=object)
+            symbols[at] = [s.decode("utf-8", "replace") for s in index.symbols[picked].tolist()]
+            fill = ~have_lot[at]
+            lots[at[fill]] = fno.lot_size[picked][fill]
+            have_lot[at] = True
+            table[f"{side}_token"], table[f"{side}_symbol"] = tokens, symbols
+        table["lot_size"] = pd.array(lots, dtype="Int64")
+        table["expiry"] = [chosen] * len(strikes)
+        return pd.DataFrame(table)
 
     # -- tokens.json ---------------------------------------------------------------------------------------------
     def build_token_cache(self, path: Path, symbols: Iterable[str | int] = ()) -> dict[str, int]:
         """Write ``tokens.json`` ({tradingsymbol: instrument_token}) atomically; return the mapping.
 
-        Holds NIFTY 50, NIFTY BANK, RELIANCE, TCS, HDFCBANK and the nearest NIFTY and BANKNIFTY futures,
-        plus ``symbols``.
+        It holds NIFTY 50, NIFTY BANK, RELIANCE, TCS, HDFCBANK and the nearest NIFTY and BANKNIFTY futures
+        (those on exchanges this store does not download are left out), plus ``symbols``. Where one of
+        ``symbols`` shares a tradingsymbol with a default (``BSE:RELIANCE``), the one asked for wins.
 
         Raises:
             UnknownInstrumentError: one of ``symbols`` does not resolve (nothing is written).
+            ValueError: two of ``symbols`` share a tradingsymbol, which the file cannot tell apart.
         """
-        wanted: list[Instrument] = [
-            self.instrument(q) for q in ("NSE:NIFTY 50", "NSE:NIFTY BANK", "NSE:RELIANCE", "NSE:TCS", "NSE:HDFCBANK")
-        ]
-        wanted += [self.nearest_future("NIFTY"), self.nearest_future("BANKNIFTY")]
-        wanted += [self.instrument(q) for q in symbols]
-        mapping = {i.tradingsymbol: i.instrument_token for i in wanted}
+        wanted = set(self.exchanges) if self.exchanges is not None else None
+        mapping: dict[str, int] = {}
+        for default in DEFAULT_TOKENS:
+            if wanted is None or default.partition(":")[0] in wanted:
+                rec = self.instrument(default)
+                mapping[rec.tradingsymbol] = rec.instrument_token
+        if wanted is None or "NFO" in wanted:
+            for underlying in DEFAULT_FUTURES:
+                rec = self.nearest_future(underlying)
+                mapping[rec.tradingsymbol] = rec.instrument_token
+        chosen: dict[str, Instrument] = {}
+        for query in symbols:
+            rec = self.instrument(query)
+            other = chosen.get(rec.tradingsymbol)
+            if other is not None and other.instrument_token != rec.instrument_token:
+                raise ValueError(
+                    f"{other.key} and {rec.key} share the tradingsymbol {rec.tradingsymbol!r}; "
+                    "tokens.json is keyed by tradingsymbol, so ask for one of them"
+                )
+            chosen[rec.tradingsymbol] = rec
+            mapping[rec.tradingsymbol] = rec.instrument_token
         atomic_write(path, (json.dumps(mapping, indent=2) + "\n").encode(), mode=0o644)
         return mapping

@@ -1,39 +1,70 @@
 """Pacing every Kite call under its rate limit, shared by all threads and all processes of the user.
 
 Kite limits each api_key per endpoint class (quote 1/s, historical 3/s, order placement 10/s, the rest 10/s;
-API.md §14) and answers 429 beyond that. The :class:`Pacer` hands out send times per (api_key, class) with
-a GCRA reservation kept in a small SQLite file: a caller atomically takes the next free slot, releases the
-lock, and sleeps until its slot. Nobody holds a lock while sleeping, so classes never queue behind each
-other (an order is never stuck behind a batch of quote calls), and two scripts on one key share the budget.
+API.md §14) and answers 429 beyond that. The :class:`Pacer` hands out send times per (api_key, class) with a
+GCRA reservation kept in a small SQLite file: a caller atomically takes the next free slot
+(``tat = max(tat, now) + interval``), releases the lock, and only then sleeps until its slot. Nobody holds a
+lock while sleeping, so classes never queue behind each other (an order is never stuck behind a batch of
+quote calls), and two scripts on one key share one budget instead of 429-ing each other.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import TracebackType
 
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
-__all__ = ["Pacer"]
+__all__ = ["DEFAULT_FILENAME", "Pacer"]
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS slots (api_key TEXT, cls TEXT, tat REAL, PRIMARY KEY (api_key, cls))"
-_UPSERT = (
-    "INSERT INTO slots (api_key, cls, tat) VALUES (?, ?, ?) ON CONFLICT(api_key, cls) DO UPDATE SET tat = excluded.tat"
+log = logging.getLogger("kitekit.throttle")
+
+#: The database file a :class:`Pacer` uses when it is given a directory.
+DEFAULT_FILENAME = "pacing.sqlite3"
+
+# `seen` is the wall-clock time of the last write; it lets a bucket notice the system clock stepping back.
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS buckets ("
+    "api_key TEXT NOT NULL, cls TEXT NOT NULL, tat REAL NOT NULL, seen REAL NOT NULL, "
+    "PRIMARY KEY (api_key, cls))"
 )
+_SELECT = "SELECT tat, seen FROM buckets WHERE api_key = ? AND cls = ?"
+_UPSERT = (
+    "INSERT INTO buckets (api_key, cls, tat, seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (api_key, cls) DO UPDATE SET tat = excluded.tat, seen = excluded.seen"
+)
+
+#: Turns (stored theoretical arrival time, now) into the new one.
+Step = Callable[[float, float], float]
 
 
 class Pacer:
-    """Send-time reservations per (api_key, endpoint class).
+    """Send-time reservations per (api_key, endpoint class), shared through one SQLite file.
+
+    Each class is paced at ``rate * (1 - margin)`` requests per second with no burst. Times are wall-clock
+    (``time.time``) because they are compared across processes.
 
     Args:
-        path: the SQLite file shared by every process on the machine; None keeps state in this process.
-        rates: requests per second per class (defaults to Kite's limits).
-        margin: share of the limit kept in reserve, so network jitter never turns exact pacing into a 429.
-        cooldown: seconds a class pauses after a 429 that got through anyway.
-        clock, sleep: wall-clock time (shared across processes) and sleeping, injectable for tests.
+        path: the SQLite file shared by every process on the machine, or a directory to hold
+            ``pacing.sqlite3``; None keeps the state in this process only. It must be on a local disk
+            (SQLite's WAL mode does not work over network file systems).
+        rates: requests per second per class; classes not given keep Kite's limits (``DEFAULT_RATES``),
+            and a rate of 0 leaves that class unpaced.
+        margin: share of each limit kept in reserve, so network jitter never turns exact pacing into a 429.
+            The default 2% leaves 98% of the allowed throughput.
+        cooldown: seconds a class pauses, for every process on the machine, after a 429 got through anyway.
+        clock: wall-clock time in seconds, injectable for tests.
+        sleep: how to wait for a slot, injectable for tests.
+
+    Raises:
+        ValueError: a negative rate or cooldown, or a margin outside [0, 1).
+        sqlite3.Error: the database cannot be created or opened.
     """
 
     def __init__(
@@ -45,71 +76,158 @@ class Pacer:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.rates: dict[EndpointClass, float] = {**DEFAULT_RATES, **(rates or {})}
+        if any(rate < 0 for rate in self.rates.values()):
+            raise ValueError(f"rates must be >= 0 requests per second, got {self.rates}")
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), got {margin}")
+        if cooldown < 0:
+            raise ValueError(f"cooldown must be >= 0 seconds, got {cooldown}")
+        if path is not None and path.is_dir():
+            path = path / DEFAULT_FILENAME
         self.path = path
-        self.rates = dict(rates or DEFAULT_RATES)
         self.margin = margin
         self.cooldown = cooldown
         self.clock = clock
         self.sleep = sleep
-        self._memory: dict[tuple[str, str], float] = {}
+        self._memory: dict[tuple[str, str], tuple[float, float]] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._con: sqlite3.Connection | None = None
+        self._pid = os.getpid()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db().execute(_SCHEMA)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with self._lock:
+                self._connection()
 
+    # -- the public API ----------------------------------------------------------------------------------
     def interval(self, cls: EndpointClass) -> float:
-        """Return the seconds between two requests of ``cls`` (0 when unlimited)."""
+        """Return the seconds between two requests of ``cls`` (0 when the class is unpaced)."""
         rate = self.rates.get(cls, 0.0)
         return 0.0 if rate <= 0 else 1.0 / (rate * (1.0 - self.margin))
 
-    def _db(self) -> sqlite3.Connection:
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
-            # One connection per thread; WAL keeps readers and the single writer from blocking each other.
-            con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
-        return con
-
-    def _update(self, api_key: str, cls: EndpointClass, step: Callable[[float, float], float]) -> float:
-        """Atomically set tat = step(stored tat, now); return the new tat."""
-        now = self.clock()
-        if self.path is None:
-            with self._lock:
-                new = step(self._memory.get((api_key, cls.value), now), now)
-                self._memory[(api_key, cls.value)] = new
-                return new
-        con = self._db()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            row = con.execute("SELECT tat FROM slots WHERE api_key = ? AND cls = ?", (api_key, cls.value)).fetchone()
-            new = step(float(row[0]) if row else now, now)
-            con.execute(_UPSERT, (api_key, cls.value, new))
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return new
-
     def reserve(self, api_key: str, cls: EndpointClass) -> float:
-        """Take the next free slot of (api_key, cls); return the wall-clock time the request may go at."""
+        """Take the next free slot of (api_key, cls) without waiting.
+
+        Returns:
+            The wall-clock time the request may be sent at (now, or later when others reserved before).
+        """
         interval = self.interval(cls)
         if not interval:
             return self.clock()
-        slot = self._update(api_key, cls, lambda tat, now: max(tat, now) + interval)
-        return slot - interval
+        return self._transact(api_key, cls, lambda tat, now: max(tat, now) + interval) - interval
 
     def acquire(self, api_key: str, cls: EndpointClass) -> float:
-        """Reserve a slot and sleep until it comes; return the seconds waited."""
+        """Reserve a slot of (api_key, cls) and sleep until it comes; no lock is held while sleeping.
+
+        Returns:
+            The seconds this call waited (0.0 when the slot was free at once).
+        """
         wait = self.reserve(api_key, cls) - self.clock()
-        if wait > 0:
-            self.sleep(wait)
-            return wait
-        return 0.0
+        if wait <= 0:
+            return 0.0
+        if wait >= 1.0:
+            log.debug("waiting %.2fs for a %s slot", wait, cls)
+        self.sleep(wait)
+        return wait
 
     def cool_down(self, api_key: str, cls: EndpointClass, seconds: float | None = None) -> None:
-        """Push the class's next slot at least ``seconds`` (default ``cooldown``) into the future."""
+        """Push the next slot of (api_key, cls) at least ``seconds`` (default ``cooldown``) past now.
+
+        Every process sharing the database sees the pause, so a 429 slows the whole machine down at once.
+        Slots already handed out keep their times.
+        """
         pause = self.cooldown if seconds is None else seconds
-        self._update(api_key, cls, lambda tat, now: max(tat, now + pause))
+        self._transact(api_key, cls, lambda tat, now: max(tat, now + pause))
+
+    def close(self) -> None:
+        """Close the database connection (it reopens on the next use)."""
+        with self._lock:
+            if self._con is not None and self._pid == os.getpid():
+                self._con.close()
+            self._con = None
+
+    def __enter__(self) -> Pacer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        rates = ", ".join(f"{cls}={rate:g}/s" for cls, rate in self.rates.items())
+        return f"Pacer({str(self.path) if self.path else 'in-process'}, {rates}, margin={self.margin:g})"
+
+    # -- storage ---------------------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        """Return this process's connection; call with ``_lock`` held."""
+        if self._con is None:
+            # One connection per process, used under _lock: threads hand over in microseconds instead of
+            # meeting SQLite's busy handler, which backs off in steps of milliseconds.
+            con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False)
+            _enable_wal(con)
+            con.execute("PRAGMA synchronous=NORMAL")  # a lost slot after a power cut costs nothing
+            con.execute(_SCHEMA)
+            self._con = con
+        return self._con
+
+    def _after_fork(self) -> None:
+        # A SQLite connection, and a lock another thread may have held, must not cross fork(): start afresh
+        # (the parent's connection is left alone, it still belongs to the parent).
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._lock = threading.Lock()
+            self._con = None
+
+    def _transact(self, api_key: str, cls: EndpointClass, step: Step) -> float:
+        """Atomically set the bucket's tat to ``step(tat, now)``, with now read under the lock; return it."""
+        self._after_fork()
+        key = (api_key, cls.value)
+        with self._lock:
+            if self.path is None:
+                now = self.clock()
+                tat, seen = self._memory.get(key, (now, now))
+                new = step(_rewind(tat, seen, now), now)
+                self._memory[key] = (new, now)
+                return new
+            con = self._connection()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                # Now is read only once the write lock is ours, so a wait for the lock never yields a stale slot.
+                now = self.clock()
+                row = con.execute(_SELECT, key).fetchone()
+                tat, seen = (float(row[0]), float(row[1])) if row else (now, now)
+                new = step(_rewind(tat, seen, now), now)
+                con.execute(_UPSERT, (*key, new, now))
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+            return new
+
+
+def _enable_wal(con: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch ``con``'s database to WAL mode, waiting while another process holds it.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers ``database is locked`` at once
+    instead of calling the busy handler when two processes open a fresh file together.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _rewind(tat: float, seen: float, now: float) -> float:
+    """Return ``tat`` moved back by as much as the wall clock stepped back since ``seen``.
+
+    Without this, an NTP correction or a VM resume that sets the clock back an hour would stall every call
+    of the bucket for that hour.
+    """
+    return tat - (seen - now) if now < seen else tat

@@ -1,7 +1,19 @@
 """The requests adapter mounted on every kitekit ``KiteConnect``: pace, retry, and guard the session.
 
 Mounting an adapter on the client's ``reqsession`` is the seam the official SDK offers: every call goes
-through it, including calls users write themselves, and the SDK itself stays untouched.
+through it, including calls users write themselves, and the SDK itself stays untouched. For each request
+the adapter
+
+1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
+2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.throttle.Pacer`;
+3. sends it and reads the whole body;
+4. on a 429, cools the class down for every process sharing the pacer;
+5. on a TokenException, calls ``on_token_error`` once;
+6. retries idempotent GETs after network-side failures, per :mod:`kitekit.retry`, each try paced again.
+
+Whatever is not retried, or is still failing when the attempts run out, is handed back unchanged: the SDK
+then raises its usual exception (``NetworkException``, ``TokenException``…), or the last transport error
+propagates.
 """
 
 from __future__ import annotations
@@ -15,25 +27,23 @@ import requests
 from kiteconnect import KiteConnect
 from requests.adapters import HTTPAdapter
 
-from kitekit.retry import GATEWAY_STATUSES, IDEMPOTENT, POLICY, Action, RetryPolicy
+from kitekit.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
 from kitekit.throttle import Pacer
 from kitekit.wire.envelope import ErrorType
-from kitekit.wire.routes import classify
+from kitekit.wire.routes import EndpointClass, classify
 
-__all__ = ["KiteTransport", "install_transport", "kite_error_type"]
+__all__ = ["KiteTransport", "api_key_of", "install_transport", "kite_error_type"]
 
 log = logging.getLogger("kitekit.transport")
 
-#: Transport failures worth another try on an idempotent request.
-TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
-
 
 def kite_error_type(response: requests.Response) -> ErrorType | None:
-    """Return the ``error_type`` of a Kite JSON error answer, or None (success, non-JSON, unknown name)."""
+    """Return the ``error_type`` of a Kite JSON error answer.
+
+    Returns:
+        The error type, or None for a success, a non-JSON answer (a proxy's page) or an unknown name.
+    """
+    # Successes are never parsed here: a full-quote answer can be megabytes, and the SDK parses it anyway.
     if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
         return None
     try:
@@ -42,37 +52,45 @@ def kite_error_type(response: requests.Response) -> ErrorType | None:
         return None
     name = body.get("error_type") if isinstance(body, dict) else None
     try:
-        return ErrorType(name) if name else None
+        return ErrorType(name) if isinstance(name, str) else None
     except ValueError:
         return None
 
 
-def _api_key(request: requests.PreparedRequest) -> str:
+def api_key_of(request: requests.PreparedRequest) -> str:
+    """Return the api_key a request is made for, "" if it names none.
+
+    The key is in the ``Authorization: token api_key:access_token`` header of authenticated calls, and in the
+    ``api_key`` query or form parameter of the session routes (``POST /session/token`` and friends).
+    """
     auth = request.headers.get("Authorization", "")
     if auth.startswith("token ") and ":" in auth:
-        return auth[6:].split(":", 1)[0]
-    # Session routes carry the key as a parameter instead.
+        return auth[len("token ") :].split(":", 1)[0]
     query = parse_qs(urlsplit(request.url or "").query)
     if "api_key" in query:
         return query["api_key"][0]
     body = request.body
-    if isinstance(body, str | bytes):
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        form = parse_qs(text)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str) and "api_key=" in body:
+        form = parse_qs(body)
         if "api_key" in form:
             return form["api_key"][0]
     return ""
 
 
 class KiteTransport(HTTPAdapter):
-    """Paces each request under its class's limit, retries idempotent GETs per :data:`POLICY`, and fails
-    fast once the session is known dead.
+    """Paces each request under its class's limit, retries idempotent GETs per :data:`kitekit.retry.POLICY`,
+    and reports a dead session.
 
     Args:
-        pacer: the shared rate-limit scheduler (None: no pacing).
-        policy: attempts and backoff for retries.
-        on_token_error: called when Kite answers 403 TokenException (e.g. mark the saved session dead).
-        guard: called before every request; raises to stop a request early (e.g. a dead session).
+        pacer: the shared rate-limit scheduler; None sends without pacing.
+        policy: attempts and backoff for retries (defaults to ``RetryPolicy()``).
+        on_token_error: called with no arguments when Kite answers an authenticated request with
+            ``TokenException`` (e.g. to mark the saved session dead); the SDK then raises as usual.
+        guard: called before every request; may raise to stop it before the network (e.g. a session
+            already known dead).
+        **pool: passed to ``requests.adapters.HTTPAdapter`` (``pool_connections``, ``pool_maxsize``…).
     """
 
     def __init__(
@@ -81,59 +99,74 @@ class KiteTransport(HTTPAdapter):
         policy: RetryPolicy | None = None,
         on_token_error: Callable[[], None] | None = None,
         guard: Callable[[], None] | None = None,
-        **kwargs: Any,
+        **pool: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**pool)
         self.pacer = pacer
         self.policy = policy or RetryPolicy()
         self.on_token_error = on_token_error
         self.guard = guard
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send ``request`` paced, retrying idempotent GETs on network-side failures."""
+        """Send ``request`` paced, retrying it on network-side failures if it is an idempotent GET.
+
+        Raises:
+            requests.RequestException: a transport error that was not retried or is still failing.
+            Exception: whatever ``guard`` raises.
+        """
         if self.guard is not None:
             self.guard()
         method = (request.method or "GET").upper()
-        cls = classify(method, urlsplit(request.url or "").path)
-        api_key = _api_key(request)
+        path = urlsplit(request.url or "").path
+        cls = classify(method, path)
+        api_key = api_key_of(request)
         retryable = method in IDEMPOTENT
-        retry = 0
-        while True:
+        attempts = self.policy.attempts if retryable else 1
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
             if self.pacer is not None:
                 self.pacer.acquire(api_key, cls)
             try:
-                response = super().send(request, stream=stream, **kwargs)
+                response = super().send(request, stream, timeout, verify, cert, proxies)
                 if not stream:
                     _ = response.content  # read now, so a connection cut mid-body is retried here too
             except TRANSPORT_ERRORS as exc:
-                if retryable and retry + 1 < self.policy.attempts:
-                    self._pause(retry, method, request, type(exc).__name__)
-                    retry += 1
-                    continue
-                raise
-            error = kite_error_type(response)
-            if response.status_code == 429 and self.pacer is not None:
-                # Someone else spent the budget (another app on this key, or clock skew): back off as a class.
-                self.pacer.cool_down(api_key, cls)
-            if error is ErrorType.TOKEN and response.status_code == 403:
-                if self.on_token_error is not None:
-                    self.on_token_error()
-                return response
-            gateway = error is None and response.status_code in GATEWAY_STATUSES
-            worth_retry = gateway or (error is not None and POLICY[error] is Action.RETRY)
-            if retryable and worth_retry and retry + 1 < self.policy.attempts:
-                response.close()
-                self._pause(retry, method, request, f"HTTP {response.status_code} {error or 'gateway'}")
-                retry += 1
+                if last:
+                    raise
+                self._pause(attempt, f"{method} {path}", type(exc).__name__)
                 continue
-            return response
+            error = kite_error_type(response)
+            action = action_for(response.status_code, error)
+            if response.status_code == 429:
+                self._rate_limited(api_key, cls)
+            if action is Action.RELOGIN and "Authorization" in request.headers and self.on_token_error:
+                self.on_token_error()  # only for a token we sent: a failed login exchange is no dead session
+            if action is not Action.RETRY or last:
+                return response
+            response.close()
+            # With a pacer the cooldown spaces a 429's retry; without one, wait at least a rate-limit pause.
+            least = self.policy.rate_limit_pause if response.status_code == 429 and self.pacer is None else 0.0
+            self._pause(attempt, f"{method} {path}", f"HTTP {response.status_code} {error or 'non-Kite answer'}", least)
+        raise AssertionError("unreachable: the last attempt always returns or raises")
 
-    def _pause(self, retry: int, method: str, request: requests.PreparedRequest, why: str) -> None:
-        delay = self.policy.delay(retry)
-        path = urlsplit(request.url or "").path
-        log.info("%s %s failed (%s); retry %d in %.2fs", method, path, why, retry + 1, delay)
+    def _rate_limited(self, api_key: str, cls: EndpointClass) -> None:
+        # Someone else spent the budget (another app on this key, a pacer without the shared file, or
+        # Kite counting differently): pause the whole class for every process instead of hammering.
+        log.warning("HTTP 429 (rate limited) on a %s-class call; pausing the class", cls)
+        if self.pacer is not None:
+            self.pacer.cool_down(api_key, cls)
+
+    def _pause(self, attempt: int, what: str, why: str, least: float = 0.0) -> None:
+        delay = max(least, self.policy.delay(attempt - 1))
+        log.info("%s failed (%s); retry %d of %d in %.2fs", what, why, attempt, self.policy.attempts - 1, delay)
         self.policy.sleep(delay)
 
 
@@ -145,7 +178,23 @@ def install_transport(
     guard: Callable[[], None] | None = None,
     pool: Mapping[str, Any] | None = None,
 ) -> KiteTransport:
-    """Mount a :class:`KiteTransport` on ``kite.reqsession`` for http:// and https://; return it."""
+    """Mount a :class:`KiteTransport` on ``kite.reqsession`` for ``http://`` and ``https://``.
+
+    Every later call of ``kite``, including ones users write themselves, goes through it. Installing again
+    replaces the previous adapter.
+
+    Args:
+        kite: an official ``kiteconnect.KiteConnect``.
+        pacer: the shared rate-limit scheduler; None sends without pacing.
+        policy: attempts and backoff for retries of idempotent GETs.
+        on_token_error: called when Kite rejects the client's access token (TokenException).
+        guard: called before every request; may raise to stop it.
+        pool: ``HTTPAdapter`` settings (``pool_connections``, ``pool_maxsize``, ``pool_block``); a
+            ``KiteConnect(pool=...)`` adapter is replaced, so pass its settings here.
+
+    Returns:
+        The mounted adapter.
+    """
     adapter = KiteTransport(pacer, policy, on_token_error, guard, **dict(pool or {}))
     kite.reqsession.mount("https://", adapter)
     kite.reqsession.mount("http://", adapter)

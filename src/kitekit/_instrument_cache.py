@@ -1,0 +1,225 @@
+"""Day files of the instrument cache: one file per dump day, replaced atomically and checked on every read.
+
+A day file is::
+
+    magic (16 bytes) | header length, header CRC-32 (u32 each) | header (JSON) | index arrays | CSV dump
+
+The header records each section's offset, length and CRC-32. Opening a day reads and checks the header and
+the index (a few MB, milliseconds); the CSV is read and checked the first time a record needs it. A file that
+is short, long, or fails a checksum is never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kitekit.errors import InstrumentCacheError
+from kitekit.files import atomic_write
+
+__all__ = ["CacheReplacedError", "DayFile", "cached_days", "day_path", "discard", "open_day", "prune", "write_day"]
+
+log = logging.getLogger("kitekit.instruments")
+
+FORMAT = 1
+_MAGIC = b"KITEKIT-DUMP\x00\x00\x00\x01"
+_PREFIX = struct.Struct("<16sII")
+_ALIGN = 16
+_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.kkdump$")
+_STALE_TMP_SECONDS = 3600.0
+
+
+class CacheReplacedError(InstrumentCacheError):
+    """The day file was replaced (or removed) since it was opened: open it again; nothing is damaged."""
+
+
+def day_path(cache_dir: Path, day: date) -> Path:
+    """Return the file that holds the dump of ``day``."""
+    return cache_dir / f"{day.isoformat()}.kkdump"
+
+
+def cached_days(cache_dir: Path) -> list[date]:
+    """Return the days with a file in ``cache_dir``, newest first (contents not checked)."""
+    days = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(cache_dir):
+            match = _NAME.match(entry.name)
+            if match:
+                with contextlib.suppress(ValueError):
+                    days.append(date.fromisoformat(match.group(1)))
+    return sorted(days, reverse=True)
+
+
+def write_day(path: Path, facts: dict[str, Any], arrays: dict[str, np.ndarray], raw: bytes) -> None:
+    """Write a day file atomically: a temporary file in the same folder, fsynced, then renamed over ``path``.
+
+    A crash at any point leaves the previous file (or none) in place, never a partial one.
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for name, array in arrays.items():
+        data = np.ascontiguousarray(array).tobytes()
+        specs[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+        pad = -len(data) % _ALIGN
+        chunks.append(data + b"\0" * pad)
+        offset += len(data) + pad
+    index = b"".join(chunks)
+    header: dict[str, Any] = {
+        **facts,
+        "format": FORMAT,
+        "arrays": specs,
+        "index": {"length": len(index), "crc32": zlib.crc32(index)},
+        "csv": {"length": len(raw), "crc32": zlib.crc32(raw)},
+    }
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-(_PREFIX.size + len(head)) % _ALIGN)  # the index starts aligned
+    prefix = _PREFIX.pack(_MAGIC, len(head), zlib.crc32(head))
+    atomic_write(path, b"".join((prefix, head, index, raw)), mode=0o644)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is on disk; not possible (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class DayFile:
+    """An opened, checked day file: its header, its index arrays, and where its CSV lies."""
+
+    path: Path
+    day: date
+    header: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    head: bytes  # the raw header: identifies this generation of the file
+
+    def read_csv(self) -> bytes:
+        """Read the CSV section and check it.
+
+        Raises:
+            CacheReplacedError: the file was replaced or removed since it was opened.
+            InstrumentCacheError: the CSV is short or fails its checksum.
+        """
+        csv_spec = self.header["csv"]
+        try:
+            with open(self.path, "rb") as fh:
+                head = _read_head(fh)
+                if head != self.head:
+                    raise CacheReplacedError(f"{self.path.name} was replaced since it was opened")
+                fh.seek(_data_offset(head) + int(self.header["index"]["length"]))
+                raw = fh.read(int(csv_spec["length"]) + 1)
+        except FileNotFoundError:
+            raise CacheReplacedError(f"{self.path.name} was removed since it was opened") from None
+        except OSError as exc:
+            raise InstrumentCacheError(f"cannot read {self.path.name} ({exc.strerror})") from None
+        if len(raw) != int(csv_spec["length"]):
+            raise InstrumentCacheError(f"the dump in {self.path.name} is truncated or padded")
+        if zlib.crc32(raw) != int(csv_spec["crc32"]):
+            raise InstrumentCacheError(f"the dump in {self.path.name} fails its checksum")
+        return raw
+
+
+def _read_head(fh: Any) -> bytes:
+    prefix = fh.read(_PREFIX.size)
+    if len(prefix) != _PREFIX.size:
+        raise InstrumentCacheError("the file is shorter than its header")
+    magic, size, crc = _PREFIX.unpack(prefix)
+    if magic != _MAGIC:
+        raise InstrumentCacheError("not a kitekit instruments file (or another version)")
+    head: bytes = fh.read(size)
+    if len(head) != size or zlib.crc32(head) != crc:
+        raise InstrumentCacheError("the header fails its checksum")
+    return head
+
+
+def _data_offset(head: bytes) -> int:
+    return _PREFIX.size + len(head)
+
+
+def open_day(path: Path, day: date) -> DayFile:
+    """Open the day file at ``path`` and check its header, size and index.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        InstrumentCacheError: the file is damaged, truncated, or from another format.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = _read_head(fh)
+        try:
+            header = json.loads(head)
+            index_len = int(header["index"]["length"])
+            csv_len = int(header["csv"]["length"])
+            specs = header["arrays"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InstrumentCacheError(f"unreadable header ({exc})") from None
+        if header.get("format") != FORMAT or header.get("day") != day.isoformat():
+            raise InstrumentCacheError("the file is from another kitekit version or another day")
+        if size != _data_offset(head) + index_len + csv_len:
+            raise InstrumentCacheError(f"the file is {size} bytes, not {_data_offset(head) + index_len + csv_len}")
+        index = fh.read(index_len)
+    if len(index) != index_len or zlib.crc32(index) != header["index"]["crc32"]:
+        raise InstrumentCacheError("the index fails its checksum")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        for name, spec in specs.items():
+            dtype = np.dtype(spec["dtype"])
+            shape = tuple(int(x) for x in spec["shape"])
+            count = int(np.prod(shape)) if shape else 1
+            # Zero-copy views into the one buffer read above.
+            arrays[name] = np.frombuffer(index, dtype=dtype, count=count, offset=int(spec["offset"])).reshape(shape)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InstrumentCacheError(f"bad index layout ({exc})") from None
+    return DayFile(path=path, day=day, header=header, arrays=arrays, head=head)
+
+
+def discard(path: Path, reason: str) -> None:
+    """Remove a damaged day file, saying why."""
+    log.warning("Cached instruments %s are damaged (%s); removing them.", path.name, reason)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def prune(cache_dir: Path, keep: date) -> None:
+    """Remove day files older than ``keep`` and the previous day before it, and leftovers of crashed writes."""
+    days = cached_days(cache_dir)
+    older = [d for d in days if d < keep]
+    for day in older[1:]:
+        with contextlib.suppress(FileNotFoundError):
+            day_path(cache_dir, day).unlink()
+    now = time.time()
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(cache_dir):
+            name = entry.name
+            # atomic_write's temporary files; a live writer's is young, so only old ones are removed.
+            if name.startswith(".") and name.endswith(".tmp") and ".kkdump." in name:
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > _STALE_TMP_SECONDS:
+                        os.unlink(entry.path)
+            # Folders of the first cache layout (one folder per day), superseded by day files.
+            elif (
+                entry.is_dir()
+                and re.fullmatch(r"\d{4}-\d{2}-\d{2}", name)
+                and os.path.exists(os.path.join(entry.path, "meta.json"))
+            ):
+                shutil.rmtree(entry.path, ignore_errors=True)

@@ -28,9 +28,9 @@ from kiteconnect import KiteConnect
 from kiteconnect.exceptions import NetworkException
 
 from bench.common import BENCH_NOW, bench_sim
+from kitekit.pacer import Pacer
 from kitekit.sim import SimConfig, SimServer
 from kitekit.sim.pytest_plugin import login_via_redirect
-from kitekit.throttle import Pacer
 from kitekit.transport import install_transport
 from kitekit.wire.routes import EndpointClass
 

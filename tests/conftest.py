@@ -9,7 +9,9 @@ from typing import TypeVar
 
 import pytest
 
+from kitekit.cli.embedded import sim_settings as settings_for
 from kitekit.clock import IST, ManualClock, SystemClock
+from kitekit.config import Settings
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
@@ -29,6 +31,11 @@ def eventually(condition: Callable[[], T], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def sim_settings(server: SimServer) -> Settings:
+    """Return client settings that log in to ``server`` with the simulator's own credentials."""
+    return settings_for(server.sim.config, server.url)
 
 
 @pytest.fixture(autouse=True)

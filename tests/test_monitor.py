@@ -16,14 +16,16 @@ from kitekit.cli.monitor_cmd import run_monitor
 from kitekit.clock import ManualClock
 from kitekit.errors import SessionExpiredError
 from kitekit.monitor import Monitor
+from kitekit.pacer import Pacer
 from kitekit.quotes import MarketData
 from kitekit.retry import RetryPolicy
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.faults import Fault
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.server import SimServer
-from kitekit.throttle import Pacer
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
+
+from .conftest import sim_settings
 
 KEYS = ["NSE:NIFTY 50", "NSE:NIFTY BANK", "NSE:RELIANCE"]
 FAST_RATES = {**DEFAULT_RATES, EndpointClass.QUOTE: 20.0}
@@ -34,7 +36,7 @@ def manager(sim: SimServer, sim_clock: ManualClock, tmp_path: Path) -> SessionMa
     """A logged-in manager whose clients pace at 20 quote calls a second, as the simulator now allows."""
     sim.sim.limiter = RateLimiter(FAST_RATES, sim.sim.config.rate_tolerance)
     mgr = SessionManager(
-        sim.sim.config.client_settings(sim.url),
+        sim_settings(sim),
         SessionStore(tmp_path / "s.json"),
         clock=sim_clock,
         pacer=Pacer(tmp_path / "p.sqlite3", rates=FAST_RATES),

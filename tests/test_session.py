@@ -20,13 +20,14 @@ from kiteconnect.exceptions import TokenException
 from kitekit.clock import IST, ManualClock
 from kitekit.config import Settings, with_overrides
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
-from kitekit.login import parse_redirect
 from kitekit.session import SessionManager, SessionStore
+from kitekit.session.login import parse_redirect
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
 
 from .conftest import eventually
+from .conftest import sim_settings as base_settings
 
 
 def free_port() -> int:
@@ -44,7 +45,7 @@ def redirect_url(sim_config: SimConfig) -> str:
 
 
 def sim_settings(sim: SimServer, **changes: Any) -> Settings:
-    return with_overrides(sim.sim.config.client_settings(sim.url), **changes)
+    return with_overrides(base_settings(sim), **changes)
 
 
 @pytest.fixture
@@ -303,9 +304,10 @@ def test_a_damaged_session_file_is_ignored_not_trusted(manager: SessionManager) 
 CONCURRENT_LOGIN = """
 import sys
 from pathlib import Path
+from kitekit.cli.embedded import sim_settings
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.config import SimConfig
-settings = SimConfig().client_settings(sys.argv[1])
+settings = sim_settings(SimConfig(), sys.argv[1])
 for _ in range(3):
     SessionManager(settings, SessionStore(Path(sys.argv[2]))).login_with_totp()
 """
@@ -321,14 +323,14 @@ def test_two_concurrent_logins_leave_one_valid_uncorrupted_session(wall_clock_si
     saved = SessionStore(path).load()
     assert saved is not None
     assert path.stat().st_mode & 0o777 == 0o600
-    manager = SessionManager(sim_settings(wall_clock_sim), SessionStore(path))
+    manager = SessionManager(base_settings(wall_clock_sim), SessionStore(path))
     # Every login ended the previous one on the server; the file must hold the last, working token.
     assert manager.get_kite(verify=True).profile()["user_id"] == wall_clock_sim.sim.config.user_id
     assert not list(tmp_path.glob(".shared.json.*"))  # no temp files left behind
 
 
 def test_expiry_is_six_the_next_morning_or_the_same_morning_before_six() -> None:
-    from kitekit.login import next_token_expiry
+    from kitekit.session import next_token_expiry
 
     assert next_token_expiry(datetime(2026, 11, 27, 23, 59, tzinfo=IST)) == datetime(2026, 11, 28, 6, tzinfo=IST)
     assert next_token_expiry(datetime(2026, 11, 28, 5, 59, tzinfo=IST)) == datetime(2026, 11, 28, 6, tzinfo=IST)
@@ -344,7 +346,7 @@ def test_the_package_level_get_kite_uses_the_configured_credentials(
     import kitekit
 
     sim = wall_clock_sim
-    settings = sim.sim.config.client_settings(sim.url)
+    settings = sim_settings(sim)
     for name, env in (
         ("api_key", "KITE_API_KEY"),
         ("api_secret", "KITE_API_SECRET"),

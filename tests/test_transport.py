@@ -16,15 +16,17 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from kitekit.errors import SessionExpiredError
+from kitekit.pacer import Pacer
 from kitekit.retry import POLICY, Action, RetryPolicy
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.faults import Fault
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.server import SimServer
-from kitekit.throttle import Pacer
 from kitekit.transport import install_transport
 from kitekit.wire.envelope import ErrorType
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
+
+from .conftest import sim_settings
 
 FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05)
 
@@ -125,7 +127,7 @@ def test_a_dropped_post_is_not_sent_twice(sim: SimServer) -> None:
 
 def test_token_errors_are_not_retried_and_mark_the_session_dead(sim: SimServer, tmp_path: Path) -> None:
     manager = SessionManager(
-        sim.sim.config.client_settings(sim.url), SessionStore(tmp_path / "s.json"), clock=sim.sim.clock, retry=FAST
+        sim_settings(sim), SessionStore(tmp_path / "s.json"), clock=sim.sim.clock, retry=FAST
     )
     manager.login_with_totp()
     kite = manager.get_kite()
@@ -212,7 +214,7 @@ TWIN = """
 import os, sys
 from pathlib import Path
 from kiteconnect import KiteConnect
-from kitekit.throttle import Pacer
+from kitekit.pacer import Pacer
 from kitekit.transport import install_transport
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 url, db = sys.argv[1], Path(sys.argv[2])

@@ -123,7 +123,7 @@ class PartialDataError(KitekitError):
     ``data`` holds what was fetched; ``missing`` maps each missing key to its reason.
     """
 
-    def __init__(self, data: Mapping[str, object], missing: Mapping[str, str]) -> None:
+    def __init__(self, data: Mapping[str | int, object], missing: Mapping[str | int, str]) -> None:
         self.data = dict(data)
         self.missing = dict(missing)
         shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])

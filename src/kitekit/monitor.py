@@ -136,7 +136,10 @@ class Monitor:
         fetch = self.data.ohlc if self.with_ohlc else self.data.ltp
         try:
             quotes = fetch(*self.keys, strict=False)
-            reading = Reading(at, dict(quotes), dict(quotes.missing))
+            # The keys are the strings this monitor asked for, so they come back as strings.
+            reading = Reading(
+                at, {str(k): v for k, v in quotes.items()}, {str(k): why for k, why in quotes.missing.items()}
+            )
         except TokenException:
             raise  # SessionExpiredError carries the re-login message; the loop must stop
         except (KiteException, KitekitError, requests.RequestException) as exc:

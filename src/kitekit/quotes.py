@@ -10,46 +10,39 @@ listed in ``missing`` with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
-from kiteconnect import KiteConnect
-from kiteconnect.exceptions import (
-    DataException,
-    GeneralException,
-    KiteException,
-    NetworkException,
-    TokenException,
-)
+from kiteconnect.exceptions import KiteException
 
 from kitekit.errors import InstrumentError, PartialDataError
+from kitekit.wire.envelope import ErrorType, error_type_of
+from kitekit.wire.routes import QuoteEndpoint
 
-__all__ = ["BATCH_LIMITS", "Kind", "MarketData", "Quotes", "batches"]
+if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+__all__ = ["NO_DATA", "MarketData", "Quotes", "batches"]
 
 #: Resolves a name as users type it ("NIFTY 50", "RELIANCE") to Kite's "EXCHANGE:TRADINGSYMBOL".
 Resolver = Callable[[str], str]
 
-
-class Kind(StrEnum):
-    """The three quote endpoints."""
-
-    LTP = "ltp"  # GET /quote/ltp
-    OHLC = "ohlc"  # GET /quote/ohlc
-    QUOTE = "quote"  # GET /quote
-
-
-#: Instruments Kite accepts in one call (API.md §6).
-BATCH_LIMITS: dict[Kind, int] = {Kind.LTP: 1000, Kind.OHLC: 1000, Kind.QUOTE: 500}
+#: Failures of one batch that leave the others worth fetching: the OMS is down or answered garbage
+#: (retries already happened in the transport), or Kite's catch-all. The rest (a dead session, a request
+#: Kite considers wrong) stop the whole call.
+GAP_ERRORS = frozenset({ErrorType.NETWORK, ErrorType.DATA, ErrorType.GENERAL})
 NO_DATA = "Kite returned no data for it (unknown, expired, or not traded)"
 
 
-class Quotes(dict[str, Any]):
-    """The fetched items keyed as the caller named them, plus ``missing``: key -> why it has no data."""
+class Quotes(dict[str | int, Any]):
+    """The fetched items keyed exactly as the caller named them (an int token stays an int), plus ``missing``.
 
-    def __init__(self, data: Mapping[str, Any], missing: Mapping[str, str]) -> None:
+    ``missing`` maps each key that got no data to the reason.
+    """
+
+    def __init__(self, data: Mapping[str | int, Any], missing: Mapping[str | int, str]) -> None:
         super().__init__(data)
-        self.missing: dict[str, str] = dict(missing)
+        self.missing: dict[str | int, str] = dict(missing)
 
 
 def batches(keys: list[str], size: int) -> list[list[str]]:
@@ -77,42 +70,38 @@ class MarketData:
             PartialDataError: ``strict`` and some instruments got no data (``.data`` holds the rest).
             TokenException: the session is dead (``SessionExpiredError`` from a kitekit client).
         """
-        return self.fetch(Kind.LTP, instruments, strict)
+        return self.fetch(QuoteEndpoint.LTP, instruments, strict)
 
     def ohlc(self, *instruments: str | int, strict: bool = True) -> Quotes:
         """Return last price and day OHLC. Route: ``GET /quote/ohlc`` (1000 per call). Raises as :meth:`ltp`."""
-        return self.fetch(Kind.OHLC, instruments, strict)
+        return self.fetch(QuoteEndpoint.OHLC, instruments, strict)
 
     def quote(self, *instruments: str | int, strict: bool = True) -> Quotes:
         """Return full quotes with depth. Route: ``GET /quote`` (500 per call). Raises as :meth:`ltp`."""
-        return self.fetch(Kind.QUOTE, instruments, strict)
+        return self.fetch(QuoteEndpoint.QUOTE, instruments, strict)
 
-    def fetch(self, kind: Kind, instruments: Iterable[str | int], strict: bool = True) -> Quotes:
+    def fetch(self, kind: QuoteEndpoint, instruments: Iterable[str | int], strict: bool = True) -> Quotes:
         """Resolve, batch, fetch and merge; see :meth:`ltp`."""
-        wire_of: dict[str, str] = {}
-        missing: dict[str, str] = {}
+        wire_of: dict[str | int, str] = {}
+        missing: dict[str | int, str] = {}
         for given in instruments:
-            caller = str(given)
             try:
-                wire_of[caller] = self._wire_key(given)
+                wire_of[given] = self._wire_key(given)
             except InstrumentError as exc:
-                missing[caller] = str(exc)
+                missing[given] = str(exc)
         unique = list(dict.fromkeys(wire_of.values()))
         fetched: dict[str, Any] = {}
         failed: dict[str, str] = {}
-        for batch in batches(unique, BATCH_LIMITS[kind]):
+        for batch in batches(unique, kind.batch_limit):
             try:
                 fetched.update(getattr(self.kite, kind.value)(batch))
-            except TokenException:
-                raise  # the session is gone; no point in going on
-            except (DataException, NetworkException, GeneralException) as exc:
-                # Retries (for NetworkException) already happened in the transport; report, don't drop.
+            except KiteException as exc:
+                if error_type_of(exc) not in GAP_ERRORS:
+                    raise  # a dead session, or a request Kite considers wrong: not a gap
                 failed.update(dict.fromkeys(batch, f"{type(exc).__name__} (HTTP {exc.code}): {exc}"))
             except requests.RequestException as exc:
                 failed.update(dict.fromkeys(batch, f"network error: {type(exc).__name__}"))
-            except KiteException:
-                raise  # InputException and the like are bugs in the request, not gaps
-        data: dict[str, Any] = {}
+        data: dict[str | int, Any] = {}
         for caller, wire in wire_of.items():
             if wire in fetched:
                 data[caller] = fetched[wire]

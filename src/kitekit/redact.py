@@ -11,11 +11,12 @@ import logging
 import re
 import threading
 
+from kitekit.wire.routes import SECRET_PARAMS
+
 __all__ = ["SecretFilter", "install", "redact", "register"]
 
 _PARAM = re.compile(
-    r"(?i)\b(access_token|request_token|refresh_token|checksum|api_secret|enctoken|public_token|password|"
-    r"twofa_value|totp_secret|request_id)(['\"]?\s*[=:]\s*['\"]?)([^&\s'\",}]+)"
+    rf"(?i)\b({'|'.join(sorted(SECRET_PARAMS))})(['\"]?\s*[=:]\s*['\"]?)([^&\s'\",}}]+)"
 )
 _AUTH = re.compile(r"(?i)(token\s+)[^\s:'\"]+:[^\s'\",}]+")
 _known: set[str] = set()

@@ -5,7 +5,7 @@ through it, including calls users write themselves, and the SDK itself stays unt
 the adapter
 
 1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
-2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.throttle.Pacer`;
+2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.pacer.Pacer`;
 3. sends it and reads the whole body;
 4. on a 429, cools the class down for every process sharing the pacer;
 5. on a TokenException, calls ``on_token_error`` once;
@@ -27,9 +27,9 @@ import requests
 from kiteconnect import KiteConnect
 from requests.adapters import HTTPAdapter
 
+from kitekit.pacer import Pacer
 from kitekit.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
-from kitekit.throttle import Pacer
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, decode_error
 from kitekit.wire.routes import EndpointClass, classify
 
 __all__ = ["KiteTransport", "api_key_of", "install_transport", "kite_error_type"]
@@ -43,18 +43,11 @@ def kite_error_type(response: requests.Response) -> ErrorType | None:
     Returns:
         The error type, or None for a success, a non-JSON answer (a proxy's page) or an unknown name.
     """
-    # Successes are never parsed here: a full-quote answer can be megabytes, and the SDK parses it anyway.
-    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
+    # Successes are never parsed: a full-quote answer can be megabytes, and the SDK parses it anyway.
+    if response.status_code < 400:
         return None
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    name = body.get("error_type") if isinstance(body, dict) else None
-    try:
-        return ErrorType(name) if isinstance(name, str) else None
-    except ValueError:
-        return None
+    error = decode_error(response.status_code, response.headers.get("content-type", ""), response.content)
+    return error.error_type if error is not None else None
 
 
 def api_key_of(request: requests.PreparedRequest) -> str:

@@ -1,5 +1,19 @@
-"""The ``kitekit`` command line: thin commands over the library (typer + rich)."""
+"""The ``kitekit`` command line: thin typer commands over the library, registered in :mod:`kitekit.cli.main`."""
 
-from kitekit.cli.main import app, main, run
+from __future__ import annotations
 
-__all__ = ["app", "main", "run"]
+__all__ = ["main", "run"]
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` and return the exit code (see :func:`kitekit.cli.main.run`)."""
+    from kitekit.cli.main import run as _run
+
+    return _run(argv)
+
+
+def main() -> None:
+    """Console-script entry point of ``kitekit``."""
+    from kitekit.cli.main import main as _main
+
+    _main()

@@ -1,30 +1,30 @@
-"""What every CLI command shares: settings, the session manager, the consoles, and the simulator wiring.
+"""What every CLI command shares: settings, the session manager, the consoles, and the simulator choice.
 
-This is the one place on the client side allowed to import ``kitekit.sim``: with ``--sim`` and no
-``--sim-url`` it starts the embedded simulator in this process.
+One :class:`CliContext` lives for one command: it resolves settings once, builds one session manager and
+one instrument store, and stops the embedded simulator when the command ends. Heavy modules (the SDK,
+pandas, the simulator) are imported only by the commands that use them, so ``kitekit --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kiteconnect import KiteConnect
 from rich.console import Console
-from rich.panel import Panel
 
-from kitekit.cli.progress import DownloadBar
+from kitekit.cli import embedded
 from kitekit.clock import Clock, SystemClock
 from kitekit.config import Settings, cache_dir, data_dir, load_settings
 from kitekit.errors import CredentialsRequiredError
-from kitekit.instruments import InstrumentStore, Progress, fetch_dump
-from kitekit.quotes import MarketData
-from kitekit.session import SessionManager, SessionStore
 
 if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+    from kitekit.instruments import InstrumentStore, Progress
+    from kitekit.quotes import MarketData
+    from kitekit.session import SessionManager
     from kitekit.sim.server import SimServer
 
 __all__ = ["CliContext"]
@@ -47,8 +47,8 @@ class CliContext:
     sim_speed: float = 1.0
     _settings: Settings | None = None
     _embedded: SimServer | None = None
+    _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
-    _banner_shown: bool = False
 
     @classmethod
     def from_env(cls, sim: bool | None, sim_url: str | None, config_file: Path | None) -> CliContext:
@@ -86,48 +86,31 @@ class CliContext:
         return settings
 
     def _sim_settings(self) -> Settings:
-        # Imported here: only the simulator path needs it, and the client side must not depend on it.
         from kitekit.sim.config import SimConfig
 
-        url = self.sim_url or self._start_embedded()
-        self.banner(url)
+        config = SimConfig(state_file=embedded.state_file(data_dir()))
+        if self.sim_url:
+            url = self.sim_url
+        else:
+            server = embedded.sim_server(config, embedded.market_clock(self.clock, self.sim_speed), self.clock)
+            self._embedded = server.start()
+            url = server.url
+        embedded.banner(self.err, url, embedded=self._embedded is not None)
         # Real credentials never go to a simulator: it gets its own documented defaults.
-        return SimConfig().client_settings(url)
-
-    def _start_embedded(self) -> str:
-        from kitekit.clock import VirtualClock
-        from kitekit.markethours import TradingCalendar
-        from kitekit.sim import SimConfig, SimServer
-
-        start = TradingCalendar().last_session_start(self.clock.now())
-        clock = VirtualClock(start, speed=self.sim_speed)
-        config = SimConfig(state_file=self.data_dir / "state.json")
-        server = SimServer(config, clock, auth_clock=self.clock).start()
-        self._embedded = server
-        return server.url
-
-    def banner(self, url: str) -> None:
-        """Say, once, that the data is simulated (on stderr, so piped output stays clean)."""
-        if self._banner_shown:
-            return
-        self._banner_shown = True
-        where = "embedded simulator" if self._embedded is not None else "simulator"
-        self.err.print(
-            Panel.fit(
-                f"[bold]SIMULATED MARKET[/] — kitekit {where} at {url}\n"
-                "Prices, orders and accounts are simulated; nothing here is real or reaches Zerodha.",
-                border_style="yellow",
-            )
-        )
+        return embedded.sim_settings(config, url)
 
     # -- sessions ----------------------------------------------------------------------------------
     def manager(self) -> SessionManager:
-        """Return the session manager for this run's api_key."""
-        settings = self.settings()
-        settings.require("api_key")
-        store = SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
-        hint = "kitekit --sim login" if self.sim else "kitekit login"
-        return SessionManager(settings, store, clock=self.clock, verify_every=timedelta(minutes=5), login_hint=hint)
+        """Return this command's session manager (built once)."""
+        if self._manager is None:
+            from kitekit.session import SessionManager, SessionStore
+
+            settings = self.settings()
+            settings.require("api_key")
+            store = SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
+            hint = "kitekit --sim login" if self.sim else "kitekit login"
+            self._manager = SessionManager(settings, store, clock=self.clock, login_hint=hint)
+        return self._manager
 
     def kite(self) -> KiteConnect:
         """Return a verified ``KiteConnect`` for the saved session."""
@@ -136,6 +119,8 @@ class CliContext:
     def store(self, show_progress: bool = True) -> InstrumentStore:
         """Return the instrument store; it downloads (with a progress bar) only when today's dump is missing."""
         if self._store is None:
+            from kitekit.instruments import InstrumentStore
+
             root = cache_dir() / ("sim" if self.sim else "") / "instruments"
             self._store = InstrumentStore(
                 root, self._download if show_progress else self._download_quietly, clock=self.clock
@@ -143,14 +128,21 @@ class CliContext:
         return self._store
 
     def _download(self, exchange: str | None, progress: Progress | None) -> bytes:
+        from kitekit.cli.progress import DownloadBar
+        from kitekit.instruments import fetch_dump
+
         with DownloadBar(self.err, f"instruments {exchange or 'all exchanges'}") as bar:
             return fetch_dump(self.kite(), exchange, bar.update)
 
     def _download_quietly(self, exchange: str | None, progress: Progress | None) -> bytes:
+        from kitekit.instruments import fetch_dump
+
         return fetch_dump(self.kite(), exchange, progress)
 
     def market_data(self) -> MarketData:
         """Return the batched quotes layer on the saved session's client, resolving names with the store."""
+        from kitekit.quotes import MarketData
+
         return MarketData(self.kite(), resolve=self.store().key)
 
     def close(self) -> None:

@@ -7,14 +7,12 @@ from typing import Annotated
 import typer
 
 from kitekit.cli.context import CliContext
-from kitekit.cli.main import app
 from kitekit.cli.monitor_cmd import run_monitor
 from kitekit.monitor import Monitor
 
 DEMO_KEYS = ("NIFTY 50", "NIFTY BANK", "RELIANCE")
 
 
-@app.command()
 def demo(
     ctx: typer.Context,
     readings: Annotated[int, typer.Option(help="How many readings the monitor takes.")] = 5,

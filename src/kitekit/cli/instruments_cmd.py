@@ -10,14 +10,11 @@ import typer
 from rich.table import Table
 
 from kitekit.cli.context import CliContext
-from kitekit.cli.main import app
 from kitekit.errors import KitekitError
 from kitekit.instruments import Instrument
 
 instruments_app = typer.Typer(help="The instruments dump: download, find, option chains.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Token files for scripts.", no_args_is_help=True)
-app.add_typer(instruments_app, name="instruments")
-app.add_typer(tokens_app, name="tokens")
 
 
 def _table(rows: list[Instrument]) -> Table:

@@ -13,6 +13,7 @@ from kiteconnect.exceptions import KiteException
 from rich.logging import RichHandler
 
 from kitekit import redact
+from kitekit.cli import demo, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
 from kitekit.cli.context import CliContext
 from kitekit.errors import KitekitError
 
@@ -66,14 +67,20 @@ def _log_to_terminal(level: int | None) -> None:
     logger.setLevel(level)
 
 
-def _register() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from kitekit.cli import demo, instruments_cmd, monitor_cmd, session_cmds, sim_cmd  # noqa: F401
+# The command table: every command is registered here, explicitly, from the module that implements it.
+app.command()(session_cmds.login)
+app.command()(session_cmds.logout)
+app.command()(session_cmds.status)
+app.command()(session_cmds.profile)
+app.command()(monitor_cmd.monitor)
+app.command()(demo.demo)
+app.command("sim")(sim_cmd.sim_command)
+app.add_typer(instruments_cmd.instruments_app, name="instruments")
+app.add_typer(instruments_cmd.tokens_app, name="tokens")
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit code; local errors print a message, no traceback."""
-    _register()
     try:
         return _run(argv)
     finally:

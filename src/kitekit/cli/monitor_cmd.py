@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from kitekit.cli.context import CliContext
-from kitekit.cli.main import app
 from kitekit.monitor import CsvRecorder, Monitor, Reading, Track
 
 
@@ -91,7 +90,6 @@ def run_monitor(monitor: Monitor, console: Console, live: bool, csv_path: Path |
     return gaps
 
 
-@app.command()
 def monitor(
     ctx: typer.Context,
     instruments: Annotated[list[str], typer.Argument(help='Instruments: "NIFTY 50", RELIANCE, NSE:INFY, 408065…')],

@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from kitekit.cli.context import CliContext
-from kitekit.cli.main import app
 from kitekit.clock import IST
 from kitekit.session import SavedSession
 
@@ -30,7 +29,6 @@ def _describe(session: SavedSession, now: datetime) -> str:
     )
 
 
-@app.command()
 def login(
     ctx: typer.Context,
     paste: Annotated[
@@ -89,7 +87,6 @@ def _open_browser(url: str) -> bool:
     return webbrowser.open(url) if sys.stdout.isatty() else False
 
 
-@app.command()
 def status(ctx: typer.Context) -> None:
     """Show the saved session: user, login time and when it expires."""
     cli: CliContext = ctx.obj
@@ -115,7 +112,6 @@ def status(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
-@app.command()
 def logout(ctx: typer.Context) -> None:
     """Invalidate the session on Kite and delete the saved session file."""
     cli: CliContext = ctx.obj
@@ -125,7 +121,6 @@ def logout(ctx: typer.Context) -> None:
         cli.console.print("No saved session; nothing to do.")
 
 
-@app.command()
 def profile(ctx: typer.Context) -> None:
     """Print the logged-in user's profile (GET /user/profile)."""
     cli: CliContext = ctx.obj

@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kitekit.cli.main import app
-from kitekit.clock import Clock, SystemClock, VirtualClock
+from kitekit.cli import embedded
+from kitekit.clock import SystemClock
 from kitekit.config import data_dir
-from kitekit.markethours import TradingCalendar
 
 
-@app.command("sim")
 def sim_command(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind; 0 picks a free one and prints it.")] = 8000,
@@ -34,16 +32,14 @@ def sim_command(
     drop_rate: Annotated[float, typer.Option(help="Fault: share of dropped connections.")] = 0.0,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
-    from kitekit.sim import SimConfig, SimServer
-    from kitekit.sim.config import FaultConfig, LoginMode
+    from kitekit.sim.config import FaultConfig, LoginMode, SimConfig
 
-    clock: Clock = SystemClock()
-    if not real_time:
-        clock = VirtualClock(TradingCalendar().last_session_start(clock.now()), speed=speed)
+    wall = SystemClock()
+    clock = embedded.market_clock(wall, speed, real_time)
     config = SimConfig(
         seed=seed,
         login_mode=LoginMode.AUTO if auto_login else LoginMode.FORM,
-        state_file=state_file or data_dir() / "sim" / "state.json",
+        state_file=state_file or embedded.state_file(data_dir()),
         faults=FaultConfig(
             latency_ms=latency_ms,
             network_error_rate=network_error_rate,
@@ -52,7 +48,7 @@ def sim_command(
             drop_rate=drop_rate,
         ),
     )
-    server = SimServer(config, clock, host=host, port=port, auth_clock=SystemClock())
+    server = embedded.sim_server(config, clock, wall, host=host, port=port)
     try:
         server.bind()
     except OSError as exc:

@@ -34,32 +34,16 @@ from kitekit.sim.faults import Fault, FaultInjector
 from kitekit.sim.market import Market, Snapshot
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.universe import Universe
-from kitekit.wire.envelope import TOO_MANY_REQUESTS, ErrorType, error_body, success_body
+from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body, success_body
 from kitekit.wire.formats import format_candle_time, format_timestamp, parse_kite_datetime
 from kitekit.wire.history import Interval
-from kitekit.wire.routes import classify
+from kitekit.wire.routes import EXCHANGES, SECRET_PARAMS, QuoteEndpoint, classify
 
 __all__ = ["SimApp"]
 
 log = logging.getLogger("kitekit.sim")
 access_log = logging.getLogger("kitekit.sim.access")
 
-#: Query and form keys whose values never reach a log line.
-SENSITIVE = frozenset(
-    {
-        "access_token",
-        "request_token",
-        "refresh_token",
-        "checksum",
-        "api_secret",
-        "password",
-        "twofa_value",
-        "request_id",
-        "enctoken",
-    }
-)
-QUOTE_LIMITS = {"/quote": 500, "/quote/ohlc": 1000, "/quote/ltp": 1000}
-EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX", "BCD")
 SESSION_COOKIE = "kf_session"
 _HTML_502 = (
     "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
@@ -72,7 +56,7 @@ def redact_query(query: str) -> str:
     if not query:
         return ""
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, "***" if k in SENSITIVE else v) for k, v in pairs])
+    return urlencode([(k, "***" if k in SECRET_PARAMS else v) for k, v in pairs])
 
 
 def _json(body: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -234,15 +218,7 @@ class SimApp:
                 if self.config.rate_limit_enabled and not self.limiter.allow(
                     api_key, classify(request.method, request.url.path)
                 ):
-                    # Kite's 429 body is exactly this, without the `data` key of other errors.
-                    return _json(
-                        {
-                            "status": "error",
-                            "message": TOO_MANY_REQUESTS,
-                            "error_type": str(ErrorType.NETWORK),
-                        },
-                        429,
-                    )
+                    return _json(rate_limited_body(), 429)
                 data = await handler(request, grant)
             except ApiError as err:
                 return _error(err)
@@ -483,7 +459,7 @@ class SimApp:
         keys = list(dict.fromkeys(request.query_params.getlist("i")))
         if not keys:
             raise invalid_input("No instruments specified. Pass one or more `i` parameters.")
-        limit = QUOTE_LIMITS[path]
+        limit = QuoteEndpoint.of_path(path).batch_limit
         if len(keys) > limit:
             raise invalid_input(f"Too many instruments. A request to {path} takes at most {limit}.")
         now = self.clock.now()

@@ -11,7 +11,6 @@ from datetime import time
 from enum import StrEnum
 from pathlib import Path
 
-from kitekit.config import Settings
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "SimConfig"]
@@ -74,16 +73,19 @@ class SimConfig:
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
     state_file: Path | None = None
 
-    def client_settings(self, url: str) -> Settings:
-        """Return client settings that log in to this simulator at ``url`` with its own credentials."""
+    def client_credentials(self, url: str) -> dict[str, str]:
+        """Return what a client needs to log in to this simulator at ``url``, by kitekit setting name.
+
+        The simulator knows nothing of the client's ``Settings``; the CLI turns this into them.
+        """
         url = url.rstrip("/")
-        return Settings(
-            api_key=self.api_key,
-            api_secret=self.api_secret,
-            user_id=self.user_id,
-            password=self.password,
-            totp_secret=self.totp_secret,
-            redirect_url=self.redirect_url,
-            login_url=f"{url}/connect/login",
-            root=url,
-        )
+        return {
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "user_id": self.user_id,
+            "password": self.password,
+            "totp_secret": self.totp_secret,
+            "redirect_url": self.redirect_url,
+            "login_url": f"{url}/connect/login",
+            "root": url,
+        }

@@ -13,7 +13,7 @@ import numpy as np
 from kitekit.markethours import TradingCalendar
 from kitekit.sim import expiries as ex
 from kitekit.sim.underlyings import AssetClass, Underlying
-from kitekit.wire.instruments_csv import InstrumentRow, encode_rows
+from kitekit.wire.instruments_csv import Instrument, encode_rows
 from kitekit.wire.segments import Segment, token_of
 
 __all__ = ["Kind", "Universe", "build_universe"]
@@ -89,21 +89,21 @@ class Universe:
             return self.by_token.get(int(key))
         return self.by_key.get(key)
 
-    def rows(self, exchange: str | None = None) -> list[InstrumentRow]:
+    def rows(self, exchange: str | None = None) -> list[Instrument]:
         """Return the dump rows, all or of one exchange."""
+        expiries = self.expiry.astype(object)  # datetime.date, None where NaT
         out = []
         for i in range(len(self.token)):
             if exchange is not None and self.exchange[i] != exchange:
                 continue
-            expiry = "" if np.isnat(self.expiry[i]) else str(self.expiry[i])
             out.append(
-                InstrumentRow(
+                Instrument(
                     int(self.token[i]),
                     int(self.exchange_token[i]),
                     self.symbol[i],
                     self.name[i],
                     float(self.last_price[i]),
-                    expiry,
+                    expiries[i],
                     float(self.strike[i]),
                     float(self.tick[i]),
                     int(self.lot[i]),

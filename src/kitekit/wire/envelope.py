@@ -1,18 +1,42 @@
-"""Kite's JSON response envelope and its ten ``error_type`` names with their HTTP statuses."""
+"""Kite's JSON envelope: success and error bodies, the ten ``error_type`` names, and their SDK exceptions.
+
+Both sides use this one module: the simulator builds its answers with :func:`success_body`,
+:func:`error_body` and :func:`rate_limited_body`; the client decodes error answers with
+:func:`decode_error` (the transport, the raw dump download) and turns them into the official SDK's
+exception classes through one explicit table (:func:`exception_class`), exactly as ``KiteConnect._request``
+would. See ``docs/protocol.md`` §2 for the rules.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["TOO_MANY_REQUESTS", "ErrorType", "error_body", "success_body"]
+if TYPE_CHECKING:
+    from kiteconnect.exceptions import KiteException
+
+__all__ = [
+    "TOO_MANY_REQUESTS",
+    "ErrorType",
+    "KiteError",
+    "decode_error",
+    "error_body",
+    "error_type_of",
+    "exception_class",
+    "exception_for",
+    "rate_limited_body",
+    "success_body",
+]
 
 #: The exact message Kite sends with HTTP 429.
 TOO_MANY_REQUESTS = "Too many requests"
 
 
 class ErrorType(StrEnum):
-    """Every ``error_type`` Kite can send (API.md §2.1); the value is the wire string."""
+    """Every ``error_type`` Kite can send; the value is the wire string."""
 
     TOKEN = "TokenException"  # noqa: S105 - an error name, not a secret
     PERMISSION = "PermissionException"
@@ -44,6 +68,21 @@ _STATUS: dict[ErrorType, int] = {
     ErrorType.GENERAL: 500,
 }
 
+#: The SDK class each error_type raises. The SDK looks the name up in ``kiteconnect.exceptions`` and falls
+#: back to GeneralException; UserException, MarginException and HoldingException have no class there.
+_SDK_CLASS: dict[ErrorType, str] = {
+    ErrorType.TOKEN: "TokenException",
+    ErrorType.PERMISSION: "PermissionException",
+    ErrorType.USER: "GeneralException",
+    ErrorType.ORDER: "OrderException",
+    ErrorType.INPUT: "InputException",
+    ErrorType.MARGIN: "GeneralException",
+    ErrorType.HOLDING: "GeneralException",
+    ErrorType.NETWORK: "NetworkException",
+    ErrorType.DATA: "DataException",
+    ErrorType.GENERAL: "GeneralException",
+}
+
 
 def success_body(data: Any) -> dict[str, Any]:
     """Return ``{"status": "success", "data": data}``."""
@@ -53,3 +92,104 @@ def success_body(data: Any) -> dict[str, Any]:
 def error_body(error_type: ErrorType, message: str) -> dict[str, Any]:
     """Return Kite's error envelope: status, message, error_type and a null data."""
     return {"status": "error", "message": message, "error_type": str(error_type), "data": None}
+
+
+def rate_limited_body() -> dict[str, Any]:
+    """Return the body Kite sends with HTTP 429: exactly these three keys, without the ``data`` of other errors."""
+    return {"status": "error", "message": TOO_MANY_REQUESTS, "error_type": str(ErrorType.NETWORK)}
+
+
+@dataclass(frozen=True)
+class KiteError:
+    """A decoded error answer.
+
+    Attributes:
+        status: the HTTP status.
+        error_type: Kite's ``error_type``; None when the body is not Kite's JSON (a proxy's HTML page) or
+            names no known error.
+        message: Kite's message, or a description of the body that carried none.
+        kite_json: True when the body was Kite's JSON error envelope.
+    """
+
+    status: int
+    error_type: ErrorType | None
+    message: str
+    kite_json: bool
+
+
+def decode_error(status: int, content_type: str, body: bytes) -> KiteError | None:
+    """Return the error an answer carries, or None for a success.
+
+    Follows the SDK's reading (``docs/protocol.md`` §2): a JSON body is an error when its ``status`` is
+    ``"error"`` or it has a truthy ``error_type``; any other non-JSON answer with an HTTP status of 400 or
+    more is an error with no ``error_type``. A success body is never parsed unless the status says error:
+    a full-quote answer can be megabytes, and the SDK parses it anyway.
+    """
+    is_json = "json" in content_type
+    if status < 400 and not is_json:
+        return None
+    if not is_json:
+        return KiteError(status, None, _excerpt(body), kite_json=False)
+    if status < 400 and b'"error' not in body:
+        return None  # cheap: a success without the word cannot carry an error
+    try:
+        data = json.loads(body)
+    except ValueError:
+        message = f"Couldn't parse the JSON response received from the server: {_excerpt(body)}"
+        return KiteError(status, None, message, kite_json=False)
+    if not isinstance(data, dict):
+        return KiteError(status, None, f"Unexpected JSON answer: {_excerpt(body)}", False) if status >= 400 else None
+    name = data.get("error_type")
+    if data.get("status") != "error" and not name:
+        return KiteError(status, None, _excerpt(body), False) if status >= 400 else None
+    try:
+        error_type = ErrorType(name) if isinstance(name, str) else None
+    except ValueError:
+        error_type = None
+    return KiteError(status, error_type, str(data.get("message", "")), kite_json=True)
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    return repr(body[:limit]) + ("…" if len(body) > limit else "")
+
+
+@cache
+def _sdk_classes() -> dict[ErrorType, type[KiteException]]:
+    # Imported on first use: `kiteconnect` pulls in Twisted, which the simulator and a cold CLI never need.
+    from kiteconnect import exceptions as kex
+
+    return {error_type: getattr(kex, name) for error_type, name in _SDK_CLASS.items()}
+
+
+def exception_class(error_type: ErrorType | None) -> type[KiteException]:
+    """Return the SDK exception class Kite's ``error_type`` raises (GeneralException for None)."""
+    return _sdk_classes()[error_type or ErrorType.GENERAL]
+
+
+def exception_for(error: KiteError) -> KiteException:
+    """Return the SDK exception ``KiteConnect._request`` raises for ``error`` (``code`` = the HTTP status).
+
+    A body that is not Kite's JSON becomes a DataException, as the SDK reports a proxy's page.
+    """
+    if not error.kite_json:
+        return _sdk_classes()[ErrorType.DATA](error.message, code=error.status)
+    return exception_class(error.error_type)(error.message, code=error.status)
+
+
+def error_type_of(exc: BaseException) -> ErrorType | None:
+    """Return the error type an SDK exception stands for, or None if it is not one of the SDK's.
+
+    GeneralException stands for several names (UserException, MarginException…) and maps to GENERAL.
+    """
+    by_class = _error_types_by_class()
+    return next((by_class[cls] for cls in type(exc).__mro__ if cls in by_class), None)
+
+
+@cache
+def _error_types_by_class() -> dict[type[BaseException], ErrorType]:
+    found: dict[type[BaseException], ErrorType] = {}
+    for error_type, cls in _sdk_classes().items():
+        # The first name listed for a class wins; for GeneralException that is USER, so name it explicitly.
+        found.setdefault(cls, error_type)
+    found[_sdk_classes()[ErrorType.GENERAL]] = ErrorType.GENERAL
+    return found

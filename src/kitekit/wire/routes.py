@@ -1,14 +1,25 @@
-"""Kite REST routes and the rate-limit class of each, shared by the simulator and the client's pacer."""
+"""Kite REST routes and their limits: rate-limit classes, quote batch sizes, exchanges, secret parameters.
+
+Shared by the simulator (which enforces them) and the client (which paces and batches under them), so the
+two can never disagree. See ``docs/protocol.md`` §6 and §14.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["DEFAULT_RATES", "EndpointClass", "classify"]
+__all__ = [
+    "DEFAULT_RATES",
+    "EXCHANGES",
+    "SECRET_PARAMS",
+    "EndpointClass",
+    "QuoteEndpoint",
+    "classify",
+]
 
 
 class EndpointClass(StrEnum):
-    """The buckets Kite rate-limits separately per api_key (API.md §14)."""
+    """The buckets Kite rate-limits separately per api_key."""
 
     QUOTE = "quote"
     HISTORICAL = "historical"
@@ -23,6 +34,57 @@ DEFAULT_RATES: dict[EndpointClass, float] = {
     EndpointClass.ORDER: 10.0,
     EndpointClass.OTHER: 10.0,
 }
+
+
+class QuoteEndpoint(StrEnum):
+    """The three market-quote routes; the value is the SDK method's name."""
+
+    LTP = "ltp"
+    OHLC = "ohlc"
+    QUOTE = "quote"
+
+    @property
+    def path(self) -> str:
+        """Return the route: ``/quote/ltp``, ``/quote/ohlc`` or ``/quote``."""
+        return "/quote" if self is QuoteEndpoint.QUOTE else f"/quote/{self.value}"
+
+    @property
+    def batch_limit(self) -> int:
+        """Return the most instruments one call takes (Kite: 500 for full quotes, 1000 otherwise)."""
+        return 500 if self is QuoteEndpoint.QUOTE else 1000
+
+    @classmethod
+    def of_path(cls, path: str) -> QuoteEndpoint:
+        """Return the endpoint serving ``path``.
+
+        Raises:
+            ValueError: ``path`` is not a quote route.
+        """
+        for endpoint in cls:
+            if endpoint.path == path:
+                return endpoint
+        raise ValueError(f"{path!r} is not a quote route")
+
+
+#: Exchanges the REST API takes in ``exchange`` parameters and instrument keys.
+EXCHANGES: tuple[str, ...] = ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX", "BCD")
+
+#: Request and response parameters whose values are secrets: never logged, never shown.
+SECRET_PARAMS = frozenset(
+    {
+        "access_token",
+        "api_secret",
+        "checksum",
+        "enctoken",
+        "password",
+        "public_token",
+        "refresh_token",
+        "request_id",
+        "request_token",
+        "totp_secret",
+        "twofa_value",
+    }
+)
 
 
 def classify(method: str, path: str) -> EndpointClass:

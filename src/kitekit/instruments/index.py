@@ -1,7 +1,9 @@
-"""Row lookups over one instruments dump: keys and tokens sorted once, then found by bisection."""
+"""Row lookups over one instruments dump (keys and tokens sorted once, found by bisection) and their binary format."""
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,10 +12,37 @@ import numpy.typing as npt
 
 from kitekit.wire.instruments_csv import DumpColumns, split_fields
 
-__all__ = ["NO_EXPIRY", "FnoColumns", "InstrumentIndex"]
+__all__ = ["FORMAT_VERSION", "NO_EXPIRY", "FnoColumns", "IndexFormatError", "InstrumentIndex"]
+
+#: Version of :meth:`InstrumentIndex.to_bytes`; a cache file of another version is downloaded again.
+FORMAT_VERSION = 2
+_MAGIC = b"KITEKIT-INDEX\x00\x00\x00"
+_PREFIX = struct.Struct("<16sHI")
+_ALIGN = 16
+#: The arrays of the binary format, in the order they are written.
+_ARRAYS = (
+    "exchange_code",
+    "tokens",
+    "starts",
+    "sorted_keys",
+    "key_order",
+    "sorted_tokens",
+    "token_order",
+    "names",
+    "name_code",
+    "type_code",
+    "expiry",
+    "strike",
+    "lot_size",
+)
 
 #: ``FnoColumns.expiry`` of a row without an expiry (days since 1970 otherwise).
 NO_EXPIRY = np.iinfo(np.int32).min
+
+
+class IndexFormatError(ValueError):
+    """Bytes that are not an instrument index of this format: wrong magic or version, truncated, inconsistent."""
+
 
 _I64 = npt.NDArray[np.int64]
 _U32 = npt.NDArray[np.uint32]
@@ -212,13 +241,20 @@ class InstrumentIndex:
         line = raw[start : len(raw) if end < 0 else end].rstrip(b"\r")
         return split_fields(line.decode("utf-8", "replace"))
 
-    # -- persistence -------------------------------------------------------------------------------------------
-    def to_arrays(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Return (JSON-able facts, named arrays) from which :meth:`from_arrays` rebuilds the index."""
+    # -- the binary format the day cache stores ---------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Return the index in its binary format (see :meth:`from_bytes`); F&O columns are decoded first.
+
+        Layout: ``MAGIC | version (u16) | header length (u32) | header (JSON, padded) | arrays``; the header
+        names each array's dtype, shape and offset, and every array starts on a 16-byte boundary so
+        :meth:`from_bytes` can view it in place.
+
+        Raises:
+            ValueError: the F&O columns were never decoded (call :meth:`add_fno` first).
+        """
         if self.fno is None:
             raise ValueError("decode the F&O columns (add_fno) before saving the index")
         fno = self.fno
-        meta: dict[str, Any] = {"rows": len(self), "exchanges": self.exchanges, "types": list(fno.types)}
         arrays: dict[str, np.ndarray] = {
             "exchange_code": self.exchange_code,
             "tokens": self.tokens,
@@ -234,44 +270,74 @@ class InstrumentIndex:
             "strike": fno.strike,
             "lot_size": fno.lot_size,
         }
-        return meta, arrays
+        specs: dict[str, dict[str, Any]] = {}
+        chunks: list[bytes] = []
+        offset = 0
+        for name, array in arrays.items():
+            data = np.ascontiguousarray(array).tobytes()
+            specs[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
+            pad = -len(data) % _ALIGN
+            chunks.append(data + b"\0" * pad)
+            offset += len(data) + pad
+        header = {"rows": len(self), "exchanges": self.exchanges, "types": list(fno.types), "arrays": specs}
+        head = json.dumps(header, separators=(",", ":")).encode()
+        head += b" " * (-(_PREFIX.size + len(head)) % _ALIGN)
+        return _PREFIX.pack(_MAGIC, FORMAT_VERSION, len(head)) + head + b"".join(chunks)
 
     @classmethod
-    def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> InstrumentIndex:
-        """Rebuild an index saved with :meth:`to_arrays`.
+    def from_bytes(cls, data: bytes | memoryview) -> InstrumentIndex:
+        """Rebuild an index from :meth:`to_bytes` output; its arrays are zero-copy views into ``data``.
 
         Raises:
-            ValueError: an array is missing or has the wrong length.
+            IndexFormatError: ``data`` is not an index of this format version, or is truncated or inconsistent.
         """
-        rows = int(meta["rows"])
-        per_row = (
-            "exchange_code",
-            "tokens",
-            "starts",
-            "sorted_keys",
-            "key_order",
-            "sorted_tokens",
-            "token_order",
-            "name_code",
-            "type_code",
-            "expiry",
-            "strike",
-            "lot_size",
-        )
-        for name in per_row:
-            if name not in arrays or arrays[name].shape != (rows,):
-                raise ValueError(f"index array {name!r} is missing or not {rows} long")
+        view = memoryview(data)
+        if len(view) < _PREFIX.size:
+            raise IndexFormatError(f"an index is at least {_PREFIX.size} bytes; got {len(view)}")
+        magic, version, size = _PREFIX.unpack_from(view)
+        if magic != _MAGIC:
+            raise IndexFormatError("not a kitekit instrument index (wrong magic bytes)")
+        if version != FORMAT_VERSION:
+            raise IndexFormatError(f"instrument index format {version}; this kitekit reads format {FORMAT_VERSION}")
+        body = _PREFIX.size + size
+        if body > len(view):
+            raise IndexFormatError("the index is truncated inside its header")
+        try:
+            header = json.loads(bytes(view[_PREFIX.size : body]))
+            rows = int(header["rows"])
+            exchanges = [str(e) for e in header["exchanges"]]
+            types = tuple(str(t) for t in header["types"])
+            specs = dict(header["arrays"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexFormatError(f"unreadable index header ({exc})") from None
+        arrays: dict[str, np.ndarray] = {}
+        for name in _ARRAYS:
+            spec = specs.get(name)
+            if not isinstance(spec, dict):
+                raise IndexFormatError(f"the index lacks the array {name!r}")
+            try:
+                dtype = np.dtype(spec["dtype"])
+                shape = tuple(int(x) for x in spec["shape"])
+                start = body + int(spec["offset"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise IndexFormatError(f"bad layout of array {name!r} ({exc})") from None
+            count = int(np.prod(shape)) if shape else 1
+            if start < body or start + count * dtype.itemsize > len(view) or dtype.hasobject:
+                raise IndexFormatError(f"array {name!r} runs past the end of the index (truncated?)")
+            if name != "names" and shape != (rows,):
+                raise IndexFormatError(f"array {name!r} has shape {shape}, not ({rows},)")
+            arrays[name] = np.frombuffer(view, dtype=dtype, count=count, offset=start).reshape(shape)
         fno = FnoColumns(
             names=arrays["names"],
             name_code=arrays["name_code"],
-            types=tuple(meta["types"]),
+            types=types,
             type_code=arrays["type_code"],
             expiry=arrays["expiry"],
             strike=arrays["strike"],
             lot_size=arrays["lot_size"],
         )
         return cls(
-            exchanges=list(meta["exchanges"]),
+            exchanges=exchanges,
             exchange_code=arrays["exchange_code"],
             tokens=arrays["tokens"],
             starts=arrays["starts"],

@@ -23,7 +23,7 @@ from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 __all__ = ["DEFAULT_FILENAME", "Pacer"]
 
-log = logging.getLogger("kitekit.throttle")
+log = logging.getLogger("kitekit.pacer")
 
 #: The database file a :class:`Pacer` uses when it is given a directory.
 DEFAULT_FILENAME = "pacing.sqlite3"

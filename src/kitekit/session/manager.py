@@ -1,4 +1,4 @@
-"""Saved Kite sessions: log in, store the access token safely, hand out verified ``KiteConnect`` clients.
+"""The session manager: logs in (redirect, paste, TOTP), saves the session, hands out verified clients.
 
 The session file (0600, written atomically, guarded by a file lock) holds the access token with its expiry,
 06:00 IST after the login. :meth:`SessionManager.get_kite` fails fast, without a network call, when the
@@ -8,147 +8,32 @@ saved token is known to be dead, and its message says exactly what to run.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
 import secrets
 import webbrowser
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import requests
-from filelock import FileLock
-from kiteconnect import KiteConnect
 from kiteconnect.exceptions import KiteException, TokenException
 
 from kitekit import redact
 from kitekit.clock import IST, Clock, SystemClock
-from kitekit.config import Settings, data_dir, warn_if_tracked
+from kitekit.config import Settings
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
-from kitekit.files import atomic_write
-from kitekit.login import (
-    RedirectCatcher,
-    RedirectResult,
-    build_login_url,
-    next_token_expiry,
-    parse_redirect,
-    totp_login,
-)
+from kitekit.pacer import Pacer
 from kitekit.retry import RetryPolicy
-from kitekit.throttle import Pacer
-from kitekit.transport import install_transport
+from kitekit.session.client import default_pacer, paced_client
+from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect, totp_login
+from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
 
-__all__ = ["SavedSession", "SessionManager", "SessionStore"]
+if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+__all__ = ["SessionManager"]
 
 log = logging.getLogger("kitekit.session")
-
-#: Installs transport adapters (pacing, retries) on a fresh client; see ``SessionManager(install=…)``.
-Installer = Callable[[KiteConnect, "SessionManager"], None]
-
-
-@dataclass(frozen=True)
-class SavedSession:
-    """A logged-in session as saved on disk. Times are aware; ``dead`` is set when Kite rejected the token."""
-
-    api_key: str
-    user_id: str
-    user_name: str
-    access_token: str = field(repr=False)
-    login_time: datetime
-    expires_at: datetime
-    root: str
-    refresh_token: str = field(default="", repr=False)
-    dead: bool = False
-    verified_at: datetime | None = None
-
-    def is_expired(self, now: datetime) -> bool:
-        """Return True once the token is dead or past its expiry."""
-        return self.dead or now >= self.expires_at
-
-    def to_json(self) -> bytes:
-        """Return the JSON the session file holds."""
-        data: dict[str, Any] = asdict(self)
-        for key in ("login_time", "expires_at", "verified_at"):
-            data[key] = data[key].isoformat() if data[key] else None
-        return json.dumps(data, indent=2).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> SavedSession:
-        """Parse a session file.
-
-        Raises:
-            ValueError: the file is not a session this version wrote.
-        """
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        for key in ("login_time", "expires_at"):
-            data[key] = datetime.fromisoformat(data[key])
-        data["verified_at"] = datetime.fromisoformat(data["verified_at"]) if data.get("verified_at") else None
-        if any(d.tzinfo is None for d in (data["login_time"], data["expires_at"])):
-            raise ValueError("naive timestamps")
-        return cls(**data)
-
-
-class SessionStore:
-    """One session file plus its lock; writes are atomic and 0600."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=120)
-
-    @classmethod
-    def for_api_key(cls, api_key: str, directory: Path | None = None) -> SessionStore:
-        """Return the store for ``api_key`` under ``<data dir>/sessions``."""
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", api_key)
-        return cls((directory or data_dir() / "sessions") / f"{safe}.json")
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the cross-process lock (login, save and mark-dead take it)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._lock:
-            yield
-
-    def load(self) -> SavedSession | None:
-        """Return the saved session, or None if there is none or the file is damaged (it is then ignored)."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            return SavedSession.from_json(raw)
-        except (ValueError, KeyError, TypeError):
-            log.warning("Ignoring the damaged session file %s; log in again to replace it.", self.path)
-            return None
-
-    def save(self, session: SavedSession) -> None:
-        """Write the session atomically with mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(self.path, session.to_json(), mode=0o600)
-        warn_if_tracked(self.path)
-
-    def update(self, **changes: Any) -> SavedSession | None:
-        """Change fields of the saved session under the lock; return the new session (None if none saved)."""
-        with self.locked():
-            current = self.load()
-            if current is None:
-                return None
-            new = replace(current, **changes)
-            self.save(new)
-            return new
-
-    def delete(self) -> bool:
-        """Remove the session file; return True if there was one."""
-        with self.locked():
-            try:
-                self.path.unlink()
-            except FileNotFoundError:
-                return False
-            return True
 
 
 class SessionManager:
@@ -159,8 +44,9 @@ class SessionManager:
         store: where the session lives; defaults to ``<data dir>/sessions/<api_key>.json``.
         clock: the time source (expiry checks, TOTP).
         verify_every: how often :meth:`get_kite` confirms the token with ``GET /user/profile``.
-        install: called on every new client, e.g. to mount pacing and retry adapters.
         login_hint: the command users are told to run when they must log in again.
+        pacer: the rate-limit scheduler of every client (default: the machine-wide one).
+        retry: the retry policy of every client's idempotent GETs.
     """
 
     def __init__(
@@ -169,11 +55,9 @@ class SessionManager:
         store: SessionStore | None = None,
         clock: Clock | None = None,
         verify_every: timedelta = timedelta(minutes=5),
-        install: Installer | None = None,
         login_hint: str = "kitekit login",
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
-        transport: bool = True,
     ) -> None:
         settings.require("api_key")
         redact.install()
@@ -183,9 +67,7 @@ class SessionManager:
         self.store = store or SessionStore.for_api_key(self.api_key)
         self.clock = clock or SystemClock()
         self.verify_every = verify_every
-        self.install = install
         self.login_hint = login_hint
-        self.transport = transport
         self.retry = retry or RetryPolicy()
         self._pacer = pacer
 
@@ -193,22 +75,25 @@ class SessionManager:
     def pacer(self) -> Pacer:
         """Return the rate-limit scheduler every client of this manager shares (machine-wide by default)."""
         if self._pacer is None:
-            self._pacer = Pacer(data_dir() / "pacing.sqlite3")
+            self._pacer = default_pacer()
         return self._pacer
 
     # -- clients -----------------------------------------------------------------------------------
     def new_client(self, access_token: str | None = None) -> KiteConnect:
-        """Return a ``KiteConnect`` for this api_key and root, with the installer applied and expiry hook set."""
-        redact.register(access_token)
-        kite = KiteConnect(self.api_key, access_token=access_token, root=self.settings.root)
-        if self.transport:
-            guard = self._guard(access_token) if access_token else None
-            install_transport(kite, pacer=self.pacer, policy=self.retry, guard=guard)
-        if self.install is not None:
-            self.install(kite, self)
-        if access_token:
-            kite.set_session_expiry_hook(self._on_token_exception)
-        return kite
+        """Return a paced ``KiteConnect`` for this api_key and root; with a token, guarded and hooked.
+
+        The guard fails a request fast once the token is known dead; the expiry hook marks the saved
+        session dead when Kite rejects the token and raises the re-login message.
+        """
+        return paced_client(
+            self.api_key,
+            self.settings.root,
+            access_token,
+            pacer=self.pacer,
+            retry=self.retry,
+            guard=self._guard(access_token) if access_token else None,
+            on_token_rejected=self._on_token_exception if access_token else None,
+        )
 
     def _guard(self, access_token: str) -> Callable[[], None]:
         """Return a check, run before each request, that fails fast once this token is known dead."""
@@ -406,9 +291,9 @@ class SessionManager:
         if session is None:
             return False
         if not session.is_expired(self.clock.now()):
-            kite = KiteConnect(self.api_key, access_token=session.access_token, root=self.settings.root)
-            if self.transport:
-                install_transport(kite, pacer=self.pacer, policy=self.retry)
+            kite = paced_client(
+                self.api_key, self.settings.root, session.access_token, pacer=self.pacer, retry=self.retry
+            )
             with contextlib.suppress(TokenException):
                 kite.invalidate_access_token()
         return self.store.delete()

@@ -2,11 +2,12 @@
 
 A day file is::
 
-    magic (16 bytes) | header length, header CRC-32 (u32 each) | header (JSON) | index arrays | CSV dump
+    magic (16 bytes) | header length, header CRC-32 (u32 each) | header (JSON) | index | CSV dump
 
-The header records each section's offset, length and CRC-32. Opening a day reads and checks the header and
-the index (a few MB, milliseconds); the CSV is read and checked the first time a record needs it. A file that
-is short, long, or fails a checksum is never used.
+The header records the day, when and what was downloaded, and each section's length and CRC-32; the index is
+:meth:`InstrumentIndex.to_bytes`. Opening a day reads and checks the header and the index (a few MB,
+milliseconds); the CSV is read and checked the first time a record needs it. A file that is short, long,
+from another format, or fails a checksum is never used.
 """
 
 from __future__ import annotations
@@ -25,17 +26,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kitekit.errors import InstrumentCacheError
 from kitekit.files import atomic_write
+from kitekit.instruments.index import IndexFormatError, InstrumentIndex
 
 __all__ = ["CacheReplacedError", "DayFile", "cached_days", "day_path", "discard", "open_day", "prune", "write_day"]
 
 log = logging.getLogger("kitekit.instruments")
 
-FORMAT = 1
-_MAGIC = b"KITEKIT-DUMP\x00\x00\x00\x01"
+FORMAT = 2
+_MAGIC = b"KITEKIT-DUMP\x00\x00\x00\x02"
 _PREFIX = struct.Struct("<16sII")
 _ALIGN = 16
 _NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.kkdump$")
@@ -63,32 +63,22 @@ def cached_days(cache_dir: Path) -> list[date]:
     return sorted(days, reverse=True)
 
 
-def write_day(path: Path, facts: dict[str, Any], arrays: dict[str, np.ndarray], raw: bytes) -> None:
+def write_day(path: Path, facts: dict[str, Any], index: InstrumentIndex, raw: bytes) -> None:
     """Write a day file atomically: a temporary file in the same folder, fsynced, then renamed over ``path``.
 
     A crash at any point leaves the previous file (or none) in place, never a partial one.
     """
-    specs: dict[str, dict[str, Any]] = {}
-    chunks: list[bytes] = []
-    offset = 0
-    for name, array in arrays.items():
-        data = np.ascontiguousarray(array).tobytes()
-        specs[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "offset": offset}
-        pad = -len(data) % _ALIGN
-        chunks.append(data + b"\0" * pad)
-        offset += len(data) + pad
-    index = b"".join(chunks)
+    packed = index.to_bytes()
     header: dict[str, Any] = {
         **facts,
         "format": FORMAT,
-        "arrays": specs,
-        "index": {"length": len(index), "crc32": zlib.crc32(index)},
+        "index": {"length": len(packed), "crc32": zlib.crc32(packed)},
         "csv": {"length": len(raw), "crc32": zlib.crc32(raw)},
     }
     head = json.dumps(header, separators=(",", ":")).encode()
     head += b" " * (-(_PREFIX.size + len(head)) % _ALIGN)  # the index starts aligned
     prefix = _PREFIX.pack(_MAGIC, len(head), zlib.crc32(head))
-    atomic_write(path, b"".join((prefix, head, index, raw)), mode=0o644)
+    atomic_write(path, b"".join((prefix, head, packed, raw)), mode=0o644)
     _fsync_dir(path.parent)
 
 
@@ -110,7 +100,7 @@ class DayFile:
     path: Path
     day: date
     header: dict[str, Any]
-    arrays: dict[str, np.ndarray]
+    index: InstrumentIndex
     head: bytes  # the raw header: identifies this generation of the file
 
     def read_csv(self) -> bytes:
@@ -170,27 +160,20 @@ def open_day(path: Path, day: date) -> DayFile:
             header = json.loads(head)
             index_len = int(header["index"]["length"])
             csv_len = int(header["csv"]["length"])
-            specs = header["arrays"]
         except (ValueError, KeyError, TypeError) as exc:
             raise InstrumentCacheError(f"unreadable header ({exc})") from None
         if header.get("format") != FORMAT or header.get("day") != day.isoformat():
             raise InstrumentCacheError("the file is from another kitekit version or another day")
         if size != _data_offset(head) + index_len + csv_len:
             raise InstrumentCacheError(f"the file is {size} bytes, not {_data_offset(head) + index_len + csv_len}")
-        index = fh.read(index_len)
-    if len(index) != index_len or zlib.crc32(index) != header["index"]["crc32"]:
+        packed = fh.read(index_len)
+    if len(packed) != index_len or zlib.crc32(packed) != header["index"]["crc32"]:
         raise InstrumentCacheError("the index fails its checksum")
-    arrays: dict[str, np.ndarray] = {}
     try:
-        for name, spec in specs.items():
-            dtype = np.dtype(spec["dtype"])
-            shape = tuple(int(x) for x in spec["shape"])
-            count = int(np.prod(shape)) if shape else 1
-            # Zero-copy views into the one buffer read above.
-            arrays[name] = np.frombuffer(index, dtype=dtype, count=count, offset=int(spec["offset"])).reshape(shape)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InstrumentCacheError(f"bad index layout ({exc})") from None
-    return DayFile(path=path, day=day, header=header, arrays=arrays, head=head)
+        index = InstrumentIndex.from_bytes(packed)
+    except IndexFormatError as exc:
+        raise InstrumentCacheError(str(exc)) from None
+    return DayFile(path=path, day=day, header=header, index=index, head=head)
 
 
 def discard(path: Path, reason: str) -> None:

@@ -17,10 +17,10 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import KiteException
 
+from kitekit.pacer import DEFAULT_FILENAME, Pacer
 from kitekit.retry import RetryPolicy
 from kitekit.sim.config import SimConfig
 from kitekit.sim.server import SimServer
-from kitekit.throttle import DEFAULT_FILENAME, Pacer
 from kitekit.transport import install_transport
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
@@ -255,7 +255,7 @@ TWIN = """
 import os, sys
 from pathlib import Path
 from kiteconnect import KiteConnect
-from kitekit.throttle import Pacer
+from kitekit.pacer import Pacer
 from kitekit.transport import install_transport
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 

@@ -12,21 +12,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pyotp
 import requests
 
-from kitekit.clock import IST, Clock, SystemClock
+from kitekit.clock import Clock, SystemClock
 from kitekit.errors import LoginError
 
 __all__ = [
     "RedirectCatcher",
     "RedirectResult",
     "build_login_url",
-    "next_token_expiry",
     "parse_redirect",
     "totp_login",
 ]
@@ -254,10 +252,3 @@ def totp_login(
         if (here.scheme, here.netloc, here.path) == (target.scheme, target.netloc, target.path or "/"):
             return _result_from_query(parse_qs(here.query, keep_blank_values=True))
     raise LoginError("Too many redirects during the TOTP login; the login flow may have changed.")
-
-
-def next_token_expiry(moment: datetime) -> datetime:
-    """Return 06:00 IST after ``moment``: when Kite access tokens expire (API.md §16)."""
-    local = moment.astimezone(IST)
-    expiry = local.replace(hour=6, minute=0, second=0, microsecond=0)
-    return expiry if expiry > local else expiry + timedelta(days=1)

@@ -1,0 +1,123 @@
+"""Downloading the raw instruments dump: the one place kitekit bypasses the SDK, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+from kitekit.errors import InstrumentCacheError
+from kitekit.wire.envelope import ErrorType, decode_error, exception_class, exception_for
+from kitekit.wire.instruments_csv import HEADER
+
+if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+__all__ = ["Fetcher", "Progress", "download", "fetch_dump", "fetcher_for"]
+
+#: Called while downloading with (bytes received, total bytes or None when the size is unknown).
+Progress = Callable[[int, int | None], None]
+#: Downloads a dump: ``(exchange or None for all, progress) -> CSV bytes``.
+Fetcher = Callable[[str | None, Progress | None], bytes]
+
+
+def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progress | None = None) -> bytes:
+    """Download the raw instruments CSV through the client's ``requests`` session.
+
+    Route: ``GET /instruments`` or ``GET /instruments/{exchange}``.
+
+    We bypass the SDK here on purpose, in this one function: ``KiteConnect.instruments()`` always parses the
+    CSV into a list of dicts (seconds for 100k+ rows), the very cost the store exists to avoid, and it offers
+    no way to get the bytes. The request goes through ``kite.reqsession`` (so adapters mounted on it for
+    pacing and retries apply) with the SDK's headers, proxies, TLS and timeout settings, and errors map to
+    the exceptions the SDK would raise.
+
+    Args:
+        kite: a logged-in client.
+        exchange: one exchange (``NSE``, ``NFO``…), or None for all.
+        progress: called as chunks arrive with (bytes received on the wire, Content-Length or None).
+
+    Raises:
+        kiteconnect.exceptions.KiteException: Kite answered with an error (the SDK's class for its
+            ``error_type``; ``code`` is the HTTP status), or with neither CSV nor JSON (DataException).
+        requests.RequestException: the network failed or the body was cut short.
+    """
+    path = f"/instruments/{exchange}" if exchange else "/instruments"
+    headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
+    if kite.api_key and kite.access_token:
+        headers["Authorization"] = f"token {kite.api_key}:{kite.access_token}"
+    with kite.reqsession.get(
+        urljoin(kite.root, path),
+        headers=headers,
+        verify=not kite.disable_ssl,
+        allow_redirects=True,
+        timeout=kite.timeout,
+        proxies=kite.proxies,
+        stream=True,
+    ) as r:
+        kind = r.headers.get("content-type", "")
+        if "json" in kind:
+            _raise_json_answer(kite, r.status_code, kind, r.content)
+        if "csv" not in kind:
+            raise exception_class(ErrorType.DATA)(
+                f"Unknown Content-Type ({kind}) with response: ({r.content[:200]!r})", code=r.status_code
+            )
+        length = r.headers.get("content-length", "")
+        total = int(length) if length.isdigit() else None
+        wire = getattr(r.raw, "tell", None)  # bytes read off the socket: what Content-Length counts under gzip
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in r.iter_content(chunk_size=256 * 1024):
+            chunks.append(chunk)
+            received += len(chunk)
+            if progress is not None:
+                progress(int(wire()) if callable(wire) else received, total)
+    return b"".join(chunks)
+
+
+def _raise_json_answer(kite: KiteConnect, status: int, content_type: str, body: bytes) -> None:
+    """Raise what ``KiteConnect._request`` raises for a JSON answer to a CSV route."""
+    error = decode_error(status, content_type, body)
+    if error is None:
+        raise exception_class(ErrorType.DATA)(
+            "Kite answered the instruments route with JSON, not the CSV dump", code=status
+        )
+    if kite.session_expiry_hook and status == 403 and error.error_type is ErrorType.TOKEN:
+        kite.session_expiry_hook()
+    raise exception_for(error)
+
+
+def fetcher_for(fetch: KiteConnect | Fetcher | None) -> Fetcher:
+    """Return a download function for a ``KiteConnect`` (through :func:`fetch_dump`) or a fetcher.
+
+    Raises:
+        InstrumentCacheError: ``fetch`` is None (the store was made without a way to download).
+    """
+    if fetch is None:
+        raise InstrumentCacheError("The instrument store has no way to download the dump; pass a KiteConnect.")
+    if not hasattr(fetch, "reqsession"):  # a plain callable; checked without importing the SDK
+        return fetch
+    kite: KiteConnect = fetch
+
+    def get(exchange: str | None, progress: Progress | None) -> bytes:
+        return fetch_dump(kite, exchange, progress)
+
+    return get
+
+
+def download(get: Fetcher, exchanges: list[str] | None, progress: Progress | None = None) -> bytes:
+    """Download the whole dump (``exchanges`` None) or those exchanges' parts joined under one header.
+
+    Raises:
+        ValueError: a part does not start with Kite's header.
+    """
+    if exchanges is None:
+        return get(None, progress)
+    bodies = []
+    for exchange in exchanges:
+        part = get(exchange, progress)
+        header, _, body = part.partition(b"\n")
+        if header.rstrip(b"\r") != HEADER.encode():
+            raise ValueError(f"not a Kite instruments dump: the {exchange} part does not start with the header")
+        bodies.append(body if not body or body.endswith(b"\n") else body + b"\n")
+    return HEADER.encode() + b"\n" + b"".join(bodies)

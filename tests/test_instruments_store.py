@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -25,7 +23,8 @@ from kitekit.markethours import NSE_HOLIDAYS, TradingCalendar
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.server import SimServer
-from kitekit.wire.instruments_csv import HEADER, DumpColumns, split_fields
+from kitekit.wire.dump_columns import DumpColumns
+from kitekit.wire.instruments_csv import HEADER
 
 pytestmark = pytest.mark.usefixtures("unlimited")
 
@@ -587,44 +586,3 @@ def test_the_decoder_reads_every_cell_as_the_official_sdk_does(dump_bytes: bytes
         for name in ("tradingsymbol", "name", "last_price", "strike", "tick_size", "lot_size", "segment", "exchange"):
             assert getattr(rec, name) == row[name]
         assert rec.exchange_token == int(row["exchange_token"]) and (rec.expiry or "") == row["expiry"]
-
-
-def test_the_decoder_handles_quotes_crlf_bom_blank_and_ragged_lines() -> None:
-    body = [
-        "1,1,A,Alpha,1.5,2026-12-01,100.25,0.05,25,CE,NFO-OPT,NFO",
-        '2,2,B,"Beta, the ""second""",-2.75,,0,0.05,1,EQ,NSE,NSE',
-        "3,3,C,Gamma,1e3,2026-02-30,,x,7.0,EQ,NSE,NSE",
-        "   ",
-        "4,4,D,LARSEN, TOUBRO,0,,0,0.05,1,EQ,NSE,NSE",  # an unquoted comma: the name takes the surplus
-        "5,5,E",  # a short line is padded
-        "6,99999999999999999999999,F,Phi,99999999999999999999,,0,0.05,1,EQ,NSE,NSE",  # too long for the fast path
-    ]
-    raw = ("\ufeff" + HEADER + "\r\n" + "\r\n".join(body) + "\r\n\r\n").encode()
-    cols = DumpColumns(raw)
-    assert len(cols) == 6
-    assert cols.ints("instrument_token").tolist() == [1, 2, 3, 4, 5, 6]
-    assert cols.ints("exchange_token").tolist() == [1, 2, 3, 4, 5, 0]  # beyond int64: no Kite number
-    assert cols.text("name").tolist() == [b"Alpha", b'Beta, the "second"', b"Gamma", b"LARSEN, TOUBRO", b"", b"Phi"]
-    assert cols.floats("last_price").tolist() == [1.5, -2.75, 1000.0, 0.0, 0.0, 1e20]
-    assert cols.floats("strike").tolist() == [100.25, 0.0, 0.0, 0.0, 0.0, 0.0]
-    assert cols.floats("tick_size").tolist() == [0.05, 0.05, 0.0, 0.05, 0.0, 0.05]
-    assert cols.ints("lot_size").tolist() == [25, 1, 7, 1, 0, 1]
-    assert [str(d) for d in cols.dates("expiry")] == ["2026-12-01", "NaT", "NaT", "NaT", "NaT", "NaT"]
-    assert cols.text("exchange").tolist() == [b"NFO", b"NSE", b"NSE", b"NSE", b"", b"NSE"]
-    no_final_newline = (HEADER + "\n" + body[0]).encode()
-    assert DumpColumns(no_final_newline).text("exchange").tolist() == [b"NFO"]
-
-
-def test_one_quoted_row_does_not_change_how_the_others_read(dump_bytes: bytes) -> None:
-    head = b"\n".join(dump_bytes.split(b"\n")[:2001]) + b"\n"
-    quoted = head + b'9999,39,"Q,Q",Q,0,,0,0.05,1,EQ,NSE,NSE\n'
-    plain, mixed = DumpColumns(head), DumpColumns(quoted)
-    for name, read in (("tradingsymbol", "text"), ("strike", "floats"), ("expiry", "dates"), ("lot_size", "ints")):
-        assert getattr(mixed, read)(name)[:-1].tolist() == getattr(plain, read)(name).tolist()
-    assert mixed.text("tradingsymbol")[-1] == b"Q,Q"
-
-
-def test_split_fields_matches_the_csv_module_on_kite_lines(dump_bytes: bytes) -> None:
-    text = dump_bytes.decode()
-    for line, parsed in zip(text.splitlines()[:500], csv.reader(io.StringIO(text)), strict=False):
-        assert split_fields(line) == parsed

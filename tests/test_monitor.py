@@ -150,7 +150,23 @@ def test_live_table_shows_change_range_trend_and_age(manager: SessionManager, si
     for header in ("instrument", "LTP", "change", "day low", "day high", "trend", "age"):
         assert header in text
     assert "reading 4 of 4" in text
-    assert any(ch in text for ch in "▁▂▃▄▅▆▇█")
+    # The clock stands at the last reading: the simulator's OHLC now is what the last table must show.
+    final = manager.get_kite().ohlc(KEYS)
+    for key in KEYS:
+        last_row = [line for line in text.splitlines() if f" {key} " in line][-1]
+        cells = [cell.strip() for cell in last_row.split("│")[1:-1]]
+        ltp, ohlc = final[key]["last_price"], final[key]["ohlc"]
+        change = ltp - ohlc["close"]
+        assert cells[:6] == [
+            key,
+            f"{ltp:,.2f}",
+            f"{change:+,.2f}",
+            f"{change * 100 / ohlc['close']:+.2f}",
+            f"{ohlc['low']:,.2f}",
+            f"{ohlc['high']:,.2f}",
+        ]
+        assert cells[6] and set(cells[6]) <= set("▁▂▃▄▅▆▇█")  # a sparkline of the four readings
+        assert cells[7] == "0s"
 
 
 def test_csv_records_every_reading(manager: SessionManager, sim_clock: ManualClock, tmp_path: Path) -> None:

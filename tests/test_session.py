@@ -158,9 +158,18 @@ def test_paste_accepts_the_whole_url_or_the_bare_token(manager: SessionManager, 
     assert manager.login_with_paste(f"  '{token}'\n").user_id == sim.sim.config.user_id
 
 
-@pytest.mark.parametrize("pasted", ["", "hello world", "https://x/cb?status=success", "https://x/cb?status=error"])
-def test_paste_of_garbage_is_a_clear_error(manager: SessionManager, pasted: str) -> None:
-    with pytest.raises(LoginError):
+@pytest.mark.parametrize(
+    ("pasted", "says"),
+    [
+        ("", "neither a request_token nor a redirect URL"),
+        ("hello world", "neither a request_token nor a redirect URL"),
+        ("https://x/cb?status=success", "carried no request_token"),
+        ("https://x/cb?status=success&request_token=ab", "request_token in the redirect is malformed"),
+        ("https://x/cb?status=error&request_token=abcdefgh12", "status='error' instead of success"),
+    ],
+)
+def test_paste_of_garbage_is_a_clear_error(manager: SessionManager, pasted: str, says: str) -> None:
+    with pytest.raises(LoginError, match=re.escape(says)):
         manager.login_with_paste(pasted)
 
 

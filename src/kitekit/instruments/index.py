@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kitekit.wire.instruments_csv import DumpColumns, split_fields
+from kitekit.wire.dump_columns import DumpColumns
+from kitekit.wire.instruments_csv import split_fields
 
 __all__ = ["FORMAT_VERSION", "NO_EXPIRY", "FnoColumns", "IndexFormatError", "InstrumentIndex"]
 

@@ -11,7 +11,8 @@ import numpy as np
 from kitekit.errors import InstrumentCacheError
 from kitekit.instruments.cache import CacheReplacedError, DayFile
 from kitekit.instruments.index import FnoColumns, InstrumentIndex
-from kitekit.wire.instruments_csv import COLUMNS, DumpColumns, Instrument
+from kitekit.wire.dump_columns import DumpColumns
+from kitekit.wire.instruments_csv import COLUMNS, Instrument
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,7 +6,8 @@ it (and the previous day's) on disk with a binary index that opens in millisecon
 ``EXCHANGE:SYMBOL``, token, or the names traders type ("NIFTY 50", "BANKNIFTY", "RELIANCE"). It is a small
 facade: the rules live in :mod:`~kitekit.instruments.resolve` (names),
 :mod:`~kitekit.instruments.derivatives` (futures and chains), :mod:`~kitekit.instruments.cache` (day files)
-and :mod:`~kitekit.instruments.tokens` (``tokens.json``).
+and :mod:`~kitekit.instruments.tokens` (``tokens.json``). The module runs a little past 400 lines because
+every public method documents its routes, rules and errors; the logic behind them lives in those modules.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from kitekit.instruments.index import InstrumentIndex
 from kitekit.instruments.model import DamagedDumpError, Dump
 from kitekit.instruments.tokens import token_map, write_tokens
 from kitekit.markethours import TradingCalendar
-from kitekit.wire.instruments_csv import COLUMNS, DumpColumns, Instrument
+from kitekit.wire.dump_columns import DumpColumns
+from kitekit.wire.instruments_csv import COLUMNS, Instrument
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -77,7 +77,7 @@ def parse_redirect(text: str) -> RedirectResult:
         return RedirectResult(text)
     query = urlsplit(text).query if "://" in text else text.lstrip("?")
     parsed = parse_qs(query, keep_blank_values=True)
-    if not parsed:
+    if not parsed or ("://" not in text and "=" not in text):
         raise LoginError("That is neither a request_token nor a redirect URL. Paste the whole URL your browser shows.")
     return _result_from_query(parsed)
 

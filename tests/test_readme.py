@@ -1,0 +1,53 @@
+"""The README's Python snippets run as written, in order, against a simulator set up as a user would."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kitekit.cli.embedded import market_clock, sim_server
+from kitekit.clock import SystemClock
+from kitekit.config import ENV_VARS, load_settings
+from kitekit.session import SessionManager
+from kitekit.sim.config import SimConfig
+from kitekit.sim.market import Market
+from kitekit.sim.server import SimServer
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    """Return the README's ```python blocks, dedented (some sit inside list items)."""
+    return [textwrap.dedent(block) for block in re.findall(r"^[ \t]*```python\n(.*?)^[ \t]*```", text, re.M | re.S)]
+
+
+@pytest.fixture
+def live_like_sim(sim_market: Market) -> Iterator[SimServer]:
+    """A simulator like ``kitekit sim``: a virtual session of today's market, logins on the wall clock."""
+    wall = SystemClock()
+    with sim_server(SimConfig(), market_clock(wall), wall) as server:
+        yield server
+
+
+def test_the_readme_python_snippets_run_as_written(
+    live_like_sim: SimServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in live_like_sim.sim.config.client_credentials(live_like_sim.url).items():
+        monkeypatch.setenv(ENV_VARS[name], value)
+    SessionManager(load_settings()).login_with_totp()  # the README's daily login, done by `kitekit login`
+    blocks = python_blocks(README.read_text())
+    assert len(blocks) >= 3
+    namespace: dict[str, Any] = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)  # noqa: S102 - our own README
+    printed = capsys.readouterr().out
+    assert "738561 256265 260105" in printed
+    asked = {"NIFTY 50", "NSE:INFY", 408065, *namespace["many"][:1500]}
+    assert namespace["prices"][408065]["last_price"] > 0 and set(namespace["prices"]) == asked
+    assert live_like_sim.sim.limiter.rejected == 0

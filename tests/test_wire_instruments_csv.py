@@ -1,0 +1,89 @@
+"""The instruments CSV codec from bytes: encoding rows, the vectorised decoder, odd and malformed lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from kitekit.sim.market import Market
+from kitekit.sim.pytest_plugin import SIM_NOW
+from kitekit.wire.dump_columns import DumpColumns
+from kitekit.wire.instruments_csv import HEADER, Instrument, encode_rows, split_fields
+
+
+@pytest.fixture(scope="module")
+def dump_bytes(sim_market: Market) -> bytes:
+    """The simulator's full dump for the test Friday, as it serves it."""
+    raw, _ = sim_market.universe(SIM_NOW).dump()
+    return raw
+
+
+def test_rows_encode_with_the_exact_header_and_read_back_as_the_same_instruments() -> None:
+    rows = [
+        Instrument(738561, 2885, "RELIANCE", "RELIANCE INDUSTRIES", 1500.5, None, 0.0, 0.05, 1, "EQ", "NSE", "NSE"),
+        Instrument(
+            12073986,
+            47164,
+            "NIFTY26DEC24000CE",
+            "NIFTY",
+            12.0,
+            date(2026, 12, 29),
+            24000.0,
+            0.05,
+            75,
+            "CE",
+            "NFO-OPT",
+            "NFO",
+        ),
+        Instrument(9, 1, 'A, "B"', "comma, name", 0.0, None, 0.0, 0.0025, 1, "FUT", "CDS-FUT", "CDS"),
+    ]
+    raw = encode_rows(rows)
+    assert raw.split(b"\n")[0].decode() == HEADER
+    assert b"1500.5,,0.0,0.05,1,EQ" in raw  # numbers always written, an empty expiry left empty
+    lines = raw.decode().splitlines()[1:]
+    assert [Instrument.from_fields(split_fields(line)) for line in lines] == rows
+    assert rows[1].key == "NFO:NIFTY26DEC24000CE"
+
+
+def test_the_decoder_handles_quotes_crlf_bom_blank_and_ragged_lines() -> None:
+    body = [
+        "1,1,A,Alpha,1.5,2026-12-01,100.25,0.05,25,CE,NFO-OPT,NFO",
+        '2,2,B,"Beta, the ""second""",-2.75,,0,0.05,1,EQ,NSE,NSE',
+        "3,3,C,Gamma,1e3,2026-02-30,,x,7.0,EQ,NSE,NSE",
+        "   ",
+        "4,4,D,LARSEN, TOUBRO,0,,0,0.05,1,EQ,NSE,NSE",  # an unquoted comma: the name takes the surplus
+        "5,5,E",  # a short line is padded
+        "6,99999999999999999999999,F,Phi,99999999999999999999,,0,0.05,1,EQ,NSE,NSE",  # too long for the fast path
+    ]
+    raw = ("\ufeff" + HEADER + "\r\n" + "\r\n".join(body) + "\r\n\r\n").encode()
+    cols = DumpColumns(raw)
+    assert len(cols) == 6
+    assert cols.ints("instrument_token").tolist() == [1, 2, 3, 4, 5, 6]
+    assert cols.ints("exchange_token").tolist() == [1, 2, 3, 4, 5, 0]  # beyond int64: no Kite number
+    assert cols.text("name").tolist() == [b"Alpha", b'Beta, the "second"', b"Gamma", b"LARSEN, TOUBRO", b"", b"Phi"]
+    assert cols.floats("last_price").tolist() == [1.5, -2.75, 1000.0, 0.0, 0.0, 1e20]
+    assert cols.floats("strike").tolist() == [100.25, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert cols.floats("tick_size").tolist() == [0.05, 0.05, 0.0, 0.05, 0.0, 0.05]
+    assert cols.ints("lot_size").tolist() == [25, 1, 7, 1, 0, 1]
+    assert [str(d) for d in cols.dates("expiry")] == ["2026-12-01", "NaT", "NaT", "NaT", "NaT", "NaT"]
+    assert cols.text("exchange").tolist() == [b"NFO", b"NSE", b"NSE", b"NSE", b"", b"NSE"]
+    no_final_newline = (HEADER + "\n" + body[0]).encode()
+    assert DumpColumns(no_final_newline).text("exchange").tolist() == [b"NFO"]
+
+
+def test_one_quoted_row_does_not_change_how_the_others_read(dump_bytes: bytes) -> None:
+    head = b"\n".join(dump_bytes.split(b"\n")[:2001]) + b"\n"
+    quoted = head + b'9999,39,"Q,Q",Q,0,,0,0.05,1,EQ,NSE,NSE\n'
+    plain, mixed = DumpColumns(head), DumpColumns(quoted)
+    for name, read in (("tradingsymbol", "text"), ("strike", "floats"), ("expiry", "dates"), ("lot_size", "ints")):
+        assert getattr(mixed, read)(name)[:-1].tolist() == getattr(plain, read)(name).tolist()
+    assert mixed.text("tradingsymbol")[-1] == b"Q,Q"
+
+
+def test_split_fields_matches_the_csv_module_on_kite_lines(dump_bytes: bytes) -> None:
+    text = dump_bytes.decode()
+    for line, parsed in zip(text.splitlines()[:500], csv.reader(io.StringIO(text)), strict=False):
+        assert split_fields(line) == parsed

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from kitekit.cli import run
-from kitekit.config import Settings
+from kitekit.config import ENV_VARS, Settings
 from kitekit.errors import LoginError
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.config import LoginMode
@@ -40,7 +40,7 @@ def on_sim(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.Monkey
 def test_without_credentials_or_sim_the_command_explains_both_options(
     cli_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(["status"]) == 1
+    assert run(["status"]) == 5
     err = capsys.readouterr().err
     assert "KITE_API_KEY" in err and "--sim" in err and "Traceback" not in err
 
@@ -49,7 +49,7 @@ def test_a_malformed_config_is_one_clear_line_not_a_traceback(
     cli_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (cli_home / "config.json").write_text('{"api_key": "abc", }')
-    assert run(["status"]) == 1
+    assert run(["status"]) == 5
     err = capsys.readouterr().err
     assert "config.json is not valid JSON (line 1" in err and "Traceback" not in err
 
@@ -61,7 +61,8 @@ def test_login_status_profile_and_logout_on_the_simulator(
     out = capsys.readouterr()
     assert "SIMULATED MARKET" in out.err
     assert "Logged in: KK1234" in out.out
-    session_file = cli_home / "data" / "sim" / "sessions" / "kitekit_sim.json"
+    home = f"127.0.0.1_{on_sim.port}"  # each simulator keeps its sessions apart, by host and port
+    session_file = cli_home / "data" / "sim" / home / "sessions" / "kitekit_sim.json"
     assert session_file.stat().st_mode & 0o777 == 0o600
 
     assert run(["status"]) == 0
@@ -78,7 +79,7 @@ def test_login_status_profile_and_logout_on_the_simulator(
     assert run(["logout"]) == 0
     assert "Logged out" in capsys.readouterr().out
     assert on_sim.sim.auth.live_sessions() == 0
-    assert run(["status"]) == 1
+    assert run(["status"]) == 3
     assert "kitekit --sim login" in capsys.readouterr().out
 
 
@@ -87,15 +88,35 @@ def test_login_with_a_pasted_redirect_url(on_sim: SimServer, capsys: pytest.Capt
     assert "Logged in" in capsys.readouterr().out
 
 
-def test_an_expired_session_tells_exactly_what_to_run(on_sim: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def as_real_kite(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    """The simulator configured as if it were the real Kite (credentials in the environment, no --sim)."""
+    for name, value in wall_clock_sim.sim.config.client_credentials(wall_clock_sim.url).items():
+        monkeypatch.setenv(ENV_VARS[name], value)
+    return wall_clock_sim
+
+
+def test_an_expired_session_tells_exactly_what_to_run(
+    as_real_kite: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(["login", "--totp"]) == 0
-    requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
+    requests.post(f"{as_real_kite.url}/__sim/expire-tokens", timeout=5)
     capsys.readouterr()
-    assert run(["profile"]) == 1
+    assert run(["profile"]) == 3
     err = capsys.readouterr().err
-    assert "Log in again: kitekit --sim login" in err
-    assert run(["profile"]) == 1  # now known locally: fails fast with the same advice
-    assert "Log in again: kitekit --sim login" in capsys.readouterr().err
+    assert "Log in again: kitekit login" in err
+    assert run(["profile"]) == 3  # now known locally: fails fast with the same advice
+    assert "Log in again: kitekit login" in capsys.readouterr().err
+
+
+def test_on_a_simulator_an_expired_session_is_renewed_by_itself(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["monitor", "NIFTY 50", "--count", "1"]) == 0  # no login first: the simulator's are public
+    requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
+    assert run(["profile"]) == 3  # the running command learns of it from Kite's 403…
+    assert run(["profile"]) == 0  # …and the next one logs in again by itself
+    assert "Logging in to the simulator" in capsys.readouterr().err
 
 
 def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
@@ -145,9 +166,9 @@ def test_no_secret_reaches_output_or_logs_across_the_flows(
     url = _approved_redirect(on_sim)
     request_tokens.append(re.search(r"request_token=([A-Za-z0-9]+)", url).group(1))  # type: ignore[union-attr]
     assert run(["-v", "login", "--paste", url]) == 0
-    assert run(["-v", "login", "--paste", url]) == 1  # reused: refused
+    assert run(["-v", "login", "--paste", url]) == 3  # reused: refused
     requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
-    assert run(["-v", "profile"]) == 1
+    assert run(["-v", "profile"]) == 3
     assert run(["-v", "login", "--totp"]) == 0
     assert run(["-v", "logout"]) == 0
 
@@ -186,7 +207,7 @@ def test_monitor_with_an_expired_session_stops_with_the_relogin_message(
 ) -> None:
     assert run(["login", "--totp"]) == 0
     requests.post(f"{on_sim.url}/__sim/expire-tokens", timeout=5)
-    assert run(["monitor", "NSE:NIFTY 50", "--count", "3"]) == 1
+    assert run(["monitor", "NSE:NIFTY 50", "--count", "3"]) == 3
     assert "Log in again: kitekit --sim login" in capsys.readouterr().err
 
 
@@ -229,3 +250,26 @@ def test_monitor_resolves_names_through_the_store(
     out = capsys.readouterr().out
     assert re.search(r"NIFTY 50 [\d,]+\.\d\d  BANKNIFTY [\d,]+\.\d\d  RELIANC — gap: Unknown instrument", out)
     assert "Did you mean: NSE:RELIANCE" in out
+
+
+def test_the_embedded_simulator_logs_in_by_itself_on_a_fresh_machine(
+    cli_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["--sim", "monitor", "NIFTY 50", "--count", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "SIMULATED MARKET" in captured.err and "Logging in to the simulator" in captured.err
+    assert re.search(r"NIFTY 50 [\d,]+\.\d\d", captured.out)
+
+
+def test_the_embedded_and_a_running_simulator_keep_their_sessions_apart(
+    on_sim: SimServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["login"]) == 0  # on the running `kitekit sim`; a simulator's login needs no browser
+    issued = len(on_sim.sim.auth._grants)
+    monkeypatch.delenv("KITE_SIM_URL")
+    assert run(["--sim", "login"]) == 0  # the embedded one, sharing the data directory
+    monkeypatch.setenv("KITE_SIM_URL", on_sim.url)
+    capsys.readouterr()
+    assert run(["profile"]) == 0
+    assert "Logging in" not in capsys.readouterr().err  # the first session is still there and still valid
+    assert len(on_sim.sim.auth._grants) == issued == on_sim.sim.auth.live_sessions() == 1

@@ -12,7 +12,7 @@ import requests
 from kiteconnect import KiteConnect
 from rich.console import Console
 
-from kitekit.cli.monitor_cmd import run_monitor
+from kitekit.cli.monitor_view import run_monitor
 from kitekit.clock import ManualClock
 from kitekit.errors import SessionExpiredError
 from kitekit.monitor import Monitor

@@ -11,6 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
@@ -22,6 +23,7 @@ from kitekit.config import Settings, with_overrides
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
 from kitekit.session import SessionManager, SessionStore
 from kitekit.session.login import parse_redirect
+from kitekit.session.totp import LoginRetry
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
@@ -87,29 +89,39 @@ def test_redirect_login_is_captured_end_to_end(manager: SessionManager, sim: Sim
     assert session.expires_at == datetime(2026, 11, 28, 6, 0, tzinfo=IST)
 
 
-def test_redirect_with_a_foreign_state_is_refused(manager: SessionManager, sim: SimServer) -> None:
-    def forged(url: str) -> bool:
-        def run() -> None:
-            token = sim.sim.auth.issue_request_token(sim.sim.config.api_key)
-            requests.get(
-                manager.settings.redirect_url,
-                timeout=5,
-                params={"status": "success", "request_token": token, "state": "not-ours"},
-            )
+def state_of(login_url: str) -> str:
+    """Return the state kitekit put in the login URL (Kite echoes it back on the redirect)."""
+    redirect_params = parse_qs(urlsplit(login_url).query)["redirect_params"][0]
+    return parse_qs(redirect_params)["state"][0]
 
-        threading.Thread(target=run, daemon=True).start()
-        return True
 
-    with pytest.raises(LoginError, match="wrong state"):
-        manager.login_with_redirect(timeout=20, open_browser=forged)
-    assert manager.saved() is None
+def test_a_forged_or_stray_redirect_is_ignored_and_the_real_login_still_completes(
+    manager: SessionManager, sim: SimServer, sim_clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    forged: list[requests.Response] = []
+    seen: list[requests.Response] = []
+    real_browser = browser_for(sim, sim_clock, seen)
+
+    def attacked_then_real(url: str) -> bool:
+        token = sim.sim.auth.issue_request_token(sim.sim.config.api_key)
+        for params in ({"status": "success", "request_token": token, "state": "not-ours"}, {"status": "cancelled"}):
+            forged.append(requests.get(manager.settings.redirect_url, params=params, timeout=5))
+        forged.append(requests.get(manager.settings.redirect_url, timeout=5))  # a stray visit, no query at all
+        return bool(real_browser(url))
+
+    session = manager.login_with_redirect(timeout=20, open_browser=attacked_then_real)
+    assert session.user_id == sim.sim.config.user_id
+    assert [r.status_code for r in forged] == [400, 400, 400]
+    assert "not the login kitekit is waiting for" in forged[0].text
+    assert "Ignored a request on the login redirect port" in caplog.text
+    assert eventually(lambda: seen)[0].status_code == 200
 
 
 def test_redirect_with_a_failed_status_is_refused(manager: SessionManager) -> None:
     def cancelled(url: str) -> bool:
+        params = {"status": "cancelled", "state": state_of(url)}
         threading.Thread(
-            target=lambda: requests.get(manager.settings.redirect_url, params={"status": "cancelled"}, timeout=5),
-            daemon=True,
+            target=lambda: requests.get(manager.settings.redirect_url, params=params, timeout=5), daemon=True
         ).start()
         return True
 
@@ -214,7 +226,7 @@ def test_totp_at_the_edge_of_its_window_waits_for_the_next_code(
         waited.append(seconds)
         sim_clock.advance(seconds)
 
-    manager.login_with_totp(sleep=sleep)
+    manager.login_with_totp(LoginRetry(sleep=sleep))
     assert waited and 0.5 <= waited[0] <= 1.0
 
 

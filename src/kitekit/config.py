@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 from dotenv import dotenv_values
@@ -27,8 +28,10 @@ __all__ = [
     "DEFAULT_ROOT",
     "ENV_VARS",
     "SECRET_FIELDS",
+    "URL_SETTINGS",
     "Settings",
     "cache_dir",
+    "check_url",
     "config_dir",
     "data_dir",
     "find_config_file",
@@ -116,6 +119,8 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     """
     named = explicit or (Path(os.environ["KITE_CONFIG"]) if os.environ.get("KITE_CONFIG") else None)
     if named is not None:
+        if named.is_dir():
+            raise ConfigError(f"Config file {named} is a directory. Point --config/KITE_CONFIG at a JSON file.")
         if not named.is_file():
             raise ConfigError(f"Config file {named} does not exist. Create it or point --config/KITE_CONFIG elsewhere.")
         return named
@@ -130,6 +135,11 @@ def _read_config(path: Path) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text (byte {exc.start}). Save it as UTF-8 JSON, "
+            'like {"api_key": "...", "api_secret": "..."}.'
+        ) from None
     try:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -194,15 +204,56 @@ def load_settings(
     layer({k: env.get(v) for k, v in ENV_VARS.items()}, "env {}")
     dotenv_file = dotenv_path or Path.cwd() / ".env"
     if dotenv_file.is_file():
-        dotted = dotenv_values(dotenv_file)
-        layer({k: dotted.get(v) for k, v in ENV_VARS.items()}, f"{dotenv_file} ({{}})")
+        layer(_read_dotenv(dotenv_file), f"{dotenv_file} ({{}})")
         warn_if_tracked(dotenv_file)
     if path is not None:
         layer(_read_config(path), str(path))
         warn_if_tracked(path)
+    for name in URL_SETTINGS:
+        if name in values:
+            check_url(values[name], f"{name} (from {sources[name]})")
     names = {f.name for f in fields(Settings)}
     settings = Settings(config_file=path, sources=sources, **{k: v for k, v in values.items() if k in names})
     return settings
+
+
+#: Settings that hold URLs; each must be an http(s) URL with a host.
+URL_SETTINGS = ("root", "login_url", "redirect_url")
+
+
+def check_url(url: str, what: str) -> str:
+    """Return ``url`` if it is an http(s) URL with a host and a valid port.
+
+    Raises:
+        ConfigError: it is not; the message names ``what`` and shows the URL.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"The {what} is malformed: {url!r}. Give a full http(s) URL, like https://api.kite.trade "
+            "or http://127.0.0.1:8000."
+        )
+    return url
+
+
+def _read_dotenv(path: Path) -> dict[str, str | None]:
+    """Return the kitekit settings a ``.env`` file sets, by setting name.
+
+    Raises:
+        ConfigError: the file cannot be read or is not UTF-8 text.
+    """
+    try:
+        dotted = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}). Save it as UTF-8: KEY=value lines.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    return {k: dotted.get(v) for k, v in ENV_VARS.items()}
 
 
 _warned: set[Path] = set()

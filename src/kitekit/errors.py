@@ -20,13 +20,16 @@ because users already catch them. Everything kitekit raises for a *local* reason
     └── PartialDataError            some keys of a batched call could not be fetched
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
+
+Importing this module is cheap on purpose: every command imports it, and ``import kiteconnect`` pulls in
+Twisted (~0.2 s). :class:`SessionExpiredError`, the one class built on the SDK's ``TokenException``, is
+created on first use (module ``__getattr__``), when the SDK is needed anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-
-from kiteconnect.exceptions import TokenException
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "AmbiguousInstrumentError",
@@ -63,17 +66,6 @@ class SessionError(KitekitError):
 
 class NoSessionError(SessionError):
     """No saved session exists yet."""
-
-
-class SessionExpiredError(SessionError, TokenException):  # type: ignore[misc]
-    """The saved access token expired or Kite rejected it.
-
-    It is also a ``kiteconnect.exceptions.TokenException`` (code 403), so code that already catches the
-    SDK's exception keeps working and sees our message, which says how to log in again.
-    """
-
-    def __init__(self, message: str) -> None:
-        TokenException.__init__(self, message, code=403)
 
 
 class LoginError(SessionError):
@@ -129,3 +121,42 @@ class PartialDataError(KitekitError):
         shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])
         more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
         super().__init__(f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}")
+
+
+if TYPE_CHECKING:
+    from kiteconnect.exceptions import TokenException
+
+    class SessionExpiredError(SessionError, TokenException):  # type: ignore[misc]
+        """The saved access token expired or Kite rejected it (also the SDK's ``TokenException``, code 403)."""
+
+        def __init__(self, message: str) -> None: ...
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "SessionExpiredError":
+            return _session_expired_error()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _session_expired_error() -> type[SessionError]:
+    """Build :class:`SessionExpiredError` once, when first asked for."""
+    cached = globals().get("SessionExpiredError")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    from kiteconnect.exceptions import TokenException
+
+    class SessionExpiredError(SessionError, TokenException):  # type: ignore[misc]
+        """The saved access token expired or Kite rejected it.
+
+        It is also a ``kiteconnect.exceptions.TokenException`` (code 403), so code that already catches the
+        SDK's exception keeps working and sees our message, which says how to log in again.
+        """
+
+        def __init__(self, message: str) -> None:
+            TokenException.__init__(self, message, code=403)
+
+    SessionExpiredError.__module__ = __name__
+    SessionExpiredError.__qualname__ = "SessionExpiredError"
+    globals()["SessionExpiredError"] = SessionExpiredError  # later lookups skip __getattr__
+    return SessionExpiredError

@@ -1,13 +1,20 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Writing kitekit's files safely: atomically, durably, and private to the user whatever the umask.
+
+Every file kitekit writes goes through :func:`atomic_write` (a reader sees the old file or the new one,
+never half of either, and a crash leaves no partial file), and every folder it creates through
+:func:`ensure_dir` (mode 0700: sessions, caches and pacing state are the user's alone, even under
+``umask 000``).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "ensure_dir", "private_file"]
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -17,7 +24,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     system), gets its mode before any byte is written (a secret is never world-readable, even briefly),
     and is fsynced before the rename.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a directory is in the way of the file", str(path))
+    if path.exists() and not path.is_file():
+        # Replacing /dev/full or a FIFO with a regular file would be a surprise, and as root it would succeed.
+        raise OSError(errno.EINVAL, "not a regular file, refusing to replace it", str(path))
+    ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -30,3 +42,48 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the directory entry is on disk; not possible (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path, mode: int = 0o700) -> Path:
+    """Create ``path`` and any missing parents with ``mode`` (0700 by default); return it.
+
+    ``Path.mkdir(parents=True, mode=…)`` gives the mode to the last folder only and ``0777 & ~umask`` to the
+    parents it creates, which under ``umask 000`` is world-writable; here every folder created gets ``mode``.
+
+    Raises:
+        NotADirectoryError: a file stands where a folder belongs.
+        PermissionError: a parent cannot be written.
+    """
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir():
+        if probe.exists():
+            raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder belongs", str(probe))
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            folder.mkdir(mode=mode)
+    return path
+
+
+def private_file(path: Path, mode: int = 0o600) -> Path:
+    """Create ``path`` empty with ``mode`` unless it exists (before a library such as SQLite opens it); return it."""
+    ensure_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    return path

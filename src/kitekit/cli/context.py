@@ -16,7 +16,7 @@ from rich.console import Console
 
 from kitekit.cli import embedded
 from kitekit.clock import Clock, SystemClock
-from kitekit.config import Settings, cache_dir, data_dir, load_settings
+from kitekit.config import Settings, cache_dir, check_url, data_dir, load_settings
 from kitekit.errors import CredentialsRequiredError
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from kitekit.instruments import InstrumentStore, Progress
     from kitekit.quotes import MarketData
-    from kitekit.session import SessionManager
+    from kitekit.session.manager import SessionManager
+    from kitekit.session.record import SessionStore
     from kitekit.sim.server import SimServer
 
 __all__ = ["CliContext"]
@@ -54,13 +55,17 @@ class CliContext:
     def from_env(cls, sim: bool | None, sim_url: str | None, config_file: Path | None) -> CliContext:
         """Build the context from flags, falling back to ``KITE_SIM``, ``KITE_SIM_URL``, ``KITE_CONFIG``."""
         url = sim_url or os.environ.get("KITE_SIM_URL") or None
+        if url is not None:
+            check_url(url, "simulator URL (--sim-url or KITE_SIM_URL)")
         use_sim = bool(sim) or bool(url) or (sim is None and _truthy(os.environ.get("KITE_SIM")))
         return cls(sim=use_sim, sim_url=url, config_file=config_file)
 
     @property
     def data_dir(self) -> Path:
-        """Return where sessions, caches and the embedded simulator's state live."""
-        return data_dir() / "sim" if self.sim else data_dir()
+        """Return where this run keeps its sessions: per simulator, so simulators never spoil each other's."""
+        if not self.sim:
+            return data_dir()
+        return embedded.sim_home(data_dir(), self.sim_url)
 
     # -- settings ----------------------------------------------------------------------------------
     def settings(self) -> Settings:
@@ -88,7 +93,7 @@ class CliContext:
     def _sim_settings(self) -> Settings:
         from kitekit.sim.config import SimConfig
 
-        config = SimConfig(state_file=embedded.state_file(data_dir()))
+        config = SimConfig(state_file=self.data_dir / "state.json")
         if self.sim_url:
             url = self.sim_url
         else:
@@ -100,21 +105,42 @@ class CliContext:
         return embedded.sim_settings(config, url)
 
     # -- sessions ----------------------------------------------------------------------------------
+    @property
+    def login_hint(self) -> str:
+        """Return the command that logs in again for this run's choice of Kite or simulator."""
+        return "kitekit --sim login" if self.sim else "kitekit login"
+
+    def session_store(self) -> SessionStore:
+        """Return where this run's api_key keeps its saved session (no SDK import: ``status`` stays fast)."""
+        from kitekit.session.record import SessionStore
+
+        settings = self.settings()
+        settings.require("api_key")
+        return SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
+
     def manager(self) -> SessionManager:
         """Return this command's session manager (built once)."""
         if self._manager is None:
-            from kitekit.session import SessionManager, SessionStore
+            from kitekit.session.manager import SessionManager
 
-            settings = self.settings()
-            settings.require("api_key")
-            store = SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
-            hint = "kitekit --sim login" if self.sim else "kitekit login"
-            self._manager = SessionManager(settings, store, clock=self.clock, login_hint=hint)
+            store = self.session_store()
+            self._manager = SessionManager(self.settings(), store, clock=self.clock, login_hint=self.login_hint)
         return self._manager
 
     def kite(self) -> KiteConnect:
-        """Return a verified ``KiteConnect`` for the saved session."""
-        return self.manager().get_kite()
+        """Return a verified ``KiteConnect`` for the saved session.
+
+        On a simulator, whose credentials are public, a missing or expired session is renewed by itself.
+        """
+        manager = self.manager()
+        if self.sim and manager.valid() is None:
+            self.sim_login()
+        return manager.get_kite()
+
+    def sim_login(self) -> None:
+        """Log in to the simulator with its documented credentials (its TOTP login needs no browser)."""
+        self.err.print("Logging in to the simulator with its documented credentials…")
+        self.manager().login_with_totp()
 
     def store(self, show_progress: bool = True) -> InstrumentStore:
         """Return the instrument store; it downloads (with a progress bar) only when today's dump is missing."""

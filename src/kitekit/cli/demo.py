@@ -6,19 +6,23 @@ from typing import Annotated
 
 import typer
 
+from kitekit.cli import options
 from kitekit.cli.context import CliContext
-from kitekit.cli.monitor_cmd import run_monitor
-from kitekit.monitor import Monitor
 
 DEMO_KEYS = ("NIFTY 50", "NIFTY BANK", "RELIANCE")
 
 
 def demo(
     ctx: typer.Context,
-    readings: Annotated[int, typer.Option(help="How many readings the monitor takes.")] = 5,
-    every: Annotated[float, typer.Option(help="Seconds between readings.")] = 1.0,
+    readings: Annotated[
+        int, typer.Option(help="How many readings the monitor takes.", callback=options.at_least(1))
+    ] = 5,
+    every: Annotated[float, typer.Option(help="Seconds between readings.", callback=options.finite_positive)] = 1.0,
 ) -> None:
     """Log in (if needed), print the profile, then monitor NIFTY 50, NIFTY BANK and RELIANCE."""
+    from kitekit.cli.monitor_view import run_monitor
+    from kitekit.monitor import Monitor
+
     cli: CliContext = ctx.obj
     manager = cli.manager()
     if manager.valid() is None:

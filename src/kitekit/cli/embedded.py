@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.panel import Panel
 
 from kitekit.clock import Clock, SystemClock, VirtualClock
 from kitekit.config import Settings
-from kitekit.markethours import TradingCalendar
 
 if TYPE_CHECKING:
     from kitekit.sim.config import SimConfig
     from kitekit.sim.server import SimServer
 
-__all__ = ["banner", "market_clock", "sim_server", "sim_settings"]
+__all__ = ["banner", "is_loopback", "market_clock", "sim_home", "sim_server", "sim_settings"]
 
 
 def market_clock(wall: Clock, speed: float = 1.0, real_time: bool = False) -> Clock:
@@ -31,6 +31,8 @@ def market_clock(wall: Clock, speed: float = 1.0, real_time: bool = False) -> Cl
     """
     if real_time:
         return wall
+    from kitekit.markethours import TradingCalendar  # imported here: numpy, which most commands never need
+
     return VirtualClock(TradingCalendar().last_session_start(wall.now()), speed=speed)
 
 
@@ -74,6 +76,25 @@ def banner(err: Console, url: str, embedded: bool) -> None:
     )
 
 
-def state_file(data_dir: Path) -> Path:
-    """Return where a CLI simulator keeps its state (access tokens) under the kitekit data dir."""
-    return data_dir / "sim" / "state.json"
+def sim_home(data_dir: Path, url: str | None) -> Path:
+    """Return the folder a simulator's sessions and state live in under the kitekit data dir.
+
+    Each simulator gets its own: the embedded one (``url`` None) and each running ``kitekit sim`` by host and
+    port. A login on one then never ends, overwrites or invalidates a session saved for another.
+    """
+    if url is None:
+        return data_dir / "sim" / "embedded"
+    parts = urlsplit(url)
+    return data_dir / "sim" / f"{parts.hostname or 'localhost'}_{parts.port or 80}"
+
+
+def is_loopback(host: str) -> bool:
+    """Return True if ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

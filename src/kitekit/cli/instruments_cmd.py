@@ -11,7 +11,7 @@ from rich.table import Table
 
 from kitekit.cli.context import CliContext
 from kitekit.errors import KitekitError
-from kitekit.instruments import Instrument
+from kitekit.wire.instruments_csv import Instrument
 
 instruments_app = typer.Typer(help="The instruments dump: download, find, option chains.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Token files for scripts.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def sync(
         cli.console.print(f"The instruments dump of {store.dump_day()} is already cached; nothing to do.")
     store.load()
     cli.console.print(
-        f"{len(store.frame())} instruments; cached days: {', '.join(d.isoformat() for d in store.cached_days())}"
+        f"{len(store):,} instruments; cached days: {', '.join(d.isoformat() for d in store.cached_days())}"
     )
 
 

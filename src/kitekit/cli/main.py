@@ -7,15 +7,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import requests
 import typer
-from kiteconnect.exceptions import KiteException
-from rich.logging import RichHandler
 
 from kitekit import redact
-from kitekit.cli import demo, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
+from kitekit.cli import demo, failures, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
 from kitekit.cli.context import CliContext
-from kitekit.errors import KitekitError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -42,26 +38,30 @@ def _global(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what kitekit does.")] = False,
 ) -> None:
+    _state["verbose"] = verbose
     _log_to_terminal(logging.INFO if verbose else logging.WARNING)
     cli = CliContext.from_env(sim, sim_url, config)
     ctx.obj = cli
     ctx.call_on_close(cli.close)
 
 
-class _CliHandler(RichHandler):
-    """Marks the handler the CLI installed, so a second run in one process replaces it."""
+#: What the global options said, for the error handler (which runs after the command's context is gone).
+_state: dict[str, bool] = {"verbose": False}
 
 
 def _log_to_terminal(level: int | None) -> None:
     """Show kitekit's log records at ``level`` on stderr; None removes the CLI's handler again."""
     # Only kitekit's own loggers print, so a library's debug output (URLs, headers) never reaches the terminal.
+    from rich.logging import RichHandler
+
     logger = logging.getLogger("kitekit")
-    for handler in [h for h in logger.handlers if isinstance(h, _CliHandler)]:
+    for handler in [h for h in logger.handlers if getattr(h, "kitekit_cli", False)]:
         logger.removeHandler(handler)
     if level is None:
         logger.setLevel(logging.NOTSET)
         return
-    handler = _CliHandler(show_time=False, show_path=False, markup=False, console=CliContext().err)
+    handler = RichHandler(show_time=False, show_path=False, markup=False, console=CliContext().err)
+    handler.kitekit_cli = True  # type: ignore[attr-defined]  # marks ours, so a second run replaces it
     handler.addFilter(redact.SecretFilter())
     logger.addHandler(handler)
     logger.setLevel(level)
@@ -80,7 +80,11 @@ app.add_typer(instruments_cmd.tokens_app, name="tokens")
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the command line with ``argv`` and return the exit code; local errors print a message, no traceback."""
+    """Run the command line with ``argv`` and return the exit code (see :mod:`kitekit.cli.failures`).
+
+    A failure prints one line saying what went wrong and what to do; ``-v`` adds the traceback.
+    """
+    _state["verbose"] = False
     try:
         return _run(argv)
     finally:
@@ -92,25 +96,22 @@ def _run(argv: list[str] | None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except KitekitError as exc:
-        err.print(f"[red]Error:[/] {exc}", highlight=False, soft_wrap=True)
-    except KiteException as exc:
-        err.print(
-            f"[red]Kite answered {type(exc).__name__} (HTTP {exc.code}):[/] {exc}", highlight=False, soft_wrap=True
-        )
-    except requests.RequestException as exc:
-        err.print(f"[red]Network error talking to Kite:[/] {type(exc).__name__}. Check the connection and retry.")
     except (typer.Abort, KeyboardInterrupt):
         err.print("Aborted.")
-        return 130
+        return failures.INTERRUPTED
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: typer shows them the way click would
         show = getattr(exc, "show", None)
         if show is not None:
             show()
-        return int(getattr(exc, "exit_code", 2))
-    return 1
+        return int(getattr(exc, "exit_code", failures.USAGE))
+    except Exception as exc:  # the edge: whatever a command lets out becomes one line and an exit code
+        failure = failures.describe(exc)
+        if _state["verbose"]:
+            err.print_exception(show_locals=False)
+        err.print(failure.message, highlight=False, soft_wrap=True)
+        return failure.code
 
 
 def main() -> None:

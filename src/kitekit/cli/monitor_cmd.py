@@ -2,104 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
+from kitekit.cli import options
 from kitekit.cli.context import CliContext
-from kitekit.monitor import CsvRecorder, Monitor, Reading, Track
+from kitekit.errors import KitekitError
 
-
-def reading_line(reading: Reading, keys: list[str]) -> Text:
-    """Return the classic one-line rendering of a reading."""
-    line = Text(f"{reading.at:%Y-%m-%d %H:%M:%S}")
-    for key in keys:
-        line.append("  ")
-        line.append(key, style="bold")
-        price = reading.price(key)
-        if price is None:
-            line.append(f" — gap: {reading.gaps.get(key, 'no data')}", style="red")
-        else:
-            line.append(f" {price:,.2f}")
-    return line
-
-
-def live_table(tracks: list[Track], now: datetime, taken: int, count: int | None) -> Table:
-    """Return the live table: LTP, change, change %, day range, sparkline and staleness per instrument."""
-    title = f"reading {taken}" + (f" of {count}" if count else "") + f" · {now:%H:%M:%S} IST"
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("instrument", "left"),
-        ("LTP", "right"),
-        ("change", "right"),
-        ("%", "right"),
-        ("day low", "right"),
-        ("day high", "right"),
-        ("trend", "left"),
-        ("age", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for t in tracks:
-        change, pct = t.change, t.change_pct
-        style = "green" if (change or 0) > 0 else "red" if (change or 0) < 0 else ""
-        age = t.staleness(now)
-        table.add_row(
-            t.key,
-            "—" if t.last is None else f"{t.last:,.2f}",
-            Text("" if change is None else f"{change:+,.2f}", style=style),
-            Text("" if pct is None else f"{pct:+.2f}", style=style),
-            "" if t.low is None else f"{t.low:,.2f}",
-            "" if t.high is None else f"{t.high:,.2f}",
-            t.sparkline(),
-            Text("" if age is None else f"{age:.0f}s", style="red" if t.gap else ""),
-        )
-    return table
-
-
-def run_monitor(monitor: Monitor, console: Console, live: bool, csv_path: Path | None) -> int:
-    """Run the loop, rendering each reading; return how many readings had gaps."""
-    recorder = CsvRecorder(csv_path) if csv_path else None
-    gaps = 0
-    try:
-        if live:
-            with Live(console=console, auto_refresh=False, transient=False) as view:
-                for i, reading in enumerate(monitor.readings(), start=1):
-                    gaps += bool(reading.gaps)
-                    if recorder:
-                        recorder.record(reading, monitor.keys)
-                    notes = [Text(f"{k}: {why}", style="red") for k, why in reading.gaps.items()]
-                    view.update(
-                        Group(live_table(list(monitor.tracks.values()), reading.at, i, monitor.count), *notes),
-                        refresh=True,
-                    )
-        else:
-            for reading in monitor.readings():
-                gaps += bool(reading.gaps)
-                if recorder:
-                    recorder.record(reading, monitor.keys)
-                console.print(reading_line(reading, monitor.keys), highlight=False, soft_wrap=True)
-    finally:
-        if recorder:
-            recorder.close()
-    return gaps
+__all__ = ["monitor"]
 
 
 def monitor(
     ctx: typer.Context,
     instruments: Annotated[list[str], typer.Argument(help='Instruments: "NIFTY 50", RELIANCE, NSE:INFY, 408065…')],
-    every: Annotated[float, typer.Option(help="Seconds between readings.")] = 5.0,
-    count: Annotated[int | None, typer.Option(help="Number of readings (default: until Ctrl-C).")] = None,
+    every: Annotated[float, typer.Option(help="Seconds between readings.", callback=options.finite_positive)] = 5.0,
+    count: Annotated[
+        int | None, typer.Option(help="Number of readings (default: until Ctrl-C).", callback=options.at_least(1))
+    ] = None,
     live: Annotated[bool, typer.Option("--live", help="A table that refreshes in place.")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="Also append readings to this CSV file.")] = None,
 ) -> None:
-    """Print LTPs every few seconds; failed readings show as gaps with the reason, and the loop goes on."""
+    """Print LTPs every few seconds; failed readings show as gaps with the reason, and the loop goes on.
+
+    Exits with 1 when every reading failed for every instrument.
+    """
+    from kitekit.cli.monitor_view import run_monitor
+    from kitekit.monitor import Monitor
+
     cli: CliContext = ctx.obj
     data = cli.market_data()
     mon = Monitor(data, instruments, every=every, count=count, with_ohlc=live, clock=cli.clock)
-    run_monitor(mon, cli.console, live, csv)
+    run = run_monitor(mon, cli.console, live, csv)
+    if run.readings and run.all_failed == run.readings:
+        raise KitekitError(f"All {run.readings} readings failed; the reasons are shown above.")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from kitekit.cli import failures
 from kitekit.cli.context import CliContext
 from kitekit.clock import IST
-from kitekit.session import SavedSession
+
+if TYPE_CHECKING:
+    from kitekit.session import SavedSession
 
 
 def _until(later: datetime, now: datetime) -> str:
@@ -65,7 +68,8 @@ def login(
     if paste is not None:
         text = typer.prompt("Paste the redirect URL or request_token", hide_input=True) if paste == "-" else paste
         session = manager.login_with_paste(text)
-    elif totp:
+    elif totp or cli.sim:
+        # The simulator's TOTP secret is public: its login needs no browser.
         cli.err.print("Logging in with password and TOTP…")
         session = manager.login_with_totp()
     else:
@@ -90,12 +94,15 @@ def _open_browser(url: str) -> bool:
 def status(ctx: typer.Context) -> None:
     """Show the saved session: user, login time and when it expires."""
     cli: CliContext = ctx.obj
-    manager = cli.manager()
-    session = manager.saved()
+    store = cli.session_store()
+    session = store.load()
+    api_key = cli.settings().api_key
+    if session is not None and session.api_key != api_key:
+        session = None
     now = cli.clock.now()
     if session is None:
-        cli.console.print(f"No saved session. Log in with: {manager.login_hint}")
-        raise typer.Exit(1)
+        cli.console.print(f"No saved session. Log in with: {cli.login_hint}")
+        raise typer.Exit(failures.SESSION)
     state = "dead (Kite rejected it)" if session.dead else "valid" if not session.is_expired(now) else "expired"
     table = Table(show_header=False, box=None)
     table.add_row("user", f"{session.user_id} ({session.user_name})")
@@ -105,11 +112,11 @@ def status(ctx: typer.Context) -> None:
         f"{session.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(session.expires_at, now)})",
     )
     table.add_row("state", state)
-    table.add_row("file", str(manager.store.path))
+    table.add_row("file", str(store.path))
     cli.console.print(table)
     if state != "valid":
-        cli.console.print(f"Log in again with: {manager.login_hint}")
-        raise typer.Exit(1)
+        cli.console.print(f"Log in again with: {cli.login_hint}")
+        raise typer.Exit(failures.SESSION)
 
 
 def logout(ctx: typer.Context) -> None:

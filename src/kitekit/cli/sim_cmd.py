@@ -7,29 +7,45 @@ from typing import Annotated
 
 import typer
 
-from kitekit.cli import embedded
+from kitekit.cli import embedded, options
 from kitekit.clock import SystemClock
 from kitekit.config import data_dir
 
 
 def sim_command(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind; 0 picks a free one and prints it.")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="Port to bind; 0 picks a free one and prints it.", callback=options.port)
+    ] = 8000,
     seed: Annotated[int, typer.Option(help="Seed of the simulated market.")] = 7,
     real_time: Annotated[
         bool,
         typer.Option("--real-time", help="Follow the wall clock (prices frozen outside 09:15-15:30 IST)."),
     ] = False,
-    speed: Annotated[float, typer.Option(help="Speed of the virtual session (1 = real time).")] = 1.0,
+    speed: Annotated[
+        float, typer.Option(help="Speed of the virtual session (1 = real time).", callback=options.finite_positive)
+    ] = 1.0,
     auto_login: Annotated[bool, typer.Option("--auto-login", help="Approve logins without the login form.")] = False,
     state_file: Annotated[
         Path | None, typer.Option(help="Where access tokens persist (default: the kitekit data dir).")
     ] = None,
-    latency_ms: Annotated[float, typer.Option(help="Fault: added latency per request.")] = 0.0,
-    network_error_rate: Annotated[float, typer.Option(help="Fault: share of 503 NetworkException.")] = 0.0,
-    data_error_rate: Annotated[float, typer.Option(help="Fault: share of 502 DataException.")] = 0.0,
-    html_502_rate: Annotated[float, typer.Option(help="Fault: share of HTML 502 pages.")] = 0.0,
-    drop_rate: Annotated[float, typer.Option(help="Fault: share of dropped connections.")] = 0.0,
+    no_rate_limits: Annotated[
+        bool,
+        typer.Option("--no-rate-limits", help="Lift Kite's rate limits (for load tests and benchmarks)."),
+    ] = False,
+    latency_ms: Annotated[
+        float, typer.Option(help="Fault: added latency per request, in ms.", callback=options.non_negative)
+    ] = 0.0,
+    network_error_rate: Annotated[
+        float, typer.Option(help="Fault: share of 503 NetworkException.", callback=options.share)
+    ] = 0.0,
+    data_error_rate: Annotated[
+        float, typer.Option(help="Fault: share of 502 DataException.", callback=options.share)
+    ] = 0.0,
+    html_502_rate: Annotated[float, typer.Option(help="Fault: share of HTML 502 pages.", callback=options.share)] = 0.0,
+    drop_rate: Annotated[
+        float, typer.Option(help="Fault: share of dropped connections.", callback=options.share)
+    ] = 0.0,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
     from kitekit.sim.config import FaultConfig, LoginMode, SimConfig
@@ -39,7 +55,10 @@ def sim_command(
     config = SimConfig(
         seed=seed,
         login_mode=LoginMode.AUTO if auto_login else LoginMode.FORM,
-        state_file=state_file or embedded.state_file(data_dir()),
+        rate_limit_enabled=not no_rate_limits,
+        # A fixed port keeps its sessions across restarts; a random one (--port 0) cannot be found again.
+        state_file=state_file
+        or (embedded.sim_home(data_dir(), f"http://{host}:{port}") / "state.json" if port else None),
         faults=FaultConfig(
             latency_ms=latency_ms,
             network_error_rate=network_error_rate,
@@ -54,11 +73,21 @@ def sim_command(
     except OSError as exc:
         typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}. Try --port 0 for a free port.", err=True)
         raise typer.Exit(1) from None
+    if not embedded.is_loopback(host):
+        typer.secho(
+            f"WARNING: the simulator listens on {host}, reachable from other machines. Its credentials are public "
+            "and its admin endpoints change its behaviour: bind 127.0.0.1 unless you really mean it.",
+            err=True,
+            fg="red",
+            bold=True,
+        )
     moment = clock.now()
     typer.echo(f"kitekit simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
     typer.echo(f"  REST root / KiteConnect(root=…): {server.url}")
     typer.echo(f"  api_key: {config.api_key}   user: {config.user_id}   (defaults documented in docs/simulator.md)")
     clock_note = "wall clock" if real_time else f"virtual session from {moment:%Y-%m-%d %H:%M} IST at {speed:g}x"
     typer.echo(f"  clock: {clock_note}")
+    if no_rate_limits:
+        typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")
     server.serve_forever()

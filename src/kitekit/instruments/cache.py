@@ -79,18 +79,6 @@ def write_day(path: Path, facts: dict[str, Any], index: InstrumentIndex, raw: by
     head += b" " * (-(_PREFIX.size + len(head)) % _ALIGN)  # the index starts aligned
     prefix = _PREFIX.pack(_MAGIC, len(head), zlib.crc32(head))
     atomic_write(path, b"".join((prefix, head, packed, raw)), mode=0o644)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the directory entry is on disk; not possible (nor needed) on Windows.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)

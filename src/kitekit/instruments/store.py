@@ -23,6 +23,7 @@ import numpy as np
 
 from kitekit.clock import IST, Clock, SystemClock, ensure_aware
 from kitekit.errors import InstrumentCacheError
+from kitekit.files import ensure_dir
 from kitekit.instruments import cache, derivatives, resolve
 from kitekit.instruments.download import Fetcher, Progress, download, fetcher_for
 from kitekit.instruments.index import InstrumentIndex
@@ -99,6 +100,10 @@ class InstrumentStore:
         store._previous_checked = True
         return store
 
+    def __len__(self) -> int:
+        """Return how many instruments today's dump lists (loading it first if needed)."""
+        return len(self._today_dump().index)
+
     # -- refresh and cache ---------------------------------------------------------------------------------
     def dump_day(self, now: datetime | None = None) -> date:
         """Return the trading day whose dump is current at ``now`` (default: the clock's now).
@@ -151,7 +156,7 @@ class InstrumentStore:
             index = InstrumentIndex.build(cols)
             index.add_fno(cols)
             facts = {"day": day.isoformat(), "fetched_at": self.clock.now().isoformat(), "selection": selection}
-            cache_dir.mkdir(parents=True, exist_ok=True)
+            ensure_dir(cache_dir)
             cache.write_day(cache.day_path(cache_dir, day), facts, index, raw)
             cache.prune(cache_dir, keep=day)
             self._install(Dump(day, index, raw=raw))  # the split columns (10 MB) are rebuilt if ever needed

@@ -2,10 +2,31 @@
 
 Parts: ``record`` (the saved session and its file), ``client`` (building a paced client, once), ``login``
 (the login URL, the redirect catcher, pasted URLs, TOTP automation) and ``manager`` (:class:`SessionManager`,
-the facade users import).
+the facade users import). The names load their modules on first use, so reading a saved session (``kitekit
+status``) does not import the SDK.
 """
 
-from kitekit.session.manager import SessionManager
-from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kitekit.session.manager import SessionManager
+    from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
 
 __all__ = ["SavedSession", "SessionManager", "SessionStore", "next_token_expiry"]
+
+_LAZY = {
+    "SavedSession": "kitekit.session.record",
+    "SessionManager": "kitekit.session.manager",
+    "SessionStore": "kitekit.session.record",
+    "next_token_expiry": "kitekit.session.record",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kitekit.session' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,4 +1,4 @@
-"""Getting a ``request_token``: the login URL, a local redirect catcher, pasted URLs, and TOTP automation.
+"""Getting a ``request_token`` by hand: the login URL, a local redirect catcher, and pasted URLs.
 
 The official SDK's ``login_url()`` is hard-coded to Zerodha's host, so we build the URL from a configurable
 root; the same code logs in to the real Kite and to the simulator.
@@ -7,18 +7,13 @@ root; the same code logs in to the real Kite and to the simulator.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pyotp
-import requests
-
-from kitekit.clock import Clock, SystemClock
 from kitekit.errors import LoginError
 
 __all__ = [
@@ -26,8 +21,10 @@ __all__ = [
     "RedirectResult",
     "build_login_url",
     "parse_redirect",
-    "totp_login",
+    "result_from_query",
 ]
+
+log = logging.getLogger("kitekit.session")
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]{8,64}")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -51,7 +48,12 @@ def build_login_url(login_url: str, api_key: str, state: str | None = None) -> s
     return f"{login_url}?{urlencode(query)}"
 
 
-def _result_from_query(query: dict[str, list[str]]) -> RedirectResult:
+def result_from_query(query: dict[str, list[str]]) -> RedirectResult:
+    """Return the result a redirect's parsed query carries.
+
+    Raises:
+        LoginError: Kite reported a failed login, or the request_token is missing or malformed.
+    """
     flat = {k: v[0] for k, v in query.items() if v}
     status = flat.pop("status", "")
     token = flat.pop("request_token", "")
@@ -79,7 +81,7 @@ def parse_redirect(text: str) -> RedirectResult:
     parsed = parse_qs(query, keep_blank_values=True)
     if not parsed or ("://" not in text and "=" not in text):
         raise LoginError("That is neither a request_token nor a redirect URL. Paste the whole URL your browser shows.")
-    return _result_from_query(parsed)
+    return result_from_query(parsed)
 
 
 class RedirectCatcher:
@@ -130,13 +132,15 @@ class RedirectCatcher:
         if parts.path != self.path:
             self._reply(request, 404, "Not the kitekit login redirect.")
             return
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if self.expected_state is not None and query.get("state", [""])[0] != self.expected_state:
+            # A forged or stray request (another tab, a scanner, a replayed URL): it must not end the login
+            # this catcher waits for, or anyone able to reach the port could abort it.
+            log.warning("Ignored a request on the login redirect port without this login's state; still waiting.")
+            self._reply(request, 400, "This is not the login kitekit is waiting for; it was ignored.")
+            return
         try:
-            result = _result_from_query(parse_qs(parts.query, keep_blank_values=True))
-            if self.expected_state is not None and result.params.get("state") != self.expected_state:
-                raise LoginError(
-                    "The login redirect carried the wrong state: it did not come from the login kitekit started. "
-                    "Run `kitekit login` again."
-                )
+            result = result_from_query(query)
         except LoginError as exc:
             if not self._done.is_set():
                 self._error = exc
@@ -180,75 +184,3 @@ class RedirectCatcher:
         """Stop listening."""
         self._server.shutdown()
         self._server.server_close()
-
-
-def _kite_error(response: requests.Response, step: str) -> LoginError:
-    try:
-        message = str(response.json().get("message") or "").rstrip(".")
-    except ValueError:
-        message = ""
-    return LoginError(f"{step} failed (HTTP {response.status_code}){': ' + message if message else ''}.")
-
-
-def totp_login(
-    http: requests.Session,
-    login_url: str,
-    api_key: str,
-    redirect_url: str,
-    user_id: str,
-    password: str,
-    totp_secret: str,
-    clock: Clock | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    state: str | None = None,
-) -> RedirectResult:
-    """Log in unattended through Kite's web login with a password and a TOTP; return the redirect result.
-
-    Routes: ``POST /api/login``, ``POST /api/twofa``, then ``GET /connect/login`` with the session cookie,
-    following redirects until one points at ``redirect_url`` (that one is read, not visited).
-
-    This is how traders automate Kite's daily login. It is the user's choice and risk: it needs the
-    password and TOTP secret on the machine, and Zerodha may change these endpoints at any time.
-
-    Raises:
-        LoginError: wrong credentials, wrong TOTP, or no redirect to ``redirect_url``.
-    """
-    clock = clock or SystemClock()
-    base = "{0.scheme}://{0.netloc}".format(urlsplit(login_url))
-    r = http.post(urljoin(base, "/api/login"), data={"user_id": user_id, "password": password}, timeout=15)
-    if not r.ok:
-        raise _kite_error(r, "Password login")
-    request_id = str(r.json()["data"]["request_id"])
-    totp = pyotp.TOTP(totp_secret)
-    now = clock.now()
-    left = totp.interval - (now.timestamp() % totp.interval)
-    if left < 2:
-        # A code about to roll over may arrive stale; wait for the next one instead.
-        sleep(left + 0.1)
-        now = clock.now()
-    code = totp.at(now)
-    r = http.post(
-        urljoin(base, "/api/twofa"),
-        data={
-            "user_id": user_id,
-            "request_id": request_id,
-            "twofa_value": code,
-            "twofa_type": "totp",
-            "skip_totp": "true",
-        },
-        timeout=15,
-    )
-    if not r.ok:
-        raise _kite_error(r, "TOTP check")
-    target = urlsplit(redirect_url)
-    url = build_login_url(login_url, api_key, state)
-    for _ in range(10):
-        r = http.get(url, allow_redirects=False, timeout=15)
-        location = r.headers.get("location")
-        if r.status_code not in (301, 302, 303, 307, 308) or not location:
-            raise _kite_error(r, "Kite's login page did not redirect to the app; the login")
-        url = urljoin(url, location)
-        here = urlsplit(url)
-        if (here.scheme, here.netloc, here.path) == (target.scheme, target.netloc, target.path or "/"):
-            return _result_from_query(parse_qs(here.query, keep_blank_values=True))
-    raise LoginError("Too many redirects during the TOTP login; the login flow may have changed.")

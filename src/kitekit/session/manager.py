@@ -25,8 +25,10 @@ from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
 from kitekit.pacer import Pacer
 from kitekit.retry import RetryPolicy
 from kitekit.session.client import default_pacer, paced_client
-from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect, totp_login
+from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect
 from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
+from kitekit.session.totp import LoginRetry, LoginStep, TransientLoginError, totp_login
+from kitekit.wire.envelope import ErrorType, error_type_of
 
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
@@ -137,8 +139,18 @@ class SessionManager:
         concurrent logins leave the file holding the token Kite issued last.
 
         Raises:
-            LoginError: Kite refused the request token or the checksum.
+            LoginError: Kite refused the request token or the checksum, the exchange failed on the way (the
+                request_token may be spent: log in again), or the session could not be saved.
         """
+        try:
+            return self._exchange(result)
+        except TransientLoginError as exc:
+            raise LoginError(
+                f"The {exc.step} failed ({exc.why}); the request_token may be spent. Run `{self.login_hint}` again."
+            ) from None
+
+    def _exchange(self, result: RedirectResult) -> SavedSession:
+        """Do :meth:`complete`'s work; a failure that may pass with a new request_token is TransientLoginError."""
         self.settings.require("api_secret")
         redact.register(result.request_token)
         kite = self.new_client()
@@ -151,7 +163,11 @@ class SessionManager:
                     f"and an 'Invalid checksum' means the api_secret is wrong. Run `{self.login_hint}` again."
                 ) from None
             except KiteException as exc:
+                if error_type_of(exc) in (ErrorType.NETWORK, ErrorType.DATA, ErrorType.GENERAL):
+                    raise TransientLoginError(LoginStep.EXCHANGE, f"{type(exc).__name__} (HTTP {exc.code})") from None
                 raise LoginError(f"Kite refused the login ({type(exc).__name__}: {exc}).") from None
+            except requests.RequestException as exc:
+                raise TransientLoginError(LoginStep.EXCHANGE, type(exc).__name__) from None
             redact.register(str(data.get("access_token", "")), str(data.get("refresh_token") or ""))
             now = self.clock.now()
             session = SavedSession(
@@ -167,8 +183,24 @@ class SessionManager:
                 refresh_token=str(data.get("refresh_token") or ""),
                 verified_at=now,
             )
-            self.store.save(session)
+            try:
+                self.store.save(session)
+            except OSError as exc:
+                raise LoginError(
+                    f"Kite accepted the login, but the session could not be saved to {self.store.path} "
+                    f"({exc.strerror or exc}); the previous session file is unchanged. Free space or fix the "
+                    f"folder's permissions, then run `{self.login_hint}` again."
+                ) from None
         log.info("Logged in as %s; session saved to %s", session.user_id, self.store.path)
+        left = session.expires_at - now
+        if left < timedelta(hours=1):
+            # Kite flushes every token at 06:00 IST: a 05:59 login buys one minute, not a trading day.
+            log.warning(
+                "This session expires at %s IST, in %d minutes (Kite ends every session at 06:00 IST). "
+                "Log in again after 06:00 for the trading day.",
+                f"{session.expires_at.astimezone(IST):%H:%M}",
+                max(int(left.total_seconds() // 60), 0),
+            )
         return session
 
     def login_with_redirect(
@@ -196,27 +228,56 @@ class SessionManager:
         """Complete a login from a pasted request_token or redirect URL."""
         return self.complete(parse_redirect(pasted))
 
-    def login_with_totp(self, sleep: Callable[[float], None] | None = None) -> SavedSession:
-        """Log in unattended with user id, password and TOTP secret (opt-in; see :func:`totp_login`)."""
+    def login_with_totp(self, retry: LoginRetry | None = None) -> SavedSession:
+        """Log in unattended with user id, password and TOTP secret (opt-in; see :mod:`kitekit.session.totp`).
+
+        Routes: ``POST /api/login``, ``POST /api/twofa``, ``GET /connect/login``, ``POST /session/token``.
+        Each idempotent step is retried on transient failures, and the whole flow is retried with a fresh
+        TOTP code up to ``retry.flow_attempts`` times.
+
+        Raises:
+            LoginError: wrong credentials or TOTP, or a step still failing after every retry (the message
+                names the step).
+        """
         s = self.settings
         s.require("api_secret", "user_id", "password", "totp_secret")
-        state = secrets.token_urlsafe(16)
-        with requests.Session() as http:
-            result = totp_login(
-                http,
-                s.login_url,
-                self.api_key,
-                s.redirect_url,
-                s.user_id or "",
-                s.password or "",
-                s.totp_secret or "",
-                clock=self.clock,
-                state=state,
-                **({"sleep": sleep} if sleep is not None else {}),
-            )
-        if result.params.get("state") != state:
-            raise LoginError("The login redirect carried the wrong state; run the login again.")
-        return self.complete(result)
+        retry = retry or LoginRetry()
+        failure: TransientLoginError | None = None
+        for attempt in range(retry.flow_attempts):
+            if failure is not None:
+                log.warning(
+                    "The TOTP login failed at the %s; trying again (%d of %d)",
+                    failure,
+                    attempt + 1,
+                    retry.flow_attempts,
+                )
+                retry.pause(attempt - 1)
+            state = secrets.token_urlsafe(16)
+            try:
+                with requests.Session() as http:
+                    result = totp_login(
+                        http,
+                        s.login_url,
+                        self.api_key,
+                        s.redirect_url,
+                        s.user_id or "",
+                        s.password or "",
+                        s.totp_secret or "",
+                        clock=self.clock,
+                        retry=retry,
+                        state=state,
+                    )
+                if result.params.get("state") != state:
+                    raise LoginError("The login redirect carried the wrong state; run the login again.")
+                return self._exchange(result)
+            except TransientLoginError as exc:
+                failure = exc
+        assert failure is not None  # noqa: S101 - the loop ran at least once and only falls through on failure
+        raise LoginError(
+            f"The TOTP login failed {retry.flow_attempts} times; the last failure was at the {failure.step} "
+            f"({failure.why}). Kite or the network is having trouble: try again in a few minutes, or log in "
+            f"with `{self.login_hint.replace(' --totp', '')}` in a browser."
+        )
 
     # -- using a session ---------------------------------------------------------------------------
     def saved(self) -> SavedSession | None:

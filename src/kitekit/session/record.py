@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST
 from kitekit.config import data_dir, warn_if_tracked
-from kitekit.files import atomic_write
+from kitekit.files import atomic_write, ensure_dir
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 __all__ = ["SavedSession", "SessionStore", "next_token_expiry"]
 
@@ -79,7 +80,7 @@ class SessionStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=120)
+        self._lock: BaseFileLock | None = None
 
     @classmethod
     def for_api_key(cls, api_key: str, directory: Path | None = None) -> SessionStore:
@@ -90,7 +91,11 @@ class SessionStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the cross-process lock (login, save and mark-dead take it)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_dir(self.path.parent)
+        if self._lock is None:
+            from filelock import FileLock  # imported here: reading a session (`kitekit status`) needs no lock
+
+            self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=120, mode=0o600)
         with self._lock:
             yield
 
@@ -108,7 +113,6 @@ class SessionStore:
 
     def save(self, session: SavedSession) -> None:
         """Write the session atomically with mode 0600."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.path, session.to_json(), mode=0o600)
         warn_if_tracked(self.path)
 

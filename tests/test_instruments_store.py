@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import zlib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,11 @@ def dump_bytes(sim_market: Market) -> bytes:
     """The simulator's full dump for the test Friday, as it serves it."""
     raw, _ = sim_market.universe(SIM_NOW).dump()
     return raw
+
+
+def cached_files(folder: Path) -> list[str]:
+    """Return the names in the cache folder but the sync lock, sorted."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".sync.lock")
 
 
 def downloads(sim: SimServer) -> int:
@@ -179,7 +186,7 @@ def test_a_crash_mid_write_leaves_the_previous_cache_usable(
     with pytest.raises(OSError, match="Input/output"):
         InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock).load()
     monkeypatch.undo()
-    assert [p.name for p in (tmp_path / "instruments").iterdir()] == [FRIDAY_FILE]  # no half file, no temp
+    assert cached_files(tmp_path / "instruments") == [FRIDAY_FILE]  # no half file, no temp
     assert (tmp_path / "instruments" / FRIDAY_FILE).read_bytes() == before
     survivor = InstrumentStore(tmp_path / "instruments", None, clock=clock).load()
     assert survivor.instrument("NSE:RELIANCE").instrument_token == 738561
@@ -210,13 +217,12 @@ def test_a_leftover_temporary_file_of_a_killed_writer_is_ignored_and_cleaned_up(
     folder = tmp_path / "instruments"
     folder.mkdir()
     leftover = folder / ".2026-11-27.kkdump.abc123.tmp"
-    leftover.write_bytes(b"half a file")
-    os.utime(leftover, (0, 0))
+    leftover.write_bytes(b"half a file")  # however young: under the sync lock no other writer is alive
     legacy = folder / "2026-11-20"  # a folder of the first cache layout
     legacy.mkdir()
     (legacy / "meta.json").write_text("{}")
     store.load()
-    assert sorted(p.name for p in folder.iterdir()) == [FRIDAY_FILE]
+    assert cached_files(folder) == [FRIDAY_FILE]
 
 
 @pytest.mark.parametrize("damage", ["csv-bit", "index-bit", "header-bit", "truncated", "padded", "empty"])
@@ -243,6 +249,59 @@ def test_a_damaged_cache_is_detected_and_downloaded_again(
     fresh = InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock)
     assert fresh.instrument("NSE:RELIANCE").name == "RELIANCE INDUSTRIES"  # right data after all
     assert downloads(sim) == 2
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"[]",
+        b'{"index": "big", "csv": {}}',
+        b'{"index": {"length": -1, "crc32": 0}, "csv": {"length": 1, "crc32": 0}}',
+        b"",
+    ],
+    ids=["a list", "a string section", "a negative length", "a number for the exchange list"],
+)
+def test_a_header_of_the_wrong_shape_counts_as_damage_and_is_downloaded_again(
+    store: InstrumentStore, sim: SimServer, sim_kite: KiteConnect, tmp_path: Path, clock: ManualClock, header: bytes
+) -> None:
+    store.load()
+    path = tmp_path / "instruments" / FRIDAY_FILE
+    data = path.read_bytes()
+    size = int.from_bytes(data[16:20], "little")
+    if not header:  # the real header, every length and checksum right, but "selection" a number
+        header = json.dumps({**json.loads(data[24 : 24 + size]), "selection": 5}).encode()
+        header += b" " * (size - len(header))
+    # Valid JSON with a valid checksum, only not of the shape kitekit writes.
+    forged = data[:16] + len(header).to_bytes(4, "little") + zlib.crc32(header).to_bytes(4, "little") + header
+    path.write_bytes(forged + data[24 + size :])
+    fresh = InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock)
+    assert fresh.token("NSE:RELIANCE") == 738561
+    assert downloads(sim) == 2
+
+
+def test_two_overlapping_syncs_never_crash_and_download_once(
+    sim: SimServer, sim_kite: KiteConnect, tmp_path: Path, clock: ManualClock
+) -> None:
+    stores = [InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock) for _ in range(2)]
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def sync(store: InstrumentStore) -> None:
+        try:
+            results.append(store.sync())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert sorted(results) == [False, True]  # the second waited for the first, then found its file
+    assert downloads(sim) == 1
+    assert all(store.token("NSE:INFY") == 408065 for store in stores)
+    assert cached_files(tmp_path / "instruments") == [FRIDAY_FILE]
 
 
 def test_a_damaged_cache_without_a_downloader_is_never_trusted(

@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -311,3 +312,69 @@ def test_a_429_that_gets_through_cools_the_class_down_instead_of_hammering(
     assert kite.ltp("NSE:INFY")["NSE:INFY"]["last_price"] > 0
     assert sim.sim.limiter.rejected == 1
     assert sim.sim.requests["GET /quote/ltp"] == 3
+
+
+# -- damaged state never stalls or stops a client ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000, b""],
+    ids=["garbage", "truncated", "empty"],
+)
+def test_a_damaged_database_is_rebuilt_with_a_warning(
+    tmp_path: Path, t: FakeTime, caplog: pytest.LogCaptureFixture, garbage: bytes
+) -> None:
+    db = tmp_path / "pacing.sqlite3"
+    db.write_bytes(garbage)
+    pacer = Pacer(db, clock=t.clock, sleep=t.sleep)
+    first = pacer.reserve("k", QUOTE)
+    assert pacer.reserve("k", QUOTE) - first == pytest.approx(pacer.interval(QUOTE))
+    assert pacer.path == db  # still shared through the file, now a real database
+    assert ("damaged" in caplog.text) == bool(garbage)
+
+
+def test_a_database_damaged_while_in_use_is_rebuilt(tmp_path: Path, t: FakeTime) -> None:
+    pacer = Pacer(tmp_path / "p.sqlite3", clock=t.clock, sleep=t.sleep)
+    pacer.reserve("k", QUOTE)
+    with sqlite3.connect(tmp_path / "p.sqlite3") as con:
+        con.execute("DROP TABLE buckets")
+    pacer.reserve("k", QUOTE)
+    assert pacer.path is not None
+
+
+def test_an_unusable_data_directory_falls_back_to_pacing_in_process(
+    tmp_path: Path, t: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "data").write_text("a file where the data directory should be")
+    pacer = Pacer(tmp_path / "data" / "pacing.sqlite3", clock=t.clock, sleep=t.sleep)
+    first = pacer.reserve("k", QUOTE)
+    assert pacer.reserve("k", QUOTE) - first == pytest.approx(pacer.interval(QUOTE))
+    assert pacer.path is None
+    assert "Pacing within this process only" in caplog.text
+
+
+def test_a_slot_far_in_the_future_is_reset_instead_of_stalling_the_bucket(
+    make_pacer: Callable[..., Pacer], t: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    stale = make_pacer()
+    stale.cool_down("k", QUOTE, seconds=7200)  # a database written under a clock two hours ahead
+    assert stale.reserve("k", QUOTE) == t.now
+    assert "resetting it" in caplog.text
+    busy = make_pacer()
+    for _ in range(100):
+        busy.reserve("b", QUOTE)  # a real queue of a hundred calls is kept
+    assert busy.reserve("b", QUOTE) == pytest.approx(t.now + 100 * busy.interval(QUOTE))
+
+
+def test_the_database_and_its_folder_are_private_even_under_umask_000(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        pacer = Pacer(tmp_path / "new" / "deeper" / "pacing.sqlite3")
+        pacer.reserve("k", QUOTE)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "new" / "deeper").stat().st_mode & 0o777 == 0o700
+    for name in ("pacing.sqlite3", "pacing.sqlite3-wal", "pacing.sqlite3-shm"):
+        assert (tmp_path / "new" / "deeper" / name).stat().st_mode & 0o777 == 0o600, name

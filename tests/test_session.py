@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -383,3 +384,58 @@ def test_the_package_level_get_kite_uses_the_configured_credentials(
     SessionManager(settings).login_with_totp()
     assert kitekit.get_kite().profile()["user_id"] == sim.sim.config.user_id
     assert kitekit.SessionManager is SessionManager
+
+
+# -- damaged and foreign session files -------------------------------------------------------------------------
+
+
+def test_a_session_file_from_a_newer_kitekit_is_kept_with_its_extra_keys(manager: SessionManager) -> None:
+    manager.login_with_totp()
+    data = json.loads(manager.store.path.read_text())
+    manager.store.path.write_text(json.dumps({**data, "broker_note": {"v": 2}, "device": "desk-1"}))
+    assert manager.get_kite(verify=True).profile()["user_id"]  # still used, and rewritten on verification
+    kept = json.loads(manager.store.path.read_text())
+    assert kept["broker_note"] == {"v": 2} and kept["device"] == "desk-1"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"access_token": 12345}, "'access_token' is missing or not text"),
+        ({"expires_at": None}, "'expires_at' is missing or not text"),
+        ({"dead": "no"}, "wrong type"),
+        ({"expires_at": "tomorrow morning"}, "Invalid isoformat"),
+    ],
+)
+def test_a_session_file_with_wrong_types_is_a_clear_damaged_file_error(
+    manager: SessionManager, change: dict[str, Any], says: str
+) -> None:
+    manager.login_with_totp()
+    data = json.loads(manager.store.path.read_text())
+    manager.store.path.write_text(json.dumps({**data, **change}))
+    with pytest.raises(NoSessionError, match=rf"is damaged \(.*{re.escape(says)}.*\)\. Log in again: kitekit login"):
+        manager.get_kite()
+    assert manager.store.path.exists()  # left for the next login to replace, not deleted behind the user's back
+    manager.login_with_totp()
+    assert manager.get_kite().profile()["user_id"]
+
+
+def test_a_temporary_file_left_by_a_killed_save_is_removed(manager: SessionManager) -> None:
+    manager.store.path.parent.mkdir(parents=True, exist_ok=True)
+    leftover = manager.store.path.parent / f".{manager.store.path.name}.x1y2z3.tmp"
+    leftover.write_text('{"access_token": "half-writt')
+    manager.login_with_totp()
+    assert not leftover.exists()
+    assert manager.store.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_session_files_and_folders_stay_private_under_umask_000(manager: SessionManager) -> None:
+    old = os.umask(0)
+    try:
+        manager.login_with_totp()
+    finally:
+        os.umask(old)
+    folder = manager.store.path.parent
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert manager.store.path.stat().st_mode & 0o777 == 0o600
+    assert folder.joinpath(manager.store.path.name + ".lock").stat().st_mode & 0o777 == 0o600

@@ -10,6 +10,7 @@ quote calls), and two scripts on one key share one budget instead of 429-ing eac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from kitekit.files import private_file
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 __all__ = ["DEFAULT_FILENAME", "Pacer"]
@@ -27,6 +29,9 @@ log = logging.getLogger("kitekit.pacer")
 
 #: The database file a :class:`Pacer` uses when it is given a directory.
 DEFAULT_FILENAME = "pacing.sqlite3"
+#: How far ahead of now a bucket's next slot may lie, in intervals (plus the cooldown): ten minutes of quote
+#: calls, a minute of orders. No real queue is that long; a slot beyond it comes from a stale database.
+_HORIZON_INTERVALS = 600
 
 # `seen` is the wall-clock time of the last write; it lets a bucket notice the system clock stepping back.
 _SCHEMA = (
@@ -62,9 +67,12 @@ class Pacer:
         clock: wall-clock time in seconds, injectable for tests.
         sleep: how to wait for a slot, injectable for tests.
 
+    A damaged database file is replaced by a fresh one, and one that cannot be created or written at all
+    (a read-only or full data directory) makes the pacer work within this process only; both say so in a
+    warning instead of failing every call.
+
     Raises:
         ValueError: a negative rate or cooldown, or a margin outside [0, 1).
-        sqlite3.Error: the database cannot be created or opened.
     """
 
     def __init__(
@@ -95,9 +103,8 @@ class Pacer:
         self._con: sqlite3.Connection | None = None
         self._pid = os.getpid()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with self._lock:
-                self._connection()
+                self._use_database()
 
     # -- the public API ----------------------------------------------------------------------------------
     def interval(self, cls: EndpointClass) -> float:
@@ -162,14 +169,60 @@ class Pacer:
     def _connection(self) -> sqlite3.Connection:
         """Return this process's connection; call with ``_lock`` held."""
         if self._con is None:
+            assert self.path is not None  # noqa: S101 - only called while a database is in use
+            private_file(self.path)  # 0600 before SQLite creates it (its -wal and -shm copy the mode)
             # One connection per process, used under _lock: threads hand over in microseconds instead of
             # meeting SQLite's busy handler, which backs off in steps of milliseconds.
             con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False)
-            _enable_wal(con)
-            con.execute("PRAGMA synchronous=NORMAL")  # a lost slot after a power cut costs nothing
-            con.execute(_SCHEMA)
+            try:
+                _enable_wal(con)
+                con.execute("PRAGMA synchronous=NORMAL")  # a lost slot after a power cut costs nothing
+                con.execute(_SCHEMA)
+            except BaseException:
+                con.close()
+                raise
             self._con = con
         return self._con
+
+    def _use_database(self) -> None:
+        """Open the database now, rebuilding a damaged one or falling back to in-process pacing; ``_lock`` held."""
+        for attempt in range(2):
+            try:
+                self._connection()
+                return
+            except (sqlite3.Error, OSError) as exc:
+                if attempt == 0 and _damaged(exc):
+                    self._rebuild(exc)
+                    continue
+                self._fall_back(exc)
+                return
+
+    def _rebuild(self, exc: BaseException) -> None:
+        """Replace a damaged database with a fresh one (slots are cheap to lose, a stalled client is not)."""
+        assert self.path is not None  # noqa: S101
+        log.warning("The pacing database %s is damaged (%s); starting a fresh one.", self.path, exc)
+        self._drop_connection()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def _fall_back(self, exc: BaseException) -> None:
+        """Pace within this process only, saying why: failing every Kite call would be worse."""
+        log.warning(
+            "Pacing within this process only: %s cannot be used (%s). Other kitekit processes on the same "
+            "api_key no longer share its budget, so together they may exceed Kite's limits. Fix the data "
+            "directory (KITEKIT_DATA_DIR) to share it again.",
+            self.path,
+            exc,
+        )
+        self._drop_connection()
+        self.path = None
+
+    def _drop_connection(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.close()
+        self._con = None
 
     def _after_fork(self) -> None:
         # A SQLite connection, and a lock another thread may have held, must not cross fork(): start afresh
@@ -183,28 +236,61 @@ class Pacer:
         """Atomically set the bucket's tat to ``step(tat, now)``, with now read under the lock; return it."""
         self._after_fork()
         key = (api_key, cls.value)
+        horizon = _HORIZON_INTERVALS * self.interval(cls) + self.cooldown
         with self._lock:
-            if self.path is None:
-                now = self.clock()
-                tat, seen = self._memory.get(key, (now, now))
-                new = step(_rewind(tat, seen, now), now)
-                self._memory[key] = (new, now)
-                return new
-            con = self._connection()
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                # Now is read only once the write lock is ours, so a wait for the lock never yields a stale slot.
-                now = self.clock()
-                row = con.execute(_SELECT, key).fetchone()
-                tat, seen = (float(row[0]), float(row[1])) if row else (now, now)
-                new = step(_rewind(tat, seen, now), now)
-                con.execute(_UPSERT, (*key, new, now))
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+            for attempt in range(2):
+                if self.path is None:
+                    break
+                try:
+                    return self._transact_database(key, step, horizon)
+                except (sqlite3.Error, OSError) as exc:
+                    if attempt == 0 and _damaged(exc):
+                        self._rebuild(exc)
+                        continue
+                    self._fall_back(exc)
+            now = self.clock()
+            tat, seen = self._memory.get(key, (now, now))
+            new = step(_bounded(_rewind(tat, seen, now), now, horizon, key), now)
+            self._memory[key] = (new, now)
             return new
+
+    def _transact_database(self, key: tuple[str, str], step: Step, horizon: float) -> float:
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            # Now is read only once the write lock is ours, so a wait for the lock never yields a stale slot.
+            now = self.clock()
+            row = con.execute(_SELECT, key).fetchone()
+            tat, seen = (float(row[0]), float(row[1])) if row else (now, now)
+            new = step(_bounded(_rewind(tat, seen, now), now, horizon, key), now)
+            con.execute(_UPSERT, (*key, new, now))
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+            raise
+        return new
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Return True for errors a fresh database file cures (garbage, truncation, a foreign schema)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        return "no such table" in text or "no such column" in text or "malformed" in text
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
+def _bounded(tat: float, now: float, horizon: float, key: tuple[str, str]) -> float:
+    """Return ``tat``, or ``now`` if it lies further ahead than any real queue could push it.
+
+    A stale database (copied from a machine whose clock ran ahead, or written by a clock later stepped back
+    while this process was not running) must not stall a bucket for hours.
+    """
+    if tat - now <= horizon:
+        return tat
+    log.warning("The %s pacing slot of %s was %.0fs ahead of now; resetting it.", key[1], key[0], tat - now)
+    return now
 
 
 def _enable_wal(con: sqlite3.Connection, patience: float = 30.0) -> None:

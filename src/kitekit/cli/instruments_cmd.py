@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from kitekit.cli import options
 from kitekit.cli.context import CliContext
 from kitekit.errors import KitekitError
 from kitekit.wire.instruments_csv import Instrument
@@ -55,7 +56,7 @@ def sync(
 def find(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help='A symbol, part of one, a name or a token: "relian", NIFTY, 738561.')],
-    limit: Annotated[int, typer.Option(help="Most results to show.")] = 15,
+    limit: Annotated[int, typer.Option(help="Most results to show.", callback=options.at_least(1))] = 15,
 ) -> None:
     """Find instruments by symbol, name or token; an exact match comes first."""
     cli: CliContext = ctx.obj

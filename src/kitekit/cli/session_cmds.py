@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from kitekit.cli import failures
+from kitekit.cli import failures, options
 from kitekit.cli.context import CliContext
 from kitekit.clock import IST
 
@@ -54,7 +54,9 @@ def login(
         typer.Option("--if-needed", help="Do nothing while the saved session is still valid (for cron)."),
     ] = False,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the login URL.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the redirect.")] = 300.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the redirect.", callback=options.finite_positive)
+    ] = 300.0,
 ) -> None:
     """Log in to Kite and save the session (0600) until it expires at 06:00 IST."""
     cli: CliContext = ctx.obj
@@ -101,7 +103,8 @@ def status(ctx: typer.Context) -> None:
         session = None
     now = cli.clock.now()
     if session is None:
-        cli.console.print(f"No saved session. Log in with: {cli.login_hint}")
+        why = f"The session file is damaged ({store.damage})" if store.damage else "No saved session"
+        cli.console.print(f"{why}. Log in with: {cli.login_hint}")
         raise typer.Exit(failures.SESSION)
     state = "dead (Kite rejected it)" if session.dead else "valid" if not session.is_expired(now) else "expired"
     table = Table(show_header=False, box=None)

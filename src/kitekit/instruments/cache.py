@@ -21,13 +21,14 @@ import shutil
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from kitekit.errors import InstrumentCacheError
-from kitekit.files import atomic_write
+from kitekit.files import atomic_write, ensure_dir
 from kitekit.instruments.index import IndexFormatError, InstrumentIndex
 
 __all__ = ["CacheReplacedError", "DayFile", "cached_days", "day_path", "discard", "open_day", "prune", "write_day"]
@@ -134,6 +135,36 @@ def _data_offset(head: bytes) -> int:
     return _PREFIX.size + len(head)
 
 
+def _checked_header(head: bytes) -> dict[str, Any]:
+    """Return the parsed header if every field has the shape this version writes; else the file is damaged.
+
+    Valid JSON of the wrong shape is as damaged as garbage: it must cost a download, not a crash later.
+    """
+    try:
+        header = json.loads(head)
+    except ValueError as exc:
+        raise InstrumentCacheError(f"unreadable header ({exc})") from None
+    sections = [header.get(name) for name in ("index", "csv")] if isinstance(header, dict) else []
+    shaped = (
+        len(sections) == 2
+        and all(isinstance(sec, dict) and _whole(sec.get("length")) and _whole(sec.get("crc32")) for sec in sections)
+        and isinstance(header.get("format"), int)
+        and isinstance(header.get("day"), str)
+        and (header.get("selection") is None or _strings(header.get("selection")))
+    )
+    if not shaped:
+        raise InstrumentCacheError("the header does not have the shape kitekit writes")
+    return dict(header)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 def open_day(path: Path, day: date) -> DayFile:
     """Open the day file at ``path`` and check its header, size and index.
 
@@ -144,13 +175,9 @@ def open_day(path: Path, day: date) -> DayFile:
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         head = _read_head(fh)
-        try:
-            header = json.loads(head)
-            index_len = int(header["index"]["length"])
-            csv_len = int(header["csv"]["length"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InstrumentCacheError(f"unreadable header ({exc})") from None
-        if header.get("format") != FORMAT or header.get("day") != day.isoformat():
+        header = _checked_header(head)
+        index_len, csv_len = header["index"]["length"], header["csv"]["length"]
+        if header["format"] != FORMAT or header.get("day") != day.isoformat():
             raise InstrumentCacheError("the file is from another kitekit version or another day")
         if size != _data_offset(head) + index_len + csv_len:
             raise InstrumentCacheError(f"the file is {size} bytes, not {_data_offset(head) + index_len + csv_len}")
@@ -171,8 +198,35 @@ def discard(path: Path, reason: str) -> None:
         path.unlink()
 
 
-def prune(cache_dir: Path, keep: date) -> None:
-    """Remove day files older than ``keep`` and the previous day before it, and leftovers of crashed writes."""
+@contextlib.contextmanager
+def sync_lock(cache_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    """Hold the cache's cross-process sync lock: one download and write at a time; others wait, then reuse it.
+
+    Raises:
+        InstrumentCacheError: another sync held the lock for longer than ``timeout`` seconds.
+    """
+    from filelock import FileLock, Timeout  # imported here: only syncs need it
+
+    ensure_dir(cache_dir)
+    try:
+        with FileLock(str(cache_dir / ".sync.lock"), timeout=timeout, mode=0o600):
+            yield
+    except Timeout:
+        raise InstrumentCacheError(
+            f"Another kitekit process has been syncing instruments in {cache_dir} for {timeout:.0f}s; "
+            "try again once it finishes."
+        ) from None
+
+
+def prune(cache_dir: Path, keep: date, syncing: bool = False) -> None:
+    """Remove day files older than ``keep`` and the previous day before it, and leftovers of crashed writes.
+
+    Args:
+        cache_dir: the cache folder.
+        keep: the newest day; it and the day before it stay.
+        syncing: the caller holds :func:`sync_lock`, so no other writer is alive and every staging file is
+            a leftover of a killed sync; otherwise only staging files older than an hour are removed.
+    """
     days = cached_days(cache_dir)
     older = [d for d in days if d < keep]
     for day in older[1:]:
@@ -185,7 +239,7 @@ def prune(cache_dir: Path, keep: date) -> None:
             # atomic_write's temporary files; a live writer's is young, so only old ones are removed.
             if name.startswith(".") and name.endswith(".tmp") and ".kkdump." in name:
                 with contextlib.suppress(OSError):
-                    if now - entry.stat().st_mtime > _STALE_TMP_SECONDS:
+                    if syncing or now - entry.stat().st_mtime > _STALE_TMP_SECONDS:
                         os.unlink(entry.path)
             # Folders of the first cache layout (one folder per day), superseded by day files.
             elif (

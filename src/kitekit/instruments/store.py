@@ -23,7 +23,6 @@ import numpy as np
 
 from kitekit.clock import IST, Clock, SystemClock, ensure_aware
 from kitekit.errors import InstrumentCacheError
-from kitekit.files import ensure_dir
 from kitekit.instruments import cache, derivatives, resolve
 from kitekit.instruments.download import Fetcher, Progress, download, fetcher_for
 from kitekit.instruments.index import InstrumentIndex
@@ -141,24 +140,29 @@ class InstrumentStore:
         with self._lock:
             cache_dir = self._require_cache()
             day = self.dump_day()
-            existing = self._open_day(day)
-            if existing is not None and not force and self._covers(existing):
-                try:
-                    existing.read_csv()
-                    return False
-                except InstrumentCacheError as exc:
-                    cache.discard(existing.path, str(exc))
-            selection = self._selection(existing)
-            raw = download(fetcher_for(self._fetch), selection, progress)
-            cols = DumpColumns(raw)
-            if len(cols) == 0:
-                raise InstrumentCacheError("Kite sent an instruments dump with no rows; keeping the cached one.")
-            index = InstrumentIndex.build(cols)
-            index.add_fno(cols)
-            facts = {"day": day.isoformat(), "fetched_at": self.clock.now().isoformat(), "selection": selection}
-            ensure_dir(cache_dir)
-            cache.write_day(cache.day_path(cache_dir, day), facts, index, raw)
-            cache.prune(cache_dir, keep=day)
+            # One sync at a time across processes: a second one waits, then finds the first one's file.
+            with cache.sync_lock(cache_dir):
+                cache.prune(cache_dir, keep=day, syncing=True)  # leftovers of a killed sync go first
+                existing = self._open_day(day)
+                if existing is not None and not force and self._covers(existing):
+                    try:
+                        existing.read_csv()
+                        if self._current is None or self._current.day != day:
+                            self._install(Dump.from_file(existing))
+                        return False
+                    except InstrumentCacheError as exc:
+                        cache.discard(existing.path, str(exc))
+                selection = self._selection(existing)
+                raw = download(fetcher_for(self._fetch), selection, progress)
+                cols = DumpColumns(raw)
+                if len(cols) == 0:
+                    raise InstrumentCacheError("Kite sent an instruments dump with no rows; keeping the cached one.")
+                index = InstrumentIndex.build(cols)
+                index.add_fno(cols)
+                facts = {"day": day.isoformat(), "fetched_at": self.clock.now().isoformat(), "selection": selection}
+                # Written beside the old file and renamed over it: there is never a moment with neither.
+                cache.write_day(cache.day_path(cache_dir, day), facts, index, raw)
+                cache.prune(cache_dir, keep=day, syncing=True)
             self._install(Dump(day, index, raw=raw))  # the split columns (10 MB) are rebuilt if ever needed
             log.info("Instruments dump of %s cached: %d rows", day, len(index))
             return True
@@ -185,7 +189,7 @@ class InstrumentStore:
                 self._install(Dump.from_file(file))
                 return self
             if self._fetch is not None:
-                self.sync(force=True, progress=progress)
+                self.sync(progress=progress)  # re-checks under the sync lock: another process may have just synced
                 return self
             if self._current is not None:
                 return self  # keep the older dump already open (and warned about) until today's appears

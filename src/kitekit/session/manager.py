@@ -304,6 +304,11 @@ class SessionManager:
         if session is None:
             if self.settings.access_token:
                 return self._adopt_configured_token(self.settings.access_token)
+            if self.store.damage is not None:
+                raise NoSessionError(
+                    f"The saved session file {self.store.path} is damaged ({self.store.damage}). "
+                    f"Log in again: {self.login_hint}"
+                )
             raise NoSessionError(f"No saved Kite session for api_key {self.api_key}. Log in first: {self.login_hint}")
         now = self.clock.now()
         if session.is_expired(now):

@@ -6,8 +6,8 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,10 @@ def next_token_expiry(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class SavedSession:
-    """A logged-in session as saved on disk. Times are aware; ``dead`` is set when Kite rejected the token."""
+    """A logged-in session as saved on disk. Times are aware; ``dead`` is set when Kite rejected the token.
+
+    ``extra`` keeps keys a newer kitekit wrote, so an older one reading and rewriting the file loses nothing.
+    """
 
     api_key: str
     user_id: str
@@ -45,6 +48,7 @@ class SavedSession:
     refresh_token: str = field(default="", repr=False)
     dead: bool = False
     verified_at: datetime | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def is_expired(self, now: datetime) -> bool:
         """Return True once the token is dead or past its expiry."""
@@ -52,27 +56,50 @@ class SavedSession:
 
     def to_json(self) -> bytes:
         """Return the JSON the session file holds."""
-        data: dict[str, Any] = asdict(self)
+        data: dict[str, Any] = {**self.extra, **asdict(self)}
+        del data["extra"]
         for key in ("login_time", "expires_at", "verified_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return json.dumps(data, indent=2).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> SavedSession:
-        """Parse a session file.
+        """Parse a session file; keys this version does not know are kept in ``extra``.
 
         Raises:
-            ValueError: the file is not a session this version wrote.
+            ValueError: the file is not a session (not JSON, a field missing or of the wrong type); the
+                message names the field.
         """
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        for key in ("login_time", "expires_at"):
-            data[key] = datetime.fromisoformat(data[key])
-        data["verified_at"] = datetime.fromisoformat(data["verified_at"]) if data.get("verified_at") else None
-        if any(d.tzinfo is None for d in (data["login_time"], data["expires_at"])):
+        for key in ("api_key", "user_id", "user_name", "access_token", "root", "login_time", "expires_at"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"{key!r} is missing or not text")
+        if not data["access_token"]:
+            raise ValueError("'access_token' is empty")
+        if not isinstance(data.get("refresh_token", ""), str) or not isinstance(data.get("dead", False), bool):
+            raise ValueError("'refresh_token' or 'dead' has the wrong type")
+        verified = data.get("verified_at")
+        if verified is not None and not isinstance(verified, str):
+            raise ValueError("'verified_at' is not text")
+        login_time, expires_at = (datetime.fromisoformat(data[k]) for k in ("login_time", "expires_at"))
+        if login_time.tzinfo is None or expires_at.tzinfo is None:
             raise ValueError("naive timestamps")
-        return cls(**data)
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(
+            api_key=data["api_key"],
+            user_id=data["user_id"],
+            user_name=data["user_name"],
+            access_token=data["access_token"],
+            login_time=login_time,
+            expires_at=expires_at,
+            root=data["root"],
+            refresh_token=data.get("refresh_token", ""),
+            dead=data.get("dead", False),
+            verified_at=datetime.fromisoformat(verified) if verified else None,
+            extra={k: v for k, v in data.items() if k not in known},
+        )
 
 
 class SessionStore:
@@ -81,6 +108,8 @@ class SessionStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock: BaseFileLock | None = None
+        #: Why the file was last found damaged (None when it was fine or absent).
+        self.damage: str | None = None
 
     @classmethod
     def for_api_key(cls, api_key: str, directory: Path | None = None) -> SessionStore:
@@ -90,25 +119,39 @@ class SessionStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the cross-process lock (login, save and mark-dead take it)."""
+        """Hold the cross-process lock (login, save and mark-dead take it).
+
+        Holding it, nobody else writes this file, so temporary files a killed save left behind are removed.
+        """
         ensure_dir(self.path.parent)
         if self._lock is None:
             from filelock import FileLock  # imported here: reading a session (`kitekit status`) needs no lock
 
             self._lock = FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=120, mode=0o600)
         with self._lock:
+            for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             yield
 
     def load(self) -> SavedSession | None:
-        """Return the saved session, or None if there is none or the file is damaged (it is then ignored)."""
+        """Return the saved session, or None if there is none or the file is damaged.
+
+        A damaged file is left in place for the next login to replace; :attr:`damage` says what is wrong.
+
+        Raises:
+            OSError: the file exists but cannot be read (permissions, a directory in its place).
+        """
+        self.damage = None
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
         try:
             return SavedSession.from_json(raw)
-        except (ValueError, KeyError, TypeError):
-            log.warning("Ignoring the damaged session file %s; log in again to replace it.", self.path)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.damage = str(exc) or type(exc).__name__
+            log.warning("The session file %s is damaged (%s); log in again to replace it.", self.path, self.damage)
             return None
 
     def save(self, session: SavedSession) -> None:

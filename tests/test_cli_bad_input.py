@@ -1,0 +1,170 @@
+"""Every command against a table of bad inputs: one clear line, a documented exit code, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from kitekit.cli import run
+from kitekit.sim.server import SimServer
+
+#: Exit codes documented in the README (see kitekit.cli.failures).
+FAILED, USAGE, SESSION, FILES, CONFIG = 1, 2, 3, 4, 5
+
+BAD_OPTIONS = [
+    (["monitor", "NIFTY 50", "--every", "0"], "above 0"),
+    (["monitor", "NIFTY 50", "--every", "-2"], "above 0"),
+    (["monitor", "NIFTY 50", "--every", "nan"], "finite"),
+    (["monitor", "NIFTY 50", "--every", "inf"], "finite"),
+    (["monitor", "NIFTY 50", "--every", "soon"], "valid number"),
+    (["monitor", "NIFTY 50", "--count", "-1"], "1 or more"),
+    (["monitor", "NIFTY 50", "--count", "many"], "valid integer"),
+    (["demo", "--readings", "0"], "1 or more"),
+    (["demo", "--every", "nan"], "finite"),
+    (["sim", "--port", "70000"], "port"),
+    (["sim", "--port", "-1"], "port"),
+    (["sim", "--port", "http"], "valid integer"),
+    (["sim", "--speed", "0"], "above 0"),
+    (["sim", "--speed", "nan"], "finite"),
+    (["sim", "--drop-rate", "1.5"], "between 0 and 1"),
+    (["sim", "--network-error-rate", "-0.1"], "between 0 and 1"),
+    (["sim", "--html-502-rate", "nan"], "between 0 and 1"),
+    (["sim", "--latency-ms", "-5"], "0 or more"),
+    (["sim", "--latency-ms", "inf"], "0 or more"),
+    (["instruments", "find", "RELIANCE", "--limit", "0"], "1 or more"),
+    (["login", "--timeout", "0"], "above 0"),
+    (["no-such-command"], "No such command"),
+]
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory and private kitekit dirs, with no Kite variables set."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"KITEKIT_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("COLUMNS", "250")
+    for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_SIM_URL", "KITE_CONFIG", "KITE_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def outcome(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    code = run(argv)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text, text
+    return code, text
+
+
+@pytest.mark.parametrize(("argv", "says"), BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
+def test_a_bad_option_is_a_usage_error_naming_the_rule(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    code, text = outcome(capsys, argv)
+    assert code == USAGE
+    assert says in text
+
+
+def write(path: Path, data: bytes) -> Callable[[Path], None]:
+    def setup(home: Path) -> None:
+        (home / path).parent.mkdir(parents=True, exist_ok=True)
+        (home / path).write_bytes(data)
+
+    return setup
+
+
+def directory(path: str) -> Callable[[Path], None]:
+    return lambda home: (home / path).mkdir(parents=True)
+
+
+BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
+    ("undecodable config.json", write(Path("config.json"), b'{"api_key": "\xff\xfe"}'), ["status"], CONFIG, "UTF-8"),
+    ("config.json of the wrong shape", write(Path("config.json"), b"[1, 2]"), ["status"], CONFIG, "JSON object"),
+    ("a number for api_key", write(Path("config.json"), b'{"api_key": 5}'), ["status"], CONFIG, "must be a string"),
+    ("undecodable .env", write(Path(".env"), b"KITE_API_KEY=\xff\xfe\n"), ["status"], CONFIG, "UTF-8"),
+    ("--config naming a directory", directory("conf.d"), ["--config", "conf.d", "status"], CONFIG, "a directory"),
+    ("--config naming nothing", lambda home: None, ["--config", "nope.json", "status"], CONFIG, "does not exist"),
+    (
+        "a malformed API root",
+        write(Path("config.json"), b'{"api_key": "k", "root": "api.kite.trade"}'),
+        ["profile"],
+        CONFIG,
+        "malformed",
+    ),
+    (
+        "a malformed simulator URL",
+        lambda home: None,
+        ["--sim-url", "http://127.0.0.1:99999", "status"],
+        CONFIG,
+        "malformed",
+    ),
+    (
+        "a data dir that is a file",
+        write(Path("data"), b"x"),
+        ["--sim-url", "http://127.0.0.1:9", "status"],
+        FILES,
+        "data",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setup", "argv", "code", "says"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+def test_bad_files_and_settings_say_what_is_wrong(
+    home: Path, capsys: pytest.CaptureFixture[str], setup: Callable[[Path], None], argv: list[str], code: int, says: str
+) -> None:
+    setup(home)
+    got, text = outcome(capsys, argv)
+    assert (got, says in text) == (code, True), text
+
+
+@pytest.fixture
+def on_sim(home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
+    return wall_clock_sim
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["monitor", "NIFTY 50", "--count", "1", "--csv", "out"], "is a directory"),
+        (["monitor", "NIFTY 50", "--count", "1", "--csv", "afile/readings.csv"], "is a file, where a directory"),
+        (["tokens", "export", "-o", "out"], "is a directory"),
+        (["tokens", "export", "-o", "afile/tokens.json"], "is a file"),
+        (["tokens", "export", "-o", "/dev/full"], "not a regular file"),
+    ],
+)
+def test_unwritable_output_paths_are_file_errors(
+    on_sim: SimServer, home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    (home / "out").mkdir()
+    (home / "afile").write_text("x")
+    code, text = outcome(capsys, argv)
+    assert (code, says in text) == (FILES, True), text
+    assert Path("/dev/full").is_char_device()
+
+
+def test_monitor_exits_non_zero_when_every_reading_failed(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests.put(f"{on_sim.url}/__sim/faults", json={"data_error_rate": 1.0, "paths": ["/quote"]}, timeout=5)
+    code, text = outcome(capsys, ["monitor", "NIFTY 50", "--every", "0.01", "--count", "2"])
+    assert code == FAILED and "All 2 readings failed" in text
+
+
+def test_an_unknown_symbol_and_a_bad_expiry_are_clear(on_sim: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = outcome(capsys, ["instruments", "chain", "NIFTY", "--expiry", "2026-13-45"])
+    assert code == USAGE and "not a date" in text
+    code, text = outcome(capsys, ["instruments", "find", "zzzqqq"])
+    assert code == FAILED and "Nothing matches" in text
+    code, text = outcome(capsys, ["monitor", "NSE:NO-SUCH-THING", "--count", "1"])
+    assert code == FAILED and "no data" in text
+
+
+def test_verbose_shows_the_traceback_for_those_who_want_it(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (home / "config.json").write_bytes(b"[1]")
+    assert run(["-v", "status"]) == CONFIG
+    assert "Traceback" in capsys.readouterr().err

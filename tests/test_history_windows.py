@@ -100,9 +100,7 @@ def test_a_candle_stamped_on_a_seam_falls_in_exactly_one_window() -> None:
         assert sum(w.start <= stamp <= w.end for w in windows) == 1
 
 
-@pytest.mark.parametrize(
-    ("interval", "days"), [(Interval.MINUTE_5, 250), (Interval.DAY, 4500)], ids=["5minute", "day"]
-)
+@pytest.mark.parametrize(("interval", "days"), [(Interval.MINUTE_5, 250), (Interval.DAY, 4500)], ids=["5minute", "day"])
 def test_fetching_window_by_window_gives_the_simulators_candles_once_each(
     sim_market: Market, interval: Interval, days: int
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,6 +165,15 @@ def test_kites_time_shape_is_read_without_any_per_candle_parse(monkeypatch: pyte
     assert ours.index[-1] == pd.Timestamp("2024-02-29 15:29", tz=IST)
 
 
+def test_importing_the_codec_and_the_windows_loads_neither_pandas_nor_the_sdk() -> None:
+    probe = (
+        "import sys, kitekit.wire.candles, kitekit.history, kitekit.history.windows; "
+        "print(sorted(m for m in ('pandas', 'kiteconnect') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # -- empty, 6 or 7 values ----------------------------------------------------------------------------------------
 
 
@@ -189,6 +200,12 @@ def test_every_kite_error_raises_what_the_sdk_raises(error_type: ErrorType) -> N
     raw = json.dumps(error_body(error_type, "Something went wrong")).encode()
     ours, sdk = raises_like_sdk(raw, error_type.http_status)
     assert (type(ours), str(ours), ours.code) == (type(sdk), str(sdk), sdk.code)
+
+
+def test_an_error_type_kite_never_sends_raises_the_sdks_general_exception() -> None:
+    raw = json.dumps({"status": "error", "message": "odd", "error_type": "FooException", "data": None}).encode()
+    ours, sdk = raises_like_sdk(raw, 500)
+    assert (type(ours), str(ours), ours.code) == (type(sdk), str(sdk), sdk.code) == (kex.GeneralException, "odd", 500)
 
 
 def test_a_span_over_the_limit_raises_the_sdks_input_exception(sim: SimServer, sim_kite: KiteConnect) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kitekit.clock import IST
-from kitekit.wire.envelope import TOO_MANY_REQUESTS, ErrorType
+from kitekit.wire.envelope import TOO_MANY_REQUESTS, ErrorType, exception_class
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,30 +246,22 @@ def _numbers(name: str, column: Sequence[Any], *, integral: bool, status: int | 
 
 def _kite_error(payload: dict[str, Any], status: int | None) -> KiteException:
     """Return the SDK exception KiteConnect._request raises for Kite's error envelope."""
-    from kiteconnect import exceptions as kex  # on first use: the SDK package pulls in Twisted
-
     name = payload.get("error_type")
     message = str(payload.get("message", ""))
-    # The SDK looks the name up in kiteconnect.exceptions and falls back to GeneralException.
-    found = getattr(kex, name, None) if isinstance(name, str) else None
-    error = found if isinstance(found, type) and issubclass(found, kex.KiteException) else kex.GeneralException
+    try:
+        known: ErrorType | None = ErrorType(name) if isinstance(name, str) else None
+    except ValueError:
+        known = None  # a name Kite never sends: the SDK's GeneralException
     if status is None:
-        try:
-            known: ErrorType | None = ErrorType(str(name))
-        except ValueError:
-            known = None
         status = known.http_status if known is not None else 500
         if known is ErrorType.NETWORK and message == TOO_MANY_REQUESTS:
             status = 429
-    exc: KiteException = error(message, code=status)
-    return exc
+    return exception_class(known)(message, code=status)
 
 
 def _data_error(message: str, status: int | None = None) -> KiteException:
-    from kiteconnect.exceptions import DataException
-
-    exc: KiteException = DataException(message) if status is None else DataException(message, code=status)
-    return exc
+    data_exception = exception_class(ErrorType.DATA)
+    return data_exception(message) if status is None else data_exception(message, code=status)
 
 
 def _excerpt(body: bytes | str, limit: int = 200) -> str:

@@ -725,7 +725,13 @@ def _read(words: npt.NDArray[np.uint32], kind: PacketKind) -> dict[str, npt.NDAr
     token = rows[0]
     div = _DIVISORS[token & 0xFF]
     out: dict[str, npt.NDArray[Any]] = {"instrument_token": token}
-    prices = rows[_PRICE_WORDS[kind]] / div
+    words_of_prices = _PRICE_WORDS[kind]
+    if m < 256:
+        prices = rows[words_of_prices] / div
+    else:  # row by row: no gathered copy to write and read again, which costs more than the calls
+        prices = np.empty((len(words_of_prices), m))
+        for i, word in enumerate(words_of_prices):
+            np.divide(rows[word], div, out=prices[i])
     for i, name in enumerate(_PRICE_NAMES[kind]):
         out[name] = prices[i]
     for name, word in _INT_WORDS[kind]:
@@ -738,7 +744,9 @@ def _read(words: npt.NDArray[np.uint32], kind: PacketKind) -> dict[str, npt.NDAr
         out["depth_buy_quantity"] = rows[_BUY_WORD : _BUY_WORD + 15 : 3].T
         out["depth_sell_quantity"] = rows[_SELL_WORD : _SELL_WORD + 15 : 3].T
         # orders is the high half of its word; the low half is padding.
-        orders = (rows[_BUY_WORD + 2 :: 3] >> 16).T
+        orders = rows[_BUY_WORD + 2 :: 3]
+        orders >>= 16
+        orders = orders.T
         out["depth_buy_orders"], out["depth_sell_orders"] = orders[:, :_DEPTH], orders[:, _DEPTH:]
     return out
 

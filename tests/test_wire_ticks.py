@@ -440,6 +440,31 @@ def test_new_columns_repeat_scalars_and_check_shapes() -> None:
         TickColumns.new([8, 9], [INFY, INFY])
 
 
+def test_columns_for_many_instruments_encode_each_in_its_kind(sdk: KiteTicker) -> None:
+    tokens = [INFY, NIFTY, USDINR]
+    columns = TickColumns.new(
+        packet_kinds(tokens, Mode.FULL),
+        tokens,
+        last_price=[1573.15, 24000.5, 83.1234567],
+        close=[1550.0, 23800.0, 83.0],
+        open=0.0,
+        high=0.0,
+        low=0.0,
+        average_traded_price=0.0,
+        last_trade_time=np.array([EPOCH * 1000 + 999] * 3, dtype="datetime64[ms]"),  # floored to the second
+        exchange_timestamp=EPOCH,  # epoch seconds, repeated for every row
+        depth_buy_price=np.zeros((3, 5)),
+        depth_sell_price=np.zeros((3, 5)),
+    )
+    raw = encode_columns(columns)
+    assert typed(decode_ticks(raw)) == typed(sdk._parse_binary(raw))
+    decoded = decode_columns(raw)
+    assert decoded.kind.tolist() == [184, 32, 184]
+    assert decoded.last_price.tolist() == [1573.15, 24000.5, 83.1234567]
+    assert (decoded.exchange_timestamp == np.datetime64(EPOCH, "s")).all()
+    assert decoded.last_trade_time[[0, 2]].tolist() == [datetime.fromtimestamp(EPOCH, UTC).replace(tzinfo=None)] * 2
+
+
 # -- the encoder's refusals --------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,8 @@
 
 A frame is ``uint16 N`` then N x (``uint16 L`` + L bytes), big-endian. The packet's kind is its length
 alone, as the official SDK reads it: 8 LTP, 28 index quote, 32 index full, 44 quote, 184 full (5 + 5
-depth levels). Prices travel as unsigned integers times the segment's divisor (100; 1e7 CDS; 1e4 BCD and
-NCO, see :mod:`kitekit.wire.segments`).
+depth levels). Prices travel as unsigned integers, rupees times the segment's divisor (100; 1e7 CDS; 1e4 BCD
+and NCO, see :mod:`kitekit.wire.segments`).
 
 Two decoders share one reading of the protocol:
 
@@ -222,7 +222,7 @@ class Tick:
 
     The packet kind follows from ``mode`` and the token (see :func:`packet_kind`); fields the kind does not
     carry are ignored. Timestamps must be timezone-aware; a kind that carries one needs it given. Missing
-    depth levels are sent empty (zeros), as Kite does for a thin book.
+    depth levels are sent as empty levels (zeros).
     """
 
     instrument_token: int
@@ -253,12 +253,12 @@ class Tick:
 
 # -- columnar form --------------------------------------------------------------------------------------------------
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-TimeArray = npt.NDArray[np.datetime64]
+_IntArray = npt.NDArray[np.int64]
+_FloatArray = npt.NDArray[np.float64]
+_TimeArray = npt.NDArray[np.datetime64]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # == on arrays has no single truth value
 class TickColumns:
     """Ticks as one numpy array per field, one entry per packet, in frame order.
 
@@ -271,30 +271,30 @@ class TickColumns:
     """
 
     kind: npt.NDArray[np.uint16]
-    instrument_token: IntArray
+    instrument_token: _IntArray
     tradable: npt.NDArray[np.bool_]
-    last_price: FloatArray
-    last_traded_quantity: IntArray
-    average_traded_price: FloatArray
-    volume_traded: IntArray
-    total_buy_quantity: IntArray
-    total_sell_quantity: IntArray
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-    change: FloatArray
-    last_trade_time: TimeArray
-    oi: IntArray
-    oi_day_high: IntArray
-    oi_day_low: IntArray
-    exchange_timestamp: TimeArray
-    depth_buy_quantity: IntArray
-    depth_buy_price: FloatArray
-    depth_buy_orders: IntArray
-    depth_sell_quantity: IntArray
-    depth_sell_price: FloatArray
-    depth_sell_orders: IntArray
+    last_price: _FloatArray
+    last_traded_quantity: _IntArray
+    average_traded_price: _FloatArray
+    volume_traded: _IntArray
+    total_buy_quantity: _IntArray
+    total_sell_quantity: _IntArray
+    open: _FloatArray
+    high: _FloatArray
+    low: _FloatArray
+    close: _FloatArray
+    change: _FloatArray
+    last_trade_time: _TimeArray
+    oi: _IntArray
+    oi_day_high: _IntArray
+    oi_day_low: _IntArray
+    exchange_timestamp: _TimeArray
+    depth_buy_quantity: _IntArray
+    depth_buy_price: _FloatArray
+    depth_buy_orders: _IntArray
+    depth_sell_quantity: _IntArray
+    depth_sell_price: _FloatArray
+    depth_sell_orders: _IntArray
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -444,7 +444,7 @@ def _column(name: str, value: npt.ArrayLike, shape: tuple[int, ...] | None) -> n
     return array
 
 
-def _int_column(name: str, value: npt.ArrayLike | None, n: int | None, depth: bool = False) -> IntArray:
+def _int_column(name: str, value: npt.ArrayLike | None, n: int | None, depth: bool = False) -> _IntArray:
     shape = None if n is None else ((n, _DEPTH) if depth else (n,))
     if value is None:
         return np.zeros(shape or (0,), dtype=np.int64)
@@ -456,7 +456,7 @@ def _int_column(name: str, value: npt.ArrayLike | None, n: int | None, depth: bo
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
-def _float_column(name: str, value: npt.ArrayLike | None, shape: tuple[int, ...]) -> FloatArray:
+def _float_column(name: str, value: npt.ArrayLike | None, shape: tuple[int, ...]) -> _FloatArray:
     if value is None:
         return np.full(shape, np.nan)
     array = _column(name, value, shape)
@@ -465,7 +465,7 @@ def _float_column(name: str, value: npt.ArrayLike | None, shape: tuple[int, ...]
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-def _time_column(name: str, value: npt.ArrayLike | None, n: int) -> TimeArray:
+def _time_column(name: str, value: npt.ArrayLike | None, n: int) -> _TimeArray:
     if value is None:
         return np.full(n, _NAT)
     array = _column(name, value, (n,))
@@ -477,7 +477,7 @@ def _time_column(name: str, value: npt.ArrayLike | None, n: int) -> TimeArray:
     return np.ascontiguousarray(array.astype("datetime64[s]"))
 
 
-def _change(last_price: FloatArray, close: FloatArray) -> FloatArray:
+def _change(last_price: _FloatArray, close: _FloatArray) -> _FloatArray:
     # Exactly the SDK's arithmetic, operation for operation, so the floats agree to the last bit.
     out = np.zeros(len(last_price))
     np.divide((last_price - close) * 100, close, out=out, where=close != 0)
@@ -702,7 +702,7 @@ def _walk(frame: bytes, count: int) -> tuple[list[int], list[int]]:
     return offsets, lengths
 
 
-# Per kind, which words hold prices (depth prices last), integers and times: one gather divides them all.
+# Per kind, which words hold prices (depth prices last), integers and times.
 _PRICE_WORDS = {
     kind: [w for name, w in _WORDS[kind].items() if name in _PRICES]
     + ([*range(_BUY_WORD + 1, _BUY_WORD + 15, 3), *range(_SELL_WORD + 1, _SELL_WORD + 15, 3)] if kind == 184 else [])
@@ -928,7 +928,7 @@ def _refuse(name: str, rows: Any, bad: npt.NDArray[np.bool_], values: npt.NDArra
     return TickValueError(f"{name} {value!r} of {where}: {why}", name, row)
 
 
-def _wire_ints(name: str, values: npt.NDArray[Any], rows: Any, limit: int = _UINT32) -> IntArray:
+def _wire_ints(name: str, values: npt.NDArray[Any], rows: Any, limit: int = _UINT32) -> _IntArray:
     if values.dtype.kind not in "iu":
         raise TickValueError(f"{name} must hold integers, not {values.dtype}", name)
     bad = (values < 0) | (values > limit)
@@ -937,7 +937,7 @@ def _wire_ints(name: str, values: npt.NDArray[Any], rows: Any, limit: int = _UIN
     return values.astype(np.int64, copy=False)
 
 
-def _wire_prices(name: str, values: FloatArray, div: FloatArray, rows: Any) -> IntArray:
+def _wire_prices(name: str, values: _FloatArray, div: _FloatArray, rows: Any) -> _IntArray:
     if values.dtype.kind != "f":
         raise TickValueError(f"{name} must hold float prices, not {values.dtype}", name)
     scaled = values * div
@@ -958,7 +958,9 @@ def _wire_prices(name: str, values: FloatArray, div: FloatArray, rows: Any) -> I
     return wire.astype(np.int64)
 
 
-def _wire_times(name: str, values: TimeArray, rows: Any) -> IntArray:
+def _wire_times(name: str, values: _TimeArray, rows: Any) -> _IntArray:
+    if values.dtype.kind in "iu":  # epoch seconds in a hand-built TickColumns
+        values = values.astype(np.int64).view("datetime64[s]")
     seconds = values.astype("datetime64[s]").view(np.int64)
     missing = np.isnat(values)
     if missing.any():

@@ -83,22 +83,48 @@ def full_columns(n: int, rng: np.random.Generator) -> TickColumns:
     )
 
 
-def side_by_side(decoders: Mapping[str, Callable[[], object]], ticks: int, repeat: int) -> dict[str, float]:
-    """Return each decoder's median seconds per tick, timed in interleaved rounds.
+class GcTimer:
+    """Add up the time Python's cyclic garbage collector runs, through ``gc.callbacks``."""
 
-    Interleaving (one run of each per round) makes drift on a shared machine hit every side alike. Each run
-    decodes its frames back to back: throughput in a steady state, as in a long-running ticker process.
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+
+def side_by_side(
+    decoders: Mapping[str, Callable[[], object]], ticks: int, repeat: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Return each decoder's median seconds per tick, and of that the median spent in cyclic GC.
+
+    Rounds are interleaved (one run of each per round), so drift on a shared machine hits every side
+    alike. Each run decodes its frames back to back: throughput in a steady state, as in a long-running
+    ticker process.
     """
     runs: dict[str, list[float]] = {name: [] for name in decoders}
+    collecting: dict[str, list[float]] = {name: [] for name in decoders}
+    timer = GcTimer()
     gc.collect()  # every side then shares one heap; collecting between runs would leave the caches cold
     for decode in decoders.values():
         decode()  # warm up
-    for _ in range(repeat):
-        for name, decode in decoders.items():
-            started = time.perf_counter()
-            decode()
-            runs[name].append(time.perf_counter() - started)
-    return {name: statistics.median(times) / ticks for name, times in runs.items()}
+    gc.callbacks.append(timer)
+    try:
+        for _ in range(repeat):
+            for name, decode in decoders.items():
+                timer.total = 0.0
+                started = time.perf_counter()
+                decode()
+                runs[name].append(time.perf_counter() - started)
+                collecting[name].append(timer.total)
+    finally:
+        gc.callbacks.remove(timer)
+    median = {name: statistics.median(times) / ticks for name, times in runs.items()}
+    return median, {name: statistics.median(times) / ticks for name, times in collecting.items()}
 
 
 def each(decode: Callable[[bytes], object], frames: list[bytes]) -> Callable[[], None]:
@@ -117,13 +143,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--quick", action="store_true", help="a couple of seconds, for CI")
     quick = parser.parse_args(argv).quick
     sizes = (1, 10, 100, 1000) if quick else (1, 10, 100, 1000, 3000)
-    budget = 3_000 if quick else 30_000  # ticks decoded per timed run
+    budget = 2_000 if quick else 30_000  # ticks decoded per timed run
     repeat = 5 if quick else 9
     sdk = KiteTicker("bench", "bench")  # never connected: only its parser is used
     rng = np.random.default_rng(13)
     started = time.perf_counter()
 
-    print(f"{'packets/frame':>13} {'SDK us/tick':>12} {'SDK ticks/s':>12} {'dicts':>8} {'columns':>9}")
+    print(
+        f"{'packets/frame':>13} {'SDK us/tick':>12} {'SDK ticks/s':>12} {'dicts':>8} {'columns':>9}"
+        f"   {'GC us/tick: SDK, dicts':>24} {'dicts w/o GC':>13}"
+    )
     results: dict[str, float] = {}
     for size in sizes:
         frames = [encode_columns(full_columns(size, rng)) for _ in range(max(1, budget // size))]
@@ -134,17 +163,20 @@ def main(argv: list[str]) -> None:
             "dicts": each(decode_ticks, frames),
             "columns": each(decode_columns, frames),
         }
-        t = side_by_side(decoders, size * len(frames), repeat)
+        t, collecting = side_by_side(decoders, size * len(frames), repeat)
         results[f"dicts, frames of {size} packets"] = t["sdk"] / t["dicts"]
         results[f"columns, frames of {size} packets"] = t["sdk"] / t["columns"]
+        # Both sides build the same containers, so the cyclic GC costs them alike; without it, the codec alone.
+        gc_sdk, gc_dicts = collecting["sdk"], collecting["dicts"]
         print(
             f"{size:>13} {t['sdk'] * 1e6:>12.2f} {1 / t['sdk']:>12,.0f} {t['sdk'] / t['dicts']:>7.1f}x "
-            f"{t['sdk'] / t['columns']:>8.1f}x"
+            f"{t['sdk'] / t['columns']:>8.1f}x   {gc_sdk * 1e6:>15.2f}, {gc_dicts * 1e6:>6.2f} "
+            f"{(t['sdk'] - gc_sdk) / (t['dicts'] - gc_dicts):>12.1f}x"
         )
 
     for count in (100, 1000) if not quick else (100,):
         frames = [encode_columns(full_columns(10, rng)) for _ in range(count)]
-        t = side_by_side(
+        t, _ = side_by_side(
             {"sdk": each(sdk._parse_binary, frames), "batch": partial(decode_columns_batch, frames)},
             10 * count,
             repeat,

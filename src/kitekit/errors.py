@@ -17,7 +17,10 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   └── AmbiguousInstrumentError   several instruments match; lists them
     ├── InstrumentCacheError        a cached dump is corrupt or truncated
     ├── HistoryRangeError           bad dates or interval for historical candles
-    └── PartialDataError            some keys of a batched call could not be fetched
+    ├── PartialDataError            some keys of a batched call could not be fetched
+    └── TickError                   (also ValueError) the WebSocket tick codec refused something
+        ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
+        └── TickValueError          a value the official SDK would misread was given to the encoder
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -44,6 +47,9 @@ __all__ = [
     "PartialDataError",
     "SessionError",
     "SessionExpiredError",
+    "TickError",
+    "TickFrameError",
+    "TickValueError",
     "UnknownInstrumentError",
 ]
 
@@ -121,6 +127,33 @@ class PartialDataError(KitekitError):
         shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])
         more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
         super().__init__(f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}")
+
+
+class TickError(KitekitError, ValueError):
+    """Base of the tick codec's refusals (docs/protocol.md §15.3-§15.5)."""
+
+
+class TickFrameError(TickError):
+    """A binary tick frame is truncated or inconsistent, so none of its ticks can be trusted.
+
+    ``offset`` is the byte of the frame where the problem was found.
+    """
+
+    def __init__(self, message: str, offset: int) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
+class TickValueError(TickError):
+    """The encoder was given a value the official SDK would misread (negative, too big, off the price grid).
+
+    ``field`` names the column and ``row`` the tick (its index in the frame).
+    """
+
+    def __init__(self, message: str, field: str = "", row: int = -1) -> None:
+        self.field = field
+        self.row = row
+        super().__init__(message)
 
 
 if TYPE_CHECKING:

@@ -1,1 +1,1 @@
-"""Pure codecs shared by the client and the simulator: envelopes, instruments CSV, formats, routes."""
+"""Pure codecs shared by the client and the simulator: envelopes, instruments CSV, formats, routes, tick frames."""

@@ -187,6 +187,15 @@ def test_a_delivery_sell_without_holdings_is_rejected_and_with_them_accepted() -
     assert current(eng, again)["status"] == "OPEN"
 
 
+def test_holdings_already_being_sold_by_an_open_order_cannot_be_sold_again() -> None:
+    eng = engine()
+    eng.add_holding("NSE", "INFY", 10, 1200.0, NOW)
+    eng.on_quotes([infy()], NOW)
+    eng.place_order("regular", order(INFY, "SELL", 8, price=1600.0, product="CNC"), NOW)
+    oid = eng.place_order("regular", order(INFY, "SELL", 5, price=1600.0, product="CNC"), NOW)["order_id"]
+    assert "at most 2 of INFY" in _rejected(eng, oid)["status_message"]
+
+
 def test_an_unknown_order_id_is_an_order_exception() -> None:
     eng = engine()
     for call in (

@@ -59,6 +59,10 @@ class Account:
             book.pop(order.order_id, None)
             self._ttl.pop(order.order_id, None)
 
+    def live(self) -> list[Order]:
+        """Return every live order, by instrument, oldest first within one."""
+        return [order for book in self._live.values() for order in book.values()]
+
     def expiring(self) -> list[Order]:
         """Return the live orders that have a TTL deadline."""
         return list(self._ttl.values())
@@ -141,7 +145,7 @@ class Account:
     def utilised(self, segment: str) -> Utilised:
         """Return what is blocked in a funds segment, by kind, for ``/user/margins``."""
         delivery, other, unrealised = self.position_margins(segment)
-        for order in [o for book in self._live.values() for o in book.values()]:
+        for order in self.live():
             spec = self.specs.get(order.instrument_token)
             if order.blocked <= 0 or spec is None or spec.funds_segment != segment:
                 continue

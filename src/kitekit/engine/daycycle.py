@@ -31,12 +31,13 @@ class DayCycle:
     def __init__(self, flow: OrderFlow, squareoff_at: time | None) -> None:
         self.flow = flow
         self.squareoff_at = squareoff_at
+        self._quiet_until: datetime | None = None  # no session event before this moment
 
     def advance(self, now: datetime) -> datetime:
         """Bring the account up to ``now`` and return the time it is at (time never runs backwards)."""
         acct, cal = self.flow.account, self.flow.calendar
         now = max(now, acct.now)
-        while True:
+        while self._quiet_until is None or now >= self._quiet_until:
             day = acct.day
             trading = cal.is_trading_day(day)
             if trading and not acct.squared_off and self.squareoff_at is not None:
@@ -56,6 +57,12 @@ class DayCycle:
             if now >= opens:
                 self.roll(opens)
                 continue
+            pending = [opens]
+            if trading and not acct.closed:
+                pending.append(close)
+                if not acct.squared_off and self.squareoff_at is not None:
+                    pending.append(datetime.combine(day, self.squareoff_at, tzinfo=IST))
+            self._quiet_until = min(pending)
             break
         self._expire(now)
         for gtt in acct.gtts.values():
@@ -72,10 +79,9 @@ class DayCycle:
     def squareoff(self, at: datetime) -> None:
         """Cancel open intraday orders and close intraday positions at their last price."""
         acct = self.flow.account
-        for book in list(acct._live.values()):
-            for order in list(book.values()):
-                if order.product in _INTRADAY and order.status is not S.AMO_REQ_RECEIVED:
-                    self.flow.lapse(order, at, "Cancelled for the intraday square-off.")
+        for order in acct.live():
+            if order.product in _INTRADAY and order.status is not S.AMO_REQ_RECEIVED:
+                self.flow.lapse(order, at, "Cancelled for the intraday square-off.")
         for pos in list(acct.positions.values()):
             if pos.product in _INTRADAY and pos.quantity != 0:
                 self._close_out(pos, at)
@@ -104,14 +110,13 @@ class DayCycle:
         order.enter(S.OPEN, at)
         flow.execute(order, price, order.quantity, at)
         order.status_message = "Auto square-off by the broker at the intraday cut-off."
-        flow._settle(order, S.COMPLETE, at)
+        flow.settle(order, S.COMPLETE, at)
 
     def close(self, at: datetime) -> None:
         """Cancel every order still open at the close (queued AMOs wait for the next open)."""
-        for book in list(self.flow.account._live.values()):
-            for order in list(book.values()):
-                if order.status is not S.AMO_REQ_RECEIVED:
-                    self.flow.lapse(order, at)
+        for order in self.flow.account.live():
+            if order.status is not S.AMO_REQ_RECEIVED:
+                self.flow.lapse(order, at)
 
     def roll(self, opens: datetime) -> None:
         """Start the session opening at ``opens``: settle, carry, clear the book, release AMOs."""
@@ -125,7 +130,11 @@ class DayCycle:
             if pos.product in _DELIVERY:
                 if pos.quantity:
                     holding = acct.holdings.get(pos.instrument_token) or Holding(
-                        pos.instrument_token, pos.exchange, pos.tradingsymbol, spec.isin if spec else ""
+                        pos.instrument_token,
+                        pos.exchange,
+                        pos.tradingsymbol,
+                        spec.isin if spec else "",
+                        authorised_date=day,
                     )
                     acct.holdings[pos.instrument_token] = holding
                     if pos.quantity > 0:

@@ -119,7 +119,7 @@ class OrderDesk:
         order.cap_price = 0.0  # a modified market order takes a new protection band from the next quote
         order.enter(back, now)
         flow.account.track(order)
-        flow._emit(order.as_kite(S.UPDATE))
+        flow.emit(order.as_kite(S.UPDATE))
         if back is S.OPEN:
             flow.match(order, now, arriving=True)  # a modified order re-enters the book and may cross now
         return {"order_id": order.order_id}

@@ -137,7 +137,7 @@ class Engine:
     def watched_tokens(self) -> list[int]:
         """Return the instruments whose quotes matter: live orders, open positions, holdings, active GTTs."""
         acct = self._account
-        tokens = {o.instrument_token for book in acct._live.values() for o in book.values()}
+        tokens = {o.instrument_token for o in acct.live()}
         tokens.update(p.instrument_token for p in acct.positions.values() if p.quantity)
         tokens.update(acct.holdings)
         tokens.update(g.instrument_token for g in acct.gtts.values() if g.status is GttStatus.ACTIVE)

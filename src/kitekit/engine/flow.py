@@ -48,7 +48,8 @@ class OrderFlow:
         self.resolve = resolve
         self.rules = rules
         self.calendar = calendar
-        self._emit = emit
+        self.emit = emit
+        self._session: tuple[datetime | None, datetime | None] = (None, None)
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -73,13 +74,22 @@ class OrderFlow:
             raise invalid(f"Order {order_id} is a {order.variety} order, not {variety}.")
         return order
 
+    def session_start(self, now: datetime) -> datetime | None:
+        """Return 09:15 IST of the running session if the market is open at ``now``, else None."""
+        moment, start = self._session
+        if moment != now:  # one calendar lookup per moment, however many orders match at it
+            is_open = self.calendar.phase(now) is MarketPhase.OPEN
+            start = self.calendar.session_open(now.astimezone(IST).date()) if is_open else None
+            self._session = (now, start)
+        return start
+
     def fresh_quote(self, token: int, now: datetime) -> MarketQuote | None:
         """Return the instrument's quote if it belongs to the running session (stale books never fill)."""
         quote = self.account.quotes.get(token)
-        if quote is None or self.calendar.phase(now) is not MarketPhase.OPEN:
+        start = self.session_start(now)
+        if quote is None or start is None:
             return None
-        opened = self.calendar.session_open(now.astimezone(IST).date())
-        return quote if quote.timestamp >= opened else None
+        return quote if quote.timestamp >= start else None
 
     # -- placement ----------------------------------------------------------------------------------
     def submit(
@@ -115,12 +125,12 @@ class OrderFlow:
         order.enter(S.VALIDATION_PENDING, now)
         if rejection is not None:
             order.status_message_raw = rejection.raw
-            self._settle(order, S.REJECTED, now, rejection.message)
+            self.settle(order, S.REJECTED, now, rejection.message)
             return order
         order.blocked = required
         self.account.funds[spec.funds_segment].blocked += required
         if req.variety is Variety.AMO:
-            self._settle(order, S.AMO_REQ_RECEIVED, now)
+            self.settle(order, S.AMO_REQ_RECEIVED, now)
         else:
             self.open(order, now)
         return order
@@ -199,7 +209,9 @@ class OrderFlow:
             holding = risk.holdings(spec.tradingsymbol, req.quantity, acct.sellable(spec.instrument_token))
             return found or holding, 0.0
         position = acct.open_quantity(spec.instrument_token, product)
-        queued = acct.pending(spec.instrument_token, product, req.transaction_type)
+        against = -position if req.is_buy else position
+        # Orders already working against the position close it first; summing them only matters if there is one.
+        queued = acct.pending(spec.instrument_token, product, req.transaction_type) if against > 0 else 0
         opening = req.quantity - min(req.quantity, closable(position, queued, req.is_buy))
         required = margin_for(spec, product, req.is_buy, opening, ref, req.trigger_price).total
         if found is None:
@@ -214,9 +226,9 @@ class OrderFlow:
         if order.validity is Validity.TTL and order.validity_ttl:
             order.expires_at = now + timedelta(minutes=order.validity_ttl)
         if order.is_stop and not order.triggered:
-            self._settle(order, S.TRIGGER_PENDING, now)
+            self.settle(order, S.TRIGGER_PENDING, now)
             return
-        self._settle(order, S.OPEN, now)
+        self.settle(order, S.OPEN, now)
         self.match(order, now, arriving=True)
 
     def arm(self, order: Order, quote: MarketQuote) -> None:
@@ -255,7 +267,7 @@ class OrderFlow:
     def trigger(self, order: Order, now: datetime) -> None:
         """Fire a stop: it becomes a live LIMIT (SL) or protected MARKET (SL-M) order and matches at once."""
         order.triggered = True
-        self._settle(order, S.OPEN, now)
+        self.settle(order, S.OPEN, now)
         self.match(order, now, arriving=True)
 
     def match(self, order: Order, now: datetime, arriving: bool) -> None:
@@ -279,11 +291,11 @@ class OrderFlow:
             for price, qty in fills:
                 self.execute(order, price, qty, now)
         if order.pending_quantity == 0:
-            self._settle(order, S.COMPLETE, now)
+            self.settle(order, S.COMPLETE, now)
             self.on_done(order, now)
         elif fills:
             order.enter(S.OPEN, now)
-            self._emit(order.as_kite(S.UPDATE))
+            self.emit({**order.history[-1], "status": str(S.UPDATE)})
         if order.validity is Validity.IOC and order.status is S.OPEN:
             self.lapse(order, now)
 
@@ -336,23 +348,24 @@ class OrderFlow:
         """Cancel what is left of an order on the exchange's side (IOC remainder, TTL, end of day)."""
         order.cancelled_quantity = order.quantity - order.filled_quantity
         self._release(order, order.blocked)
-        self._settle(order, S.CANCELLED, now, message)
+        self.settle(order, S.CANCELLED, now, message)
         self.on_done(order, now)
 
     def reject(self, order: Order, now: datetime, message: str) -> None:
         """Reject a live order (a queued AMO the exchange refuses at the open)."""
         self._release(order, order.blocked)
-        self._settle(order, S.REJECTED, now, message)
+        self.settle(order, S.REJECTED, now, message)
 
     def _release(self, order: Order, amount: float) -> None:
         if amount:
             order.blocked -= amount
             self.account.funds[self.account.specs[order.instrument_token].funds_segment].blocked -= amount
 
-    def _settle(self, order: Order, status: S, now: datetime, message: str | None = None) -> None:
+    def settle(self, order: Order, status: S, now: datetime, message: str | None = None) -> None:
+        """Enter ``status``, update the live index and push the new state to the update stream."""
         order.enter(status, now, message)
         self.account.track(order)
-        self._emit(order.as_kite())
+        self.emit(dict(order.history[-1]))
 
     def request_of(self, order: Order) -> PlaceRequest:
         """Return the request that would place ``order`` as it stands (to re-check a modification)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from kitekit.clock import IST
@@ -136,21 +137,21 @@ class Order:
             "order_id": self.order_id,
             "exchange_order_id": self.exchange_order_id,
             "parent_order_id": self.parent_order_id,
-            "status": str(status or self.status),
+            "status": (status or self.status).value,
             "status_message": self.status_message,
             "status_message_raw": self.status_message_raw,
-            "order_timestamp": format_timestamp(self.placed_at),
-            "exchange_update_timestamp": _stamp(self.exchange_update_timestamp),
-            "exchange_timestamp": _stamp(self.exchange_timestamp),
-            "variety": str(self.variety),
+            "order_timestamp": _stamp(self.placed_at),
+            "exchange_update_timestamp": _maybe_stamp(self.exchange_update_timestamp),
+            "exchange_timestamp": _maybe_stamp(self.exchange_timestamp),
+            "variety": self.variety.value,
             "modified": self.modified,
             "exchange": self.exchange,
             "tradingsymbol": self.tradingsymbol,
             "instrument_token": self.instrument_token,
-            "order_type": str(self.order_type),
-            "transaction_type": str(self.transaction_type),
-            "validity": str(self.validity),
-            "product": str(self.product),
+            "order_type": self.order_type.value,
+            "transaction_type": self.transaction_type.value,
+            "validity": self.validity.value,
+            "product": self.product.value,
             "quantity": self.quantity,
             "disclosed_quantity": self.disclosed_quantity,
             # SL-M and MARKET orders report price 0 (API.md §18 item 27).
@@ -200,15 +201,21 @@ class Trade:
             "exchange": self.exchange,
             "tradingsymbol": self.tradingsymbol,
             "instrument_token": self.instrument_token,
-            "product": str(self.product),
-            "transaction_type": str(self.transaction_type),
+            "product": self.product.value,
+            "transaction_type": self.transaction_type.value,
             "quantity": self.quantity,
             "average_price": self.average_price,
-            "fill_timestamp": format_timestamp(self.fill_timestamp),
-            "exchange_timestamp": format_timestamp(self.fill_timestamp),
+            "fill_timestamp": _stamp(self.fill_timestamp),
+            "exchange_timestamp": _stamp(self.fill_timestamp),
             "order_timestamp": self.order_timestamp.astimezone(IST).strftime("%H:%M:%S"),
         }
 
 
-def _stamp(moment: datetime | None) -> str | None:
-    return None if moment is None else format_timestamp(moment)
+@lru_cache(maxsize=1024)
+def _stamp(moment: datetime) -> str:
+    # Every state of a burst of orders carries the same few moments: format each once.
+    return format_timestamp(moment)
+
+
+def _maybe_stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else _stamp(moment)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from kitekit.wire.orders import Product
@@ -105,13 +106,7 @@ class InstrumentSpec:
     @property
     def asset_class(self) -> AssetClass:
         """Return the charge/margin schedule this instrument falls under."""
-        if not self.is_derivative:
-            return AssetClass.EQUITY
-        if self.exchange in _CURRENCY:
-            return AssetClass.CURRENCY_OPTION if self.is_option else AssetClass.CURRENCY_FUTURE
-        if self.exchange == "MCX":
-            return AssetClass.COMMODITY_OPTION if self.is_option else AssetClass.COMMODITY_FUTURE
-        return AssetClass.EQUITY_OPTION if self.is_option else AssetClass.EQUITY_FUTURE
+        return _asset_class(self.exchange, self.instrument_type in ("CE", "PE"))
 
     @property
     def funds_segment(self) -> str:
@@ -124,6 +119,17 @@ class InstrumentSpec:
         if self.is_derivative:
             return (Product.NRML, Product.MIS)
         return (Product.CNC, Product.MIS, Product.MTF)
+
+
+@cache
+def _asset_class(exchange: str, option: bool) -> AssetClass:
+    if exchange not in _DERIVATIVE:
+        return AssetClass.EQUITY
+    if exchange in _CURRENCY:
+        return AssetClass.CURRENCY_OPTION if option else AssetClass.CURRENCY_FUTURE
+    if exchange == "MCX":
+        return AssetClass.COMMODITY_OPTION if option else AssetClass.COMMODITY_FUTURE
+    return AssetClass.EQUITY_OPTION if option else AssetClass.EQUITY_FUTURE
 
 
 #: Looks an instrument up by exchange and tradingsymbol; None when there is no such instrument.

@@ -204,12 +204,14 @@ def test_a_resting_order_with_disclosed_quantity_fills_at_most_that_much_per_quo
     assert current(eng, oid, at(2))["filled_quantity"] == 40
 
 
-def test_a_quote_from_before_the_session_never_fills_an_order() -> None:
-    eng = engine()
-    eng.on_quotes([infy(when=at(-24 * 60))], NOW)  # Thursday's book
-    oid = eng.place_order("regular", order(INFY, "BUY", 10, price=1600.0), NOW)["order_id"]
+def test_a_quote_received_in_an_earlier_session_never_fills_an_order() -> None:
+    thursday = at(-24 * 60)
+    eng = engine(thursday)
+    eng.on_quotes([infy(when=thursday)], thursday)
+    oid = eng.place_order("regular", order(INFY, "BUY", 10, price=1400.0, product="CNC"), NOW)["order_id"]
+    eng.modify_order("regular", oid, {"price": "1600"}, NOW)  # crosses Thursday's book, which is gone
     assert current(eng, oid)["status"] == "OPEN"
-    eng.on_quotes([infy(when=at(1))], at(1))
+    eng.on_quotes([infy(when=thursday)], at(1))  # the same numbers, received now: a live book
     assert current(eng, oid, at(1))["status"] == "COMPLETE"
 
 

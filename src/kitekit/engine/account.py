@@ -42,6 +42,8 @@ class Account:
     funds: dict[str, Funds] = field(default_factory=dict)
     gtts: dict[int, Gtt] = field(default_factory=dict)
     quotes: dict[int, MarketQuote] = field(default_factory=dict)
+    #: When each instrument's quote was received: only quotes received in the running session fill orders.
+    quoted_at: dict[int, datetime] = field(default_factory=dict)
     specs: dict[int, InstrumentSpec] = field(default_factory=dict)
     liquidity: Liquidity = field(default_factory=Liquidity)
     # Live orders by instrument (OPEN, TRIGGER PENDING, AMO REQ RECEIVED); derived, never serialized.

@@ -84,12 +84,17 @@ class OrderFlow:
         return start
 
     def fresh_quote(self, token: int, now: datetime) -> MarketQuote | None:
-        """Return the instrument's quote if it belongs to the running session (stale books never fill)."""
+        """Return the instrument's quote if it was received in the running session (stale books never fill).
+
+        Freshness goes by when the quote arrived, not by its exchange timestamp: an illiquid stock's last trade
+        may be old while its depth is live. Yesterday's book, still held when AMOs go out at 09:15, is stale.
+        """
         quote = self.account.quotes.get(token)
         start = self.session_start(now)
-        if quote is None or start is None:
+        seen = self.account.quoted_at.get(token)
+        if quote is None or start is None or seen is None or seen < start:
             return None
-        return quote if quote.timestamp >= start else None
+        return quote
 
     # -- placement ----------------------------------------------------------------------------------
     def submit(
@@ -248,6 +253,7 @@ class OrderFlow:
         """Take a new quote: trigger stops it reaches and fill open orders against its depth."""
         acct = self.account
         acct.quotes[quote.instrument_token] = quote
+        acct.quoted_at[quote.instrument_token] = now
         for product in Product:
             pos = acct.positions.get(f"{quote.instrument_token}:{product}")
             if pos is not None:

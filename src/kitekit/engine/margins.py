@@ -144,7 +144,7 @@ def basket_margin(lines: Iterable[BasketLine], positions: dict[tuple[int, str], 
         line = ref[key]
         before = positions.get(key, 0) if positions is not None else 0
         after = before + qty
-        need = _side_margin(line, after) + Margin()
+        need = _side_margin(line, after)
         had = _side_margin(line, before)
         final = final + Margin(
             max(0.0, need.span - had.span),

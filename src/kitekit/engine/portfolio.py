@@ -38,7 +38,8 @@ def convert_position(flow: OrderFlow, params: Mapping[str, Any], now: datetime) 
     spec = flow.spec_of(exchange, symbol)
     if spec is None:
         raise invalid(f"Invalid `tradingsymbol`: {exchange}:{symbol} is not a known instrument.")
-    if old == new or old not in (*spec.products, Product.CO) or new not in spec.products:
+    # A cover order position stays CO: its stop-loss leg is tied to it.
+    if old == new or old not in spec.products or new not in spec.products:
         raise invalid(f"Cannot convert {old} to {new} for {spec.exchange} instruments.")
     pos = acct.positions.get(f"{spec.instrument_token}:{old}")
     is_long = side is TransactionType.BUY

@@ -23,7 +23,20 @@ from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire.envelope import ErrorType
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["ModifyRequest", "PlaceRequest", "Rules", "check_place", "invalid", "parse_modify", "parse_place"]
+__all__ = [
+    "MARKET_CLOSED",
+    "ModifyRequest",
+    "PlaceRequest",
+    "Rules",
+    "check_place",
+    "check_product",
+    "check_terms",
+    "check_variety",
+    "invalid",
+    "merge",
+    "parse_modify",
+    "parse_place",
+]
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -18,6 +18,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     ├── InstrumentCacheError        a cached dump is corrupt or truncated
     ├── HistoryRangeError           bad dates or interval for historical candles
     ├── PartialDataError            some keys of a batched call could not be fetched
+    ├── RejectionError              the matching engine refused a request the way Kite would
+    │                               (carries Kite's error_type and HTTP status for the edge to send)
     └── TickError                   (also ValueError) the WebSocket tick codec refused something
         ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
         └── TickValueError          a value the official SDK would misread was given to the encoder
@@ -34,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kitekit.wire.envelope import ErrorType
+
 __all__ = [
     "AmbiguousInstrumentError",
     "ConfigError",
@@ -45,6 +49,7 @@ __all__ = [
     "LoginError",
     "NoSessionError",
     "PartialDataError",
+    "RejectionError",
     "SessionError",
     "SessionExpiredError",
     "TickError",
@@ -127,6 +132,24 @@ class PartialDataError(KitekitError):
         shown = "; ".join(f"{k}: {v}" for k, v in list(self.missing.items())[:5])
         more = f" (and {len(self.missing) - 5} more)" if len(self.missing) > 5 else ""
         super().__init__(f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}")
+
+
+class RejectionError(KitekitError):
+    """The matching engine refused a request (an order, a modification, a GTT) as Kite would.
+
+    ``error_type`` and ``status`` are what a Kite server answers, so the simulator sends them as they are and
+    the paper broker raises the SDK's exception of that name. ``data`` is the error's ``data`` (usually None).
+    """
+
+    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status if status is not None else error_type.http_status
+
+    def as_kite(self) -> dict[str, object]:
+        """Return ``{code, error_type, message, data}``, the shape of an autoslice child's ``error``."""
+        return {"code": self.status, "error_type": str(self.error_type), "message": self.message, "data": None}
 
 
 class TickError(KitekitError, ValueError):

@@ -1,0 +1,399 @@
+"""The order state machine: accepting, rejecting, opening, triggering, filling, modifying and cancelling orders.
+
+Each transition appends the full order object to the order's history (API.md §8.4), so ``order_history``
+reads ``PUT ORDER REQ RECEIVED → VALIDATION PENDING → OPEN PENDING → OPEN → …`` oldest first, and every
+state a client would see pushed (everything but the transient ones) goes to the update stream, with
+``UPDATE`` standing for a partial fill or a modification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from kitekit.clock import IST
+from kitekit.engine import risk
+from kitekit.engine.account import Account
+from kitekit.engine.charges import order_charges
+from kitekit.engine.margins import closable, margin_for
+from kitekit.engine.matching import auto_protection, protection_cap, stop_triggered
+from kitekit.engine.order import Order, Trade
+from kitekit.engine.quote import MarketQuote
+from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
+from kitekit.engine.validation import PlaceRequest, Rules, invalid
+from kitekit.errors import RejectionError
+from kitekit.markethours import MarketPhase, TradingCalendar
+from kitekit.wire.envelope import ErrorType
+from kitekit.wire.orders import OrderStatus as S
+from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
+
+__all__ = ["OrderFlow"]
+
+_DELIVERY = (Product.CNC, Product.MTF)
+
+
+class OrderFlow:
+    """Moves one account's orders through Kite's states against the quotes it is given."""
+
+    def __init__(
+        self,
+        account: Account,
+        resolve: InstrumentResolver,
+        rules: Rules,
+        calendar: TradingCalendar,
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.account = account
+        self.resolve = resolve
+        self.rules = rules
+        self.calendar = calendar
+        self.emit = emit
+        self._session: tuple[datetime | None, datetime | None] = (None, None)
+        #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
+        self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
+
+    # -- lookups ------------------------------------------------------------------------------------
+    def spec_of(self, exchange: str, tradingsymbol: str) -> InstrumentSpec | None:
+        """Resolve an instrument and remember it (positions must outlive the resolver's dump)."""
+        spec = self.resolve(exchange, tradingsymbol)
+        if spec is not None:
+            self.account.specs[spec.instrument_token] = spec
+        return spec
+
+    def get(self, order_id: str, variety: str | None = None) -> Order:
+        """Return an order of today's book.
+
+        Raises:
+            RejectionError: OrderException if there is no such order; InputException for another variety.
+        """
+        order = self.account.orders.get(order_id)
+        if order is None:
+            raise RejectionError(ErrorType.ORDER, "Order not found")
+        if variety is not None and str(variety) != str(order.variety):
+            raise invalid(f"Order {order_id} is a {order.variety} order, not {variety}.")
+        return order
+
+    def session_start(self, now: datetime) -> datetime | None:
+        """Return 09:15 IST of the running session if the market is open at ``now``, else None."""
+        moment, start = self._session
+        if moment != now:  # one calendar lookup per moment, however many orders match at it
+            is_open = self.calendar.phase(now) is MarketPhase.OPEN
+            start = self.calendar.session_open(now.astimezone(IST).date()) if is_open else None
+            self._session = (now, start)
+        return start
+
+    def fresh_quote(self, token: int, now: datetime) -> MarketQuote | None:
+        """Return the instrument's quote if it was received in the running session (stale books never fill).
+
+        Freshness goes by when the quote arrived, not by its exchange timestamp: an illiquid stock's last trade
+        may be old while its depth is live. Yesterday's book, still held when AMOs go out at 09:15, is stale.
+        """
+        quote = self.account.quotes.get(token)
+        start = self.session_start(now)
+        seen = self.account.quoted_at.get(token)
+        if quote is None or start is None or seen is None or seen < start:
+            return None
+        return quote
+
+    # -- placement ----------------------------------------------------------------------------------
+    def submit(
+        self,
+        req: PlaceRequest,
+        spec: InstrumentSpec,
+        now: datetime,
+        *,
+        strict: bool = False,
+        order_id: str | None = None,
+        tags: Sequence[str] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> Order:
+        """Run the RMS checks and, unless they reject, open (or queue as AMO) a new order.
+
+        Args:
+            req: the checked request.
+            spec: its instrument.
+            now: the time of placement.
+            strict: raise an RMS rejection instead of recording a REJECTED order (autoslice children).
+            order_id: use this id instead of the next one.
+            tags: tags added after the user's own.
+            meta: the order's ``meta``.
+
+        Raises:
+            RejectionError: only with ``strict``, for an RMS rejection.
+        """
+        rejection, required = self.rms(req, spec)
+        if rejection is not None and strict:
+            raise rejection.error()
+        order = self.new_order(req, spec, now, order_id=order_id, tags=tags, meta=meta)
+        order.enter(S.PUT_ORDER_REQ_RECEIVED, now)
+        order.enter(S.VALIDATION_PENDING, now)
+        if rejection is not None:
+            order.status_message_raw = rejection.raw
+            self.settle(order, S.REJECTED, now, rejection.message)
+            return order
+        order.blocked = required
+        self.account.funds[spec.funds_segment].blocked += required
+        if req.variety is Variety.AMO:
+            self.settle(order, S.AMO_REQ_RECEIVED, now)
+        else:
+            self.open(order, now)
+        return order
+
+    def new_order(
+        self,
+        req: PlaceRequest,
+        spec: InstrumentSpec,
+        now: datetime,
+        *,
+        order_id: str | None = None,
+        parent_order_id: str | None = None,
+        tags: Sequence[str] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> Order:
+        """Create an order object (not yet in any state) and put it in the book."""
+        ids = self.account.ids
+        oid = order_id or ids.order_id(now)
+        all_tags = [req.tag] if req.tag else []
+        all_tags.extend(tags)
+        if req.order_type in (OrderType.MARKET, OrderType.SL_M) and req.market_protection:
+            all_tags += ["mktp", f"mktp:{req.market_protection}"]
+        order = Order(
+            order_id=oid,
+            variety=req.variety,
+            exchange=spec.exchange,
+            tradingsymbol=spec.tradingsymbol,
+            instrument_token=spec.instrument_token,
+            transaction_type=req.transaction_type,
+            order_type=req.order_type,
+            # Cover orders are placed as MIS and show as CO in the order book (API.md §8.1).
+            product=Product.CO if req.variety is Variety.CO else req.product,
+            validity=req.validity,
+            quantity=req.quantity,
+            price=req.price,
+            trigger_price=req.trigger_price,
+            placed_at=now,
+            validity_ttl=req.validity_ttl if req.validity is Validity.TTL else None,
+            disclosed_quantity=req.disclosed_quantity,
+            market_protection=req.market_protection,
+            tag=req.tag,
+            tags=all_tags,
+            parent_order_id=parent_order_id,
+            auction_number=req.auction_number,
+            guid=ids.guid(oid),
+            placed_by=self.account.user_id,
+            meta=meta or {},
+        )
+        self.account.orders[oid] = order
+        return order
+
+    def rms(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[risk.Rejection | None, float]:
+        """Return the RMS verdict on a request and the margin it would block."""
+        acct = self.account
+        quote = acct.quotes.get(spec.instrument_token)
+        product = Product.CO if req.variety is Variety.CO else req.product
+        ref = req.price or (req.trigger_price if req.order_type is OrderType.SL_M else 0.0)
+        ref = ref or (quote.last_price if quote else 0.0)
+        found: risk.Rejection | None = None
+        if req.variety is not Variety.AMO:  # an AMO's quote is yesterday's; the exchange checks at the open
+            if req.order_type in (OrderType.LIMIT, OrderType.SL):
+                found = risk.circuit(req.price, quote)
+            if found is None and req.order_type in (OrderType.SL, OrderType.SL_M):
+                found = risk.circuit(req.trigger_price, quote, "trigger price")
+                found = found or risk.stop_crossed(req.is_buy, req.trigger_price, quote)
+            # A cover order's stop must sit on the losing side of its entry.
+            wrong_side = (req.trigger_price >= ref) if req.is_buy else (req.trigger_price <= ref)
+            if found is None and req.variety is Variety.CO and quote is not None and wrong_side:
+                side = "below" if req.is_buy else "above"
+                found = risk.Rejection(
+                    ErrorType.ORDER, f"Cover order stop-loss trigger price must be {side} the order price."
+                )
+        if found is None and ref <= 0:
+            found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
+        if req.product in _DELIVERY and not req.is_buy:
+            holding = risk.holdings(spec.tradingsymbol, req.quantity, acct.sellable(spec.instrument_token))
+            return found or holding, 0.0
+        position = acct.open_quantity(spec.instrument_token, product)
+        against = -position if req.is_buy else position
+        # Orders already working against the position close it first; summing them only matters if there is one.
+        queued = acct.pending(spec.instrument_token, product, req.transaction_type) if against > 0 else 0
+        opening = req.quantity - min(req.quantity, closable(position, queued, req.is_buy))
+        required = margin_for(spec, product, req.is_buy, opening, ref, req.trigger_price).total
+        if found is None:
+            found = risk.funds(required, acct.available(spec.funds_segment))
+        return found, required
+
+    def open(self, order: Order, now: datetime) -> None:
+        """Send an order to the exchange: OPEN PENDING, then OPEN (or TRIGGER PENDING), then match it."""
+        order.enter(S.OPEN_PENDING, now)
+        order.exchange_order_id = self.account.ids.exchange_order_id()
+        order.exchange_timestamp = now
+        if order.validity is Validity.TTL and order.validity_ttl:
+            order.expires_at = now + timedelta(minutes=order.validity_ttl)
+        if order.is_stop and not order.triggered:
+            self.settle(order, S.TRIGGER_PENDING, now)
+            return
+        self.settle(order, S.OPEN, now)
+        self.match(order, now, arriving=True)
+
+    def arm(self, order: Order, quote: MarketQuote) -> None:
+        """Fix a protected market order's worst price from the first live quote it meets.
+
+        Kite's market protection turns what the band cannot fill into a limit order at the band's edge, so
+        the price is set once and the remainder rests there.
+        """
+        if order.cap_price or order.order_type not in (OrderType.MARKET, OrderType.SL_M) or not order.market_protection:
+            return
+        spec = self.account.specs[order.instrument_token]
+        pct = auto_protection(spec, quote.last_price) if order.market_protection == -1 else order.market_protection
+        order.cap_price = protection_cap(order.is_buy, quote.last_price, pct, quote, spec.tick_size)
+
+    # -- matching -----------------------------------------------------------------------------------
+    def on_quote(self, quote: MarketQuote, now: datetime) -> None:
+        """Take a new quote: trigger stops it reaches and fill open orders against its depth."""
+        acct = self.account
+        acct.quotes[quote.instrument_token] = quote
+        acct.quoted_at[quote.instrument_token] = now
+        for product in Product:
+            pos = acct.positions.get(f"{quote.instrument_token}:{product}")
+            if pos is not None:
+                pos.last_price, pos.close_price = quote.last_price, quote.close or pos.close_price
+        holding = acct.holdings.get(quote.instrument_token)
+        if holding is not None:
+            holding.last_price, holding.close_price = quote.last_price, quote.close or holding.close_price
+        if self.fresh_quote(quote.instrument_token, now) is None:
+            return
+        for order in acct.live_orders(quote.instrument_token):
+            reached = stop_triggered(order.is_buy, order.trigger_price, quote.last_price)
+            if order.status is S.TRIGGER_PENDING and reached:
+                self.trigger(order, now)
+            elif order.status is S.OPEN:
+                self.match(order, now, arriving=False)
+
+    def trigger(self, order: Order, now: datetime) -> None:
+        """Fire a stop: it becomes a live LIMIT (SL) or protected MARKET (SL-M) order and matches at once."""
+        order.triggered = True
+        self.settle(order, S.OPEN, now)
+        self.match(order, now, arriving=True)
+
+    def match(self, order: Order, now: datetime, arriving: bool) -> None:
+        """Fill an OPEN order against the current depth as far as its price allows.
+
+        A resting order with a disclosed quantity shows only that much, so it fills at most that much per
+        quote; an IOC order gets one attempt, on arrival, and the rest is cancelled.
+        """
+        if order.status is not S.OPEN:
+            return
+        quote = self.fresh_quote(order.instrument_token, now)
+        fills: list[tuple[float, int]] = []
+        if quote is not None:
+            spec = self.account.specs[order.instrument_token]
+            self.arm(order, quote)
+            limit = order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else (order.cap_price or None)
+            want = order.pending_quantity
+            if order.disclosed_quantity and not arriving:
+                want = min(want, order.disclosed_quantity)
+            fills = self.account.liquidity.fill(quote, order.is_buy, want, limit, spec.lot_size)
+            for price, qty in fills:
+                self.execute(order, price, qty, now)
+        if order.pending_quantity == 0:
+            self.settle(order, S.COMPLETE, now)
+            self.on_done(order, now)
+        elif fills:
+            order.enter(S.OPEN, now)
+            self.emit({**order.history[-1], "status": str(S.UPDATE)})
+        if order.validity is Validity.IOC and order.status is S.OPEN:
+            self.lapse(order, now)
+
+    def execute(self, order: Order, price: float, quantity: int, now: datetime) -> None:
+        """Book one fill: the trade, the order's fill, the position, realised P&L, charges and margin."""
+        acct = self.account
+        spec = acct.specs[order.instrument_token]
+        acct.trades.append(
+            Trade(
+                acct.ids.trade_id(),
+                order.order_id,
+                order.exchange_order_id or "",
+                order.exchange,
+                order.tradingsymbol,
+                order.instrument_token,
+                order.product,
+                order.transaction_type,
+                quantity,
+                price,
+                now,
+                order.placed_at,
+            )
+        )
+        pending_before = order.pending_quantity
+        order.add_fill(price, quantity)
+        funds = acct.funds[spec.funds_segment]
+        realised = acct.position(spec, order.product).apply_fill(order.is_buy, quantity, price)
+        if realised:
+            funds.credit_realised(realised)
+        charged = order_charges(
+            spec, order.product, order.is_buy, order.filled_quantity, order.average_price, now.astimezone(IST).date()
+        )["total"]
+        funds.debit_charges(charged - order.charged)
+        order.charged = charged
+        self._release(order, order.blocked * quantity / pending_before if pending_before else order.blocked)
+
+    # -- ending -------------------------------------------------------------------------------------
+    def cancel(self, order: Order, now: datetime) -> None:
+        """Cancel a live order at the user's request: CANCEL PENDING, then CANCELLED.
+
+        Raises:
+            RejectionError: InputException if the order is no longer live.
+        """
+        if not order.status.is_live:
+            raise invalid(f"Order cannot be cancelled as it is {order.status.lower()}.")
+        order.enter(S.CANCEL_PENDING, now)
+        self.lapse(order, now)
+
+    def lapse(self, order: Order, now: datetime, message: str | None = None) -> None:
+        """Cancel what is left of an order on the exchange's side (IOC remainder, TTL, end of day)."""
+        order.cancelled_quantity = order.quantity - order.filled_quantity
+        self._release(order, order.blocked)
+        self.settle(order, S.CANCELLED, now, message)
+        self.on_done(order, now)
+
+    def reject(self, order: Order, now: datetime, message: str) -> None:
+        """Reject a live order (a queued AMO the exchange refuses at the open)."""
+        self._release(order, order.blocked)
+        self.settle(order, S.REJECTED, now, message)
+
+    def _release(self, order: Order, amount: float) -> None:
+        if amount:
+            order.blocked -= amount
+            self.account.funds[self.account.specs[order.instrument_token].funds_segment].blocked -= amount
+
+    def settle(self, order: Order, status: S, now: datetime, message: str | None = None) -> None:
+        """Enter ``status``, update the live index and push the new state to the update stream."""
+        order.enter(status, now, message)
+        self.account.track(order)
+        self.emit(dict(order.history[-1]))
+
+    def request_of(self, order: Order) -> PlaceRequest:
+        """Return the request that would place ``order`` as it stands (to re-check a modification)."""
+        return PlaceRequest(
+            variety=order.variety,
+            exchange=order.exchange,
+            tradingsymbol=order.tradingsymbol,
+            transaction_type=order.transaction_type,
+            order_type=order.order_type,
+            product=Product.MIS if order.product is Product.CO else order.product,
+            quantity=order.quantity,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            validity=order.validity,
+            validity_ttl=order.validity_ttl,
+            disclosed_quantity=order.disclosed_quantity,
+            auction_number=order.auction_number,
+            tag=order.tag,
+            market_protection=order.market_protection,
+        )
+
+    @staticmethod
+    def opposite(side: TransactionType) -> TransactionType:
+        """Return the other side."""
+        return TransactionType.SELL if side is TransactionType.BUY else TransactionType.BUY

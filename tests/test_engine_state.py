@@ -1,0 +1,126 @@
+"""State to JSON and back without loss, and the same inputs always giving the same outputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from kitekit.engine import Engine, EngineConfig, MarketQuote
+from kitekit.engine.quote import Level
+from tests.engine_helpers import INFY, MONDAY_OPEN, NIFTY_FUT, NOW, RESOLVE, at, engine, infy, order, quote
+
+
+def _first_half(eng: Engine) -> None:
+    eng.add_holding("NSE", "RELIANCE", 10, 2500.0, NOW)
+    eng.on_quotes([infy(), quote(NIFTY_FUT, 24000.0, NOW, asks=[(24000.0, 150)], close=23950.0)], NOW)
+    eng.place_order("regular", order(INFY, "BUY", 300, price=1500.05), NOW)  # partial fill, rests
+    eng.place_order("regular", order(INFY, "SELL", 50, "SL", price=1480.0, trigger_price=1485.0), NOW)
+    eng.place_order("regular", order(INFY, "BUY", 10, price=1400.0, validity="TTL", validity_ttl=30), NOW)
+    eng.place_order("regular", order(NIFTY_FUT, "BUY", 75, "MARKET", product="NRML"), NOW)
+    eng.place_order("co", order(INFY, "BUY", 5, "MARKET", trigger_price=1450.0), NOW)
+    eng.place_order("iceberg", order(INFY, "BUY", 30, price=1450.0, iceberg_legs=3, iceberg_quantity=10), NOW)
+    gtt = {
+        "type": "single",
+        "condition": json.dumps(
+            {"exchange": "NSE", "tradingsymbol": "INFY", "trigger_values": [1600.0], "last_price": 1500.0}
+        ),
+        "orders": json.dumps(
+            [
+                {
+                    "exchange": "NSE",
+                    "tradingsymbol": "INFY",
+                    "transaction_type": "SELL",
+                    "quantity": 5,
+                    "order_type": "LIMIT",
+                    "product": "MIS",
+                    "price": 1599.0,
+                }
+            ]
+        ),
+    }
+    eng.place_gtt(gtt, NOW)
+    eng.on_quotes([infy(1502.0, at(1))], at(1))
+
+
+def _second_half(eng: Engine) -> dict[str, Any]:
+    eng.on_quotes([infy(1484.0, at(10))], at(10))  # fires the SL sell
+    eng.on_quotes([infy(1600.5, at(20))], at(20))  # fires the GTT
+    eng.advance(at(45))  # the TTL order lapses
+    evening = NOW.replace(hour=19)
+    eng.place_order("amo", order(INFY, "BUY", 5, price=1610.0, product="CNC"), evening)
+    eng.on_quotes([infy(1605.0, at(1, MONDAY_OPEN))], at(1, MONDAY_OPEN))
+    return _snapshot(eng, at(1, MONDAY_OPEN))
+
+
+def _snapshot(eng: Engine, now: datetime) -> dict[str, Any]:
+    return {
+        "orders": eng.orders(now),
+        "histories": {o["order_id"]: eng.order_history(o["order_id"], now) for o in eng.orders(now)},
+        "trades": eng.trades(now),
+        "positions": eng.positions(now),
+        "holdings": eng.holdings(now),
+        "margins": eng.margins(now),
+        "gtts": eng.gtts(now),
+        "updates": eng.drain_updates(),
+    }
+
+
+def test_state_survives_a_json_round_trip_and_the_restored_engine_carries_on_identically() -> None:
+    original = engine()
+    _first_half(original)
+    original.drain_updates()
+    state = original.to_state()
+    restored = Engine.from_state(json.loads(json.dumps(state)), RESOLVE, EngineConfig())
+    assert restored.to_state() == state
+    assert _second_half(restored) == _second_half(original)
+
+
+def test_the_saved_state_holds_every_book() -> None:
+    eng = engine()
+    _first_half(eng)
+    account = eng.to_state()["account"]
+    assert {"orders", "trades", "positions", "holdings", "funds", "gtts", "quotes", "specs", "ids"} <= set(account)
+    assert json.loads(json.dumps(account)) == account  # plain JSON values only
+
+
+def test_a_state_of_another_version_is_refused() -> None:
+    state = engine().to_state()
+    with pytest.raises(ValueError, match="version"):
+        Engine.from_state({**state, "version": 99}, RESOLVE)
+
+
+def test_the_same_seed_clock_and_orders_give_the_same_results() -> None:
+    runs = []
+    for _ in range(2):
+        eng = engine(seed=7)
+        _first_half(eng)
+        runs.append(_second_half(eng))
+    assert runs[0] == runs[1]
+
+
+def test_another_seed_changes_the_ids_but_not_the_trading() -> None:
+    a, b = engine(seed=1), engine(seed=2)
+    for eng in (a, b):
+        _first_half(eng)
+    sa, sb = _second_half(a), _second_half(b)
+    assert {o["order_id"] for o in sa["orders"]}.isdisjoint(o["order_id"] for o in sb["orders"])
+    key = ("tradingsymbol", "status", "filled_quantity", "average_price")
+    assert [tuple(o[k] for k in key) for o in sa["orders"]] == [tuple(o[k] for k in key) for o in sb["orders"]]
+    assert sa["positions"] == sb["positions"]
+
+
+def test_engines_sharing_liquidity_compete_for_the_same_depth() -> None:
+    from kitekit.engine import Liquidity
+
+    shared = Liquidity()
+    one = Engine(RESOLVE, NOW, EngineConfig(seed=1), liquidity=shared)
+    two = Engine(RESOLVE, NOW, EngineConfig(seed=2), liquidity=shared)
+    book = MarketQuote(INFY.instrument_token, 1500.0, NOW, (), (Level(1500.0, 100), Level(1500.05, 100)))
+    for eng in (one, two):
+        eng.on_quotes([book], NOW)
+        eng.place_order("regular", order(INFY, "BUY", 100, "MARKET"), NOW)
+    assert one.trades(NOW)[0]["average_price"] == 1500.0
+    assert two.trades(NOW)[0]["average_price"] == 1500.05

@@ -26,7 +26,7 @@ import pandas as pd
 import requests
 from kiteconnect import KiteConnect
 
-from bench.common import BENCH_NOW, bench_sim, report, timeit
+from bench.common import BENCH_NOW, Figures, bench_sim, report, timeit
 from kitekit.clock import IST
 from kitekit.sim.pytest_plugin import login_via_redirect
 from kitekit.wire.candles import parse_candles
@@ -65,7 +65,7 @@ def same_candles(ours: pd.DataFrame, sdk: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Measure and print the comparison; ``--quick`` for CI."""
     quick = "--quick" in argv
     days = 5 if quick else Interval.MINUTE.max_days
@@ -101,3 +101,4 @@ def main(argv: list[str]) -> None:
     worst = min(ratios)
     verdict = "yes" if worst >= TARGET else "NO"
     print(f"\nspeed-up over the SDK parse + pd.DataFrame, worst case: {worst:.1f}x (target >= {TARGET:.0f}x) {verdict}")
+    return {"parse_ratio_worst": worst}

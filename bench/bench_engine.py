@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bench.common import BENCH_NOW
+from bench.common import BENCH_NOW, Figures
 from kitekit.engine import Engine, EngineConfig, InstrumentSpec, Level, MarketQuote, resolver_of
 
 SPECS = [InstrumentSpec(token * 256 + 1, "NSE", f"STOCK{token}", "NSE", "EQ", 0.05, 1) for token in range(1, 9)]
@@ -103,7 +103,7 @@ def _best(fn: Callable[[], float], repeat: int) -> float:
     return min(fn() for _ in range(repeat))
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Measure and print orders per second."""
     parser = argparse.ArgumentParser(prog="bench engine")
     parser.add_argument("--quick", action="store_true", help="a small input that runs in a couple of seconds")
@@ -117,3 +117,9 @@ def main(argv: list[str]) -> None:
     print(f"  then filled by one quote per instrument:    {n / swept:>10,.0f} orders/s  ({n} in {swept:.3f}s)")
     cycle = _best(lambda: place_and_cancel(n), repeat)
     print(f"place + cancel:                               {n / cycle:>10,.0f} orders/s  ({n} in {cycle:.3f}s)")
+    return {
+        "marketable_orders_per_s": n / cross,
+        "resting_orders_per_s": n / placed,
+        "swept_orders_per_s": n / swept,
+        "place_cancel_per_s": n / cycle,
+    }

@@ -27,7 +27,7 @@ from pathlib import Path
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import NetworkException
 
-from bench.common import BENCH_NOW, bench_sim
+from bench.common import BENCH_NOW, Figures, bench_sim
 from kitekit.pacer import Pacer
 from kitekit.sim import SimConfig, SimServer
 from kitekit.sim.pytest_plugin import login_via_redirect
@@ -92,12 +92,14 @@ def _two_processes(server: SimServer, token: str, keys: list[str], seconds: floa
     keys_file.write_text(json.dumps(keys))
     env = {**os.environ, "SIM_KEY": server.sim.config.api_key, "SIM_TOKEN": token}
     db = str(tmp / "shared.sqlite3")
-    cmd = [sys.executable, "-m", "bench", "pacing", "--worker", server.url, db, str(seconds), str(keys_file)]
+    cmd = [sys.executable, "-m", "bench.bench_pacing", "--worker", server.url, db, str(seconds), str(keys_file)]
     procs = [subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in procs:  # start both loops together, once both have imported and logged in
         line = proc.stdout.readline() if proc.stdout is not None else ""
         if line.strip() != "ready":
-            raise RuntimeError(f"a worker failed to start (exit code {proc.wait()})")
+            for other in procs:  # never wait on a worker blocked on its stdin
+                other.kill()
+            raise RuntimeError(f"a worker failed to start: it said {line.strip()!r}")
     for proc in procs:
         if proc.stdin is not None:
             proc.stdin.write("go\n")
@@ -113,14 +115,13 @@ def _two_processes(server: SimServer, token: str, keys: list[str], seconds: floa
     )
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Run the scenarios one after the other and print them side by side."""
-    if argv and argv[0] == "--worker":
-        worker(argv[1], argv[2], float(argv[3]), argv[4])
-        return
     parser = argparse.ArgumentParser(prog="bench pacing")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each scenario (default 60)")
-    seconds = parser.parse_args(argv).seconds
+    parser.add_argument("--quick", action="store_true", help="3 s per scenario, for CI")
+    args = parser.parse_args(argv)
+    seconds = 3.0 if args.quick else args.seconds
     server = bench_sim(SimConfig())  # Kite's limits enforced
     try:
         uni = server.sim.market.universe(BENCH_NOW)
@@ -153,6 +154,7 @@ def main(argv: list[str]) -> None:
         _print(runs, allowed, seconds)
     finally:
         server.stop()
+    return {f"{run.name}: ok calls per second": run.ok / run.seconds for run in runs}
 
 
 def _print(runs: list[Run], allowed: float, seconds: float) -> None:
@@ -173,3 +175,9 @@ def _print(runs: list[Run], allowed: float, seconds: float) -> None:
     mismatched = [run.name for run in runs if run.limited != run.sim_limited]
     if mismatched:
         print(f"note: the clients and the simulator counted different 429s in: {', '.join(mismatched)}")
+
+
+if __name__ == "__main__":  # a worker process of the two-process scenario
+    if sys.argv[1:2] != ["--worker"]:
+        raise SystemExit("usage: python -m bench.bench_pacing --worker URL DB SECONDS KEYS_FILE")
+    worker(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])

@@ -14,12 +14,12 @@ import numpy as np
 import requests
 from kiteconnect import KiteConnect
 
-from bench.common import BENCH_NOW, bench_sim, timeit
+from bench.common import BENCH_NOW, Figures, bench_sim, timeit
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import login_via_redirect
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Measure and print a table."""
     started = time.perf_counter()
     server = bench_sim()
@@ -66,3 +66,4 @@ def main(argv: list[str]) -> None:
         print(f"simulator universe build (fresh Market): {time.perf_counter() - t0:.3f}s")
     finally:
         server.stop()
+    return {"dump_warm_s": warm, "quote_500_warm_s": warm_q, "sdk_parse_s": parse}

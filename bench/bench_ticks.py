@@ -25,7 +25,7 @@ from functools import partial
 import numpy as np
 from kiteconnect import KiteTicker
 
-from bench.common import timeit
+from bench.common import Figures, timeit
 from kitekit.wire.segments import Segment
 from kitekit.wire.ticks import (
     PacketKind,
@@ -137,7 +137,7 @@ def each(decode: Callable[[bytes], object], frames: list[bytes]) -> Callable[[],
     return run
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Measure and print the comparison."""
     parser = argparse.ArgumentParser(prog="bench ticks")
     parser.add_argument("--quick", action="store_true", help="a couple of seconds, for CI")
@@ -195,3 +195,4 @@ def main(argv: list[str]) -> None:
         target = 3.0 if label.startswith("dicts") else 100.0
         print(f"{label:<52} {ratio:>9.1f}x {target:>7.0f}x  {'yes' if ratio >= target else 'NO'}")
     print(f"(ran in {time.perf_counter() - started:.1f} s)")
+    return {**results, "encode_packets_per_s": 3000 / encode}

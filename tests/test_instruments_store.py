@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import requests
 from kiteconnect import KiteConnect
@@ -21,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from kitekit.clock import IST, ManualClock
 from kitekit.errors import AmbiguousInstrumentError, InstrumentCacheError, UnknownInstrumentError
 from kitekit.instruments import Instrument, InstrumentStore, fetch_dump
+from kitekit.instruments.model import typed_table
 from kitekit.markethours import NSE_HOLIDAYS, TradingCalendar
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import SIM_NOW
@@ -645,3 +647,14 @@ def test_the_decoder_reads_every_cell_as_the_official_sdk_does(dump_bytes: bytes
         for name in ("tradingsymbol", "name", "last_price", "strike", "tick_size", "lot_size", "segment", "exchange"):
             assert getattr(rec, name) == row[name]
         assert rec.exchange_token == int(row["exchange_token"]) and (rec.expiry or "") == row["expiry"]
+
+
+def test_the_fast_typed_table_equals_the_lenient_one_cell_for_cell(dump_bytes: bytes) -> None:
+    lines = dump_bytes.split(b"\n")
+    head = b"\n".join([lines[0], *lines[1:3001], *lines[-3001:-1]]) + b"\n"  # cash, indices, F&O, MCX, CDS
+    fast = typed_table(head)  # Arrow's reader takes Kite's own dump
+    lenient = typed_table(head + b"9,9,ODD,ODD,,,,,1.0,EQ,NSE,NSE\n")  # an empty and a 1.0 cell: the fallback
+    assert list(fast.dtypes.astype(str)) == list(lenient.dtypes.astype(str))
+    pd.testing.assert_frame_equal(fast, lenient.iloc[:-1])
+    assert lenient.iloc[-1][["last_price", "strike", "lot_size"]].tolist() == [0.0, 0.0, 1]
+    assert isinstance(fast["expiry"].dropna().iloc[0], date)

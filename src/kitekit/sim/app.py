@@ -32,8 +32,8 @@ from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.errors import ApiError, invalid_input
 from kitekit.sim.faults import Fault, FaultInjector
 from kitekit.sim.market import Market, Snapshot
+from kitekit.sim.market.universe import Universe
 from kitekit.sim.ratelimit import RateLimiter
-from kitekit.sim.universe import Universe
 from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body, success_body
 from kitekit.wire.formats import format_candle_time, format_timestamp, parse_kite_datetime
 from kitekit.wire.history import Interval

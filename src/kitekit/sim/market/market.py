@@ -1,6 +1,6 @@
 """The simulated market: prices, volumes, OI and candles of every instrument at any moment.
 
-Everything is derived from the underlying paths of :mod:`kitekit.sim.paths`, so ltp, ohlc, quote,
+Everything is derived from the underlying paths of :mod:`kitekit.sim.market.price_paths`, so ltp, ohlc, quote,
 historical candles and ticks agree with each other for the same clock time.
 """
 
@@ -16,13 +16,13 @@ import numpy as np
 
 from kitekit.clock import IST, ensure_aware
 from kitekit.markethours import SESSION_OPEN, SESSION_SECONDS, TradingCalendar
-from kitekit.sim import expiries as ex
-from kitekit.sim.catalog import ANCHOR
-from kitekit.sim.paths import PathModel
-from kitekit.sim.pricing import SECONDS_PER_YEAR, black76, futures_price, smile_vol
-from kitekit.sim.rng import hash_uniform
-from kitekit.sim.underlyings import AssetClass, Underlying, build_underlyings, parameter_arrays
-from kitekit.sim.universe import Kind, Universe, build_universe
+from kitekit.sim.market import expiries as ex
+from kitekit.sim.market.catalog import ANCHOR
+from kitekit.sim.market.price_paths import PathModel
+from kitekit.sim.market.pricing import SECONDS_PER_YEAR, black76, futures_price, smile_vol
+from kitekit.sim.market.rng import hash_uniform
+from kitekit.sim.market.underlyings import AssetClass, Underlying, build_underlyings, parameter_arrays
+from kitekit.sim.market.universe import Kind, Universe, build_universe
 from kitekit.wire.history import Interval
 
 __all__ = ["Book", "Market", "SessionPoint", "Snapshot"]

@@ -11,8 +11,8 @@ from enum import IntEnum
 import numpy as np
 
 from kitekit.markethours import TradingCalendar
-from kitekit.sim import expiries as ex
-from kitekit.sim.underlyings import AssetClass, Underlying
+from kitekit.sim.market import expiries as ex
+from kitekit.sim.market.underlyings import AssetClass, Underlying
 from kitekit.wire.instruments_csv import Instrument, encode_rows
 from kitekit.wire.segments import Segment, token_of
 

@@ -11,8 +11,8 @@ from types import TracebackType
 import uvicorn
 
 from kitekit.clock import Clock
-from kitekit.sim.app import SimApp
 from kitekit.sim.config import SimConfig
+from kitekit.sim.http import SimApp
 from kitekit.sim.market import Market
 
 __all__ = ["SimServer"]

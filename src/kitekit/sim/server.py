@@ -68,7 +68,7 @@ class SimServer:
 
     @property
     def ws_url(self) -> str:
-        """Return the WebSocket root for ``KiteTicker(root=…)``."""
+        """Return the WebSocket root ``KiteTicker(root=…)`` would take; nothing is served there yet."""
         return f"ws://{self.host}:{self.port}"
 
     def bind(self) -> socket.socket:

@@ -1,4 +1,4 @@
-"""Field lists of Kite responses (API.md §3, §5-§7) and a key-for-key, type-for-type shape checker."""
+"""Field lists of Kite responses (``docs/protocol.md`` §3, §5-§7) and a key-for-key, type-for-type shape checker."""
 
 from __future__ import annotations
 

@@ -100,8 +100,12 @@ def test_secrets_never_show_in_the_repr() -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_a_config_inside_a_git_tree_warns_once_with_the_ignore_line(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # git exports GIT_DIR to hooks and `git rebase --exec`: inherited, it would point these git calls at the
+    # outer repository, and `git init` would write core.worktree into that repository's shared config.
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", str(repo)], check=True)

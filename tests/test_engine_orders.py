@@ -18,7 +18,7 @@ def test_a_marketable_limit_order_walks_the_depth_and_its_history_has_every_stat
     history = eng.order_history(oid, NOW)
     assert [h["status"] for h in history] == [*OPENING, "OPEN", "COMPLETE"]
     assert oid.isdigit() and len(oid) == 19
-    # exchange_order_id and exchange_timestamp appear at the first OPEN (API.md §8.4).
+    # exchange_order_id and exchange_timestamp appear at the first OPEN (docs/protocol.md §8.4).
     assert [h["exchange_order_id"] is None for h in history] == [True, True, True, False, False]
     assert history[0]["exchange_timestamp"] is None and history[3]["exchange_timestamp"] == "2026-11-27 11:00:00"
     done = history[-1]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -14,6 +16,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from kitekit.clock import IST, ManualClock
+from kitekit.sim.auth import AuthState, checksum
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.pytest_plugin import login_via_redirect
 from kitekit.sim.server import SimServer
@@ -35,8 +38,6 @@ def _kite(sim: SimServer) -> KiteConnect:
 
 
 def test_checksum_matches_the_documented_example() -> None:
-    from kitekit.sim.auth import checksum
-
     assert checksum("key1", "req1", "sec1") == "99d7b944f0bace657a23bed939872dd1ca31cdccff94d41146ee7403c610297d"
 
 
@@ -266,3 +267,61 @@ def test_state_file_keeps_tokens_across_restarts(tmp_path, sim_market) -> None: 
     with SimServer(SimConfig(state_file=tmp_path / "sim-state.json"), clock, market=sim_market) as second:
         kite.root = second.url
         assert kite.profile()["user_id"] == cfg.user_id
+
+
+_GOOD_RECORD = {
+    "access_token": "a" * 32,
+    "api_key": "kitekit_sim",
+    "user_id": "KK1234",
+    "login_time": "2026-11-27T10:00:00+05:30",
+    "expires_at": "2026-11-28T06:00:00+05:30",
+    "public_token": "p" * 32,
+    "enctoken": "e" * 48,
+    "refresh_token": "",
+    "revoked": False,
+}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe\x00garbage",
+        b"null",
+        b"[1, 2]",
+        b'{"grants": {"a": 1}}',
+        b'{"grants": [1]}',
+        b'{"grants": [{"access_token": "x"}]}',
+        json.dumps({"grants": [{**_GOOD_RECORD, "surprise": 1}]}).encode(),
+        json.dumps({"grants": [{**_GOOD_RECORD, "expires_at": "tomorrow"}]}).encode(),
+        json.dumps({"grants": [{**_GOOD_RECORD, "expires_at": "2026-11-28T06:00:00"}]}).encode(),
+        json.dumps({"grants": [{**_GOOD_RECORD, "revoked": "no"}]}).encode(),
+        json.dumps({"grants": [{**_GOOD_RECORD, "api_key": 7}]}).encode(),
+    ],
+)
+def test_a_damaged_state_file_costs_only_a_fresh_login(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = tmp_path / "sim-state.json"
+    state.write_bytes(content)
+    clock = ManualClock(datetime(2026, 11, 27, 11, 0, tzinfo=IST))
+    cfg = SimConfig(state_file=state)
+    auth = AuthState(cfg, clock)
+    assert auth.live_sessions() == 0
+    assert "ignoring the simulator state file" in caplog.text
+    token = auth.issue_request_token(cfg.api_key)
+    grant = auth.exchange(cfg.api_key, token, checksum(cfg.api_key, token, cfg.api_secret))
+    assert auth.authenticate(f"token {cfg.api_key}:{grant.access_token}") is grant
+    # The new login replaced the damaged file whole: 0600, readable again, no temporary file left.
+    assert state.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [state.name]
+    assert AuthState(SimConfig(state_file=state), clock).live_sessions() == 1
+
+
+def test_a_sound_state_file_record_loads_as_a_grant(tmp_path: Path) -> None:
+    state = tmp_path / "sim-state.json"
+    state.write_text(json.dumps({"grants": [_GOOD_RECORD]}))
+    auth = AuthState(SimConfig(state_file=state), ManualClock(datetime(2026, 11, 27, 11, 0, tzinfo=IST)))
+    assert auth.live_sessions() == 1
+    assert auth.authenticate(f"token kitekit_sim:{'a' * 32}").user_id == "KK1234"

@@ -1,8 +1,8 @@
 """Pacing every Kite call under its rate limit, shared by all threads and all processes of the user.
 
 Kite limits each api_key per endpoint class (quote 1/s, historical 3/s, order placement 10/s, the rest 10/s;
-API.md §14) and answers 429 beyond that. The :class:`Pacer` hands out send times per (api_key, class) with a
-GCRA reservation kept in a small SQLite file: a caller atomically takes the next free slot
+``docs/protocol.md`` §14) and answers 429 beyond that. The :class:`Pacer` hands out send times per
+(api_key, class) with a GCRA reservation kept in a small SQLite file: a caller atomically takes the next free slot
 (``tat = max(tat, now) + interval``), releases the lock, and only then sleeps until its slot. Nobody holds a
 lock while sleeping, so classes never queue behind each other (an order is never stuck behind a batch of
 quote calls), and two scripts on one key share one budget instead of 429-ing each other.

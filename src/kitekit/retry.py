@@ -45,7 +45,7 @@ class Action(StrEnum):
     RAISE = "raised at once"
 
 
-#: Every error_type Kite sends (API.md §2.1) and what kitekit does with it.
+#: Every error_type Kite sends (``docs/protocol.md`` §2.1) and what kitekit does with it.
 POLICY: dict[ErrorType, Action] = {
     ErrorType.TOKEN: Action.RELOGIN,  # expired or revoked access token: only a new login helps
     ErrorType.NETWORK: Action.RETRY,  # OMS unreachable (503) and rate limiting (429)

@@ -1,4 +1,4 @@
-"""Charges of an executed order in Kite's charges block (API.md §11), from the rates in :mod:`.rates`."""
+"""Charges of an executed order in Kite's charges block (``docs/protocol.md`` §11), from the rates in :mod:`.rates`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Varieties on top of the state machine of :mod:`.flow`: ``amo`` queues until the open, ``iceberg`` places
 its legs one after another, ``co`` adds an SL-M stop-loss leg once the entry fills, and ``autoslice=true``
-splits an order above the freeze quantity into children that may fail one by one (API.md §8.5).
+splits an order above the freeze quantity into children that may fail one by one (``docs/protocol.md`` §8.5).
 """
 
 from __future__ import annotations

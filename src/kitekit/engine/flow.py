@@ -1,6 +1,6 @@
 """The order state machine: accepting, rejecting, opening, triggering, filling, modifying and cancelling orders.
 
-Each transition appends the full order object to the order's history (API.md §8.4), so ``order_history``
+Each transition appends the full order object to the order's history (``docs/protocol.md`` §8.4), so ``order_history``
 reads ``PUT ORDER REQ RECEIVED → VALIDATION PENDING → OPEN PENDING → OPEN → …`` oldest first, and every
 state a client would see pushed (everything but the transient ones) goes to the update stream, with
 ``UPDATE`` standing for a partial fill or a modification.
@@ -166,7 +166,7 @@ class OrderFlow:
             instrument_token=spec.instrument_token,
             transaction_type=req.transaction_type,
             order_type=req.order_type,
-            # Cover orders are placed as MIS and show as CO in the order book (API.md §8.1).
+            # Cover orders are placed as MIS and show as CO in the order book (``docs/protocol.md`` §8.1).
             product=Product.CO if req.variety is Variety.CO else req.product,
             validity=req.validity,
             quantity=req.quantity,

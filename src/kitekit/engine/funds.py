@@ -1,4 +1,4 @@
-"""Cash and margin of one funds segment (equity or commodity) and its ``GET /user/margins`` shape (API.md §5).
+"""Cash and margin of one funds segment (equity or commodity) and its ``GET /user/margins`` shape (docs/protocol.md §5).
 
 Cash moves only with realised P&L, charges and delivery settlement; margins are blocked, not spent, so the
 balance available to trade is cash minus what open orders and positions block (and unrealised losses).

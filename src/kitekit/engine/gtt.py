@@ -1,4 +1,7 @@
-"""Good-till-triggered orders: single and two-leg (OCO) triggers, when they fire, and Kite's shape (API.md §10)."""
+"""Good-till-triggered orders: single and two-leg (OCO) triggers, when they fire, and Kite's shape.
+
+See ``docs/protocol.md`` §10.
+"""
 
 from __future__ import annotations
 

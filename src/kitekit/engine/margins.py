@@ -1,4 +1,4 @@
-"""Margin an order or a basket needs (API.md §11 margin blocks), from the rates in :mod:`.rates`."""
+"""Margin an order or a basket needs (``docs/protocol.md`` §11 margin blocks), from the rates in :mod:`.rates`."""
 
 from __future__ import annotations
 

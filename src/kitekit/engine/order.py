@@ -1,4 +1,4 @@
-"""Orders and trades as the engine keeps them, their Kite wire shapes (API.md §8.2, §8.6), and their ids."""
+"""Orders and trades as the engine keeps them, their Kite wire shapes (docs/protocol.md §8.2, §8.6), and their ids."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ class Order:
             "product": self.product.value,
             "quantity": self.quantity,
             "disclosed_quantity": self.disclosed_quantity,
-            # SL-M and MARKET orders report price 0 (API.md §18 item 27).
+            # SL-M and MARKET orders report price 0 (``docs/protocol.md`` §8.2).
             "price": self.price,
             "trigger_price": self.trigger_price,
             "average_price": self.average_price,
@@ -193,7 +193,7 @@ class Trade:
     order_timestamp: datetime
 
     def as_kite(self) -> dict[str, Any]:
-        """Return the trade in Kite's shape; ``order_timestamp`` is a bare ``HH:MM:SS`` (API.md §8.6)."""
+        """Return the trade in Kite's shape; ``order_timestamp`` is a bare ``HH:MM:SS`` (``docs/protocol.md`` §8.6)."""
         return {
             "trade_id": self.trade_id,
             "order_id": self.order_id,

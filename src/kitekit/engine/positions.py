@@ -1,4 +1,4 @@
-"""Net and day positions per instrument and product, their P&L, and Kite's position shape (API.md §9)."""
+"""Net and day positions per instrument and product, their P&L, and Kite's position shape (``docs/protocol.md`` §9)."""
 
 from __future__ import annotations
 

@@ -45,7 +45,9 @@ class MarketQuote:
 
     @classmethod
     def from_kite(cls, item: Mapping[str, Any], instrument_token: int | None = None) -> MarketQuote:
-        """Build a quote from one item of Kite's ``GET /quote`` map (API.md §6), as sent or as the SDK returns it.
+        """Build a quote from one item of Kite's ``GET /quote`` map, as sent or as the SDK returns it.
+
+        The item's fields are in ``docs/protocol.md`` §6.
 
         The SDK turns ``timestamp`` into a naive datetime; Kite's times are IST, so a naive one is read as IST.
         ``/quote/ltp`` and ``/quote/ohlc`` items work too: they simply have no depth and no circuit limits.

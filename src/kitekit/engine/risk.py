@@ -2,7 +2,7 @@
 
 Kite accepts the request, gives it an order id, and its risk system then rejects it: insufficient funds or
 holdings, a price outside the day's circuit limits, a stop whose trigger the market has already crossed.
-``error_type`` is what an autoslice child reports for the same failure (API.md §8.5).
+``error_type`` is what an autoslice child reports for the same failure (``docs/protocol.md`` §8.5).
 """
 
 from __future__ import annotations

@@ -5,22 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
+import logging
 import secrets
 import string
-import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 
 from kitekit.clock import IST, Clock
+from kitekit.files import atomic_write
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError, invalid_input, token_error
 from kitekit.wire.envelope import ErrorType
 
 __all__ = ["AuthState", "Grant", "checksum"]
+
+log = logging.getLogger("kitekit.sim")
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -52,6 +55,28 @@ class Grant:
         """Return True once the token is revoked or past its flush time."""
         return self.revoked or now >= datetime.fromisoformat(self.expires_at)
 
+    @classmethod
+    def from_record(cls, record: Any) -> Grant:
+        """Return the grant a state file's record describes.
+
+        Raises:
+            ValueError: ``record`` is not exactly a grant's fields with their types, or a time in it is not
+                an aware ISO datetime (one that :meth:`expired` could not compare later).
+        """
+        names = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        if not isinstance(record, dict) or not required <= set(record) <= names:
+            raise ValueError("a grant record must hold exactly the grant's fields")
+        grant = cls(**record)
+        if not isinstance(grant.revoked, bool) or not all(
+            isinstance(getattr(grant, name), str) for name in names - {"revoked"}
+        ):
+            raise ValueError("a grant record holds a field of the wrong type")
+        for stamp in (grant.login_time, grant.expires_at):
+            if datetime.fromisoformat(stamp).tzinfo is None:
+                raise ValueError("a grant's times must carry their UTC offset")
+        return grant
+
 
 @dataclass
 class _Pending:
@@ -80,24 +105,25 @@ class AuthState:
         if path is None or not path.exists():
             return
         try:
-            raw = json.loads(path.read_text())
-            self._grants = {g["access_token"]: Grant(**g) for g in raw.get("grants", [])}
-        except (OSError, ValueError, TypeError, KeyError):
+            raw = json.loads(path.read_bytes())
+            records = raw.get("grants", []) if isinstance(raw, dict) else None
+            if not isinstance(records, list):
+                raise ValueError("not a simulator state file")
+            grants = [Grant.from_record(record) for record in records]
+        except (OSError, ValueError, TypeError) as exc:
             # A damaged state file only costs a fresh login; never let it stop the simulator.
-            self._grants = {}
+            log.warning("ignoring the simulator state file %s: %s", path, exc)
+            grants = []
+        self._grants = {g.access_token: g for g in grants}
 
     def _save(self) -> None:
         path = self.config.state_file
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         now = self.clock.now()
         live = [asdict(g) for g in self._grants.values() if not g.expired(now)]
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sim-state-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"grants": live}, fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        # Access tokens are secrets: the file is 0600 from its first byte.
+        atomic_write(path, json.dumps({"grants": live}).encode(), mode=0o600)
 
     # -- web login (what Kite's login page does) ---------------------------------------------------
     def check_api_key(self, api_key: str | None) -> None:

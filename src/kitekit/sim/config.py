@@ -59,7 +59,7 @@ class SimConfig:
     redirect_url: str = "http://127.0.0.1:5055/callback"
     login_mode: LoginMode = LoginMode.FORM
     request_token_ttl_s: float = 300.0
-    #: Daily access-token flush (API.md §16): tokens die at the first such time after login.
+    #: Daily access-token flush (``docs/protocol.md`` §16): tokens die at the first such time after login.
     token_flush: time = time(6, 0)
     #: A new login invalidates the user's older access tokens, as on Kite.
     single_session: bool = True

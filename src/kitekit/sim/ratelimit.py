@@ -1,4 +1,4 @@
-"""Per-api_key, per-endpoint-class rate limits as Kite enforces them (API.md §14), GCRA style."""
+"""Per-api_key, per-endpoint-class rate limits as Kite enforces them (``docs/protocol.md`` §14), GCRA style."""
 
 from __future__ import annotations
 

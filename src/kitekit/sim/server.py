@@ -11,8 +11,8 @@ from types import TracebackType
 import uvicorn
 
 from kitekit.clock import Clock
-from kitekit.sim.app import SimApp
 from kitekit.sim.config import SimConfig
+from kitekit.sim.http import SimApp
 from kitekit.sim.market import Market
 
 __all__ = ["SimServer"]
@@ -68,7 +68,7 @@ class SimServer:
 
     @property
     def ws_url(self) -> str:
-        """Return the WebSocket root for ``KiteTicker(root=…)``."""
+        """Return the WebSocket root ``KiteTicker(root=…)`` would take; nothing is served there yet."""
         return f"ws://{self.host}:{self.port}"
 
     def bind(self) -> socket.socket:

@@ -26,7 +26,7 @@ class Interval(StrEnum):
 
     @property
     def max_days(self) -> int:
-        """Return the longest ``to - from`` span in days one request may ask for (API.md §7)."""
+        """Return the longest ``to - from`` span in days one request may ask for (``docs/protocol.md`` §7)."""
         return _MAX_DAYS[self]
 
     @property

@@ -1,4 +1,4 @@
-"""Kite's order vocabulary as ``StrEnum``s whose values are the wire strings (API.md §8–§10)."""
+"""Kite's order vocabulary as ``StrEnum``s whose values are the wire strings (``docs/protocol.md`` §8–§10)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ class Exchange(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    """Every ``status`` an order object can carry (API.md §8.3)."""
+    """Every ``status`` an order object can carry (``docs/protocol.md`` §8.3)."""
 
     PUT_ORDER_REQ_RECEIVED = "PUT ORDER REQ RECEIVED"
     VALIDATION_PENDING = "VALIDATION PENDING"
@@ -124,7 +124,7 @@ class GttType(StrEnum):
 
 
 class GttStatus(StrEnum):
-    """GTT ``status`` (API.md §10)."""
+    """GTT ``status`` (``docs/protocol.md`` §10)."""
 
     ACTIVE = "active"
     TRIGGERED = "triggered"

@@ -8,7 +8,7 @@ __all__ = ["Segment", "divisor", "exchange_token_of", "segment_of", "token_of"]
 
 
 class Segment(IntEnum):
-    """``instrument_token & 0xFF`` (API.md §15.5)."""
+    """``instrument_token & 0xFF`` (``docs/protocol.md`` §15.5)."""
 
     NSE = 1
     NFO = 2

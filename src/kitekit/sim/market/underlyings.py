@@ -8,8 +8,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from kitekit.sim import catalog
-from kitekit.sim.rng import generator, key_of
+from kitekit.sim.market import catalog
+from kitekit.sim.market.rng import generator, key_of
 
 __all__ = ["AssetClass", "Underlying", "build_underlyings"]
 

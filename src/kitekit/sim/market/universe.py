@@ -11,20 +11,23 @@ from enum import IntEnum
 import numpy as np
 
 from kitekit.markethours import TradingCalendar
-from kitekit.sim import expiries as ex
-from kitekit.sim.underlyings import AssetClass, Underlying
+from kitekit.sim.market import expiries as ex
+from kitekit.sim.market.underlyings import AssetClass, Underlying
 from kitekit.wire.instruments_csv import Instrument, encode_rows
 from kitekit.wire.segments import Segment, token_of
 
-__all__ = ["Kind", "Universe", "build_universe"]
+__all__ = ["ContractKind", "Universe", "build_universe"]
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 # Weekly contract symbols encode the month in one character: 1-9, then O, N, D.
 _WEEK_MONTH = "123456789OND"
 
 
-class Kind(IntEnum):
-    """What an instrument is; decides how its price follows its underlying."""
+class ContractKind(IntEnum):
+    """What a listed contract is; decides how its price follows its underlying.
+
+    Stored as int8 in :attr:`Universe.kind`; the dump's ``instrument_type`` is derived from it.
+    """
 
     EQ = 0
     INDEX = 1
@@ -33,7 +36,14 @@ class Kind(IntEnum):
     PE = 4
 
 
-_TYPE = {Kind.EQ: "EQ", Kind.INDEX: "EQ", Kind.FUT: "FUT", Kind.CE: "CE", Kind.PE: "PE"}
+# Kite lists indices with instrument_type EQ.
+_TYPE = {
+    ContractKind.EQ: "EQ",
+    ContractKind.INDEX: "EQ",
+    ContractKind.FUT: "FUT",
+    ContractKind.CE: "CE",
+    ContractKind.PE: "PE",
+}
 # Derivative exchange tokens are laid out so a contract keeps its token from one day's dump to the next:
 # base + ((underlying slot * 64 + expiry week % 64) * 256 + strike index % 256) * 3 + kind.
 _DERIV_BASE = {Segment.NFO: 35000, Segment.BFO: 800000, Segment.CDS: 1000, Segment.MCX: 200000}
@@ -60,7 +70,7 @@ class Universe:
     name: list[str]
     exchange: list[str]
     segment: list[str]
-    kind: np.ndarray  # Kind values
+    kind: np.ndarray  # ContractKind values
     uid: np.ndarray  # underlying uid
     expiry: np.ndarray  # datetime64[D], NaT when none
     strike: np.ndarray
@@ -107,7 +117,7 @@ class Universe:
                     float(self.strike[i]),
                     float(self.tick[i]),
                     int(self.lot[i]),
-                    _TYPE[Kind(int(self.kind[i]))],
+                    _TYPE[ContractKind(int(self.kind[i]))],
                     self.segment[i],
                     self.exchange[i],
                 )
@@ -152,7 +162,7 @@ class _Columns:
         name: str,
         exchange: str,
         segment: str,
-        kind: Kind,
+        kind: ContractKind,
         uid: int,
         expiry: date | None,
         strike: float,
@@ -261,7 +271,7 @@ def build_universe(
                 u.symbol,
                 seg_exchange,
                 "INDICES",
-                Kind.INDEX,
+                ContractKind.INDEX,
                 u.uid,
                 None,
                 0.0,
@@ -278,7 +288,7 @@ def build_universe(
                     u.name,
                     "NSE",
                     "NSE",
-                    Kind.EQ,
+                    ContractKind.EQ,
                     u.uid,
                     None,
                     0.0,
@@ -293,7 +303,7 @@ def build_universe(
                     u.name,
                     "BSE",
                     "BSE",
-                    Kind.EQ,
+                    ContractKind.EQ,
                     u.uid,
                     None,
                     0.0,
@@ -326,7 +336,7 @@ def build_universe(
                     symbol,
                     venue.exchange,
                     venue.fut_segment,
-                    Kind.FUT,
+                    ContractKind.FUT,
                     u.uid,
                     expiry,
                     0.0,
@@ -342,7 +352,7 @@ def build_universe(
                         continue
                     strike = round(k * step, 4)
                     text = _strike_text(strike)
-                    for kind, code in ((Kind.CE, 1), (Kind.PE, 2)):
+                    for kind, code in ((ContractKind.CE, 1), (ContractKind.PE, 2)):
                         cols.add(
                             venue.seg,
                             et(expiry, k, code),

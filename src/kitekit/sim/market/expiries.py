@@ -1,4 +1,4 @@
-"""Contract expiry rules per exchange, as of a given trading day (API.md §8; exchange circulars 2025)."""
+"""Contract expiry rules per exchange, as of a given trading day (exchange circulars, 2025)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 
 from kitekit.markethours import SESSION_SECONDS, TradingCalendar
-from kitekit.sim.rng import generator
+from kitekit.sim.market.rng import generator
 
 __all__ = ["MINUTES", "DayPath", "PathModel"]
 

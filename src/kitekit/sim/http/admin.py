@@ -1,0 +1,122 @@
+"""The simulator's own admin API under ``/__sim``: counters, faults, forced expiry, app settings, limits.
+
+Not part of Kite. Faults never apply here, so a test can always reach it to change or clear them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from kitekit.sim.config import LoginMode, SimConfig
+from kitekit.sim.errors import invalid_input
+from kitekit.sim.http.edge import error_response, success_response
+
+if TYPE_CHECKING:
+    from kitekit.sim.http.app import SimApp
+
+__all__ = ["PREFIX", "app_payload", "info_payload", "routes", "update_app"]
+
+#: Where the admin API is mounted.
+PREFIX = "/__sim"
+
+# Every fault rate and delay, zeroed by DELETE /__sim/faults (the dice's seed is kept).
+_NO_FAULTS: dict[str, Any] = {
+    "latency_ms": 0,
+    "jitter_ms": 0,
+    "network_error_rate": 0,
+    "data_error_rate": 0,
+    "html_502_rate": 0,
+    "drop_rate": 0,
+    "paths": (),
+}
+
+
+def info_payload(sim: SimApp) -> dict[str, Any]:
+    """Return the ``data`` of ``GET /__sim/info``: public settings and counters, never a secret."""
+    cfg = sim.config
+    return {
+        "api_key": cfg.api_key,
+        "user_id": cfg.user_id,
+        "redirect_url": cfg.redirect_url,
+        "login_mode": str(cfg.login_mode),
+        "seed": cfg.seed,
+        "now": sim.clock.now().isoformat(),
+        "live_sessions": sim.auth.live_sessions(),
+        "rate_limited": sim.limiter.rejected,
+        "faults": asdict(sim.faults.config),
+        "faults_injected": {str(k): v for k, v in sim.faults.injected.items()},
+    }
+
+
+def app_payload(config: SimConfig) -> dict[str, Any]:
+    """Return the app settings ``PUT /__sim/app`` changes, as they now are."""
+    return {"redirect_url": config.redirect_url, "login_mode": str(config.login_mode)}
+
+
+def update_app(config: SimConfig, body: Any) -> None:
+    """Apply ``PUT /__sim/app``'s JSON body ``{redirect_url?, login_mode?}`` to ``config``.
+
+    Raises:
+        ValueError: the redirect URL is not http(s), or the login mode is unknown.
+        TypeError: the body is not something ``in`` can search.
+    """
+    if "redirect_url" in body:
+        url = str(body["redirect_url"])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("redirect_url must be an http(s) URL")
+        config.redirect_url = url
+    if "login_mode" in body:
+        config.login_mode = LoginMode(body["login_mode"])
+
+
+def routes(sim: SimApp) -> list[BaseRoute]:
+    """Return the admin routes, relative to :data:`PREFIX`."""
+
+    async def info(request: Request) -> Response:
+        """``GET /__sim/info``: public settings and counters (never the secret)."""
+        return success_response(info_payload(sim))
+
+    async def faults(request: Request) -> Response:
+        """``GET|PUT|DELETE /__sim/faults``: read, change or clear fault injection."""
+        if request.method == "DELETE":
+            sim.faults.update(**_NO_FAULTS)
+        elif request.method == "PUT":
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("send a JSON object of fault settings")
+                sim.faults.update(**body)
+            except ValueError as exc:
+                return error_response(invalid_input(str(exc)))
+        return success_response(asdict(sim.faults.config))
+
+    async def expire(request: Request) -> Response:
+        """``POST /__sim/expire-tokens``: revoke every access token now (forced expiry)."""
+        return success_response({"expired": sim.auth.expire_all()})
+
+    async def app(request: Request) -> Response:
+        """``PUT /__sim/app`` JSON ``{redirect_url?, login_mode?}``: re-register the app's redirect URL."""
+        try:
+            update_app(sim.config, await request.json())
+        except (ValueError, TypeError) as exc:
+            return error_response(invalid_input(str(exc)))
+        return success_response(app_payload(sim.config))
+
+    async def reset_limits(request: Request) -> Response:
+        """``POST /__sim/rate-limits/reset``: forget rate-limit history."""
+        sim.limiter.reset()
+        return success_response(True)
+
+    return [
+        Route("/info", info, methods=["GET"]),
+        Route("/faults", faults, methods=["GET", "PUT", "DELETE"]),
+        Route("/expire-tokens", expire, methods=["POST"]),
+        Route("/app", app, methods=["PUT"]),
+        Route("/rate-limits/reset", reset_limits, methods=["POST"]),
+    ]

@@ -1,0 +1,97 @@
+"""The simulated market for one seed: the :class:`Market` facade over universes, snapshots and candles.
+
+Everything is derived from the underlying paths of :mod:`kitekit.sim.market.price_paths`, so ltp, ohlc,
+quote and historical candles agree with each other for the same clock time.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, time
+
+import numpy as np
+
+from kitekit.markethours import TradingCalendar
+from kitekit.sim.market.candles import CandleHistory
+from kitekit.sim.market.catalog import ANCHOR
+from kitekit.sim.market.contract_model import ContractModel, round_tick
+from kitekit.sim.market.price_paths import PathModel
+from kitekit.sim.market.snapshot import Snapshot, take_snapshot
+from kitekit.sim.market.timeline import DUMP_TIME, SessionPoint, dump_day, session_point
+from kitekit.sim.market.underlyings import Underlying, build_underlyings, parameter_arrays
+from kitekit.sim.market.universe import ContractKind, Universe, build_universe
+from kitekit.wire.history import Interval
+
+__all__ = ["Market"]
+
+
+class Market:
+    """The whole simulated market for one seed; safe to share between request threads."""
+
+    def __init__(self, seed: int = 7, calendar: TradingCalendar | None = None, dump_time: time = DUMP_TIME) -> None:
+        self.seed = seed
+        self.calendar = calendar or TradingCalendar()
+        self.dump_time = dump_time
+        self.underlyings: list[Underlying] = build_underlyings(seed)
+        params = parameter_arrays(self.underlyings)
+        self.paths = PathModel(seed, params["price"], params["vol"], params["drift"], self.calendar, ANCHOR)
+        self.contracts = ContractModel(seed, self.underlyings)
+        self.history = CandleHistory(self.calendar, self.underlyings, self.paths, self.contracts)
+        self._lock = threading.Lock()
+        self._universes: dict[date, Universe] = {}
+
+    # -- time --------------------------------------------------------------------------------------
+    def point(self, now: datetime) -> SessionPoint:
+        """Return the session point whose prices are current at clock time ``now``."""
+        return session_point(self.calendar, now)
+
+    def dump_day(self, now: datetime) -> date:
+        """Return the trading day whose instruments dump is current at ``now`` (rebuilt at 08:00 IST)."""
+        return dump_day(self.calendar, now, self.dump_time)
+
+    # -- instruments -------------------------------------------------------------------------------
+    def universe(self, now: datetime) -> Universe:
+        """Return the instrument universe listed at ``now`` (built once per dump day)."""
+        day = self.dump_day(now)
+        with self._lock:
+            uni = self._universes.get(day)
+            if uni is None:
+                prev = self.calendar.previous(day)
+                uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
+                uni.last_price = self._prices_at_close(uni, prev)
+                # Drop universes older than the day before, so a long-running simulator holds two at most.
+                self._universes = {d: u for d, u in self._universes.items() if d >= prev}
+                self._universes[day] = uni
+            return uni
+
+    def _prices_at_close(self, uni: Universe, day: date) -> np.ndarray:
+        # The dump's last_price column: every contract at the previous session's close (0 for indices).
+        n = self.calendar.ordinal(day)
+        spot = np.exp(np.array([self.paths.close_log(u.uid, n) for u in self.underlyings]))
+        rows = np.arange(len(uni))
+        when = self.calendar.session_close(day)
+        px = self.contracts.price(uni, rows, spot[uni.uid], self.contracts.tau(uni, rows, when))
+        px = np.where(uni.kind == ContractKind.INDEX, 0.0, px)
+        return round_tick(px, uni.price_tick)
+
+    # -- quotes and history ------------------------------------------------------------------------
+    def snapshot(self, uni: Universe, rows: np.ndarray, now: datetime) -> Snapshot:
+        """Return the market state of ``rows`` of ``uni`` at clock time ``now``."""
+        return take_snapshot(self.contracts, self.paths, self.calendar, uni, rows, self.point(now))
+
+    def candles(
+        self,
+        uni: Universe,
+        row: int,
+        interval: Interval,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        oi: bool = False,
+        continuous: bool = False,
+    ) -> list[list[object]]:
+        """Return Kite candle rows ``[time, o, h, l, c, v(, oi)]`` whose start lies in [start, end].
+
+        See :meth:`CandleHistory.candles`: times are aware datetimes, nothing extends past ``now``.
+        """
+        return self.history.candles(uni, row, interval, start, end, now, oi, continuous)

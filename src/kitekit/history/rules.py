@@ -94,17 +94,17 @@ def check_request(
     chosen = coerce_interval(interval)
     first = _moment(start, "start", end_of_day=False)
     last = now.astimezone(IST) if end is None else _moment(end, "end", end_of_day=True)
+    if first > now:
+        raise HistoryRangeError(
+            f"start {first.isoformat()} is in the future (now is {now.astimezone(IST).isoformat(timespec='seconds')}); "
+            "candles exist only up to now"
+        )
     if first > last:
         raise HistoryRangeError(
             f"start {first.isoformat()} is after end {last.isoformat()}; give start <= end "
             "(both ends are inclusive, so start == end asks for one moment)"
         )
     today = now.astimezone(IST).date()
-    if first > now:
-        raise HistoryRangeError(
-            f"start {first.isoformat()} is in the future (now is {now.astimezone(IST).isoformat(timespec='seconds')}); "
-            "candles exist only up to now"
-        )
     _check_flags(instrument, chosen, continuous)
     first, last = _within_contract(instrument, chosen, first, last, today, continuous)
     last = min(last, _end_of(today))  # windows past today would come back empty

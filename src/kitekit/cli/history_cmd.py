@@ -195,7 +195,11 @@ def chart(
     ctx: typer.Context,
     symbol: Annotated[str, typer.Argument(help='A symbol, name or token: RELIANCE, "NIFTY 50", NSE:INFY, 738561.')],
     interval: Annotated[Interval, _INTERVAL] = Interval.DAY,
-    days: Annotated[int, typer.Option(help="How many days back from now.", callback=options.at_least(1))] = 180,
+    days: Annotated[
+        int | None, typer.Option(help="This many days back (default 180).", callback=options.at_least(1))
+    ] = None,
+    start: Annotated[str | None, _FROM] = None,
+    end: Annotated[str | None, _TO] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="The HTML file (default: SYMBOL-INTERVAL.html).")
     ] = None,
@@ -203,22 +207,27 @@ def chart(
 ) -> None:
     """Write an interactive candlestick chart with volume (one HTML file) and open it in the browser."""
     from kitekit.history import write_chart
+    from kitekit.history.export import check_writable
 
     cli: CliContext = ctx.obj
+    if out is not None:
+        check_writable(out)
+    first, last = _range(cli, start, end, days if days is not None or start is not None else 180)
     history, _ = _history(cli)
-    first = cli.market_clock().now().astimezone(IST).date() - timedelta(days=days)
-    request = history.request(symbol, interval, first)
+    request = history.request(symbol, interval, first, last)
+    if out is None:
+        out = Path(f"{request.instrument.tradingsymbol.replace(' ', '_').replace('/', '_')}-{interval.value}.html")
+        check_writable(out)
     frame, _ = _fetch(
         cli,
         f"{request.key} {interval.value}",
-        lambda progress: history.candles(symbol, interval, first, progress=progress),
+        lambda progress: history.candles(symbol, interval, first, last, progress=progress),
     )
-    path = out or Path(f"{request.instrument.tradingsymbol.replace(' ', '_').replace('/', '_')}-{interval.value}.html")
-    title = f"{request.key} · {interval.value} · {len(frame):,} candles{_span(frame)}"
-    write_chart(frame, path, title)
-    cli.console.print(f"Wrote the chart of {len(frame):,} candles to {path}.")
+    title = f"{request.key}, {interval.value}: {len(frame):,} candles{_span(frame)}"
+    write_chart(frame, out, title)
+    cli.console.print(f"Wrote the chart of {len(frame):,} candles to {out}.")
     if not no_open:
-        open_in_browser(path.resolve().as_uri())
+        open_in_browser(out.resolve().as_uri())
 
 
 def _span(frame: pd.DataFrame) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,14 +12,14 @@ from kitekit.files import atomic_write
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMATS", "check_output", "write_candles"]
+__all__ = ["FORMATS", "check_output", "check_writable", "write_candles"]
 
 #: File suffixes :func:`write_candles` writes, and what each is.
 FORMATS = {".csv": "CSV", ".parquet": "Parquet"}
 
 
 def check_output(path: Path) -> str:
-    """Return the format ``path``'s suffix names, before anything is fetched for it.
+    """Return the format ``path``'s suffix names, checked before anything is fetched for it.
 
     Raises:
         ValueError: the suffix is neither ``.csv`` nor ``.parquet``.
@@ -28,14 +29,24 @@ def check_output(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"{path.name!r} is neither .csv nor .parquet; name the file with one of those suffixes")
+    check_writable(path)
+    return FORMATS[suffix]
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, not after a long fetch, if ``path`` could never be written as a file.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory.
+        NotADirectoryError: a file stands where one of its folders belongs.
+    """
     if path.is_dir():
-        raise IsADirectoryError(21, "a directory is in the way of the file", str(path))
+        raise IsADirectoryError(errno.EISDIR, "a directory is in the way of the file", str(path))
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise NotADirectoryError(20, "a file is where a folder belongs", str(parent))
+                raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder belongs", str(parent))
             break
-    return FORMATS[suffix]
 
 
 def write_candles(frame: pd.DataFrame, path: Path) -> Path:

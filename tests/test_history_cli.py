@@ -149,6 +149,15 @@ def test_history_shows_the_candles_and_a_second_run_fetches_nothing_stored(
     assert (cli_home / "data" / "sim" / f"127.0.0.1_{on_sim.port}" / "candles.duckdb").is_file()
 
 
+def test_history_refresh_forgets_the_stored_series_and_fetches_it_again(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["history", "RELIANCE", "-i", "60minute", "--from", "2026-01-01", "--to", "2026-11-27"]
+    assert outcome(capsys, argv)[0] == 0
+    code, text = outcome(capsys, [*argv, "--refresh"])
+    assert code == 0 and "fetched 1 windows" in text and historical_requests(on_sim) == 2
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_history_writes_the_candles_to_a_file(
     on_sim: SimServer, capsys: pytest.CaptureFixture[str], cli_home: Path, suffix: str

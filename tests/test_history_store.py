@@ -163,6 +163,16 @@ def test_a_store_of_a_newer_format_is_refused_saying_what_to_do(store: CandleSto
         store.read(RELIANCE)
 
 
+def test_a_database_error_leaves_the_store_as_a_candle_store_error(store: CandleStore) -> None:
+    store.write(RELIANCE, 738561, minutes(0, 1), candles(0, 2))
+    con = duckdb.connect(str(store.path))
+    con.execute("DROP TABLE coverage")
+    con.close()
+    with pytest.raises(CandleStoreError, match=r"candle store .* failed: .*coverage") as err:
+        store.missing(RELIANCE, *minutes(0, 1))
+    assert isinstance(err.value.__cause__, duckdb.Error)
+
+
 def test_a_store_held_by_another_process_is_waited_for_then_named(store: CandleStore) -> None:
     store.write(RELIANCE, 738561, minutes(0, 1), candles(0, 2))
     holder = subprocess.Popen(

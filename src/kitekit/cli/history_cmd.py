@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,8 +40,16 @@ history_app = typer.Typer(
 )
 
 _FORMATS = "yyyy-mm-dd, or 'yyyy-mm-dd hh:mm[:ss]' in IST"
-#: Opens a chart file; tests replace it.
-open_in_browser: Callable[[str], Any] = webbrowser.open
+
+
+def _open_in_browser(url: str) -> None:
+    import webbrowser  # here: it pulls in subprocess and shlex, which only `chart` needs
+
+    webbrowser.open(url)
+
+
+#: Opens a chart file; tests replace it, so no test ever opens a browser.
+open_in_browser: Callable[[str], Any] = _open_in_browser
 
 
 def _moment(text: str | None, flag: str) -> date | datetime | None:

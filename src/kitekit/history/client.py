@@ -82,7 +82,9 @@ class History:
         oi: bool = False,
         continuous: bool = False,
     ) -> CandleRequest:
-        """Resolve ``instrument`` and check the request (no network, unless the instruments dump is due).
+        """Resolve ``instrument`` and check the request; nothing is sent to the historical route.
+
+        Route: ``GET /instruments`` only if the instrument store has not loaded the day's dump yet.
 
         Raises:
             UnknownInstrumentError: nothing matches ``instrument`` (the message lists the closest names).

@@ -103,7 +103,7 @@ class WindowFetcher:
         kite: a logged-in client with kitekit's transport (every client from ``get_kite()`` has it); a bare
             SDK client works too, but nothing then paces it.
         concurrency: windows in flight at once. At Kite's 3/s, six cover answers that take up to two seconds;
-            more only queue in the pacer.
+            more only queue in the pacer (and beyond the session's connection pool, 10, open extra sockets).
         attempts: tries per window for a DataException (Kite failing to read its own OMS answer). One window
             is one instrument's data, so reporting it missing would lose it; a second try usually cures it.
             Network-side failures are retried below, by the transport.
@@ -113,7 +113,9 @@ class WindowFetcher:
         ValueError: ``concurrency`` or ``attempts`` below 1.
     """
 
-    def __init__(self, kite: KiteConnect, *, concurrency: int = 6, attempts: int = 3, clock: Clock | None = None):
+    def __init__(
+        self, kite: KiteConnect, *, concurrency: int = 6, attempts: int = 3, clock: Clock | None = None
+    ) -> None:
         if concurrency < 1 or attempts < 1:
             raise ValueError(f"concurrency and attempts must be >= 1, got {concurrency} and {attempts}")
         self.kite = kite

@@ -263,10 +263,15 @@ class CandleStore:
     # -- the file ----------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection for one operation; DuckDB's errors leave as :class:`CandleStoreError`."""
+        import duckdb
+
         with self._lock:
             con = self._open()
             try:
                 yield con
+            except duckdb.Error as exc:
+                raise CandleStoreError(f"The candle store {self.path} failed: {exc}") from exc
             finally:
                 con.close()
 

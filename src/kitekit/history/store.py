@@ -20,10 +20,7 @@ read back as integers when they all are.
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,7 +32,7 @@ import numpy as np
 from kitekit.clock import IST
 from kitekit.config import data_dir
 from kitekit.errors import CandleStoreError
-from kitekit.files import ensure_dir
+from kitekit.history.duckfile import open_database
 from kitekit.wire.candles import CANDLE_COLUMNS, INDEX_NAME, OI_COLUMN, empty_candles
 from kitekit.wire.history import Interval
 
@@ -45,26 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_FILENAME", "CandleStore", "SeriesInfo", "SeriesKey"]
 
-log = logging.getLogger("kitekit.history")
-
 #: The store's file under the kitekit data dir.
 DEFAULT_FILENAME = "candles.duckdb"
-_SCHEMA_VERSION = "1"
 _US = 1_000_000  # microseconds a second: windows meet one second apart
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ALL = (-(2**62), 2**62)  # the whole time line, in microseconds
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-    "CREATE SEQUENCE IF NOT EXISTS series_ids",
-    "CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, exchange VARCHAR NOT NULL, "
-    "tradingsymbol VARCHAR NOT NULL, interval VARCHAR NOT NULL, continuous BOOLEAN NOT NULL, "
-    "instrument_token BIGINT NOT NULL, UNIQUE (exchange, tradingsymbol, interval, continuous))",
-    # No key on candles: a window's rows are replaced as a range (delete then insert) in one transaction.
-    "CREATE TABLE IF NOT EXISTS candles (series INTEGER NOT NULL, ts BIGINT NOT NULL, open DOUBLE, high DOUBLE, "
-    "low DOUBLE, close DOUBLE, volume DOUBLE, oi DOUBLE)",
-    "CREATE TABLE IF NOT EXISTS coverage (series INTEGER NOT NULL, first BIGINT NOT NULL, last BIGINT NOT NULL)",
-)
 # One lock per file in this process: DuckDB shares one database instance between a process's connections.
 _LOCKS: dict[Path, threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -267,61 +250,13 @@ class CandleStore:
         import duckdb
 
         with self._lock:
-            con = self._open()
+            con = open_database(self.path, self.busy_timeout)
             try:
                 yield con
             except duckdb.Error as exc:
                 raise CandleStoreError(f"The candle store {self.path} failed: {exc}") from exc
             finally:
                 con.close()
-
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        """Open the file (creating it, waiting out another process, replacing a damaged one) with the schema."""
-        import duckdb
-
-        ensure_dir(self.path.parent)
-        deadline = time.monotonic() + self.busy_timeout
-        damaged_once = False
-        while True:
-            try:
-                fresh = not self.path.exists()
-                con = duckdb.connect(str(self.path))
-                if fresh:
-                    # DuckDB refuses an empty file, so it cannot be made private before it exists; the folder
-                    # is private (0700) already, and the file is now too.
-                    os.chmod(self.path, 0o600)
-                try:
-                    _ensure_schema(con, self.path)
-                except BaseException:
-                    con.close()
-                    raise
-                return con
-            except duckdb.IOException as exc:
-                if "lock" in str(exc).lower():
-                    if time.monotonic() > deadline:
-                        raise CandleStoreError(
-                            f"The candle store {self.path} is in use by another process (waited "
-                            f"{self.busy_timeout:.0f}s); let it finish, or give this run another store."
-                        ) from exc
-                    time.sleep(0.05)
-                    continue
-                if damaged_once or not _damaged(exc):
-                    raise CandleStoreError(f"The candle store {self.path} cannot be opened: {exc}") from exc
-                damaged_once = True
-                self._set_aside(exc)
-            except (duckdb.SerializationException, duckdb.InternalException, duckdb.CatalogException) as exc:
-                if damaged_once:
-                    raise CandleStoreError(f"The candle store {self.path} cannot be opened: {exc}") from exc
-                damaged_once = True
-                self._set_aside(exc)
-
-    def _set_aside(self, exc: BaseException) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
-        log.warning("The candle store %s is damaged (%s); kept as %s, starting a fresh one.", self.path, exc, aside)
-        self.path.replace(aside)
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{self.path}.wal").replace(Path(f"{aside}.wal"))
 
     @staticmethod
     def _series_id(con: duckdb.DuckDBPyConnection, series: SeriesKey, create: int | None = None) -> int | None:
@@ -343,31 +278,6 @@ class CandleStore:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
-    ).fetchone()
-    if found is not None and found[0]:
-        version = con.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-        if version is not None and version[0] == _SCHEMA_VERSION:
-            return
-        if version is not None:
-            raise CandleStoreError(
-                f"The candle store {path} has format {version[0]}, this kitekit reads {_SCHEMA_VERSION}; "
-                "upgrade kitekit, or move the file away to start a new store."
-            )
-    con.execute("BEGIN TRANSACTION")
-    for statement in _SCHEMA:
-        con.execute(statement)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", [_SCHEMA_VERSION])
-    con.execute("COMMIT")
-
-
-def _damaged(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "not a valid duckdb" in text or "corrupt" in text or "checksum" in text or "magic" in text
 
 
 def _coverage(con: duckdb.DuckDBPyConnection, sid: int, lo: int, hi: int) -> list[tuple[int, int]]:

@@ -199,6 +199,11 @@ def test_a_window_that_keeps_failing_is_raised_after_the_others_are_stored(sim: 
     assert kept.store.missing(series_of(infy), infy.start, infy.end) == [(infy.start, infy.end)]
 
 
+def test_one_instrument_named_twice_in_a_backfill_is_fetched_once(sim: SimServer, kept: History) -> None:
+    filled = kept.backfill(["RELIANCE", "NSE:RELIANCE", 738561], "60minute", SIM_NOW - timedelta(days=30), SIM_NOW)
+    assert [f.windows for f in filled] == [1, 0, 0] and historical_requests(sim) == 1
+
+
 def test_a_second_backfill_makes_at_most_one_request_per_instrument(
     sim: SimServer, kept: History, sim_clock: ManualClock
 ) -> None:

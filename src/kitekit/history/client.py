@@ -178,8 +178,14 @@ class History:
         store = self._store()
         jobs: list[Job] = []
         counts: list[int] = []
+        planned: set[tuple[SeriesKey, datetime, datetime]] = set()
         for request in requests:
-            gaps = store.missing(series_of(request), request.start, request.end)
+            asked = (series_of(request), request.start, request.end)
+            if asked in planned:  # "RELIANCE" and "NSE:RELIANCE" in one backfill: fetch it once
+                counts.append(0)
+                continue
+            planned.add(asked)
+            gaps = store.missing(*asked)
             windows = [w for a, b in gaps for w in split_windows(a, b, request.interval)]
             jobs += [Job(request, w, oi=True) for w in windows]
             counts.append(len(windows))

@@ -144,7 +144,8 @@ def test_a_backfill_killed_mid_way_keeps_every_window_it_stored(
     args = [sim.url, sim_kite.api_key, sim_kite.access_token, str(dump), str(kept.store.path)]
     crashed = subprocess.run([sys.executable, "-c", CRASH, *args], check=False, env={**os.environ}, timeout=120)
     assert crashed.returncode == 9
-    assert historical_requests(sim) == 4  # three windows stored, the fourth in flight when the process died
+    # Three windows were stored; the fourth may or may not have left before the process died.
+    assert historical_requests(sim) in (3, 4)
     start = SIM_NOW - timedelta(days=200)
     filled = kept.backfill(["NSE:RELIANCE", "NSE:INFY"], "minute", start, SIM_NOW)
     assert sum(f.windows for f in filled) == 8 - 3  # 4 windows each; the crash had stored 3 of them

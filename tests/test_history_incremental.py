@@ -94,7 +94,7 @@ def test_todays_forming_candles_are_refetched_and_replaced_not_duplicated(
 
 
 def test_an_interrupted_backfill_resumes_where_it_stopped(sim: SimServer, kept: History) -> None:
-    kept.fetcher.concurrency = 1  # one worker: two windows stored, the third in flight when Ctrl-C comes
+    kept.fetcher.concurrency = 1  # one worker: two windows stored when Ctrl-C comes, the third at most started
 
     def stop_after_two(done: int, total: int) -> None:
         if done == 2:
@@ -103,7 +103,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(sim: SimServer, kept: 
     start = SIM_NOW - timedelta(days=300)
     with pytest.raises(KeyboardInterrupt):
         kept.backfill([RELIANCE], "minute", start, SIM_NOW, progress=stop_after_two)
-    assert historical_requests(sim) == 3
+    assert historical_requests(sim) in (2, 3)  # the rest of the five windows were dropped, not waited for
     sent = record(kept.kite)
     [filled] = kept.backfill([RELIANCE], "minute", start, SIM_NOW)
     assert filled.windows == len(sent) == 3 and min(s.start for s in sent) == start + timedelta(days=120, seconds=2)

@@ -12,6 +12,7 @@ import pytest
 from kitekit.cli.embedded import sim_settings as settings_for
 from kitekit.clock import IST, ManualClock, SystemClock
 from kitekit.config import Settings
+from kitekit.instruments import InstrumentStore
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
@@ -52,6 +53,20 @@ def unlimited(sim_config: SimConfig) -> SimConfig:
     """Turn the simulator's rate limits off for tests that call quotes back to back."""
     sim_config.rate_limit_enabled = False
     return sim_config
+
+
+@pytest.fixture(scope="session")
+def sim_dump(sim_market: Market) -> bytes:
+    """The simulator's full instruments dump at ``SIM_NOW`` (built once per test session)."""
+    from kitekit.sim.pytest_plugin import SIM_NOW  # here: importing the plugin before pytest registers it warns
+
+    return sim_market.universe(SIM_NOW).dump()[0]
+
+
+@pytest.fixture
+def sim_instruments(sim_dump: bytes, sim_clock: ManualClock) -> InstrumentStore:
+    """An instrument store over the simulator's dump, on the simulator's clock (no download)."""
+    return InstrumentStore.from_bytes(sim_dump, sim_clock.now().date(), clock=sim_clock)
 
 
 @pytest.fixture

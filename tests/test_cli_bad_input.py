@@ -36,6 +36,23 @@ BAD_OPTIONS = [
     (["sim", "--latency-ms", "inf"], "0 or more"),
     (["instruments", "find", "RELIANCE", "--limit", "0"], "1 or more"),
     (["login", "--timeout", "0"], "above 0"),
+    (["history", "RELIANCE", "--from", "2024-13-45"], "'2024-13-45' is not a date: give yyyy-mm-dd"),
+    (["history", "RELIANCE", "--from", "yesterday"], "is not a date"),
+    (["history", "RELIANCE", "--to", "2024-01-01 25:00"], "is not a date"),
+    (["history", "RELIANCE", "--from", "2024-02-01", "--to", "2024-01-01"], "--from 2024-02-01 is after --to"),
+    (["history", "RELIANCE", "--from", "2024-02-01 10:00", "--to", "2024-02-01 09:59"], "is after --to"),
+    (["history", "RELIANCE", "-i", "hour", "--from", "2024-01-01"], "'hour' is not one of 'minute', '3minute'"),
+    (["history", "RELIANCE"], "--from DATE or --days N"),
+    (["history", "RELIANCE", "--from", "2024-01-01", "--days", "3"], "not both"),
+    (["history", "RELIANCE", "--days", "0"], "1 or more"),
+    (["history", "RELIANCE", "--days", "a year"], "valid integer"),
+    (["history", "RELIANCE", "--from", "2024-01-01", "--out", "candles.xlsx"], "neither .csv nor .parquet"),
+    (["history", "backfill"], "Missing argument"),
+    (["history", "backfill", "RELIANCE", "--days", "0"], "1 or more"),
+    (["history", "backfill", "RELIANCE", "--interval", "2minute"], "'2minute' is not one of"),
+    (["chart", "RELIANCE", "--days", "-3"], "1 or more"),
+    (["chart", "RELIANCE", "--from", "2024-01-01", "--to", "2023-12-31"], "is after --to"),
+    (["chart", "RELIANCE", "--interval", "week"], "'week' is not one of"),
     (["no-such-command"], "No such command"),
 ]
 
@@ -145,6 +162,45 @@ def test_unwritable_output_paths_are_file_errors(
     code, text = outcome(capsys, argv)
     assert (code, says in text) == (FILES, True), text
     assert Path("/dev/full").is_char_device()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["history", "RELIANCE", "--from", "2026-11-20", "--out", "out.csv"], "out.csv is a directory"),
+        (["history", "RELIANCE", "--from", "2026-11-20", "--out", "afile/c.parquet"], "is a file, where a directory"),
+        (["chart", "RELIANCE", "--from", "2026-11-20", "--out", "out.html", "--no-open"], "out.html is a directory"),
+        (["chart", "RELIANCE", "--from", "2026-11-20", "--out", "afile/c.html", "--no-open"], "is a file, where a"),
+    ],
+)
+def test_unwritable_candle_files_fail_before_anything_is_fetched(
+    on_sim: SimServer, home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    (home / "out.csv").mkdir()
+    (home / "out.html").mkdir()
+    (home / "afile").write_text("x")
+    code, text = outcome(capsys, argv)
+    assert (code, says in text) == (FILES, True), text
+    assert not any(route.startswith("GET /instruments/historical") for route in on_sim.sim.requests)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["history", "ZZZQQQ", "--from", "2026-11-20"], "Unknown instrument 'ZZZQQQ'"),
+        (["chart", "NSE:RELIANCEX", "--no-open"], "Did you mean: NSE:RELIANCE"),
+        (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], "continuous=True is for futures"),
+        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], "from 2015-01-01 on"),
+        (["history", "RELIANCE", "--from", "2099-01-01"], "is in the future"),
+        (["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"], "Unknown instrument 'NOSUCHSYMBOL'"),
+    ],
+)
+def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    code, text = outcome(capsys, argv)
+    assert (code, says in text) == (FAILED, True), text
+    assert not any(route.startswith("GET /instruments/historical") for route in on_sim.sim.requests)
 
 
 def test_monitor_exits_non_zero_when_every_reading_failed(

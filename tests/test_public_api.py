@@ -10,6 +10,8 @@ import pytest
 import kitekit
 
 PUBLIC = [
+    "CandleStore",
+    "History",
     "Instrument",
     "InstrumentStore",
     "MarketData",
@@ -17,6 +19,7 @@ PUBLIC = [
     "Quotes",
     "SessionManager",
     "Settings",
+    "candles",
     "get_kite",
     "load_settings",
 ]

@@ -50,4 +50,7 @@ def test_the_readme_python_snippets_run_as_written(
     assert "738561 256265 260105" in printed
     asked = {"NIFTY 50", "NSE:INFY", 408065, *namespace["many"][:1500]}
     assert namespace["prices"][408065]["last_price"] > 0 and set(namespace["prices"]) == asked
+    daily, five = namespace["daily"], namespace["five"]
+    assert len(daily) > 200 and daily.index.is_unique and str(five.index.tz) == "Asia/Kolkata"
+    assert list(five.columns) == ["open", "high", "low", "close", "volume"] and len(five) > 1000
     assert live_like_sim.sim.limiter.rejected == 0

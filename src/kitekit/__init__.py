@@ -12,12 +12,15 @@ if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
     from kitekit.config import Settings, load_settings
+    from kitekit.history import CandleStore, History, candles
     from kitekit.instruments import Instrument, InstrumentStore
     from kitekit.monitor import Monitor
     from kitekit.quotes import MarketData, Quotes
     from kitekit.session import SessionManager
 
 __all__ = [
+    "CandleStore",
+    "History",
     "Instrument",
     "InstrumentStore",
     "MarketData",
@@ -25,11 +28,15 @@ __all__ = [
     "Quotes",
     "SessionManager",
     "Settings",
+    "candles",
     "get_kite",
     "load_settings",
 ]
 
 _LAZY = {
+    "CandleStore": "kitekit.history",
+    "History": "kitekit.history",
+    "candles": "kitekit.history",
     "Instrument": "kitekit.instruments",
     "InstrumentStore": "kitekit.instruments",
     "MarketData": "kitekit.quotes",

@@ -16,7 +16,9 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── UnknownInstrumentError  no such symbol; lists the closest matches
     │   └── AmbiguousInstrumentError   several instruments match; lists them
     ├── InstrumentCacheError        a cached dump is corrupt or truncated
-    ├── HistoryRangeError           bad dates or interval for historical candles
+    ├── HistoryRangeError           bad dates, interval or flags for historical candles (also ValueError)
+    ├── CandleStoreError            the local candle store cannot be used (another process holds it, a
+    │                               newer format)
     ├── PartialDataError            some keys of a batched call could not be fetched
     ├── RejectionError              the matching engine refused a request the way Kite would
     │                               (carries Kite's error_type and HTTP status for the edge to send)
@@ -40,6 +42,7 @@ from kitekit.wire.envelope import ErrorType
 
 __all__ = [
     "AmbiguousInstrumentError",
+    "CandleStoreError",
     "ConfigError",
     "CredentialsRequiredError",
     "HistoryRangeError",
@@ -117,7 +120,14 @@ class InstrumentCacheError(KitekitError):
 
 
 class HistoryRangeError(KitekitError, ValueError):
-    """Historical candles were asked for with bad dates or an unknown interval."""
+    """Historical candles were asked for with bad dates, an unknown interval or flags the instrument cannot take.
+
+    The message says what is allowed.
+    """
+
+
+class CandleStoreError(KitekitError):
+    """The local candle store cannot be opened or written; the message says why and what to do."""
 
 
 class PartialDataError(KitekitError):

@@ -47,6 +47,7 @@ class CliContext:
     clock: Clock = field(default_factory=SystemClock)
     sim_speed: float = 1.0
     _settings: Settings | None = None
+    _market_clock: Clock | None = None
     _embedded: SimServer | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
@@ -97,12 +98,22 @@ class CliContext:
         if self.sim_url:
             url = self.sim_url
         else:
-            server = embedded.sim_server(config, embedded.market_clock(self.clock, self.sim_speed), self.clock)
+            self._market_clock = embedded.market_clock(self.clock, self.sim_speed)
+            server = embedded.sim_server(config, self._market_clock, self.clock)
             self._embedded = server.start()
             url = server.url
         embedded.banner(self.err, url, embedded=self._embedded is not None)
         # Real credentials never go to a simulator: it gets its own documented defaults.
         return embedded.sim_settings(config, url)
+
+    def market_clock(self) -> Clock:
+        """Return the market's time: the embedded simulator's replayed session, or this run's clock.
+
+        What "today" and "still forming" mean for candles follows it, so a simulator replaying an earlier
+        session is never taken to have served candles it has not reached yet.
+        """
+        self.settings()
+        return self._market_clock or self.clock
 
     # -- sessions ----------------------------------------------------------------------------------
     @property

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from kitekit import redact
-from kitekit.cli import demo, failures, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
+from kitekit.cli import demo, failures, history_cmd, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
 from kitekit.cli.context import CliContext
 
 app = typer.Typer(
@@ -77,6 +77,8 @@ app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
 app.add_typer(instruments_cmd.instruments_app, name="instruments")
 app.add_typer(instruments_cmd.tokens_app, name="tokens")
+app.add_typer(history_cmd.history_app, name="history")
+app.command()(history_cmd.chart)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,1 +1,56 @@
-"""Historical candles of any length: request windows, fetching, the candle store and charts."""
+"""Historical candles of any length: request windows, fetching, the candle store and charts.
+
+The package's parts, each with one job: ``windows`` (Kite's span limits), ``rules`` (what a request may ask
+for), ``fetch`` (windows in flight under the pacer), ``store`` and ``duckfile`` (the DuckDB candle store),
+``export`` (CSV and Parquet files), ``chart`` (candlestick HTML) and ``client`` (:class:`History` and
+:func:`candles`, the facade users import). Names load their modules on first use, so importing the package
+costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kitekit.history.chart import candlestick_html, write_chart
+    from kitekit.history.client import Filled, History, candles
+    from kitekit.history.export import write_candles
+    from kitekit.history.rules import CandleRequest
+    from kitekit.history.store import CandleStore, SeriesInfo, SeriesKey
+    from kitekit.wire.history import Interval
+
+__all__ = [
+    "CandleRequest",
+    "CandleStore",
+    "Filled",
+    "History",
+    "Interval",
+    "SeriesInfo",
+    "SeriesKey",
+    "candles",
+    "candlestick_html",
+    "write_candles",
+    "write_chart",
+]
+
+_LAZY = {
+    "CandleRequest": "kitekit.history.rules",
+    "CandleStore": "kitekit.history.store",
+    "Filled": "kitekit.history.client",
+    "History": "kitekit.history.client",
+    "Interval": "kitekit.wire.history",
+    "SeriesInfo": "kitekit.history.store",
+    "SeriesKey": "kitekit.history.store",
+    "candles": "kitekit.history.client",
+    "candlestick_html": "kitekit.history.chart",
+    "write_candles": "kitekit.history.export",
+    "write_chart": "kitekit.history.chart",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kitekit.history' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

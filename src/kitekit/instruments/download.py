@@ -1,13 +1,13 @@
-"""Downloading the raw instruments dump: the one place kitekit bypasses the SDK, and why."""
+"""Downloading the raw instruments dump past the SDK's parse (see :mod:`kitekit.raw` for why)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
 from kitekit.errors import InstrumentCacheError
-from kitekit.wire.envelope import ErrorType, decode_error, exception_class, exception_for
+from kitekit.raw import kite_get, raise_error_answer
+from kitekit.wire.envelope import ErrorType, exception_class
 from kitekit.wire.instruments_csv import HEADER
 
 if TYPE_CHECKING:
@@ -26,11 +26,10 @@ def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progres
 
     Route: ``GET /instruments`` or ``GET /instruments/{exchange}``.
 
-    We bypass the SDK here on purpose, in this one function: ``KiteConnect.instruments()`` always parses the
-    CSV into a list of dicts (seconds for 100k+ rows), the very cost the store exists to avoid, and it offers
-    no way to get the bytes. The request goes through ``kite.reqsession`` (so adapters mounted on it for
-    pacing and retries apply) with the SDK's headers, proxies, TLS and timeout settings, and errors map to
-    the exceptions the SDK would raise.
+    We bypass the SDK here on purpose: ``KiteConnect.instruments()`` always parses the CSV into a list of
+    dicts (seconds for 100k+ rows), the very cost the store exists to avoid. The request goes through
+    :func:`kitekit.raw.kite_get` (the client's paced session, the SDK's headers and settings), and errors map
+    to the exceptions the SDK would raise.
 
     Args:
         kite: a logged-in client.
@@ -43,21 +42,11 @@ def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progres
         requests.RequestException: the network failed or the body was cut short.
     """
     path = f"/instruments/{exchange}" if exchange else "/instruments"
-    headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
-    if kite.api_key and kite.access_token:
-        headers["Authorization"] = f"token {kite.api_key}:{kite.access_token}"
-    with kite.reqsession.get(
-        urljoin(kite.root, path),
-        headers=headers,
-        verify=not kite.disable_ssl,
-        allow_redirects=True,
-        timeout=kite.timeout,
-        proxies=kite.proxies,
-        stream=True,
-    ) as r:
+    with kite_get(kite, path, stream=True) as r:
         kind = r.headers.get("content-type", "")
         if "json" in kind:
-            _raise_json_answer(kite, r.status_code, kind, r.content)
+            otherwise = "Kite answered the instruments route with JSON, not the CSV dump"
+            raise_error_answer(kite, r.status_code, kind, r.content, otherwise)
         if "csv" not in kind:
             raise exception_class(ErrorType.DATA)(
                 f"Unknown Content-Type ({kind}) with response: ({r.content[:200]!r})", code=r.status_code
@@ -73,18 +62,6 @@ def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progres
             if progress is not None:
                 progress(int(wire()) if callable(wire) else received, total)
     return b"".join(chunks)
-
-
-def _raise_json_answer(kite: KiteConnect, status: int, content_type: str, body: bytes) -> None:
-    """Raise what ``KiteConnect._request`` raises for a JSON answer to a CSV route."""
-    error = decode_error(status, content_type, body)
-    if error is None:
-        raise exception_class(ErrorType.DATA)(
-            "Kite answered the instruments route with JSON, not the CSV dump", code=status
-        )
-    if kite.session_expiry_hook and status == 403 and error.error_type is ErrorType.TOKEN:
-        kite.session_expiry_hook()
-    raise exception_for(error)
 
 
 def fetcher_for(fetch: KiteConnect | Fetcher | None) -> Fetcher:

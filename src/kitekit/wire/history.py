@@ -1,7 +1,8 @@
-"""Historical candle intervals and the longest span Kite serves in one request for each."""
+"""Historical candle intervals, the longest span Kite serves in one request for each, and how far back."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 __all__ = ["Interval"]
@@ -30,6 +31,15 @@ class Interval(StrEnum):
         return _MAX_DAYS[self]
 
     @property
+    def history_from(self) -> date:
+        """Return the first date Kite keeps candles of this interval for (API.md §7).
+
+        Kite serves day candles from about 1990 and intraday ones from about 2015; a request for earlier
+        dates is answered with no candles, so it would only spend a slot of the 3/s budget.
+        """
+        return _DAY_HISTORY_FROM if self is Interval.DAY else _INTRADAY_HISTORY_FROM
+
+    @property
     def intraday(self) -> bool:
         """Return True for every interval shorter than a day."""
         return self is not Interval.DAY
@@ -55,3 +65,5 @@ _MAX_DAYS = {
     Interval.MINUTE_60: 400,
     Interval.DAY: 2000,
 }
+_DAY_HISTORY_FROM = date(1990, 1, 1)
+_INTRADAY_HISTORY_FROM = date(2015, 1, 1)

@@ -1,0 +1,332 @@
+"""The local candle store: fetched candles kept in one DuckDB file, with what has been fetched, per series.
+
+A series is one instrument's candles of one interval (``EXCHANGE:TRADINGSYMBOL``, not the token: Kite reuses
+the tokens of expired contracts), continuous or not. Beside the candles the store keeps each series'
+*coverage*: the time ranges whose every candle has been fetched and had closed. A request then needs only
+the ranges missing from it (:meth:`CandleStore.missing`).
+
+Each window's answer is written in one transaction, together with the coverage it earns
+(:meth:`CandleStore.write`): it replaces whatever the store held inside the window (so a candle stored while
+it was still forming is superseded, never duplicated) and DuckDB's write-ahead log makes it durable on
+commit. A crash or Ctrl-C mid-backfill therefore loses at most the windows still in flight, and the next run
+fetches exactly what is missing.
+
+Connections are opened per operation and closed after it, so several kitekit processes can share the file
+(DuckDB lets one process hold it at a time; the others wait up to ``busy_timeout``). Times are stored as
+microseconds since the epoch; ``volume`` and ``oi`` as doubles (exact for any whole number up to 2**53),
+read back as integers when they all are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from kitekit.clock import IST
+from kitekit.config import data_dir
+from kitekit.errors import CandleStoreError
+from kitekit.history.duckfile import open_database
+from kitekit.wire.candles import CANDLE_COLUMNS, INDEX_NAME, OI_COLUMN, empty_candles
+from kitekit.wire.history import Interval
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = ["DEFAULT_FILENAME", "CandleStore", "SeriesInfo", "SeriesKey"]
+
+#: The store's file under the kitekit data dir.
+DEFAULT_FILENAME = "candles.duckdb"
+_US = 1_000_000  # microseconds a second: windows meet one second apart
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ALL = (-(2**62), 2**62)  # the whole time line, in microseconds
+
+# One lock per file in this process: DuckDB shares one database instance between a process's connections.
+_LOCKS: dict[Path, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+class SeriesKey(NamedTuple):
+    """What a stored series is keyed on."""
+
+    exchange: str
+    tradingsymbol: str
+    interval: Interval
+    continuous: bool = False
+
+    @property
+    def key(self) -> str:
+        """Return ``EXCHANGE:TRADINGSYMBOL``."""
+        return f"{self.exchange}:{self.tradingsymbol}"
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """A stored series: its key, token, how many candles, and the first and last candle times."""
+
+    series: SeriesKey
+    instrument_token: int
+    candles: int
+    first: datetime | None
+    last: datetime | None
+
+
+class CandleStore:
+    """Candles kept on disk per instrument and interval, and the ranges already fetched.
+
+    Args:
+        path: the DuckDB file (created with its folder, private to the user); default
+            ``<data dir>/candles.duckdb``.
+        busy_timeout: seconds to wait while another process has the file open.
+
+    A file DuckDB cannot read is moved aside (``*.damaged-<time>``, kept for inspection) and a fresh store
+    started, with a warning: everything in it can be fetched again.
+    """
+
+    def __init__(self, path: Path | None = None, busy_timeout: float = 60.0) -> None:
+        self.path = (path or data_dir() / DEFAULT_FILENAME).absolute()
+        self.busy_timeout = busy_timeout
+        with _LOCKS_GUARD:
+            self._lock = _LOCKS.setdefault(self.path, threading.RLock())
+
+    def __repr__(self) -> str:
+        return f"CandleStore({str(self.path)!r})"
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def missing(self, series: SeriesKey, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Return the parts of ``[start, end]`` (inclusive, whole seconds) not yet covered, oldest first."""
+        first, last = _us(start), _us(end)
+        with self._connect() as con:
+            sid = self._series_id(con, series)
+            spans = [] if sid is None else _coverage(con, sid, first - _US, last + _US)
+        gaps: list[tuple[int, int]] = []
+        at = first
+        for lo, hi in spans:
+            if lo > at:
+                gaps.append((at, min(lo - _US, last)))
+            at = max(at, hi + _US)
+            if at > last:
+                break
+        if at <= last:
+            gaps.append((at, last))
+        return [(_moment(a), _moment(b)) for a, b in gaps if a <= b]
+
+    def coverage(self, series: SeriesKey) -> list[tuple[datetime, datetime]]:
+        """Return the ranges of ``series`` whose candles are all stored and closed, oldest first."""
+        with self._connect() as con:
+            sid = self._series_id(con, series)
+            spans = [] if sid is None else _coverage(con, sid, *_ALL)
+        return [(_moment(a), _moment(b)) for a, b in spans]
+
+    def read(
+        self, series: SeriesKey, start: datetime | None = None, end: datetime | None = None, oi: bool = False
+    ) -> pd.DataFrame:
+        """Return the stored candles of ``series`` stamped in ``[start, end]``, shaped as ``parse_candles`` does.
+
+        Args:
+            series: which series.
+            start: the first candle time wanted (None: from the first stored).
+            end: the last candle time wanted, inclusive (None: to the last stored).
+            oi: include the ``oi`` column.
+        """
+        import pandas as pd
+
+        with self._connect() as con:
+            sid = self._series_id(con, series)
+            if sid is None:
+                return empty_candles(oi=oi)
+            cols = ", ".join((*CANDLE_COLUMNS, OI_COLUMN) if oi else CANDLE_COLUMNS)
+            got = con.execute(
+                f"SELECT ts, {cols} FROM candles WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts",  # noqa: S608
+                [sid, _ALL[0] if start is None else _us(start), _ALL[1] if end is None else _us(end)],
+            ).fetchnumpy()
+        if not len(got["ts"]):
+            return empty_candles(oi=oi)
+        stamps = np.asarray(got["ts"], dtype=np.int64).astype("datetime64[us]")
+        index = pd.DatetimeIndex(stamps, name=INDEX_NAME).tz_localize("UTC").tz_convert(IST)
+        values = {name: _column(name, got[name]) for name in got if name != "ts"}
+        return pd.DataFrame(values, index=index, copy=False)
+
+    def export(self, series: SeriesKey, path: Path, start: datetime | None = None, end: datetime | None = None) -> Path:
+        """Write a stored series (all of it, or ``[start, end]``) to a CSV or Parquet file, by its suffix.
+
+        Raises:
+            ValueError: the suffix is neither ``.csv`` nor ``.parquet``.
+            OSError: the file cannot be written.
+        """
+        from kitekit.history.export import write_candles
+
+        return write_candles(self.read(series, start, end, oi=True), path)
+
+    def series(self) -> list[SeriesInfo]:
+        """Return every stored series with its candle count and first and last candle times."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT s.exchange, s.tradingsymbol, s.interval, s.continuous, s.instrument_token, "
+                "count(c.ts), min(c.ts), max(c.ts) FROM series s LEFT JOIN candles c ON c.series = s.id "
+                "GROUP BY ALL ORDER BY s.exchange, s.tradingsymbol, s.interval, s.continuous"
+            ).fetchall()
+        return [
+            SeriesInfo(
+                SeriesKey(exchange, symbol, Interval(interval), bool(continuous)),
+                int(token),
+                int(count),
+                None if low is None else _moment(int(low)),
+                None if high is None else _moment(int(high)),
+            )
+            for exchange, symbol, interval, continuous, token, count, low, high in rows
+        ]
+
+    # -- writing -----------------------------------------------------------------------------------------
+    def write(
+        self,
+        series: SeriesKey,
+        instrument_token: int,
+        window: tuple[datetime, datetime],
+        frame: pd.DataFrame,
+        complete_until: datetime | None = None,
+    ) -> None:
+        """Store one window's answer in one transaction: it replaces what the store held inside the window.
+
+        Args:
+            series: the series the window belongs to.
+            instrument_token: the token it was fetched with (kept for reference).
+            window: the range the request asked for (both ends inclusive). For day candles give the whole of
+                the last date (its 23:59:59), which the answer covers.
+            frame: the answer, as :func:`parse_candles` returns it; rows outside the window are ignored.
+            complete_until: the last candle time that had surely closed when the window was asked for; the
+                window counts as covered up to it (None: all of it). Later candles are stored but fetched
+                again next time.
+        """
+        first, last = _us(window[0]), _us(window[1])
+        covered = last if complete_until is None else min(last, _us(complete_until))
+        rows = _rows(frame, first, last)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                sid = self._series_id(con, series, create=instrument_token)
+                assert sid is not None  # noqa: S101 - created above
+                con.execute("DELETE FROM candles WHERE series = ? AND ts BETWEEN ? AND ?", [sid, first, last])
+                if rows is not None:
+                    rows.insert(0, "series", np.full(len(rows), sid, dtype=np.int32))
+                    con.register("incoming", rows)
+                    con.execute("INSERT INTO candles SELECT * FROM incoming")
+                    con.unregister("incoming")
+                if covered >= first:
+                    _add_coverage(con, sid, first, covered)
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.execute("ROLLBACK")
+                raise
+
+    def drop(self, series: SeriesKey) -> bool:
+        """Forget a series (its candles and coverage), e.g. after a split Kite has adjusted history for.
+
+        Returns:
+            True if the store held it.
+        """
+        with self._connect() as con:
+            sid = self._series_id(con, series)
+            if sid is None:
+                return False
+            con.execute("BEGIN TRANSACTION")
+            for table, column in (("candles", "series"), ("coverage", "series"), ("series", "id")):
+                con.execute(f"DELETE FROM {table} WHERE {column} = ?", [sid])  # noqa: S608 - names are ours
+            con.execute("COMMIT")
+        return True
+
+    # -- the file ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection for one operation; DuckDB's errors leave as :class:`CandleStoreError`."""
+        import duckdb
+
+        with self._lock:
+            con = open_database(self.path, self.busy_timeout)
+            try:
+                yield con
+            except duckdb.Error as exc:
+                raise CandleStoreError(f"The candle store {self.path} failed: {exc}") from exc
+            finally:
+                con.close()
+
+    @staticmethod
+    def _series_id(con: duckdb.DuckDBPyConnection, series: SeriesKey, create: int | None = None) -> int | None:
+        """Return the id of ``series``; with ``create`` (its token) add it if missing (inside a transaction)."""
+        key = [series.exchange, series.tradingsymbol, series.interval.value, series.continuous]
+        row = con.execute(
+            "SELECT id FROM series WHERE exchange = ? AND tradingsymbol = ? AND interval = ? AND continuous = ?", key
+        ).fetchone()
+        if row is not None:
+            if create is not None:
+                con.execute("UPDATE series SET instrument_token = ? WHERE id = ?", [create, row[0]])
+            return int(row[0])
+        if create is None:
+            return None
+        made = con.execute(
+            "INSERT INTO series VALUES (nextval('series_ids'), ?, ?, ?, ?, ?) RETURNING id", [*key, create]
+        )
+        return int(made.fetchone()[0])  # type: ignore[index]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def _coverage(con: duckdb.DuckDBPyConnection, sid: int, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Return the covered spans of a series that touch ``[lo, hi]``, oldest first."""
+    rows = con.execute(
+        "SELECT first, last FROM coverage WHERE series = ? AND last >= ? AND first <= ? ORDER BY first", [sid, lo, hi]
+    ).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def _add_coverage(con: duckdb.DuckDBPyConnection, sid: int, first: int, last: int) -> None:
+    """Record ``[first, last]`` as covered, merged with the spans it overlaps or meets."""
+    touching = _coverage(con, sid, first - _US, last + _US)
+    if touching:
+        first, last = min(first, touching[0][0]), max(last, max(b for _, b in touching))
+        con.execute(
+            "DELETE FROM coverage WHERE series = ? AND last >= ? AND first <= ?", [sid, first - _US, last + _US]
+        )
+    con.execute("INSERT INTO coverage VALUES (?, ?, ?)", [sid, first, last])
+
+
+def _rows(frame: pd.DataFrame, first: int, last: int) -> pd.DataFrame | None:
+    """Return a window's candles as the table's columns (oi NaN when not asked for), or None for none."""
+    import pandas as pd
+
+    if not len(frame):
+        return None
+    stamps = pd.DatetimeIndex(frame.index).as_unit("us").asi8
+    keep = (stamps >= first) & (stamps <= last)
+    if not keep.any():
+        return None
+    values: dict[str, Any] = {"ts": stamps[keep]}
+    for name in (*CANDLE_COLUMNS, OI_COLUMN):
+        column = frame[name].to_numpy()[keep] if name in frame.columns else np.full(int(keep.sum()), np.nan)
+        values[name] = column.astype(np.float64)
+    return pd.DataFrame(values)
+
+
+def _column(name: str, values: Any) -> np.ndarray:
+    """Return a stored column as :func:`parse_candles` types it: float64 prices; int64 volume and oi if whole."""
+    array = np.asarray(values.filled(np.nan) if hasattr(values, "filled") else values, dtype=np.float64)
+    if name in ("volume", OI_COLUMN) and bool(np.all(np.isfinite(array) & (array == np.floor(array)))):
+        return array.astype(np.int64)
+    return array
+
+
+def _us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _moment(us: int) -> datetime:
+    return (_EPOCH + timedelta(microseconds=us)).astimezone(IST)

@@ -69,10 +69,13 @@ def test_other_endpoints_allow_ten_a_second(sim_kite: KiteConnect, fake_time: Fa
         sim_kite.profile()
 
 
-def test_limits_are_per_class(sim_kite: KiteConnect, fake_time: FakeMonotonic) -> None:
+def test_limits_are_per_class(sim: SimServer, sim_kite: KiteConnect, fake_time: FakeMonotonic) -> None:
     sim_kite.ltp("NSE:INFY")
-    sim_kite.profile()  # a different bucket
-    sim_kite.historical_data(738561, "2026-11-27", "2026-11-27", "day")
+    with pytest.raises(kex.NetworkException):
+        sim_kite.ltp("NSE:INFY")  # the quote bucket is spent for this second…
+    assert sim_kite.profile()["user_id"]  # …but the other classes have their own buckets
+    assert sim_kite.historical_data(738561, "2026-11-27", "2026-11-27", "day")
+    assert sim.sim.limiter.rejected == 1
 
 
 def test_rate_limiter_tolerates_slight_early_arrival() -> None:
@@ -153,10 +156,32 @@ def test_added_latency_delays_answers(sim: SimServer, sim_kite: KiteConnect) -> 
     assert time.perf_counter() - started >= 0.15
 
 
-def test_bad_fault_settings_are_refused(sim: SimServer) -> None:
-    for body in ({"network_error_rate": 2}, {"nonsense": 1}, [1, 2]):
-        r = requests.put(f"{sim.url}/__sim/faults", json=body, timeout=5)
-        assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"network_error_rate": 2},
+        {"nonsense": 1},
+        [1, 2],
+        {"latency_ms": -5},
+        {"latency_ms": 1e9},
+        {"latency_ms": "NaN"},
+        {"jitter_ms": {"a": 1}},
+        {"paths": "/quote"},
+        {"seed": "x"},
+        {"drop_rate": 0.6, "network_error_rate": 0.6},
+        {"drop_rate": 0.5, "latency_ms": -1},  # one bad value: nothing of the change is applied
+    ],
+)
+def test_bad_fault_settings_are_refused_and_change_nothing(sim: SimServer, body: object) -> None:
+    before = requests.get(f"{sim.url}/__sim/faults", timeout=5).json()
+    r = requests.put(f"{sim.url}/__sim/faults", json=body, timeout=5)
+    assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+    assert requests.get(f"{sim.url}/__sim/faults", timeout=5).json() == before
+
+
+def test_a_non_finite_latency_in_raw_json_is_refused(sim: SimServer) -> None:
+    r = requests.put(f"{sim.url}/__sim/faults", data=b'{"latency_ms": NaN}', timeout=5)
+    assert r.status_code == 400 and "finite" in r.json()["message"]
 
 
 def test_info_shows_settings_but_never_the_secret(sim: SimServer) -> None:

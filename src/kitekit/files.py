@@ -69,7 +69,7 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     missing: list[Path] = []
     probe = path
     while not probe.is_dir():
-        if probe.exists():
+        if probe.exists() and not probe.is_dir():  # is_dir again: another process may have just made it
             raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder belongs", str(probe))
         missing.append(probe)
         if probe.parent == probe:

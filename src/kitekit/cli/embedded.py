@@ -85,7 +85,8 @@ def sim_home(data_dir: Path, url: str | None) -> Path:
     if url is None:
         return data_dir / "sim" / "embedded"
     parts = urlsplit(url)
-    return data_dir / "sim" / f"{parts.hostname or 'localhost'}_{parts.port or 80}"
+    port = parts.port if parts.port is not None else 80
+    return data_dir / "sim" / f"{parts.hostname or 'localhost'}_{port}"
 
 
 def is_loopback(host: str) -> bool:

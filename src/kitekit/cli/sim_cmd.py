@@ -67,6 +67,9 @@ def sim_command(
             drop_rate=drop_rate,
         ),
     )
+    home = embedded.sim_home(data_dir(), f"http://{host}:{port}")  # port 0: one folder for all random ports
+    config.admin_token_file = home / "admin-token"
+    config.admin_token_required = not embedded.is_loopback(host)
     server = embedded.sim_server(config, clock, wall, host=host, port=port)
     try:
         server.bind()
@@ -90,4 +93,8 @@ def sim_command(
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")
+    typer.echo(
+        f"  admin API {server.url}/__sim: send header X-Kitekit-Admin: {server.sim.admin_token} "
+        f"(also in {config.admin_token_file}){'; required' if config.admin_token_required else ''}"
+    )
     server.serve_forever()

@@ -72,6 +72,11 @@ class SimConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
     state_file: Path | None = None
+    #: Where the per-process admin token is written (0600) for other local tools; None keeps it in memory.
+    admin_token_file: Path | None = None
+    #: Refuse admin requests without the token (``X-Kitekit-Admin``) even from this machine. Set it when
+    #: the simulator listens beyond loopback; on loopback a Host and Origin check keeps web pages out.
+    admin_token_required: bool = False
 
     def client_credentials(self, url: str) -> dict[str, str]:
         """Return what a client needs to log in to this simulator at ``url``, by kitekit setting name.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import asdict, fields
@@ -10,7 +11,11 @@ from typing import Any
 
 from kitekit.sim.config import FaultConfig
 
-__all__ = ["Fault", "FaultInjector"]
+__all__ = ["MAX_LATENCY_MS", "Fault", "FaultInjector"]
+
+#: The longest latency or jitter the admin API accepts: a minute, far past any client's timeout already.
+MAX_LATENCY_MS = 60_000.0
+_RATES = ("network_error_rate", "data_error_rate", "html_502_rate", "drop_rate")
 
 
 class Fault(StrEnum):
@@ -32,25 +37,22 @@ class FaultInjector:
         self.injected: dict[Fault, int] = dict.fromkeys(Fault, 0)
 
     def update(self, **changes: Any) -> FaultConfig:
-        """Replace some settings (by FaultConfig field name) and return the new config."""
+        """Replace some settings (by FaultConfig field name) and return the new config.
+
+        Every value is checked before any is applied, so a refused change leaves the faults as they were.
+
+        Raises:
+            ValueError: an unknown setting, or a value of the wrong type or out of range; the message says
+                what is allowed.
+        """
         known = {f.name for f in fields(FaultConfig)}
         unknown = set(changes) - known
         if unknown:
-            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
-        merged = {**asdict(self.config), **changes}
-        merged["paths"] = tuple(merged.get("paths") or ())
-        for name in (
-            "latency_ms",
-            "jitter_ms",
-            "network_error_rate",
-            "data_error_rate",
-            "html_502_rate",
-            "drop_rate",
-        ):
-            value = float(merged[name])
-            if value < 0 or (name.endswith("rate") and value > 1):
-                raise ValueError(f"{name} must be {'0..1' if name.endswith('rate') else '>= 0'}, got {value}")
-            merged[name] = value
+            raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}")
+        merged = {**asdict(self.config), **{name: _checked(name, value) for name, value in changes.items()}}
+        rates = sum(merged[name] for name in _RATES)
+        if rates > 1:
+            raise ValueError(f"the fault rates add up to {rates:g}; together they must stay within 0..1")
         with self._lock:
             self.config = FaultConfig(**merged)
             if "seed" in changes:
@@ -90,3 +92,27 @@ class FaultInjector:
                     return fault
                 roll -= rate
         return None
+
+
+def _checked(name: str, value: Any) -> Any:
+    """Return a fault setting's value checked and normalised.
+
+    Raises:
+        ValueError: the value's type or range is wrong for ``name``.
+    """
+    if name == "paths":
+        if not isinstance(value, list | tuple) or not all(isinstance(p, str) and p.startswith("/") for p in value):
+            raise ValueError('paths must be a list of path prefixes like ["/quote", "/orders"]')
+        return tuple(value)
+    if name == "seed":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError("seed must be a whole number or null")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    number = float(value)
+    if name in _RATES and not 0 <= number <= 1:
+        raise ValueError(f"{name} must be a share between 0 and 1, got {number:g}")
+    if name not in _RATES and not 0 <= number <= MAX_LATENCY_MS:
+        raise ValueError(f"{name} must be between 0 and {MAX_LATENCY_MS:g} ms, got {number:g}")
+    return number

@@ -25,7 +25,10 @@ class _QuietDrops(logging.Filter):
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # The protocol must be named: asyncio sets TCP_NODELAY on accepted connections only when the listening
+    # socket says IPPROTO_TCP. Without it every answer after the first on a kept-alive connection waits
+    # ~40 ms for Nagle's algorithm and the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
@@ -84,6 +87,9 @@ class SimServer:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            # SIGTERM must stop it promptly whatever its faults: a request sleeping out injected latency
+            # or a kept-alive connection gets a second, then is cut.
+            timeout_graceful_shutdown=1,
             ws_ping_interval=None,
         )
         server = uvicorn.Server(config)

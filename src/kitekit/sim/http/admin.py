@@ -51,6 +51,7 @@ def info_payload(sim: SimApp) -> dict[str, Any]:
         "rate_limited": sim.limiter.rejected,
         "faults": asdict(sim.faults.config),
         "faults_injected": {str(k): v for k, v in sim.faults.injected.items()},
+        "requests": dict(sim.requests),
     }
 
 
@@ -60,19 +61,26 @@ def app_payload(config: SimConfig) -> dict[str, Any]:
 
 
 def update_app(config: SimConfig, body: Any) -> None:
-    """Apply ``PUT /__sim/app``'s JSON body ``{redirect_url?, login_mode?}`` to ``config``.
+    """Apply ``PUT /__sim/app``'s JSON body ``{redirect_url?, login_mode?}`` to ``config``, all or nothing.
 
     Raises:
-        ValueError: the redirect URL is not http(s), or the login mode is unknown.
-        TypeError: the body is not something ``in`` can search.
+        ValueError: not a JSON object, an unknown key, a redirect URL that is not an absolute http(s) URL, or
+            an unknown login mode; nothing is changed then.
     """
-    if "redirect_url" in body:
-        url = str(body["redirect_url"])
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ValueError("redirect_url must be an http(s) URL")
-        config.redirect_url = url
-    if "login_mode" in body:
-        config.login_mode = LoginMode(body["login_mode"])
+    if not isinstance(body, dict):
+        raise ValueError('send a JSON object like {"redirect_url": "http://127.0.0.1:5055/callback"}')
+    unknown = set(body) - {"redirect_url", "login_mode"}
+    if unknown:
+        raise ValueError(f"unknown app setting(s): {', '.join(sorted(unknown))}; use redirect_url, login_mode")
+    url = body.get("redirect_url", config.redirect_url)
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("redirect_url must be an absolute http(s) URL")
+    try:
+        mode = LoginMode(body.get("login_mode", config.login_mode))
+    except ValueError:
+        raise ValueError(f"login_mode must be one of {', '.join(m.value for m in LoginMode)}") from None
+    config.redirect_url, config.login_mode = url, mode
 
 
 def routes(sim: SimApp) -> list[BaseRoute]:
@@ -104,7 +112,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         """``PUT /__sim/app`` JSON ``{redirect_url?, login_mode?}``: re-register the app's redirect URL."""
         try:
             update_app(sim.config, await request.json())
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:  # a body that is not JSON is a ValueError too
             return error_response(invalid_input(str(exc)))
         return success_response(app_payload(sim.config))
 

@@ -9,13 +9,16 @@ unknown routes, wrong methods and crashes with Kite's error envelope.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -23,6 +26,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitekit.clock import Clock, SystemClock
+from kitekit.files import atomic_write
 from kitekit.sim.auth import AuthState
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError
@@ -34,7 +38,7 @@ from kitekit.sim.ratelimit import RateLimiter
 from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body
 from kitekit.wire.routes import SECRET_PARAMS, classify
 
-__all__ = ["SimApp", "redact_query"]
+__all__ = ["ADMIN_HEADER", "SimApp", "redact_query"]
 
 log = logging.getLogger("kitekit.sim")
 access_log = logging.getLogger("kitekit.sim.access")
@@ -91,6 +95,50 @@ class _AccessLog:
                 status or "-",
                 (time.perf_counter() - started) * 1000,
             )
+
+
+#: The header carrying the admin token.
+ADMIN_HEADER = "x-kitekit-admin"
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class _AdminGuard:
+    """Keeps the admin API to the simulator's own user: a web page must never reconfigure it.
+
+    A request to ``/__sim`` passes with the per-process admin token in ``X-Kitekit-Admin``. Without it, it
+    passes only if the token is not required and it plainly comes from this machine: its ``Host`` names
+    loopback (which defeats DNS rebinding) and it carries no foreign ``Origin`` (which a browser adds to a
+    cross-site form post or fetch, while scripts and the SDK send none).
+    """
+
+    def __init__(self, app: ASGIApp, sim: SimApp) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith(admin.PREFIX):
+            await self.app(scope, receive, send)
+            return
+        why = self.refusal(Headers(scope=scope))
+        if why is None:
+            await self.app(scope, receive, send)
+            return
+        await error_response(ApiError(ErrorType.PERMISSION, why))(scope, receive, send)
+
+    def refusal(self, headers: Headers) -> str | None:
+        """Return why an admin request is refused, or None to let it through."""
+        given = headers.get(ADMIN_HEADER, "")
+        if given and hmac.compare_digest(given, self.sim.admin_token):
+            return None
+        if self.sim.config.admin_token_required:
+            return "The simulator's admin API needs its admin token in the X-Kitekit-Admin header."
+        host = urlsplit(f"http://{headers.get('host', '')}").hostname or ""
+        if host not in _LOOPBACK_NAMES:
+            return f"The simulator's admin API answers only to requests for this machine (Host {host!r})."
+        origin = headers.get("origin")
+        if origin is not None and urlsplit(origin).hostname not in _LOOPBACK_NAMES:
+            return "The simulator's admin API refuses requests from web pages (a foreign Origin)."
+        return None
 
 
 class _Faults:
@@ -167,6 +215,10 @@ class SimApp:
         self.faults = FaultInjector(self.config.faults)
         #: Requests received, by "METHOD /path" (counted before they are handled).
         self.requests: Counter[str] = Counter()
+        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
+        self.admin_token = secrets.token_urlsafe(24)
+        if self.config.admin_token_file is not None:
+            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
         self.asgi = self._build()
 
     def _build(self) -> ASGIApp:
@@ -174,7 +226,7 @@ class SimApp:
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, Exception: _crash},
         )
-        return _AccessLog(_Faults(app, self.faults), self.requests)
+        return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests)
 
     def _routes(self) -> list[BaseRoute]:
         return [

@@ -1,0 +1,85 @@
+"""Writing kitekit's files: atomic, durable, private under any umask, refusing to replace what is not a file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from kitekit.files import atomic_write, ensure_dir, private_file
+
+
+def test_a_write_replaces_the_file_whole_with_the_mode_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    atomic_write(path, b"old")
+    atomic_write(path, b"new", mode=0o644)
+    assert path.read_bytes() == b"new" and path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_folders_and_files_stay_private_under_umask_000(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        atomic_write(tmp_path / "a" / "b" / "secret.json", b"{}")
+        private_file(tmp_path / "c" / "db.sqlite3")
+    finally:
+        os.umask(old)
+    for folder in ("a", "a/b", "c"):
+        assert (tmp_path / folder).stat().st_mode & 0o777 == 0o700, folder
+    assert (tmp_path / "a" / "b" / "secret.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "c" / "db.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "f"
+    atomic_write(path, b"old")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(path, b"new")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_a_directory_or_a_device_in_the_way_is_refused_not_replaced(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(IsADirectoryError):
+        atomic_write(tmp_path / "d", b"x")
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write(Path("/dev/null"), b"x")
+    assert Path("/dev/null").is_char_device()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        atomic_write(tmp_path / "afile" / "inner", b"x")
+
+
+def _race(target: Path, threads: int = 8) -> list[BaseException]:
+    """Have ``threads`` threads create ``target`` at the same moment; return what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def make() -> None:
+        barrier.wait()
+        try:
+            ensure_dir(target)
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=make) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(10)
+    return errors
+
+
+def test_many_threads_creating_the_same_private_folders_at_once_never_fail(tmp_path: Path) -> None:
+    for round_ in range(20):
+        target = tmp_path / f"r{round_}" / "a" / "b" / "c"
+        assert _race(target) == [] and target.is_dir()

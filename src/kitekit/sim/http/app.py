@@ -35,6 +35,7 @@ from kitekit.sim.http import admin, login, market, session, user
 from kitekit.sim.http.edge import Handler, error_response, form_of, json_response, success_response
 from kitekit.sim.market import Market
 from kitekit.sim.ratelimit import RateLimiter
+from kitekit.sim.updates import OrderUpdates
 from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body
 from kitekit.wire.routes import SECRET_PARAMS, classify
 
@@ -215,6 +216,8 @@ class SimApp:
         self.faults = FaultInjector(self.config.faults)
         #: Requests received, by "METHOD /path" (counted before they are handled).
         self.requests: Counter[str] = Counter()
+        #: Order updates the exchange publishes and the WebSocket feed delivers.
+        self.order_updates = OrderUpdates()
         #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
         self.admin_token = secrets.token_urlsafe(24)
         if self.config.admin_token_file is not None:

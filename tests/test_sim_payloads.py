@@ -288,3 +288,12 @@ def test_redact_query_masks_every_secret_parameter_and_keeps_the_rest() -> None:
 )
 def test_flag_reads_the_sdks_spellings_of_a_boolean(value: str | None, expected: bool) -> None:
     assert flag(value) is expected
+
+
+def test_the_ltp_fast_path_gives_exactly_the_snapshots_last_prices(sim_market: Market) -> None:
+    uni = sim_market.universe(SIM_NOW)
+    rows = np.arange(0, len(uni), 37)  # every kind of contract: equities, indices, futures, options
+    for minutes in (0, 7, 95, 400):  # open, intraday, after the close
+        now = SIM_NOW.replace(hour=9, minute=15) + timedelta(minutes=minutes)
+        fast = sim_market.last_prices(uni, rows, now)
+        assert np.array_equal(fast, sim_market.snapshot(uni, rows, now).last_price)

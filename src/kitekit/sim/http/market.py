@@ -39,6 +39,9 @@ __all__ = [
     "routes",
 ]
 
+#: LTP requests of up to this many keys are answered on the event loop, without a worker thread.
+_INLINE_LTP = 50
+
 # The full-quote fields read straight off a snapshot, one list per field for the whole batch.
 _QUOTE_COLUMNS = (
     "last_quantity",
@@ -78,7 +81,12 @@ def quotes(market: Market, endpoint: QuoteEndpoint, keys: list[str], now: dateti
     found = [(k, r) for k in keys if (r := uni.resolve(k)) is not None]
     if not found:
         return {}
-    snap = market.snapshot(uni, np.array([r for _, r in found]), now)
+    rows = np.array([r for _, r in found])
+    if endpoint is QuoteEndpoint.LTP:  # the commonest call needs the price alone
+        prices = market.last_prices(uni, rows, now).tolist()
+        tokens = uni.token[rows].tolist()
+        return {key: {"instrument_token": tokens[i], "last_price": prices[i]} for i, (key, _) in enumerate(found)}
+    snap = market.snapshot(uni, rows, now)
     return quote_payload(endpoint, snap, [k for k, _ in found])
 
 
@@ -215,6 +223,9 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         async def quote(request: Request, grant: Grant | None) -> Any:
             """``GET /quote``, ``/quote/ohlc`` or ``/quote/ltp`` with repeated ``i``."""
             keys = quote_keys(request.query_params.getlist("i"), endpoint)
+            if endpoint is QuoteEndpoint.LTP and len(keys) <= _INLINE_LTP:
+                # A few prices take less time than the hop to a worker thread and back.
+                return quotes(sim.market, endpoint, keys, sim.clock.now())
             return await run_in_threadpool(quotes, sim.market, endpoint, keys, sim.clock.now())
 
         return quote

@@ -16,7 +16,7 @@ from kitekit.sim.market.candles import CandleHistory
 from kitekit.sim.market.catalog import ANCHOR
 from kitekit.sim.market.contract_model import ContractModel, round_tick
 from kitekit.sim.market.price_paths import PathModel
-from kitekit.sim.market.snapshot import Snapshot, take_snapshot
+from kitekit.sim.market.snapshot import Snapshot, last_prices, take_snapshot
 from kitekit.sim.market.timeline import DUMP_TIME, SessionPoint, dump_day, session_point
 from kitekit.sim.market.underlyings import Underlying, build_underlyings, parameter_arrays
 from kitekit.sim.market.universe import ContractKind, Universe, build_universe
@@ -75,6 +75,10 @@ class Market:
         return round_tick(px, uni.price_tick)
 
     # -- quotes and history ------------------------------------------------------------------------
+    def last_prices(self, uni: Universe, rows: np.ndarray, now: datetime) -> np.ndarray:
+        """Return the last prices of ``rows`` of ``uni`` at ``now``, equal to a snapshot's, computed alone."""
+        return last_prices(self.contracts, self.paths, uni, rows, self.point(now))
+
     def snapshot(self, uni: Universe, rows: np.ndarray, now: datetime) -> Snapshot:
         """Return the market state of ``rows`` of ``uni`` at clock time ``now``."""
         return take_snapshot(self.contracts, self.paths, self.calendar, uni, rows, self.point(now))

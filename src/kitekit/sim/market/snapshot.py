@@ -101,6 +101,22 @@ class Book:
         return bids, asks
 
 
+def last_prices(
+    model: ContractModel, paths: PathModel, uni: Universe, rows: np.ndarray, pt: SessionPoint
+) -> np.ndarray:
+    """Return only the last prices of ``rows`` at ``pt``: what :func:`take_snapshot` gives as ``last_price``.
+
+    An LTP request needs nothing else, and the full snapshot (OHLC through the option model five times,
+    volumes, OI, circuits) costs several times more.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    uids = uni.uid[rows]
+    uniq, inv = np.unique(uids, return_inverse=True)
+    logs = np.array([paths.day(uid, pt.n).log_at(pt.s) for uid in uniq.tolist()], dtype=np.float64)
+    spot = np.exp(logs[inv])
+    return round_tick(model.price(uni, rows, spot, model.tau(uni, rows, pt.moment)), uni.price_tick[rows])
+
+
 def take_snapshot(
     model: ContractModel,
     paths: PathModel,

@@ -220,7 +220,7 @@ def test_non_finite_or_absurd_numbers_are_refused_as_input_everywhere(bad: str) 
     eng = engine()
     eng.on_quotes([infy()], NOW)
     calls = (
-        lambda: eng.place_order("regular", order(INFY, "BUY", 1, price=bad), NOW),
+        lambda: eng.place_order("regular", {**order(INFY, "BUY", 1, price=1500.0), "price": bad}, NOW),
         lambda: eng.place_order("regular", {**order(INFY, "BUY", 1, price=1500.0), "quantity": bad}, NOW),
         lambda: eng.order_margins([{**order(INFY, "BUY", 1, price=1500.0), "price": bad}], NOW),
         lambda: eng.order_charges([{**order(INFY, "BUY", 1), "average_price": bad}], NOW),

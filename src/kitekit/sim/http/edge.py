@@ -23,6 +23,7 @@ __all__ = [
     "flag",
     "form_of",
     "json_array",
+    "json_of",
     "json_response",
     "success_response",
 ]
@@ -32,9 +33,19 @@ __all__ = [
 Handler = Callable[[Request, Grant | None], Awaitable[Any]]
 
 
+class _KiteJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON text may carry one, and an error message may echo it) cannot be UTF-8:
+            # escape it as JSON allows, rather than fail the answer.
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
 def json_response(body: dict[str, Any], status: int = 200) -> JSONResponse:
     """Return ``body`` as JSON with HTTP ``status``."""
-    return JSONResponse(body, status_code=status)
+    return _KiteJSON(body, status_code=status)
 
 
 def success_response(data: Any) -> JSONResponse:
@@ -61,6 +72,18 @@ def flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes")
 
 
+async def json_of(request: Request) -> Any:
+    """Return the request's JSON body.
+
+    Raises:
+        ValueError: it is not JSON (including JSON nested deeper than the parser goes).
+    """
+    try:
+        return json.loads(await request.body())
+    except RecursionError:
+        raise ValueError("the body is nested too deeply") from None
+
+
 async def json_array(request: Request) -> list[dict[str, Any]]:
     """Return the JSON array of objects the calculators take (``POST /margins/*``, ``/charges/orders``).
 
@@ -69,7 +92,7 @@ async def json_array(request: Request) -> list[dict[str, Any]]:
     """
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         raise invalid_input("The request body must be a JSON array of orders.") from None
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
         raise invalid_input("The request body must be a JSON array of order objects.")

@@ -43,7 +43,7 @@ def accepted_error(status: int) -> ApiError:
 def order_count(variety: str, form: dict[str, str]) -> int:
     """Return how many orders a placement counts for against the caps: each iceberg leg counts (§14)."""
     legs = form.get("iceberg_legs", "")
-    if variety == Variety.ICEBERG and legs.isdigit() and 2 <= int(legs) <= 50:
+    if variety == Variety.ICEBERG and legs.isascii() and legs.isdigit() and 2 <= int(legs) <= 50:
         return int(legs)
     return 1
 

@@ -98,10 +98,10 @@ def in_process(orders: list[dict[str, Any]]) -> float:
     try:
         exchange, user = server.sim.exchange, server.sim.config.user_id
         exchange.account(user)
-        forms = [({k: str(v) for k, v in o.items()}, exchange.token_of("NSE", o["tradingsymbol"])) for o in orders]
+        forms = [({k: str(v) for k, v in o.items()}, [("NSE", o["tradingsymbol"])]) for o in orders]
         started = time.perf_counter()
-        for form, tokens in forms:
-            exchange.run(user, lambda engine, now, f=form: engine.place_order("regular", f, now), tokens)  # type: ignore[misc]
+        for form, instrument in forms:
+            exchange.run(user, lambda engine, now, f=form: engine.place_order("regular", f, now), instrument)  # type: ignore[misc]
         elapsed = time.perf_counter() - started
         _check([o["status"] for o in exchange.run(user, lambda e, now: e.orders(now), mutates=False)], len(orders))
     finally:

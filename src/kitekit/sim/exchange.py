@@ -116,20 +116,25 @@ class SimExchange:
         self,
         user_id: str,
         action: Callable[[Engine, datetime], T],
-        tokens: Iterable[int] = (),
+        instruments: Iterable[tuple[str, str]] = (),
         mutates: bool = True,
     ) -> T:
         """Run ``action(engine, now)`` on the user's account, brought up to the clock first.
 
+        It blocks (one lock for every account, and the market model's numbers): call it off an event loop.
+
         Args:
             user_id: whose account.
             action: the engine call; RejectionError from it propagates.
-            tokens: instruments the call needs a fresh quote of (an order's instrument, say).
+            instruments: ``(exchange, tradingsymbol)`` pairs the call needs a fresh quote of (an order's
+                instrument, say); unlisted ones are ignored, the engine refuses them itself.
             mutates: whether the call changes the account (to be saved).
         """
         with self._lock:
             now = self.clock.now()
             acct = self.account(user_id, now)
+            self.specs.moment = now
+            tokens = [t for e, s in instruments if (t := self.specs.token_of(e, s)) is not None]
             self._catch_up(acct, now, tokens)
             try:
                 return action(acct.engine, now)
@@ -148,13 +153,6 @@ class SimExchange:
             finally:
                 acct.dirty |= mutates
                 self._settle(acct, now)
-
-    def token_of(self, exchange: str, tradingsymbol: str) -> list[int]:
-        """Return the instrument token of a listed instrument as a one-item list (empty if not listed)."""
-        with self._lock:
-            self.specs.moment = self.clock.now()
-            token = self.specs.token_of(exchange, tradingsymbol)
-        return [] if token is None else [token]
 
     def accepted_orders(self) -> list[dict[str, Any]]:
         """Return every order the exchange accepted, all users, oldest first (``GET /__sim/orders``)."""

@@ -17,7 +17,8 @@ from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import login_via_redirect
 from kitekit.sim.server import SimServer
-from tests.exchange_helpers import admin, book, exchange_orders
+from tests.conftest import eventually
+from tests.exchange_helpers import admin, book, exchange_orders, path
 
 STARTING = {"RELIANCE", "INFY", "HDFCBANK", "ITC", "TATASTEEL"}
 
@@ -130,3 +131,23 @@ def test_sim_orders_lists_every_order_the_exchange_accepted_with_its_tag_and_not
     assert [(o["order_id"], o["tag"]) for o in listed] == expected
     assert [o["status"] for o in listed] == ["COMPLETE", "OPEN", "REJECTED"]
     assert listed[0]["tags"] == ["keep"] and listed[0]["user_id"] == "KK1234"
+
+
+def test_a_saved_resting_order_fills_after_a_restart_without_any_request(
+    persisted: SimConfig, sim_clock: ManualClock, sim_market: Market
+) -> None:
+    when, low = min(path(sim_market, "NSE:INFY", sim_clock.now(), 600), key=lambda point: point[1])
+    limit = round(low + 0.1, 2)
+    assert limit < book(sim_market, "NSE:INFY", sim_clock.now())["ask"][0]
+    with SimServer(persisted, sim_clock, market=sim_market) as first:
+        oid = _kite(first).place_order("regular", "NSE", "INFY", "BUY", 2, "MIS", "LIMIT", price=limit)
+    sim_clock.set(when)
+    with SimServer(persisted, sim_clock, market=sim_market) as second:
+        updates = second.sim.order_updates.subscribe(persisted.user_id)
+        seen: list[dict[str, Any]] = []
+
+        def filled() -> bool:
+            seen.extend(updates.take())
+            return any(u["order_id"] == oid and u["status"] == "COMPLETE" for u in seen)
+
+        eventually(filled)

@@ -4,7 +4,8 @@ Every call for a user runs under one lock: the exchange brings the user's engine
 market model's quotes for the instruments it watches, plus those the call names), runs the call, then
 publishes the order updates the engine produced to :class:`~kitekit.sim.updates.OrderUpdates` and records new
 orders in its own log (``GET /__sim/orders``). A background pump does the same catch-up every
-``config.exchange_pump_s`` seconds, so resting orders, stops, GTTs and expiries happen without a request.
+``config.exchange_pump_s`` seconds for every account in memory (the simulator's own user's is loaded at start
+if it was saved), so resting orders, stops, GTTs and expiries happen without a request.
 
 Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically, at most
 every ``config.exchange_save_s`` seconds while the pump runs, and when the server stops); a damaged file is
@@ -226,8 +227,12 @@ class SimExchange:
         with self._lock:
             now = self.clock.now()
             if now != self._last_tick:
+                saved = self._path(self.config.user_id)
+                # A saved account goes on trading after a restart, before any request: resting orders, stops
+                # and GTTs. A new one waits for its first request (and the day's universe with it).
+                if self._last_tick is None and saved is not None and saved.exists():
+                    self.account(self.config.user_id, now)
                 self._last_tick = now
-                self.account(self.config.user_id, now)  # the simulator's own user trades even before a request
                 for acct in list(self._accounts.values()):
                     self._catch_up(acct, now)
                     acct.mf.advance(now)

@@ -15,7 +15,7 @@ import numpy as np
 from kitekit.engine import InstrumentSpec, Level, MarketQuote
 from kitekit.sim.market import ContractKind, Market, Universe
 
-__all__ = ["NSE_INDEX_FREEZE", "SpecBook", "isin_for", "market_quotes", "spec_at"]
+__all__ = ["NSE_INDEX_FREEZE", "SpecBook", "isin_check_digit", "isin_for", "market_quotes", "spec_at"]
 
 #: NSE's quantity freeze limits for index derivatives, in units (NSE circular of 31 Oct 2025, effective
 #: 3 Nov 2025). An order above them is refused unless autosliced. Stock derivatives, BSE and the other
@@ -31,19 +31,24 @@ NSE_INDEX_FREEZE: dict[str, int] = {
 _TYPES = {ContractKind.FUT: "FUT", ContractKind.CE: "CE", ContractKind.PE: "PE"}
 
 
-def isin_for(uid: int) -> str:
-    """Return the simulated ISIN of an underlying's shares (``INE…A01`` + an ISO 6166 check digit).
-
-    The dump carries no ISIN, and holdings need one; NSE and BSE listings of one company share it.
-    """
-    body = f"INE{uid % 100_000:05d}A01"
+def isin_check_digit(body: str) -> str:
+    """Return the ISO 6166 check digit of an ISIN's first 11 characters."""
     digits = "".join(str(int(ch, 36)) for ch in body)
     # Luhn over the letters-as-numbers string: double every second digit from the right, starting rightmost.
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch) * (2 if i % 2 == 0 else 1)
         total += d // 10 + d % 10
-    return f"{body}{(10 - total % 10) % 10}"
+    return str((10 - total % 10) % 10)
+
+
+def isin_for(uid: int) -> str:
+    """Return the simulated ISIN of an underlying's shares (``INE…A01`` + its check digit).
+
+    The dump carries no ISIN, and holdings need one; NSE and BSE listings of one company share it.
+    """
+    body = f"INE{uid % 100_000:05d}A01"
+    return body + isin_check_digit(body)
 
 
 def spec_at(uni: Universe, row: int) -> InstrumentSpec:

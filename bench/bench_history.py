@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from kiteconnect import KiteConnect
 
-from bench.common import BENCH_NOW
+from bench.common import BENCH_NOW, Figures
 from kitekit.clock import ManualClock
 from kitekit.history import CandleStore, History
 from kitekit.instruments import InstrumentStore
@@ -63,7 +63,7 @@ def baseline(kite: KiteConnect, history: History, names: list[str], days: int) -
     return windows, time.perf_counter() - started
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> Figures:
     """Run the backfill twice, then the baseline, and print the figures."""
     parser = argparse.ArgumentParser(prog="bench history")
     parser.add_argument("--quick", action="store_true", help="3 instruments, 120 days (for CI)")
@@ -122,3 +122,11 @@ def main(argv: list[str]) -> None:
             f"{base_windows} windows in {base_time:.2f} s, {base_time / base_windows:.3f} s a window "
             f"vs kitekit {first_run / windows:.3f} s a window ({base_time / base_windows / (first_run / windows):.1f}x)"
         )
+    return {
+        "first_run_s": first_run,
+        "wall_over_floor": first_run / floor,
+        "windows": float(windows),
+        "second_run_requests": float(second),
+        "rate_limited": float(limited),
+        "baseline_speedup_per_window": base_time / base_windows / (first_run / windows),
+    }

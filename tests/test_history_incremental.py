@@ -144,8 +144,9 @@ def test_a_backfill_killed_mid_way_keeps_every_window_it_stored(
     args = [sim.url, sim_kite.api_key, sim_kite.access_token, str(dump), str(kept.store.path)]
     crashed = subprocess.run([sys.executable, "-c", CRASH, *args], check=False, env={**os.environ}, timeout=120)
     assert crashed.returncode == 9
-    # Three windows were stored; the fourth may or may not have left before the process died.
-    assert historical_requests(sim) in (3, 4)
+    # Three windows were stored. Others may have left before the process died (a worker thread fetches the
+    # next windows while the main thread stores), but none of them was stored: the refill below proves it.
+    assert historical_requests(sim) >= 3
     start = SIM_NOW - timedelta(days=200)
     filled = kept.backfill(["NSE:RELIANCE", "NSE:INFY"], "minute", start, SIM_NOW)
     assert sum(f.windows for f in filled) == 8 - 3  # 4 windows each; the crash had stored 3 of them

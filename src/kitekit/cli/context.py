@@ -115,6 +115,13 @@ class CliContext:
         self.settings()
         return self._market_clock or self.clock
 
+    def trading_clock(self) -> Clock:
+        """Return the time orders run at: a simulator's market time, or this run's clock on Kite."""
+        market = self.market_clock()
+        if self.sim_url and self._market_clock is None:
+            return embedded.remote_clock(self.sim_url, self.clock)
+        return market
+
     # -- sessions ----------------------------------------------------------------------------------
     @property
     def login_hint(self) -> str:

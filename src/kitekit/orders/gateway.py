@@ -41,6 +41,10 @@ class OrderGateway(Protocol):
 
     paper: bool
 
+    def check(self, request: OrderRequest, quote: QuoteAtHand = None) -> OrderRequest:
+        """Return ``request`` as it would be sent (validated and completed), or raise OrderValidationError."""
+        ...
+
     def place(
         self, request: OrderRequest, intent_id: str | None = None, *, tag: str | None = None, quote: QuoteAtHand = None
     ) -> Placement:

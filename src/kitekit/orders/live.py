@@ -77,6 +77,7 @@ class LiveBroker:
         self.clock = clock or SystemClock()
         self.journal = journal
         self.account = account or str(kite.profile()["user_id"])
+        self.instruments = instruments
         self.validator = Validator(instruments.instrument, rules, day_of(self.clock.now))
         self.lookup = lookup or LookupPolicy()
         self.sleep = sleep
@@ -84,6 +85,14 @@ class LiveBroker:
         self.last_reconciliation = self.reconcile() if reconcile else Reconciliation()
 
     # -- placing ------------------------------------------------------------------------------------
+    def check(self, request: OrderRequest, quote: QuoteAtHand = None) -> OrderRequest:
+        """Return ``request`` as it would be sent: checked by the pre-trade rules and completed.
+
+        Raises:
+            OrderValidationError: a rule is broken (the rule and the nearest valid value are named).
+        """
+        return self.validator.check(request, quote)
+
     def place(
         self, request: OrderRequest, intent_id: str | None = None, *, tag: str | None = None, quote: QuoteAtHand = None
     ) -> Placement:

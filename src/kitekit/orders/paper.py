@@ -73,6 +73,7 @@ class PaperBroker:
         self.source = quotes
         self.clock = clock or SystemClock()
         self.account = account
+        self.instruments = instruments
         self.validator = Validator(instruments.instrument, rules, day_of(self.clock.now))
         self.refresh = refresh
         self.ledger = PaperLedger(folder, account)
@@ -146,6 +147,14 @@ class PaperBroker:
         return fetched is not None and (now - fetched).total_seconds() < self.refresh
 
     # -- placing ------------------------------------------------------------------------------------
+    def check(self, request: OrderRequest, quote: QuoteAtHand = None) -> OrderRequest:
+        """Return ``request`` as it would be sent: checked by the pre-trade rules and completed.
+
+        Raises:
+            OrderValidationError: a rule is broken (the rule and the nearest valid value are named).
+        """
+        return self.validator.check(request, quote)
+
     def place(
         self, request: OrderRequest, intent_id: str | None = None, *, tag: str | None = None, quote: QuoteAtHand = None
     ) -> Placement:

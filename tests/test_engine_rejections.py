@@ -196,7 +196,7 @@ def test_holdings_already_being_sold_by_an_open_order_cannot_be_sold_again() -> 
     assert "at most 2 of INFY" in _rejected(eng, oid)["status_message"]
 
 
-def test_an_unknown_order_id_is_an_order_exception() -> None:
+def test_an_unknown_order_id_is_an_order_exception_answered_400() -> None:
     eng = engine()
     for call in (
         lambda: eng.order_history("1", NOW),
@@ -205,7 +205,7 @@ def test_an_unknown_order_id_is_an_order_exception() -> None:
     ):
         with pytest.raises(RejectionError) as err:
             call()
-        assert (err.value.error_type, err.value.status, err.value.message) == (ErrorType.ORDER, 500, "Order not found")
+        assert (err.value.error_type, err.value.status, err.value.message) == (ErrorType.ORDER, 400, "Order not found")
 
 
 def test_an_options_buy_has_no_circuit_when_the_quote_has_none() -> None:
@@ -213,3 +213,30 @@ def test_an_options_buy_has_no_circuit_when_the_quote_has_none() -> None:
     eng.on_quotes([quote(NIFTY_CE, 100.0, NOW, asks=[(100.0, 750)])], NOW)
     oid = eng.place_order("regular", order(NIFTY_CE, "BUY", 75, price=150.0, product="NRML"), NOW)["order_id"]
     assert current(eng, oid)["status"] == "COMPLETE"
+
+
+@pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "1e400", "1e13"])
+def test_non_finite_or_absurd_numbers_are_refused_as_input_everywhere(bad: str) -> None:
+    eng = engine()
+    eng.on_quotes([infy()], NOW)
+    calls = (
+        lambda: eng.place_order("regular", {**order(INFY, "BUY", 1, price=1500.0), "price": bad}, NOW),
+        lambda: eng.place_order("regular", {**order(INFY, "BUY", 1, price=1500.0), "quantity": bad}, NOW),
+        lambda: eng.order_margins([{**order(INFY, "BUY", 1, price=1500.0), "price": bad}], NOW),
+        lambda: eng.order_charges([{**order(INFY, "BUY", 1), "average_price": bad}], NOW),
+        lambda: eng.convert_position({**order(INFY, "BUY", 1), "quantity": bad, "old_product": "MIS"}, NOW),
+    )
+    for call in calls:
+        with pytest.raises(RejectionError) as err:
+            call()
+        assert (err.value.error_type, err.value.status) == (ErrorType.INPUT, 400)
+
+
+def test_a_modification_the_rms_refuses_is_a_400_not_a_server_error() -> None:
+    eng = engine()
+    eng.on_quotes([infy()], NOW)
+    oid = eng.place_order("regular", order(INFY, "BUY", 1, price=1400.0), NOW)["order_id"]
+    with pytest.raises(RejectionError) as err:
+        eng.modify_order("regular", oid, {"price": "1700"}, NOW)  # above the 1650 upper circuit
+    assert (err.value.error_type, err.value.status) == (ErrorType.ORDER, 400)
+    assert "upper circuit limit of 1650" in err.value.message

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from kitekit.engine import MarketQuote
+from kitekit.engine import Engine, EngineConfig, MarketQuote, resolver_of
 from kitekit.errors import RejectionError
 from kitekit.wire.envelope import ErrorType
 from tests.engine_helpers import (
@@ -128,6 +130,16 @@ def test_autoslice_splits_above_the_freeze_quantity_into_tagged_children() -> No
     assert [o["quantity"] for o in book] == [1800, 1800, 150]
     assert all(o["tags"] == ["autoslice", f"autoslice:{parent}"] for o in book)
     assert all(o["status"] == "COMPLETE" for o in book)
+
+
+def test_autoslice_slices_whole_lots_when_the_freeze_limit_is_not_a_lot_multiple() -> None:
+    # NSE publishes NIFTY's limit as 1800 units while a lot is 65: the largest slice is 27 lots, 1755.
+    spec = dataclasses.replace(NIFTY_FUT, lot_size=65)
+    eng = Engine(resolver_of([spec]), NOW, EngineConfig(equity_funds=50_000_000))
+    eng.on_quotes([quote(spec, 24000.0, NOW, asks=[(24000.0, 65 * 100)])], NOW)
+    data = eng.place_order("regular", order(spec, "BUY", 65 * 60, price=24000.0, autoslice="true"), NOW)
+    assert len(data["children"]) == 3
+    assert [o["quantity"] for o in eng.orders(NOW)] == [1755, 1755, 390]
 
 
 def test_an_autoslice_child_can_fail_for_margin_while_the_call_succeeds() -> None:

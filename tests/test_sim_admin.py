@@ -111,10 +111,13 @@ def test_the_simulator_stops_promptly_on_sigterm_even_mid_fault(tmp_path: Path) 
         stderr=subprocess.STDOUT,
         text=True,
     )
+    drain = threading.Thread()
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        proc.stdout.close()  # the rest of its output is not needed
+        # Drain the rest of the banner: closing the pipe instead makes the server's next line a broken pipe.
+        drain = threading.Thread(target=proc.stdout.read, daemon=True)
+        drain.start()
         url = first.split("listening on ")[1].split()[0]
         stuck = threading.Thread(target=_hang_on, args=(f"{url}/user/profile",), daemon=True)
         stuck.start()  # a request sleeping out a minute of injected latency
@@ -132,6 +135,10 @@ def test_the_simulator_stops_promptly_on_sigterm_even_mid_fault(tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            with contextlib.suppress(RuntimeError):  # joined before it started, if the banner never came
+                drain.join(5)
+            proc.stdout.close()
 
 
 def _hang_on(url: str) -> None:

@@ -27,14 +27,14 @@ from kitekit.sim.http.market import (
     quotes,
 )
 from kitekit.sim.http.session import require, session_payload
-from kitekit.sim.http.user import margins_payload, profile_payload
+from kitekit.sim.http.user import profile_payload
 from kitekit.sim.market import Market, Snapshot
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.wire.envelope import ErrorType
 from kitekit.wire.history import Interval
 from kitekit.wire.routes import EXCHANGES, QuoteEndpoint
 
-from .shapes import LTP, MARGIN_SEGMENT, OHLC_ITEM, PROFILE, QUOTE, SESSION, assert_shape
+from .shapes import LTP, OHLC_ITEM, PROFILE, QUOTE, SESSION, assert_shape
 
 KEYS = ["NSE:INFY", "NSE:NIFTY 50", "NSE:RELIANCE"]
 
@@ -84,21 +84,6 @@ def test_require_names_the_first_missing_form_field() -> None:
     with pytest.raises(ApiError, match=r"Missing `request_token`\.") as err:
         require({"api_key": "k", "request_token": ""}, "api_key", "request_token", "checksum")
     assert _input_error(err) == (ErrorType.INPUT, 400)
-
-
-def test_margins_payload_gives_both_segments_or_one_and_refuses_others() -> None:
-    both = margins_payload()
-    assert set(both) == {"equity", "commodity"}
-    for block in both.values():
-        assert_shape(block, MARGIN_SEGMENT)
-    assert margins_payload("equity") == both["equity"]
-    assert both["equity"]["net"] == both["equity"]["available"]["cash"] == 1_000_000.0
-    with pytest.raises(ApiError) as err:
-        margins_payload("crypto")
-    assert _input_error(err) == (ErrorType.INPUT, 400)
-
-
-# -- login -----------------------------------------------------------------------------------------
 
 
 def test_redirect_location_keeps_the_registered_query_then_adds_kite_and_app_pairs() -> None:

@@ -89,7 +89,7 @@ def banner(err: Console, url: str, embedded: bool) -> None:
     err.print(
         Panel.fit(
             f"[bold]SIMULATED MARKET[/] — kitekit {where} at {url}\n"
-            "Prices and accounts are simulated; nothing here is real or reaches Zerodha.",
+            "Prices, accounts and orders are simulated; nothing here is real or reaches Zerodha.",
             border_style="yellow",
         )
     )

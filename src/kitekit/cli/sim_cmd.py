@@ -46,9 +46,42 @@ def sim_command(
     drop_rate: Annotated[
         float, typer.Option(help="Fault: share of dropped connections.", callback=options.share)
     ] = 0.0,
+    order_drop_rate: Annotated[
+        float,
+        typer.Option(help="Order fault: share of placements accepted, then the line cut.", callback=options.share),
+    ] = 0.0,
+    order_error_rate: Annotated[
+        float,
+        typer.Option(help="Order fault: share of placements accepted, then answered 5xx.", callback=options.share),
+    ] = 0.0,
+    order_error_status: Annotated[
+        int, typer.Option(help="Order fault: the 5xx of --order-error-rate (500, 502, 503 or 504).")
+    ] = 504,
+    order_reject_rate: Annotated[
+        float, typer.Option(help="Order fault: share of placements answered 429, not accepted.", callback=options.share)
+    ] = 0.0,
+    order_ack_delay_ms: Annotated[
+        float,
+        typer.Option(help="Order fault: accept every order, answer this many ms later.", callback=options.non_negative),
+    ] = 0.0,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
-    from kitekit.sim.config import FaultConfig, LoginMode, SimConfig
+    from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, SimConfig
+    from kitekit.sim.faults import OrderFaults
+
+    try:  # the same checks as PUT /__sim/order-faults, so the flags can never configure what the API refuses
+        order_faults = OrderFaults.check(
+            {
+                "drop_rate": order_drop_rate,
+                "error_rate": order_error_rate,
+                "error_status": order_error_status,
+                "reject_rate": order_reject_rate,
+                "ack_delay_ms": order_ack_delay_ms,
+            },
+            OrderFaultConfig(),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
     wall = SystemClock()
     clock = embedded.market_clock(wall, speed, real_time)
@@ -66,6 +99,7 @@ def sim_command(
             html_502_rate=html_502_rate,
             drop_rate=drop_rate,
         ),
+        order_faults=order_faults,
     )
     home = embedded.sim_home(data_dir(), f"http://{host}:{port}")  # port 0: one folder for all random ports
     config.admin_token_file = home / "admin-token"
@@ -90,6 +124,11 @@ def sim_command(
     typer.echo(f"  api_key: {config.api_key}   user: {config.user_id}   (defaults documented in docs/simulator.md)")
     clock_note = "wall clock" if real_time else f"virtual session from {moment:%Y-%m-%d %H:%M} IST at {speed:g}x"
     typer.echo(f"  clock: {clock_note}")
+    if order_drop_rate or order_error_rate or order_reject_rate or order_ack_delay_ms:
+        typer.echo(
+            f"  order faults: drop {order_drop_rate:g}, {order_error_status} {order_error_rate:g}, "
+            f"429 {order_reject_rate:g}, acknowledgement delay {order_ack_delay_ms:g} ms"
+        )
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")

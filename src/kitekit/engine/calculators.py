@@ -10,13 +10,15 @@ from kitekit.engine.account import Account
 from kitekit.engine.charges import add_charges, order_charges, zero_charges
 from kitekit.engine.margins import BasketLine, basket_margin, margin_for
 from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
-from kitekit.engine.validation import invalid
+from kitekit.engine.validation import invalid, number, whole
 from kitekit.wire.orders import OrderType, Product, TransactionType, Variety
 
 __all__ = ["basket_margins", "contract_note", "order_margins"]
 
 
 def _line(item: Mapping[str, Any], resolve: InstrumentResolver, account: Account) -> BasketLine:
+    if not isinstance(item, Mapping):
+        raise invalid("Invalid order: each order must be an object.")
     exchange, symbol = str(item.get("exchange", "")), str(item.get("tradingsymbol", ""))
     spec: InstrumentSpec | None = resolve(exchange, symbol)
     if spec is None:
@@ -25,10 +27,10 @@ def _line(item: Mapping[str, Any], resolve: InstrumentResolver, account: Account
         side = TransactionType(str(item.get("transaction_type")))
         product = Product(str(item.get("product")))
         order_type = OrderType(str(item.get("order_type", "MARKET")))
-        quantity = int(float(item.get("quantity") or 0))
-        trigger = float(item.get("trigger_price") or 0.0)
-        executed = float(item.get("average_price") or 0.0)
-        price = executed or float(item.get("price") or 0.0)
+        quantity = whole(item.get("quantity") or 0, "quantity")
+        trigger = number(item.get("trigger_price") or 0.0, "trigger_price")
+        executed = number(item.get("average_price") or 0.0, "average_price")
+        price = executed or number(item.get("price") or 0.0, "price")
     except (TypeError, ValueError):
         raise invalid("Invalid order: check transaction_type, product, order_type, quantity and price.") from None
     if str(item.get("variety", "regular")) == Variety.CO:

@@ -61,7 +61,10 @@ class OrderDesk:
     def _autoslice(self, req: PlaceRequest, spec: InstrumentSpec, now: datetime) -> dict[str, Any]:
         # SIM: Kite does not document what the parent id is; here it is the first slice's id, so the id a
         # plain place_order() call returns is a real order. Children carry ["autoslice", "autoslice:<parent>"].
-        freeze = spec.freeze_quantity or req.quantity
+        # Exchanges publish freeze limits in units, not lots (NIFTY: 1800 with a lot of 65), so a slice is the
+        # largest whole number of lots within the limit.
+        lot = max(spec.lot_size, 1)
+        freeze = max(spec.freeze_quantity // lot * lot, lot) if spec.freeze_quantity else req.quantity
         sizes = [freeze] * (req.quantity // freeze) + ([req.quantity % freeze] if req.quantity % freeze else [])
         parent = self.flow.account.ids.order_id(now)
         tags = ["autoslice", f"autoslice:{parent}"]

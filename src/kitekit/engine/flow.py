@@ -69,7 +69,8 @@ class OrderFlow:
         """
         order = self.account.orders.get(order_id)
         if order is None:
-            raise RejectionError(ErrorType.ORDER, "Order not found")
+            # An unknown id is the caller's mistake, not an OMS failure: 400, never a 500.
+            raise RejectionError(ErrorType.ORDER, "Order not found", 400)
         if variety is not None and str(variety) != str(order.variety):
             raise invalid(f"Order {order_id} is a {order.variety} order, not {variety}.")
         return order

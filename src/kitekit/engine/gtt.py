@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kitekit.engine.spec import InstrumentResolver
-from kitekit.engine.validation import invalid
+from kitekit.engine.validation import invalid, number, whole
+from kitekit.errors import RejectionError
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import GttStatus, GttType, OrderType, Product, TransactionType
 
@@ -147,13 +148,16 @@ def parse_gtt(
     spec = resolve(exchange, symbol)
     if spec is None:
         raise invalid(f"Invalid `tradingsymbol`: {exchange}:{symbol} is not a known instrument.")
-    values = [float(v) for v in condition.get("trigger_values") or []]
+    raw_values = condition.get("trigger_values")
+    if not isinstance(raw_values, list):
+        raise invalid("Invalid `trigger_values`. It must be a list of prices.")
+    values = [number(v, "trigger_values") for v in raw_values]
     want = 1 if kind is GttType.SINGLE else 2
     if len(values) != want:
         raise invalid(f"Invalid `trigger_values`. A {kind} trigger takes exactly {want} trigger value(s).")
     if len(orders) != want:
         raise invalid(f"Invalid `orders`. A {kind} trigger takes exactly {want} order(s), one per trigger value.")
-    last = float(condition.get("last_price") or 0.0)
+    last = number(condition.get("last_price") or 0.0, "last_price")
     if any(v <= 0 for v in values) or last <= 0:
         raise invalid("Invalid `condition`. Trigger values and `last_price` must be above 0.")
     if kind is GttType.TWO_LEG and not values[0] < last < values[1]:
@@ -199,12 +203,12 @@ def _leg(raw: Any, exchange: str, symbol: str) -> GttLeg:
             exchange=exchange,
             tradingsymbol=symbol,
             transaction_type=TransactionType(str(raw.get("transaction_type"))),
-            quantity=int(raw.get("quantity") or 0),
+            quantity=whole(raw.get("quantity") or 0, "quantity"),
             order_type=OrderType(str(raw.get("order_type", "LIMIT"))),
             product=Product(str(raw.get("product"))),
-            price=float(raw.get("price") or 0.0),
+            price=number(raw.get("price") or 0.0, "price"),
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RejectionError):
         raise invalid("Invalid `orders`. Check transaction_type, quantity, order_type, product and price.") from None
     if leg.quantity <= 0 or leg.order_type not in (OrderType.LIMIT, OrderType.MARKET):
         raise invalid("Invalid `orders`. GTT orders are LIMIT or MARKET orders with a positive quantity.")

@@ -9,7 +9,7 @@ from typing import Any
 from kitekit.engine import risk
 from kitekit.engine.flow import OrderFlow
 from kitekit.engine.margins import margin_for
-from kitekit.engine.validation import invalid
+from kitekit.engine.validation import invalid, whole
 from kitekit.wire.orders import PositionType, Product, TransactionType
 
 __all__ = ["convert_position"]
@@ -31,7 +31,7 @@ def convert_position(flow: OrderFlow, params: Mapping[str, Any], now: datetime) 
         side = TransactionType(str(params.get("transaction_type")))
         kind = PositionType(str(params.get("position_type", "day")).lower())
         old, new = Product(str(params.get("old_product"))), Product(str(params.get("new_product")))
-        quantity = int(float(params.get("quantity") or 0))
+        quantity = whole(params.get("quantity") or 0, "quantity")
     except (TypeError, ValueError):
         raise invalid("Invalid conversion: check transaction_type, position_type, quantity and products.") from None
     exchange, symbol = str(params.get("exchange", "")), str(params.get("tradingsymbol", ""))

@@ -25,8 +25,11 @@ class Rejection:
     raw: str | None = None
 
     def error(self) -> RejectionError:
-        """Return the same rejection as an error (for autoslice children and modifications)."""
-        return RejectionError(self.error_type, self.message)
+        """Return the same rejection as an error (for autoslice children and modifications).
+
+        It is always a 400: the order's terms are refused, nothing failed on the exchange's side.
+        """
+        return RejectionError(self.error_type, self.message, 400)
 
 
 def funds(required: float, available: float) -> Rejection | None:

@@ -10,6 +10,7 @@ and leave a REJECTED order instead: see :mod:`kitekit.engine.risk`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +26,7 @@ from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, V
 
 __all__ = [
     "MARKET_CLOSED",
+    "MAX_NUMBER",
     "ModifyRequest",
     "PlaceRequest",
     "Rules",
@@ -34,11 +36,17 @@ __all__ = [
     "check_variety",
     "invalid",
     "merge",
+    "number",
     "parse_modify",
     "parse_place",
+    "whole",
 ]
 
 E = TypeVar("E", bound=StrEnum)
+
+#: The largest magnitude a price, quantity or amount may have: far beyond any real order, small enough that
+#: price × quantity and every sum over them stay finite.
+MAX_NUMBER = 1e12
 
 #: Kite's answer to a regular order outside market hours.
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
@@ -305,27 +313,44 @@ def _enum(cls: type[E], params: Mapping[str, Any], name: str, default: E | None 
         raise invalid(f"Invalid `{name}` {value!r}. Use one of {allowed}.") from None
 
 
+def number(value: Any, name: str) -> float:
+    """Return ``value`` (a number or its text) as a float within :data:`MAX_NUMBER`.
+
+    Infinities, NaN and absurd magnitudes are refused here: they would otherwise poison margins and P&L and
+    could not even be sent back as JSON.
+
+    Raises:
+        RejectionError: InputException naming the field.
+    """
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise invalid(f"Invalid `{name}` {value!r}. It must be a number.") from None
+    if not math.isfinite(parsed) or abs(parsed) > MAX_NUMBER:
+        raise invalid(f"Invalid `{name}` {value!r}. It must be a number below {MAX_NUMBER:g}.")
+    return parsed
+
+
+def whole(value: Any, name: str) -> int:
+    """Return ``value`` as a whole number (``"10"``, ``10``, ``"10.0"``).
+
+    Raises:
+        RejectionError: InputException naming the field.
+    """
+    parsed = number(value, name)
+    if parsed != int(parsed):
+        raise invalid(f"Invalid `{name}` {value!r}. It must be a whole number.")
+    return int(parsed)
+
+
 def _int(params: Mapping[str, Any], name: str) -> int:
     value = params.get(name)
-    if value in (None, ""):
-        return 0
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise invalid(f"Invalid `{name}` {value!r}. It must be a whole number.") from None
-    if number != int(number):
-        raise invalid(f"Invalid `{name}` {value!r}. It must be a whole number.")
-    return int(number)
+    return 0 if value in (None, "") else whole(value, name)
 
 
 def _float(params: Mapping[str, Any], name: str) -> float:
     value = params.get(name)
-    if value in (None, ""):
-        return 0.0
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise invalid(f"Invalid `{name}` {value!r}. It must be a number.") from None
+    return 0.0 if value in (None, "") else number(value, name)
 
 
 def _bool(value: Any) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "SimConfig"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "OrderFaultConfig", "SimConfig"]
 
 DEFAULT_API_KEY = "kitekit_sim"
 DEFAULT_API_SECRET = "kitekit_sim_secret"  # noqa: S105 - a documented simulator default, not a credential
@@ -44,6 +44,26 @@ class FaultConfig:
 
 
 @dataclass
+class OrderFaultConfig:
+    """Faults of order placement (``POST /orders/{variety}``) that leave the client unsure what happened.
+
+    Each placement rolls the dice once: ``drop_rate`` accepts the order and closes the connection without an
+    answer, ``error_rate`` accepts it and answers ``error_status``, ``reject_rate`` answers 429 without
+    accepting it. ``next`` scripts the coming placements first, one entry each (``drop``, ``error``,
+    ``reject`` or ``none``). ``ack_delay_ms`` delays every accepted order's answer.
+    """
+
+    drop_rate: float = 0.0
+    error_rate: float = 0.0
+    reject_rate: float = 0.0
+    ack_delay_ms: float = 0.0
+    #: 500 GeneralException, 502 DataException, 503 or 504 NetworkException.
+    error_status: int = 504
+    next: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
 class SimConfig:
     """Everything the simulator needs besides its clock."""
 
@@ -70,7 +90,18 @@ class SimConfig:
     #: Share of one request interval a request may arrive early (network jitter) without a 429.
     rate_tolerance: float = 0.1
     faults: FaultConfig = field(default_factory=FaultConfig)
+    order_faults: OrderFaultConfig = field(default_factory=OrderFaultConfig)
+    #: Order placements a user may make per clock minute and per trading day (429 beyond; docs/protocol.md §14).
+    orders_per_minute: int = 400
+    orders_per_day: int = 5000
+    #: Give a new account the simulator's starting holdings (docs/simulator.md).
+    seed_holdings: bool = True
+    #: How often the exchange catches up with the clock on its own (fills, stops, GTTs, expiry), in seconds.
+    exchange_pump_s: float = 0.05
+    #: Longest a change to an account waits before it is written to disk while the server runs, in seconds.
+    exchange_save_s: float = 1.0
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
+    #: The exchange keeps each user's account next to it (``exchange-<user_id>.json``).
     state_file: Path | None = None
     #: Where the per-process admin token is written (0600) for other local tools; None keeps it in memory.
     admin_token_file: Path | None = None

@@ -1,4 +1,4 @@
-"""Per-api_key, per-endpoint-class rate limits as Kite enforces them (``docs/protocol.md`` §14), GCRA style."""
+"""Kite's rate limits (``docs/protocol.md`` §14): per api_key and endpoint class (GCRA), and per-user order caps."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 
+from kitekit.clock import IST
 from kitekit.wire.routes import EndpointClass
 
-__all__ = ["RateLimiter"]
+__all__ = ["OrderCaps", "RateLimiter"]
 
 
 class RateLimiter:
@@ -53,3 +55,41 @@ class RateLimiter:
         """Forget all history (an admin action)."""
         with self._lock:
             self._tat.clear()
+
+
+class OrderCaps:
+    """Caps on the orders one user places per clock minute and per trading day (Kite: 400 and 5,000).
+
+    Windows follow the simulator's clock (the market's time) in IST: a minute's block lasts until the minute
+    rolls over, as on Kite, and the day's count restarts at midnight. A refused placement does not count.
+    """
+
+    def __init__(self, per_minute: int, per_day: int) -> None:
+        self.per_minute = per_minute
+        self.per_day = per_day
+        self._lock = threading.Lock()
+        self._minute: dict[str, tuple[datetime, int]] = {}
+        self._day: dict[str, tuple[date, int]] = {}
+        self.rejected = 0
+
+    def allow(self, user_id: str, now: datetime, count: int = 1) -> bool:
+        """Count ``count`` orders for ``user_id`` at ``now`` and return True, or return False if over a cap."""
+        local = now.astimezone(IST)
+        minute, day = local.replace(second=0, microsecond=0), local.date()
+        with self._lock:
+            at, in_minute = self._minute.get(user_id, (minute, 0))
+            on, in_day = self._day.get(user_id, (day, 0))
+            in_minute = in_minute if at == minute else 0
+            in_day = in_day if on == day else 0
+            if in_minute + count > self.per_minute or in_day + count > self.per_day:
+                self.rejected += 1
+                return False
+            self._minute[user_id] = (minute, in_minute + count)
+            self._day[user_id] = (day, in_day + count)
+            return True
+
+    def reset(self) -> None:
+        """Forget all counts (an admin action)."""
+        with self._lock:
+            self._minute.clear()
+            self._day.clear()

@@ -102,6 +102,7 @@ class SimServer:
         server = self._server_for()
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="kitekit-sim", daemon=True)
         self._thread.start()
+        self.sim.exchange.start()
         deadline = time.monotonic() + timeout
         while not server.started:
             if not self._thread.is_alive():
@@ -112,8 +113,12 @@ class SimServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (Ctrl-C)."""
-        self._server_for().run(sockets=[self.bind()])
+        """Serve in the calling thread until interrupted (Ctrl-C); the accounts are saved on the way out."""
+        self.sim.exchange.start()
+        try:
+            self._server_for().run(sockets=[self.bind()])
+        finally:
+            self.sim.exchange.stop()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and release the port."""
@@ -122,6 +127,7 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.sim.exchange.stop()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

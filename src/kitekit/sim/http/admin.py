@@ -1,10 +1,12 @@
-"""The simulator's own admin API under ``/__sim``: counters, faults, forced expiry, app settings, limits.
+"""The simulator's own admin API under ``/__sim``: counters, faults, forced expiry, app settings, limits, and the
+exchange (its own view of every accepted order, order faults, a fresh account).
 
 Not part of Kite. Faults never apply here, so a test can always reach it to change or clear them.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,7 +22,7 @@ from kitekit.sim.http.edge import error_response, success_response
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
 
-__all__ = ["PREFIX", "app_payload", "info_payload", "routes", "update_app"]
+__all__ = ["PREFIX", "app_payload", "info_payload", "order_faults_payload", "reset_user", "routes", "update_app"]
 
 #: Where the admin API is mounted.
 PREFIX = "/__sim"
@@ -51,6 +53,9 @@ def info_payload(sim: SimApp) -> dict[str, Any]:
         "rate_limited": sim.limiter.rejected,
         "faults": asdict(sim.faults.config),
         "faults_injected": {str(k): v for k, v in sim.faults.injected.items()},
+        "order_faults_injected": {str(k): v for k, v in sim.order_faults.injected.items()},
+        "orders_capped": sim.order_caps.rejected,
+        "orders_accepted": len(sim.exchange.accepted_orders()),
         "requests": dict(sim.requests),
     }
 
@@ -81,6 +86,31 @@ def update_app(config: SimConfig, body: Any) -> None:
     except ValueError:
         raise ValueError(f"login_mode must be one of {', '.join(m.value for m in LoginMode)}") from None
     config.redirect_url, config.login_mode = url, mode
+
+
+def order_faults_payload(sim: SimApp) -> dict[str, Any]:
+    """Return the order faults as configured, the scripted ones still to come, and how many struck."""
+    return {
+        **asdict(sim.order_faults.config),
+        "next": sim.order_faults.pending(),
+        "injected": {str(k): v for k, v in sim.order_faults.injected.items()},
+    }
+
+
+def reset_user(sim: SimApp, body: Any) -> str:
+    """Check ``POST /__sim/reset``'s optional JSON body ``{user_id?}`` and return whose account to reset.
+
+    Raises:
+        ValueError: not a JSON object, an unknown key, or a user id that is not a short non-empty string.
+    """
+    if body is None:
+        return sim.config.user_id
+    if not isinstance(body, dict) or set(body) - {"user_id"}:
+        raise ValueError('send nothing, or a JSON object like {"user_id": "KK1234"}')
+    user_id = body.get("user_id", sim.config.user_id)
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= 64 or not user_id.isalnum():
+        raise ValueError("user_id must be 1 to 64 letters and digits")
+    return user_id
 
 
 def routes(sim: SimApp) -> list[BaseRoute]:
@@ -117,9 +147,38 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         return success_response(app_payload(sim.config))
 
     async def reset_limits(request: Request) -> Response:
-        """``POST /__sim/rate-limits/reset``: forget rate-limit history."""
+        """``POST /__sim/rate-limits/reset``: forget rate-limit history (the order caps' counts too)."""
         sim.limiter.reset()
+        sim.order_caps.reset()
         return success_response(True)
+
+    async def orders(request: Request) -> Response:
+        """``GET /__sim/orders``: every order the exchange ever accepted, all users, oldest first, with tags."""
+        return success_response(sim.exchange.accepted_orders())
+
+    async def order_faults(request: Request) -> Response:
+        """``GET|PUT|DELETE /__sim/order-faults``: read, change (JSON body) or clear order placement faults."""
+        if request.method == "DELETE":
+            sim.order_faults.clear()
+        elif request.method == "PUT":
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("send a JSON object of order fault settings")
+                sim.order_faults.update(**body)
+            except ValueError as exc:  # a body that is not JSON is a ValueError too
+                return error_response(invalid_input(str(exc)))
+        return success_response(order_faults_payload(sim))
+
+    async def reset(request: Request) -> Response:
+        """``POST /__sim/reset`` (JSON ``{user_id?}`` optional): a fresh account, starting holdings and funds."""
+        try:
+            raw = await request.body()
+            user_id = reset_user(sim, json.loads(raw) if raw.strip() else None)
+        except ValueError as exc:
+            return error_response(invalid_input(str(exc)))
+        acct = sim.exchange.reset(user_id)
+        return success_response({"user_id": user_id, "holdings": len(acct.engine.holdings(sim.clock.now()))})
 
     return [
         Route("/info", info, methods=["GET"]),
@@ -127,4 +186,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         Route("/expire-tokens", expire, methods=["POST"]),
         Route("/app", app, methods=["PUT"]),
         Route("/rate-limits/reset", reset_limits, methods=["POST"]),
+        Route("/orders", orders, methods=["GET"]),
+        Route("/order-faults", order_faults, methods=["GET", "PUT", "DELETE"]),
+        Route("/reset", reset, methods=["POST"]),
     ]

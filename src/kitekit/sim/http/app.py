@@ -1,8 +1,9 @@
 """The simulator's ASGI app: its state (:class:`SimApp`), middleware, and the routes of every Kite area.
 
 Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``market``,
-``admin``) exposes ``routes(sim)``; this module registers them, wraps API handlers with authentication,
-rate limiting and Kite's envelope, logs each request with its secrets redacted, injects faults, and answers
+``orders``, ``portfolio``, ``gtt``, ``margins``, ``mf``, ``admin``) exposes ``routes(sim)``; this module
+registers them, wraps API handlers with authentication, rate limiting and Kite's envelope (an engine
+rejection becomes its error answer), logs each request with its secrets redacted, injects faults, and answers
 unknown routes, wrong methods and crashes with Kite's error envelope.
 """
 
@@ -26,15 +27,24 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitekit.clock import Clock, SystemClock
+from kitekit.errors import RejectionError
 from kitekit.files import atomic_write
 from kitekit.sim.auth import AuthState
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError
-from kitekit.sim.faults import Fault, FaultInjector
-from kitekit.sim.http import admin, login, market, session, user
-from kitekit.sim.http.edge import Handler, error_response, form_of, json_response, success_response
+from kitekit.sim.exchange import SimExchange
+from kitekit.sim.faults import Fault, FaultInjector, OrderFaults
+from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, user
+from kitekit.sim.http.edge import (
+    Handler,
+    drop_connection,
+    error_response,
+    form_of,
+    json_response,
+    success_response,
+)
 from kitekit.sim.market import Market
-from kitekit.sim.ratelimit import RateLimiter
+from kitekit.sim.ratelimit import OrderCaps, RateLimiter
 from kitekit.sim.updates import OrderUpdates
 from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body
 from kitekit.wire.routes import SECRET_PARAMS, classify
@@ -162,21 +172,8 @@ class _Faults:
             await self.app(scope, receive, send)
             return
         if fault is Fault.DROP:
-            # Close the TCP connection with no response at all. ASGI has no verb for that, so reach the
-            # transport behind uvicorn's send callable; fall back to an incomplete response elsewhere.
-            transport = scope.get("kitekit.transport")
-            if transport is not None:
-                transport.abort()
-                return
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-                }
-            )
-            await send({"type": "http.response.body", "body": b"{", "more_body": True})
-            raise ConnectionAbortedError("simulated dropped connection")
+            await drop_connection(scope, send)
+            return
         if fault is Fault.HTML_502:
             response: Response = HTMLResponse(_HTML_502, status_code=502)
         elif fault is Fault.NETWORK:
@@ -218,6 +215,10 @@ class SimApp:
         self.requests: Counter[str] = Counter()
         #: Order updates the exchange publishes and the WebSocket feed delivers.
         self.order_updates = OrderUpdates()
+        #: Every user's account, orders and funds on the matching engine.
+        self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
+        self.order_faults = OrderFaults(self.config.order_faults)
+        self.order_caps = OrderCaps(self.config.orders_per_minute, self.config.orders_per_day)
         #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
         self.admin_token = secrets.token_urlsafe(24)
         if self.config.admin_token_file is not None:
@@ -237,6 +238,11 @@ class SimApp:
             *session.routes(self),
             *user.routes(self),
             *market.routes(self),
+            *orders.routes(self),
+            *portfolio.routes(self),
+            *gtt.routes(self),
+            *margins.routes(self),
+            *mf.routes(self),
             Mount(admin.PREFIX, routes=admin.routes(self)),
         ]
 
@@ -244,7 +250,8 @@ class SimApp:
         """Return ``handler`` wrapped with authentication, rate limiting and the success/error envelope.
 
         Args:
-            handler: returns the envelope's ``data``, a ready Response, or raises :class:`ApiError`.
+            handler: returns the envelope's ``data``, a ready Response, or raises :class:`ApiError` (or the
+                engine's :class:`RejectionError`, answered the same way).
             auth: require ``Authorization: token api_key:access_token`` (403 TokenException without it);
                 routes without it are rate-limited by their ``api_key`` parameter instead.
         """
@@ -260,6 +267,8 @@ class SimApp:
                 data = await handler(request, grant)
             except ApiError as err:
                 return error_response(err)
+            except RejectionError as err:
+                return error_response(ApiError(err.error_type, err.message, err.status))
             if isinstance(data, Response):
                 return data
             return success_response(data)

@@ -1,19 +1,31 @@
-"""What every area handler shares at the Starlette edge: Kite's envelope as a response, the form, flags."""
+"""What every area handler shares at the Starlette edge: Kite's envelope as a response, the form, flags, JSON."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.errors import ApiError
+from kitekit.sim.errors import ApiError, invalid_input
 from kitekit.wire.envelope import error_body, success_body
 
-__all__ = ["Handler", "error_response", "flag", "form_of", "json_response", "success_response"]
+__all__ = [
+    "DroppedConnection",
+    "Handler",
+    "drop_connection",
+    "error_response",
+    "flag",
+    "form_of",
+    "json_array",
+    "json_response",
+    "success_response",
+]
 
 #: An API handler: the request and its grant (None on routes without auth) in, the envelope's ``data`` out
 #: (or a ready Response, e.g. CSV). :meth:`SimApp.api` wraps it with auth, rate limits and the envelope.
@@ -47,3 +59,49 @@ async def form_of(request: Request) -> dict[str, str]:
 def flag(value: str | None) -> bool:
     """Return a query flag's truth: the SDK sends 0/1 for historical flags, Python's True/False elsewhere."""
     return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+async def json_array(request: Request) -> list[dict[str, Any]]:
+    """Return the JSON array of objects the calculators take (``POST /margins/*``, ``/charges/orders``).
+
+    Raises:
+        ApiError: the body is not JSON, not an array, or holds something other than objects (400).
+    """
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise invalid_input("The request body must be a JSON array of orders.") from None
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise invalid_input("The request body must be a JSON array of order objects.")
+    return body
+
+
+async def drop_connection(scope: Scope, send: Send) -> None:
+    """Close the client's TCP connection without any answer (fault injection).
+
+    ASGI has no verb for that, so reach the transport behind uvicorn's send callable (the access log puts it
+    in the scope); elsewhere, start an answer and abandon it half-sent.
+    """
+    transport = scope.get("kitekit.transport")
+    if transport is not None:
+        transport.abort()
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+    raise ConnectionAbortedError("simulated dropped connection")
+
+
+class DroppedConnection(Response):
+    """A "response" that drops the connection instead of answering (an order accepted, then the line cut)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await drop_connection(scope, send)

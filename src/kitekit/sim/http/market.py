@@ -1,4 +1,4 @@
-"""Kite's market data API: quotes (``/quote``, ``/quote/ohlc``, ``/quote/ltp``), the instruments dump, history.
+"""Kite's market data API: quotes (``/quote``, ``/quote/ohlc``, ``/quote/ltp``), the dump, history, trigger ranges.
 
 Requests are checked and answers shaped by plain functions over the :class:`Market`; the handlers only read
 the request and run the numeric work off the event loop.
@@ -6,6 +6,7 @@ the request and run the numeric work off the event loop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,10 +38,15 @@ __all__ = [
     "quote_payload",
     "quotes",
     "routes",
+    "trigger_range_payload",
 ]
 
 #: LTP requests of up to this many keys are answered on the event loop, without a worker thread.
 _INLINE_LTP = 50
+
+#: SIM: how far either side of the last price a cover order's stop-loss trigger may be (Kite does not publish
+#: its bands; its documentation's example spans about ±3%).
+TRIGGER_BAND = 0.03
 
 # The full-quote fields read straight off a snapshot, one list per field for the whole batch.
 _QUOTE_COLUMNS = (
@@ -135,6 +141,31 @@ def quote_payload(endpoint: QuoteEndpoint, snap: Snapshot, keys: list[str]) -> d
                 "buy": [{"price": p, "quantity": q, "orders": o} for p, q, o in bids],
                 "sell": [{"price": p, "quantity": q, "orders": o} for p, q, o in asks],
             },
+        }
+    return out
+
+
+def trigger_range_payload(market: Market, side: str, keys: list[str], now: datetime) -> dict[str, Any]:
+    """Return the ``data`` of ``GET /instruments/trigger_range/{buy|sell}``: per key, the trigger band.
+
+    Raises:
+        ApiError: a side other than buy or sell, no key, or more than 1000 (400 InputException).
+    """
+    if side not in ("buy", "sell"):
+        raise invalid_input("Invalid `transaction_type`. Use buy or sell.")
+    keys = quote_keys(keys, QuoteEndpoint.LTP)
+    uni = market.universe(now)
+    found = [(k, r) for k in keys if (r := uni.resolve(k)) is not None]
+    if not found:
+        return {}
+    snap = market.snapshot(uni, np.array([r for _, r in found]), now)
+    out: dict[str, Any] = {}
+    for i, (key, _) in enumerate(found):
+        ltp, tick = float(snap.last_price[i]), float(snap.tick[i]) or 0.05
+        out[key] = {
+            "instrument_token": int(snap.tokens[i]),
+            "lower": round(math.ceil(ltp * (1 - TRIGGER_BAND) / tick) * tick, 4),
+            "upper": round(math.floor(ltp * (1 + TRIGGER_BAND) / tick) * tick, 4),
         }
     return out
 
@@ -240,6 +271,11 @@ def routes(sim: SimApp) -> list[BaseRoute]:
             return Response(gz, media_type="text/csv", headers={"content-encoding": "gzip"})
         return Response(raw, media_type="text/csv")
 
+    async def trigger_range(request: Request, grant: Grant | None) -> Any:
+        """``GET /instruments/trigger_range/{buy|sell}`` with repeated ``i``: a cover order's trigger band."""
+        side, keys = request.path_params["transaction_type"], request.query_params.getlist("i")
+        return await run_in_threadpool(trigger_range_payload, sim.market, side, keys, sim.clock.now())
+
     async def historical(request: Request, grant: Grant | None) -> Any:
         """``GET /instruments/historical/{token}/{interval}?from=…&to=…&continuous=0|1&oi=0|1``."""
         p = request.path_params
@@ -250,5 +286,6 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         *(Route(endpoint.path, sim.api(quote_handler(endpoint)), methods=["GET"]) for endpoint in QuoteEndpoint),
         Route("/instruments", sim.api(instruments), methods=["GET"]),
         Route("/instruments/historical/{token}/{interval}", sim.api(historical), methods=["GET"]),
+        Route("/instruments/trigger_range/{transaction_type}", sim.api(trigger_range), methods=["GET"]),
         Route("/instruments/{exchange}", sim.api(instruments), methods=["GET"]),
     ]

@@ -9,17 +9,14 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.config import SimConfig
-from kitekit.sim.errors import invalid_input
+from kitekit.sim.http.orders import user_of
 from kitekit.wire.orders import OrderType, Product
 from kitekit.wire.routes import EXCHANGES
 
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
 
-__all__ = ["margins_payload", "profile_payload", "routes", "segment_margins"]
-
-#: Funds of the simulated account per segment, until the exchange keeps real accounts.
-_CASH = {"equity": 1_000_000.0, "commodity": 250_000.0}
+__all__ = ["profile_payload", "routes"]
 
 
 def profile_payload(config: SimConfig) -> dict[str, Any]:
@@ -40,50 +37,6 @@ def profile_payload(config: SimConfig) -> dict[str, Any]:
     }
 
 
-def segment_margins(cash: float) -> dict[str, Any]:
-    """Return one segment's funds block: ``cash`` available and nothing utilised."""
-    available = {
-        "adhoc_margin": 0.0,
-        "cash": cash,
-        "opening_balance": cash,
-        "live_balance": cash,
-        "collateral": 0.0,
-        "intraday_payin": 0.0,
-    }
-    utilised = dict.fromkeys(
-        (
-            "debits",
-            "exposure",
-            "m2m_realised",
-            "m2m_unrealised",
-            "option_premium",
-            "payout",
-            "span",
-            "holding_sales",
-            "turnover",
-            "liquid_collateral",
-            "stock_collateral",
-            "delivery",
-        ),
-        0.0,
-    )
-    return {"enabled": True, "net": cash, "available": available, "utilised": utilised}
-
-
-def margins_payload(segment: str | None = None) -> dict[str, Any]:
-    """Return the ``data`` of ``GET /user/margins`` (both segments) or of ``/user/margins/{segment}``.
-
-    Raises:
-        ApiError: ``segment`` is neither ``equity`` nor ``commodity`` (400 InputException).
-    """
-    both = {name: segment_margins(cash) for name, cash in _CASH.items()}
-    if segment is None:
-        return both
-    if segment not in both:
-        raise invalid_input("Invalid segment. Use `equity` or `commodity`.")
-    return both[segment]
-
-
 def routes(sim: SimApp) -> list[BaseRoute]:
     """Return the user routes."""
 
@@ -92,8 +45,9 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         return profile_payload(sim.config)
 
     async def margins(request: Request, grant: Grant | None) -> Any:
-        """``GET /user/margins`` and ``GET /user/margins/{segment}``."""
-        return margins_payload(request.path_params.get("segment"))
+        """``GET /user/margins`` and ``GET /user/margins/{segment}``: the account's funds, from the exchange."""
+        segment = request.path_params.get("segment")
+        return sim.exchange.run(user_of(grant), lambda engine, now: engine.margins(now, segment), mutates=False)
 
     return [
         Route("/user/profile", sim.api(profile), methods=["GET"]),

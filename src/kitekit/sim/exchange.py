@@ -1,0 +1,356 @@
+"""Accounts and order flow on the matching engine: one engine per user, fed the market model, persisted.
+
+Every call for a user runs under one lock: the exchange brings the user's engine up to the clock (the
+market model's quotes for the instruments it watches, plus those the call names), runs the call, then
+publishes the order updates the engine produced to :class:`~kitekit.sim.updates.OrderUpdates` and records new
+orders in its own log (``GET /__sim/orders``). A background pump does the same catch-up every
+``config.exchange_pump_s`` seconds, so resting orders, stops, GTTs and expiries happen without a request.
+
+Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically, at most
+every ``config.exchange_save_s`` seconds while the pump runs, and when the server stops); a damaged file is
+set aside with a warning and the user starts afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kitekit.clock import Clock
+from kitekit.engine import Engine, EngineConfig, Liquidity
+from kitekit.files import atomic_write
+from kitekit.sim.config import SimConfig
+from kitekit.sim.instruments import SpecBook, market_quotes
+from kitekit.sim.market import Market
+from kitekit.sim.mf import MfBook
+
+__all__ = ["STARTING_HOLDINGS", "STATE_VERSION", "SimExchange", "UserAccount"]
+
+log = logging.getLogger("kitekit.sim")
+T = TypeVar("T")
+
+#: Bumped whenever the account file's shape changes incompatibly.
+STATE_VERSION = 1
+
+#: A new account's demat holdings: NSE symbol, quantity, and average cost as a share of the last close.
+STARTING_HOLDINGS: tuple[tuple[str, int, float], ...] = (
+    ("RELIANCE", 10, 0.92),
+    ("INFY", 25, 1.06),
+    ("HDFCBANK", 30, 0.9),
+    ("ITC", 200, 0.97),
+    ("TATASTEEL", 150, 0.82),
+)
+
+# The order fields the exchange's own log keeps (``GET /__sim/orders``).
+_LOGGED = (
+    "order_id",
+    "parent_order_id",
+    "variety",
+    "exchange",
+    "tradingsymbol",
+    "transaction_type",
+    "order_type",
+    "product",
+    "quantity",
+    "price",
+    "tag",
+    "order_timestamp",
+    "status",
+)
+
+
+@dataclass
+class UserAccount:
+    """One user's engine, mutual funds and the exchange's log of the orders it accepted."""
+
+    user_id: str
+    engine: Engine
+    mf: MfBook
+    generation: int = 0
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The market moment each instrument's quote was last fed at (a quote is fed once per moment).
+    fed: dict[int, datetime] = field(default_factory=dict)
+    dirty: bool = False
+    #: The (session, phase) the account was last saved in: a boundary crossed is a change worth saving.
+    period: tuple[datetime, str] | None = None
+
+
+class SimExchange:
+    """Every user's account on the simulated exchange; thread-safe."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        clock: Clock,
+        market: Market,
+        publish: Callable[[str, dict[str, Any]], None],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.market = market
+        self.publish = publish
+        self.specs = SpecBook(market)
+        #: One book of consumed depth for all users: accounts compete for the same quotes.
+        self.liquidity = Liquidity()
+        self._lock = threading.RLock()
+        self._accounts: dict[str, UserAccount] = {}
+        self._stop = threading.Event()
+        self._pump: threading.Thread | None = None
+        self._last_save = 0.0
+        self._last_tick: datetime | None = None
+        #: Kite's postbacks carry the app's numeric id; the simulator derives one from its api_key.
+        self.app_id = int(hashlib.sha256(config.api_key.encode()).hexdigest()[:8], 16) % 100_000
+
+    # -- calls ---------------------------------------------------------------------------------------
+    def run(
+        self,
+        user_id: str,
+        action: Callable[[Engine, datetime], T],
+        tokens: Iterable[int] = (),
+        mutates: bool = True,
+    ) -> T:
+        """Run ``action(engine, now)`` on the user's account, brought up to the clock first.
+
+        Args:
+            user_id: whose account.
+            action: the engine call; RejectionError from it propagates.
+            tokens: instruments the call needs a fresh quote of (an order's instrument, say).
+            mutates: whether the call changes the account (to be saved).
+        """
+        with self._lock:
+            now = self.clock.now()
+            acct = self.account(user_id, now)
+            self._catch_up(acct, now, tokens)
+            try:
+                return action(acct.engine, now)
+            finally:
+                acct.dirty |= mutates
+                self._settle(acct, now)
+
+    def run_mf(self, user_id: str, action: Callable[[MfBook, datetime], T], mutates: bool = True) -> T:
+        """Run ``action(book, now)`` on the user's mutual funds, after the book catches up with the clock."""
+        with self._lock:
+            now = self.clock.now()
+            acct = self.account(user_id, now)
+            acct.mf.advance(now)
+            try:
+                return action(acct.mf, now)
+            finally:
+                acct.dirty |= mutates
+                self._settle(acct, now)
+
+    def token_of(self, exchange: str, tradingsymbol: str) -> list[int]:
+        """Return the instrument token of a listed instrument as a one-item list (empty if not listed)."""
+        with self._lock:
+            self.specs.moment = self.clock.now()
+            token = self.specs.token_of(exchange, tradingsymbol)
+        return [] if token is None else [token]
+
+    def accepted_orders(self) -> list[dict[str, Any]]:
+        """Return every order the exchange accepted, all users, oldest first (``GET /__sim/orders``)."""
+        with self._lock:
+            return [dict(entry) for acct in self._accounts.values() for entry in acct.accepted.values()]
+
+    # -- accounts ------------------------------------------------------------------------------------
+    def account(self, user_id: str, now: datetime | None = None) -> UserAccount:
+        """Return the user's account: in memory, else restored from its file, else a new one."""
+        with self._lock:
+            acct = self._accounts.get(user_id)
+            if acct is None:
+                now = now or self.clock.now()
+                self.specs.moment = now
+                acct = self._load(user_id) or self._fresh(user_id, now, 0)
+                self._accounts[user_id] = acct
+            return acct
+
+    def reset(self, user_id: str) -> UserAccount:
+        """Replace the user's account with a fresh one (new order ids, starting holdings) and save it."""
+        with self._lock:
+            now = self.clock.now()
+            self.specs.moment = now
+            old = self._accounts.get(user_id)
+            generation = old.generation + 1 if old else (self._generation_on_disk(user_id) + 1)
+            acct = self._fresh(user_id, now, generation)
+            self._accounts[user_id] = acct
+            acct.dirty = True
+            self._save(acct)
+            return acct
+
+    def _engine_config(self, user_id: str, generation: int) -> EngineConfig:
+        # The seed only separates order ids: a reset account never reuses the ids its predecessor handed out.
+        seed = (self.config.seed * 1009 + zlib.crc32(user_id.encode()) + generation * 7919) % 10_000
+        return EngineConfig(user_id=user_id, seed=seed, calendar=self.market.calendar)
+
+    def _fresh(self, user_id: str, now: datetime, generation: int) -> UserAccount:
+        config = self._engine_config(user_id, generation)
+        engine = Engine(self.specs.resolve, now, config, liquidity=self.liquidity)
+        if self.config.seed_holdings:
+            uni = self.specs.universe()
+            for symbol, quantity, share in STARTING_HOLDINGS:
+                row = uni.by_key.get(f"NSE:{symbol}")
+                if row is None:
+                    continue
+                tick = float(uni.tick[row]) or 0.05
+                cost = round(round(float(uni.last_price[row]) * share / tick) * tick, 2)
+                engine.add_holding("NSE", symbol, quantity, cost, now)
+        mf = MfBook(user_id, self.market.calendar, config.seed)
+        return UserAccount(user_id, engine, mf, generation, dirty=True)
+
+    # -- catching up with the clock ----------------------------------------------------------------
+    def _catch_up(self, acct: UserAccount, now: datetime, tokens: Iterable[int] = ()) -> None:
+        """Feed the engine a quote of every instrument it watches (and ``tokens``) not yet fed at this moment."""
+        self.specs.moment = now
+        uni = self.specs.universe()
+        moment = self.market.point(now).moment
+        wanted = set(acct.engine.watched_tokens())
+        wanted.update(tokens)
+        stale = [t for t in wanted if acct.fed.get(t) != moment]
+        if not stale:
+            acct.engine.advance(now)
+            return
+        quotes = market_quotes(self.market, uni, stale, now)
+        for quote in quotes:
+            acct.fed[quote.instrument_token] = moment
+        acct.engine.on_quotes(quotes, now)
+
+    def tick(self) -> None:
+        """Catch every loaded account up with the clock (the pump calls this; tests may too)."""
+        with self._lock:
+            now = self.clock.now()
+            if now != self._last_tick:
+                self._last_tick = now
+                self.account(self.config.user_id, now)  # the simulator's own user trades even before a request
+                for acct in list(self._accounts.values()):
+                    self._catch_up(acct, now)
+                    acct.mf.advance(now)
+                    self._settle(acct, now)
+            self._save_due()
+
+    def _settle(self, acct: UserAccount, now: datetime) -> None:
+        """Publish the engine's order updates, log new orders, and note a session boundary as a change."""
+        for update in acct.engine.drain_updates():
+            acct.dirty = True
+            order_id = update["order_id"]
+            entry = acct.accepted.get(order_id)
+            if entry is None:
+                entry = {"user_id": acct.user_id, **{k: update.get(k) for k in _LOGGED}}
+                entry["tags"] = list(update.get("tags", []))
+                acct.accepted[order_id] = entry
+            elif update["status"] != "UPDATE":
+                entry["status"] = update["status"]
+            self.publish(acct.user_id, self._postback(acct.user_id, update))
+        cal = self.market.calendar
+        period = (cal.last_session_start(now), str(cal.phase(now)))
+        if period != acct.period:
+            acct.period, acct.dirty = period, True
+        if self._pump is None:
+            self._save(acct)  # no pump to write it later: write now
+
+    def _postback(self, user_id: str, update: dict[str, Any]) -> dict[str, Any]:
+        """Return an order update as Kite pushes it: the order plus the postback fields (docs/protocol.md §15.8)."""
+        signed = f"{update['order_id']}{update['order_timestamp']}{self.config.api_secret}"
+        return {
+            "user_id": user_id,
+            "unfilled_quantity": update["quantity"] - update["filled_quantity"],
+            "app_id": self.app_id,
+            "checksum": hashlib.sha256(signed.encode()).hexdigest(),
+            **update,
+        }
+
+    # -- the pump ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background pump (idempotent)."""
+        if self._pump is not None:
+            return
+        self._stop.clear()
+        self._pump = threading.Thread(target=self._pump_loop, name="kitekit-sim-exchange", daemon=True)
+        self._pump.start()
+
+    def stop(self) -> None:
+        """Stop the pump and write every changed account."""
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            self._stop.set()
+            pump.join(10)
+        with self._lock:
+            for acct in self._accounts.values():
+                self._save(acct)
+
+    def _pump_loop(self) -> None:
+        while not self._stop.wait(self.config.exchange_pump_s):
+            try:
+                self.tick()
+            except Exception:  # the pump must outlive any one bad moment; the error is logged, not lost
+                log.exception("the simulated exchange failed to catch up with the clock")
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def _path(self, user_id: str) -> Path | None:
+        if self.config.state_file is None:
+            return None
+        return self.config.state_file.with_name(f"exchange-{re.sub(r'[^A-Za-z0-9_-]', '_', user_id)}.json")
+
+    def _save_due(self) -> None:
+        if time.monotonic() - self._last_save >= self.config.exchange_save_s:
+            for acct in self._accounts.values():
+                self._save(acct)
+            self._last_save = time.monotonic()
+
+    def _save(self, acct: UserAccount) -> None:
+        path = self._path(acct.user_id)
+        if path is None or not acct.dirty:
+            return
+        state = {
+            "version": STATE_VERSION,
+            "user_id": acct.user_id,
+            "generation": acct.generation,
+            "engine": acct.engine.to_state(),
+            "mf": acct.mf.to_state(),
+            "accepted": list(acct.accepted.values()),
+        }
+        try:
+            atomic_write(path, json.dumps(state, separators=(",", ":")).encode(), mode=0o600)
+        except OSError as exc:
+            log.warning("could not save the simulated account of %s to %s: %s", acct.user_id, path, exc)
+            return
+        acct.dirty = False
+
+    def _generation_on_disk(self, user_id: str) -> int:
+        path = self._path(user_id)
+        try:
+            raw = json.loads(path.read_bytes()) if path is not None else {}
+            return int(raw.get("generation", 0)) if isinstance(raw, dict) else 0
+        except (OSError, ValueError, TypeError):
+            return 0
+
+    def _load(self, user_id: str) -> UserAccount | None:
+        path = self._path(user_id)
+        if path is None or not path.exists():
+            return None
+        try:
+            raw = json.loads(path.read_bytes())
+            if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION or raw.get("user_id") != user_id:
+                raise ValueError("not an account file of this simulator version and user")
+            generation = int(raw["generation"])
+            config = self._engine_config(user_id, generation)
+            engine = Engine.from_state(raw["engine"], self.specs.resolve, config, liquidity=self.liquidity)
+            mf = MfBook(user_id, self.market.calendar, config.seed, raw["mf"])
+            accepted = {e["order_id"]: dict(e) for e in raw["accepted"]}
+        except Exception as exc:  # anything in a damaged file: set it aside, never stop the simulator
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                path.replace(aside)
+            except OSError:
+                aside = path
+            log.warning("the simulated account file %s is damaged (%s); set aside as %s", path, exc, aside.name)
+            return None
+        return UserAccount(user_id, engine, mf, generation, accepted)

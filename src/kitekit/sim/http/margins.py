@@ -1,0 +1,75 @@
+"""Kite's calculators: margins per order and per basket, and the virtual contract note's charges (§11)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from kitekit.sim.auth import Grant
+from kitekit.sim.errors import ApiError
+from kitekit.sim.http.edge import flag, json_array
+from kitekit.sim.http.orders import user_of
+from kitekit.wire.envelope import ErrorType
+
+if TYPE_CHECKING:
+    from kitekit.sim.exchange import SimExchange
+    from kitekit.sim.http.app import SimApp
+
+__all__ = ["routes"]
+
+
+def _tokens(exchange: SimExchange, items: list[dict[str, Any]]) -> list[int]:
+    # A market order is priced at its instrument's last price, so every instrument needs a fresh quote.
+    keys = {(str(i.get("exchange", "")), str(i.get("tradingsymbol", ""))) for i in items}
+    return [t for exch, symbol in keys for t in exchange.token_of(exch, symbol)]
+
+
+def routes(sim: SimApp) -> list[BaseRoute]:
+    """Return the calculator routes."""
+    exchange = sim.exchange
+
+    async def order_margins(request: Request, grant: Grant | None) -> Any:
+        """``POST /margins/orders`` JSON array of orders: a margin block per order."""
+        items = await json_array(request)
+        return exchange.run(
+            user_of(grant), lambda engine, now: engine.order_margins(items, now), _tokens(exchange, items), False
+        )
+
+    async def basket(request: Request, grant: Grant | None) -> Any:
+        """``POST /margins/basket?consider_positions=…[&mode=compact]`` JSON array: ``{initial, final, orders,
+        charges}``."""
+        items = await json_array(request)
+        consider = flag(request.query_params.get("consider_positions"))
+        compact = request.query_params.get("mode", "").lower() == "compact"
+        return exchange.run(
+            user_of(grant),
+            lambda engine, now: engine.basket_margins(items, now, consider, compact),
+            _tokens(exchange, items),
+            False,
+        )
+
+    async def charges(request: Request, grant: Grant | None) -> Any:
+        """``POST /charges/orders`` JSON array of executed orders: the charges of each."""
+        items = await json_array(request)
+        return exchange.run(
+            user_of(grant), lambda engine, now: engine.order_charges(items, now), _tokens(exchange, items), False
+        )
+
+    async def segment_margins(request: Request, grant: Grant | None) -> Any:
+        """``GET /margins/{segment}``: named in the SDK's route table, called by none of its methods.
+
+        SIM: this was Kite's instrument-margins list, since withdrawn; the simulator answers 410 Gone and points
+        to the calculators.
+        """
+        raise ApiError(
+            ErrorType.GENERAL, "This API is no longer available. Use POST /margins/orders or /margins/basket.", 410
+        )
+
+    return [
+        Route("/margins/orders", sim.api(order_margins), methods=["POST"]),
+        Route("/margins/basket", sim.api(basket), methods=["POST"]),
+        Route("/margins/{segment}", sim.api(segment_margins), methods=["GET"]),
+        Route("/charges/orders", sim.api(charges), methods=["POST"]),
+    ]

@@ -1,0 +1,131 @@
+"""Kite's order routes: place, modify, cancel and exit; the order book, an order's history and trades (§8).
+
+Placement is where Kite's per-user order caps apply (429 beyond 400 a minute or 5,000 a day) and where the
+admin's order faults strike: 429 without accepting, or the order accepted and then the connection dropped,
+a 5xx answered, or the answer delayed (``/__sim/order-faults``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from kitekit.sim.auth import Grant
+from kitekit.sim.errors import ApiError, token_error
+from kitekit.sim.faults import OrderFault
+from kitekit.sim.http.edge import DroppedConnection, error_response, form_of, json_response
+from kitekit.wire.envelope import ErrorType, rate_limited_body
+from kitekit.wire.orders import Variety
+
+if TYPE_CHECKING:
+    from kitekit.sim.http.app import SimApp
+
+__all__ = ["accepted_error", "order_count", "routes", "user_of"]
+
+# What each 5xx an accepted order may get says, and as which error type (docs/protocol.md §2.1).
+_ERRORS: dict[int, tuple[ErrorType, str]] = {
+    500: (ErrorType.GENERAL, "An unexpected error occurred."),
+    502: (ErrorType.DATA, "Couldn't parse the OMS response."),
+    503: (ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again."),
+    504: (ErrorType.NETWORK, "Gateway timed out waiting for the OMS."),
+}
+
+
+def accepted_error(status: int) -> ApiError:
+    """Return the 5xx answer of an order the exchange accepted (an injected fault)."""
+    error_type, message = _ERRORS[status]
+    return ApiError(error_type, message, status)
+
+
+def order_count(variety: str, form: dict[str, str]) -> int:
+    """Return how many orders a placement counts for against the caps: each iceberg leg counts (§14)."""
+    legs = form.get("iceberg_legs", "")
+    if variety == Variety.ICEBERG and legs.isdigit() and 2 <= int(legs) <= 50:
+        return int(legs)
+    return 1
+
+
+def user_of(grant: Grant | None) -> str:
+    """Return the user a grant belongs to (every exchange route is authenticated, so there is one).
+
+    Raises:
+        ApiError: no grant (403 TokenException), which ``SimApp.api(..., auth=True)`` already prevents.
+    """
+    if grant is None:
+        raise token_error()
+    return grant.user_id
+
+
+def routes(sim: SimApp) -> list[BaseRoute]:
+    """Return the order routes."""
+    exchange = sim.exchange
+
+    async def place(request: Request, grant: Grant | None) -> Any:
+        """``POST /orders/{variety}`` form of the order: ``{order_id}`` (with ``children`` when autosliced)."""
+        user_id, variety = user_of(grant), request.path_params["variety"]
+        form = await form_of(request)
+        if sim.config.rate_limit_enabled and not sim.order_caps.allow(
+            user_id, sim.clock.now(), order_count(variety, form)
+        ):
+            return json_response(rate_limited_body(), 429)
+        fault = sim.order_faults.draw()
+        if fault is OrderFault.REJECT:
+            return json_response(rate_limited_body(), 429)
+        tokens = exchange.token_of(form.get("exchange", ""), form.get("tradingsymbol", ""))
+        data = exchange.run(user_id, lambda engine, now: engine.place_order(variety, form, now), tokens)
+        # From here on the exchange holds the order, whatever the client hears.
+        if fault is OrderFault.DROP:
+            return DroppedConnection()
+        if fault is OrderFault.ERROR:
+            return error_response(accepted_error(sim.order_faults.config.error_status))
+        delay = sim.order_faults.config.ack_delay_ms
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        return data
+
+    async def modify(request: Request, grant: Grant | None) -> Any:
+        """``PUT /orders/{variety}/{order_id}`` form of the new terms: ``{order_id}``."""
+        p = request.path_params
+        form = await form_of(request)
+        return exchange.run(
+            user_of(grant), lambda engine, now: engine.modify_order(p["variety"], p["order_id"], form, now)
+        )
+
+    async def cancel(request: Request, grant: Grant | None) -> Any:
+        """``DELETE /orders/{variety}/{order_id}[?parent_order_id=…]``: cancel, or exit a cover order."""
+        variety, order_id = request.path_params["variety"], request.path_params["order_id"]
+        parent = request.query_params.get("parent_order_id") or None
+        if variety == Variety.CO:  # the SDK's exit_order is this same call; for a cover order it means exit
+            return exchange.run(user_of(grant), lambda engine, now: engine.exit_order(variety, order_id, now, parent))
+        return exchange.run(user_of(grant), lambda engine, now: engine.cancel_order(variety, order_id, now, parent))
+
+    async def book(request: Request, grant: Grant | None) -> Any:
+        """``GET /orders``: the day's orders."""
+        return exchange.run(user_of(grant), lambda engine, now: engine.orders(now), mutates=False)
+
+    async def history(request: Request, grant: Grant | None) -> Any:
+        """``GET /orders/{order_id}``: one order object per state, oldest first."""
+        order_id = request.path_params["order_id"]
+        return exchange.run(user_of(grant), lambda engine, now: engine.order_history(order_id, now), mutates=False)
+
+    async def trades(request: Request, grant: Grant | None) -> Any:
+        """``GET /trades``: the day's fills."""
+        return exchange.run(user_of(grant), lambda engine, now: engine.trades(now), mutates=False)
+
+    async def order_trades(request: Request, grant: Grant | None) -> Any:
+        """``GET /orders/{order_id}/trades``: one order's fills."""
+        order_id = request.path_params["order_id"]
+        return exchange.run(user_of(grant), lambda engine, now: engine.order_trades(order_id, now), mutates=False)
+
+    return [
+        Route("/orders", sim.api(book), methods=["GET"]),
+        Route("/trades", sim.api(trades), methods=["GET"]),
+        Route("/orders/{order_id}/trades", sim.api(order_trades), methods=["GET"]),
+        Route("/orders/{order_id}", sim.api(history), methods=["GET"]),
+        Route("/orders/{variety}", sim.api(place), methods=["POST"]),
+        Route("/orders/{variety}/{order_id}", sim.api(modify), methods=["PUT"]),
+        Route("/orders/{variety}/{order_id}", sim.api(cancel), methods=["DELETE"]),
+    ]

@@ -267,15 +267,16 @@ class IntentJournal:
 
     # -- sends and budgets --------------------------------------------------------------------------
     def begin_send(
-        self, intent: Intent, now: datetime, per_minute: int, per_day: int
+        self, intent: Intent, now: datetime, per_minute: int, per_day: int, window: float = 60.0, count: int = 1
     ) -> tuple[Intent | None, float, int]:
-        """Mark the intent as being sent and count the send, if the budgets allow it now.
+        """Mark the intent as being sent and count the send (``count`` orders), if the budgets allow it now.
 
         Both happen in one fsync'd transaction, before the request leaves.
 
         Returns:
             ``(intent, 0.0, sent_today)`` when it may go now; ``(None, wait, sent_today)`` when the per-minute
-            budget is spent (``wait`` seconds until a slot frees) or the day's is (``wait`` is ``inf``).
+            budget is spent (``wait`` seconds until room frees in the sliding ``window``) or the day's is
+            (``wait`` is ``inf``).
         """
         at = now.timestamp()
         key = (intent.account, intent.day.isoformat(), intent.intent_id)
@@ -283,22 +284,25 @@ class IntentJournal:
             today = con.execute(
                 "SELECT COUNT(*) FROM sends WHERE account=? AND day=?", (intent.account, intent.day.isoformat())
             ).fetchone()[0]
-            if today >= per_day:
+            if today + count > per_day:
                 return None, float("inf"), int(today)
-            window = con.execute(
-                "SELECT at FROM sends WHERE account=? AND at > ? ORDER BY at", (intent.account, at - 60.0)
-            ).fetchall()
-            if len(window) >= per_minute:
-                # The oldest send of the window must leave it before another fits.
-                return None, max(0.001, window[len(window) - per_minute][0] + 60.0 - at), int(today)
-            con.execute("INSERT INTO sends (account, day, at) VALUES (?, ?, ?)", (intent.account, key[1], at))
+            recent = [row[0] for row in con.execute(
+                "SELECT at FROM sends WHERE account=? AND at > ? ORDER BY at", (intent.account, at - window)
+            )]  # fmt: skip
+            if len(recent) + count > per_minute:
+                # Room frees once enough of the oldest sends have left the window.
+                oldest = recent[min(len(recent) - 1, len(recent) + count - per_minute - 1)]
+                return None, max(0.001, oldest + window - at), int(today)
+            con.executemany(
+                "INSERT INTO sends (account, day, at) VALUES (?, ?, ?)", [(intent.account, key[1], at)] * count
+            )
             con.execute(
                 "UPDATE intents SET state=?, sends=sends+1, updated_at=? WHERE account=? AND day=? AND intent_id=?",
                 (IntentState.SENDING.value, now.astimezone(IST).isoformat(), *key),
             )
             row = con.execute(_ONE, key).fetchone()
             con.execute("DELETE FROM sends WHERE account=? AND at < ?", (intent.account, at - 3 * 86400.0))
-        return Intent._of(row), 0.0, int(today) + 1
+        return Intent._of(row), 0.0, int(today) + count
 
     def sends_since(self, account: str, since: datetime) -> int:
         """Return how many order requests the account sent since ``since``."""

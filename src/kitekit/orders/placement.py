@@ -39,10 +39,16 @@ log = logging.getLogger("kitekit.orders")
 
 @dataclass(frozen=True)
 class Budget:
-    """Order requests allowed per user (Kite: 400 a minute and 5,000 a day; each re-send counts too)."""
+    """Order requests allowed per user (Kite: 400 a minute and 5,000 a day; each re-send and iceberg leg counts).
+
+    The minute is a sliding ``window`` (a second longer than Kite's, so a request that takes longer to arrive
+    than the one 400 before it never lands in the same clock minute at Kite): any 60 seconds then hold at
+    most ``per_minute``, whichever minute Kite counts by.
+    """
 
     per_minute: int = 400
     per_day: int = 5000
+    window: float = 61.0
 
 
 @dataclass(frozen=True)
@@ -181,8 +187,9 @@ class Placer:
     def _reserve(self, intent: Intent) -> Intent:
         """Wait for room in the per-minute budget, then mark the intent as being sent (fsync'd)."""
         while True:
+            legs = int(intent.request.get("iceberg_legs") or 1) if intent.request.get("variety") == "iceberg" else 1
             sending, wait, sent_today = self.journal.begin_send(
-                intent, self.clock.now(), self.budget.per_minute, self.budget.per_day
+                intent, self.clock.now(), self.budget.per_minute, self.budget.per_day, self.budget.window, legs
             )
             if sending is not None:
                 return sending

@@ -33,7 +33,7 @@ def tagged(sim: SimServer, tag: str) -> list[dict[str, Any]]:
 
 
 def test_an_order_breaking_a_rule_is_refused_before_anything_is_sent(live: LiveBroker, sim: SimServer) -> None:
-    with pytest.raises(OrderValidationError, match="not a multiple of tick 0.05; nearest"):
+    with pytest.raises(OrderValidationError, match=r"not a multiple of tick 0\.05; nearest"):
         live.place(OrderRequest.buy("NSE:INFY", 1, price=1500.03), "bad")
     assert sent(sim) == 0 and live.intents() == []
 

@@ -15,7 +15,7 @@ from kitekit.cli.context import CliContext
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
 
 if TYPE_CHECKING:
-    from kitekit.orders import OrderGateway, OrderRequest
+    from kitekit.orders import OrderGateway
 
 __all__ = ["funds", "holdings", "order_app", "orders", "positions", "trades"]
 
@@ -56,17 +56,14 @@ def _confirm(cli: CliContext, live: bool, yes: bool, what: str) -> None:
         raise typer.Exit(1)
 
 
-def _request(
-    side: str, key: str, quantity: int, limit: float | None, market: bool, sl: float | None, trigger: float | None,
-    sl_m: float | None, terms: dict[str, object],
-) -> OrderRequest:  # fmt: skip
-    """Return the order the flags describe.
+def _order_type(
+    limit: float | None, market: bool, sl: float | None, trigger: float | None, sl_m: float | None
+) -> dict[str, object]:
+    """Return the order type and prices the flags describe, before anything is fetched.
 
     Raises:
         typer.BadParameter: order type flags that contradict each other.
     """
-    from kitekit.orders import OrderRequest
-
     given = [name for name, on in (("--limit", limit is not None), ("--market", market), ("--sl", sl is not None),
                                    ("--sl-m", sl_m is not None)) if on]  # fmt: skip
     if len(given) > 1:
@@ -74,12 +71,12 @@ def _request(
     if (trigger is not None) != (sl is not None):
         raise typer.BadParameter("--sl P needs --trigger T (and --trigger goes with --sl); for SL-M use --sl-m T")
     if sl is not None:
-        return OrderRequest.of(key, side, quantity, order_type=OrderType.SL, price=sl, trigger_price=trigger, **terms)
+        return {"order_type": OrderType.SL, "price": sl, "trigger_price": trigger}
     if sl_m is not None:
-        return OrderRequest.of(key, side, quantity, order_type=OrderType.SL_M, trigger_price=sl_m, **terms)
+        return {"order_type": OrderType.SL_M, "trigger_price": sl_m}
     if limit is not None:
-        return OrderRequest.of(key, side, quantity, order_type=OrderType.LIMIT, price=limit, **terms)
-    return OrderRequest.of(key, side, quantity, order_type=OrderType.MARKET, **terms)
+        return {"order_type": OrderType.LIMIT, "price": limit}
+    return {"order_type": OrderType.MARKET}
 
 
 def _place(
@@ -89,8 +86,11 @@ def _place(
     legs: int | None, disclosed: int | None, protection: int | None, tag: str | None, slice_: bool, live: bool,
     yes: bool,
 ) -> None:  # fmt: skip
+    from kitekit.orders import OrderRequest
+
     cli: CliContext = ctx.obj
     terms: dict[str, object] = {
+        **_order_type(limit, market, sl, trigger, sl_m),
         "variety": variety,
         "validity": validity,
         "product": product,
@@ -100,15 +100,21 @@ def _place(
         "market_protection": protection,
     }
     key = cli.store().load().key(symbol)
-    request = _request(side, key, quantity, limit, market, sl, trigger, sl_m, terms)
+    request = OrderRequest.of(key, side, quantity, **terms)
     gateway = _gateway(cli, live)
+    quote = None
     if live:
         from kitekit.cli.order_view import request_table
 
-        checked = gateway.check(request)
+        # One quote (GET /quote) lets the circuit limits and stop triggers be checked before anything is sent.
+        quote = cli.kite().quote(key).get(key)
+        checked = gateway.check(request, quote)
         cli.console.print(request_table(checked, tag, _where(cli, live)))
         _confirm(cli, live, yes, f"{side} {quantity} {key}")
-    placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag)]
+    if slice_:
+        placed = gateway.place_sliced(request, tag)
+    else:
+        placed = [gateway.place(request, tag, tag=tag, quote=quote)]
     for p in placed:
         state = gateway.order(p.order_id)
         how = " (placed earlier with this intent; nothing sent)" if p.replayed else ""

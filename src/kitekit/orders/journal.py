@@ -247,9 +247,9 @@ class IntentJournal:
             row = con.execute(_ONE, key).fetchone()
         return Intent._of(row)
 
-    def placed(self, intent: Intent, order_id: str, now: datetime) -> Intent:
-        """Record that the exchange has the order."""
-        return self._set(intent, now, state=IntentState.PLACED.value, order_id=order_id)
+    def placed(self, intent: Intent, order_id: str, now: datetime, message: str | None = None) -> Intent:
+        """Record that the exchange has the order (``message``: how that was learnt, when not from its answer)."""
+        return self._set(intent, now, state=IntentState.PLACED.value, order_id=order_id, message=message)
 
     def rejected(self, intent: Intent, error_type: str, status: int, message: str, now: datetime) -> Intent:
         """Record that Kite refused the order outright (no order exists): its error, HTTP status and message."""

@@ -32,9 +32,12 @@ from kitekit.orders.model import Order, Placement
 from kitekit.orders.outcomes import Outcome, outcome_of
 from kitekit.wire.envelope import ErrorType, error_type_of, exception_class
 
-__all__ = ["Budget", "LookupPolicy", "Placer", "Reconciliation"]
+__all__ = ["FOUND", "Budget", "LookupPolicy", "Placer", "Reconciliation"]
 
 log = logging.getLogger("kitekit.orders")
+
+#: The journal's note on an intent settled by finding its tag in the order book instead of by an answer.
+FOUND = "found in the order book by its tag after an unclear answer"
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class Placer:
             found = self.find({intent.tag}, intent).get(intent.tag)
             now = self.clock.now()
             if found is not None:
-                return self.journal.placed(intent, found.order_id, now)
+                return self.journal.placed(intent, found.order_id, now, FOUND)
             left = deadline - now.timestamp()
             if left <= 0:
                 return self.journal.absent(intent, now, "looked up by tag: not in the order book")
@@ -278,7 +281,7 @@ class Placer:
             for intent in doubtful:
                 order = found.get(intent.tag)
                 if order is not None:
-                    result.found.append(self.journal.placed(intent, order.order_id, now))
+                    result.found.append(self.journal.placed(intent, order.order_id, now, FOUND))
                 elif now.timestamp() >= intent.updated_at.timestamp() + self.lookup.settle:
                     result.absent.append(self.journal.absent(intent, now, "looked up at start: not in the order book"))
                 else:

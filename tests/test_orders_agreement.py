@@ -42,13 +42,13 @@ def steps(last: dict[str, float]) -> list[tuple[float, Step]]:
         return nearest_tick(last[key] * share, 0.05)
 
     mis = {"product": Product.MIS}
+    stop = price("NSE:RELIANCE", 0.998)
     return [
         (0, lambda g: g.place(OrderRequest.buy("NSE:INFY", 10, **mis), "a1")),
         (0, lambda g: g.place(OrderRequest.buy("NSE:RELIANCE", 5, price=price("NSE:RELIANCE", 1.01), **mis), "a2")),
         (0, lambda g: g.place(OrderRequest.sell("NSE:INFY", 4, **mis), "a3")),
         (0, lambda g: g.place(OrderRequest.buy("NSE:TCS", 3, price=price("NSE:TCS", 0.998), **mis), "a4")),
-        (0, lambda g: g.place(OrderRequest.sell("NSE:RELIANCE", 2, trigger_price=price("NSE:RELIANCE", 0.998),
-                                                 **mis), "a5")),  # fmt: skip
+        (0, lambda g: g.place(OrderRequest.sell("NSE:RELIANCE", 2, trigger_price=stop, **mis), "a5")),
         (90, lambda g: g.place(OrderRequest.sell("NSE:SBIN", 7, **mis), "a6")),
         (600, lambda g: g.positions()),
         (1800, lambda g: g.positions()),

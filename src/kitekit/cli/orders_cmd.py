@@ -111,10 +111,7 @@ def _place(
         checked = gateway.check(request, quote)
         cli.console.print(request_table(checked, tag, _where(cli, live)))
         _confirm(cli, live, yes, f"{side} {quantity} {key}")
-    if slice_:
-        placed = gateway.place_sliced(request, tag)
-    else:
-        placed = [gateway.place(request, tag, tag=tag, quote=quote)]
+    placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag, quote=quote)]
     for p in placed:
         state = gateway.order(p.order_id)
         how = " (placed earlier with this intent; nothing sent)" if p.replayed else ""

@@ -10,7 +10,7 @@ The parts, each with one job::
     ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
     │   ├── ledger      the paper account on disk (atomic JSON under a file lock)
     │   └── quotes      quote sources: Kite's or the simulator's quote(), recorded, replayed
-    ├── rules    pre-trade validation against the instrument store
+    ├── validator    pre-trade validation against the instrument store (the rules in rules)
     ├── model    OrderRequest, OrderChange, Placement, Order, Trade (StrEnums with Kite's wire values)
     ├── portfolio    Position(s), Holding, Funds, GTT requests and triggers
     └── events   OrderEvents: status changes as callbacks and an async iterator (polling now, pushes later)
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation
     from kitekit.orders.portfolio import Funds, Gtt, GttOrder, GttRequest, Holding, Position, Positions
     from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
-    from kitekit.orders.rules import PreTradeRules, Rule, Validator
+    from kitekit.orders.rules import PreTradeRules, Rule
+    from kitekit.orders.validator import Validator
     from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = [
@@ -108,7 +109,7 @@ _LAZY = {
     "RecordedQuotes": "quotes",
     "PreTradeRules": "rules",
     "Rule": "rules",
-    "Validator": "rules",
+    "Validator": "validator",
 }
 _WIRE = ("Exchange", "OrderStatus", "OrderType", "Product", "TransactionType", "Validity", "Variety")
 

@@ -17,7 +17,8 @@ from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Tr
 from kitekit.orders.outcomes import Outcome, outcome_of
 from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
-from kitekit.orders.rules import PreTradeRules, Validator, day_of
+from kitekit.orders.rules import PreTradeRules
+from kitekit.orders.validator import Validator, day_of
 from kitekit.wire.orders import Variety
 
 if TYPE_CHECKING:

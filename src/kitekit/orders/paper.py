@@ -26,7 +26,8 @@ from kitekit.orders.live import new_intent_id
 from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.quotes import QuoteSource
-from kitekit.orders.rules import PreTradeRules, Validator, day_of
+from kitekit.orders.rules import PreTradeRules
+from kitekit.orders.validator import Validator, day_of
 from kitekit.wire.envelope import ErrorType, exception_class
 
 __all__ = ["PaperBroker"]

@@ -119,7 +119,9 @@ class CliContext:
         """Return the time orders run at: a simulator's market time, or this run's clock on Kite."""
         market = self.market_clock()
         if self.sim_url and self._market_clock is None:
-            return embedded.remote_clock(self.sim_url, self.clock)
+            from kitekit.orders.gateway import market_time
+
+            return market_time(self.sim_url)
         return market
 
     # -- sessions ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ embedded default); ``--sim`` and ``kitekit sim`` both start the simulator throug
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from kitekit.sim.config import SimConfig
     from kitekit.sim.server import SimServer
 
-__all__ = ["banner", "is_loopback", "market_clock", "remote_clock", "sim_home", "sim_server", "sim_settings"]
+__all__ = ["banner", "is_loopback", "market_clock", "sim_home", "sim_server", "sim_settings"]
 
 
 def market_clock(wall: Clock, speed: float = 1.0, real_time: bool = False) -> Clock:
@@ -35,24 +34,6 @@ def market_clock(wall: Clock, speed: float = 1.0, real_time: bool = False) -> Cl
     from kitekit.markethours import TradingCalendar  # imported here: numpy, which most commands never need
 
     return VirtualClock(TradingCalendar().last_session_start(wall.now()), speed=speed)
-
-
-def remote_clock(url: str, wall: Clock) -> Clock:
-    """Return the market time of a running simulator at ``url`` (``GET /__sim/info``), moving with ``wall``.
-
-    Orders on a simulator must run at its market's time (a replayed or frozen session), not the machine's.
-    A simulator that does not answer leaves ``wall``.
-    """
-    import requests
-
-    from kitekit.clock import ensure_aware
-
-    try:
-        answer = requests.get(f"{url.rstrip('/')}/__sim/info", timeout=5)
-        now = ensure_aware(datetime.fromisoformat(answer.json()["data"]["now"]))
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        return wall
-    return VirtualClock(now)
 
 
 def sim_server(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kitekit.orders.events import OrderEvents, OrderUpdate
-    from kitekit.orders.gateway import OrderGateway, broker
+    from kitekit.orders.gateway import OrderGateway, broker, market_time
     from kitekit.orders.journal import Intent, IntentJournal, IntentState
     from kitekit.orders.live import LiveBroker, new_intent_id
     from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation
     from kitekit.orders.portfolio import Funds, Gtt, GttOrder, GttRequest, Holding, Position, Positions
     from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
-    from kitekit.orders.rules import PreTradeRules, Rule
+    from kitekit.orders.rules import PreTradeRules, Rule, nearest_tick
     from kitekit.orders.validator import Validator
     from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
@@ -75,6 +75,8 @@ __all__ = [
     "Validity",
     "Variety",
     "broker",
+    "market_time",
+    "nearest_tick",
     "new_intent_id",
 ]
 
@@ -83,6 +85,7 @@ _LAZY = {
     "OrderUpdate": "events",
     "OrderGateway": "gateway",
     "broker": "gateway",
+    "market_time": "gateway",
     "Intent": "journal",
     "IntentJournal": "journal",
     "IntentState": "journal",
@@ -109,6 +112,7 @@ _LAZY = {
     "RecordedQuotes": "quotes",
     "PreTradeRules": "rules",
     "Rule": "rules",
+    "nearest_tick": "rules",
     "Validator": "validator",
 }
 _WIRE = ("Exchange", "OrderStatus", "OrderType", "Product", "TransactionType", "Validity", "Variety")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -171,6 +173,7 @@ def on_sim(home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatc
         (["tokens", "export", "-o", "out"], "is a directory"),
         (["tokens", "export", "-o", "afile/tokens.json"], "is a file"),
         (["tokens", "export", "-o", "/dev/full"], "not a regular file"),
+        (["monitor", "NIFTY 50", "--count", "1", "--csv", "/dev/full"], "the disk is full"),
     ],
 )
 def test_unwritable_output_paths_are_file_errors(
@@ -264,3 +267,22 @@ def test_verbose_shows_the_traceback_for_those_who_want_it(home: Path, capsys: p
     (home / "config.json").write_bytes(b"[1]")
     assert run(["-v", "status"]) == CONFIG
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_full_disk_during_a_sync_is_a_file_error_and_keeps_the_old_cache(
+    on_sim: SimServer, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _ = outcome(capsys, ["instruments", "sync"])
+    assert code == 0
+    cached = sorted((home / "cache").rglob("*.kkdump"))
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", full)
+        code, text = outcome(capsys, ["instruments", "sync", "--force"])
+    assert code == FILES and "the disk is full" in text
+    assert sorted((home / "cache").rglob("*.kkdump")) == cached and not list((home / "cache").rglob("*.tmp"))
+    code, text = outcome(capsys, ["instruments", "find", "RELIANCE"])
+    assert code == 0 and "738561" in text

@@ -184,10 +184,10 @@ def test_a_crash_mid_write_leaves_the_previous_cache_usable(
     def power_cut(src: str, dst: str) -> None:
         raise OSError(5, "Input/output error")  # the new file is written and fsynced, never renamed
 
-    monkeypatch.setattr(os, "replace", power_cut)
-    with pytest.raises(OSError, match="Input/output"):
-        InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock).load()
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", power_cut)
+        with pytest.raises(OSError, match="Input/output"):
+            InstrumentStore(tmp_path / "instruments", sim_kite, clock=clock).load()
     assert cached_files(tmp_path / "instruments") == [FRIDAY_FILE]  # no half file, no temp
     assert (tmp_path / "instruments" / FRIDAY_FILE).read_bytes() == before
     survivor = InstrumentStore(tmp_path / "instruments", None, clock=clock).load()

@@ -107,9 +107,9 @@ def test_a_login_whose_save_fails_says_so_and_keeps_the_old_session_file(
     def full_disk(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", full_disk)  # the disk fills up as the new session is written
-    with pytest.raises(LoginError, match=r"could not be saved .*No space left on device.*previous session file"):
-        manager.login_with_totp(NO_WAIT)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", full_disk)  # the disk fills up as the new session is written
+        with pytest.raises(LoginError, match=r"could not be saved .*No space left on device.*previous session file"):
+            manager.login_with_totp(NO_WAIT)
     assert manager.store.path.read_bytes() == before
     assert not [p for p in manager.store.path.parent.iterdir() if p.name.endswith(".tmp")]

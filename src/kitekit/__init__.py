@@ -5,8 +5,9 @@ The names below load their modules on first use, so ``import kitekit`` stays che
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
@@ -48,11 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitekit' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def get_kite(verify: bool | None = None) -> KiteConnect:

@@ -33,6 +33,7 @@ __all__ = [
     "Action",
     "RetryPolicy",
     "action_for",
+    "full_jitter",
 ]
 
 
@@ -90,6 +91,14 @@ def action_for(status: int, error_type: ErrorType | None) -> Action | None:
     return Action.RAISE if status >= 400 else None
 
 
+def full_jitter(retry: int, base: float, cap: float, draw: Callable[[], float]) -> float:
+    """Return the pause before retry number ``retry`` (0-based): uniform in ``[0, min(cap, base * 2**retry)]``.
+
+    "Full jitter" spreads clients that failed together, so they do not all come back at the same moment.
+    """
+    return draw() * min(cap, base * 2.0**retry)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently the transport retries an idempotent GET.
@@ -125,4 +134,4 @@ class RetryPolicy:
 
     def delay(self, retry: int) -> float:
         """Return the pause before retry number ``retry`` (0-based)."""
-        return self.random() * min(self.cap, self.base * 2.0**retry)
+        return full_jitter(retry, self.base, self.cap, self.random)

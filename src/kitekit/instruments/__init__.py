@@ -8,8 +8,9 @@ exchange preferences, search), ``derivatives`` (futures and option chains), ``to
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kitekit.instruments.download import Progress, fetch_dump
@@ -28,8 +29,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitekit.instruments' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

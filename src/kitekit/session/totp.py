@@ -26,6 +26,7 @@ import requests
 
 from kitekit.clock import Clock, SystemClock
 from kitekit.errors import LoginError
+from kitekit.retry import full_jitter
 from kitekit.session.login import RedirectResult, build_login_url, result_from_query
 
 __all__ = ["LoginRetry", "LoginStep", "TransientLoginError", "totp_login"]
@@ -76,7 +77,7 @@ class LoginRetry:
 
     def pause(self, retry: int) -> None:
         """Sleep before retry number ``retry`` (0-based)."""
-        self.sleep(self.random() * min(self.cap, self.base * 2.0**retry))
+        self.sleep(full_jitter(retry, self.base, self.cap, self.random))
 
 
 def _transient_status(response: requests.Response) -> bool:

@@ -20,8 +20,9 @@ Names load their modules on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kitekit.orders.events import OrderEvents, OrderUpdate
@@ -81,47 +82,47 @@ __all__ = [
 ]
 
 _LAZY = {
-    "OrderEvents": "events",
-    "OrderUpdate": "events",
-    "OrderGateway": "gateway",
-    "broker": "gateway",
-    "market_time": "gateway",
-    "Intent": "journal",
-    "IntentJournal": "journal",
-    "IntentState": "journal",
-    "LiveBroker": "live",
-    "new_intent_id": "live",
-    "Order": "model",
-    "OrderChange": "model",
-    "OrderRequest": "model",
-    "Placement": "model",
-    "Trade": "model",
-    "PaperBroker": "paper",
-    "Budget": "placement",
-    "LookupPolicy": "placement",
-    "Reconciliation": "placement",
-    "Funds": "portfolio",
-    "Gtt": "portfolio",
-    "GttOrder": "portfolio",
-    "GttRequest": "portfolio",
-    "Holding": "portfolio",
-    "Position": "portfolio",
-    "Positions": "portfolio",
-    "QuoteRecorder": "quotes",
-    "QuoteSource": "quotes",
-    "RecordedQuotes": "quotes",
-    "PreTradeRules": "rules",
-    "Rule": "rules",
-    "nearest_tick": "rules",
-    "Validator": "validator",
+    "OrderEvents": "kitekit.orders.events",
+    "OrderUpdate": "kitekit.orders.events",
+    "OrderGateway": "kitekit.orders.gateway",
+    "broker": "kitekit.orders.gateway",
+    "market_time": "kitekit.orders.gateway",
+    "Intent": "kitekit.orders.journal",
+    "IntentJournal": "kitekit.orders.journal",
+    "IntentState": "kitekit.orders.journal",
+    "LiveBroker": "kitekit.orders.live",
+    "new_intent_id": "kitekit.orders.live",
+    "Order": "kitekit.orders.model",
+    "OrderChange": "kitekit.orders.model",
+    "OrderRequest": "kitekit.orders.model",
+    "Placement": "kitekit.orders.model",
+    "Trade": "kitekit.orders.model",
+    "PaperBroker": "kitekit.orders.paper",
+    "Budget": "kitekit.orders.placement",
+    "LookupPolicy": "kitekit.orders.placement",
+    "Reconciliation": "kitekit.orders.placement",
+    "Funds": "kitekit.orders.portfolio",
+    "Gtt": "kitekit.orders.portfolio",
+    "GttOrder": "kitekit.orders.portfolio",
+    "GttRequest": "kitekit.orders.portfolio",
+    "Holding": "kitekit.orders.portfolio",
+    "Position": "kitekit.orders.portfolio",
+    "Positions": "kitekit.orders.portfolio",
+    "QuoteRecorder": "kitekit.orders.quotes",
+    "QuoteSource": "kitekit.orders.quotes",
+    "RecordedQuotes": "kitekit.orders.quotes",
+    "PreTradeRules": "kitekit.orders.rules",
+    "Rule": "kitekit.orders.rules",
+    "nearest_tick": "kitekit.orders.rules",
+    "Validator": "kitekit.orders.validator",
+    "Exchange": "kitekit.wire.orders",
+    "OrderStatus": "kitekit.wire.orders",
+    "OrderType": "kitekit.wire.orders",
+    "Product": "kitekit.wire.orders",
+    "TransactionType": "kitekit.wire.orders",
+    "Validity": "kitekit.wire.orders",
+    "Variety": "kitekit.wire.orders",
 }
-_WIRE = ("Exchange", "OrderStatus", "OrderType", "Product", "TransactionType", "Validity", "Variety")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WIRE:
-        return getattr(importlib.import_module("kitekit.wire.orders"), name)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kitekit.orders' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kitekit.orders.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

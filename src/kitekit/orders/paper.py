@@ -107,9 +107,12 @@ class PaperBroker:
                     self._intents = dict(data.get("intents", {}))
                 if data is None:
                     self._save()
-            yield self._engine
-            if mutates:
-                self._save()
+            try:
+                yield self._engine
+            finally:
+                # Saved even when the call was refused: the quotes it fed may have filled resting orders.
+                if mutates:
+                    self._save()
 
     def _save(self) -> None:
         assert self._engine is not None  # noqa: S101 - saved only once loaded

@@ -53,6 +53,7 @@ SYNC_CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("AMO in market hours", "amo", {}, "After market orders can be placed only when the market is closed."),
     ("iceberg of one leg", "iceberg", {"iceberg_legs": "1", "iceberg_quantity": "10"}, "Invalid `iceberg_legs`."),
     ("TTL without minutes", "regular", {"validity": "TTL"}, "Invalid `validity_ttl`."),
+    ("TTL beyond a day", "regular", {"validity": "TTL", "validity_ttl": "1441"}, "Invalid `validity_ttl`."),
     ("unknown variety", "bo", {}, "Invalid `variety` 'bo'."),
     ("unknown order type", "regular", {"order_type": "STOP"}, "Invalid `order_type` 'STOP'."),
     ("zero quantity", "regular", {"quantity": "0"}, "Invalid `quantity`."),

@@ -9,106 +9,7 @@ from typing import Any
 
 import kitekit.engine
 from tests.engine_helpers import INFY, NOW, engine, infy, order
-from tests.shapes import MARGIN_SEGMENT, NUM, STR_OR_NONE, assert_shape
-
-ORDER = {
-    "placed_by": str,
-    "order_id": str,
-    "exchange_order_id": STR_OR_NONE,
-    "parent_order_id": STR_OR_NONE,
-    "status": str,
-    "status_message": STR_OR_NONE,
-    "status_message_raw": STR_OR_NONE,
-    "order_timestamp": str,
-    "exchange_update_timestamp": STR_OR_NONE,
-    "exchange_timestamp": STR_OR_NONE,
-    "variety": str,
-    "modified": bool,
-    "exchange": str,
-    "tradingsymbol": str,
-    "instrument_token": int,
-    "order_type": str,
-    "transaction_type": str,
-    "validity": str,
-    "product": str,
-    "quantity": int,
-    "disclosed_quantity": int,
-    "price": NUM,
-    "trigger_price": NUM,
-    "average_price": NUM,
-    "filled_quantity": int,
-    "pending_quantity": int,
-    "cancelled_quantity": int,
-    "market_protection": int,
-    "meta": dict,
-    "tag": STR_OR_NONE,
-    "guid": str,
-}
-TRADE = {
-    "trade_id": str,
-    "order_id": str,
-    "exchange_order_id": str,
-    "exchange": str,
-    "tradingsymbol": str,
-    "instrument_token": int,
-    "product": str,
-    "transaction_type": str,
-    "quantity": int,
-    "average_price": NUM,
-    "fill_timestamp": str,
-    "exchange_timestamp": str,
-    "order_timestamp": str,
-}
-POSITION = {
-    "tradingsymbol": str,
-    "exchange": str,
-    "instrument_token": int,
-    "product": str,
-    "quantity": int,
-    "overnight_quantity": int,
-    **dict.fromkeys(("multiplier", "average_price", "close_price", "last_price", "value", "pnl", "m2m"), NUM),
-    **dict.fromkeys(("unrealised", "realised", "buy_price", "buy_value", "buy_m2m"), NUM),
-    **dict.fromkeys(("sell_price", "sell_value", "sell_m2m", "day_buy_price", "day_buy_value"), NUM),
-    **dict.fromkeys(("day_sell_price", "day_sell_value"), NUM),
-    **dict.fromkeys(("buy_quantity", "sell_quantity", "day_buy_quantity", "day_sell_quantity"), int),
-}
-HOLDING = {
-    "tradingsymbol": str,
-    "exchange": str,
-    "instrument_token": int,
-    "isin": str,
-    "product": str,
-    "price": NUM,
-    **dict.fromkeys(("quantity", "used_quantity", "t1_quantity", "realised_quantity", "authorised_quantity"), int),
-    "authorised_date": str,
-    "authorisation": dict,
-    **dict.fromkeys(("opening_quantity", "short_quantity", "collateral_quantity"), int),
-    "collateral_type": str,
-    "discrepancy": bool,
-    **dict.fromkeys(("average_price", "last_price", "close_price", "pnl", "day_change", "day_change_percentage"), NUM),
-    "mtf": {"quantity": int, "used_quantity": int, "average_price": NUM, "value": NUM, "initial_margin": NUM},
-}
-GST = {"igst": NUM, "cgst": NUM, "sgst": NUM, "total": NUM}
-CHARGES = {
-    "transaction_tax": NUM,
-    "transaction_tax_type": str,
-    "exchange_turnover_charge": NUM,
-    "sebi_turnover_charge": NUM,
-    "brokerage": NUM,
-    "stamp_duty": NUM,
-    "gst": GST,
-    "total": NUM,
-}
-MARGIN = {
-    "type": str,
-    "tradingsymbol": str,
-    "exchange": str,
-    **dict.fromkeys(("span", "exposure", "option_premium", "additional", "bo", "cash", "var"), NUM),
-    "pnl": {"realised": NUM, "unrealised": NUM},
-    "leverage": NUM,
-    "charges": CHARGES,
-    "total": NUM,
-}
+from tests.shapes import CHARGES, CONTRACT_NOTE, HOLDING, MARGIN, MARGIN_SEGMENT, ORDER, POSITION, TRADE, assert_shape
 
 
 def _traded() -> Any:
@@ -146,20 +47,7 @@ def test_margin_and_charges_blocks_have_kites_shapes() -> None:
     basket = eng.basket_margins([item], NOW)
     assert_shape(basket, {"initial": MARGIN, "final": MARGIN, "orders": [MARGIN], "charges": CHARGES})
     note = eng.order_charges([{**item, "average_price": 1500.0}], NOW)[0]
-    assert_shape(
-        note,
-        {
-            "transaction_type": str,
-            "tradingsymbol": str,
-            "exchange": str,
-            "variety": str,
-            "product": str,
-            "order_type": str,
-            "quantity": int,
-            "price": NUM,
-            "charges": CHARGES,
-        },
-    )
+    assert_shape(note, CONTRACT_NOTE)
 
 
 # The engine may use the standard library and these foundations, nothing from the simulator or the client.

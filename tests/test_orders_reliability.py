@@ -1,6 +1,6 @@
 """The reliability run, small: randomised orders under every order fault and client kills, none lost or doubled.
 
-The full run (1,000 orders, five kills) is ``./dev bench orders``; this one keeps the same code path in the suite.
+The full run (1,000 orders, five kills) is ``./dev bench reliability``; this one keeps the same code path in the suite.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench.bench_orders import run
+from bench.bench_reliability import run
 
 
 @pytest.mark.slow

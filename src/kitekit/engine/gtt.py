@@ -186,7 +186,7 @@ def _json(value: Any, name: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise invalid(f"Invalid `{name}`. It must be JSON.") from None
     if value is None:
         raise invalid(f"Missing `{name}`.")

@@ -231,8 +231,8 @@ def check_terms(req: PlaceRequest, spec: InstrumentSpec, rules: Rules, now: date
         if not req.is_buy and req.trigger_price < req.price:
             raise invalid("Trigger price for stoploss sell orders should be higher than the order price.")
     if req.validity is Validity.TTL:
-        if req.validity_ttl is None or req.validity_ttl < 1:
-            raise invalid("Invalid `validity_ttl`. TTL orders need a validity of at least 1 minute.")
+        if req.validity_ttl is None or not 1 <= req.validity_ttl <= 24 * 60:
+            raise invalid("Invalid `validity_ttl`. TTL orders need a validity of 1 minute to a day (1440).")
         if req.order_type not in (OrderType.LIMIT, OrderType.SL):
             raise invalid("TTL validity is allowed only for limit and stop-loss limit orders.")
     dq = req.disclosed_quantity

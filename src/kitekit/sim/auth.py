@@ -32,6 +32,11 @@ def _token(n: int = 32) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
 
+def _same(given: str, expected: str) -> bool:
+    """Compare secrets in constant time; as bytes, since ``compare_digest`` refuses non-ASCII text."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def checksum(api_key: str, token: str, api_secret: str) -> str:
     """Return Kite's checksum: hex SHA-256 of ``api_key + token + api_secret``."""
     return hashlib.sha256((api_key + token + api_secret).encode()).hexdigest()
@@ -128,13 +133,13 @@ class AuthState:
     # -- web login (what Kite's login page does) ---------------------------------------------------
     def check_api_key(self, api_key: str | None) -> None:
         """Raise InputException unless ``api_key`` is the simulator app's key."""
-        if not api_key or not hmac.compare_digest(api_key, self.config.api_key):
+        if not api_key or not _same(api_key, self.config.api_key):
             raise invalid_input("Invalid `api_key`.")
 
     def password_login(self, user_id: str, password: str) -> str:
         """Check user id and password; return a ``request_id`` for the TOTP step."""
         cfg = self.config
-        if not (hmac.compare_digest(user_id.upper(), cfg.user_id) and hmac.compare_digest(password, cfg.password)):
+        if not (_same(user_id.upper(), cfg.user_id) and _same(password, cfg.password)):
             raise ApiError(ErrorType.INPUT, "Invalid `user_id` or `password`.")
         request_id = _token(40)
         with self._lock:
@@ -176,7 +181,7 @@ class AuthState:
         """``POST /session/token``: trade a request token for an access token."""
         self.check_api_key(api_key)
         expected = checksum(api_key, request_token, self.config.api_secret)
-        if not hmac.compare_digest(expected, given_checksum.lower()):
+        if not _same(expected, given_checksum.lower()):
             raise token_error("Invalid `checksum`.")
         now = self.clock.now()
         with self._lock:
@@ -189,7 +194,7 @@ class AuthState:
         """``POST /session/refresh_token``: a new access token from a refresh token."""
         self.check_api_key(api_key)
         expected = checksum(api_key, refresh_token, self.config.api_secret)
-        if not hmac.compare_digest(expected, given_checksum.lower()):
+        if not _same(expected, given_checksum.lower()):
             raise token_error("Invalid `checksum`.")
         with self._lock:
             if refresh_token not in self._refresh:

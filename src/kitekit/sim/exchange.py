@@ -4,7 +4,8 @@ Every call for a user runs under one lock: the exchange brings the user's engine
 market model's quotes for the instruments it watches, plus those the call names), runs the call, then
 publishes the order updates the engine produced to :class:`~kitekit.sim.updates.OrderUpdates` and records new
 orders in its own log (``GET /__sim/orders``). A background pump does the same catch-up every
-``config.exchange_pump_s`` seconds, so resting orders, stops, GTTs and expiries happen without a request.
+``config.exchange_pump_s`` seconds for every account in memory (the simulator's own user's is loaded at start
+if it was saved), so resting orders, stops, GTTs and expiries happen without a request.
 
 Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically, at most
 every ``config.exchange_save_s`` seconds while the pump runs, and when the server stops); a damaged file is
@@ -116,20 +117,25 @@ class SimExchange:
         self,
         user_id: str,
         action: Callable[[Engine, datetime], T],
-        tokens: Iterable[int] = (),
+        instruments: Iterable[tuple[str, str]] = (),
         mutates: bool = True,
     ) -> T:
         """Run ``action(engine, now)`` on the user's account, brought up to the clock first.
 
+        It blocks (one lock for every account, and the market model's numbers): call it off an event loop.
+
         Args:
             user_id: whose account.
             action: the engine call; RejectionError from it propagates.
-            tokens: instruments the call needs a fresh quote of (an order's instrument, say).
+            instruments: ``(exchange, tradingsymbol)`` pairs the call needs a fresh quote of (an order's
+                instrument, say); unlisted ones are ignored, the engine refuses them itself.
             mutates: whether the call changes the account (to be saved).
         """
         with self._lock:
             now = self.clock.now()
             acct = self.account(user_id, now)
+            self.specs.moment = now
+            tokens = [t for e, s in instruments if (t := self.specs.token_of(e, s)) is not None]
             self._catch_up(acct, now, tokens)
             try:
                 return action(acct.engine, now)
@@ -148,13 +154,6 @@ class SimExchange:
             finally:
                 acct.dirty |= mutates
                 self._settle(acct, now)
-
-    def token_of(self, exchange: str, tradingsymbol: str) -> list[int]:
-        """Return the instrument token of a listed instrument as a one-item list (empty if not listed)."""
-        with self._lock:
-            self.specs.moment = self.clock.now()
-            token = self.specs.token_of(exchange, tradingsymbol)
-        return [] if token is None else [token]
 
     def accepted_orders(self) -> list[dict[str, Any]]:
         """Return every order the exchange accepted, all users, oldest first (``GET /__sim/orders``)."""
@@ -228,8 +227,12 @@ class SimExchange:
         with self._lock:
             now = self.clock.now()
             if now != self._last_tick:
+                saved = self._path(self.config.user_id)
+                # A saved account goes on trading after a restart, before any request: resting orders, stops
+                # and GTTs. A new one waits for its first request (and the day's universe with it).
+                if self._last_tick is None and saved is not None and saved.exists():
+                    self.account(self.config.user_id, now)
                 self._last_tick = now
-                self.account(self.config.user_id, now)  # the simulator's own user trades even before a request
                 for acct in list(self._accounts.values()):
                     self._catch_up(acct, now)
                     acct.mf.advance(now)

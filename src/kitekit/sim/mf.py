@@ -42,6 +42,11 @@ def _number(form: dict[str, str], name: str, default: float | None = None) -> fl
     return value
 
 
+def _whole(text: str) -> bool:
+    # ASCII only: "²".isdigit() is true, yet int() refuses it.
+    return text.isascii() and text.lstrip("-").isdigit() and len(text) <= 6
+
+
 def _fund(form: dict[str, str]) -> Fund:
     fund = FUNDS_BY_SYMBOL.get(form.get("tradingsymbol", ""))
     if fund is None:
@@ -269,7 +274,7 @@ class MfBook:
         raw = form.get("instalments", "")
         if raw == "" and sip is not None:
             instalments = int(sip["instalments"])
-        elif raw.lstrip("-").isdigit() and (int(raw) == -1 or 1 <= int(raw) <= 1000):
+        elif _whole(raw) and (int(raw) == -1 or 1 <= int(raw) <= 1000):
             instalments = int(raw)
         else:
             raise invalid_input("Invalid `instalments`. Use -1 (until cancelled) or 1 to 1000.")
@@ -279,7 +284,7 @@ class MfBook:
         raw_day = form.get("instalment_day", "")
         if raw_day == "":
             return instalments, frequency, int(sip["instalment_day"]) if sip else 0
-        if not raw_day.isdigit() or not 1 <= int(raw_day) <= 28:
+        if not _whole(raw_day) or not 1 <= int(raw_day) <= 28:
             raise invalid_input("Invalid `instalment_day`. Use a day of the month from 1 to 28.")
         return instalments, frequency, int(raw_day)
 

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.errors import invalid_input
-from kitekit.sim.http.edge import error_response, success_response
+from kitekit.sim.http.edge import error_response, json_of, success_response
 
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
@@ -126,7 +126,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
             sim.faults.update(**_NO_FAULTS)
         elif request.method == "PUT":
             try:
-                body = await request.json()
+                body = await json_of(request)
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object of fault settings")
                 sim.faults.update(**body)
@@ -141,7 +141,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
     async def app(request: Request) -> Response:
         """``PUT /__sim/app`` JSON ``{redirect_url?, login_mode?}``: re-register the app's redirect URL."""
         try:
-            update_app(sim.config, await request.json())
+            update_app(sim.config, await json_of(request))
         except ValueError as exc:  # a body that is not JSON is a ValueError too
             return error_response(invalid_input(str(exc)))
         return success_response(app_payload(sim.config))
@@ -162,7 +162,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
             sim.order_faults.clear()
         elif request.method == "PUT":
             try:
-                body = await request.json()
+                body = await json_of(request)
                 if not isinstance(body, dict):
                     raise ValueError("send a JSON object of order fault settings")
                 sim.order_faults.update(**body)

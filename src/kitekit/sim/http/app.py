@@ -139,7 +139,8 @@ class _AdminGuard:
     def refusal(self, headers: Headers) -> str | None:
         """Return why an admin request is refused, or None to let it through."""
         given = headers.get(ADMIN_HEADER, "")
-        if given and hmac.compare_digest(given, self.sim.admin_token):
+        # As bytes: compare_digest refuses non-ASCII text, and a header may carry any latin-1 character.
+        if given and hmac.compare_digest(given.encode("latin-1", "replace"), self.sim.admin_token.encode()):
             return None
         if self.sim.config.admin_token_required:
             return "The simulator's admin API needs its admin token in the X-Kitekit-Admin header."

@@ -9,8 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.errors import invalid_input
-from kitekit.sim.http.edge import form_of
-from kitekit.sim.http.orders import user_of
+from kitekit.sim.http.edge import engine_call, form_of
 
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
@@ -35,28 +34,28 @@ def routes(sim: SimApp) -> list[BaseRoute]:
 
     async def listing(request: Request, grant: Grant | None) -> Any:
         """``GET /gtt/triggers``: every trigger, newest first."""
-        return exchange.run(user_of(grant), lambda engine, now: engine.gtts(now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.gtts(now), mutates=False)
 
     async def place(request: Request, grant: Grant | None) -> Any:
         """``POST /gtt/triggers`` form ``type, condition, orders`` (JSON texts): ``{trigger_id}``."""
         form = await form_of(request)
-        return exchange.run(user_of(grant), lambda engine, now: engine.place_gtt(form, now))
+        return await engine_call(exchange, grant, lambda engine, now: engine.place_gtt(form, now))
 
     async def info(request: Request, grant: Grant | None) -> Any:
         """``GET /gtt/triggers/{trigger_id}``."""
         tid = trigger_id(request.path_params["trigger_id"])
-        return exchange.run(user_of(grant), lambda engine, now: engine.gtt(tid, now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.gtt(tid, now), mutates=False)
 
     async def modify(request: Request, grant: Grant | None) -> Any:
         """``PUT /gtt/triggers/{trigger_id}`` form ``type, condition, orders``: ``{trigger_id}``."""
         tid = trigger_id(request.path_params["trigger_id"])
         form = await form_of(request)
-        return exchange.run(user_of(grant), lambda engine, now: engine.modify_gtt(tid, form, now))
+        return await engine_call(exchange, grant, lambda engine, now: engine.modify_gtt(tid, form, now))
 
     async def delete(request: Request, grant: Grant | None) -> Any:
         """``DELETE /gtt/triggers/{trigger_id}``: ``{trigger_id}``."""
         tid = trigger_id(request.path_params["trigger_id"])
-        return exchange.run(user_of(grant), lambda engine, now: engine.delete_gtt(tid, now))
+        return await engine_call(exchange, grant, lambda engine, now: engine.delete_gtt(tid, now))
 
     return [
         Route("/gtt/triggers", sim.api(listing), methods=["GET"]),

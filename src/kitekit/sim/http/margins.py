@@ -9,21 +9,18 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.errors import ApiError
-from kitekit.sim.http.edge import flag, json_array
-from kitekit.sim.http.orders import user_of
+from kitekit.sim.http.edge import engine_call, flag, json_array
 from kitekit.wire.envelope import ErrorType
 
 if TYPE_CHECKING:
-    from kitekit.sim.exchange import SimExchange
     from kitekit.sim.http.app import SimApp
 
 __all__ = ["routes"]
 
 
-def _tokens(exchange: SimExchange, items: list[dict[str, Any]]) -> list[int]:
+def _instruments(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
     # A market order is priced at its instrument's last price, so every instrument needs a fresh quote.
-    keys = {(str(i.get("exchange", "")), str(i.get("tradingsymbol", ""))) for i in items}
-    return [t for exch, symbol in keys for t in exchange.token_of(exch, symbol)]
+    return {(str(i.get("exchange", "")), str(i.get("tradingsymbol", ""))) for i in items}
 
 
 def routes(sim: SimApp) -> list[BaseRoute]:
@@ -33,8 +30,8 @@ def routes(sim: SimApp) -> list[BaseRoute]:
     async def order_margins(request: Request, grant: Grant | None) -> Any:
         """``POST /margins/orders`` JSON array of orders: a margin block per order."""
         items = await json_array(request)
-        return exchange.run(
-            user_of(grant), lambda engine, now: engine.order_margins(items, now), _tokens(exchange, items), False
+        return await engine_call(
+            exchange, grant, lambda engine, now: engine.order_margins(items, now), _instruments(items), False
         )
 
     async def basket(request: Request, grant: Grant | None) -> Any:
@@ -43,18 +40,19 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         items = await json_array(request)
         consider = flag(request.query_params.get("consider_positions"))
         compact = request.query_params.get("mode", "").lower() == "compact"
-        return exchange.run(
-            user_of(grant),
+        return await engine_call(
+            exchange,
+            grant,
             lambda engine, now: engine.basket_margins(items, now, consider, compact),
-            _tokens(exchange, items),
+            _instruments(items),
             False,
         )
 
     async def charges(request: Request, grant: Grant | None) -> Any:
         """``POST /charges/orders`` JSON array of executed orders: the charges of each."""
         items = await json_array(request)
-        return exchange.run(
-            user_of(grant), lambda engine, now: engine.order_charges(items, now), _tokens(exchange, items), False
+        return await engine_call(
+            exchange, grant, lambda engine, now: engine.order_charges(items, now), _instruments(items), False
         )
 
     async def segment_margins(request: Request, grant: Grant | None) -> Any:

@@ -202,7 +202,7 @@ def parse_history_query(token: str, interval_text: str, query: Mapping[str, str]
         ApiError: anything Kite refuses with 400 InputException: a bad token, interval or date, ``from``
             after ``to``, a span over the interval's limit, ``continuous`` with an intraday interval.
     """
-    if not token.isdigit():
+    if not (token.isascii() and token.isdigit()):
         raise invalid_input("invalid token")
     try:
         interval = Interval(interval_text)

@@ -9,8 +9,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.http.edge import form_of
-from kitekit.sim.http.orders import user_of
+from kitekit.sim.http.edge import form_of, mf_call
 from kitekit.sim.market.funds import instruments_csv
 
 if TYPE_CHECKING:
@@ -25,53 +24,53 @@ def routes(sim: SimApp) -> list[BaseRoute]:
 
     async def orders(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/orders``: every order, newest first."""
-        return exchange.run_mf(user_of(grant), lambda book, now: book.order_list(), mutates=False)
+        return await mf_call(exchange, grant, lambda book, now: book.order_list(), mutates=False)
 
     async def order(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/orders/{order_id}``."""
         order_id = request.path_params["order_id"]
-        return exchange.run_mf(user_of(grant), lambda book, now: book.order_payload(book.order(order_id)), False)
+        return await mf_call(exchange, grant, lambda book, now: book.order_payload(book.order(order_id)), False)
 
     async def place_order(request: Request, grant: Grant | None) -> Any:
         """``POST /mf/orders`` form ``tradingsymbol, transaction_type`` + ``amount`` (BUY) or ``quantity``
         (SELL), ``tag``: ``{order_id}``."""
         form = await form_of(request)
-        return exchange.run_mf(user_of(grant), lambda book, now: book.place_order(form, now))
+        return await mf_call(exchange, grant, lambda book, now: book.place_order(form, now))
 
     async def cancel_order(request: Request, grant: Grant | None) -> Any:
         """``DELETE /mf/orders/{order_id}``: ``{order_id}``."""
         order_id = request.path_params["order_id"]
-        return exchange.run_mf(user_of(grant), lambda book, now: book.cancel_order(order_id))
+        return await mf_call(exchange, grant, lambda book, now: book.cancel_order(order_id))
 
     async def sips(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/sips``: every SIP, newest first."""
-        return exchange.run_mf(user_of(grant), lambda book, now: book.sip_list(), mutates=False)
+        return await mf_call(exchange, grant, lambda book, now: book.sip_list(), mutates=False)
 
     async def sip(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/sips/{sip_id}``."""
         sip_id = request.path_params["sip_id"]
-        return exchange.run_mf(user_of(grant), lambda book, now: {**book.sip(sip_id), "fund_source": ""}, False)
+        return await mf_call(exchange, grant, lambda book, now: {**book.sip(sip_id), "fund_source": ""}, False)
 
     async def place_sip(request: Request, grant: Grant | None) -> Any:
         """``POST /mf/sips`` form ``tradingsymbol, amount, instalments, frequency`` + ``initial_amount,
         instalment_day, tag``: ``{sip_id}``."""
         form = await form_of(request)
-        return exchange.run_mf(user_of(grant), lambda book, now: book.place_sip(form, now))
+        return await mf_call(exchange, grant, lambda book, now: book.place_sip(form, now))
 
     async def modify_sip(request: Request, grant: Grant | None) -> Any:
         """``PUT /mf/sips/{sip_id}`` form ``amount, status, instalments, frequency, instalment_day``: ``{sip_id}``."""
         sip_id = request.path_params["sip_id"]
         form = await form_of(request)
-        return exchange.run_mf(user_of(grant), lambda book, now: book.modify_sip(sip_id, form, now))
+        return await mf_call(exchange, grant, lambda book, now: book.modify_sip(sip_id, form, now))
 
     async def cancel_sip(request: Request, grant: Grant | None) -> Any:
         """``DELETE /mf/sips/{sip_id}``: ``{sip_id}``."""
         sip_id = request.path_params["sip_id"]
-        return exchange.run_mf(user_of(grant), lambda book, now: book.cancel_sip(sip_id))
+        return await mf_call(exchange, grant, lambda book, now: book.cancel_sip(sip_id))
 
     async def holdings(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/holdings``."""
-        return exchange.run_mf(user_of(grant), lambda book, now: book.holding_list(now), mutates=False)
+        return await mf_call(exchange, grant, lambda book, now: book.holding_list(now), mutates=False)
 
     async def instruments(request: Request, grant: Grant | None) -> Any:
         """``GET /mf/instruments``: the fund universe as CSV."""

@@ -14,16 +14,16 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.errors import ApiError, token_error
+from kitekit.sim.errors import ApiError
 from kitekit.sim.faults import OrderFault
-from kitekit.sim.http.edge import DroppedConnection, error_response, form_of, json_response
+from kitekit.sim.http.edge import DroppedConnection, engine_call, error_response, form_of, json_response, user_of
 from kitekit.wire.envelope import ErrorType, rate_limited_body
 from kitekit.wire.orders import Variety
 
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
 
-__all__ = ["accepted_error", "order_count", "routes", "user_of"]
+__all__ = ["accepted_error", "order_count", "routes"]
 
 # What each 5xx an accepted order may get says, and as which error type (docs/protocol.md §2.1).
 _ERRORS: dict[int, tuple[ErrorType, str]] = {
@@ -43,20 +43,9 @@ def accepted_error(status: int) -> ApiError:
 def order_count(variety: str, form: dict[str, str]) -> int:
     """Return how many orders a placement counts for against the caps: each iceberg leg counts (§14)."""
     legs = form.get("iceberg_legs", "")
-    if variety == Variety.ICEBERG and legs.isdigit() and 2 <= int(legs) <= 50:
+    if variety == Variety.ICEBERG and legs.isascii() and legs.isdigit() and 2 <= int(legs) <= 50:
         return int(legs)
     return 1
-
-
-def user_of(grant: Grant | None) -> str:
-    """Return the user a grant belongs to (every exchange route is authenticated, so there is one).
-
-    Raises:
-        ApiError: no grant (403 TokenException), which ``SimApp.api(..., auth=True)`` already prevents.
-    """
-    if grant is None:
-        raise token_error()
-    return grant.user_id
 
 
 def routes(sim: SimApp) -> list[BaseRoute]:
@@ -74,8 +63,10 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         fault = sim.order_faults.draw()
         if fault is OrderFault.REJECT:
             return json_response(rate_limited_body(), 429)
-        tokens = exchange.token_of(form.get("exchange", ""), form.get("tradingsymbol", ""))
-        data = exchange.run(user_id, lambda engine, now: engine.place_order(variety, form, now), tokens)
+        instrument = [(form.get("exchange", ""), form.get("tradingsymbol", ""))]
+        data = await engine_call(
+            exchange, grant, lambda engine, now: engine.place_order(variety, form, now), instrument
+        )
         # From here on the exchange holds the order, whatever the client hears.
         if fault is OrderFault.DROP:
             return DroppedConnection()
@@ -90,8 +81,8 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         """``PUT /orders/{variety}/{order_id}`` form of the new terms: ``{order_id}``."""
         p = request.path_params
         form = await form_of(request)
-        return exchange.run(
-            user_of(grant), lambda engine, now: engine.modify_order(p["variety"], p["order_id"], form, now)
+        return await engine_call(
+            exchange, grant, lambda engine, now: engine.modify_order(p["variety"], p["order_id"], form, now)
         )
 
     async def cancel(request: Request, grant: Grant | None) -> Any:
@@ -99,26 +90,32 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         variety, order_id = request.path_params["variety"], request.path_params["order_id"]
         parent = request.query_params.get("parent_order_id") or None
         if variety == Variety.CO:  # the SDK's exit_order is this same call; for a cover order it means exit
-            return exchange.run(user_of(grant), lambda engine, now: engine.exit_order(variety, order_id, now, parent))
-        return exchange.run(user_of(grant), lambda engine, now: engine.cancel_order(variety, order_id, now, parent))
+            return await engine_call(
+                exchange, grant, lambda engine, now: engine.exit_order(variety, order_id, now, parent)
+            )
+        return await engine_call(
+            exchange, grant, lambda engine, now: engine.cancel_order(variety, order_id, now, parent)
+        )
 
     async def book(request: Request, grant: Grant | None) -> Any:
         """``GET /orders``: the day's orders."""
-        return exchange.run(user_of(grant), lambda engine, now: engine.orders(now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.orders(now), mutates=False)
 
     async def history(request: Request, grant: Grant | None) -> Any:
         """``GET /orders/{order_id}``: one order object per state, oldest first."""
         order_id = request.path_params["order_id"]
-        return exchange.run(user_of(grant), lambda engine, now: engine.order_history(order_id, now), mutates=False)
+        return await engine_call(
+            exchange, grant, lambda engine, now: engine.order_history(order_id, now), mutates=False
+        )
 
     async def trades(request: Request, grant: Grant | None) -> Any:
         """``GET /trades``: the day's fills."""
-        return exchange.run(user_of(grant), lambda engine, now: engine.trades(now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.trades(now), mutates=False)
 
     async def order_trades(request: Request, grant: Grant | None) -> Any:
         """``GET /orders/{order_id}/trades``: one order's fills."""
         order_id = request.path_params["order_id"]
-        return exchange.run(user_of(grant), lambda engine, now: engine.order_trades(order_id, now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.order_trades(order_id, now), mutates=False)
 
     return [
         Route("/orders", sim.api(book), methods=["GET"]),

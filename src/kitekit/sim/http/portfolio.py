@@ -11,8 +11,7 @@ from starlette.routing import BaseRoute, Route
 from kitekit.clock import IST
 from kitekit.engine import Engine
 from kitekit.sim.auth import Grant
-from kitekit.sim.http.edge import form_of
-from kitekit.sim.http.orders import user_of
+from kitekit.sim.http.edge import engine_call, form_of
 
 if TYPE_CHECKING:
     from kitekit.sim.http.app import SimApp
@@ -40,18 +39,18 @@ def routes(sim: SimApp) -> list[BaseRoute]:
 
     async def positions(request: Request, grant: Grant | None) -> Any:
         """``GET /portfolio/positions``: ``{net, day}``."""
-        return exchange.run(user_of(grant), lambda engine, now: engine.positions(now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.positions(now), mutates=False)
 
     async def convert(request: Request, grant: Grant | None) -> Any:
         """``PUT /portfolio/positions`` form ``exchange, tradingsymbol, transaction_type, position_type,
         quantity, old_product, new_product``: ``true``."""
         form = await form_of(request)
-        tokens = exchange.token_of(form.get("exchange", ""), form.get("tradingsymbol", ""))
-        return exchange.run(user_of(grant), lambda engine, now: engine.convert_position(form, now), tokens)
+        instrument = [(form.get("exchange", ""), form.get("tradingsymbol", ""))]
+        return await engine_call(exchange, grant, lambda engine, now: engine.convert_position(form, now), instrument)
 
     async def holdings(request: Request, grant: Grant | None) -> Any:
         """``GET /portfolio/holdings``."""
-        return exchange.run(user_of(grant), lambda engine, now: engine.holdings(now), mutates=False)
+        return await engine_call(exchange, grant, lambda engine, now: engine.holdings(now), mutates=False)
 
     async def auctions(request: Request, grant: Grant | None) -> Any:
         """``GET /portfolio/holdings/auctions``: holdings an auction session can buy, with its number."""
@@ -59,7 +58,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         def listed(engine: Engine, now: datetime) -> list[dict[str, Any]]:
             return auction_items(engine.holdings(now), now.astimezone(IST).date())
 
-        return exchange.run(user_of(grant), listed, mutates=False)
+        return await engine_call(exchange, grant, listed, mutates=False)
 
     return [
         Route("/portfolio/positions", sim.api(positions), methods=["GET"]),

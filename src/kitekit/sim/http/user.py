@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.config import SimConfig
-from kitekit.sim.http.orders import user_of
+from kitekit.sim.http.edge import engine_call
 from kitekit.wire.orders import OrderType, Product
 from kitekit.wire.routes import EXCHANGES
 
@@ -47,7 +47,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
     async def margins(request: Request, grant: Grant | None) -> Any:
         """``GET /user/margins`` and ``GET /user/margins/{segment}``: the account's funds, from the exchange."""
         segment = request.path_params.get("segment")
-        return sim.exchange.run(user_of(grant), lambda engine, now: engine.margins(now, segment), mutates=False)
+        return await engine_call(sim.exchange, grant, lambda engine, now: engine.margins(now, segment), mutates=False)
 
     return [
         Route("/user/profile", sim.api(profile), methods=["GET"]),

@@ -68,6 +68,10 @@ class CandleHistory:
             expiry = date.fromisoformat(str(uni.expiry[row]))
             last_day = min(last_day, expiry)
             first_day = max(first_day, expiry - timedelta(days=100))
+        # Nothing exists before or after the span the price paths cover (decades either side of today).
+        lo, hi = self.paths.span
+        first_day = max(first_day, self.calendar.from_ordinal(lo))
+        last_day = min(last_day, self.calendar.from_ordinal(hi))
         days = self.calendar.trading_days(first_day, last_day)
         if not days:
             return []

@@ -110,6 +110,11 @@ class PathModel:
         self._days = _LRU(cache_days)
         self._summaries = _LRU(400_000)
 
+    @property
+    def span(self) -> tuple[int, int]:
+        """Return the first and last trading-day ordinals the paths cover (~40 years either side of the anchor)."""
+        return self.n0 - _KMAX * _BLOCK + 1, self.n0 + _KMAX * _BLOCK - 2
+
     # -- daily closes ------------------------------------------------------------------------------
     def _anchor_walk(self, uid: int) -> np.ndarray:
         walk = self._anchors.get(uid)

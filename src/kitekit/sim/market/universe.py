@@ -95,7 +95,7 @@ class Universe:
 
     def resolve(self, key: str) -> int | None:
         """Return the row of ``EXCHANGE:SYMBOL`` or a bare token string, or None if unknown."""
-        if key.isdigit():
+        if key.isascii() and key.isdigit():  # "²".isdigit() too, but int() refuses it
             return self.by_token.get(int(key))
         return self.by_key.get(key)
 

@@ -324,8 +324,3 @@ def _describe(request: Mapping[str, Any]) -> str:
     if request.get("price"):
         parts.append(f"@ {request['price']}")
     return " ".join(str(p) for p in parts if p is not None)
-
-
-def stale(intent: Intent, today: date) -> bool:
-    """Return True if ``intent`` belongs to a trading day before ``today`` (its order book is gone)."""
-    return intent.day < today

@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import requests
@@ -290,7 +290,3 @@ class Placer:
             if doubtful:
                 self.sleep(max(0.0, min(self.lookup.settle / max(1, self.lookup.looks - 1), latest - now.timestamp())))
         return result
-
-    def now(self) -> datetime:
-        """Return the clock's time."""
-        return self.clock.now()

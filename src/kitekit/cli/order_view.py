@@ -125,9 +125,9 @@ def trades_table(trades: Sequence[Trade], title: str) -> Table:
     return table
 
 
-def request_table(request: OrderRequest, tag: str | None, where: str) -> Table:
+def request_table(request: OrderRequest, tag: str | None) -> Table:
     """Return an order in full, every field Kite will receive, for the user to confirm."""
-    table = Table("field", "value", title=f"Order to send to {where}", show_header=False)
+    table = Table("field", "value", show_header=False)
     for name, value in request.to_kite(tag).items():
         shown = inr(float(value)) if name in ("price", "trigger_price") else str(value)
         table.add_row(name, Text(shown, style="bold" if name in ("transaction_type", "quantity") else ""))

@@ -109,7 +109,8 @@ def _place(
         # One quote (GET /quote) lets the circuit limits and stop triggers be checked before anything is sent.
         quote = cli.kite().quote(key).get(key)
         checked = gateway.check(request, quote)
-        cli.console.print(request_table(checked, tag, _where(cli, live)))
+        cli.console.print(f"[bold red]LIVE[/] order for {_where(cli, live)}:")
+        cli.console.print(request_table(checked, tag))
         _confirm(cli, live, yes, f"{side} {quantity} {key}")
     placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag, quote=quote)]
     for p in placed:

@@ -104,9 +104,7 @@ def test_a_modification_already_in_place_is_not_sent_again(paper: PaperBroker) -
         paper.modify(order_id, OrderChange(price=price + 0.02))
 
 
-def test_a_refusal_is_the_sdks_exception_and_replays_as_the_same(
-    paper: PaperBroker, sim_clock: ManualClock
-) -> None:
+def test_a_refusal_is_the_sdks_exception_and_replays_as_the_same(paper: PaperBroker, sim_clock: ManualClock) -> None:
     sim_clock.set(sim_clock.now().replace(hour=17))  # the market is closed
     with pytest.raises(InputException, match="Markets are closed"):
         paper.place(OrderRequest.buy("NSE:INFY", 1), "late")

@@ -60,6 +60,25 @@ BAD_OPTIONS = [
     (["chart", "RELIANCE", "--days", "-3"], "1 or more"),
     (["chart", "RELIANCE", "--from", "2024-01-01", "--to", "2023-12-31"], "is after --to"),
     (["chart", "RELIANCE", "--interval", "week"], "'week' is not one of"),
+    (["order", "buy", "INFY", "1", "--limit", "0"], "above 0"),
+    (["order", "buy", "INFY", "1", "--limit", "nan"], "finite"),
+    (["order", "buy", "INFY", "1", "--limit", "2000", "--market"], "--limit and --market contradict each other"),
+    (["order", "buy", "INFY", "1", "--limit", "2000", "--sl-m", "1990"], "--limit and --sl-m contradict"),
+    (["order", "buy", "INFY", "1", "--sl", "2000"], "--sl P needs --trigger T"),
+    (["order", "sell", "INFY", "1", "--trigger", "2000"], "--sl P needs --trigger T"),
+    (["order", "buy", "INFY", "1", "--product", "XYZ"], "is not one of"),
+    (["order", "buy", "INFY", "1", "--variety", "bracket"], "is not one of"),
+    (["order", "buy", "INFY", "1", "--validity", "GTC"], "is not one of"),
+    (["order", "buy", "INFY", "1", "--ttl", "0"], "1 or more"),
+    (["order", "buy", "INFY", "1", "--iceberg-legs", "0"], "1 or more"),
+    (["order", "buy", "INFY", "many"], "valid integer"),
+    (["order", "buy", "INFY"], "Missing argument"),
+    (["order", "modify", "123"], "give at least one of --qty, --price, --trigger, --type"),
+    (["order", "modify", "123", "--price", "-1"], "above 0"),
+    (["order", "modify", "123", "--qty", "0"], "1 or more"),
+    (["order", "modify", "123", "--type", "STOP"], "is not one of"),
+    (["order", "cancel"], "Missing argument"),
+    (["order", "show"], "Missing argument"),
     (["no-such-command"], "No such command"),
 ]
 
@@ -209,6 +228,27 @@ def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
     code, text = outcome(capsys, argv)
     assert (code, says in text) == (FAILED, True), text
     assert not any(route.startswith("GET /instruments/historical") for route in on_sim.sim.requests)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "says"),
+    [
+        (["order", "buy", "INFY", "1", "--limit", "2101.03"], USAGE, "not a multiple of tick 0.05; nearest 2101.05"),
+        (["order", "buy", "INFY", "0"], USAGE, "quantity 0 is not above 0; nearest 1"),
+        (["order", "buy", "NIFTY 50", "1"], USAGE, "is an index and cannot be traded"),
+        (["order", "buy", "INFY", "1", "--product", "NRML"], USAGE, "product NRML is not allowed on NSE"),
+        (["order", "buy", "INFY", "1", "--tag", "not-a-tag"], USAGE, "nearest 'notatag'"),
+        (["order", "buy", "NOSUCHSYMBOL", "1"], FAILED, "Unknown instrument 'NOSUCHSYMBOL'"),
+        (["order", "buy", "INFY", "1", "--live", "--yes", "--limit", "1"], USAGE, "below the lower circuit"),
+        (["order", "cancel", "999", "--live", "--yes"], FAILED, "Order not found"),
+    ],
+)
+def test_orders_kite_would_refuse_are_refused_first_and_nothing_is_sent(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, says: str
+) -> None:
+    got, text = outcome(capsys, argv)
+    assert (got, says in text) == (code, True), text
+    assert not any(route.startswith("POST /orders") for route in on_sim.sim.requests)
 
 
 def test_monitor_exits_non_zero_when_every_reading_failed(

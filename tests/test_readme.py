@@ -53,4 +53,7 @@ def test_the_readme_python_snippets_run_as_written(
     daily, five = namespace["daily"], namespace["five"]
     assert len(daily) > 200 and daily.index.is_unique and str(five.index.tz) == "Asia/Kolkata"
     assert list(five.columns) == ["open", "high", "low", "close", "volume"] and len(five) > 1000
+    placed, again, scalp = namespace["placed"], namespace["again"], namespace["scalp"]
+    assert again.order_id == placed.order_id and again.replayed and "True COMPLETE" in printed
+    assert [o["tag"] for o in live_like_sim.sim.exchange.accepted_orders()] == [scalp.tag]  # paper never reached it
     assert live_like_sim.sim.limiter.rejected == 0

@@ -22,6 +22,14 @@ because users already catch them. Everything kitekit raises for a *local* reason
     ├── PartialDataError            some keys of a batched call could not be fetched
     ├── RejectionError              the matching engine refused a request the way Kite would
     │                               (carries Kite's error_type and HTTP status for the edge to send)
+    ├── OrderError                  an order could not be handled locally
+    │   ├── OrderValidationError    (also ValueError) a request breaks a pre-trade rule; names the rule and
+    │   │                           the nearest valid value, nothing was sent
+    │   ├── OrderInDoubtError       an order may or may not be at the exchange and could not be looked up
+    │   ├── OrderBudgetError        the day's order budget (5,000) is spent
+    │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
+    │   ├── IntentConflictError     an intent id or tag reused for a different order
+    │   └── JournalError            the intent journal or the paper ledger cannot be used
     └── TickError                   (also ValueError) the WebSocket tick codec refused something
         ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
         └── TickValueError          a value the official SDK would misread was given to the encoder
@@ -48,9 +56,16 @@ __all__ = [
     "HistoryRangeError",
     "InstrumentCacheError",
     "InstrumentError",
+    "IntentConflictError",
+    "JournalError",
     "KitekitError",
     "LoginError",
     "NoSessionError",
+    "OrderBudgetError",
+    "OrderError",
+    "OrderInDoubtError",
+    "OrderStateError",
+    "OrderValidationError",
     "PartialDataError",
     "RejectionError",
     "SessionError",
@@ -160,6 +175,56 @@ class RejectionError(KitekitError):
     def as_kite(self) -> dict[str, object]:
         """Return ``{code, error_type, message, data}``, the shape of an autoslice child's ``error``."""
         return {"code": self.status, "error_type": str(self.error_type), "message": self.message, "data": None}
+
+
+class OrderError(KitekitError):
+    """Base of the order side's local conditions (validation, journal, budgets, order states)."""
+
+
+class OrderValidationError(OrderError, ValueError):
+    """A request breaks a pre-trade rule; nothing was sent.
+
+    ``rule`` names the rule (a ``kitekit.orders.Rule`` value such as ``"tick"``), ``field`` the parameter and
+    ``nearest`` the nearest valid value (None when there is none to offer).
+    """
+
+    def __init__(self, rule: str, message: str, field: str = "", nearest: object = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.field = field
+        self.nearest = nearest
+
+
+class OrderInDoubtError(OrderError):
+    """An order may or may not have reached the exchange, and looking it up by its tag failed too.
+
+    Nothing is sent again until a lookup settles it: calling ``place`` again with the same intent id (or
+    ``reconcile()``) looks it up first. ``intent_id`` and ``tag`` name it.
+    """
+
+    def __init__(self, message: str, intent_id: str = "", tag: str = "") -> None:
+        super().__init__(message)
+        self.intent_id = intent_id
+        self.tag = tag
+
+
+class OrderBudgetError(OrderError):
+    """The local order budget is spent (Kite allows 5,000 orders a day per user); the message says until when."""
+
+
+class OrderStateError(OrderError):
+    """An order's state does not allow what was asked (modifying or cancelling a filled or rejected order)."""
+
+
+class IntentConflictError(OrderError):
+    """An intent id was reused for a different order, or a tag is already another intent's today."""
+
+
+class JournalError(OrderError):
+    """The intent journal or the paper ledger cannot be read or written; the message says which file and why.
+
+    A damaged journal is never replaced silently: it is the record of which orders may be at the exchange.
+    """
 
 
 class TickError(KitekitError, ValueError):

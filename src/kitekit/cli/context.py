@@ -115,6 +115,15 @@ class CliContext:
         self.settings()
         return self._market_clock or self.clock
 
+    def trading_clock(self) -> Clock:
+        """Return the time orders run at: a simulator's market time, or this run's clock on Kite."""
+        market = self.market_clock()
+        if self.sim_url and self._market_clock is None:
+            from kitekit.orders.gateway import market_time
+
+            return market_time(self.sim_url)
+        return market
+
     # -- sessions ----------------------------------------------------------------------------------
     @property
     def login_hint(self) -> str:

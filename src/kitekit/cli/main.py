@@ -10,7 +10,16 @@ from typing import Annotated
 import typer
 
 from kitekit import redact
-from kitekit.cli import demo, failures, history_cmd, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
+from kitekit.cli import (
+    demo,
+    failures,
+    history_cmd,
+    instruments_cmd,
+    monitor_cmd,
+    orders_cmd,
+    session_cmds,
+    sim_cmd,
+)
 from kitekit.cli.context import CliContext
 
 app = typer.Typer(
@@ -79,6 +88,12 @@ app.add_typer(instruments_cmd.instruments_app, name="instruments")
 app.add_typer(instruments_cmd.tokens_app, name="tokens")
 app.add_typer(history_cmd.history_app, name="history")
 app.command()(history_cmd.chart)
+app.add_typer(orders_cmd.order_app, name="order")
+app.command()(orders_cmd.orders)
+app.command()(orders_cmd.positions)
+app.command()(orders_cmd.holdings)
+app.command()(orders_cmd.funds)
+app.command()(orders_cmd.trades)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,128 @@
+"""Orders without surprises: pre-trade checks, never a duplicate, paper trading by default.
+
+The parts, each with one job::
+
+    gateway      OrderGateway (the interface both brokers implement) and broker(), paper unless paper=False
+    ├── live     LiveBroker: the official KiteConnect, validated, journaled, looked up by tag after any doubt
+    │   ├── placement   placing an intent exactly once; reconciling the journal at start; order budgets
+    │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send) and derived tags
+    │   └── outcomes    what each failure of an order request means (one explicit table)
+    ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
+    │   ├── ledger      the paper account on disk (atomic JSON under a file lock)
+    │   └── quotes      quote sources: Kite's or the simulator's quote(), recorded, replayed
+    ├── validator    pre-trade validation against the instrument store (the rules in rules)
+    ├── model    OrderRequest, OrderChange, Placement, Order, Trade (StrEnums with Kite's wire values)
+    ├── portfolio    Position(s), Holding, Funds, GTT requests and triggers
+    └── events   OrderEvents: status changes as callbacks and an async iterator (polling now, pushes later)
+
+Names load their modules on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitekit.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from kitekit.orders.events import OrderEvents, OrderUpdate
+    from kitekit.orders.gateway import OrderGateway, broker, market_time
+    from kitekit.orders.journal import Intent, IntentJournal, IntentState
+    from kitekit.orders.live import LiveBroker, new_intent_id
+    from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+    from kitekit.orders.paper import PaperBroker
+    from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation
+    from kitekit.orders.portfolio import Funds, Gtt, GttOrder, GttRequest, Holding, Position, Positions
+    from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
+    from kitekit.orders.rules import PreTradeRules, Rule, nearest_tick
+    from kitekit.orders.validator import Validator
+    from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
+
+__all__ = [
+    "Budget",
+    "Exchange",
+    "Funds",
+    "Gtt",
+    "GttOrder",
+    "GttRequest",
+    "Holding",
+    "Intent",
+    "IntentJournal",
+    "IntentState",
+    "LiveBroker",
+    "LookupPolicy",
+    "Order",
+    "OrderChange",
+    "OrderEvents",
+    "OrderGateway",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "OrderUpdate",
+    "PaperBroker",
+    "Placement",
+    "Position",
+    "Positions",
+    "PreTradeRules",
+    "Product",
+    "QuoteRecorder",
+    "QuoteSource",
+    "Reconciliation",
+    "RecordedQuotes",
+    "Rule",
+    "Trade",
+    "TransactionType",
+    "Validator",
+    "Validity",
+    "Variety",
+    "broker",
+    "market_time",
+    "nearest_tick",
+    "new_intent_id",
+]
+
+_LAZY = {
+    "OrderEvents": "kitekit.orders.events",
+    "OrderUpdate": "kitekit.orders.events",
+    "OrderGateway": "kitekit.orders.gateway",
+    "broker": "kitekit.orders.gateway",
+    "market_time": "kitekit.orders.gateway",
+    "Intent": "kitekit.orders.journal",
+    "IntentJournal": "kitekit.orders.journal",
+    "IntentState": "kitekit.orders.journal",
+    "LiveBroker": "kitekit.orders.live",
+    "new_intent_id": "kitekit.orders.live",
+    "Order": "kitekit.orders.model",
+    "OrderChange": "kitekit.orders.model",
+    "OrderRequest": "kitekit.orders.model",
+    "Placement": "kitekit.orders.model",
+    "Trade": "kitekit.orders.model",
+    "PaperBroker": "kitekit.orders.paper",
+    "Budget": "kitekit.orders.placement",
+    "LookupPolicy": "kitekit.orders.placement",
+    "Reconciliation": "kitekit.orders.placement",
+    "Funds": "kitekit.orders.portfolio",
+    "Gtt": "kitekit.orders.portfolio",
+    "GttOrder": "kitekit.orders.portfolio",
+    "GttRequest": "kitekit.orders.portfolio",
+    "Holding": "kitekit.orders.portfolio",
+    "Position": "kitekit.orders.portfolio",
+    "Positions": "kitekit.orders.portfolio",
+    "QuoteRecorder": "kitekit.orders.quotes",
+    "QuoteSource": "kitekit.orders.quotes",
+    "RecordedQuotes": "kitekit.orders.quotes",
+    "PreTradeRules": "kitekit.orders.rules",
+    "Rule": "kitekit.orders.rules",
+    "nearest_tick": "kitekit.orders.rules",
+    "Validator": "kitekit.orders.validator",
+    "Exchange": "kitekit.wire.orders",
+    "OrderStatus": "kitekit.wire.orders",
+    "OrderType": "kitekit.wire.orders",
+    "Product": "kitekit.wire.orders",
+    "TransactionType": "kitekit.wire.orders",
+    "Validity": "kitekit.wire.orders",
+    "Variety": "kitekit.wire.orders",
+}
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -1,0 +1,170 @@
+"""The one interface both brokers implement (:class:`OrderGateway`), and :func:`broker`, paper by default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from kitekit.engine.quote import MarketQuote
+from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
+from kitekit.wire.instruments_csv import Instrument
+
+if TYPE_CHECKING:
+    from kiteconnect import KiteConnect
+
+    from kitekit.clock import Clock
+
+__all__ = ["Instruments", "OrderGateway", "QuoteAtHand", "broker", "market_time"]
+
+#: A quote to check circuit limits and stops against: the engine's, or a ``/quote`` item as Kite sends it.
+QuoteAtHand = MarketQuote | Mapping[str, Any] | None
+
+
+class Instruments(Protocol):
+    """What the brokers need of an instrument store: ``InstrumentStore`` is one."""
+
+    def instrument(self, query: str | int) -> Instrument:
+        """Return the instrument ``query`` names; raise ``UnknownInstrumentError`` if none."""
+        ...
+
+
+@runtime_checkable
+class OrderGateway(Protocol):
+    """Orders, portfolio, funds and GTTs, the same way on paper and live.
+
+    ``paper`` says which one it is. Placements are idempotent per intent id (unique per account and trading
+    day): placing an intent again returns its first order. Cancels and modifies are idempotent too: a cancel
+    of a cancelled order succeeds.
+    """
+
+    paper: bool
+
+    def check(self, request: OrderRequest, quote: QuoteAtHand = None) -> OrderRequest:
+        """Return ``request`` as it would be sent (validated and completed), or raise OrderValidationError."""
+        ...
+
+    def place(
+        self, request: OrderRequest, intent_id: str | None = None, *, tag: str | None = None, quote: QuoteAtHand = None
+    ) -> Placement:
+        """Validate and place ``request`` once for ``intent_id`` (generated when None)."""
+        ...
+
+    def place_sliced(self, request: OrderRequest, intent_id: str | None = None) -> list[Placement]:
+        """Place ``request`` in slices within the freeze quantity, one intent per slice (``<id>-s1``…)."""
+        ...
+
+    def modify(self, order_id: str, change: OrderChange) -> str:
+        """Change a live order; a change already in place succeeds without a request."""
+        ...
+
+    def cancel(self, order_id: str) -> str:
+        """Cancel an order; an order already cancelled succeeds."""
+        ...
+
+    def exit(self, order_id: str) -> str:
+        """Exit a cover order (its stop-loss leg at market); other orders are cancelled."""
+        ...
+
+    def orders(self) -> list[Order]:
+        """Return today's orders, oldest first."""
+        ...
+
+    def order(self, order_id: str) -> Order:
+        """Return an order's current state."""
+        ...
+
+    def order_history(self, order_id: str) -> list[Order]:
+        """Return every state an order went through, oldest first."""
+        ...
+
+    def trades(self) -> list[Trade]:
+        """Return today's fills."""
+        ...
+
+    def positions(self) -> Positions:
+        """Return net and day positions."""
+        ...
+
+    def holdings(self) -> list[Holding]:
+        """Return the holdings."""
+        ...
+
+    def margins(self) -> Funds:
+        """Return funds and margins per segment."""
+        ...
+
+    def gtts(self) -> list[Gtt]:
+        """Return the GTT triggers."""
+        ...
+
+    def place_gtt(self, request: GttRequest) -> int:
+        """Place a GTT trigger; return its id."""
+        ...
+
+    def modify_gtt(self, trigger_id: int, request: GttRequest) -> int:
+        """Change an active GTT trigger; return its id."""
+        ...
+
+    def delete_gtt(self, trigger_id: int) -> int:
+        """Delete a GTT trigger; return its id."""
+        ...
+
+
+def market_time(kite: KiteConnect | str) -> Clock:
+    """Return the clock orders run at: the wall clock on Kite, a simulator's market time on a simulator.
+
+    A simulator replays a session (or freezes one), so its market can be open at any hour; it tells its time
+    at ``GET /__sim/info``. That route is asked only when the root (``kite.root``, or ``kite`` given as a URL)
+    is not Kite's own API; a root that does not answer it leaves the wall clock.
+    """
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from kitekit.clock import SystemClock, VirtualClock, ensure_aware
+
+    wall = SystemClock()
+    root = kite if isinstance(kite, str) else str(getattr(kite, "root", "") or "")
+    if not root or urlsplit(root).hostname == "api.kite.trade":
+        return wall
+    try:
+        answer = requests.get(f"{root.rstrip('/')}/__sim/info", timeout=5)
+        now = ensure_aware(datetime.fromisoformat(answer.json()["data"]["now"]))
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return wall
+    return VirtualClock(now)
+
+
+def broker(
+    kite: KiteConnect,
+    instruments: Instruments,
+    *,
+    paper: bool = True,
+    folder: Path | None = None,
+    clock: Clock | None = None,
+    **options: Any,
+) -> OrderGateway:
+    """Return a gateway: a :class:`~kitekit.orders.PaperBroker` unless ``paper=False`` is given explicitly.
+
+    Args:
+        kite: the client from ``get_kite()``. Paper trading reads its quotes (``GET /quote``, paced); live
+            trading sends its orders.
+        instruments: the instrument store (validation).
+        paper: False to trade for real.
+        folder: where the paper ledger or the live journal lives (default: the kitekit data dir).
+        clock: the time source (default: :func:`market_time`).
+        **options: passed to the broker's constructor.
+    """
+    from kitekit.config import data_dir
+
+    clock = clock or market_time(kite)
+    if paper:
+        from kitekit.orders.paper import PaperBroker
+
+        return PaperBroker(kite, instruments, folder=folder or data_dir() / "paper", clock=clock, **options)
+    from kitekit.orders.live import LiveBroker
+
+    return LiveBroker(kite, instruments, folder=folder or data_dir() / "orders", clock=clock, **options)

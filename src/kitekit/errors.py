@@ -22,9 +22,11 @@ because users already catch them. Everything kitekit raises for a *local* reason
     ├── PartialDataError            some keys of a batched call could not be fetched
     ├── RejectionError              the matching engine refused a request the way Kite would
     │                               (carries Kite's error_type and HTTP status for the edge to send)
-    └── TickError                   (also ValueError) the WebSocket tick codec refused something
-        ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
-        └── TickValueError          a value the official SDK would misread was given to the encoder
+    ├── TickError                   (also ValueError) the WebSocket tick codec refused something
+    │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
+    │   └── TickValueError          a value the official SDK would misread was given to the encoder
+    └── TickerError                 streaming cannot go on as asked: more instruments than Kite's
+                                    connections carry, a tick recording that cannot be read
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -58,6 +60,7 @@ __all__ = [
     "TickError",
     "TickFrameError",
     "TickValueError",
+    "TickerError",
     "UnknownInstrumentError",
 ]
 
@@ -187,6 +190,10 @@ class TickValueError(TickError):
         self.field = field
         self.row = row
         super().__init__(message)
+
+
+class TickerError(KitekitError):
+    """Streaming cannot go on as asked: more instruments than Kite's connections carry, an unreadable recording."""
 
 
 if TYPE_CHECKING:

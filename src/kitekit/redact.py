@@ -22,7 +22,13 @@ _AUTH = re.compile(r"(?i)(token\s+)[^\s:'\"]+:[^\s'\",}]+")
 _known: set[str] = set()
 _lock = threading.Lock()
 #: Loggers of other libraries that print URLs or headers.
-THIRD_PARTY = ("urllib3.connectionpool", "kiteconnect.connect", "kiteconnect.ticker", "uvicorn.access")
+THIRD_PARTY = (
+    "urllib3.connectionpool",
+    "kiteconnect.connect",
+    "kiteconnect.ticker",
+    "uvicorn.access",
+    "websockets.client",  # its debug log prints the ticker's upgrade request, access token and all
+)
 
 
 def register(*secrets: str | None) -> None:

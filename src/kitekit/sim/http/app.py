@@ -1,7 +1,7 @@
 """The simulator's ASGI app: its state (:class:`SimApp`), middleware, and the routes of every Kite area.
 
 Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``market``,
-``admin``) exposes ``routes(sim)``; this module registers them, wraps API handlers with authentication,
+``ticker``, ``admin``) exposes ``routes(sim)``; this module registers them, wraps API handlers with authentication,
 rate limiting and Kite's envelope, logs each request with its secrets redacted, injects faults, and answers
 unknown routes, wrong methods and crashes with Kite's error envelope.
 """
@@ -31,7 +31,8 @@ from kitekit.sim.auth import AuthState
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError
 from kitekit.sim.faults import Fault, FaultInjector
-from kitekit.sim.http import admin, login, market, session, user
+from kitekit.sim.feed import Feed
+from kitekit.sim.http import admin, login, market, session, ticker, user
 from kitekit.sim.http.edge import Handler, error_response, form_of, json_response, success_response
 from kitekit.sim.market import Market
 from kitekit.sim.ratelimit import RateLimiter
@@ -69,14 +70,14 @@ class _AccessLog:
         self.counts = counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
+        scope["kitekit.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = 0
         self.counts[f"{scope['method']} {scope['path']}"] += 1
-        # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
-        scope["kitekit.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
 
         async def record(message: Message) -> None:
             nonlocal status
@@ -218,6 +219,8 @@ class SimApp:
         self.requests: Counter[str] = Counter()
         #: Order updates the exchange publishes and the WebSocket feed delivers.
         self.order_updates = OrderUpdates()
+        #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
+        self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
         self.admin_token = secrets.token_urlsafe(24)
         if self.config.admin_token_file is not None:
@@ -237,6 +240,7 @@ class SimApp:
             *session.routes(self),
             *user.routes(self),
             *market.routes(self),
+            *ticker.routes(self),
             Mount(admin.PREFIX, routes=admin.routes(self)),
         ]
 

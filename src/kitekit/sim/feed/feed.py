@@ -246,9 +246,8 @@ class Feed:
         if regular or fresh:
             built = await asyncio.to_thread(self._build, moments, regular, now, fresh)
             for session, frames in built:
-                if session.number in self._sessions:
-                    for frame in frames:
-                        session.queue_ticks(frame)
+                if session.number in self._sessions and frames:
+                    session.queue_ticks(frames)
         return key
 
     def _moments(
@@ -288,7 +287,7 @@ class Feed:
                 await session.drained.wait()
             frame = recording.frame_for(i, session.subs)
             if frame is not None:
-                session.queue_ticks(frame)
+                session.queue_ticks([frame])
 
     # -- faults and counters -----------------------------------------------------------------------
     def inject(self, fault: FeedFault) -> int:
@@ -303,7 +302,7 @@ class Feed:
                 session.stalled_until = until
         elif fault.kind is FeedFaultKind.MALFORMED:
             for session in sessions:
-                session.queue_ticks(MALFORMED_FRAME)
+                session.queue_ticks([MALFORMED_FRAME])
         else:
             self._refuse_until = time.monotonic() + fault.seconds
             return 0

@@ -26,7 +26,8 @@ class FeedLimits:
     heartbeat_s: float = 1.0
     #: How often the market clock is looked at for a new second.
     poll_s: float = 0.05
-    #: Tick frames queued for a connection that reads slowly; the oldest beyond this are dropped (counted).
+    #: Tick frames left queued for a connection that reads slowly; older ones are dropped (counted) when a new
+    #: second's frames arrive. The frames of one second (or one catch-up) are never split.
     queue_frames: int = 600
     #: The most ticks (seconds x instruments) sent to catch up after the market clock leaps; beyond it the
     #: feed skips ahead to the latest seconds.
@@ -72,12 +73,12 @@ class FeedSession:
     bytes_sent: int = 0
     frames_dropped: int = 0
 
-    def queue_ticks(self, frame: bytes) -> None:
-        """Queue a binary frame; past the limit the oldest queued frame is dropped and counted."""
-        if len(self.ticks) >= self.limits.queue_frames:
+    def queue_ticks(self, frames: list[bytes]) -> None:
+        """Queue binary frames; queued frames beyond the limit are dropped first, oldest first, and counted."""
+        while self.ticks and len(self.ticks) >= self.limits.queue_frames:
             self.ticks.popleft()
             self.frames_dropped += 1
-        self.ticks.append(frame)
+        self.ticks.extend(frames)
         self.wake.set()
 
     def queue_text(self, text: str) -> None:

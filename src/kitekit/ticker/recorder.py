@@ -55,7 +55,8 @@ class TickRecorder:
     Args:
         folder: the recording folder (created private, 0700).
         flush_every: seconds between flushes: the most a crash can lose.
-        buffer_ticks: ticks the buffer holds; a frame that does not fit is dropped and counted.
+        buffer_ticks: ticks the buffer holds, those being written included; a frame that does not fit is
+            dropped and counted.
         writer: writes one flush (the folder, the rows, a unique part name); tests slow it down.
     """
 
@@ -103,9 +104,12 @@ class TickRecorder:
             s = self._stats
             if self._buffered + ticks > self.buffer_ticks:
                 self._stats = replace(
-                    s, frames=s.frames + 1, ticks=s.ticks + ticks, dropped_frames=s.dropped_frames + 1,
+                    s,
+                    frames=s.frames + 1,
+                    ticks=s.ticks + ticks,
+                    dropped_frames=s.dropped_frames + 1,
                     dropped_ticks=s.dropped_ticks + ticks,
-                )  # fmt: skip
+                )
                 return False
             self._buffer.append((received_ns, frame, ticks, next(self._numbers)))
             self._buffered += ticks
@@ -189,15 +193,19 @@ class TickRecorder:
                 s = self._stats
                 self._buffered -= ticks
                 self._stats = replace(
-                    s, dropped_frames=s.dropped_frames + len(batch), dropped_ticks=s.dropped_ticks + ticks,
+                    s,
+                    dropped_frames=s.dropped_frames + len(batch),
+                    dropped_ticks=s.dropped_ticks + ticks,
                     write_errors=s.write_errors + 1,
-                )  # fmt: skip
+                )
             return
         with self._lock:
             s = self._stats
             self._buffered -= ticks
             self._days.update({day_of(received[0]), day_of(received[-1])})
             self._stats = replace(
-                s, written_frames=s.written_frames + len(batch), written_ticks=s.written_ticks + ticks,
+                s,
+                written_frames=s.written_frames + len(batch),
+                written_ticks=s.written_ticks + ticks,
                 parts=s.parts + 1,
-            )  # fmt: skip
+            )

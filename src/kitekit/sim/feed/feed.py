@@ -276,6 +276,7 @@ class Feed:
         return out
 
     async def _replay(self, session: FeedSession, recording: Recording) -> None:
+        await asyncio.sleep(self.limits.replay_grace_s)
         start = time.monotonic()
         for i in range(len(recording)):
             delay = start + recording.delay_s(i, self._speed) - time.monotonic()

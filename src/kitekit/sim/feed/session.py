@@ -32,6 +32,9 @@ class FeedLimits:
     #: The most ticks (seconds x instruments) sent to catch up after the market clock leaps; beyond it the
     #: feed skips ahead to the latest seconds.
     catch_up_ticks: int = 2_000_000
+    #: A replay starts this long after a connection's first subscription, so the subscribe and mode messages a
+    #: client sends together are all in before the first recorded frame is cut to them.
+    replay_grace_s: float = 0.25
 
 
 def error_frame(text: str) -> str:

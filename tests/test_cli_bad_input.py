@@ -53,6 +53,16 @@ BAD_OPTIONS = [
     (["chart", "RELIANCE", "--days", "-3"], "1 or more"),
     (["chart", "RELIANCE", "--from", "2024-01-01", "--to", "2023-12-31"], "is after --to"),
     (["chart", "RELIANCE", "--interval", "week"], "'week' is not one of"),
+    (["ticks"], "Missing argument"),
+    (["ticks", "RELIANCE", "--mode", "fast"], "'fast' is not one of 'ltp', 'quote', 'full'"),
+    (["ticks", "RELIANCE", "--count", "0"], "1 or more"),
+    (["record", "RELIANCE"], "Missing option '--out'"),
+    (["record", "RELIANCE", "--out", "rec", "--flush-every", "0"], "above 0"),
+    (["record", "RELIANCE", "--out", "rec", "--flush-every", "inf"], "finite"),
+    (["record", "RELIANCE", "--out", "rec", "--mode", "depth"], "'depth' is not one of"),
+    (["record", "RELIANCE", "--out", "rec", "--count", "-5"], "1 or more"),
+    (["monitor", "NIFTY 50", "--stream", "--count", "0"], "1 or more"),
+    (["sim", "--replay", "rec", "--speed", "0"], "above 0"),
     (["no-such-command"], "No such command"),
 ]
 
@@ -119,6 +129,28 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
         CONFIG,
         "malformed",
     ),
+    ("--replay naming nothing", lambda home: None, ["sim", "--port", "0", "--replay", "nope"], FILES, "nope does not"),
+    (
+        "--replay naming a file",
+        write(Path("afile"), b"x"),
+        ["sim", "--port", "0", "--replay", "afile"],
+        FILES,
+        "a file",
+    ),
+    (
+        "--replay without recordings",
+        directory("empty"),
+        ["sim", "--replay", "empty"],
+        FAILED,
+        "holds no tick recording",
+    ),
+    (
+        "--replay of a foreign file",
+        write(Path("rec/ticks-2026-11-27.parquet"), b"not parquet"),
+        ["sim", "--replay", "rec"],
+        FAILED,
+        "is not a tick recording",
+    ),
     (
         "a data dir that is a file",
         write(Path("data"), b"x"),
@@ -152,6 +184,8 @@ def on_sim(home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatc
         (["tokens", "export", "-o", "out"], "is a directory"),
         (["tokens", "export", "-o", "afile/tokens.json"], "is a file"),
         (["tokens", "export", "-o", "/dev/full"], "not a regular file"),
+        (["record", "NIFTY 50", "--out", "afile", "--count", "1"], "is a file, where a directory"),
+        (["record", "NIFTY 50", "--out", "afile/rec", "--count", "1"], "is a file, where a directory"),
     ],
 )
 def test_unwritable_output_paths_are_file_errors(

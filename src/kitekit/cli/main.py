@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from kitekit import redact
-from kitekit.cli import demo, failures, history_cmd, instruments_cmd, monitor_cmd, session_cmds, sim_cmd
+from kitekit.cli import demo, failures, history_cmd, instruments_cmd, monitor_cmd, session_cmds, sim_cmd, stream_cmd
 from kitekit.cli.context import CliContext
 
 app = typer.Typer(
@@ -73,6 +73,8 @@ app.command()(session_cmds.logout)
 app.command()(session_cmds.status)
 app.command()(session_cmds.profile)
 app.command()(monitor_cmd.monitor)
+app.command()(stream_cmd.ticks)
+app.command()(stream_cmd.record)
 app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
 app.add_typer(instruments_cmd.instruments_app, name="instruments")

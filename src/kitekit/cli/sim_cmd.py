@@ -46,6 +46,10 @@ def sim_command(
     drop_rate: Annotated[
         float, typer.Option(help="Fault: share of dropped connections.", callback=options.share)
     ] = 0.0,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Serve the ticks recorded in this folder (`kitekit record`) on the ticker, at --speed."),
+    ] = None,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
     from kitekit.sim.config import FaultConfig, LoginMode, SimConfig
@@ -70,7 +74,13 @@ def sim_command(
     home = embedded.sim_home(data_dir(), f"http://{host}:{port}")  # port 0: one folder for all random ports
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
+    if replay is not None:
+        from kitekit.sim.feed import Recording
+
+        recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
     server = embedded.sim_server(config, clock, wall, host=host, port=port)
+    if replay is not None:
+        server.sim.feed.replay(recording, speed)
     try:
         server.bind()
     except OSError as exc:
@@ -87,6 +97,8 @@ def sim_command(
     moment = clock.now()
     typer.echo(f"kitekit simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
     typer.echo(f"  REST root / KiteConnect(root=…): {server.url}")
+    feed = "the market model" if replay is None else f"{len(recording):,} recorded frames from {replay} at {speed:g}x"
+    typer.echo(f"  ticker / KiteTicker(root=…): {server.ws_url}  ({feed})")
     typer.echo(f"  api_key: {config.api_key}   user: {config.user_id}   (defaults documented in docs/simulator.md)")
     clock_note = "wall clock" if real_time else f"virtual session from {moment:%Y-%m-%d %H:%M} IST at {speed:g}x"
     typer.echo(f"  clock: {clock_note}")

@@ -122,13 +122,13 @@ class Ticker:
         self.stats = TickerStats()
         #: The error that stopped the ticker (a dead session), if any.
         self.error: BaseException | None = None
-        self.on_ticks: Callable[[Any], None] | None = None
+        self.on_ticks: Callable[[Any], object] | None = None
         self.on_connect: Callable[[int], None] | None = None
         self.on_close: Callable[[int, int, str], None] | None = None
         self.on_error: Callable[[Exception], None] | None = None
         self.on_reconnect: Callable[[int, int], None] | None = None
         self.on_order_update: Callable[[dict[str, Any]], None] | None = None
-        self.on_frame: Callable[[bytes, int], None] | None = None
+        self.on_frame: Callable[[bytes, int], object] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[int, Connection] = {}

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,6 +16,7 @@ from kiteconnect import KiteConnect
 
 from kitekit.cli import run
 from kitekit.sim.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from kitekit.sim.pytest_plugin import login_via_redirect
 from kitekit.sim.server import SimServer
 from kitekit.ticker import Backoff, Ticker
 from kitekit.wire.recording import frames_of, read_recording
@@ -34,12 +36,10 @@ def on_sim(tmp_path: Path, wall_clock_sim: SimServer, monkeypatch: pytest.Monkey
     return wall_clock_sim
 
 
-def quotes(server: SimServer, *keys: str) -> dict[str, dict[str, object]]:
+def quotes(server: SimServer, *keys: str) -> dict[str, Any]:
     kite = KiteConnect(DEFAULT_API_KEY, root=server.url)
-    from kitekit.sim.pytest_plugin import login_via_redirect
-
     login_via_redirect(server, kite)
-    got: dict[str, dict[str, object]] = kite.quote(list(keys))
+    got: dict[str, Any] = kite.quote(list(keys))
     return got
 
 
@@ -53,7 +53,7 @@ def test_ticks_prints_a_line_per_tick_with_what_its_mode_carries(
     reliance, nifty = lines if "RELIANCE" in lines[0] else lines[::-1]
     depth = quote["NSE:RELIANCE"]["depth"]
     assert reliance.startswith("11:00:00  NSE:RELIANCE  ") and f"{quote['NSE:RELIANCE']['last_price']:,.2f}" in reliance
-    assert f"vol {quote['NSE:RELIANCE']['volume']:,}" in reliance and f"bid {depth['buy'][0]['price']:,.2f}" in reliance  # type: ignore[index]
+    assert f"vol {quote['NSE:RELIANCE']['volume']:,}" in reliance and f"bid {depth['buy'][0]['price']:,.2f}" in reliance
     assert nifty.startswith("11:00:00  NSE:NIFTY 50  ") and "vol" not in nifty
 
 
@@ -70,14 +70,14 @@ def test_monitor_stream_shows_the_polling_monitors_table_fed_by_ticks(
         cells = [cell.strip() for cell in row.split("│")[1:-1]]
         item = quote[key]
         ohlc = item["ohlc"]
-        change = item["last_price"] - ohlc["close"]  # type: ignore[index, operator]
+        change = item["last_price"] - ohlc["close"]
         assert cells[:6] == [
             typed,
             f"{item['last_price']:,.2f}",
             f"{change:+,.2f}",
-            f"{change * 100 / ohlc['close']:+.2f}",  # type: ignore[index]
-            f"{ohlc['low']:,.2f}",  # type: ignore[index]
-            f"{ohlc['high']:,.2f}",  # type: ignore[index]
+            f"{change * 100 / ohlc['close']:+.2f}",
+            f"{ohlc['low']:,.2f}",
+            f"{ohlc['high']:,.2f}",
         ]
     assert len((tmp_path / "seen.csv").read_text().splitlines()) == 3
 

@@ -53,4 +53,7 @@ def test_the_readme_python_snippets_run_as_written(
     daily, five = namespace["daily"], namespace["five"]
     assert len(daily) > 200 and daily.index.is_unique and str(five.index.tz) == "Asia/Kolkata"
     assert list(five.columns) == ["open", "high", "low", "close", "volume"] and len(five) > 1000
+    ticks, bars, ticker = namespace["ticks"], namespace["bars"], namespace["ticker"]
+    assert {t["instrument_token"] for t in ticks} == {256265, 738561} and bars.forming(256265) is not None
+    assert ticker.stats.ticks > 0 and not ticker.running and ticker.subscriptions == {260105: "quote", 408065: "quote"}
     assert live_like_sim.sim.limiter.rejected == 0

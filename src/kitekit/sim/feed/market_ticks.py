@@ -57,6 +57,7 @@ def build_frames(market: Market, moments: Sequence[datetime], wants: Sequence[Wa
         return out
     position = {t: i for i, t in enumerate(union)}
     rows = np.array([uni.by_token[t] for t in union], dtype=np.int64)
+    market.hold_paths(len(np.unique(uni.uid[rows])))
     plans = [_Plan(want, position) for want in wants]
     depth = any(plan.full for plan in plans)
     for moment in moments:

@@ -24,6 +24,8 @@ from kitekit.wire.history import Interval
 
 __all__ = ["Market"]
 
+_CACHED_DAYS = 1024  # PathModel's own cache: enough for REST quotes and history
+
 
 class Market:
     """The whole simulated market for one seed; safe to share between request threads."""
@@ -75,6 +77,14 @@ class Market:
         return round_tick(px, uni.price_tick)
 
     # -- quotes and history ------------------------------------------------------------------------
+    def hold_paths(self, underlyings: int) -> None:
+        """Cache the day paths of at least ``underlyings`` underlyings beside the usual ones (~100 kB each).
+
+        The WebSocket feed snapshots its instruments every second; past the cache, each second would rebuild
+        their paths from scratch.
+        """
+        self.paths.reserve(underlyings + _CACHED_DAYS)
+
     def snapshot(self, uni: Universe, rows: np.ndarray, now: datetime) -> Snapshot:
         """Return the market state of ``rows`` of ``uni`` at clock time ``now``."""
         return take_snapshot(self.contracts, self.paths, self.calendar, uni, rows, self.point(now))

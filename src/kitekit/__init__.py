@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kitekit.monitor import Monitor
     from kitekit.quotes import MarketData, Quotes
     from kitekit.session import SessionManager
+    from kitekit.ticker import Ticker
 
 __all__ = [
     "CandleStore",
@@ -28,6 +29,7 @@ __all__ = [
     "Quotes",
     "SessionManager",
     "Settings",
+    "Ticker",
     "candles",
     "get_kite",
     "load_settings",
@@ -44,6 +46,7 @@ _LAZY = {
     "Quotes": "kitekit.quotes",
     "SessionManager": "kitekit.session",
     "Settings": "kitekit.config",
+    "Ticker": "kitekit.ticker",
     "load_settings": "kitekit.config",
 }
 
@@ -69,5 +72,6 @@ def get_kite(verify: bool | None = None) -> KiteConnect:
     """
     from kitekit.config import load_settings
     from kitekit.session import SessionManager
+    from kitekit.ticker import Ticker
 
     return SessionManager(load_settings()).get_kite(verify=verify)

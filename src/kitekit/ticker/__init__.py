@@ -8,7 +8,8 @@
 """
 
 from kitekit.ticker.candles import Candle, CandleBuilder
-from kitekit.ticker.client import KITE_WS_ROOT, Ticker, TickerStats, ws_root_for
+from kitekit.ticker.client import KITE_WS_ROOT, Ticker, ws_root_for
+from kitekit.ticker.events import TickerStats
 from kitekit.ticker.reconnect import Backoff, Watchdog
 from kitekit.ticker.recorder import RecorderStats, TickRecorder
 from kitekit.ticker.shards import SubscriptionBook

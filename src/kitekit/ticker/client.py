@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from kitekit import redact
-from kitekit.errors import TickerError, TickFrameError
+from kitekit.errors import TickerError
 from kitekit.ticker.connection import Connection, UpgradeRefusedError
+from kitekit.ticker.events import END, TickerEvents
 from kitekit.ticker.reconnect import Backoff, Watchdog
 from kitekit.ticker.shards import SubscriptionBook
-from kitekit.wire.ticks import Mode, decode_columns, decode_ticks, is_heartbeat
+from kitekit.wire.ticks import Mode
 
 if TYPE_CHECKING:
     from kitekit.instruments import InstrumentStore
 
-__all__ = ["KITE_WS_ROOT", "Ticker", "TickerStats", "ws_root_for"]
+__all__ = ["KITE_WS_ROOT", "Ticker", "ws_root_for"]
 
 log = logging.getLogger("kitekit.ticker")
 
 #: Kite's ticker root (§15.1).
 KITE_WS_ROOT = "wss://ws.kite.trade"
-_END = object()
 
 
 def ws_root_for(rest_root: str) -> str:
@@ -41,21 +39,7 @@ def ws_root_for(rest_root: str) -> str:
     return urlunsplit((scheme, parts.netloc, "", "", ""))
 
 
-@dataclass
-class TickerStats:
-    """What the ticker has seen since it was made."""
-
-    frames: int = 0
-    heartbeats: int = 0
-    ticks: int = 0
-    bad_frames: int = 0
-    connects: int = 0
-    reconnects: int = 0
-    #: Ticks an ``async for`` consumer lost by falling more than ``queue_size`` batches behind.
-    dropped_ticks: int = 0
-
-
-class Ticker:
+class Ticker(TickerEvents):
     """Kite's WebSocket ticker, kept alive: reconnects, resubscribes, detects dead links, shards past 3,000.
 
     Use it from asyncio (``async with ticker: async for ticks in ticker: …``) or from plain code with
@@ -112,30 +96,19 @@ class Ticker:
         self._access_token = access_token
         self.root = root.rstrip("/")
         self.store = store
-        self.columns = columns
+        super().__init__(columns, queue_size)
         self.backoff = backoff or Backoff()
         self.stale_after = stale_after
         self.login_hint = login_hint
         self.monotonic = monotonic
-        self.queue_size = queue_size
         self.book = SubscriptionBook(per_connection, max_connections)
-        self.stats = TickerStats()
         #: The error that stopped the ticker (a dead session), if any.
         self.error: BaseException | None = None
-        self.on_ticks: Callable[[Any], object] | None = None
-        self.on_connect: Callable[[int], None] | None = None
-        self.on_close: Callable[[int, int, str], None] | None = None
-        self.on_error: Callable[[Exception], None] | None = None
-        self.on_reconnect: Callable[[int, int], None] | None = None
-        self.on_order_update: Callable[[dict[str, Any]], None] | None = None
-        self.on_frame: Callable[[bytes, int], object] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[int, Connection] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._consumers: list[asyncio.Queue[Any]] = []
         self._done: asyncio.Event | None = None
-        self._first_open: asyncio.Event | None = None
         self._closer: asyncio.Task[None] | None = None
 
     @classmethod
@@ -262,7 +235,7 @@ class Ticker:
         if self._done is not None:
             self._done.set()
         for queue in self._consumers:
-            queue.put_nowait(_END)
+            queue.put_nowait(END)
 
     async def __aenter__(self) -> Ticker:
         await self.connect()
@@ -283,7 +256,7 @@ class Ticker:
                 await self.connect()
             while True:
                 item = await queue.get()
-                if item is _END:
+                if item is END:
                     if self.error is not None:
                         raise self.error
                     return
@@ -394,30 +367,6 @@ class Ticker:
         """Return what connection ``shard`` should carry."""
         return self.book.want(shard)
 
-    def opened(self, shard: int) -> None:
-        """Note an open connection."""
-        self.stats.connects += 1
-        log.info("ticker connection %d open", shard)
-        if self._first_open is not None:
-            self._first_open.set()
-        self._callback(self.on_connect, shard)
-
-    def closed(self, shard: int, code: int, reason: str) -> None:
-        """Note a connection that ended."""
-        log.info("ticker connection %d closed (%d %s)", shard, code, reason)
-        self._callback(self.on_close, shard, code, reason)
-
-    def failed(self, shard: int, error: Exception) -> None:
-        """Report a failed attempt or a dead link."""
-        log.warning("ticker connection %d: %s", shard, redact.redact(f"{type(error).__name__}: {error}"))
-        self._callback(self.on_error, error)
-
-    def reconnecting(self, shard: int, attempt: int, delay: float) -> None:
-        """Report a reconnect attempt to come."""
-        self.stats.reconnects += 1
-        log.info("ticker connection %d: reconnect attempt %d in %.2f s", shard, attempt, delay)
-        self._callback(self.on_reconnect, shard, attempt)
-
     def refused(self, shard: int, refusal: UpgradeRefusedError) -> bool:
         """Handle a refused upgrade: a 403 stops everything with the session error; others are retried."""
         if refusal.status != 403:
@@ -440,57 +389,6 @@ class Ticker:
             self._done.set()
         asyncio.create_task(self.close())  # noqa: RUF006 - releases the consumers with the error
         return True
-
-    def message(self, shard: int, data: bytes | str) -> None:
-        """Handle one message: a heartbeat, a tick frame, or a text frame."""
-        if isinstance(data, str):
-            self._text(shard, data)
-            return
-        stats = self.stats
-        stats.frames += 1
-        if is_heartbeat(data):
-            stats.heartbeats += 1
-            return
-        received = time.time_ns()
-        try:
-            ticks: Any = decode_columns(data) if self.columns else decode_ticks(data)
-        except TickFrameError as exc:
-            stats.bad_frames += 1
-            self.failed(shard, exc)
-            return
-        if self.on_frame is not None:
-            self._callback(self.on_frame, data, received)
-        if not len(ticks):
-            return
-        stats.ticks += len(ticks)
-        self._callback(self.on_ticks, ticks)
-        for queue in self._consumers:
-            if queue.qsize() >= self.queue_size:
-                stats.dropped_ticks += len(queue.get_nowait())
-                log.warning("a ticker consumer is %d batches behind; its oldest ticks are dropped", self.queue_size)
-            queue.put_nowait(ticks)
-
-    def _text(self, shard: int, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return  # non-JSON text is ignored, as the SDK does (§15.8)
-        if not isinstance(message, dict):
-            return
-        kind, data = message.get("type"), message.get("data")
-        if kind == "order" and data and shard == 0:
-            # Every connection of the user gets each update: the first connection alone passes them on.
-            self._callback(self.on_order_update, data)
-        elif kind == "error":
-            self._callback(self.on_error, TickerError(f"the ticker reported: {data}"))
-
-    def _callback(self, fn: Callable[..., Any] | None, *args: Any) -> None:
-        if fn is None:
-            return
-        try:
-            fn(*args)
-        except Exception:  # a failing callback must not take the feed down with it
-            log.exception("a ticker callback (%s) raised", getattr(fn, "__name__", fn))
 
 
 _HEADERS = {"X-Kite-Version": "3", "User-Agent": "kitekit-ticker"}

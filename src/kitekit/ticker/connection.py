@@ -228,4 +228,3 @@ def _message(body: bytes | bytearray | None) -> str:
         return body[:200].decode("utf-8", "replace").strip()
     message = parsed.get("message") if isinstance(parsed, dict) else None
     return message if isinstance(message, str) else ""
-

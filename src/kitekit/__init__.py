@@ -72,6 +72,5 @@ def get_kite(verify: bool | None = None) -> KiteConnect:
     """
     from kitekit.config import load_settings
     from kitekit.session import SessionManager
-    from kitekit.ticker import Ticker
 
     return SessionManager(load_settings()).get_kite(verify=verify)

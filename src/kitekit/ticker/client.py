@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -110,6 +110,7 @@ class Ticker(TickerEvents):
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._done: asyncio.Event | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_kite(cls, kite: Any, store: InstrumentStore | None = None, **options: Any) -> Ticker:
@@ -346,15 +347,21 @@ class Ticker(TickerEvents):
                 self._connections[shard] = connection
                 self._tasks[shard] = asyncio.create_task(connection.run())
             else:
-                asyncio.create_task(connection.sync())  # noqa: RUF006 - short-lived; a lost send resyncs on reconnect
+                self._spawn(connection.sync())
         for shard in set(self._connections) - wanted:
             connection = self._connections.pop(shard)
             self._tasks.pop(shard, None)
-            asyncio.create_task(connection.stop())  # noqa: RUF006 - it ends by itself once closed
+            self._spawn(connection.stop())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        # asyncio keeps only weak references to tasks: hold each until it is done, or it may vanish midway.
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _reconnect_all(self) -> None:
         for connection in self._connections.values():
-            asyncio.create_task(connection.reconnect())  # noqa: RUF006 - its run loop carries on
+            self._spawn(connection.reconnect())
 
     def _watchdog(self) -> Watchdog:
         return Watchdog(self.stale_after, self.monotonic)
@@ -384,10 +391,10 @@ class Ticker(TickerEvents):
         self.error = error
         self._callback(self.on_error, error)
         for connection in self._connections.values():
-            asyncio.create_task(connection.stop())  # noqa: RUF006 - each ends by itself
+            self._spawn(connection.stop())
         if self._done is not None:
             self._done.set()
-        asyncio.create_task(self.close())  # noqa: RUF006 - releases the consumers with the error
+        self._spawn(self.close())
         return True
 
 

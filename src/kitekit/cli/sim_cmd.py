@@ -23,7 +23,10 @@ def sim_command(
         typer.Option("--real-time", help="Follow the wall clock (prices frozen outside 09:15-15:30 IST)."),
     ] = False,
     speed: Annotated[
-        float, typer.Option(help="Speed of the virtual session and of a --replay (1 = real time).", callback=options.finite_positive)
+        float,
+        typer.Option(
+            help="Speed of the virtual session and of a --replay (1 = real time).", callback=options.finite_positive
+        ),
     ] = 1.0,
     auto_login: Annotated[bool, typer.Option("--auto-login", help="Approve logins without the login form.")] = False,
     state_file: Annotated[

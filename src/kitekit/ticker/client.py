@@ -197,6 +197,9 @@ class Ticker(TickerEvents):
     async def connect(self) -> None:
         """Start on the running event loop; return once the first connection is open.
 
+        Until then it keeps trying with backoff (each failure reaches ``on_error``); bound the wait with
+        ``asyncio.wait_for`` if need be.
+
         Raises:
             SessionExpiredError: Kite refused the access token (the ticker is stopped).
             RuntimeError: already running on another loop.

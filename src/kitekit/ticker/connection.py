@@ -129,6 +129,9 @@ class Connection:
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, StaleLinkError) as exc:
                 if not opened and not self._stopped:
                     self.owner.failed(self.shard, exc)
+            except Exception as exc:  # anything else is reported and retried: the ticker never dies silently
+                log.exception("ticker connection %d failed unexpectedly", self.shard)
+                self.owner.failed(self.shard, exc)
             finally:
                 self._ws = None
             if opened:

@@ -28,10 +28,10 @@ class FeedLimits:
     poll_s: float = 0.05
     #: Tick frames left queued for a connection that reads slowly; older ones are dropped (counted) when a new
     #: second's frames arrive. The frames of one second (or one catch-up) are never split.
-    queue_frames: int = 600
+    queue_frames: int = 120
     #: The most ticks (seconds x instruments) sent to catch up after the market clock leaps; beyond it the
     #: feed skips ahead to the latest seconds.
-    catch_up_ticks: int = 2_000_000
+    catch_up_ticks: int = 500_000
     #: A replay starts this long after a connection's first subscription, so the subscribe and mode messages a
     #: client sends together are all in before the first recorded frame is cut to them.
     replay_grace_s: float = 0.25

@@ -181,11 +181,11 @@ def on_sim(home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatc
     [
         (["monitor", "NIFTY 50", "--count", "1", "--csv", "out"], "is a directory"),
         (["monitor", "NIFTY 50", "--count", "1", "--csv", "afile/readings.csv"], "is a file, where a directory"),
+        (["record", "NIFTY 50", "--out", "afile", "--count", "1"], "is a file, where a directory"),
+        (["record", "NIFTY 50", "--out", "afile/rec", "--count", "1"], "is a file, where a directory"),
         (["tokens", "export", "-o", "out"], "is a directory"),
         (["tokens", "export", "-o", "afile/tokens.json"], "is a file"),
         (["tokens", "export", "-o", "/dev/full"], "not a regular file"),
-        (["record", "NIFTY 50", "--out", "afile", "--count", "1"], "is a file, where a directory"),
-        (["record", "NIFTY 50", "--out", "afile/rec", "--count", "1"], "is a file, where a directory"),
     ],
 )
 def test_unwritable_output_paths_are_file_errors(

@@ -28,6 +28,10 @@ def sim_command(
             help="Speed of the virtual session and of a --replay (1 = real time).", callback=options.finite_positive
         ),
     ] = 1.0,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Serve the ticks recorded in this folder (`kitekit record`) on the ticker, at --speed."),
+    ] = None,
     auto_login: Annotated[bool, typer.Option("--auto-login", help="Approve logins without the login form.")] = False,
     state_file: Annotated[
         Path | None, typer.Option(help="Where access tokens persist (default: the kitekit data dir).")
@@ -49,10 +53,6 @@ def sim_command(
     drop_rate: Annotated[
         float, typer.Option(help="Fault: share of dropped connections.", callback=options.share)
     ] = 0.0,
-    replay: Annotated[
-        Path | None,
-        typer.Option(help="Serve the ticks recorded in this folder (`kitekit record`) on the ticker, at --speed."),
-    ] = None,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
     from kitekit.sim.config import FaultConfig, LoginMode, SimConfig

@@ -1,7 +1,7 @@
 """The simulator's ASGI app: its state (:class:`SimApp`), middleware, and the routes of every Kite area.
 
 Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``market``,
-``ticker``, ``admin``) exposes ``routes(sim)``; this module registers them, wraps API handlers with authentication,
+``admin``) exposes ``routes(sim)``; this module registers them, wraps API handlers with authentication,
 rate limiting and Kite's envelope, logs each request with its secrets redacted, injects faults, and answers
 unknown routes, wrong methods and crashes with Kite's error envelope.
 """
@@ -219,12 +219,12 @@ class SimApp:
         self.requests: Counter[str] = Counter()
         #: Order updates the exchange publishes and the WebSocket feed delivers.
         self.order_updates = OrderUpdates()
-        #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
-        self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
         self.admin_token = secrets.token_urlsafe(24)
         if self.config.admin_token_file is not None:
             atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
+        #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
+        self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         self.asgi = self._build()
 
     def _build(self) -> ASGIApp:
@@ -239,8 +239,8 @@ class SimApp:
             *login.routes(self),
             *session.routes(self),
             *user.routes(self),
-            *market.routes(self),
             *ticker.routes(self),
+            *market.routes(self),
             Mount(admin.PREFIX, routes=admin.routes(self)),
         ]
 

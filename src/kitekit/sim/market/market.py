@@ -51,6 +51,14 @@ class Market:
         """Return the trading day whose instruments dump is current at ``now`` (rebuilt at 08:00 IST)."""
         return dump_day(self.calendar, now, self.dump_time)
 
+    def hold_paths(self, underlyings: int) -> None:
+        """Cache the day paths of at least ``underlyings`` underlyings beside the usual ones (~100 kB each).
+
+        The WebSocket feed snapshots its instruments every second; past the cache, each second would rebuild
+        their paths from scratch.
+        """
+        self.paths.reserve(underlyings + _CACHED_DAYS)
+
     # -- instruments -------------------------------------------------------------------------------
     def universe(self, now: datetime) -> Universe:
         """Return the instrument universe listed at ``now`` (built once per dump day)."""
@@ -77,14 +85,6 @@ class Market:
         return round_tick(px, uni.price_tick)
 
     # -- quotes and history ------------------------------------------------------------------------
-    def hold_paths(self, underlyings: int) -> None:
-        """Cache the day paths of at least ``underlyings`` underlyings beside the usual ones (~100 kB each).
-
-        The WebSocket feed snapshots its instruments every second; past the cache, each second would rebuild
-        their paths from scratch.
-        """
-        self.paths.reserve(underlyings + _CACHED_DAYS)
-
     def snapshot(self, uni: Universe, rows: np.ndarray, now: datetime) -> Snapshot:
         """Return the market state of ``rows`` of ``uni`` at clock time ``now``."""
         return take_snapshot(self.contracts, self.paths, self.calendar, uni, rows, self.point(now))

@@ -378,4 +378,3 @@ def test_the_database_and_its_folder_are_private_even_under_umask_000(tmp_path: 
     assert (tmp_path / "new" / "deeper").stat().st_mode & 0o777 == 0o700
     for name in ("pacing.sqlite3", "pacing.sqlite3-wal", "pacing.sqlite3-shm"):
         assert (tmp_path / "new" / "deeper" / name).stat().st_mode & 0o777 == 0o600, name
-

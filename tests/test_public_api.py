@@ -19,6 +19,7 @@ PUBLIC = [
     "Quotes",
     "SessionManager",
     "Settings",
+    "Ticker",
     "candles",
     "get_kite",
     "load_settings",

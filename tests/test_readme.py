@@ -56,4 +56,7 @@ def test_the_readme_python_snippets_run_as_written(
     placed, again, scalp = namespace["placed"], namespace["again"], namespace["scalp"]
     assert again.order_id == placed.order_id and again.replayed and "True COMPLETE" in printed
     assert [o["tag"] for o in live_like_sim.sim.exchange.accepted_orders()] == [scalp.tag]  # paper never reached it
+    ticks, bars, ticker = namespace["ticks"], namespace["bars"], namespace["ticker"]
+    assert {t["instrument_token"] for t in ticks} == {256265, 738561} and bars.forming(256265) is not None
+    assert ticker.stats.ticks > 0 and not ticker.running and ticker.subscriptions == {260105: "quote", 408065: "quote"}
     assert live_like_sim.sim.limiter.rejected == 0

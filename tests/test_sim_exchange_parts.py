@@ -32,6 +32,7 @@ def test_specs_carry_nses_index_freeze_limits_only_on_index_derivatives(sim_mark
     book = SpecBook(sim_market)
     book.moment = SIM_NOW
     uni = book.universe()
+
     def derivative(name: str) -> str:
         rows = zip(uni.symbol, uni.name, uni.exchange, strict=True)
         return next(symbol for symbol, n, e in rows if n == name and e == "NFO")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kitekit.monitor import Monitor
     from kitekit.quotes import MarketData, Quotes
     from kitekit.session import SessionManager
+    from kitekit.ticker import Ticker
 
 __all__ = [
     "CandleStore",
@@ -29,6 +30,7 @@ __all__ = [
     "Quotes",
     "SessionManager",
     "Settings",
+    "Ticker",
     "candles",
     "get_kite",
     "load_settings",
@@ -45,6 +47,7 @@ _LAZY = {
     "Quotes": "kitekit.quotes",
     "SessionManager": "kitekit.session",
     "Settings": "kitekit.config",
+    "Ticker": "kitekit.ticker",
     "load_settings": "kitekit.config",
 }
 

@@ -30,9 +30,11 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
     │   └── JournalError            the intent journal or the paper ledger cannot be used
-    └── TickError                   (also ValueError) the WebSocket tick codec refused something
-        ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
-        └── TickValueError          a value the official SDK would misread was given to the encoder
+    ├── TickError                   (also ValueError) the WebSocket tick codec refused something
+    │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
+    │   └── TickValueError          a value the official SDK would misread was given to the encoder
+    └── TickerError                 streaming cannot go on as asked: more instruments than Kite's
+                                    connections carry, a tick recording that cannot be read
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -73,6 +75,7 @@ __all__ = [
     "TickError",
     "TickFrameError",
     "TickValueError",
+    "TickerError",
     "UnknownInstrumentError",
 ]
 
@@ -252,6 +255,10 @@ class TickValueError(TickError):
         self.field = field
         self.row = row
         super().__init__(message)
+
+
+class TickerError(KitekitError):
+    """Streaming cannot go on as asked: more instruments than Kite's connections carry, an unreadable recording."""
 
 
 if TYPE_CHECKING:

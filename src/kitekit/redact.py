@@ -15,14 +15,18 @@ from kitekit.wire.routes import SECRET_PARAMS
 
 __all__ = ["SecretFilter", "install", "redact", "register"]
 
-_PARAM = re.compile(
-    rf"(?i)\b({'|'.join(sorted(SECRET_PARAMS))})(['\"]?\s*[=:]\s*['\"]?)([^&\s'\",}}]+)"
-)
+_PARAM = re.compile(rf"(?i)\b({'|'.join(sorted(SECRET_PARAMS))})(['\"]?\s*[=:]\s*['\"]?)([^&\s'\",}}]+)")
 _AUTH = re.compile(r"(?i)(token\s+)[^\s:'\"]+:[^\s'\",}]+")
 _known: set[str] = set()
 _lock = threading.Lock()
 #: Loggers of other libraries that print URLs or headers.
-THIRD_PARTY = ("urllib3.connectionpool", "kiteconnect.connect", "kiteconnect.ticker", "uvicorn.access")
+THIRD_PARTY = (
+    "urllib3.connectionpool",
+    "kiteconnect.connect",
+    "kiteconnect.ticker",
+    "uvicorn.access",
+    "websockets.client",  # its debug log prints the ticker's upgrade request, access token and all
+)
 
 
 def register(*secrets: str | None) -> None:

@@ -19,6 +19,7 @@ from kitekit.cli import (
     orders_cmd,
     session_cmds,
     sim_cmd,
+    stream_cmd,
 )
 from kitekit.cli.context import CliContext
 
@@ -82,6 +83,8 @@ app.command()(session_cmds.logout)
 app.command()(session_cmds.status)
 app.command()(session_cmds.profile)
 app.command()(monitor_cmd.monitor)
+app.command()(stream_cmd.ticks)
+app.command()(stream_cmd.record)
 app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
 app.add_typer(instruments_cmd.instruments_app, name="instruments")

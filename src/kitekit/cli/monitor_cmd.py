@@ -1,4 +1,4 @@
-"""``kitekit monitor``: LTP readings every N seconds, as lines, a live table, and/or a CSV file."""
+"""``kitekit monitor``: LTP readings every N seconds, as lines, a live table, and/or a CSV file; or ``--stream``."""
 
 from __future__ import annotations
 
@@ -23,17 +23,38 @@ def monitor(
     ] = None,
     live: Annotated[bool, typer.Option("--live", help="A table that refreshes in place.")] = False,
     csv: Annotated[Path | None, typer.Option("--csv", help="Also append readings to this CSV file.")] = None,
+    stream: Annotated[
+        bool,
+        typer.Option("--stream", help="The live table fed by the WebSocket ticker as ticks arrive (no --every)."),
+    ] = False,
 ) -> None:
     """Print LTPs every few seconds; failed readings show as gaps with the reason, and the loop goes on.
 
+    With --stream the live table follows Kite's WebSocket feed instead, and --count counts tick frames.
     Exits with 1 when every reading failed for every instrument.
     """
+    cli: CliContext = ctx.obj
+    if stream:
+        _stream(cli, instruments, count, csv)
+        return
     from kitekit.cli.monitor_view import run_monitor
     from kitekit.monitor import Monitor
 
-    cli: CliContext = ctx.obj
     data = cli.market_data()
     mon = Monitor(data, instruments, every=every, count=count, with_ohlc=live, clock=cli.clock)
     run = run_monitor(mon, cli.console, live, csv)
     if run.readings and run.all_failed == run.readings:
         raise KitekitError(f"All {run.readings} readings failed; the reasons are shown above.")
+
+
+def _stream(cli: CliContext, instruments: list[str], count: int | None, csv: Path | None) -> None:
+    import asyncio
+
+    from kitekit.cli.stream_view import stream_monitor
+    from kitekit.ticker import Ticker
+
+    ticker = Ticker.from_kite(cli.kite(), cli.store(), login_hint=cli.login_hint)
+    labels: dict[int, list[str]] = {}
+    for key, token in zip(instruments, ticker.subscribe(instruments, "quote"), strict=True):
+        labels.setdefault(token, []).append(key)
+    asyncio.run(stream_monitor(ticker, labels, cli.console, cli.clock, count, csv))

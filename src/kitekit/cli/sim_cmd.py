@@ -23,8 +23,15 @@ def sim_command(
         typer.Option("--real-time", help="Follow the wall clock (prices frozen outside 09:15-15:30 IST)."),
     ] = False,
     speed: Annotated[
-        float, typer.Option(help="Speed of the virtual session (1 = real time).", callback=options.finite_positive)
+        float,
+        typer.Option(
+            help="Speed of the virtual session and of a --replay (1 = real time).", callback=options.finite_positive
+        ),
     ] = 1.0,
+    replay: Annotated[
+        Path | None,
+        typer.Option(help="Serve the ticks recorded in this folder (`kitekit record`) on the ticker, at --speed."),
+    ] = None,
     auto_login: Annotated[bool, typer.Option("--auto-login", help="Approve logins without the login form.")] = False,
     state_file: Annotated[
         Path | None, typer.Option(help="Where access tokens persist (default: the kitekit data dir).")
@@ -104,7 +111,13 @@ def sim_command(
     home = embedded.sim_home(data_dir(), f"http://{host}:{port}")  # port 0: one folder for all random ports
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
+    if replay is not None:
+        from kitekit.sim.feed import Recording
+
+        recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
     server = embedded.sim_server(config, clock, wall, host=host, port=port)
+    if replay is not None:
+        server.sim.feed.replay(recording, speed)
     try:
         server.bind()
     except OSError as exc:
@@ -121,6 +134,8 @@ def sim_command(
     moment = clock.now()
     typer.echo(f"kitekit simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
     typer.echo(f"  REST root / KiteConnect(root=…): {server.url}")
+    feed = "the market model" if replay is None else f"{len(recording):,} recorded frames from {replay} at {speed:g}x"
+    typer.echo(f"  ticker / KiteTicker(root=…): {server.ws_url}  ({feed})")
     typer.echo(f"  api_key: {config.api_key}   user: {config.user_id}   (defaults documented in docs/simulator.md)")
     clock_note = "wall clock" if real_time else f"virtual session from {moment:%Y-%m-%d %H:%M} IST at {speed:g}x"
     typer.echo(f"  clock: {clock_note}")

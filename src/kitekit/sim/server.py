@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -19,9 +20,22 @@ __all__ = ["SimServer"]
 
 
 class _QuietDrops(logging.Filter):
-    # A deliberately dropped connection (fault injection) makes uvicorn complain that the app sent nothing.
+    # A deliberately dropped connection (fault injection) makes uvicorn complain that the app sent nothing,
+    # and an upgrade refused with an HTTP answer (the ticker's 403) that the handshake never completed.
     def filter(self, record: logging.LogRecord) -> bool:
-        return "without starting response" not in record.getMessage()
+        message = record.getMessage()
+        return "without starting response" not in message and "without completing handshake" not in message
+
+
+class _NoTokens(logging.Filter):
+    # uvicorn logs each WebSocket upgrade with its query string, which carries the ticker's access token.
+    _TOKEN = re.compile(r"(access_token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "access_token=" in message:
+            record.msg, record.args = self._TOKEN.sub(r"\1***", message), ()
+        return True
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -55,7 +69,10 @@ class SimServer:
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        for flt in (_QuietDrops(), _NoTokens()):
+            if not any(type(f) is type(flt) for f in uvicorn_log.filters):
+                uvicorn_log.addFilter(flt)
 
     @property
     def port(self) -> int:
@@ -71,7 +88,7 @@ class SimServer:
 
     @property
     def ws_url(self) -> str:
-        """Return the WebSocket root ``KiteTicker(root=…)`` would take; nothing is served there yet."""
+        """Return the ticker's root, e.g. ``ws://127.0.0.1:54321``, as ``KiteTicker(root=…)`` takes it."""
         return f"ws://{self.host}:{self.port}"
 
     def bind(self) -> socket.socket:

@@ -34,7 +34,8 @@ from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError
 from kitekit.sim.exchange import SimExchange
 from kitekit.sim.faults import Fault, FaultInjector, OrderFaults
-from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, user
+from kitekit.sim.feed import Feed
+from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, ticker, user
 from kitekit.sim.http.edge import (
     Handler,
     drop_connection,
@@ -79,14 +80,14 @@ class _AccessLog:
         self.counts = counts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
+        scope["kitekit.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = 0
         self.counts[f"{scope['method']} {scope['path']}"] += 1
-        # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
-        scope["kitekit.transport"] = getattr(getattr(send, "__self__", None), "transport", None)
 
         async def record(message: Message) -> None:
             nonlocal status
@@ -224,6 +225,8 @@ class SimApp:
         self.admin_token = secrets.token_urlsafe(24)
         if self.config.admin_token_file is not None:
             atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
+        #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
+        self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         self.asgi = self._build()
 
     def _build(self) -> ASGIApp:
@@ -238,6 +241,7 @@ class SimApp:
             *login.routes(self),
             *session.routes(self),
             *user.routes(self),
+            *ticker.routes(self),
             *market.routes(self),
             *orders.routes(self),
             *portfolio.routes(self),

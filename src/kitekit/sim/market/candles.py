@@ -21,6 +21,8 @@ from kitekit.wire.history import Interval
 
 __all__ = ["CandleHistory"]
 
+_DERIVATIVES = (ContractKind.FUT, ContractKind.CE, ContractKind.PE)
+
 
 class CandleHistory:
     """Kite candle rows for any instrument and interval; thread-safe (the paths cache is)."""
@@ -111,6 +113,28 @@ class CandleHistory:
             o, h, lo, c = (round_tick(x, tick) for x in (o, h, lo, c))
         return o, np.maximum.reduce([h, o, c]), np.minimum.reduce([lo, o, c]), c
 
+    def _second_prices(
+        self,
+        uni: Universe,
+        row: int,
+        sec: np.ndarray,
+        open_log: float,
+        t_open: float,
+        starts: np.ndarray,
+        ends: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """Return (open, high, low, close) of intraday candles from the instrument's price at every second.
+
+        A derivative's price moves with its time to expiry as well as its underlying, so its candle's high
+        and low are the extremes of its own prices second by second (what a quote or a tick showed at each
+        second), not the prices of the underlying's extremes.
+        """
+        model = self.model
+        r = np.full(len(sec), row)
+        spot = np.exp(sec.astype(np.float64) + open_log)
+        px = round_tick(model.price(uni, r, spot, model.tau(uni, r, t_open + np.arange(len(sec)))), uni.price_tick[r])
+        return px[starts], np.maximum.reduceat(px, starts), np.minimum.reduceat(px, starts), px[ends]
+
     def _volumes_and_oi(
         self,
         uni: Universe,
@@ -200,7 +224,10 @@ class CandleHistory:
             ).astype(np.float64)
             + dp.open_log
         )
-        o, h, lo_, c = self._ohlc_prices(uni, row, kind, logs, t0, opens.timestamp() + ends, None)
+        if kind in _DERIVATIVES:
+            o, h, lo_, c = self._second_prices(uni, row, sec, dp.open_log, opens.timestamp(), starts, ends)
+        else:
+            o, h, lo_, c = self._ohlc_prices(uni, row, kind, logs, t0, opens.timestamp() + ends, None)
         k = len(starts)
         share = np.array([dp.volume_share(int(e)) for e in ends])
         cum, _, oi = self._volumes_and_oi(

@@ -24,6 +24,8 @@ from kitekit.wire.history import Interval
 
 __all__ = ["Market"]
 
+_CACHED_DAYS = 1024  # PathModel's own cache: enough for REST quotes and history
+
 
 class Market:
     """The whole simulated market for one seed; safe to share between request threads."""
@@ -48,6 +50,14 @@ class Market:
     def dump_day(self, now: datetime) -> date:
         """Return the trading day whose instruments dump is current at ``now`` (rebuilt at 08:00 IST)."""
         return dump_day(self.calendar, now, self.dump_time)
+
+    def hold_paths(self, underlyings: int) -> None:
+        """Cache the day paths of at least ``underlyings`` underlyings beside the usual ones (~100 kB each).
+
+        The WebSocket feed snapshots its instruments every second; past the cache, each second would rebuild
+        their paths from scratch.
+        """
+        self.paths.reserve(underlyings + _CACHED_DAYS)
 
     # -- instruments -------------------------------------------------------------------------------
     def universe(self, now: datetime) -> Universe:

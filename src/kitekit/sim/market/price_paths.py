@@ -156,6 +156,11 @@ class PathModel:
         return math.exp(self.close_log(uid, self.calendar.ordinal(day)))
 
     # -- intraday ----------------------------------------------------------------------------------
+    def reserve(self, days: int) -> None:
+        """Keep at least ``days`` intraday paths cached (the ticker reads thousands every second)."""
+        with self._lock:
+            self._days.size = max(self._days.size, days)
+
     def day(self, uid: int, n: int) -> DayPath:
         """Return the intraday path of ``uid`` on trading-day ordinal ``n`` (cached)."""
         key = (uid, n)

@@ -1,0 +1,44 @@
+"""The streaming benchmark's simulator, in a process of its own: it prints its URL and logs when each frame left.
+
+Run by ``bench_stream``: ``python -m bench.stream_sim LOG``. It serves a virtual session from 11:00 IST at real
+speed (a new market second each second), and on end of input writes, for every tick frame it sent, the first
+packet's token and exchange timestamp, the monotonic time the frame was handed to the socket and its tick
+count, to ``LOG`` (numpy ``.npy``). Monotonic time is one clock for every process of a Linux machine, so the
+benchmark can match it with the time its callbacks ran.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import BENCH_NOW
+from kitekit.clock import VirtualClock
+from kitekit.sim import SimConfig, SimServer
+from kitekit.sim.config import LoginMode
+
+
+def main(argv: list[str]) -> None:
+    log = Path(argv[0])
+    sent: list[tuple[int, int, int, int]] = []
+
+    def tap(connection: int, frame: bytes) -> None:
+        # Full packets of tradable instruments: token at byte 4, exchange timestamp at byte 4 + 60.
+        sent.append((int.from_bytes(frame[4:8], "big"), int.from_bytes(frame[64:68], "big"), time.monotonic_ns(),
+                     frame[0] << 8 | frame[1]))  # fmt: skip
+
+    config = SimConfig(rate_limit_enabled=False, login_mode=LoginMode.AUTO)
+    server = SimServer(config, VirtualClock(BENCH_NOW))
+    server.sim.feed.tap = tap
+    server.start()
+    print(server.url, flush=True)  # the parent reads it
+    sys.stdin.read()
+    server.stop()
+    np.save(log, np.array(sent, dtype=np.int64).reshape(-1, 4))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

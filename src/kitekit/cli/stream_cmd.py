@@ -1,0 +1,99 @@
+"""``kitekit ticks`` and ``kitekit record``: Kite's WebSocket feed printed as it arrives, or recorded to Parquet."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kitekit.cli import options
+from kitekit.cli.context import CliContext
+
+if TYPE_CHECKING:
+    from kitekit.ticker import Ticker
+
+__all__ = ["StreamMode", "record", "ticks"]
+
+_INSTRUMENTS = typer.Argument(help='Instruments: RELIANCE, "NIFTY 50", NSE:INFY, 408065…')
+_Count = Annotated[
+    int | None, typer.Option(help="Stop after this many ticks (default: until Ctrl-C).", callback=options.at_least(1))
+]
+
+
+class StreamMode(StrEnum):
+    """A subscription mode (the wire's; kept here so ``--help`` needs no numpy)."""
+
+    LTP = "ltp"
+    QUOTE = "quote"
+    FULL = "full"
+
+
+def ticks(
+    ctx: typer.Context,
+    instruments: Annotated[list[str], _INSTRUMENTS],
+    mode: Annotated[StreamMode, typer.Option(help="ltp, quote (with change, volume) or full (depth, OI).")] = (
+        StreamMode.QUOTE
+    ),
+    count: _Count = None,
+) -> None:
+    """Print ticks from Kite's WebSocket feed as they arrive; reconnects by itself, stops on an expired session."""
+    import asyncio
+
+    from kitekit.cli.stream_view import print_ticks
+
+    cli: CliContext = ctx.obj
+    ticker, labels = _ticker(cli, instruments, mode)
+    asyncio.run(print_ticks(ticker, labels, cli.console, cli.clock, count))
+
+
+def record(
+    ctx: typer.Context,
+    instruments: Annotated[list[str], _INSTRUMENTS],
+    out: Annotated[Path, typer.Option("--out", help="Folder of the daily Parquet files (created if missing).")],
+    mode: Annotated[StreamMode, typer.Option(help="ltp, quote or full.")] = StreamMode.FULL,
+    flush_every: Annotated[
+        float, typer.Option(help="Seconds between writes: the most a crash loses.", callback=options.finite_positive)
+    ] = 1.0,
+    count: _Count = None,
+) -> None:
+    """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C.
+
+    A slow disk never holds up the feed; a tick that could not be buffered is counted and reported, and the
+    command then exits with 1.
+    """
+    import asyncio
+
+    from kitekit.cli.stream_view import record_ticks
+    from kitekit.files import ensure_dir
+    from kitekit.ticker import TickRecorder
+
+    cli: CliContext = ctx.obj
+    ensure_dir(out)  # a folder that cannot be made fails before anything connects
+    recorder = TickRecorder(out, flush_every=flush_every)
+    ticker, _ = _ticker(cli, instruments, mode)
+    stats = asyncio.run(record_ticks(ticker, recorder, cli.err, count))
+    cli.console.print(
+        f"Recorded {stats.written_ticks:,} ticks in {stats.written_frames:,} frames to {out} "
+        f"(dropped {stats.dropped_ticks:,}).",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if stats.dropped_ticks:
+        from kitekit.errors import TickerError
+
+        raise TickerError(
+            f"{stats.dropped_ticks:,} ticks in {stats.dropped_frames:,} frames were dropped: the disk could not keep "
+            "up. Record to a faster disk, fewer instruments, or a lighter mode."
+        )
+
+
+def _ticker(cli: CliContext, instruments: list[str], mode: StreamMode) -> tuple[Ticker, dict[int, str]]:
+    """Return a subscribed ticker for this run's session, and each token's label as the user typed it."""
+    from kitekit.ticker import Ticker
+
+    store = cli.store()
+    ticker = Ticker.from_kite(cli.kite(), store, login_hint=cli.login_hint)
+    tokens = ticker.subscribe(instruments, mode.value)
+    return ticker, {token: store.key(token) for token in tokens}

@@ -14,6 +14,7 @@ from kitekit.instruments import InstrumentStore
 from kitekit.orders import LiveBroker, LookupPolicy, OrderRequest, OrderStatus
 from kitekit.orders.rules import nearest_tick
 from kitekit.sim.server import SimServer
+from tests.conftest import eventually
 from tests.orders_helpers import accepted, advancing, client, order_faults, sent
 
 
@@ -95,3 +96,26 @@ def test_a_refusal_is_journaled_and_replayed_without_a_second_request(
     with pytest.raises(InputException, match="Markets are closed"):
         live.place(OrderRequest.buy("NSE:INFY", 1), "late")
     assert sent(sim) == 1 and [str(i.state) for i in live.intents()] == ["rejected"]
+
+
+def test_order_updates_arrive_through_the_tickers_websocket_without_a_poll(
+    live: LiveBroker, sim: SimServer
+) -> None:
+    from kitekit.orders import OrderEvents
+    from kitekit.ticker import Ticker
+
+    events = OrderEvents(live)
+    seen: list[tuple[str, str]] = []
+    events.on_update(lambda u: seen.append((u.order.order_id, f"{u.status}:{u.source}")))
+    ticker = Ticker.from_kite(live.kite)
+    events.listen(ticker)
+    ticker.start()
+    try:
+        eventually(lambda: ticker.stats.connects)
+        placed = live.place(OrderRequest.buy("NSE:INFY", 1, price=below(live)), "ws-events-1")
+        eventually(lambda: (placed.order_id, "OPEN:websocket") in seen)
+        live.cancel(placed.order_id)
+        eventually(lambda: (placed.order_id, "CANCELLED:websocket") in seen)
+    finally:
+        ticker.stop()
+    assert events.poll() == []  # the polls find nothing new: every change already came in by the WebSocket

@@ -46,6 +46,12 @@ def _progress(order: Order) -> tuple[Any, ...]:
     return (str(order.status), order.filled_quantity, order.quantity, order.price, order.trigger_price)
 
 
+class _Pushes(Protocol):
+    """Anything that calls ``on_order_update(payload)`` with Kite's order messages: a ticker."""
+
+    on_order_update: Callable[[dict[str, Any]], object] | None
+
+
 class OrderEvents:
     """Turns order book snapshots and pushed updates into one stream of changes.
 
@@ -117,6 +123,14 @@ class OrderEvents:
             if update is not None:
                 updates.append(update)
         return updates
+
+    def listen(self, ticker: _Pushes) -> None:
+        """Merge the order updates a :class:`~kitekit.ticker.Ticker` receives, as they arrive.
+
+        Updates then reach callbacks and :meth:`stream` within moments of the exchange's change, and polling
+        still fills any gap (a reconnect, a missed frame); each change is reported once either way.
+        """
+        ticker.on_order_update = self.push
 
     def push(self, payload: Mapping[str, Any] | Order, source: str = "websocket") -> OrderUpdate | None:
         """Merge one pushed order update (the ``data`` of a ticker's order message, or a postback).

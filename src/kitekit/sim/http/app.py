@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -192,6 +192,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        # The client hung up while its body was being read (a timeout on a slow answer): not a bug, and
+        # nobody is left to answer.
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
     log.exception("simulator bug while serving %s %s", request.method, request.url.path)
     return json_response(error_body(ErrorType.GENERAL, "An unexpected error occurred."), 500)
 

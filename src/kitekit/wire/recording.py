@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from kitekit.clock import IST
 from kitekit.files import atomic_write, ensure_dir
 from kitekit.wire.ticks import TickColumns, decode_columns_batch
+from kitekit.wire.ticks.layout import INT_FIELDS, PRICE_FIELDS, TIME_FIELDS
 
 __all__ = [
     "SCHEMA",
@@ -44,17 +45,9 @@ __all__ = [
     "write_part",
 ]
 
-_PRICES = ("last_price", "average_traded_price", "open", "high", "low", "close", "change")
-_INTS = (
-    "last_traded_quantity",
-    "volume_traded",
-    "total_buy_quantity",
-    "total_sell_quantity",
-    "oi",
-    "oi_day_high",
-    "oi_day_low",
-)
-_TIMES = ("last_trade_time", "exchange_timestamp")
+_PRICES = (*PRICE_FIELDS, "change")  # the SDK's percentage change is recorded too
+_INTS = INT_FIELDS
+_TIMES = TIME_FIELDS
 _DEPTH_INTS = ("depth_buy_quantity", "depth_buy_orders", "depth_sell_quantity", "depth_sell_orders")
 _DEPTH_PRICES = ("depth_buy_price", "depth_sell_price")
 

@@ -16,13 +16,13 @@ from kitekit.wire.ticks.layout import (
     _DEPTH_FIELDS,
     _DIVISORS,
     _INDICES,
-    _INTS,
     _KIND_SET,
     _NAT,
-    _PRICES,
     _SELL_WORD,
-    _TIMES,
     _WORDS,
+    INT_FIELDS,
+    PRICE_FIELDS,
+    TIME_FIELDS,
     PacketKind,
 )
 from kitekit.wire.ticks.model import TickColumns, _change
@@ -53,13 +53,13 @@ def _walk(frame: bytes, count: int) -> tuple[list[int], list[int]]:
 
 # Per kind, which words hold prices (depth prices last), integers and times.
 _PRICE_WORDS = {
-    kind: [w for name, w in _WORDS[kind].items() if name in _PRICES]
+    kind: [w for name, w in _WORDS[kind].items() if name in PRICE_FIELDS]
     + ([*range(_BUY_WORD + 1, _BUY_WORD + 15, 3), *range(_SELL_WORD + 1, _SELL_WORD + 15, 3)] if kind == 184 else [])
     for kind in PacketKind
 }
-_PRICE_NAMES = {kind: [name for name in _WORDS[kind] if name in _PRICES] for kind in PacketKind}
-_INT_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in _INTS] for kind in PacketKind}
-_TIME_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in _TIMES] for kind in PacketKind}
+_PRICE_NAMES = {kind: [name for name in _WORDS[kind] if name in PRICE_FIELDS] for kind in PacketKind}
+_INT_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in INT_FIELDS] for kind in PacketKind}
+_TIME_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in TIME_FIELDS] for kind in PacketKind}
 
 
 def _read(words: npt.NDArray[np.uint32], kind: PacketKind) -> dict[str, npt.NDArray[Any]]:
@@ -102,9 +102,9 @@ def _read(words: npt.NDArray[np.uint32], kind: PacketKind) -> dict[str, npt.NDAr
 
 def _absent_columns(names: Sequence[str], n: int) -> dict[str, npt.NDArray[Any]]:
     """Return the absent value of each named field for ``n`` rows, allocated in one block per type."""
-    prices = [name for name in names if name in _PRICES]
-    times = [name for name in names if name in _TIMES]
-    ints = [name for name in names if name in _INTS or name == "instrument_token"]
+    prices = [name for name in names if name in PRICE_FIELDS]
+    times = [name for name in names if name in TIME_FIELDS]
+    ints = [name for name in names if name in INT_FIELDS or name == "instrument_token"]
     depth_prices = [name for name in names if name.startswith("depth_") and name.endswith("_price")]
     depth_ints = [name for name in names if name.startswith("depth_") and not name.endswith("_price")]
     out: dict[str, npt.NDArray[Any]] = {}
@@ -120,7 +120,7 @@ def _absent_columns(names: Sequence[str], n: int) -> dict[str, npt.NDArray[Any]]
     return out
 
 
-_READ_FIELDS = ("instrument_token", *_PRICES, *_INTS, *_TIMES, *_DEPTH_FIELDS)
+_READ_FIELDS = ("instrument_token", *PRICE_FIELDS, *INT_FIELDS, *TIME_FIELDS, *_DEPTH_FIELDS)
 
 
 def _assemble(kinds: npt.NDArray[np.uint16], groups: list[tuple[Any, dict[str, npt.NDArray[Any]]]]) -> TickColumns:

@@ -16,18 +16,18 @@ from kitekit.wire.ticks.layout import (
     _DEPTH,
     _DEPTH_FIELDS,
     _DIVISORS,
-    _INTS,
     _KIND_NAMES,
     _KIND_VALUES,
     _NAT,
     _NET_CHANGE_WORD,
-    _PRICES,
     _SELL_WORD,
-    _TIMES,
     _UINT16,
     _UINT32,
     _WORDS,
+    INT_FIELDS,
     MAX_PACKETS,
+    PRICE_FIELDS,
+    TIME_FIELDS,
     PacketKind,
     packet_kind,
 )
@@ -102,9 +102,9 @@ def _pack(columns: TickColumns, kind: PacketKind, rows: Any) -> npt.NDArray[np.u
     words = record["words"]
     words[:, 0] = token
     for name, word in _WORDS[kind].items():
-        if name in _PRICES:
+        if name in PRICE_FIELDS:
             words[:, word] = _wire_prices(name, _pick(getattr(columns, name), rows), div, rows)
-        elif name in _TIMES:
+        elif name in TIME_FIELDS:
             words[:, word] = _wire_times(name, _pick(getattr(columns, name), rows), rows)
         elif name != "instrument_token":
             words[:, word] = _wire_ints(name, _pick(getattr(columns, name), rows), rows)
@@ -189,7 +189,7 @@ def encode_ticks(ticks: Iterable[Tick]) -> bytes:
         return b"\x00\x00"
     depth = {name: np.zeros((n, _DEPTH), dtype=np.int64) for name in _DEPTH_FIELDS if not name.endswith("_price")}
     depth_prices = {name: np.zeros((n, _DEPTH)) for name in _DEPTH_FIELDS if name.endswith("_price")}
-    times: dict[str, list[Any]] = {name: [] for name in _TIMES}
+    times: dict[str, list[Any]] = {name: [] for name in TIME_FIELDS}
     for row, tick in enumerate(ticks):
         for side, levels in (("buy", tick.depth_buy), ("sell", tick.depth_sell)):
             if len(levels) > _DEPTH:
@@ -198,14 +198,14 @@ def encode_ticks(ticks: Iterable[Tick]) -> bytes:
                 depth[f"depth_{side}_quantity"][row, level] = entry.quantity
                 depth_prices[f"depth_{side}_price"][row, level] = entry.price
                 depth[f"depth_{side}_orders"][row, level] = entry.orders
-        for name in _TIMES:
+        for name in TIME_FIELDS:
             epoch = _epoch(name, getattr(tick, name), row)
             times[name].append(np.datetime64(epoch, "s") if epoch is not None else _NAT)
     columns = TickColumns.new(
         [packet_kind(t.instrument_token, t.mode) for t in ticks],
         np.array([t.instrument_token for t in ticks]),
-        **{name: np.array([float(getattr(t, name)) for t in ticks]) for name in _PRICES},
-        **{name: np.array([getattr(t, name) for t in ticks]) for name in _INTS},
+        **{name: np.array([float(getattr(t, name)) for t in ticks]) for name in PRICE_FIELDS},
+        **{name: np.array([getattr(t, name) for t in ticks]) for name in INT_FIELDS},
         **{name: np.array(values, dtype="datetime64[s]") for name, values in times.items()},
         **depth,
         **depth_prices,

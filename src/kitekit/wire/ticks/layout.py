@@ -94,8 +94,10 @@ _NET_CHANGE_WORD = 6
 # Depth: 10 levels of (uint32 quantity, uint32 price, uint16 orders, 2 pad bytes) from byte 64, bids first.
 _BUY_WORD, _SELL_WORD = 16, 31
 
-_PRICES = ("last_price", "average_traded_price", "open", "high", "low", "close")
-_INTS = (
+#: The fields of a tick that are prices (divided by the segment divisor on the wire).
+PRICE_FIELDS = ("last_price", "average_traded_price", "open", "high", "low", "close")
+#: The fields of a tick that are whole numbers (quantities, volume, OI), never scaled.
+INT_FIELDS = (
     "last_traded_quantity",
     "volume_traded",
     "total_buy_quantity",
@@ -104,7 +106,8 @@ _INTS = (
     "oi_day_high",
     "oi_day_low",
 )
-_TIMES = ("last_trade_time", "exchange_timestamp")
+#: The fields of a tick that are epoch seconds.
+TIME_FIELDS = ("last_trade_time", "exchange_timestamp")
 _DEPTH_FIELDS = (
     "depth_buy_quantity",
     "depth_buy_price",

@@ -15,13 +15,13 @@ from kitekit.wire.ticks.layout import (
     _DEPTH,
     _DEPTH_FIELDS,
     _INDICES,
-    _INTS,
     _KIND_NAMES,
     _KIND_VALUES,
     _NAT,
-    _PRICES,
-    _TIMES,
     _WORDS,
+    INT_FIELDS,
+    PRICE_FIELDS,
+    TIME_FIELDS,
     Mode,
     PacketKind,
     packet_kind,
@@ -247,7 +247,8 @@ _MODE_TABLE = np.array([""] * (max(_KIND_VALUES) + 1), dtype="<U5")
 for _kind in PacketKind:
     _MODE_TABLE[_kind] = _kind.mode.value
 _CARRIED_BY: dict[str, list[int]] = {
-    name: [int(k) for k in PacketKind if name in _WORDS[k]] for name in ("instrument_token", *_PRICES, *_INTS, *_TIMES)
+    name: [int(k) for k in PacketKind if name in _WORDS[k]]
+    for name in ("instrument_token", *PRICE_FIELDS, *INT_FIELDS, *TIME_FIELDS)
 }
 _CARRIED_BY["tradable"] = _CARRIED_BY["instrument_token"]
 _CARRIED_BY["change"] = _CARRIED_BY["close"]

@@ -1,7 +1,5 @@
 """``kitekit demo``: the main job — log in, show the profile, then monitor live prices."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

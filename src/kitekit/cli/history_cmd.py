@@ -1,7 +1,5 @@
 """``kitekit history SYMBOL``, ``kitekit history backfill SYMBOL…`` and ``kitekit chart SYMBOL``."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -93,7 +91,7 @@ def _as_end(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else _as_start(value) + timedelta(days=1, seconds=-1)
 
 
-def _history(cli: CliContext) -> tuple[History, CandleStore]:
+def _history(cli: CliContext) -> "tuple[History, CandleStore]":
     from kitekit.history import CandleStore, History
 
     store = CandleStore(cli.data_dir / "candles.duckdb")
@@ -237,18 +235,18 @@ def chart(
         open_in_browser(out.resolve().as_uri())
 
 
-def _span(frame: pd.DataFrame) -> str:
+def _span(frame: "pd.DataFrame") -> str:
     first, last = _ends(frame)
     return f" from {first} to {last}" if first else ""
 
 
-def _ends(frame: pd.DataFrame) -> tuple[str, str]:
+def _ends(frame: "pd.DataFrame") -> tuple[str, str]:
     if not len(frame):
         return "", ""
     return str(frame.index[0]), str(frame.index[-1])
 
 
-def _table(frame: pd.DataFrame, title: str) -> Table:
+def _table(frame: "pd.DataFrame", title: str) -> Table:
     table = Table("date", *map(str, frame.columns), title=title)
     for stamp, row in zip(frame.index, frame.itertuples(index=False), strict=True):
         table.add_row(str(stamp), *(f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in row))

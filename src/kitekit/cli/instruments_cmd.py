@@ -1,7 +1,5 @@
 """``kitekit instruments sync|find|chain`` and ``kitekit tokens export``."""
 
-from __future__ import annotations
-
 import contextlib
 from pathlib import Path
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``kitekit monitor``: LTP readings every N seconds, as lines, a live table, and/or a CSV file; or ``--stream``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -4,8 +4,6 @@ Paper by default, and every command says so; ``--live`` trades on the Kite accou
 account, with ``--sim``), printing each order in full and asking before it is sent unless ``--yes``.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -31,7 +29,7 @@ def _where(cli: CliContext, live: bool) -> str:
     return "the simulator's account (LIVE mode)" if cli.sim else "your Kite account (LIVE)"
 
 
-def _gateway(cli: CliContext, live: bool) -> OrderGateway:
+def _gateway(cli: CliContext, live: bool) -> "OrderGateway":
     """Return the paper broker (saying so) or, with ``--live``, the live one."""
     from kitekit.orders import LiveBroker, PaperBroker
 

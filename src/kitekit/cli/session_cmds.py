@@ -1,7 +1,5 @@
 """``kitekit login``, ``logout``, ``status`` and ``profile``."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -25,7 +23,7 @@ def _until(later: datetime, now: datetime) -> str:
     return f"in {hours}h {rest // 60:02d}m"
 
 
-def _describe(session: SavedSession, now: datetime) -> str:
+def _describe(session: "SavedSession", now: datetime) -> str:
     return (
         f"{session.user_id} ({session.user_name}), logged in {session.login_time.astimezone(IST):%Y-%m-%d %H:%M} "
         f"IST, expires {session.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(session.expires_at, now)})"

@@ -1,7 +1,5 @@
 """``kitekit sim``: run the simulator in the foreground."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

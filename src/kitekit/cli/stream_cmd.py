@@ -1,7 +1,5 @@
 """``kitekit ticks`` and ``kitekit record``: Kite's WebSocket feed printed as it arrives, or recorded to Parquet."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -89,7 +87,7 @@ def record(
         )
 
 
-def _ticker(cli: CliContext, instruments: list[str], mode: StreamMode) -> tuple[Ticker, dict[int, str]]:
+def _ticker(cli: CliContext, instruments: list[str], mode: StreamMode) -> "tuple[Ticker, dict[int, str]]":
     """Return a subscribed ticker for this run's session, and each token's label as the user typed it."""
     from kitekit.ticker import Ticker
 

@@ -113,3 +113,16 @@ def test_amounts_use_indian_grouping_and_pnl_is_coloured_by_its_sign() -> None:
     rendered = console.export_text(styles=True, clear=False)
     assert "\x1b[32m+₹12,34,567.50" in rendered and "\x1b[31m-₹2,500.00" in rendered
     assert "\x1b[1;32m+₹12,32,067.50" in rendered  # the total, bold and green
+
+
+def test_piped_into_a_log_the_orders_table_keeps_every_id_and_tag_whole(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cron job writes to a file: no terminal to fit, so nothing may be cut to rich's default 80 columns.
+    monkeypatch.delenv("COLUMNS")
+    code, text = kitekit(capsys, "order", "buy", "INFY", "3", "--tag", "morningBreakout0107")
+    assert code == 0, text
+    order_id = text.split("PAPER order ")[1].split(":")[0]
+    code, text = kitekit(capsys, "orders")
+    assert code == 0 and "…" not in text
+    assert order_id in text and "morningBreakout0107" in text and "NSE:INFY" in text

@@ -98,9 +98,7 @@ def test_a_refusal_is_journaled_and_replayed_without_a_second_request(
     assert sent(sim) == 1 and [str(i.state) for i in live.intents()] == ["rejected"]
 
 
-def test_order_updates_arrive_through_the_tickers_websocket_without_a_poll(
-    live: LiveBroker, sim: SimServer
-) -> None:
+def test_order_updates_arrive_through_the_tickers_websocket_without_a_poll(live: LiveBroker, sim: SimServer) -> None:
     from kitekit.orders import OrderEvents
     from kitekit.ticker import Ticker
 

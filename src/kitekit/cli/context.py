@@ -31,6 +31,20 @@ if TYPE_CHECKING:
 __all__ = ["CliContext"]
 
 
+#: Width for output that goes to a file or a pipe: wide enough for every table's columns to stay whole.
+PIPED_WIDTH = 200
+
+
+def _stdout_console() -> Console:
+    """Return the console for results, as wide as the terminal, or :data:`PIPED_WIDTH` when piped."""
+    console = Console()
+    # Into a file or a cron log there is no screen to fit, and rich's default of 80 columns would cut order
+    # ids and symbols to "…"; COLUMNS, when set, still decides.
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=PIPED_WIDTH)
+    return console
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -42,7 +56,7 @@ class CliContext:
     sim: bool = False
     sim_url: str | None = None
     config_file: Path | None = None
-    console: Console = field(default_factory=Console)
+    console: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
     clock: Clock = field(default_factory=SystemClock)
     sim_speed: float = 1.0

@@ -126,3 +126,13 @@ def test_piped_into_a_log_the_orders_table_keeps_every_id_and_tag_whole(
     code, text = kitekit(capsys, "orders")
     assert code == 0 and "…" not in text
     assert order_id in text and "morningBreakout0107" in text and "NSE:INFY" in text
+
+
+def test_a_paper_refusal_says_the_paper_broker_refused_it_not_kite(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text = kitekit(capsys, "order", "show", "12345")
+    assert code == 1 and "The paper broker refused it (OrderException, as Kite would)" in text
+    assert "Kite answered" not in text and sent(on_sim) == 0
+    code, text = kitekit(capsys, "order", "show", "12345", "--live")
+    assert code == 1 and "Kite answered OrderException" in text

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from kitekit.wire.envelope import ErrorType
 
 __all__ = [
+    "PAPER_REFUSAL_NOTE",
     "AmbiguousInstrumentError",
     "CandleStoreError",
     "ConfigError",
@@ -78,6 +79,10 @@ __all__ = [
     "TickerError",
     "UnknownInstrumentError",
 ]
+
+#: The note (``BaseException.add_note``) on every SDK exception the paper broker raises for a refusal, so that
+#: a caller and the CLI can tell it from an answer of Kite's own: nothing was sent to Kite.
+PAPER_REFUSAL_NOTE = "refused by kitekit's paper broker, by Kite's rules; nothing was sent to Kite"
 
 
 class KitekitError(Exception):

@@ -26,7 +26,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from kitekit.errors import ConfigError, KitekitError, OrderValidationError, SessionError
+from kitekit.errors import PAPER_REFUSAL_NOTE, ConfigError, KitekitError, OrderValidationError, SessionError
 
 __all__ = ["CONFIG", "FAILED", "FILES", "INTERNAL", "INTERRUPTED", "SESSION", "USAGE", "Failure", "describe"]
 
@@ -83,6 +83,8 @@ def _kite_failure(exc: BaseException) -> Failure | None:
     name = type(exc).__name__
     if isinstance(exc, kex.TokenException):
         return Failure(f"[red]Kite rejected the session ({name}, HTTP {exc.code}):[/] {exc}", SESSION)
+    if PAPER_REFUSAL_NOTE in getattr(exc, "__notes__", ()):
+        return Failure(f"[red]The paper broker refused it ({name}, as Kite would):[/] {exc}", FAILED)
     return Failure(f"[red]Kite answered {name} (HTTP {exc.code}):[/] {exc}", FAILED)
 
 

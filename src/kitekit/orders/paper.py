@@ -14,11 +14,17 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kitekit.clock import IST, Clock, SystemClock
 from kitekit.engine import Engine, EngineConfig, InstrumentSpec, MarketQuote
-from kitekit.errors import IntentConflictError, OrderStateError, RejectionError, UnknownInstrumentError
+from kitekit.errors import (
+    PAPER_REFUSAL_NOTE,
+    IntentConflictError,
+    OrderStateError,
+    RejectionError,
+    UnknownInstrumentError,
+)
 from kitekit.orders.gateway import Instruments, QuoteAtHand
 from kitekit.orders.journal import derive_tag
 from kitekit.orders.ledger import PaperLedger
@@ -30,9 +36,19 @@ from kitekit.orders.rules import PreTradeRules
 from kitekit.orders.validator import Validator, day_of
 from kitekit.wire.envelope import ErrorType, exception_class
 
+if TYPE_CHECKING:
+    from kiteconnect.exceptions import KiteException
+
 __all__ = ["PaperBroker"]
 
 T = TypeVar("T")
+
+
+def _refusal(error_type: ErrorType, message: str, status: int) -> KiteException:
+    """Return the SDK exception Kite would raise for this refusal, noted as the paper broker's own."""
+    exc = exception_class(error_type)(message, code=status)
+    exc.add_note(PAPER_REFUSAL_NOTE)
+    return exc
 
 
 class PaperBroker:
@@ -126,7 +142,7 @@ class PaperBroker:
             try:
                 return action(engine, now)
             except RejectionError as exc:
-                raise exception_class(exc.error_type)(exc.message, code=exc.status) from exc
+                raise _refusal(exc.error_type, exc.message, exc.status) from exc
 
     def _feed(self, engine: Engine, now: datetime, keys: tuple[str, ...] = ()) -> dict[str, Mapping[str, Any]]:
         """Fetch and push quotes of the watched instruments (and ``keys``) not fetched within ``refresh``.
@@ -192,7 +208,7 @@ class PaperBroker:
             except RejectionError as exc:
                 self._intents[key] = {"tag": tag, "request": params, "error_type": str(exc.error_type),
                                       "status": exc.status, "message": exc.message}  # fmt: skip
-                raise exception_class(exc.error_type)(exc.message, code=exc.status) from exc
+                raise _refusal(exc.error_type, exc.message, exc.status) from exc
             self._intents[key] = {"tag": tag, "request": params, "order_id": order_id}
             return Placement(intent_id, tag, order_id)
 
@@ -203,7 +219,7 @@ class PaperBroker:
             )
         if "order_id" not in known:
             error = ErrorType(known["error_type"])
-            raise exception_class(error)(known["message"], code=known["status"])
+            raise _refusal(error, known["message"], known["status"])
         return Placement(intent_id, known["tag"], known["order_id"], replayed=True)
 
     def place_sliced(self, request: OrderRequest, intent_id: str | None = None) -> list[Placement]:

@@ -163,6 +163,17 @@ def test_an_expired_contracts_intraday_candles_are_refused_naming_what_is_kept(
         check_request(expired, "minute", date(2026, 11, 20), None, now=now)
 
 
+@pytest.mark.usefixtures("unlimited")
+def test_an_expired_contracts_day_candles_come_from_the_simulator_up_to_its_expiry(
+    sim: SimServer, sim_kite: KiteConnect, sim_clock: ManualClock, day_after_expiry: InstrumentStore
+) -> None:
+    sim_clock.set(day_after_expiry.clock.now())
+    history = History(sim_kite, day_after_expiry, clock=sim_clock)
+    frame = history.candles("NFO:NIFTY26NOVFUT", "day", date(2026, 11, 2))
+    assert len(frame) == 15 and frame.index[-1].date() == date(2026, 11, 23)  # 16 weekdays, 2-23 Nov, one a holiday
+    assert historical_requests(sim) == 1
+
+
 def test_a_range_after_a_contracts_expiry_is_refused(day_after_expiry: InstrumentStore) -> None:
     expired = day_after_expiry.instrument("NFO:NIFTY26NOVFUT")
     now = day_after_expiry.clock.now()

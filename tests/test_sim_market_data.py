@@ -295,3 +295,19 @@ def test_continuous_day_candles_for_a_future(sim: SimServer, sim_kite: KiteConne
 def test_future_dates_give_no_candles_beyond_now(sim_kite: KiteConnect) -> None:
     candles = sim_kite.historical_data(738561, "2026-11-27 09:15:00", "2026-11-28 15:30:00", "15minute")
     assert candles and candles[-1]["date"].strftime("%H:%M") == "11:00"  # the live candle, one second old
+
+
+def test_an_expired_contract_keeps_its_day_candles_up_to_its_expiry_and_nothing_intraday(
+    sim: SimServer, sim_kite: KiteConnect, sim_clock: ManualClock, sim_market: Market
+) -> None:
+    expiry_day = datetime(2026, 11, 23, 10, 0, tzinfo=IST)  # NIFTY26NOVFUT's last day
+    listed = sim_market.universe(expiry_day)
+    token = int(listed.token[listed.resolve("NFO:NIFTY26NOVFUT")])
+    sim_clock.set(expiry_day + timedelta(days=2))  # the next trading day (the 24th is a holiday): not listed
+    assert sim_market.universe(sim_clock.now()).resolve(str(token)) is None
+    candles = sim_kite.historical_data(token, "2026-11-01", "2026-11-25", "day")
+    assert candles and candles[-1]["date"].date() == expiry_day.date()
+    with pytest.raises(kex.InputException, match="only day candles are kept for expired contracts"):
+        sim_kite.historical_data(token, "2026-11-20", "2026-11-23", "minute")
+    with pytest.raises(kex.InputException, match="invalid token"):
+        sim_kite.historical_data(token + 256 * 7919, "2026-11-01", "2026-11-25", "day")

@@ -232,12 +232,20 @@ def candles_payload(market: Market, query: HistoryQuery, now: datetime) -> dict[
     """Return the ``data`` of a historical call at ``now``: ``{"candles": [[time, o, h, l, c, v(, oi)], …]}``.
 
     Raises:
-        ApiError: the token is not listed, or ``continuous`` is asked of anything but a future (400).
+        ApiError: the token is not listed today or in the previous dump, an expired contract is asked for
+            anything but day candles, or ``continuous`` is asked of anything but a future (400).
     """
     uni = market.universe(now)
     row = uni.resolve(query.token)
     if row is None:
-        raise invalid_input("invalid token")
+        # Kite keeps the day candles of expired contracts; the simulator serves those of the contracts the
+        # previous dump listed (the dump kitekit's instrument store keeps to resolve them).
+        uni = market.previous_universe(now)
+        row = uni.resolve(query.token)
+        if row is None:
+            raise invalid_input("invalid token")
+        if query.interval is not Interval.DAY:
+            raise invalid_input("only day candles are kept for expired contracts")
     if query.continuous and uni.kind[row] != ContractKind.FUT:
         raise invalid_input("continuous data is available only for futures")
     candles = market.candles(uni, row, query.interval, query.start, query.end, now, query.oi, query.continuous)

@@ -62,7 +62,13 @@ class Market:
     # -- instruments -------------------------------------------------------------------------------
     def universe(self, now: datetime) -> Universe:
         """Return the instrument universe listed at ``now`` (built once per dump day)."""
-        day = self.dump_day(now)
+        return self._universe_of(self.dump_day(now))
+
+    def previous_universe(self, now: datetime) -> Universe:
+        """Return the universe the dump before ``now``'s listed: it still holds the contracts that just expired."""
+        return self._universe_of(self.calendar.previous(self.dump_day(now)))
+
+    def _universe_of(self, day: date) -> Universe:
         with self._lock:
             uni = self._universes.get(day)
             if uni is None:

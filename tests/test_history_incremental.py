@@ -50,8 +50,9 @@ def test_a_repeated_request_fetches_only_the_candles_still_forming(sim: SimServe
     assert historical_requests(sim) == 3
     sent = record(kept.kite)
     again = kept.candles(RELIANCE, "minute", start, SIM_NOW)
-    # The last window ended at 11:00, when the 11:00 candle was forming: only the tail is asked for again.
-    assert [(s.start, s.end) for s in sent] == [(SIM_NOW - timedelta(minutes=2) + SECOND, SIM_NOW)]
+    # The last window ended at 11:00, when the 11:00 candle was forming: only the tail is asked for again,
+    # from the last closed candle stored (10:58), which is re-read to check Kite has not rewritten history.
+    assert [(s.start, s.end) for s in sent] == [(SIM_NOW - timedelta(minutes=2), SIM_NOW)]
     pd.testing.assert_frame_equal(again, first)
     pd.testing.assert_frame_equal(again, fresh(kept, RELIANCE, "minute", start, SIM_NOW))
 
@@ -72,7 +73,7 @@ def test_a_longer_range_fetches_only_the_part_not_yet_stored(sim: SimServer, kep
     longer = kept.candles(INFY, "15minute", start, SIM_NOW)
     assert sorted((s.start, s.end) for s in sent) == [
         (start, SIM_NOW - timedelta(days=100) - SECOND),
-        (SIM_NOW - timedelta(minutes=16) + SECOND, SIM_NOW),  # the 10:45 candle closed after the last fetch
+        (SIM_NOW - timedelta(minutes=30), SIM_NOW),  # from the last closed candle stored: 10:45 closed since
     ]
     pd.testing.assert_frame_equal(longer, fresh(kept, INFY, "15minute", start, SIM_NOW))
 
@@ -215,3 +216,39 @@ def test_a_second_backfill_makes_at_most_one_request_per_instrument(
     sim_clock.advance(timedelta(hours=2))
     filled = kept.backfill(names, Interval.MINUTE, sim_clock.now() - timedelta(days=130), sim_clock.now())
     assert [f.windows for f in filled] == [1, 1, 1] and historical_requests(sim) == 12
+
+
+def test_history_kite_rewrote_since_it_was_stored_is_dropped_and_fetched_again(
+    sim: SimServer, kept: History, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = SIM_NOW - timedelta(days=200)
+    stored = kept.candles(RELIANCE, "day", start)
+    # Emulate candles stored before a 1:2 split: Kite now serves every earlier price halved, the store kept
+    # the old ones. Written through the store itself, up to yesterday's close, as a fetch would have left them.
+    assert kept.store is not None
+    series = series_of(kept.request(RELIANCE, "day", start))
+    closed = stored.iloc[:-1].copy()
+    closed[["open", "high", "low", "close"]] *= 2
+    closed["volume"] //= 2
+    last = closed.index[-1] + timedelta(days=1) - SECOND
+    kept.store.write(series, RELIANCE, (closed.index[0], last), closed)
+    assert kept.store.read(series)["close"].iloc[-2] == 2 * stored["close"].iloc[-2]
+    sent = record(kept.kite)
+    with caplog.at_level("WARNING", logger="kitekit.history"):  # today's candle is still forming: a gap
+        again = kept.candles(RELIANCE, "day", start)
+    assert "differs from Kite's now" in caplog.text and "dropping the stored series" in caplog.text
+    assert len(sent) == 2  # the tail, which found the change, then the whole range once more
+    pd.testing.assert_frame_equal(again, fresh(kept, RELIANCE, "day", start))
+
+
+def test_a_tail_fetch_whose_stored_candle_still_matches_warns_of_nothing(
+    sim: SimServer, kept: History, sim_clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    start = SIM_NOW - timedelta(days=200)
+    kept.candles(RELIANCE, "day", start)
+    sent = record(kept.kite)
+    sim_clock.advance(timedelta(minutes=5))
+    with caplog.at_level("WARNING", logger="kitekit.history"):
+        again = kept.candles(RELIANCE, "day", start)
+    assert len(sent) == 1 and sent[0].start == datetime(2026, 11, 26, tzinfo=IST) and not caplog.text
+    pd.testing.assert_frame_equal(again, fresh(kept, RELIANCE, "day", start))

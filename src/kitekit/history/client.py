@@ -9,6 +9,7 @@ is missing is fetched, each window is stored as it lands, and the answer is read
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from kitekit.clock import Clock, SystemClock
 from kitekit.errors import KitekitError
 from kitekit.history.fetch import Fetched, Job, Progress, WindowFetcher
 from kitekit.history.rules import CandleRequest, Moment, check_request, complete_until
-from kitekit.history.store import CandleStore, SeriesKey
+from kitekit.history.store import Anchor, CandleStore, SeriesKey
 from kitekit.history.windows import Window, split_windows
 from kitekit.wire.candles import empty_candles, merge_candles
 from kitekit.wire.history import Interval
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from kitekit.instruments import InstrumentStore
 
 __all__ = ["Filled", "History", "candles", "series_of"]
+
+log = logging.getLogger("kitekit.history")
 
 
 def series_of(request: CandleRequest) -> SeriesKey:
@@ -172,6 +175,12 @@ class History:
         Open interest is always asked for (it costs nothing), so one stored series serves requests with and
         without ``oi``.
 
+        A gap that follows stored candles is fetched from the last of them on (when that takes no extra
+        request, as for the daily tail), and that candle is compared with Kite's answer: Kite rewrites an
+        instrument's whole history for a split or a bonus, so if the two differ, the series' stored candles
+        are stale. The series is then dropped with a warning and the request fetched again whole, rather
+        than leaving old and adjusted prices side by side.
+
         Raises:
             KitekitError: the history has no store.
         """
@@ -179,21 +188,36 @@ class History:
         jobs: list[Job] = []
         counts: list[int] = []
         planned: set[tuple[SeriesKey, datetime, datetime]] = set()
+        anchors: dict[tuple[SeriesKey, datetime], Anchor] = {}
         for request in requests:
-            asked = (series_of(request), request.start, request.end)
+            series = series_of(request)
+            asked = (series, request.start, request.end)
             if asked in planned:  # "RELIANCE" and "NSE:RELIANCE" in one backfill: fetch it once
                 counts.append(0)
                 continue
             planned.add(asked)
-            gaps = store.missing(*asked)
-            windows = [w for a, b in gaps for w in split_windows(a, b, request.interval)]
+            windows: list[Window] = []
+            for start, end in store.missing(*asked):
+                plain = split_windows(start, end, request.interval)
+                anchor = store.anchor(series, start)
+                checked = [] if anchor is None else split_windows(anchor.time, end, request.interval)
+                if anchor is not None and len(checked) == len(plain):  # the check never costs a request
+                    anchors[(series, anchor.time)] = anchor
+                    plain = checked
+                windows += plain
             jobs += [Job(request, w, oi=True) for w in windows]
             counts.append(len(windows))
 
+        stale: dict[SeriesKey, tuple[CandleRequest, datetime]] = {}
+
         def keep(job: Job, got: Fetched) -> None:
             request = job.request
+            series = series_of(request)
+            anchor = anchors.get((series, job.window.start))
+            if anchor is not None and not anchor.matches(got.frame):
+                stale.setdefault(series, (request, anchor.time))
             store.write(
-                series_of(request),
+                series,
                 request.instrument.instrument_token,
                 (job.window.start, _last_moment(job.window, request.interval)),
                 got.frame,
@@ -201,6 +225,16 @@ class History:
             )
 
         self.fetcher.run(jobs, keep, progress)
+        if stale:
+            for series, (request, when) in stale.items():
+                log.warning(
+                    "%s %s: the stored candle of %s differs from Kite's now (a split or bonus rewrites history); "
+                    "dropping the stored series and fetching %s to %s again",
+                    request.key, request.interval.value, when, request.start, request.end,
+                )  # fmt: skip
+                store.drop(series)
+            again = {id(f.request): f.windows for f in self.fill([r for r, _ in stale.values()], progress)}
+            counts = [n + again.get(id(r), 0) for r, n in zip(requests, counts, strict=True)]
         return [Filled(r, n) for r, n in zip(requests, counts, strict=True)]
 
     def _fetch_all(self, request: CandleRequest, progress: Progress | None) -> pd.DataFrame:

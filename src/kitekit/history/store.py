@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-__all__ = ["DEFAULT_FILENAME", "CandleStore", "SeriesInfo", "SeriesKey"]
+__all__ = ["DEFAULT_FILENAME", "Anchor", "CandleStore", "SeriesInfo", "SeriesKey"]
 
 #: The store's file under the kitekit data dir.
 DEFAULT_FILENAME = "candles.duckdb"
@@ -76,6 +76,25 @@ class SeriesInfo:
     candles: int
     first: datetime | None
     last: datetime | None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The last closed candle the store holds just before a gap: what a fetch across the gap re-reads.
+
+    Kite adjusts the whole history of an instrument for splits and bonuses, so candles stored before such an
+    event no longer match Kite's; re-reading this one candle is how the store finds out.
+    """
+
+    time: datetime
+    prices: tuple[float, float, float, float]  # open, high, low, close
+
+    def matches(self, frame: pd.DataFrame) -> bool:
+        """Return False if ``frame`` (a fetched answer) holds this candle with other prices; True otherwise."""
+        if self.time not in frame.index:
+            return True  # nothing to compare: Kite did not answer it
+        row = frame.loc[self.time, ["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+        return bool(np.allclose(row, self.prices, rtol=1e-9, atol=1e-9))
 
 
 class CandleStore:
@@ -117,6 +136,28 @@ class CandleStore:
         if at <= last:
             gaps.append((at, last))
         return [(_moment(a), _moment(b)) for a, b in gaps if a <= b]
+
+    def anchor(self, series: SeriesKey, gap_start: datetime) -> Anchor | None:
+        """Return the last stored closed candle before ``gap_start``, if the coverage runs up to the gap.
+
+        Args:
+            series: which series.
+            gap_start: where a gap :meth:`missing` returned begins.
+        """
+        edge = _us(gap_start) - _US
+        with self._connect() as con:
+            sid = self._series_id(con, series)
+            spans = [] if sid is None else _coverage(con, sid, edge, edge)
+            if not spans:
+                return None
+            row = con.execute(
+                "SELECT ts, open, high, low, close FROM candles WHERE series = ? AND ts BETWEEN ? AND ? "
+                "ORDER BY ts DESC LIMIT 1",
+                [sid, spans[0][0], edge],
+            ).fetchone()
+        if row is None or any(v is None for v in row[1:]):
+            return None
+        return Anchor(_moment(int(row[0])), (float(row[1]), float(row[2]), float(row[3]), float(row[4])))
 
     def coverage(self, series: SeriesKey) -> list[tuple[datetime, datetime]]:
         """Return the ranges of ``series`` whose candles are all stored and closed, oldest first."""

@@ -83,3 +83,17 @@ def test_many_threads_creating_the_same_private_folders_at_once_never_fail(tmp_p
     for round_ in range(20):
         target = tmp_path / f"r{round_}" / "a" / "b" / "c"
         assert _race(target) == [] and target.is_dir()
+
+
+def test_a_name_near_the_length_limit_is_written(tmp_path: Path) -> None:
+    path = tmp_path / ("t" * 250)  # legal; a temporary ".<name>.<random>.tmp" beside it would not be
+    atomic_write(path, b"x")
+    assert path.read_bytes() == b"x" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where no file can be created")
+def test_a_folder_that_takes_no_new_file_is_reported_about_the_file_asked_for() -> None:
+    target = Path("/proc/kitekit-chart.html")
+    with pytest.raises(OSError) as raised:
+        atomic_write(target, b"x")
+    assert raised.value.filename == str(target) and raised.value.errno is not None

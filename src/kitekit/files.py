@@ -30,7 +30,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         # Replacing /dev/full or a FIFO with a regular file would be a surprise, and as root it would succeed.
         raise OSError(errno.EINVAL, "not a regular file, refusing to replace it", str(path))
     ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The prefix is cut so that a target name near the 255-byte limit still leaves room for the suffixes.
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
+    except OSError as exc:
+        raise _about(exc, path) from exc
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -38,11 +42,18 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename == tmp:
+            raise _about(exc, path) from exc
         raise
     _fsync_dir(path.parent)
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """Return ``exc`` as the same kind of error about ``path``: the user's file, not the temporary one."""
+    return OSError(exc.errno, exc.strerror, str(path))
 
 
 def _fsync_dir(folder: Path) -> None:

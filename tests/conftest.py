@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -46,6 +47,17 @@ def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("KITEKIT_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("KITEKIT_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("KITEKIT_CACHE_DIR", str(base / "cache"))
+
+
+def empty_cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int) -> Path:
+    """Make ``tmp_path`` a new user's working directory: private kitekit dirs in it, no Kite variables set."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATA", "CONFIG", "CACHE"):
+        monkeypatch.setenv(f"KITEKIT_{name}_DIR", str(tmp_path / name.lower()))
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_SIM_URL", "KITE_CONFIG", "KITE_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import requests
 
 from kitekit.cli import run
 from kitekit.sim.server import SimServer
+from tests.conftest import empty_cli_home
 
 #: Exit codes documented in the README (see kitekit.cli.failures).
 FAILED, USAGE, SESSION, FILES, CONFIG = 1, 2, 3, 4, 5
@@ -96,13 +97,7 @@ BAD_OPTIONS = [
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working directory and private kitekit dirs, with no Kite variables set."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATA", "CONFIG", "CACHE"):
-        monkeypatch.setenv(f"KITEKIT_{name}_DIR", str(tmp_path / name.lower()))
-    monkeypatch.setenv("COLUMNS", "250")
-    for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_SIM_URL", "KITE_CONFIG", "KITE_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return empty_cli_home(tmp_path, monkeypatch, columns=250)
 
 
 def outcome(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:

@@ -19,18 +19,14 @@ from kitekit.clock import IST
 from kitekit.history import candlestick_html, write_chart
 from kitekit.sim.server import SimServer
 from kitekit.wire.candles import CANDLE_COLUMNS
+from tests.conftest import empty_cli_home
 from tests.history_helpers import historical_requests
 
 
 @pytest.fixture
 def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty working directory and private kitekit dirs, with no Kite variables and no browser."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATA", "CONFIG", "CACHE"):
-        monkeypatch.setenv(f"KITEKIT_{name}_DIR", str(tmp_path / name.lower()))
-    monkeypatch.setenv("COLUMNS", "200")
-    for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_SIM_URL", "KITE_CONFIG", "KITE_ROOT"):
-        monkeypatch.delenv(name, raising=False)
+    empty_cli_home(tmp_path, monkeypatch, columns=200)
 
     def no_browser(url: str) -> None:
         raise AssertionError(f"a test tried to open a browser at {url}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,51 +52,72 @@ def _walk(frame: bytes, count: int) -> tuple[list[int], list[int]]:
     return offsets, lengths
 
 
-# Per kind, which words hold prices (depth prices last), integers and times.
-_PRICE_WORDS = {
-    kind: [w for name, w in _WORDS[kind].items() if name in PRICE_FIELDS]
-    + ([*range(_BUY_WORD + 1, _BUY_WORD + 15, 3), *range(_SELL_WORD + 1, _SELL_WORD + 15, 3)] if kind == 184 else [])
-    for kind in PacketKind
-}
-_PRICE_NAMES = {kind: [name for name in _WORDS[kind] if name in PRICE_FIELDS] for kind in PacketKind}
-_INT_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in INT_FIELDS] for kind in PacketKind}
-_TIME_WORDS = {kind: [(name, w) for name, w in _WORDS[kind].items() if name in TIME_FIELDS] for kind in PacketKind}
+_SECONDS = np.dtype("datetime64[s]")
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where one packet kind keeps its fields, prepared once so a decode only indexes."""
+
+    price_words: npt.NDArray[np.intp]  # words holding prices (depth prices last, bids then asks)
+    price_names: tuple[str, ...]  # the non-depth prices, in price_words order
+    ints: tuple[tuple[str, int], ...]  # (field, word) of unscaled integers
+    times: tuple[tuple[str, int], ...]  # (field, word) of epoch seconds
+    absent: tuple[str, ...]  # fields of the columns that this kind does not carry
+
+
+def _layout(kind: PacketKind) -> _Layout:
+    words = _WORDS[kind]
+    depth = [*range(_BUY_WORD + 1, _BUY_WORD + 15, 3), *range(_SELL_WORD + 1, _SELL_WORD + 15, 3)]
+    carried = set(words) | (set(_DEPTH_FIELDS) if kind is PacketKind.FULL else set())
+    return _Layout(
+        price_words=np.array(
+            [w for name, w in words.items() if name in PRICE_FIELDS] + (depth if kind is PacketKind.FULL else []),
+            dtype=np.intp,
+        ),
+        price_names=tuple(name for name in words if name in PRICE_FIELDS),
+        ints=tuple((name, w) for name, w in words.items() if name in INT_FIELDS),
+        times=tuple((name, w) for name, w in words.items() if name in TIME_FIELDS),
+        absent=tuple(name for name in _READ_FIELDS if name not in carried),
+    )
+
+
+_READ_FIELDS = ("instrument_token", *PRICE_FIELDS, *INT_FIELDS, *TIME_FIELDS, *_DEPTH_FIELDS)
+_LAYOUTS = {kind: _layout(kind) for kind in PacketKind}
 
 
 def _read(words: npt.NDArray[np.uint32], kind: PacketKind) -> dict[str, npt.NDArray[Any]]:
-    """Return the fields of packets of one kind from their big-endian words, shape (packets, L / 4).
+    """Return the fields of packets of one kind from their big-endian words, shape (L / 4, packets).
 
-    The words are copied once, transposed, into int64 rows, so each field is a contiguous row (depth
-    fields are (packets, 5) views of five rows) and the whole read is a dozen numpy calls whatever the kind.
+    The words are copied once into int64 rows, so each field is a contiguous row (depth fields are
+    (packets, 5) views of five rows) and the whole read is a dozen numpy calls whatever the kind: on small
+    frames the calls are the cost, so none is spent on what a view or a table made at import can do.
     """
-    m, width = words.shape
+    width, m = words.shape
     rows = np.empty((width, m), dtype=np.int64)
-    np.copyto(rows, words.T)
+    np.copyto(rows, words)
     token = rows[0]
     div = _DIVISORS[token & 0xFF]
-    out: dict[str, npt.NDArray[Any]] = {"instrument_token": token}
-    words_of_prices = _PRICE_WORDS[kind]
+    layout = _LAYOUTS[kind]
     if m < 256:
-        prices = rows[words_of_prices] / div
+        prices = np.divide(rows.take(layout.price_words, axis=0), div)
     else:  # row by row: no gathered copy to write and read again, which costs more than the calls
-        prices = np.empty((len(words_of_prices), m))
-        for i, word in enumerate(words_of_prices):
+        prices = np.empty((len(layout.price_words), m))
+        for i, word in enumerate(layout.price_words):
             np.divide(rows[word], div, out=prices[i])
-    for i, name in enumerate(_PRICE_NAMES[kind]):
-        out[name] = prices[i]
-    for name, word in _INT_WORDS[kind]:
+    out: dict[str, npt.NDArray[Any]] = dict(zip(layout.price_names, prices, strict=False))
+    out["instrument_token"] = token
+    for name, word in layout.ints:
         out[name] = rows[word]
-    for name, word in _TIME_WORDS[kind]:
-        out[name] = rows[word].view("datetime64[s]")
+    for name, word in layout.times:
+        out[name] = rows[word].view(_SECONDS)
     if kind is PacketKind.FULL:
         depth = prices[6:].T
         out["depth_buy_price"], out["depth_sell_price"] = depth[:, :_DEPTH], depth[:, _DEPTH:]
         out["depth_buy_quantity"] = rows[_BUY_WORD : _BUY_WORD + 15 : 3].T
         out["depth_sell_quantity"] = rows[_SELL_WORD : _SELL_WORD + 15 : 3].T
         # orders is the high half of its word; the low half is padding.
-        orders = rows[_BUY_WORD + 2 :: 3]
-        orders >>= 16
-        orders = orders.T
+        orders = np.right_shift(rows[_BUY_WORD + 2 :: 3], 16).T
         out["depth_buy_orders"], out["depth_sell_orders"] = orders[:, :_DEPTH], orders[:, _DEPTH:]
     return out
 
@@ -120,22 +142,17 @@ def _absent_columns(names: Sequence[str], n: int) -> dict[str, npt.NDArray[Any]]
     return out
 
 
-_READ_FIELDS = ("instrument_token", *PRICE_FIELDS, *INT_FIELDS, *TIME_FIELDS, *_DEPTH_FIELDS)
-
-
 def _assemble(kinds: npt.NDArray[np.uint16], groups: list[tuple[Any, dict[str, npt.NDArray[Any]]]]) -> TickColumns:
-    """Build columns from groups of (rows, fields); rows ``None`` means one group holding every row."""
-    n = len(kinds)
-    columns: dict[str, Any] = {"kind": kinds}
-    if len(groups) == 1 and groups[0][0] is None:
-        fields = groups[0][1]
-        columns.update(_absent_columns([name for name in _READ_FIELDS if name not in fields], n))
-        columns.update(fields)
-    else:
-        columns.update(_absent_columns(_READ_FIELDS, n))
-        for rows, fields in groups:
-            for name, values in fields.items():
-                columns[name][rows] = values
+    """Build columns from groups of (rows, fields) of packets of one kind, scattered to their rows."""
+    columns: dict[str, Any] = {"kind": kinds, **_absent_columns(_READ_FIELDS, len(kinds))}
+    for rows, fields in groups:
+        for name, values in fields.items():
+            columns[name][rows] = values
+    return _finish(columns)
+
+
+def _finish(columns: dict[str, Any]) -> TickColumns:
+    """Add the two derived fields and build the columns."""
     columns["tradable"] = (columns["instrument_token"] & 0xFF) != _INDICES
     columns["change"] = _change(columns["last_price"], columns["close"])
     return TickColumns(**columns)
@@ -154,6 +171,16 @@ def decode_columns(frame: bytes) -> TickColumns:
     Raises:
         TickFrameError: as :func:`decode_ticks`.
     """
+    size = len(frame)
+    if size >= 4:
+        # The common case, a few integer operations: a size that fits N packets of the first packet's length
+        # makes the frame a candidate for the strided read (every declared length is checked there).
+        count = frame[0] << 8 | frame[1]
+        length = frame[2] << 8 | frame[3]
+        if size == 2 + count * (2 + length) and length in _KIND_SET:
+            columns = _decode_uniform(frame, 2, count, length)
+            if columns is not None:
+                return columns
     return decode_columns_batch((frame,))
 
 
@@ -201,7 +228,12 @@ def decode_columns_batch(frames: Iterable[bytes]) -> TickColumns:
     if not plans:
         return _assemble(np.zeros(0, dtype=np.uint16), [(None, {})])
     if len(lengths) == 1 and 0 not in lengths:
-        columns = _decode_uniform(plans, lengths.pop())
+        total = sum(count for _, _, count, _ in plans)
+        if len(plans) == 1:
+            buffer, base = plans[0][1], 2
+        else:
+            buffer, base = b"".join(memoryview(frame)[2:] for _, frame, _, _ in plans), 0
+        columns = _decode_uniform(buffer, base, total, lengths.pop())
         if columns is not None:
             return columns
     return _decode_mixed(plans, batch)
@@ -214,20 +246,24 @@ def _in_batch(exc: TickFrameError, number: int, batch: bool) -> TickFrameError:
     return TickFrameError(f"frame {number} of the batch: {exc}", exc.offset) if batch else exc
 
 
-def _decode_uniform(plans: list[_Plan], length: int) -> TickColumns | None:
-    """Decode frames whose packets all have one length with strided views; None if a length differs."""
-    total = sum(count for _, _, count, _ in plans)
-    if len(plans) == 1:
-        buffer, base = plans[0][1], 2
-    else:
-        buffer, base = b"".join(memoryview(frame)[2:] for _, frame, _, _ in plans), 0
+def _decode_uniform(buffer: bytes, base: int, total: int, length: int) -> TickColumns | None:
+    """Decode ``total`` packets of one length laid end to end from ``base`` with a strided read.
+
+    Returns None if some packet declares another length: the frame is mixed (or malformed), which the walk
+    tells apart.
+    """
     stride = 2 + length
-    declared = np.ndarray((total,), dtype=">u2", buffer=buffer, offset=base, strides=(stride,))
-    if not bool((declared == length).all()):
-        return None  # some packet differs: the frame is mixed (or malformed), which the walk tells apart
-    words = np.ndarray((total, length // 4), dtype=">u4", buffer=buffer, offset=base + 2, strides=(stride, 4))
+    # Every declared length, as bytes: a high byte of 0 (all lengths are < 256) and a low byte of `length`.
+    if buffer[base::stride].count(0) != total or buffer[base + 1 :: stride].count(length) != total:
+        return None
+    words = np.ndarray((length // 4, total), dtype=">u4", buffer=buffer, offset=base + 2, strides=(4, stride))
     kind = PacketKind(length)
-    return _assemble(np.full(total, length, dtype=np.uint16), [(None, _read(words, kind))])
+    columns: dict[str, Any] = _read(words, kind)
+    absent = _LAYOUTS[kind].absent
+    if absent:
+        columns.update(_absent_columns(absent, total))
+    columns["kind"] = np.full(total, length, dtype=np.uint16)
+    return _finish(columns)
 
 
 def _decode_mixed(plans: list[_Plan], batch: bool) -> TickColumns:
@@ -259,5 +295,5 @@ def _decode_mixed(plans: list[_Plan], batch: bool) -> TickColumns:
         rows = np.flatnonzero(size == kind)
         if len(rows):
             packets = buffer[start[rows, None] + np.arange(int(kind))]
-            groups.append((rows, _read(packets.view(">u4"), kind)))
+            groups.append((rows, _read(packets.view(">u4").T, kind)))
     return _assemble(size.astype(np.uint16), groups)

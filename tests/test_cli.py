@@ -273,3 +273,22 @@ def test_the_embedded_and_a_running_simulator_keep_their_sessions_apart(
     assert run(["profile"]) == 0
     assert "Logging in" not in capsys.readouterr().err  # the first session is still there and still valid
     assert len(on_sim.sim.auth._grants) == issued == on_sim.sim.auth.live_sessions() == 1
+
+
+def test_every_command_help_breaks_lines_only_between_sentences() -> None:
+    # Typer's rich help keeps a docstring's line breaks, so a sentence wrapped in the source shows cut in two.
+    from typer.main import get_command
+
+    from kitekit.cli.main import app
+
+    cut: list[str] = []
+
+    def walk(command: object, path: str) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+        for paragraph in (getattr(command, "help", None) or "").split("\n\n"):
+            lines = paragraph.strip().splitlines()
+            cut.extend(f"{path}: {line!r}" for line in lines[:-1] if not line.rstrip().endswith((".", ":", ")")))
+
+    walk(get_command(app), "kitekit")
+    assert cut == []

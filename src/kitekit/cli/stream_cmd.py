@@ -58,8 +58,8 @@ def record(
 ) -> None:
     """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C.
 
-    A slow disk never holds up the feed; a tick that could not be buffered is counted and reported, and the
-    command then exits with 1.
+    A slow disk never holds up the feed: a tick that could not be buffered is counted and reported.
+    When any was, the command exits with 1.
     """
     import asyncio
 

@@ -386,6 +386,17 @@ def test_a_batch_names_the_frame_that_is_malformed() -> None:
         decode_columns_batch([good, b""])
 
 
+@pytest.mark.parametrize("wrap", [bytearray, memoryview])
+def test_any_bytes_like_frame_decodes_as_its_bytes(wrap: Any) -> None:
+    raw = frame(full_packet(), full_packet(USDINR))
+    mixed = frame(full_packet(), words(INFY, 157315))
+    for data in (raw, mixed):
+        assert decode_ticks(wrap(data)) == decode_ticks(data)
+        for got in (decode_columns(wrap(data)), decode_columns_batch([wrap(data), wrap(data)])):
+            want = decode_columns_batch([data] * (len(got) // len(decode_ticks(data))))
+            assert all(np.array_equal(getattr(got, n), getattr(want, n), equal_nan=True) for n in ("last_price", "oi"))
+
+
 def test_a_batch_decodes_frames_and_heartbeats_in_order() -> None:
     a = frame(full_packet(INFY))
     b = frame(words(NIFTY, 1, 2, 3, 4, 5, 6), words(USDINR, 7))

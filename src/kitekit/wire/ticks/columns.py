@@ -246,13 +246,15 @@ def _in_batch(exc: TickFrameError, number: int, batch: bool) -> TickFrameError:
     return TickFrameError(f"frame {number} of the batch: {exc}", exc.offset) if batch else exc
 
 
-def _decode_uniform(buffer: bytes, base: int, total: int, length: int) -> TickColumns | None:
+def _decode_uniform(buffer: bytes | bytearray | memoryview, base: int, total: int, length: int) -> TickColumns | None:
     """Decode ``total`` packets of one length laid end to end from ``base`` with a strided read.
 
     Returns None if some packet declares another length: the frame is mixed (or malformed), which the walk
     tells apart.
     """
     stride = 2 + length
+    if not isinstance(buffer, bytes | bytearray):
+        buffer = bytes(buffer)  # a memoryview (or another buffer) has no .count
     # Every declared length, as bytes: a high byte of 0 (all lengths are < 256) and a low byte of `length`.
     if buffer[base::stride].count(0) != total or buffer[base + 1 :: stride].count(length) != total:
         return None

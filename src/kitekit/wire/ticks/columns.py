@@ -171,17 +171,35 @@ def decode_columns(frame: bytes) -> TickColumns:
     Raises:
         TickFrameError: as :func:`decode_ticks`.
     """
-    size = len(frame)
-    if size >= 4:
-        # The common case, a few integer operations: a size that fits N packets of the first packet's length
-        # makes the frame a candidate for the strided read (every declared length is checked there).
-        count = frame[0] << 8 | frame[1]
-        length = frame[2] << 8 | frame[3]
-        if size == 2 + count * (2 + length) and length in _KIND_SET:
-            columns = _decode_uniform(frame, 2, count, length)
-            if columns is not None:
-                return columns
+    count, length = _uniform(frame)
+    if length:
+        columns = _decode_uniform(frame, 2, count, length)
+        if columns is not None:
+            return columns
     return decode_columns_batch((frame,))
+
+
+def _uniform(frame: bytes) -> tuple[int, int]:
+    """Return (count, L) if every packet may be L bytes long, else (count or 0, 0): the frame is walked.
+
+    The common case, a few integer operations: a size that fits N packets of the first packet's length
+    makes the frame a candidate for the strided read, where every declared length is checked.
+    """
+    size = len(frame)
+    if size < 4:
+        return 0, 0
+    count = frame[0] << 8 | frame[1]
+    length = frame[2] << 8 | frame[3]
+    return count, length if size == 2 + count * (2 + length) and length in _KIND_SET else 0
+
+
+def _declared(buffer: bytes | bytearray, base: int, total: int, length: int) -> bool:
+    """Return True if ``total`` packets laid end to end from ``base`` all declare ``length`` bytes.
+
+    Read as bytes, with no numpy call: a high byte of 0 (every length is < 256) and a low byte of ``length``.
+    """
+    stride = 2 + length
+    return buffer[base::stride].count(0) == total and buffer[base + 1 :: stride].count(length) == total
 
 
 def decode_columns_batch(frames: Iterable[bytes]) -> TickColumns:
@@ -199,34 +217,27 @@ def decode_columns_batch(frames: Iterable[bytes]) -> TickColumns:
     Raises:
         TickFrameError: any frame is malformed (as :func:`decode_ticks`); the message names the frame.
     """
-    # Plan each frame: (number, frame, count, L) when every packet may be L bytes long (checked below,
-    # vectorised), or L = 0 to walk it packet by packet.
+    # Plan each frame: (number, frame, count, L) when every packet may be L bytes long (checked below),
+    # or L = 0 to walk it packet by packet.
     messages = list(frames)
     batch = len(messages) > 1
     plans: list[_Plan] = []
     lengths: set[int] = set()
     for number, frame in enumerate(messages):
         size = len(frame)
-        if size >= 4:
-            # The common case, a few integer operations per frame: a size that fits N packets of the first
-            # packet's length makes the frame a candidate for the vectorised path (its lengths checked there).
-            count = frame[0] << 8 | frame[1]
-            length = frame[2] << 8 | frame[3]
-            if size != 2 + count * (2 + length) or length not in _KIND_SET:
-                length = 0
-        else:
+        count, length = _uniform(frame)
+        if size < 4:
             try:
                 count = _count(frame)
             except TickFrameError as exc:
                 raise _in_batch(exc, number, batch) from exc
-            length = 0
         if count == 0 and size > 2:
             raise _in_batch(_trailing_error(frame, 0, 2), number, batch)
         if count:
             plans.append((number, frame, count, length))
             lengths.add(length)
     if not plans:
-        return _assemble(np.zeros(0, dtype=np.uint16), [(None, {})])
+        return _assemble(np.zeros(0, dtype=np.uint16), [])
     if len(lengths) == 1 and 0 not in lengths:
         total = sum(count for _, _, count, _ in plans)
         if len(plans) == 1:
@@ -252,13 +263,11 @@ def _decode_uniform(buffer: bytes | bytearray | memoryview, base: int, total: in
     Returns None if some packet declares another length: the frame is mixed (or malformed), which the walk
     tells apart.
     """
-    stride = 2 + length
     if not isinstance(buffer, bytes | bytearray):
         buffer = bytes(buffer)  # a memoryview (or another buffer) has no .count
-    # Every declared length, as bytes: a high byte of 0 (all lengths are < 256) and a low byte of `length`.
-    if buffer[base::stride].count(0) != total or buffer[base + 1 :: stride].count(length) != total:
+    if not _declared(buffer, base, total, length):
         return None
-    words = np.ndarray((length // 4, total), dtype=">u4", buffer=buffer, offset=base + 2, strides=(4, stride))
+    words = np.ndarray((length // 4, total), dtype=">u4", buffer=buffer, offset=base + 2, strides=(4, 2 + length))
     kind = PacketKind(length)
     columns: dict[str, Any] = _read(words, kind)
     absent = _LAYOUTS[kind].absent
@@ -274,14 +283,11 @@ def _decode_mixed(plans: list[_Plan], batch: bool) -> TickColumns:
     lengths: list[npt.NDArray[np.int64]] = []
     base = 0
     for number, frame, count, length in plans:
-        if length:
-            stride = 2 + length
-            declared = np.ndarray((count,), dtype=">u2", buffer=frame, offset=2, strides=(stride,))
-            if bool((declared == length).all()):
-                offsets.append(base + 4 + stride * np.arange(count, dtype=np.int64))
-                lengths.append(np.full(count, length, dtype=np.int64))
-                base += len(frame)
-                continue
+        if length and _declared(bytes(frame), 2, count, length):
+            offsets.append(base + 4 + (2 + length) * np.arange(count, dtype=np.int64))
+            lengths.append(np.full(count, length, dtype=np.int64))
+            base += len(frame)
+            continue
         try:
             found, sizes = _walk(frame, count)
         except TickFrameError as exc:

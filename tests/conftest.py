@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from kitekit.cli.embedded import sim_settings as settings_for
-from kitekit.clock import IST, ManualClock, SystemClock
+from kitekit.clock import ManualClock, SystemClock
 from kitekit.config import Settings
 from kitekit.instruments import InstrumentStore
 from kitekit.sim.config import SimConfig
@@ -42,11 +41,20 @@ def sim_settings(server: SimServer) -> Settings:
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep every test's sessions, caches and pacer state out of the user's real directories."""
+    """Keep every test's sessions, caches and pacer state out of the user's real directories.
+
+    Every embedded simulated world a test starts (``--sim``, ``KITE_SIM=1``) begins at ``SIM_NOW``, a Friday
+    mid-session, whatever today is: a test that needs another instant sets ``KITE_SIM_AT`` itself.
+    """
+    from kitekit.sim.pytest_plugin import SIM_NOW  # here: importing the plugin before pytest registers it warns
+
     base = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("KITEKIT_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("KITEKIT_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("KITEKIT_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("KITE_SIM_AT", SIM_NOW.isoformat())
+    for name in ("KITE_SIM", "KITE_SIM_URL", "KITE_SIM_STATE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def empty_cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int) -> Path:
@@ -82,13 +90,14 @@ def sim_instruments(sim_dump: bytes, sim_clock: ManualClock) -> InstrumentStore:
 
 
 @pytest.fixture
-def wall_clock_sim(sim_market: Market) -> Iterator[SimServer]:
-    """A simulator whose logins follow the wall clock (for TOTPs made by other processes or the CLI).
+def cli_sim(sim_market: Market) -> Iterator[SimServer]:
+    """A simulator for clients of their own (the CLI, other processes), which make TOTP codes from the wall clock.
 
-    Its market stays on a frozen Friday mid-session.
+    Its market (and so the time every client reads from it) stays on ``SIM_NOW``, a frozen Friday mid-session.
     """
-    clock = ManualClock(datetime(2026, 11, 27, 11, 0, tzinfo=IST))
-    with SimServer(SimConfig(), clock, market=sim_market, auth_clock=SystemClock()) as server:
+    from kitekit.sim.pytest_plugin import SIM_NOW
+
+    with SimServer(SimConfig(), ManualClock(SIM_NOW), market=sim_market, totp_clock=SystemClock()) as server:
         yield server
 
 
@@ -102,3 +111,60 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+# -- which tests read the wall clock ---------------------------------------------------------------------------
+# CI runs the whole suite today with --wall-clock-report, then only the tests it names at every instant of the
+# calendar matrix (./dev matrix): a test that never reads the wall clock, nor starts a process that could, cannot
+# change with the date. Reads go through kitekit.clock.SystemClock (tests/test_wall_clock.py keeps it that way).
+_reading: list[str | None] = [None]
+_wall_readers: set[str] = set()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--wall-clock-report FILE``."""
+    parser.addoption(
+        "--wall-clock-report",
+        metavar="FILE",
+        help="write the tests that read the wall clock or start a process to FILE (@FILE for pytest)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Watch wall-clock reads and new processes when a report is asked for."""
+    config.addinivalue_line("markers", "calendar: read the wall clock on purpose; always in the calendar matrix")
+    if not config.getoption("--wall-clock-report"):
+        return
+    import subprocess
+
+    def noted(original: Callable[..., T]) -> Callable[..., T]:
+        def wrapper(*args: object, **kwargs: object) -> T:
+            if _reading[0] is not None:
+                _wall_readers.add(_reading[0])
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    SystemClock.now = noted(SystemClock.now)  # type: ignore[method-assign]
+    subprocess.Popen.__init__ = noted(subprocess.Popen.__init__)  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Note which test is running, for the wall-clock report."""
+    node = item.nodeid.split("[")[0]
+    _reading[0] = node
+    if item.get_closest_marker("calendar"):
+        _wall_readers.add(node)
+    try:
+        return (yield)
+    finally:
+        _reading[0] = None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the wall-clock report, one test id a line."""
+    path = session.config.getoption("--wall-clock-report")
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text("".join(f"{node}\n" for node in sorted(_wall_readers)))

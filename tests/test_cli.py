@@ -32,9 +32,9 @@ def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def on_sim(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
-    return wall_clock_sim
+def on_sim(cli_home: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    return cli_sim
 
 
 def test_without_credentials_or_sim_the_command_explains_both_options(
@@ -89,11 +89,11 @@ def test_login_with_a_pasted_redirect_url(on_sim: SimServer, capsys: pytest.Capt
 
 
 @pytest.fixture
-def as_real_kite(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def as_real_kite(cli_home: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
     """The simulator configured as if it were the real Kite (credentials in the environment, no --sim)."""
-    for name, value in wall_clock_sim.sim.config.client_credentials(wall_clock_sim.url).items():
+    for name, value in cli_sim.sim.config.client_credentials(cli_sim.url).items():
         monkeypatch.setenv(ENV_VARS[name], value)
-    return wall_clock_sim
+    return cli_sim
 
 
 def test_an_expired_session_tells_exactly_what_to_run(
@@ -121,7 +121,18 @@ def test_on_a_simulator_an_expired_session_is_renewed_by_itself(
 
 def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kitekit.cli", "sim", "--port", "0", "--state-file", str(cli_home / "s.json")],
+        [
+            sys.executable,
+            "-m",
+            "kitekit.cli",
+            "sim",
+            "--port",
+            "0",
+            "--state",
+            str(cli_home / "w"),
+            "--at",
+            "2026-11-27",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

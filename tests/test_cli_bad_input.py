@@ -175,7 +175,7 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
     (
         "a data dir that is a file",
         write(Path("data"), b"x"),
-        ["--sim-url", "http://127.0.0.1:9", "status"],
+        ["--sim", "status"],
         FILES,
         "data",
     ),
@@ -192,9 +192,9 @@ def test_bad_files_and_settings_say_what_is_wrong(
 
 
 @pytest.fixture
-def on_sim(home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
-    return wall_clock_sim
+def on_sim(home: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    return cli_sim
 
 
 @pytest.mark.parametrize(

@@ -36,9 +36,9 @@ def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def on_sim(cli_home: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
-    return wall_clock_sim
+def on_sim(cli_home: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    return cli_sim
 
 
 def outcome(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
@@ -131,16 +131,16 @@ def test_a_chart_file_embeds_plotly_so_it_opens_offline(tmp_path: Path) -> None:
 def test_history_shows_the_candles_and_a_second_run_fetches_nothing_stored(
     on_sim: SimServer, capsys: pytest.CaptureFixture[str], cli_home: Path
 ) -> None:
-    argv = ["history", "RELIANCE", "--interval", "5minute", "--from", "2026-11-02", "--to", "2026-11-27"]
+    argv = ["history", "RELIANCE", "--interval", "5minute", "--from", "2026-11-02", "--to", "2026-11-26"]
     code, text = outcome(capsys, argv)
     assert code == 0, text
-    assert "NSE:RELIANCE 5minute, the last 10" in text and "2026-11-27 11:00:00+05:30" in text
+    assert "NSE:RELIANCE 5minute, the last 10" in text and "2026-11-26 15:25:00+05:30" in text
     assert re.search(
         r"[\d,]+ 5minute candles of NSE:RELIANCE from 2026-11-02 09:15:00\+05:30 .*fetched 1 windows", text
     )
     assert historical_requests(on_sim) == 1
     code, text = outcome(capsys, argv)
-    # The frozen simulator's Friday lies days behind the wall clock, so every candle counts as closed.
+    # Thursday's candles had all closed by the simulator's Friday 11:00 (its clock is the one that counts).
     assert code == 0 and "fetched 0 windows" in text and historical_requests(on_sim) == 1
     assert (cli_home / "data" / "sim" / f"127.0.0.1_{on_sim.port}" / "candles.duckdb").is_file()
 

@@ -17,11 +17,11 @@ from tests.orders_helpers import accepted, sent
 
 
 @pytest.fixture
-def on_sim(wall_clock_sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def on_sim(cli_sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimServer:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
     monkeypatch.setenv("COLUMNS", "250")
-    return wall_clock_sim
+    return cli_sim
 
 
 def kitekit(capsys: pytest.CaptureFixture[str], *argv: str, answer: str | None = None,

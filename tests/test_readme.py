@@ -1,22 +1,19 @@
-"""The README's Python snippets run as written, in order, against a simulator set up as a user would."""
+"""The README's Python snippets run as written, in order, on the embedded simulator with only ``KITE_SIM=1`` set."""
 
 from __future__ import annotations
 
 import re
 import textwrap
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kitekit.cli.embedded import market_clock, sim_server
-from kitekit.clock import SystemClock
-from kitekit.config import ENV_VARS, load_settings
-from kitekit.session import SessionManager
-from kitekit.sim.config import SimConfig
-from kitekit.sim.market import Market
-from kitekit.sim.server import SimServer
+from kitekit.cli import library
+from kitekit.config import ENV_VARS
+from kitekit.sim.pytest_plugin import SIM_NOW
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -27,20 +24,21 @@ def python_blocks(text: str) -> list[str]:
 
 
 @pytest.fixture
-def live_like_sim(sim_market: Market) -> Iterator[SimServer]:
-    """A simulator like ``kitekit sim``: a virtual session of today's market, logins on the wall clock."""
-    wall = SystemClock()
-    with sim_server(SimConfig(), market_clock(wall), wall) as server:
-        yield server
-
-
-def test_the_readme_python_snippets_run_as_written(
-    live_like_sim: SimServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def on_the_simulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A new user's folder with one variable set, ``KITE_SIM=1``: the README runs on the embedded simulator."""
     monkeypatch.chdir(tmp_path)
-    for name, value in live_like_sim.sim.config.client_credentials(live_like_sim.url).items():
-        monkeypatch.setenv(ENV_VARS[name], value)
-    SessionManager(load_settings()).login_with_totp()  # the README's daily login, done by `kitekit login`
+    for name in ENV_VARS.values():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KITE_SIM", "1")
+    yield
+    if library._context is not None:  # the process's embedded simulator: stopped, so the next test starts afresh
+        library._context.close()
+        library._context = None
+
+
+def test_the_readme_python_snippets_run_as_written_with_kite_sim_set(
+    on_the_simulator: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocks = python_blocks(README.read_text())
     assert len(blocks) >= 3
     namespace: dict[str, Any] = {}
@@ -53,10 +51,14 @@ def test_the_readme_python_snippets_run_as_written(
     daily, five = namespace["daily"], namespace["five"]
     assert len(daily) > 200 and daily.index.is_unique and str(five.index.tz) == "Asia/Kolkata"
     assert list(five.columns) == ["open", "high", "low", "close", "volume"] and len(five) > 1000
+    # One clock: the simulated world pinned at SIM_NOW, not today, is what every class told time by.
+    assert namespace["now"] - SIM_NOW < timedelta(minutes=10) and five.index[-1] <= namespace["now"]
     placed, again, scalp = namespace["placed"], namespace["again"], namespace["scalp"]
     assert again.order_id == placed.order_id and again.replayed and "True COMPLETE" in printed
-    assert [o["tag"] for o in live_like_sim.sim.exchange.accepted_orders()] == [scalp.tag]  # paper never reached it
+    assert library._context is not None and library._context._embedded is not None
+    exchange = library._context._embedded.sim.exchange
+    assert [o["tag"] for o in exchange.accepted_orders()] == [scalp.tag]  # paper never reached it
     ticks, bars, ticker = namespace["ticks"], namespace["bars"], namespace["ticker"]
     assert {t["instrument_token"] for t in ticks} == {256265, 738561} and bars.forming(256265) is not None
     assert ticker.stats.ticks > 0 and not ticker.running and ticker.subscriptions == {260105: "quote", 408065: "quote"}
-    assert live_like_sim.sim.limiter.rejected == 0
+    assert library._context._embedded.sim.limiter.rejected == 0

@@ -54,7 +54,8 @@ def sim_settings(sim: SimServer, **changes: Any) -> Settings:
 @pytest.fixture
 def manager(sim: SimServer, sim_clock: ManualClock, tmp_path: Path, redirect_url: str) -> SessionManager:
     store = SessionStore(tmp_path / "sessions" / "kitekit_sim.json")
-    return SessionManager(sim_settings(sim), store, clock=sim_clock)
+    sim.sim.auth.totp_clock = sim_clock  # codes made and checked at the test's time, so it can move them
+    return SessionManager(sim_settings(sim), store, clock=sim_clock, totp_clock=sim_clock)
 
 
 def browse(login_url: str, password: str, code: str) -> requests.Response:
@@ -335,19 +336,17 @@ for _ in range(3):
 """
 
 
-def test_two_concurrent_logins_leave_one_valid_uncorrupted_session(wall_clock_sim: SimServer, tmp_path: Path) -> None:
+def test_two_concurrent_logins_leave_one_valid_uncorrupted_session(cli_sim: SimServer, tmp_path: Path) -> None:
     path = tmp_path / "shared.json"
-    wall_clock_sim.sim.config.rate_limit_enabled = False  # six logins in a burst would trip the login limit
-    procs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_LOGIN, wall_clock_sim.url, str(path)]) for _ in range(2)
-    ]
+    cli_sim.sim.config.rate_limit_enabled = False  # six logins in a burst would trip the login limit
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_LOGIN, cli_sim.url, str(path)]) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     saved = SessionStore(path).load()
     assert saved is not None
     assert path.stat().st_mode & 0o777 == 0o600
-    manager = SessionManager(base_settings(wall_clock_sim), SessionStore(path))
+    manager = SessionManager(base_settings(cli_sim), SessionStore(path))
     # Every login ended the previous one on the server; the file must hold the last, working token.
-    assert manager.get_kite(verify=True).profile()["user_id"] == wall_clock_sim.sim.config.user_id
+    assert manager.get_kite(verify=True).profile()["user_id"] == cli_sim.sim.config.user_id
     assert not list(tmp_path.glob(".shared.json.*"))  # no temp files left behind
 
 
@@ -363,11 +362,11 @@ def test_expiry_is_six_the_next_morning_or_the_same_morning_before_six() -> None
 
 
 def test_the_package_level_get_kite_uses_the_configured_credentials(
-    wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+    cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import kitekit
 
-    sim = wall_clock_sim
+    sim = cli_sim
     settings = sim_settings(sim)
     for name, env in (
         ("api_key", "KITE_API_KEY"),

@@ -190,6 +190,7 @@ def _browser_login(sim: SimServer, password: str, code: str) -> requests.Respons
 def test_form_login_with_password_and_totp_redirects_with_a_request_token(
     sim: SimServer, sim_clock: ManualClock
 ) -> None:
+    sim.sim.auth.totp_clock = sim_clock  # codes made and checked at the test's time
     code = pyotp.TOTP(sim.sim.config.totp_secret).at(sim_clock.now())
     r = _browser_login(sim, sim.sim.config.password, code)
     assert r.status_code == 302
@@ -202,6 +203,7 @@ def test_form_login_rejects_a_wrong_password(sim: SimServer) -> None:
 
 
 def test_totp_one_step_early_passes_and_two_steps_fail(sim: SimServer, sim_clock: ManualClock) -> None:
+    sim.sim.auth.totp_clock = sim_clock  # codes made and checked at the test's time
     totp = pyotp.TOTP(sim.sim.config.totp_secret)
     previous_step = totp.at(sim_clock.now() - timedelta(seconds=30))
     assert _browser_login(sim, sim.sim.config.password, previous_step).status_code == 302
@@ -222,6 +224,7 @@ def test_cancel_redirects_with_status_cancelled(sim: SimServer) -> None:
 
 
 def test_web_login_api_then_connect_login_redirects(sim: SimServer, sim_clock: ManualClock) -> None:
+    sim.sim.auth.totp_clock = sim_clock  # codes made and checked at the test's time
     cfg = sim.sim.config
     web = requests.Session()
     login = web.post(f"{sim.url}/api/login", data={"user_id": cfg.user_id, "password": cfg.password}, timeout=5)
@@ -315,7 +318,7 @@ def test_a_damaged_state_file_costs_only_a_fresh_login(
     assert auth.authenticate(f"token {cfg.api_key}:{grant.access_token}") is grant
     # The new login replaced the damaged file whole: 0600, readable again, no temporary file left.
     assert state.stat().st_mode & 0o777 == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == [state.name]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == [state.name]
     assert AuthState(SimConfig(state_file=state), clock).live_sessions() == 1
 
 

@@ -26,14 +26,14 @@ from .stream_helpers import NIFTY, RELIANCE
 
 
 @pytest.fixture
-def on_sim(tmp_path: Path, wall_clock_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def on_sim(tmp_path: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> SimServer:
     """A simulator the commands reach through KITE_SIM_URL, from an empty working directory."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "220")
     for name in ("KITE_API_KEY", "KITE_API_SECRET", "KITE_SIM", "KITE_CONFIG", "KITE_ACCESS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KITE_SIM_URL", wall_clock_sim.url)
-    return wall_clock_sim
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    return cli_sim
 
 
 def quotes(server: SimServer, *keys: str) -> dict[str, Any]:

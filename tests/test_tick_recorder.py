@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from kitekit.clock import ManualClock
 from kitekit.sim.config import SimConfig
 from kitekit.sim.feed import Recording
 from kitekit.sim.market import Market
-from kitekit.sim.pytest_plugin import login_via_redirect
+from kitekit.sim.pytest_plugin import SIM_NOW, login_via_redirect
 from kitekit.sim.server import SimServer
 from kitekit.ticker import Backoff, Ticker, TickRecorder
 from kitekit.wire.recording import frames_of, read_recording, write_part
@@ -25,6 +24,9 @@ from kitekit.wire.ticks import PacketKind, TickColumns, decode_columns_batch, en
 from .conftest import eventually
 from .stream_helpers import INFY, NIFTY, RELIANCE
 from .test_sim_kiteticker import probe_result, start_probe
+
+#: When the frames of the recorder-only tests arrive: SIM_NOW, so the day files they make never depend on today.
+AT_NS = int(SIM_NOW.timestamp()) * 1_000_000_000
 
 FAST = Backoff(first=0.05, cap=0.2)
 
@@ -107,9 +109,9 @@ def test_a_crash_loses_at_most_the_last_flush_and_the_next_close_merges_the_part
     folder = tmp_path / "rec"
     crashed = TickRecorder(folder, flush_every=60).start()
     for i in range(5):
-        crashed.add(frame_of(3), time.time_ns() + i)
+        crashed.add(frame_of(3), AT_NS + i)
     assert crashed.flush(timeout=10)
-    crashed.add(frame_of(3), time.time_ns() + 99)  # never flushed: what a crash loses
+    crashed.add(frame_of(3), AT_NS + 99)  # never flushed: what a crash loses
     # The process dies here: no close(). What was flushed is on disk, in parts.
     assert read_recording(folder).num_rows == 15
     assert any(p.suffix == ".parts" for p in folder.iterdir())
@@ -134,18 +136,18 @@ def test_a_slow_disk_never_blocks_the_caller_and_every_dropped_tick_is_counted(t
     writer = GatedWriter()
     recorder = TickRecorder(tmp_path / "rec", flush_every=60, buffer_ticks=50, writer=writer).start()
     frame = frame_of(10)
-    first = [recorder.add(frame, time.time_ns()) for _ in range(100)]
+    first = [recorder.add(frame, AT_NS) for _ in range(100)]
     assert first.count(True) == 5  # 50 ticks fit; the other 95 frames are dropped, not waited for
     recorder.flush(timeout=0)
     eventually(lambda: writer.calls == 1)  # the writer is stuck on the disk with those 5 frames…
     # …and the socket goes on: each add() returns at once, dropping while the ticks in flight fill the buffer.
-    second = [recorder.add(frame, time.time_ns()) for _ in range(20)]
+    second = [recorder.add(frame, AT_NS) for _ in range(20)]
     assert second.count(True) == 0
     stats = recorder.stats
     assert (stats.frames, stats.dropped_frames, stats.dropped_ticks, stats.written_ticks) == (120, 115, 1150, 0)
     writer.gate.set()
     eventually(lambda: recorder.stats.written_ticks == 50)
-    assert recorder.add(frame, time.time_ns())  # room again once the disk caught up
+    assert recorder.add(frame, AT_NS)  # room again once the disk caught up
     stats = recorder.close(timeout=30)
     assert (stats.written_frames, stats.written_ticks, stats.dropped_ticks, stats.pending_ticks) == (6, 60, 1150, 0)
     assert read_recording(tmp_path / "rec").num_rows == 60
@@ -155,7 +157,7 @@ def test_a_slow_disk_with_room_in_the_buffer_loses_nothing(tmp_path: Path) -> No
     writer = GatedWriter()
     recorder = TickRecorder(tmp_path / "rec", flush_every=0.01, writer=writer).start()
     for i in range(50):
-        assert recorder.add(frame_of(20), time.time_ns() + i)
+        assert recorder.add(frame_of(20), AT_NS + i)
         if i == 10:
             eventually(lambda: writer.calls == 1)
     writer.gate.set()

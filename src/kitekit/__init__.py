@@ -62,11 +62,21 @@ def get_kite(verify: bool | None = None) -> KiteConnect:
     under Kite's rate limits and retries network failures of GET requests. Route: ``GET /user/profile``
     (verification, at most once every five minutes).
 
+    With ``KITE_SIM=1`` (the embedded simulator) or ``KITE_SIM_URL`` (a running ``kitekit sim``) it is a client
+    of that simulator instead, logged in by itself with the CLI's session for it, and everything built on it
+    tells the simulator's time (:func:`kitekit.clock.clock_of`).
+
     Raises:
         kitekit.errors.CredentialsRequiredError: no api_key configured.
         kitekit.errors.NoSessionError: never logged in: run ``kitekit login``.
         kitekit.errors.SessionExpiredError: the session expired or Kite rejected it; the message says what to run.
     """
+    from kitekit.paths import env_sim
+
+    if env_sim()[0]:
+        from kitekit.cli.library import sim_kite  # the one place a simulator is wired in for the library
+
+        return sim_kite(verify=verify)
     from kitekit.config import load_settings
     from kitekit.session import SessionManager
 

@@ -1,18 +1,33 @@
 """Time sources: every piece of kitekit reads "now" through a :class:`Clock` so tests can move time.
 
 All datetimes are timezone-aware; market logic works in Asia/Kolkata (IST).
+
+One clock: a client bound to a simulator tells the simulator's market time, and everything built on that
+client (history, orders, monitors, tickers, recorders) reads it through :func:`clock_of`, so nothing mixes the
+simulated session with the wall clock. Against Kite it is IST wall time. Whoever builds the client binds its
+clock (:func:`bind_clock`): the session manager does, with the clock it was given.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-__all__ = ["IST", "Clock", "ManualClock", "SystemClock", "VirtualClock", "ensure_aware"]
+__all__ = [
+    "IST",
+    "Clock",
+    "ManualClock",
+    "SystemClock",
+    "VirtualClock",
+    "bind_clock",
+    "clock_of",
+    "ensure_aware",
+]
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -91,3 +106,27 @@ class VirtualClock:
     def now(self) -> datetime:
         """Return ``start`` plus the real time elapsed since creation, times ``speed``."""
         return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
+
+
+# Keyed by the client object itself and gone with it; a KiteConnect cannot carry an attribute of ours without
+# monkey-patching it.
+_BOUND: weakref.WeakKeyDictionary[Any, Clock] = weakref.WeakKeyDictionary()
+
+
+def bind_clock(client: Any, clock: Clock) -> None:
+    """Make ``clock`` the time of everything built on ``client`` (see the module docstring)."""
+    _BOUND[client] = clock
+
+
+def clock_of(client: Any) -> Clock:
+    """Return the clock bound to ``client`` (or to ``client.kite``), else the wall clock in IST."""
+    for candidate in (client, getattr(client, "kite", None)):
+        if candidate is None:
+            continue
+        try:
+            bound = _BOUND.get(candidate)
+        except TypeError:  # not weak-referenceable: nothing can have been bound to it
+            bound = None
+        if bound is not None:
+            return bound
+    return SystemClock()

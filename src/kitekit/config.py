@@ -2,7 +2,8 @@
 
 The config file is the ``{"api_key", "api_secret", "access_token"}`` JSON that Kite users already keep as
 ``config.json``; extra keys (``user_id``, ``password``, ``totp_secret``, ``redirect_url``, ``login_url``,
-``root``) are optional. Secrets are never part of a repr, a log line or an error message.
+``root``) are optional. Secrets are never part of a repr, a log line or an error message. Where files live is
+:mod:`kitekit.paths` (``cache_dir``, ``config_dir`` and ``data_dir`` are importable from here too).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import platformdirs
 from dotenv import dotenv_values
 
 from kitekit.errors import ConfigError, CredentialsRequiredError
+from kitekit.paths import cache_dir, config_dir, data_dir
 
 __all__ = [
     "DEFAULT_LOGIN_URL",
@@ -59,21 +60,6 @@ ENV_VARS: dict[str, str] = {
     "root": "KITE_ROOT",
 }
 SECRET_FIELDS = frozenset({"api_secret", "access_token", "password", "totp_secret"})
-
-
-def config_dir() -> Path:
-    """Return the user's kitekit config directory (platformdirs), e.g. ``~/.config/kitekit``."""
-    return Path(os.environ.get("KITEKIT_CONFIG_DIR") or platformdirs.user_config_dir("kitekit"))
-
-
-def cache_dir() -> Path:
-    """Return the user's kitekit cache directory (instrument dumps, pacing state), e.g. ``~/.cache/kitekit``."""
-    return Path(os.environ.get("KITEKIT_CACHE_DIR") or platformdirs.user_cache_dir("kitekit"))
-
-
-def data_dir() -> Path:
-    """Return the user's kitekit data directory (saved sessions, caches), e.g. ``~/.local/share/kitekit``."""
-    return Path(os.environ.get("KITEKIT_DATA_DIR") or platformdirs.user_data_dir("kitekit"))
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,10 @@ because users already catch them. Everything kitekit raises for a *local* reason
     ├── TickError                   (also ValueError) the WebSocket tick codec refused something
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
     │   └── TickValueError          a value the official SDK would misread was given to the encoder
-    └── TickerError                 streaming cannot go on as asked: more instruments than Kite's
-                                    connections carry, a tick recording that cannot be read
+    ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
+    │                               connections carry, a tick recording that cannot be read
+    └── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
+                                    instant it has already left behind, another kind of clock)
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -73,6 +75,7 @@ __all__ = [
     "RejectionError",
     "SessionError",
     "SessionExpiredError",
+    "SimWorldError",
     "TickError",
     "TickFrameError",
     "TickValueError",
@@ -303,3 +306,7 @@ def _session_expired_error() -> type[SessionError]:
     SessionExpiredError.__qualname__ = "SessionExpiredError"
     globals()["SessionExpiredError"] = SessionExpiredError  # later lookups skip __getattr__
     return SessionExpiredError
+
+
+class SimWorldError(KitekitError, ValueError):
+    """A simulated world cannot be opened as asked; the message says how (usually: add ``--fresh``)."""

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import requests
 from kiteconnect.exceptions import KiteException, TokenException
 
-from kitekit.clock import IST, Clock, SystemClock
+from kitekit.clock import IST, Clock, clock_of
 from kitekit.errors import KitekitError
 from kitekit.quotes import MarketData
 
@@ -125,7 +125,7 @@ class Monitor:
         self.every = every
         self.count = count
         self.with_ohlc = with_ohlc
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(data)
         self.sleep = sleep
         self.monotonic = monotonic
         self.tracks = {k: Track(k) for k in self.keys}

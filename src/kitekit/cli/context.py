@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from kitekit import paths
 from kitekit.cli import embedded
 from kitekit.clock import Clock, SystemClock
-from kitekit.config import Settings, cache_dir, check_url, data_dir, load_settings
+from kitekit.config import Settings, check_url, load_settings
 from kitekit.errors import CredentialsRequiredError
 
 if TYPE_CHECKING:
@@ -45,10 +47,6 @@ def _stdout_console() -> Console:
     return console
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 @dataclass
 class CliContext:
     """Per-invocation state of the ``kitekit`` command."""
@@ -58,29 +56,56 @@ class CliContext:
     config_file: Path | None = None
     console: Console = field(default_factory=_stdout_console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
-    clock: Clock = field(default_factory=SystemClock)
+    #: The machine's clock: the one clock against Kite; against a simulator only TOTP codes follow it.
+    wall: Clock = field(default_factory=SystemClock)
+    #: The embedded simulator's world: where it is kept, the instant a new one starts at, its speed, a fresh start.
+    sim_state: Path | None = None
+    sim_at: datetime | None = None
     sim_speed: float = 1.0
+    sim_fresh: bool = False
     _settings: Settings | None = None
-    _market_clock: Clock | None = None
+    _clock: Clock | None = None
     _embedded: SimServer | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
 
     @classmethod
-    def from_env(cls, sim: bool | None, sim_url: str | None, config_file: Path | None) -> CliContext:
-        """Build the context from flags, falling back to ``KITE_SIM``, ``KITE_SIM_URL``, ``KITE_CONFIG``."""
+    def from_env(
+        cls,
+        sim: bool | None,
+        sim_url: str | None,
+        config_file: Path | None,
+        *,
+        sim_state: Path | None = None,
+        sim_at: datetime | None = None,
+        sim_fresh: bool = False,
+    ) -> CliContext:
+        """Build the context from flags, falling back to ``KITE_SIM``, ``KITE_SIM_URL``, ``KITE_SIM_STATE``,
+        ``KITE_SIM_AT`` and ``KITE_CONFIG``.
+
+        Raises:
+            ConfigError: a malformed simulator URL.
+            ValueError: a ``KITE_SIM_AT`` that is not an instant.
+        """
         url = sim_url or os.environ.get("KITE_SIM_URL") or None
         if url is not None:
             check_url(url, "simulator URL (--sim-url or KITE_SIM_URL)")
-        use_sim = bool(sim) or bool(url) or (sim is None and _truthy(os.environ.get("KITE_SIM")))
-        return cls(sim=use_sim, sim_url=url, config_file=config_file)
+        use_sim = bool(sim) or bool(url) or (sim is None and paths.env_sim()[0])
+        state = sim_state or (Path(os.environ["KITE_SIM_STATE"]) if os.environ.get("KITE_SIM_STATE") else None)
+        at = sim_at
+        if at is None and os.environ.get("KITE_SIM_AT"):
+            from kitekit.cli.options import parse_instant
+
+            at = parse_instant(os.environ["KITE_SIM_AT"])
+        return cls(sim=use_sim, sim_url=url, config_file=config_file, sim_state=state, sim_at=at, sim_fresh=sim_fresh)
 
     @property
     def data_dir(self) -> Path:
-        """Return where this run keeps its sessions: per simulator, so simulators never spoil each other's."""
-        if not self.sim:
-            return data_dir()
-        return embedded.sim_home(data_dir(), self.sim_url)
+        """Return where this run keeps its sessions: per simulator, so simulators never spoil each other's.
+
+        The embedded simulator's folder is also its world (``--sim-state``, default under the data dir).
+        """
+        return paths.sim_home(self.sim_url, self.sim_state) if self.sim else paths.base_data_dir()
 
     # -- settings ----------------------------------------------------------------------------------
     def settings(self) -> Settings:
@@ -111,32 +136,30 @@ class CliContext:
         config = SimConfig(state_file=self.data_dir / "state.json")
         if self.sim_url:
             url = self.sim_url
+            self._clock = embedded.remote_clock(url, self.wall)
         else:
-            self._market_clock = embedded.market_clock(self.clock, self.sim_speed)
-            server = embedded.sim_server(config, self._market_clock, self.clock)
+            self._clock = embedded.world_clock(
+                self.data_dir, self.wall, at=self.sim_at, speed=self.sim_speed, fresh=self.sim_fresh
+            )
+            server = embedded.sim_server(config, self._clock)
             self._embedded = server.start()
             url = server.url
         embedded.banner(self.err, url, embedded=self._embedded is not None)
         # Real credentials never go to a simulator: it gets its own documented defaults.
         return embedded.sim_settings(config, url)
 
-    def market_clock(self) -> Clock:
-        """Return the market's time: the embedded simulator's replayed session, or this run's clock.
+    @property
+    def clock(self) -> Clock:
+        """Return the one clock of this run: a simulator's market time on a simulator, IST wall time on Kite.
 
-        What "today" and "still forming" mean for candles follows it, so a simulator replaying an earlier
-        session is never taken to have served candles it has not reached yet.
+        Every "now" the command shows or decides by (session expiry, closed candles, order times, monitor
+        stamps, file names) comes from it, so nothing mixes a simulated session with the wall clock.
         """
+        if not self.sim:
+            return self.wall
         self.settings()
-        return self._market_clock or self.clock
-
-    def trading_clock(self) -> Clock:
-        """Return the time orders run at: a simulator's market time, or this run's clock on Kite."""
-        market = self.market_clock()
-        if self.sim_url and self._market_clock is None:
-            from kitekit.orders.gateway import market_time
-
-            return market_time(self.sim_url)
-        return market
+        assert self._clock is not None  # noqa: S101 - set by settings() for every simulator
+        return self._clock
 
     # -- sessions ----------------------------------------------------------------------------------
     @property
@@ -158,18 +181,28 @@ class CliContext:
             from kitekit.session.manager import SessionManager
 
             store = self.session_store()
-            self._manager = SessionManager(self.settings(), store, clock=self.clock, login_hint=self.login_hint)
+            self._manager = SessionManager(
+                self.settings(), store, clock=self.clock, login_hint=self.login_hint, totp_clock=self.wall
+            )
         return self._manager
 
-    def kite(self) -> KiteConnect:
+    def kite(self, verify: bool | None = None) -> KiteConnect:
         """Return a verified ``KiteConnect`` for the saved session.
 
-        On a simulator, whose credentials are public, a missing or expired session is renewed by itself.
+        On a simulator, whose credentials are public, a missing, expired or rejected session is renewed by itself.
         """
         manager = self.manager()
         if self.sim and manager.valid() is None:
             self.sim_login()
-        return manager.get_kite()
+        if not self.sim:
+            return manager.get_kite(verify=verify)
+        from kitekit.errors import SessionExpiredError
+
+        try:
+            return manager.get_kite(verify=verify)
+        except SessionExpiredError:  # the simulator ended it (a new day, a reset): its login is public
+            self.sim_login()
+            return manager.get_kite(verify=verify)
 
     def sim_login(self) -> None:
         """Log in to the simulator with its documented credentials (its TOTP login needs no browser)."""
@@ -181,7 +214,8 @@ class CliContext:
         if self._store is None:
             from kitekit.instruments import InstrumentStore
 
-            root = cache_dir() / ("sim" if self.sim else "") / "instruments"
+            # A simulator's dumps live in its world: another world (a --seed, another day) lists other ones.
+            root = (self.data_dir / "cache" if self.sim else paths.base_cache_dir()) / "instruments"
             self._store = InstrumentStore(
                 root, self._download if show_progress else self._download_quietly, clock=self.clock
             )

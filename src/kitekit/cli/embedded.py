@@ -6,47 +6,89 @@ embedded default); ``--sim`` and ``kitekit sim`` both start the simulator throug
 
 from __future__ import annotations
 
+import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.panel import Panel
 
-from kitekit.clock import Clock, SystemClock, VirtualClock
+from kitekit.clock import Clock
 from kitekit.config import Settings
 
 if TYPE_CHECKING:
     from kitekit.sim.config import SimConfig
     from kitekit.sim.server import SimServer
 
-__all__ = ["banner", "is_loopback", "market_clock", "sim_home", "sim_server", "sim_settings"]
+__all__ = [
+    "banner",
+    "is_loopback",
+    "remote_clock",
+    "sim_server",
+    "sim_settings",
+    "world_clock",
+]
 
 
-def market_clock(wall: Clock, speed: float = 1.0, real_time: bool = False) -> Clock:
-    """Return the simulated market's clock: the last session replayed from 09:15 IST at ``speed``, or ``wall``.
+def world_clock(
+    home: Path,
+    wall: Clock,
+    *,
+    at: datetime | None = None,
+    speed: float = 1.0,
+    real_time: bool = False,
+    fresh: bool = False,
+) -> Clock:
+    """Return the market clock of the simulated world kept in ``home``, creating the world if there is none.
 
-    A virtual session keeps prices moving at any hour; ``real_time`` follows the wall clock instead (prices
-    frozen outside market hours).
+    Every simulator started on ``home`` (each ``--sim`` command, ``kitekit sim``) shares the world and tells the
+    same time: see :class:`kitekit.sim.world.World`. ``fresh`` starts it over, and with it everything the client
+    side kept for it (sessions, the paper ledger, the order journal), which would otherwise refer to a world that
+    is gone.
+
+    Raises:
+        SimWorldError: ``at`` or ``real_time`` contradicts the existing world; the message says to add ``--fresh``.
     """
-    if real_time:
-        return wall
-    from kitekit.markethours import TradingCalendar  # imported here: numpy, which most commands never need
+    from kitekit.sim.world import World
 
-    return VirtualClock(TradingCalendar().last_session_start(wall.now()), speed=speed)
+    if fresh:
+        for name in ("sessions", "paper", "orders"):
+            shutil.rmtree(home / name, ignore_errors=True)
+    return World(home, wall).open(at=at, speed=speed, real_time=real_time, fresh=fresh)
 
 
-def sim_server(
-    config: SimConfig, market: Clock, wall: Clock | None = None, host: str = "127.0.0.1", port: int = 0
-) -> SimServer:
-    """Return an unstarted simulator whose market follows ``market`` and whose logins follow ``wall``.
+def remote_clock(url: str, wall: Clock) -> Clock:
+    """Return the market clock of the simulator at ``url``, read once from ``GET /__sim/clock`` (one clock).
 
-    Logins (TOTP codes, token expiry) always follow the wall clock, so codes made by an authenticator app and
-    sessions saved by other commands stay valid while the market replays a virtual session.
+    Raises:
+        requests.RequestException: nothing answers at ``url``.
+        ValueError: something answers, but not a simulator telling its clock.
+    """
+    import requests
+
+    from kitekit.sessionclock import clock_from_description
+
+    # A simulator on this machine answers at once; one second is plenty to tell that none is there.
+    answer = requests.get(f"{url.rstrip('/')}/__sim/clock", timeout=(1.0, 10.0))
+    try:
+        described = answer.json()["data"]
+        return clock_from_description(described, wall)
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(
+            f"{url} answered, but not as a kitekit simulator telling its clock (HTTP {answer.status_code}); "
+            "is it an older kitekit sim? Restart it with this version."
+        ) from None
+
+
+def sim_server(config: SimConfig, market: Clock, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+    """Return an unstarted simulator whose market (and token lifetimes) follow ``market``.
+
+    TOTP codes follow the wall clock on both sides, as an authenticator app's do.
     """
     from kitekit.sim.server import SimServer
 
-    return SimServer(config, market, host=host, port=port, auth_clock=wall or SystemClock())
+    return SimServer(config, market, host=host, port=port)
 
 
 def sim_settings(config: SimConfig, url: str) -> Settings:
@@ -74,19 +116,6 @@ def banner(err: Console, url: str, embedded: bool) -> None:
             border_style="yellow",
         )
     )
-
-
-def sim_home(data_dir: Path, url: str | None) -> Path:
-    """Return the folder a simulator's sessions and state live in under the kitekit data dir.
-
-    Each simulator gets its own: the embedded one (``url`` None) and each running ``kitekit sim`` by host and
-    port. A login on one then never ends, overwrites or invalidates a session saved for another.
-    """
-    if url is None:
-        return data_dir / "sim" / "embedded"
-    parts = urlsplit(url)
-    port = parts.port if parts.port is not None else 80
-    return data_dir / "sim" / f"{parts.hostname or 'localhost'}_{port}"
 
 
 def is_loopback(host: str) -> bool:

@@ -26,7 +26,14 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from kitekit.errors import PAPER_REFUSAL_NOTE, ConfigError, KitekitError, OrderValidationError, SessionError
+from kitekit.errors import (
+    PAPER_REFUSAL_NOTE,
+    ConfigError,
+    KitekitError,
+    OrderValidationError,
+    SessionError,
+    SimWorldError,
+)
 
 __all__ = ["CONFIG", "FAILED", "FILES", "INTERNAL", "INTERRUPTED", "SESSION", "USAGE", "Failure", "describe"]
 
@@ -53,6 +60,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"[red]Configuration error:[/] {exc}", CONFIG)
     if isinstance(exc, SessionError):
         return Failure(f"[red]Error:[/] {exc}", SESSION)
+    if isinstance(exc, SimWorldError):  # a simulator asked to start where it cannot: a wrong argument
+        return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule
         return Failure(f"[red]Order refused before sending ({exc.rule}):[/] {exc}", USAGE)
     if isinstance(exc, KitekitError):

@@ -74,7 +74,7 @@ def _range(
     if first is None:
         if days is None:
             raise typer.BadParameter("give the range's start: --from DATE or --days N", param_hint="--from")
-        anchor = _as_end(last) if last is not None else cli.market_clock().now().astimezone(IST)
+        anchor = _as_end(last) if last is not None else cli.clock.now().astimezone(IST)
         first = anchor.astimezone(IST).date() - timedelta(days=days)
     if last is not None and _as_start(first) > _as_end(last):
         raise typer.BadParameter(
@@ -95,7 +95,7 @@ def _history(cli: CliContext) -> "tuple[History, CandleStore]":
     from kitekit.history import CandleStore, History
 
     store = CandleStore(cli.data_dir / "candles.duckdb")
-    return History(cli.kite(), cli.store(), store, clock=cli.market_clock()), store
+    return History(cli.kite(), cli.store(), store, clock=cli.clock), store
 
 
 def _fetch(cli: CliContext, label: str, run: Callable[[Callable[[int, int], None]], Any]) -> tuple[Any, int]:
@@ -178,7 +178,7 @@ def backfill(
 
     cli: CliContext = ctx.obj
     history, store = _history(cli)
-    first = cli.market_clock().now().astimezone(IST) - timedelta(days=days)
+    first = cli.clock.now().astimezone(IST) - timedelta(days=days)
     names = list(dict.fromkeys(symbols))
     filled, _ = _fetch(
         cli,

@@ -14,6 +14,7 @@ from kitekit.cli import (
     history_cmd,
     instruments_cmd,
     monitor_cmd,
+    options,
     orders_cmd,
     session_cmds,
     sim_cmd,
@@ -40,6 +41,21 @@ def _global(
         str | None,
         typer.Option("--sim-url", help="Use a running `kitekit sim` at this URL (also KITE_SIM_URL)."),
     ] = None,
+    sim_state: Annotated[
+        Path | None,
+        typer.Option("--sim-state", help="The folder the embedded simulator's world lives in (also KITE_SIM_STATE)."),
+    ] = None,
+    sim_at: Annotated[
+        str | None,
+        typer.Option(
+            "--sim-at",
+            help="Start a new embedded world at this instant, e.g. 2027-01-26T10:00+05:30 (also KITE_SIM_AT).",
+        ),
+    ] = None,
+    sim_fresh: Annotated[
+        bool,
+        typer.Option("--sim-fresh", help="Start the embedded simulator's world over: clock, accounts, sessions."),
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Config file (JSON) to read credentials from (also KITE_CONFIG)."),
@@ -48,7 +64,9 @@ def _global(
 ) -> None:
     _state["verbose"] = verbose
     _log_to_terminal(logging.INFO if verbose else logging.WARNING)
-    cli = CliContext.from_env(sim, sim_url, config)
+    cli = CliContext.from_env(
+        sim, sim_url, config, sim_state=sim_state, sim_at=options.instant(sim_at), sim_fresh=sim_fresh
+    )
     ctx.obj = cli
     ctx.call_on_close(cli.close)
 

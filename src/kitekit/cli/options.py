@@ -1,4 +1,4 @@
-"""Option validators shared by commands: numbers that must be finite, positive, in range, or a share of 1.
+"""Option validators shared by commands: numbers that must be finite, positive, in range, or a share of 1; instants.
 
 click's ranges let ``nan`` through (every comparison with NaN is false) and say nothing of infinity, so each
 numeric option goes through one of these callbacks and fails as a usage error (exit code 2) with the rule.
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import date, datetime, time
 from typing import TypeVar
 
 import typer
 
-__all__ = ["at_least", "finite_positive", "non_negative", "port", "share"]
+from kitekit.clock import IST
+
+__all__ = ["at_least", "finite_positive", "instant", "non_negative", "parse_instant", "port", "share"]
 
 _N = TypeVar("_N", int, float)
 
@@ -41,3 +44,33 @@ port = _check("a port from 0 (pick a free one) to 65535", lambda v: 0 <= v <= 65
 def at_least(low: int) -> Callable[[int | None], int | None]:
     """Return a callback accepting whole numbers of ``low`` or more."""
     return _check(f"a whole number of {low} or more", lambda v: v >= low)
+
+
+def parse_instant(text: str) -> datetime:
+    """Return the instant ``text`` names: ISO 8601 (``2027-01-26T10:00+05:30``), IST when it has no offset.
+
+    A date alone (``2027-01-26``) means that day's 09:15 IST, when the session opens.
+
+    Raises:
+        ValueError: not such an instant (the message shows the forms accepted).
+    """
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(9, 15), tzinfo=IST)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an instant: write it like 2027-01-26T10:00+05:30, 2027-01-26 10:00 (IST) or 2027-01-26"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
+
+
+def instant(value: str | None) -> datetime | None:
+    """Typer callback: :func:`parse_instant`, refusing as a usage error (exit code 2)."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None

@@ -33,7 +33,7 @@ def _gateway(cli: CliContext, live: bool) -> "OrderGateway":
     """Return the paper broker (saying so) or, with ``--live``, the live one."""
     from kitekit.orders import LiveBroker, PaperBroker
 
-    kite, store, clock = cli.kite(), cli.store().load(), cli.trading_clock()
+    kite, store, clock = cli.kite(), cli.store().load(), cli.clock
     if live:
         return LiveBroker(kite, store, folder=cli.data_dir / "orders", clock=clock)
     cli.err.print(

@@ -105,6 +105,9 @@ def status(ctx: typer.Context) -> None:
         cli.console.print(f"{why}. Log in with: {cli.login_hint}")
         raise typer.Exit(failures.SESSION)
     state = "dead (Kite rejected it)" if session.dead else "valid" if not session.is_expired(now) else "expired"
+    if cli.sim and state == "valid" and not _simulator_accepts(cli):
+        # A simulator ends sessions on its own (a reset, --fresh, a forced expiry, a new day): ask it.
+        state = "dead (the simulator ended it)"
     table = Table(show_header=False, box=None)
     table.add_row("user", f"{session.user_id} ({session.user_name})")
     table.add_row("logged in", f"{session.login_time.astimezone(IST):%Y-%m-%d %H:%M:%S} IST")
@@ -118,6 +121,17 @@ def status(ctx: typer.Context) -> None:
     if state != "valid":
         cli.console.print(f"Log in again with: {cli.login_hint}")
         raise typer.Exit(failures.SESSION)
+
+
+def _simulator_accepts(cli: CliContext) -> bool:
+    """Return whether the simulator still accepts the saved token (``GET /user/profile``); it marks it dead if not."""
+    from kitekit.errors import SessionExpiredError
+
+    try:
+        cli.manager().get_kite(verify=True)
+    except SessionExpiredError:
+        return False
+    return True
 
 
 def logout(ctx: typer.Context) -> None:

@@ -5,9 +5,9 @@ from typing import Annotated
 
 import typer
 
+from kitekit import paths
 from kitekit.cli import embedded, options
 from kitekit.clock import SystemClock
-from kitekit.config import data_dir
 
 
 def sim_command(
@@ -23,17 +23,28 @@ def sim_command(
     speed: Annotated[
         float,
         typer.Option(
-            help="Speed of the virtual session and of a --replay (1 = real time).", callback=options.finite_positive
+            help="Speed of the simulated market and of a --replay (1 = real time).", callback=options.finite_positive
         ),
     ] = 1.0,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="Start a new world at this instant, e.g. 2027-01-26T10:00+05:30 (IST if no offset); a world that "
+            "began elsewhere needs --fresh."
+        ),
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start the simulated world over: clock, accounts and sessions.")
+    ] = False,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="The folder the simulated world lives in (default: per host and port in the data dir)."),
+    ] = None,
     replay: Annotated[
         Path | None,
         typer.Option(help="Serve the ticks recorded in this folder (`kitekit record`) on the ticker, at --speed."),
     ] = None,
     auto_login: Annotated[bool, typer.Option("--auto-login", help="Approve logins without the login form.")] = False,
-    state_file: Annotated[
-        Path | None, typer.Option(help="Where access tokens persist (default: the kitekit data dir).")
-    ] = None,
     no_rate_limits: Annotated[
         bool,
         typer.Option("--no-rate-limits", help="Lift Kite's rate limits (for load tests and benchmarks)."),
@@ -88,15 +99,17 @@ def sim_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    wall = SystemClock()
-    clock = embedded.market_clock(wall, speed, real_time)
+    if at is not None and real_time:
+        raise typer.BadParameter("--at starts a world of market sessions; it cannot go with --real-time")
+    start = options.instant(at)
+    # One world per host and port (every --port 0 shares one), or the folder given: it outlives restarts.
+    home = state or paths.sim_home(f"http://{host}:{port}")
+    clock = embedded.world_clock(home, SystemClock(), at=start, speed=speed, real_time=real_time, fresh=fresh)
     config = SimConfig(
         seed=seed,
         login_mode=LoginMode.AUTO if auto_login else LoginMode.FORM,
         rate_limit_enabled=not no_rate_limits,
-        # A fixed port keeps its sessions across restarts; a random one (--port 0) cannot be found again.
-        state_file=state_file
-        or (embedded.sim_home(data_dir(), f"http://{host}:{port}") / "state.json" if port else None),
+        state_file=home / "state.json",
         faults=FaultConfig(
             latency_ms=latency_ms,
             network_error_rate=network_error_rate,
@@ -106,14 +119,13 @@ def sim_command(
         ),
         order_faults=order_faults,
     )
-    home = embedded.sim_home(data_dir(), f"http://{host}:{port}")  # port 0: one folder for all random ports
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
     if replay is not None:
         from kitekit.sim.feed import Recording
 
         recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
-    server = embedded.sim_server(config, clock, wall, host=host, port=port)
+    server = embedded.sim_server(config, clock, host=host, port=port)
     if replay is not None:
         server.sim.feed.replay(recording, speed)
     try:
@@ -135,8 +147,8 @@ def sim_command(
     feed = "the market model" if replay is None else f"{len(recording):,} recorded frames from {replay} at {speed:g}x"
     typer.echo(f"  ticker / KiteTicker(root=…): {server.ws_url}  ({feed})")
     typer.echo(f"  api_key: {config.api_key}   user: {config.user_id}   (defaults documented in docs/simulator.md)")
-    clock_note = "wall clock" if real_time else f"virtual session from {moment:%Y-%m-%d %H:%M} IST at {speed:g}x"
-    typer.echo(f"  clock: {clock_note}")
+    clock_note = "wall clock" if real_time else f"market sessions, now {moment:%Y-%m-%d %H:%M} IST, at {speed:g}x"
+    typer.echo(f"  clock: {clock_note}; the world lives in {home} (--fresh starts it over)")
     if order_drop_rate or order_error_rate or order_reject_rate or order_ack_delay_ms:
         typer.echo(
             f"  order faults: drop {order_drop_rate:g}, {order_error_status} {order_error_rate:g}, "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from kitekit.clock import Clock, SystemClock
+from kitekit.clock import Clock, clock_of
 from kitekit.errors import KitekitError
 from kitekit.history.fetch import Fetched, Job, Progress, WindowFetcher
 from kitekit.history.rules import CandleRequest, Moment, check_request, complete_until
@@ -72,7 +72,7 @@ class History:
         self.kite = kite
         self.instruments = instruments
         self.store = store
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(kite)
         self.fetcher = WindowFetcher(kite, concurrency=concurrency, clock=self.clock)
 
     def request(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from kitekit.clock import Clock, SystemClock
+from kitekit.clock import Clock, clock_of
 from kitekit.history.rules import CandleRequest
 from kitekit.history.windows import Window
 from kitekit.raw import kite_get, raise_error_answer
@@ -121,7 +121,7 @@ class WindowFetcher:
         self.kite = kite
         self.concurrency = concurrency
         self.attempts = attempts
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(kite)
 
     def fetch(self, job: Job) -> Fetched:
         """Fetch one job's window, retrying a DataException up to ``attempts`` times.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from kitekit.clock import IST, Clock, SystemClock, ensure_aware
+from kitekit.clock import IST, Clock, clock_of, ensure_aware
 from kitekit.errors import InstrumentCacheError
 from kitekit.instruments import cache, derivatives, resolve
 from kitekit.instruments.download import Fetcher, Progress, download, fetcher_for
@@ -74,7 +74,7 @@ class InstrumentStore:
     ) -> None:
         self.cache_dir: Path | None = cache_dir
         self._fetch = fetch
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(fetch)
         self.calendar = calendar or TradingCalendar()
         self.refresh_at = refresh_at
         self.exchanges = sorted({e.upper() for e in exchanges}) if exchanges else None

@@ -26,7 +26,7 @@ from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kitekit.orders.events import OrderEvents, OrderUpdate
-    from kitekit.orders.gateway import OrderGateway, broker, market_time
+    from kitekit.orders.gateway import OrderGateway, broker
     from kitekit.orders.journal import Intent, IntentJournal, IntentState
     from kitekit.orders.live import LiveBroker, new_intent_id
     from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
@@ -76,7 +76,6 @@ __all__ = [
     "Validity",
     "Variety",
     "broker",
-    "market_time",
     "nearest_tick",
     "new_intent_id",
 ]
@@ -86,7 +85,6 @@ _LAZY = {
     "OrderUpdate": "kitekit.orders.events",
     "OrderGateway": "kitekit.orders.gateway",
     "broker": "kitekit.orders.gateway",
-    "market_time": "kitekit.orders.gateway",
     "Intent": "kitekit.orders.journal",
     "IntentJournal": "kitekit.orders.journal",
     "IntentState": "kitekit.orders.journal",

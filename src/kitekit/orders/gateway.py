@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from kitekit.clock import clock_of
 from kitekit.engine.quote import MarketQuote
 from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from kitekit.clock import Clock
 
-__all__ = ["Instruments", "OrderGateway", "QuoteAtHand", "broker", "market_time"]
+__all__ = ["Instruments", "OrderGateway", "QuoteAtHand", "broker"]
 
 #: A quote to check circuit limits and stops against: the engine's, or a ``/quote`` item as Kite sends it.
 QuoteAtHand = MarketQuote | Mapping[str, Any] | None
@@ -113,31 +113,6 @@ class OrderGateway(Protocol):
         ...
 
 
-def market_time(kite: KiteConnect | str) -> Clock:
-    """Return the clock orders run at: the wall clock on Kite, a simulator's market time on a simulator.
-
-    A simulator replays a session (or freezes one), so its market can be open at any hour; it tells its time
-    at ``GET /__sim/info``. That route is asked only when the root (``kite.root``, or ``kite`` given as a URL)
-    is not Kite's own API; a root that does not answer it leaves the wall clock.
-    """
-    from urllib.parse import urlsplit
-
-    import requests
-
-    from kitekit.clock import SystemClock, VirtualClock, ensure_aware
-
-    wall = SystemClock()
-    root = kite if isinstance(kite, str) else str(getattr(kite, "root", "") or "")
-    if not root or urlsplit(root).hostname == "api.kite.trade":
-        return wall
-    try:
-        answer = requests.get(f"{root.rstrip('/')}/__sim/info", timeout=5)
-        now = ensure_aware(datetime.fromisoformat(answer.json()["data"]["now"]))
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        return wall
-    return VirtualClock(now)
-
-
 def broker(
     kite: KiteConnect,
     instruments: Instruments,
@@ -155,12 +130,13 @@ def broker(
         instruments: the instrument store (validation).
         paper: False to trade for real.
         folder: where the paper ledger or the live journal lives (default: the kitekit data dir).
-        clock: the time source (default: :func:`market_time`).
+        clock: the time source (default: the client's, :func:`kitekit.clock.clock_of`: a simulator's market
+            time on a simulator, the wall clock on Kite).
         **options: passed to the broker's constructor.
     """
     from kitekit.config import data_dir
 
-    clock = clock or market_time(kite)
+    clock = clock or clock_of(kite)
     if paper:
         from kitekit.orders.paper import PaperBroker
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kitekit.clock import Clock, SystemClock
+from kitekit.clock import Clock, clock_of
 from kitekit.errors import OrderStateError
 from kitekit.orders.gateway import Instruments, QuoteAtHand
 from kitekit.orders.journal import Intent, IntentJournal, derive_tag
@@ -75,7 +75,7 @@ class LiveBroker:
 
             journal = IntentJournal(folder or data_dir() / "orders")
         self.kite = kite
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(kite)
         self.journal = journal
         self.account = account or str(kite.profile()["user_id"])
         self.instruments = instruments

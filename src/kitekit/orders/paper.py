@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kitekit.clock import IST, Clock, SystemClock
+from kitekit.clock import IST, Clock, clock_of
 from kitekit.engine import Engine, EngineConfig, InstrumentSpec, MarketQuote
 from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
@@ -88,7 +88,7 @@ class PaperBroker:
 
             folder = data_dir() / "paper"
         self.source = quotes
-        self.clock = clock or SystemClock()
+        self.clock = clock or clock_of(quotes)
         self.account = account
         self.instruments = instruments
         self.validator = Validator(instruments.instrument, rules, day_of(self.clock.now))

@@ -19,7 +19,7 @@ import requests
 from kiteconnect.exceptions import KiteException, TokenException
 
 from kitekit import redact
-from kitekit.clock import IST, Clock, SystemClock
+from kitekit.clock import IST, Clock, SystemClock, bind_clock
 from kitekit.config import Settings
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
 from kitekit.pacer import Pacer
@@ -44,7 +44,9 @@ class SessionManager:
     Args:
         settings: credentials and URLs (see :func:`kitekit.config.load_settings`).
         store: where the session lives; defaults to ``<data dir>/sessions/<api_key>.json``.
-        clock: the time source (expiry checks, TOTP).
+        clock: the time source (expiry checks), bound to every client it builds (:func:`kitekit.clock.clock_of`):
+            a simulator's market clock against a simulator.
+        totp_clock: the time TOTP codes are made for: the wall clock, as an authenticator app's.
         verify_every: how often :meth:`get_kite` confirms the token with ``GET /user/profile``.
         login_hint: the command users are told to run when they must log in again.
         pacer: the rate-limit scheduler of every client (default: the machine-wide one).
@@ -60,6 +62,7 @@ class SessionManager:
         login_hint: str = "kitekit login",
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
+        totp_clock: Clock | None = None,
     ) -> None:
         settings.require("api_key")
         redact.install()
@@ -68,6 +71,7 @@ class SessionManager:
         self.api_key: str = settings.api_key or ""
         self.store = store or SessionStore.for_api_key(self.api_key)
         self.clock = clock or SystemClock()
+        self.totp_clock = totp_clock or SystemClock()
         self.verify_every = verify_every
         self.login_hint = login_hint
         self.retry = retry or RetryPolicy()
@@ -87,7 +91,7 @@ class SessionManager:
         The guard fails a request fast once the token is known dead; the expiry hook marks the saved
         session dead when Kite rejects the token and raises the re-login message.
         """
-        return paced_client(
+        kite = paced_client(
             self.api_key,
             self.settings.root,
             access_token,
@@ -96,6 +100,8 @@ class SessionManager:
             guard=self._guard(access_token) if access_token else None,
             on_token_rejected=self._on_token_exception if access_token else None,
         )
+        bind_clock(kite, self.clock)
+        return kite
 
     def _guard(self, access_token: str) -> Callable[[], None]:
         """Return a check, run before each request, that fails fast once this token is known dead."""
@@ -263,7 +269,7 @@ class SessionManager:
                         s.user_id or "",
                         s.password or "",
                         s.totp_secret or "",
-                        clock=self.clock,
+                        clock=self.totp_clock,
                         retry=retry,
                         state=state,
                     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -9,13 +10,15 @@ import logging
 import secrets
 import string
 import threading
+from collections.abc import Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
+from filelock import FileLock
 
-from kitekit.clock import IST, Clock
+from kitekit.clock import IST, Clock, SystemClock
 from kitekit.files import atomic_write
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError, invalid_input, token_error
@@ -91,23 +94,56 @@ class _Pending:
 
 
 class AuthState:
-    """All login state of the simulator; thread-safe; optionally persisted to ``config.state_file``."""
+    """All login state of the simulator; thread-safe; optionally persisted to ``config.state_file``.
 
-    def __init__(self, config: SimConfig, clock: Clock) -> None:
+    Token lifetimes (request tokens, the 06:00 flush) follow the simulator's market ``clock``; TOTP codes follow
+    ``totp_clock``, the wall clock by default, because an authenticator app makes them from real time (RFC 6238).
+    Several processes may share one state file (every ``--sim`` command on one simulated world): each change is
+    made under a file lock on the file as it is on disk, and a change made by another process is read back
+    before a token is checked.
+    """
+
+    def __init__(self, config: SimConfig, clock: Clock, totp_clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock
-        self._lock = threading.Lock()
+        self.totp_clock = totp_clock or SystemClock()
+        self._lock = threading.RLock()
         self._request_tokens: dict[str, _Pending] = {}
         self._web_requests: dict[str, datetime] = {}  # request_id of a password login awaiting TOTP
         self._web_sessions: set[str] = set()  # browser sessions that passed 2FA
         self._grants: dict[str, Grant] = {}
         self._refresh: dict[str, str] = {}  # refresh_token -> user_id
+        self._seen: tuple[int, int] | None = None
+        path = config.state_file
+        self._file_lock = FileLock(str(path.with_name(f".{path.name}.lock"))) if path is not None else None
         self._load()
 
     # -- persistence -------------------------------------------------------------------------------
+    def _stamp(self) -> tuple[int, int] | None:
+        path = self.config.state_file
+        try:
+            st = path.stat() if path is not None else None
+        except OSError:
+            return None
+        return None if st is None else (st.st_mtime_ns, st.st_size)
+
+    def _sync(self) -> None:
+        """Read the state file again if another process changed it since this one last read or wrote it."""
+        if self.config.state_file is not None and self._stamp() != self._seen:
+            self._load()
+
+    @contextlib.contextmanager
+    def _changing(self) -> Iterator[None]:
+        """Hold the thread lock and the file lock, on the latest state; save it afterwards."""
+        with self._lock, self._file_lock or contextlib.nullcontext():
+            self._sync()
+            yield
+            self._save()
+
     def _load(self) -> None:
         path = self.config.state_file
-        if path is None or not path.exists():
+        self._seen = self._stamp()
+        if path is None or self._seen is None:
             return
         try:
             raw = json.loads(path.read_bytes())
@@ -129,6 +165,7 @@ class AuthState:
         live = [asdict(g) for g in self._grants.values() if not g.expired(now)]
         # Access tokens are secrets: the file is 0600 from its first byte.
         atomic_write(path, json.dumps({"grants": live}).encode(), mode=0o600)
+        self._seen = self._stamp()
 
     # -- web login (what Kite's login page does) ---------------------------------------------------
     def check_api_key(self, api_key: str | None) -> None:
@@ -154,7 +191,9 @@ class AuthState:
             if deadline is None or now > deadline or user_id.upper() != self.config.user_id:
                 raise ApiError(ErrorType.TOKEN, "Invalid or expired login request. Log in again.")
             # Accept the current 30 s step and one either side, as authenticator apps drift.
-            ok = pyotp.TOTP(self.config.totp_secret).verify(value.strip(), for_time=now, valid_window=1)
+            ok = pyotp.TOTP(self.config.totp_secret).verify(
+                value.strip(), for_time=self.totp_clock.now(), valid_window=1
+            )
             if not ok:
                 raise ApiError(ErrorType.INPUT, "Invalid TOTP.")
             del self._web_requests[request_id]
@@ -184,7 +223,7 @@ class AuthState:
         if not _same(expected, given_checksum.lower()):
             raise token_error("Invalid `checksum`.")
         now = self.clock.now()
-        with self._lock:
+        with self._changing():
             pending = self._request_tokens.pop(request_token, None)
             if pending is None or pending.api_key != api_key or now > pending.expires:
                 raise token_error("Token is invalid or has expired.")
@@ -196,7 +235,7 @@ class AuthState:
         expected = checksum(api_key, refresh_token, self.config.api_secret)
         if not _same(expected, given_checksum.lower()):
             raise token_error("Invalid `checksum`.")
-        with self._lock:
+        with self._changing():
             if refresh_token not in self._refresh:
                 raise token_error("Token is invalid or has expired.")
             return self._grant(self.clock.now())
@@ -224,7 +263,6 @@ class AuthState:
             refresh_token=refresh,
         )
         self._grants[grant.access_token] = grant
-        self._save()
         return grant
 
     def authenticate(self, authorization: str | None) -> Grant:
@@ -233,6 +271,7 @@ class AuthState:
             raise token_error()
         api_key, _, access_token = authorization[6:].strip().partition(":")
         with self._lock:
+            self._sync()
             grant = self._grants.get(access_token)
         if grant is None or grant.api_key != api_key or grant.expired(self.clock.now()):
             raise token_error()
@@ -241,25 +280,24 @@ class AuthState:
     def invalidate(self, api_key: str, access_token: str | None, refresh_token: str | None) -> None:
         """``DELETE /session/token``: revoke an access token or a refresh token."""
         self.check_api_key(api_key)
-        with self._lock:
+        with self._changing():
             if access_token and access_token in self._grants:
                 self._grants[access_token].revoked = True
             if refresh_token:
                 self._refresh.pop(refresh_token, None)
-            self._save()
 
     def expire_all(self) -> int:
         """Revoke every access token (admin: forced expiry); return how many were live."""
         now = self.clock.now()
-        with self._lock:
+        with self._changing():
             live = [g for g in self._grants.values() if not g.expired(now)]
             for g in live:
                 g.revoked = True
-            self._save()
         return len(live)
 
     def live_sessions(self) -> int:
         """Return how many access tokens are currently valid."""
         now = self.clock.now()
         with self._lock:
+            self._sync()
             return sum(1 for g in self._grants.values() if not g.expired(now))

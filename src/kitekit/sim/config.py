@@ -98,10 +98,9 @@ class SimConfig:
     seed_holdings: bool = True
     #: How often the exchange catches up with the clock on its own (fills, stops, GTTs, expiry), in seconds.
     exchange_pump_s: float = 0.05
-    #: Longest a change to an account waits before it is written to disk while the server runs, in seconds.
-    exchange_save_s: float = 1.0
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
-    #: The exchange keeps each user's account next to it (``exchange-<user_id>.json``).
+    #: The exchange keeps each user's account next to it (``exchange-<user_id>.json``), and a simulated world
+    #: its clock (``world.json``, :mod:`kitekit.sim.world`): the folder is the world.
     state_file: Path | None = None
     #: Where the per-process admin token is written (0600) for other local tools; None keeps it in memory.
     admin_token_file: Path | None = None

@@ -7,13 +7,16 @@ orders in its own log (``GET /__sim/orders``). A background pump does the same c
 ``config.exchange_pump_s`` seconds for every account in memory (the simulator's own user's is loaded at start
 if it was saved), so resting orders, stops, GTTs and expiries happen without a request.
 
-Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically, at most
-every ``config.exchange_save_s`` seconds while the pump runs, and when the server stops); a damaged file is
-set aside with a warning and the user starts afresh.
+Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically); a damaged file
+is set aside with a warning and the user starts afresh. Several processes may keep one simulated world (every
+``--sim`` command embeds a simulator on the same folder): each call and each catch-up holds a file lock on the
+folder's accounts, reads an account again if another process saved it since, and saves a changed account
+before letting go, so no process ever works on, or writes back, a stale copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,11 +24,13 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+
+from filelock import FileLock
 
 from kitekit.clock import Clock
 from kitekit.engine import Engine, EngineConfig, Liquidity
@@ -84,6 +89,8 @@ class UserAccount:
     dirty: bool = False
     #: The (session, phase) the account was last saved in: a boundary crossed is a change worth saving.
     period: tuple[datetime, str] | None = None
+    #: The account file's (mtime_ns, size) when this process last read or wrote it.
+    seen: tuple[int, int] | None = None
 
 
 class SimExchange:
@@ -107,8 +114,10 @@ class SimExchange:
         self._accounts: dict[str, UserAccount] = {}
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
-        self._last_save = 0.0
         self._last_tick: datetime | None = None
+        folder = config.state_file.parent if config.state_file is not None else None
+        #: Held by one process at a time around every call on the accounts in the folder (see the docstring).
+        self._shared = FileLock(str(folder / ".exchange.lock")) if folder is not None else None
         #: Kite's postbacks carry the app's numeric id; the simulator derives one from its api_key.
         self.app_id = int(hashlib.sha256(config.api_key.encode()).hexdigest()[:8], 16) % 100_000
 
@@ -131,7 +140,7 @@ class SimExchange:
                 instrument, say); unlisted ones are ignored, the engine refuses them itself.
             mutates: whether the call changes the account (to be saved).
         """
-        with self._lock:
+        with self._held():
             now = self.clock.now()
             acct = self.account(user_id, now)
             self.specs.moment = now
@@ -145,7 +154,7 @@ class SimExchange:
 
     def run_mf(self, user_id: str, action: Callable[[MfBook, datetime], T], mutates: bool = True) -> T:
         """Run ``action(book, now)`` on the user's mutual funds, after the book catches up with the clock."""
-        with self._lock:
+        with self._held():
             now = self.clock.now()
             acct = self.account(user_id, now)
             acct.mf.advance(now)
@@ -163,8 +172,10 @@ class SimExchange:
     # -- accounts ------------------------------------------------------------------------------------
     def account(self, user_id: str, now: datetime | None = None) -> UserAccount:
         """Return the user's account: in memory, else restored from its file, else a new one."""
-        with self._lock:
+        with self._held():
             acct = self._accounts.get(user_id)
+            if acct is not None and acct.seen != self._stamp(user_id):
+                acct = None  # another process saved it since: work on what it saved
             if acct is None:
                 now = now or self.clock.now()
                 self.specs.moment = now
@@ -174,7 +185,7 @@ class SimExchange:
 
     def reset(self, user_id: str) -> UserAccount:
         """Replace the user's account with a fresh one (new order ids, starting holdings) and save it."""
-        with self._lock:
+        with self._held():
             now = self.clock.now()
             self.specs.moment = now
             old = self._accounts.get(user_id)
@@ -224,7 +235,7 @@ class SimExchange:
 
     def tick(self) -> None:
         """Catch every loaded account up with the clock (the pump calls this; tests may too)."""
-        with self._lock:
+        with self._held():
             now = self.clock.now()
             if now != self._last_tick:
                 saved = self._path(self.config.user_id)
@@ -233,11 +244,11 @@ class SimExchange:
                 if self._last_tick is None and saved is not None and saved.exists():
                     self.account(self.config.user_id, now)
                 self._last_tick = now
-                for acct in list(self._accounts.values()):
+                for user_id in list(self._accounts):
+                    acct = self.account(user_id, now)
                     self._catch_up(acct, now)
                     acct.mf.advance(now)
                     self._settle(acct, now)
-            self._save_due()
 
     def _settle(self, acct: UserAccount, now: datetime) -> None:
         """Publish the engine's order updates, log new orders, and note a session boundary as a change."""
@@ -256,8 +267,7 @@ class SimExchange:
         period = (cal.last_session_start(now), str(cal.phase(now)))
         if period != acct.period:
             acct.period, acct.dirty = period, True
-        if self._pump is None:
-            self._save(acct)  # no pump to write it later: write now
+        self._save(acct)  # before the lock is let go: another process may read it next
 
     def _postback(self, user_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """Return an order update as Kite pushes it: the order plus the postback fields (docs/protocol.md §15.8)."""
@@ -285,7 +295,7 @@ class SimExchange:
         if pump is not None:
             self._stop.set()
             pump.join(10)
-        with self._lock:
+        with self._held():
             for acct in self._accounts.values():
                 self._save(acct)
 
@@ -302,11 +312,19 @@ class SimExchange:
             return None
         return self.config.state_file.with_name(f"exchange-{re.sub(r'[^A-Za-z0-9_-]', '_', user_id)}.json")
 
-    def _save_due(self) -> None:
-        if time.monotonic() - self._last_save >= self.config.exchange_save_s:
-            for acct in self._accounts.values():
-                self._save(acct)
-            self._last_save = time.monotonic()
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
+        """Hold this process's lock and, for a world on disk, the folder's lock shared with other processes."""
+        with self._lock, self._shared or contextlib.nullcontext():
+            yield
+
+    def _stamp(self, user_id: str) -> tuple[int, int] | None:
+        path = self._path(user_id)
+        try:
+            st = path.stat() if path is not None else None
+        except OSError:
+            return None
+        return None if st is None else (st.st_mtime_ns, st.st_size)
 
     def _save(self, acct: UserAccount) -> None:
         path = self._path(acct.user_id)
@@ -326,6 +344,7 @@ class SimExchange:
             log.warning("could not save the simulated account of %s to %s: %s", acct.user_id, path, exc)
             return
         acct.dirty = False
+        acct.seen = self._stamp(acct.user_id)
 
     def _generation_on_disk(self, user_id: str) -> int:
         path = self._path(user_id)
@@ -356,4 +375,4 @@ class SimExchange:
                 aside = path
             log.warning("the simulated account file %s is damaged (%s); set aside as %s", path, exc, aside.name)
             return None
-        return UserAccount(user_id, engine, mf, generation, accepted)
+        return UserAccount(user_id, engine, mf, generation, accepted, seen=self._stamp(user_id))

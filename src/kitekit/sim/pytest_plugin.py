@@ -67,7 +67,7 @@ def sim_config() -> SimConfig:
 
 @pytest.fixture
 def sim(sim_config: SimConfig, sim_clock: ManualClock, sim_market: Market) -> Iterator[SimServer]:
-    """A running simulator on a random free port."""
+    """A running simulator on a random free port; ``sim_clock`` is its market's time (TOTP codes: the wall's)."""
     server = SimServer(sim_config, sim_clock, market=sim_market)
     with server:
         yield server

@@ -61,9 +61,9 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         market: Market | None = None,
-        auth_clock: Clock | None = None,
+        totp_clock: Clock | None = None,
     ) -> None:
-        self.sim = SimApp(config, clock, market, auth_clock)
+        self.sim = SimApp(config, clock, market, totp_clock)
         self.host = host
         self._requested_port = port
         self._sock: socket.socket | None = None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from kitekit import redact
+from kitekit.clock import Clock, clock_of
 from kitekit.errors import TickerError
 from kitekit.ticker.connection import Connection, UpgradeRefusedError
 from kitekit.ticker.events import END, TickerEvents
@@ -65,6 +66,8 @@ class Ticker(TickerEvents):
         max_connections: connections per api_key (Kite: 3).
         login_hint: the command the expiry message tells users to run.
         monotonic: the watchdog's time source.
+        clock: the time frames are stamped with as they arrive (``on_frame``, recordings): on a simulator its
+            market time (:func:`from_kite` passes the client's, :func:`kitekit.clock.clock_of`); default wall.
         queue_size: tick batches an ``async for`` consumer may fall behind before the oldest are dropped
             (counted in ``stats.dropped_ticks``).
     """
@@ -84,6 +87,7 @@ class Ticker(TickerEvents):
         login_hint: str = "kitekit login",
         monotonic: Callable[[], float] = time.monotonic,
         queue_size: int = 1000,
+        clock: Clock | None = None,
     ) -> None:
         parts = urlsplit(root)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
@@ -96,7 +100,7 @@ class Ticker(TickerEvents):
         self._access_token = access_token
         self.root = root.rstrip("/")
         self.store = store
-        super().__init__(columns, queue_size)
+        super().__init__(columns, queue_size, clock)
         self.backoff = backoff or Backoff()
         self.stale_after = stale_after
         self.login_hint = login_hint
@@ -115,6 +119,7 @@ class Ticker(TickerEvents):
     @classmethod
     def from_kite(cls, kite: Any, store: InstrumentStore | None = None, **options: Any) -> Ticker:
         """Return a ticker for a logged-in ``KiteConnect`` (its api_key, access token and matching root)."""
+        options.setdefault("clock", clock_of(kite))
         return cls(kite.api_key, kite.access_token, root=ws_root_for(kite.root), store=store, **options)
 
     def __repr__(self) -> str:

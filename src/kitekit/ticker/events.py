@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitekit import redact
+from kitekit.clock import Clock, SystemClock
 from kitekit.errors import TickerError, TickFrameError
 from kitekit.wire.ticks import decode_columns, decode_ticks, is_heartbeat
 
@@ -20,6 +21,11 @@ log = logging.getLogger("kitekit.ticker")
 
 #: Put on a consumer's queue when the ticker stops.
 END = object()
+
+
+def _ns(clock: Clock) -> int:
+    moment = clock.now()
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
 @dataclass
@@ -43,8 +49,12 @@ class TickerEvents:
     one that raises is logged and never takes the feed down.
     """
 
-    def __init__(self, columns: bool, queue_size: int) -> None:
+    def __init__(self, columns: bool, queue_size: int, clock: Clock | None = None) -> None:
         self.columns = columns
+        # The wall clock's stamp is the cheap one; any other clock (a simulator's market time) is asked.
+        self._stamp: Callable[[], int] = (
+            time.time_ns if clock is None or isinstance(clock, SystemClock) else lambda: _ns(clock)
+        )
         self.queue_size = queue_size
         self.stats = TickerStats()
         self.on_ticks: Callable[[Any], object] | None = None
@@ -91,7 +101,7 @@ class TickerEvents:
         if is_heartbeat(data):
             stats.heartbeats += 1
             return
-        received = time.time_ns()
+        received = self._stamp()
         try:
             ticks: Any = decode_columns(data) if self.columns else decode_ticks(data)
         except TickFrameError as exc:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from kitekit.sessionclock import describe_clock
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.errors import invalid_input
 from kitekit.sim.http.edge import error_response, json_of, success_response
@@ -120,6 +121,10 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         """``GET /__sim/info``: public settings and counters (never the secret)."""
         return success_response(info_payload(sim))
 
+    async def clock(request: Request) -> Response:
+        """``GET /__sim/clock``: how the market clock runs, so a client tells the same time (one clock)."""
+        return success_response(describe_clock(sim.clock))
+
     async def faults(request: Request) -> Response:
         """``GET|PUT|DELETE /__sim/faults``: read, change or clear fault injection."""
         if request.method == "DELETE":
@@ -182,6 +187,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
 
     return [
         Route("/info", info, methods=["GET"]),
+        Route("/clock", clock, methods=["GET"]),
         Route("/faults", faults, methods=["GET", "PUT", "DELETE"]),
         Route("/expire-tokens", expire, methods=["POST"]),
         Route("/app", app, methods=["PUT"]),

@@ -209,13 +209,13 @@ class SimApp:
         config: SimConfig | None = None,
         clock: Clock | None = None,
         market: Market | None = None,
-        auth_clock: Clock | None = None,
+        totp_clock: Clock | None = None,
     ) -> None:
         self.config = config or SimConfig()
         self.clock = clock or SystemClock()
         self.market = market or Market(self.config.seed)
-        # Logins (TOTP, token expiry) may follow the wall clock while the market replays a virtual session.
-        self.auth = AuthState(self.config, auth_clock or self.clock)
+        # Token lifetimes follow the market's clock (one clock); TOTP codes follow the wall (see AuthState).
+        self.auth = AuthState(self.config, self.clock, totp_clock)
         self.limiter = RateLimiter(self.config.rate_limits, self.config.rate_tolerance)
         self.faults = FaultInjector(self.config.faults)
         #: Requests received, by "METHOD /path" (counted before they are handled).

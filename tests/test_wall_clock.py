@@ -1,0 +1,47 @@
+"""Time is read in one place: kitekit's code and tests never ask the machine for "now" behind the clock's back.
+
+The calendar matrix (``./dev matrix``) runs the tests that read the wall clock at many instants; it finds them
+by watching :class:`kitekit.clock.SystemClock`. A read that goes around it would hide a test that breaks on
+another date, so this file keeps the only ones there are to places where the date cannot matter.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WALL_READS = re.compile(
+    r"datetime\.now\(|date\.today\(|\butcnow\(|time\.time(_ns)?\(\)|time\.(strftime|localtime|gmtime)\("
+)
+
+#: file -> why its read of the wall clock cannot depend on the date.
+ALLOWED = {
+    "src/kitekit/clock.py": "SystemClock itself",
+    "src/kitekit/ticker/recorder.py": "a unique id for one recorder's part files, never shown as a time",
+    "src/kitekit/history/duckfile.py": "the name a damaged store is set aside under",
+    "src/kitekit/sim/exchange.py": "the name a damaged account file is set aside under",
+    "src/kitekit/instruments/cache.py": "the age of a temporary file, against the file system's own clock",
+    "scripts/calendar_instants.py": "the matrix counts its instants from today, on purpose",
+    "tests/test_wall_clock.py": "this file's pattern",
+}
+
+
+def wall_reads() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for folder in ("src", "tests", "bench", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            lines = [n for n, line in enumerate(path.read_text().splitlines(), 1) if WALL_READS.search(line)]
+            if lines:
+                found[str(path.relative_to(ROOT))] = lines
+    return found
+
+
+def test_only_the_clock_and_date_free_uses_read_the_wall_clock_directly() -> None:
+    assert {k: v for k, v in wall_reads().items() if k not in ALLOWED} == {}
+
+
+def test_the_pattern_finds_each_way_of_asking_for_now() -> None:
+    for line in ("datetime.now(IST)", "date.today()", "time.time()", "time.time_ns()", "time.strftime('%Y')"):
+        assert WALL_READS.search(line), line
+    assert not WALL_READS.search("clock.now()") and not WALL_READS.search("time.monotonic()")

@@ -21,6 +21,7 @@ from kitekit.quotes import MarketData
 from kitekit.retry import RetryPolicy
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.faults import Fault
+from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.server import SimServer
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
@@ -139,8 +140,14 @@ def test_line_output_has_a_timestamp_and_a_price_or_gap_per_instrument(
     run_monitor(mon, console, live=False, csv_path=None)
     lines = console.export_text().splitlines()
     assert len(lines) == 3
-    assert lines[0].startswith("2026-11-27 11:00:00")
-    assert "NSE:NIFTY 50 " in lines[0] and "NSE:NO-SUCH — gap: Kite returned no data" in lines[0]
+    kite = manager.get_kite()
+    for second, line in enumerate(lines):
+        moment = SIM_NOW + timedelta(seconds=second)
+        assert line.startswith(f"{moment:%Y-%m-%d %H:%M:%S}  "), line
+        sim_clock.set(moment)  # each line shows the simulator's prices at the moment it is stamped with
+        for key, quote in kite.ltp(KEYS).items():
+            assert f" {key} {quote['last_price']:,.2f} " in f" {line} ", (key, line)
+        assert "NSE:NO-SUCH — gap: Kite returned no data" in line
 
 
 def test_live_table_shows_change_range_trend_and_age(manager: SessionManager, sim_clock: ManualClock) -> None:

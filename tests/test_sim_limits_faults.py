@@ -47,10 +47,18 @@ def test_two_quote_calls_within_a_second_get_the_exact_429(
     assert err.value.code == 429 and str(err.value) == "Too many requests"
 
 
-def test_one_quote_call_per_second_is_never_limited(sim_kite: KiteConnect, fake_time: FakeMonotonic) -> None:
+def test_one_quote_call_per_second_is_never_limited(
+    sim: SimServer, sim_kite: KiteConnect, fake_time: FakeMonotonic
+) -> None:
     for _ in range(20):
         sim_kite.ltp("NSE:INFY")
         fake_time.now += 1.0
+    assert sim.sim.limiter.rejected == 0
+    # The same limiter is on: half a second after the last call, the next one is refused.
+    sim_kite.ltp("NSE:INFY")
+    fake_time.now += 0.5
+    with pytest.raises(kex.NetworkException):
+        sim_kite.ltp("NSE:INFY")
 
 
 def test_historical_allows_three_a_second(sim_kite: KiteConnect, fake_time: FakeMonotonic) -> None:

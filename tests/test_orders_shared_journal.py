@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.reliability_shared import run_shared
 from kiteconnect import KiteConnect
 
 from kitekit.clock import IST, ManualClock
@@ -203,3 +204,14 @@ def test_a_second_exchange_order_of_an_intent_is_recorded_and_reported_at_reconc
     assert f"has a second exchange order today, {second}, besides {first.order_id}" in caplog.text
     assert restarted.place(request, "twice").order_id == first.order_id
     assert set(restarted.journal.order_ids(ACCOUNT, sim_clock.now().date())) == {first.order_id, second}
+
+
+@pytest.mark.slow
+def test_processes_placing_the_same_intents_on_one_journal_send_each_exactly_once(tmp_path: Path) -> None:
+    # Four processes, the same 16 intents, stalls at a third of the steps, SIGKILLs (by the test and by the
+    # workers themselves at random steps) and order faults; the full run is `./dev bench reliability`.
+    out = run_shared(orders=16, workers=4, kills=2, seed=11, folder=tmp_path, quiet=True, stall_rate=0.3,
+                     kill_rate=0.01)  # fmt: skip
+    assert (out.duplicated, out.unknown, out.extra, out.lost, out.strays) == (0, 0, 0, 0, 0)
+    assert out.intents == 16 and out.placed + out.refused == 16 and out.exchange_orders == out.placed
+    assert out.kills >= 2 and {"claiming", "claimed"} <= set(out.stalls_at_steps)

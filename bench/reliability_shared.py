@@ -257,7 +257,8 @@ def report(out: SharedOutcome) -> dict[str, float]:
           f"{out.refused} refused by Kite; {out.exchange_orders} orders at the exchange")  # fmt: skip
     print(f"duplicated {out.duplicated}, exchange orders unknown to the journal {out.unknown}, extra orders "
           f"{out.extra}, lost {out.lost}, stray {out.strays}")  # fmt: skip
-    print(f"claims: {out.claims_tried} tried, {out.claims_won} won (the others waited for the winner's answer)")
+    print(f"claims (new to sending): {out.claims_tried} tried, {out.claims_won} won; "
+          "a worker losing one waits for its answer")  # fmt: skip
     print(f"stalls by step {dict(sorted(out.stalls_at_steps.items()))}")
     print(f"kills: {out.kills} ({out.external_kills} at random moments; by step "
           f"{dict(sorted(out.kills_at_steps.items()))}); faults injected {out.faults}")  # fmt: skip

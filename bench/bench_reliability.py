@@ -1,6 +1,6 @@
 """Reliability of LiveBroker: randomised orders under every order fault and client kills, checked order by order.
 
-Run: ``python -m bench reliability [--orders 1000] [--kills 5] [--seed 7]`` (``--quick``: 40 orders, 2 kills).
+Run: ``./dev bench reliability [--orders 1000] [--kills 5] [--seed 7]`` (``--quick``: 40 orders, 2 kills).
 
 The simulator runs in this process with Kite's limits on (10 order requests a second, 400 a minute, 5,000
 a day) and its market open (a Friday from 11:00 IST, in real time). A worker process places a randomised plan
@@ -15,6 +15,10 @@ plan's intent ids make every order one intent. While it runs, this process
 
 Then the journal is compared with the exchange's own list (``GET /__sim/orders``): every placed intent must
 have exactly one exchange order with its tag, every refused one none, and no other order may carry a tag.
+
+A second part (:mod:`bench.reliability_shared`) has ``--workers`` processes (4) place the same
+``--shared-orders`` intents (500; ``--quick``: 40) at once through one journal, with stalls and SIGKILLs at
+every step of placement; ``--part single`` or ``--part shared`` runs one part only.
 """
 
 from __future__ import annotations
@@ -221,18 +225,40 @@ def main(argv: list[str]) -> Figures:
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="40 orders and 2 kills (CI)")
+    parser.add_argument("--quick", action="store_true", help="40 orders and 2 kills in each part (CI)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("--folder", "--url", "--api-key", "--day"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=1.5, help=argparse.SUPPRESS)
     parser.add_argument("--settle", type=float, default=3.0, help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=("single", "shared", "all"), default="all")
+    parser.add_argument("--shared-orders", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--shared-kills", type=int, default=5)
     args = parser.parse_args(argv)
     if args.worker:
         sys.exit(worker(args))
+    figures: Figures = {}
+    if args.part in ("single", "all"):
+        figures.update(single(args))
+    if args.part in ("shared", "all"):
+        import tempfile
+
+        from bench.reliability_shared import report, run_shared
+
+        orders, kills = (40, 2) if args.quick else (args.shared_orders, args.shared_kills)
+        print(f"-- shared journal: {args.workers} workers, the same {orders} intents", flush=True)
+        with tempfile.TemporaryDirectory(prefix="kitekit-bench-shared-journal-") as tmp:
+            figures.update(report(run_shared(orders, args.workers, kills, args.seed, Path(tmp))))
+    return figures
+
+
+def single(args: argparse.Namespace) -> Figures:
+    """Run the single-worker part; print its summary and return its figures."""
     orders, kills = (40, 2) if args.quick else (args.orders, args.kills)
     import tempfile
 
+    print(f"-- one worker, {orders} intents", flush=True)
     with tempfile.TemporaryDirectory(prefix="kitekit-bench-reliability-") as tmp:
         out = run(orders, kills, args.seed, Path(tmp))
     print(f"{out.intents} intents: {out.placed} placed, {out.refused} refused by Kite; "

@@ -35,13 +35,15 @@ def resting(live: LiveBroker, key: str = "NSE:INFY", quantity: int = 1) -> Order
     return OrderRequest.buy(key, quantity, price=nearest_tick(last * 0.96, 0.05))
 
 
-def in_doubt(journal: IntentJournal, live: LiveBroker, intent_id: str, request: OrderRequest) -> dict[str, object]:
-    """Leave an intent as a process killed right after marking it "sending" would; return its request."""
+def in_doubt(live: LiveBroker, intent_id: str, request: OrderRequest) -> dict[str, object]:
+    """Leave an intent as a process killed right after claiming it would (its journal gone); return its request."""
     now = live.clock.now()
     params = live.check(request).to_kite()
     tag = derive_tag(intent_id, ACCOUNT, now.date())
+    journal = IntentJournal(live.journal.path)  # the other process's
     intent = journal.open(ACCOUNT, now.date(), intent_id, tag, params, now)
-    journal.begin_send(intent, now, 400, 5000)
+    assert journal.claim(intent, now, 400, 5000).won
+    journal.close()  # killed: its claim's owner is gone
     return {**params, "tag": tag}
 
 
@@ -58,7 +60,7 @@ def test_an_intent_in_doubt_whose_order_arrived_is_found_at_start_and_never_sent
 ) -> None:
     first = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
     request = resting(first)
-    params = in_doubt(first.journal, first, "crash1", request)
+    params = in_doubt(first, "crash1", request)
     order_id = first.kite.place_order(**params)  # the request got out; the process died before the answer
     posts = sent(sim)
     restarted = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
@@ -72,7 +74,7 @@ def test_an_intent_in_doubt_whose_request_never_left_is_sent_exactly_once_after_
 ) -> None:
     first = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
     request = resting(first)
-    in_doubt(first.journal, first, "crash2", request)  # killed between the journal and the network
+    in_doubt(first, "crash2", request)  # killed between the journal and the network
     restarted = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
     [absent] = restarted.last_reconciliation.absent
     assert absent.state is IntentState.NEW and sent(sim) == 0
@@ -84,7 +86,7 @@ def test_intents_left_in_doubt_on_an_earlier_day_are_given_up_not_sent(
     sim: SimServer, sim_instruments: InstrumentStore, sim_clock: ManualClock, tmp_path: Path
 ) -> None:
     first = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
-    in_doubt(first.journal, first, "yesterday", resting(first))
+    in_doubt(first, "yesterday", resting(first))
     sim_clock.advance(timedelta(days=3))  # the next Monday
     restarted = broker(sim, sim_instruments, sim_clock, tmp_path / "orders")
     [failed] = restarted.last_reconciliation.failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -236,3 +237,23 @@ def test_status_tells_a_session_the_simulator_ended_from_a_valid_one(
     assert run(["--sim", "status"]) == 3
     out = capsys.readouterr().out
     assert "dead (the simulator ended it)" in out and "kitekit --sim login" in out
+
+
+def test_every_now_a_simulator_session_shows_is_the_simulators(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The world is pinned at Friday 2026-11-27 11:00: whatever today is, every stamp a command shows or writes
+    # falls within minutes of it.
+    day = "2026-11-27 11:0"
+    assert run(["--sim", "monitor", "NIFTY 50", "--count", "1"]) == 0
+    assert capsys.readouterr().out.startswith(day)
+    assert run(["--sim", "monitor", "NIFTY 50", "--count", "1", "--every", "0.1", "--csv", str(home / "m.csv")]) == 0
+    assert (home / "m.csv").read_text().splitlines()[1].startswith("2026-11-27T11:0")
+    assert run(["--sim", "ticks", "NIFTY 50", "--count", "2"]) == 0
+    assert day in capsys.readouterr().out
+    assert run(["--sim", "record", "NIFTY 50", "--out", str(home / "rec"), "--count", "3"]) == 0
+    assert [p.name for p in (home / "rec").iterdir() if p.suffix == ".parquet"] == ["ticks-2026-11-27.parquet"]
+    assert run(["--sim", "order", "buy", "INFY", "1"]) == 0
+    capsys.readouterr()
+    assert run(["--sim", "orders"]) == 0
+    assert re.search(r"│ 11:0\d:\d\d ", capsys.readouterr().out)  # the order book shows the time of day

@@ -22,6 +22,7 @@ ALLOWED = {
     "src/kitekit/history/duckfile.py": "the name a damaged store is set aside under",
     "src/kitekit/sim/exchange.py": "the name a damaged account file is set aside under",
     "src/kitekit/instruments/cache.py": "the age of a temporary file, against the file system's own clock",
+    "src/kitekit/orders/owners.py": "the age of a lock file, against the file system's own clock",
     "scripts/calendar_instants.py": "the matrix counts its instants from today, on purpose",
     "tests/test_wall_clock.py": "this file's pattern",
 }

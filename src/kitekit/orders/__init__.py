@@ -5,7 +5,8 @@ The parts, each with one job::
     gateway      OrderGateway (the interface both brokers implement) and broker(), paper unless paper=False
     ├── live     LiveBroker: the official KiteConnect, validated, journaled, looked up by tag after any doubt
     │   ├── placement   placing an intent exactly once; reconciling the journal at start; order budgets
-    │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send) and derived tags
+    │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send), claims, derived tags
+    │   ├── owners      which journals are still open (a lock file each), so a claim's owner is known alive
     │   └── outcomes    what each failure of an order request means (one explicit table)
     ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
     │   ├── ledger      the paper account on disk (atomic JSON under a file lock)
@@ -27,11 +28,11 @@ from kitekit.lazy import lazy_getattr
 if TYPE_CHECKING:
     from kitekit.orders.events import OrderEvents, OrderUpdate
     from kitekit.orders.gateway import OrderGateway, broker
-    from kitekit.orders.journal import Intent, IntentJournal, IntentState
+    from kitekit.orders.journal import ExtraOrder, Intent, IntentJournal, IntentState
     from kitekit.orders.live import LiveBroker, new_intent_id
     from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
     from kitekit.orders.paper import PaperBroker
-    from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation
+    from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation, Step
     from kitekit.orders.portfolio import Funds, Gtt, GttOrder, GttRequest, Holding, Position, Positions
     from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
     from kitekit.orders.rules import PreTradeRules, Rule, nearest_tick
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Budget",
     "Exchange",
+    "ExtraOrder",
     "Funds",
     "Gtt",
     "GttOrder",
@@ -70,6 +72,7 @@ __all__ = [
     "Reconciliation",
     "RecordedQuotes",
     "Rule",
+    "Step",
     "Trade",
     "TransactionType",
     "Validator",
@@ -85,6 +88,7 @@ _LAZY = {
     "OrderUpdate": "kitekit.orders.events",
     "OrderGateway": "kitekit.orders.gateway",
     "broker": "kitekit.orders.gateway",
+    "ExtraOrder": "kitekit.orders.journal",
     "Intent": "kitekit.orders.journal",
     "IntentJournal": "kitekit.orders.journal",
     "IntentState": "kitekit.orders.journal",
@@ -99,6 +103,7 @@ _LAZY = {
     "Budget": "kitekit.orders.placement",
     "LookupPolicy": "kitekit.orders.placement",
     "Reconciliation": "kitekit.orders.placement",
+    "Step": "kitekit.orders.placement",
     "Funds": "kitekit.orders.portfolio",
     "Gtt": "kitekit.orders.portfolio",
     "GttOrder": "kitekit.orders.portfolio",

@@ -15,7 +15,7 @@ from kitekit.orders.gateway import Instruments, QuoteAtHand
 from kitekit.orders.journal import Intent, IntentJournal, derive_tag
 from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.outcomes import Outcome, outcome_of
-from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation
+from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation, StepHook
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.rules import PreTradeRules
 from kitekit.orders.validator import Validator, day_of
@@ -37,7 +37,8 @@ def new_intent_id() -> str:
 class LiveBroker:
     """Real orders on Kite: validated, journaled before sending, looked up by tag after any doubt.
 
-    Constructing one reconciles the journal (``GET /orders``) when intents were left in doubt.
+    Constructing one reconciles the journal (``GET /orders``) when it holds intents of today. Any number of
+    processes may share one journal and place the same intents: each intent is sent by one of them.
 
     Args:
         kite: the client from ``get_kite()``; its transport paces order POSTs at 10/s.
@@ -51,6 +52,7 @@ class LiveBroker:
         lookup: how doubts are settled.
         sleep: how to wait (injectable for tests).
         reconcile: settle intents left in doubt now.
+        on_step: called between the steps of every placement (a seam for tests and benchmarks: see ``Step``).
     """
 
     paper = False
@@ -69,6 +71,7 @@ class LiveBroker:
         lookup: LookupPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         reconcile: bool = True,
+        on_step: StepHook | None = None,
     ) -> None:
         if journal is None:
             from kitekit.config import data_dir
@@ -82,7 +85,7 @@ class LiveBroker:
         self.validator = Validator(instruments.instrument, rules, day_of(self.clock.now))
         self.lookup = lookup or LookupPolicy()
         self.sleep = sleep
-        self.placer = Placer(kite, journal, self.account, self.clock, budget, self.lookup, sleep)
+        self.placer = Placer(kite, journal, self.account, self.clock, budget, self.lookup, sleep, on_step)
         self.last_reconciliation = self.reconcile() if reconcile else Reconciliation()
 
     # -- placing ------------------------------------------------------------------------------------
@@ -138,17 +141,29 @@ class LiveBroker:
         return [self.place(part, f"{intent_id}-s{i}") for i, part in enumerate(parts, 1)]
 
     def reconcile(self) -> Reconciliation:
-        """Settle every intent left new or in doubt (found, absent, or given up for a past day).
+        """Settle every intent left new or in doubt (found, absent, or given up for a past day), and audit the book.
+
+        Every order of today's book carrying one of today's tags becomes known to the journal; an intent's
+        second order is logged as an error and listed in ``extra``.
 
         Route: ``GET /orders``.
         """
         result = self.placer.reconcile()
-        if result:
+        if result.found or result.absent or result.failed:
             log.warning(
                 "order journal reconciled: %d found, %d absent, %d given up",
                 len(result.found),
                 len(result.absent),
                 len(result.failed),
+            )
+        for extra in result.extra:
+            log.error(
+                "intent %s (tag %s) has a second exchange order today, %s, besides %s: check the position, and "
+                "cancel or exit the one not wanted",
+                extra.intent_id,
+                extra.tag,
+                extra.order_id,
+                extra.first_order_id,
             )
         return result
 

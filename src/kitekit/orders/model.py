@@ -227,7 +227,8 @@ class OrderChange:
 class Placement:
     """What a placement produced: the exchange's order id for an intent, and how it was settled.
 
-    ``replayed`` is True when the intent had been placed before (the journal answered; nothing was sent),
+    ``replayed`` is True when the intent had been placed before, by an earlier call or another process (the
+    journal answered, after waiting for that process if it was still sending; nothing was sent from here),
     ``recovered`` True when an ambiguous failure was settled by finding the order by its tag.
     """
 

@@ -239,9 +239,7 @@ def test_status_tells_a_session_the_simulator_ended_from_a_valid_one(
     assert "dead (the simulator ended it)" in out and "kitekit --sim login" in out
 
 
-def test_every_now_a_simulator_session_shows_is_the_simulators(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_every_now_a_simulator_session_shows_is_the_simulators(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The world is pinned at Friday 2026-11-27 11:00: whatever today is, every stamp a command shows or writes
     # falls within minutes of it.
     day = "2026-11-27 11:0"

@@ -8,7 +8,14 @@ another date, so this file keeps the only ones there are to places where the dat
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
+
+from kitekit.clock import IST, SystemClock, wall_shift
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL_READS = re.compile(
@@ -46,3 +53,26 @@ def test_the_pattern_finds_each_way_of_asking_for_now() -> None:
     for line in ("datetime.now(IST)", "date.today()", "time.time()", "time.time_ns()", "time.strftime('%Y')"):
         assert WALL_READS.search(line), line
     assert not WALL_READS.search("clock.now()") and not WALL_READS.search("time.monotonic()")
+
+
+def test_kitekit_now_moves_the_wall_clock_alike_in_this_process_and_the_ones_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KITEKIT_NOW", "2027-01-26T10:00:00+05:30")
+    monkeypatch.delenv("KITEKIT_NOW_AT", raising=False)
+    here = SystemClock().now()
+    assert abs((here - datetime(2027, 1, 26, 10, 0, tzinfo=IST)).total_seconds()) < 5
+    child = subprocess.run(
+        [sys.executable, "-c", "from kitekit.clock import SystemClock; print(SystemClock().now().isoformat())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    there = datetime.fromisoformat(child.stdout.strip())
+    # The child started later but from the same origin (KITEKIT_NOW_AT): its clock ran on, never started again.
+    assert timedelta(0) <= there - here < timedelta(seconds=30)
+    monkeypatch.setenv("KITEKIT_NOW", "2027-01-26 10:00")
+    with pytest.raises(ValueError, match="no UTC offset"):
+        SystemClock().now()
+    monkeypatch.delenv("KITEKIT_NOW")
+    assert wall_shift() == 0.0

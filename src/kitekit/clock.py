@@ -10,6 +10,7 @@ clock (:func:`bind_clock`): the session manager does, with the clock it was give
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -27,6 +28,7 @@ __all__ = [
     "bind_clock",
     "clock_of",
     "ensure_aware",
+    "wall_shift",
 ]
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -51,12 +53,44 @@ def ensure_aware(moment: datetime) -> datetime:
     return moment
 
 
+def wall_shift() -> float:
+    """Return the seconds ``KITEKIT_NOW`` moves the wall clock by (0.0 when it is not set).
+
+    ``KITEKIT_NOW`` (an ISO instant with its offset) is for development: ``./dev test-at`` runs the test suite as
+    if the wall clock showed that instant when it started. The instant is tied to the real moment it was first
+    read (``KITEKIT_NOW_AT``, real seconds since the epoch, set on first use and inherited by every process this
+    one starts), so all processes of a run tell the same time and it runs on from there.
+
+    Raises:
+        ValueError: ``KITEKIT_NOW`` is not an aware ISO instant.
+    """
+    given = os.environ.get("KITEKIT_NOW")
+    if not given:
+        return 0.0
+    cached = _shift.get(given)
+    if cached is None:
+        moment = datetime.fromisoformat(given)
+        if moment.tzinfo is None:
+            raise ValueError(f"KITEKIT_NOW={given!r} has no UTC offset; write it like 2027-01-26T10:00+05:30")
+        since = os.environ.get("KITEKIT_NOW_AT")
+        if not since:
+            since = repr(time.time())
+            os.environ["KITEKIT_NOW_AT"] = since  # children started from here share the same origin
+        cached = _shift[given] = moment.timestamp() - float(since)
+    return cached
+
+
+_shift: dict[str, float] = {}
+
+
 class SystemClock:
-    """The machine's wall clock, expressed in IST."""
+    """The machine's wall clock, expressed in IST (moved by ``KITEKIT_NOW`` in development: :func:`wall_shift`)."""
 
     def now(self) -> datetime:
         """Return the current wall-clock time in IST."""
-        return datetime.now(IST)
+        shift = wall_shift()
+        now = datetime.now(IST)
+        return now + timedelta(seconds=shift) if shift else now
 
 
 class ManualClock:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitekit import redact
-from kitekit.clock import Clock, SystemClock
+from kitekit.clock import Clock, SystemClock, wall_shift
 from kitekit.errors import TickerError, TickFrameError
 from kitekit.wire.ticks import decode_columns, decode_ticks, is_heartbeat
 
@@ -52,9 +52,8 @@ class TickerEvents:
     def __init__(self, columns: bool, queue_size: int, clock: Clock | None = None) -> None:
         self.columns = columns
         # The wall clock's stamp is the cheap one; any other clock (a simulator's market time) is asked.
-        self._stamp: Callable[[], int] = (
-            time.time_ns if clock is None or isinstance(clock, SystemClock) else lambda: _ns(clock)
-        )
+        wall = clock is None or (isinstance(clock, SystemClock) and not wall_shift())
+        self._stamp: Callable[[], int] = time.time_ns if wall else lambda: _ns(clock or SystemClock())
         self.queue_size = queue_size
         self.stats = TickerStats()
         self.on_ticks: Callable[[Any], object] | None = None

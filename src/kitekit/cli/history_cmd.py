@@ -65,16 +65,20 @@ def _moment(text: str | None, flag: str) -> date | datetime | None:
 
 
 def _range(
-    clock: Clock, start: str | None, end: str | None, days: int | None
+    clock: Callable[[], Clock], start: str | None, end: str | None, days: int | None
 ) -> tuple[date | datetime, date | datetime | None]:
-    """Return (start, end or None for now) from ``--from``/``--to``/``--days``, checked as options."""
+    """Return (start, end or None for now) from ``--from``/``--to``/``--days``, checked as options.
+
+    ``clock`` is asked for only when ``--days`` counts back from now, after the options are checked (a usage
+    error needs no session).
+    """
     first, last = _moment(start, "--from"), _moment(end, "--to")
     if first is not None and days is not None:
         raise typer.BadParameter("give --from or --days, not both", param_hint="--days")
     if first is None:
         if days is None:
             raise typer.BadParameter("give the range's start: --from DATE or --days N", param_hint="--from")
-        anchor = _as_end(last) if last is not None else clock.now().astimezone(IST)
+        anchor = _as_end(last) if last is not None else clock().now().astimezone(IST)
         first = anchor.astimezone(IST).date() - timedelta(days=days)
     if last is not None and _as_start(first) > _as_end(last):
         raise typer.BadParameter(
@@ -146,9 +150,8 @@ def get(
             check_output(out)  # before a minute of fetching, not after
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
-    clock = cli.market_clock()  # one clock for the range and for what counts as closed
-    first, last = _range(clock, start, end, days)
-    history, _ = _history(cli, clock)
+    first, last = _range(cli.market_clock, start, end, days)
+    history, _ = _history(cli, cli.market_clock())  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last, oi=oi, continuous=continuous)
     label = f"{request.key} {request.interval.value}"
     frame, windows = _fetch(
@@ -224,9 +227,8 @@ def chart(
     cli: CliContext = ctx.obj
     if out is not None:
         check_writable(out)
-    clock = cli.market_clock()  # one clock for the range and for what counts as closed
-    first, last = _range(clock, start, end, days if days is not None or start is not None else 180)
-    history, _ = _history(cli, clock)
+    first, last = _range(cli.market_clock, start, end, days if days is not None or start is not None else 180)
+    history, _ = _history(cli, cli.market_clock())  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last)
     if out is None:
         out = Path(f"{request.instrument.tradingsymbol.replace(' ', '_').replace('/', '_')}-{interval.value}.html")

@@ -16,9 +16,10 @@ import pytest
 
 from kitekit.cli import history_cmd, run
 from kitekit.clock import IST
-from kitekit.history import candlestick_html, write_chart
+from kitekit.history import CandleStore, SeriesKey, candlestick_html, write_chart
 from kitekit.sim.server import SimServer
 from kitekit.wire.candles import CANDLE_COLUMNS
+from kitekit.wire.history import Interval
 from tests.conftest import empty_cli_home
 from tests.history_helpers import historical_requests
 
@@ -145,13 +146,19 @@ def test_history_shows_the_candles_and_a_second_run_fetches_nothing_stored(
     assert (cli_home / "data" / "sim" / f"127.0.0.1_{on_sim.port}" / "candles.duckdb").is_file()
 
 
-def test_history_refresh_forgets_the_stored_series_and_fetches_it_again(
-    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+def test_history_refresh_fetches_the_whole_stored_range_again_not_only_the_range_asked(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], cli_home: Path
 ) -> None:
-    argv = ["history", "RELIANCE", "-i", "60minute", "--from", "2026-01-01", "--to", "2026-11-27"]
-    assert outcome(capsys, argv)[0] == 0
-    code, text = outcome(capsys, [*argv, "--refresh"])
+    assert (
+        outcome(capsys, ["history", "RELIANCE", "-i", "60minute", "--from", "2026-01-01", "--to", "2026-11-27"])[0] == 0
+    )
+    store = CandleStore(cli_home / "data" / "sim" / f"127.0.0.1_{on_sim.port}" / "candles.duckdb")
+    series = SeriesKey("NSE", "RELIANCE", Interval.MINUTE_60)
+    stored = store.read(series, oi=True)
+    week = ["history", "RELIANCE", "-i", "60minute", "--from", "2026-11-20", "--to", "2026-11-27", "--refresh"]
+    code, text = outcome(capsys, week)
     assert code == 0 and "fetched 1 windows" in text and historical_requests(on_sim) == 2
+    pd.testing.assert_frame_equal(store.read(series, oi=True), stored)  # since January still, fetched again
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

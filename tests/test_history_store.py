@@ -84,11 +84,11 @@ def test_windows_one_second_apart_merge_into_one_span_whatever_order_they_land_i
     assert store.read(RELIANCE)["volume"].tolist() == list(range(1000, 1031))
 
 
-def test_candles_after_complete_until_are_stored_but_fetched_again(store: CandleStore) -> None:
+def test_candles_after_complete_until_are_neither_stored_nor_covered(store: CandleStore) -> None:
     store.write(RELIANCE, 738561, minutes(0, 30), candles(0, 20), complete_until=OPEN + 17 * MINUTE)
     assert store.coverage(RELIANCE) == [minutes(0, 17)]
     assert store.missing(RELIANCE, *minutes(0, 30)) == [(OPEN + 17 * MINUTE + SECOND, OPEN + 30 * MINUTE)]
-    assert len(store.read(RELIANCE)) == 20  # the forming candles are there to read meanwhile
+    pd.testing.assert_frame_equal(store.read(RELIANCE), candles(0, 18))  # the forming ones are fetched again
 
 
 def test_a_window_written_again_replaces_its_candles_and_never_duplicates_them(store: CandleStore) -> None:
@@ -97,6 +97,13 @@ def test_a_window_written_again_replaces_its_candles_and_never_duplicates_them(s
     got = store.read(RELIANCE)
     assert got.index.is_unique and len(got) == 30
     assert got["open"].iloc[18] == 118.0 and got["open"].iloc[19] == 219.0  # the forming 19th was superseded
+
+
+def test_a_window_written_again_drops_the_candles_it_had_stored_that_now_count_as_forming(store: CandleStore) -> None:
+    store.write(RELIANCE, 738561, minutes(0, 30), candles(0, 20))  # a clock that ran ahead: all taken as closed
+    store.write(RELIANCE, 738561, minutes(10, 30), candles(10, 10), complete_until=OPEN + 15 * MINUTE)
+    assert store.read(RELIANCE).index.tolist() == [OPEN + m * MINUTE for m in range(16)]
+    assert store.coverage(RELIANCE) == [minutes(0, 15)]
 
 
 def test_rows_outside_the_window_asked_for_are_not_stored(store: CandleStore) -> None:
@@ -234,3 +241,60 @@ def test_an_export_refuses_an_unknown_suffix_and_a_directory(store: CandleStore,
     (tmp_path / "taken.csv").mkdir()
     with pytest.raises(IsADirectoryError):
         write_candles(frame, tmp_path / "taken.csv")
+
+
+def test_a_new_version_is_invisible_until_committed_then_replaces_the_series_whole(store: CandleStore) -> None:
+    store.write(RELIANCE, 738561, minutes(0, 29), candles(0, 30))
+    version = store.new_version(RELIANCE, 738561)
+    version.write(minutes(0, 19), candles(0, 20, price=50.0))
+    version.write((OPEN + 19 * MINUTE + SECOND, OPEN + 40 * MINUTE), candles(20, 21, price=50.0))
+    pd.testing.assert_frame_equal(store.read(RELIANCE), candles(0, 30))  # readers see the stored series
+    assert [info.candles for info in store.series()] == [30]
+    assert version.commit(required=store.coverage(RELIANCE)) == (30, 41)
+    pd.testing.assert_frame_equal(store.read(RELIANCE), candles(0, 41, price=50.0))
+    assert store.coverage(RELIANCE) == [minutes(0, 40)]
+
+
+def test_a_new_version_missing_part_of_the_stored_range_is_refused_and_the_series_kept(store: CandleStore) -> None:
+    store.write(RELIANCE, 738561, minutes(0, 29), candles(0, 30))
+    version = store.new_version(RELIANCE, 738561)
+    version.write(minutes(0, 9), candles(0, 10, price=50.0))
+    version.write(minutes(20, 29), candles(20, 10, price=50.0))  # a hole where 10 to 19 belong
+    with pytest.raises(CandleStoreError, match="does not cover"):
+        version.commit(required=store.coverage(RELIANCE))
+    pd.testing.assert_frame_equal(store.read(RELIANCE), candles(0, 30))
+    version.discard()
+    assert _rows_of_versions(store) == 0
+
+
+def test_a_version_left_by_a_crash_is_removed_by_the_next_and_never_read(store: CandleStore) -> None:
+    store.write(RELIANCE, 738561, minutes(0, 9), candles(0, 10))
+    left = store.new_version(RELIANCE, 738561)
+    left.write(minutes(0, 9), candles(0, 10, price=50.0))  # then the process dies: nothing commits or discards
+    other = SeriesKey("NSE", "INFY", Interval.MINUTE)
+    store.new_version(other, 408065).write(minutes(0, 4), candles(0, 5))  # another series' build in progress
+    pd.testing.assert_frame_equal(store.read(RELIANCE), candles(0, 10))
+    assert _rows_of_versions(store) == 15
+    renewed = store.new_version(RELIANCE, 738561)
+    assert _rows_of_versions(store) == 5  # the crashed one's rows went; the other series' build is untouched
+    with pytest.raises(CandleStoreError, match="Another run began a new version"):
+        left.commit()
+    renewed.write(minutes(0, 9), candles(0, 10, price=70.0))
+    assert renewed.commit() == (10, 10) and store.read(RELIANCE)["open"].iloc[0] == 70.0
+
+
+def test_a_new_version_of_a_series_not_stored_yet_creates_it(store: CandleStore) -> None:
+    version = store.new_version(RELIANCE, 738561)
+    version.write(minutes(0, 9), candles(0, 10))
+    assert store.series() == [] and version.commit() == (0, 10)
+    assert [(info.series, info.candles) for info in store.series()] == [(RELIANCE, 10)]
+
+
+def _rows_of_versions(store: CandleStore) -> int:
+    con = duckdb.connect(str(store.path))
+    try:
+        row = con.execute("SELECT count(*) FROM candles WHERE series < 0").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from kitekit.cli import options
 from kitekit.cli.context import CliContext
-from kitekit.clock import IST
+from kitekit.clock import IST, Clock
 from kitekit.wire.history import Interval
 
 if TYPE_CHECKING:
@@ -65,16 +65,20 @@ def _moment(text: str | None, flag: str) -> date | datetime | None:
 
 
 def _range(
-    cli: CliContext, start: str | None, end: str | None, days: int | None
+    clock: Callable[[], Clock], start: str | None, end: str | None, days: int | None
 ) -> tuple[date | datetime, date | datetime | None]:
-    """Return (start, end or None for now) from ``--from``/``--to``/``--days``, checked as options."""
+    """Return (start, end or None for now) from ``--from``/``--to``/``--days``, checked as options.
+
+    ``clock`` is asked for only when ``--days`` counts back from now, after the options are checked (a usage
+    error needs no session).
+    """
     first, last = _moment(start, "--from"), _moment(end, "--to")
     if first is not None and days is not None:
         raise typer.BadParameter("give --from or --days, not both", param_hint="--days")
     if first is None:
         if days is None:
             raise typer.BadParameter("give the range's start: --from DATE or --days N", param_hint="--from")
-        anchor = _as_end(last) if last is not None else cli.clock.now().astimezone(IST)
+        anchor = _as_end(last) if last is not None else clock().now().astimezone(IST)
         first = anchor.astimezone(IST).date() - timedelta(days=days)
     if last is not None and _as_start(first) > _as_end(last):
         raise typer.BadParameter(
@@ -91,11 +95,12 @@ def _as_end(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else _as_start(value) + timedelta(days=1, seconds=-1)
 
 
-def _history(cli: CliContext) -> "tuple[History, CandleStore]":
+def _history(cli: CliContext, clock: Clock) -> "tuple[History, CandleStore]":
+    """Return the history on ``clock`` (the data's clock, which decides which candles are stored as closed)."""
     from kitekit.history import CandleStore, History
 
     store = CandleStore(cli.data_dir / "candles.duckdb")
-    return History(cli.kite(), cli.store(), store, clock=cli.clock), store
+    return History(cli.kite(), cli.store(), store, clock=clock), store
 
 
 def _fetch(cli: CliContext, label: str, run: Callable[[Callable[[int, int], None]], Any]) -> tuple[Any, int]:
@@ -127,10 +132,16 @@ def get(
     ] = None,
     oi: Annotated[bool, typer.Option("--oi", help="Add open interest.")] = False,
     continuous: Annotated[bool, typer.Option("--continuous", help="A future's day candles across expiries.")] = False,
-    refresh: Annotated[bool, typer.Option("--refresh", help="Forget the stored candles and fetch all again.")] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Fetch the whole stored range of this series again (and the range asked for), replacing the "
+            "stored candles only once every window has landed.",
+        ),
+    ] = False,
 ) -> None:
     """Fetch candles of any length (only what the local store is missing) and show or save them."""
-    from kitekit.history.client import series_of
     from kitekit.history.export import check_output, write_candles
 
     cli: CliContext = ctx.obj
@@ -139,17 +150,15 @@ def get(
             check_output(out)  # before a minute of fetching, not after
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
-    first, last = _range(cli, start, end, days)
-    history, store = _history(cli)
+    first, last = _range(lambda: cli.clock, start, end, days)
+    history, _ = _history(cli, cli.clock)  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last, oi=oi, continuous=continuous)
-    if refresh:
-        store.drop(series_of(request))
     label = f"{request.key} {request.interval.value}"
     frame, windows = _fetch(
         cli,
         label,
         lambda progress: history.candles(
-            symbol, interval, first, last, oi=oi, continuous=continuous, progress=progress
+            symbol, interval, first, last, oi=oi, continuous=continuous, progress=progress, refresh=refresh
         ),
     )
     summary = (
@@ -177,8 +186,9 @@ def backfill(
     from kitekit.history.client import series_of
 
     cli: CliContext = ctx.obj
-    history, store = _history(cli)
-    first = cli.clock.now().astimezone(IST) - timedelta(days=days)
+    clock = cli.clock  # one clock for the range and for what counts as closed
+    history, store = _history(cli, clock)
+    first = clock.now().astimezone(IST) - timedelta(days=days)
     names = list(dict.fromkeys(symbols))
     filled, _ = _fetch(
         cli,
@@ -217,8 +227,8 @@ def chart(
     cli: CliContext = ctx.obj
     if out is not None:
         check_writable(out)
-    first, last = _range(cli, start, end, days if days is not None or start is not None else 180)
-    history, _ = _history(cli)
+    first, last = _range(lambda: cli.clock, start, end, days if days is not None or start is not None else 180)
+    history, _ = _history(cli, cli.clock)  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last)
     if out is None:
         out = Path(f"{request.instrument.tradingsymbol.replace(' ', '_').replace('/', '_')}-{interval.value}.html")

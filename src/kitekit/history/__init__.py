@@ -2,9 +2,10 @@
 
 The package's parts, each with one job: ``windows`` (Kite's span limits), ``rules`` (what a request may ask
 for), ``fetch`` (windows in flight under the pacer), ``store`` and ``duckfile`` (the DuckDB candle store),
-``export`` (CSV and Parquet files), ``chart`` (candlestick HTML) and ``client`` (:class:`History` and
-:func:`candles`, the facade users import). Names load their modules on first use, so importing the package
-costs nothing.
+``filling`` (filling the store with only what it is missing, never dropping what it holds), ``compare``
+(telling a split from a corrected candle), ``export`` (CSV and Parquet files), ``chart`` (candlestick HTML)
+and ``client`` (:class:`History` and :func:`candles`, the facade users import). Names load their modules on
+first use, so importing the package costs nothing.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A request is resolved (any symbol, name or token the instrument store knows, exp
 checked (:mod:`kitekit.history.rules`), cut into windows Kite serves (:mod:`kitekit.history.windows`),
 fetched several at a time under the shared pacer (:mod:`kitekit.history.fetch`), parsed column-wise and
 merged with no duplicate at the seams. With a :class:`~kitekit.history.store.CandleStore` only what the store
-is missing is fetched, each window is stored as it lands, and the answer is read from the store.
+is missing is fetched (:mod:`kitekit.history.filling`), each window's closed candles are stored as they land,
+and the answer is read from the store, with the still-forming candles Kite just answered after them.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kitekit.clock import Clock, clock_of
 from kitekit.errors import KitekitError
 from kitekit.history.fetch import Fetched, Job, Progress, WindowFetcher
-from kitekit.history.rules import CandleRequest, Moment, check_request, complete_until
-from kitekit.history.store import Anchor, CandleStore, SeriesKey
-from kitekit.history.windows import Window, split_windows
+from kitekit.history.filling import fill_store, series_of
+from kitekit.history.rules import CandleRequest, Moment, check_request
+from kitekit.history.store import CandleStore, SeriesKey
+from kitekit.history.windows import Window
 from kitekit.wire.candles import empty_candles, merge_candles
 from kitekit.wire.history import Interval
 
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["Filled", "History", "candles", "series_of"]
 
 log = logging.getLogger("kitekit.history")
-
-
-def series_of(request: CandleRequest) -> SeriesKey:
-    """Return the stored series a request reads and fills."""
-    i = request.instrument
-    return SeriesKey(i.exchange, i.tradingsymbol, request.interval, request.continuous)
 
 
 @dataclass(frozen=True)
@@ -56,7 +51,8 @@ class History:
         kite: a logged-in client from ``kitekit.get_kite()`` (paced and retried by its transport).
         instruments: resolves names and tokens (and expired contracts, through the previous day's dump).
         store: where candles are kept between calls; None fetches every window every time.
-        clock: the time (what "today", "the future" and "still forming" mean).
+        clock: the data's time: what "today", "the future" and "still forming" mean, so which candles are
+            stored as closed. Against a simulator, give the simulator's clock.
         concurrency: windows in flight at once (see :class:`~kitekit.history.fetch.WindowFetcher`).
     """
 
@@ -106,6 +102,7 @@ class History:
         oi: bool = False,
         continuous: bool = False,
         progress: Progress | None = None,
+        refresh: bool = False,
     ) -> pd.DataFrame:
         """Return the candles of ``instrument`` from ``start`` to ``end``, however long the range.
 
@@ -120,6 +117,8 @@ class History:
             oi: add the ``oi`` column (open interest).
             continuous: a futures series stitched across expiries (day candles of a FUT contract).
             progress: called with (windows done, windows to fetch) as they land.
+            refresh: with a store, fetch the series' whole stored range again (and the range asked for) as a
+                new version, swapped in only when complete.
 
         Returns:
             A frame indexed by IST candle time (``date``) with ``open``, ``high``, ``low``, ``close``,
@@ -134,8 +133,14 @@ class History:
         request = self.request(instrument, interval, start, end, oi=oi, continuous=continuous)
         if self.store is None:
             return self._fetch_all(request, progress)
-        self.fill([request], progress)
-        return self.store.read(series_of(request), request.start, request.end, oi=request.oi)
+        outcome = fill_store(self.fetcher, self._store(), [request], progress, refresh=refresh)
+        series = series_of(request)
+        stored = self.store.read(series, request.start, request.end, oi=request.oi)
+        forming = outcome.forming.get(series)
+        if forming is None:
+            return stored
+        inside = (forming.index >= request.start) & (forming.index <= request.end)
+        return merge_candles([stored, forming.loc[inside].reindex(columns=stored.columns)])
 
     def backfill(
         self,
@@ -167,75 +172,44 @@ class History:
         requests = [self.request(i, interval, start, end, oi=True, continuous=continuous) for i in instruments]
         return self.fill(requests, progress)
 
-    def fill(self, requests: Sequence[CandleRequest], progress: Progress | None = None) -> list[Filled]:
+    def fill(
+        self, requests: Sequence[CandleRequest], progress: Progress | None = None, *, refresh: bool = False
+    ) -> list[Filled]:
         """Fetch the windows the store is missing for ``requests`` and store each as it lands.
 
         Route: ``GET /instruments/historical/{instrument_token}/{interval}``, once per window fetched.
 
         Open interest is always asked for (it costs nothing), so one stored series serves requests with and
-        without ``oi``.
+        without ``oi``. Only candles closed by this history's clock are stored.
 
-        A gap that follows stored candles is fetched from the last of them on (when that takes no extra
-        request, as for the daily tail), and that candle is compared with Kite's answer: Kite rewrites an
-        instrument's whole history for a split or a bonus, so if the two differ, the series' stored candles
-        are stale. The series is then dropped with a warning and the request fetched again whole, rather
-        than leaving old and adjusted prices side by side.
+        Stored history is never dropped. A gap that follows stored candles is fetched from the last of them
+        on, and that candle is compared with Kite's; if it changed as a split changes one (all four prices
+        by one factor), the month of stored candles before it is re-read too. Where Kite's prices of them
+        all differ by that factor (a split or bonus), the series' whole stored range is fetched again into a
+        new version that replaces it only once complete; otherwise the candles that changed are corrected in
+        place. Either way a warning says what changed (:mod:`kitekit.history.filling`).
+
+        Args:
+            requests: checked requests (:meth:`request`).
+            progress: called with (windows done, windows known so far) as they land.
+            refresh: fetch each series' whole stored range again, as a new version, whether or not it changed.
+
+        Returns:
+            One entry per request, in the order given; a series named twice counts its windows once.
 
         Raises:
             KitekitError: the history has no store.
+            kiteconnect.exceptions.KiteException: Kite refused a window (after retries); the windows that
+                landed are kept, and an unfinished new version is discarded (the stored series stays).
         """
-        store = self._store()
-        jobs: list[Job] = []
-        counts: list[int] = []
-        planned: set[tuple[SeriesKey, datetime, datetime]] = set()
-        anchors: dict[tuple[SeriesKey, datetime], Anchor] = {}
+        outcome = fill_store(self.fetcher, self._store(), requests, progress, refresh=refresh)
+        counted: set[SeriesKey] = set()
+        filled: list[Filled] = []
         for request in requests:
             series = series_of(request)
-            asked = (series, request.start, request.end)
-            if asked in planned:  # "RELIANCE" and "NSE:RELIANCE" in one backfill: fetch it once
-                counts.append(0)
-                continue
-            planned.add(asked)
-            windows: list[Window] = []
-            for start, end in store.missing(*asked):
-                plain = split_windows(start, end, request.interval)
-                anchor = store.anchor(series, start)
-                checked = [] if anchor is None else split_windows(anchor.time, end, request.interval)
-                if anchor is not None and len(checked) == len(plain):  # the check never costs a request
-                    anchors[(series, anchor.time)] = anchor
-                    plain = checked
-                windows += plain
-            jobs += [Job(request, w, oi=True) for w in windows]
-            counts.append(len(windows))
-
-        stale: dict[SeriesKey, tuple[CandleRequest, datetime]] = {}
-
-        def keep(job: Job, got: Fetched) -> None:
-            request = job.request
-            series = series_of(request)
-            anchor = anchors.get((series, job.window.start))
-            if anchor is not None and not anchor.matches(got.frame):
-                stale.setdefault(series, (request, anchor.time))
-            store.write(
-                series,
-                request.instrument.instrument_token,
-                (job.window.start, _last_moment(job.window, request.interval)),
-                got.frame,
-                complete_until=complete_until(got.asked_at, request.interval),
-            )
-
-        self.fetcher.run(jobs, keep, progress)
-        if stale:
-            for series, (request, when) in stale.items():
-                log.warning(
-                    "%s %s: the stored candle of %s differs from Kite's now (a split or bonus rewrites history); "
-                    "dropping the stored series and fetching %s to %s again",
-                    request.key, request.interval.value, when, request.start, request.end,
-                )  # fmt: skip
-                store.drop(series)
-            again = {id(f.request): f.windows for f in self.fill([r for r, _ in stale.values()], progress)}
-            counts = [n + again.get(id(r), 0) for r, n in zip(requests, counts, strict=True)]
-        return [Filled(r, n) for r, n in zip(requests, counts, strict=True)]
+            filled.append(Filled(request, 0 if series in counted else outcome.windows.get(series, 0)))
+            counted.add(series)
+        return filled
 
     def _fetch_all(self, request: CandleRequest, progress: Progress | None) -> pd.DataFrame:
         windows = request.windows()
@@ -255,13 +229,6 @@ class History:
                 "This History has no candle store: make it with History(kite, instruments, CandleStore())."
             )
         return self.store
-
-
-def _last_moment(window: Window, interval: Interval) -> datetime:
-    """Return the last moment a window's answer covers: for day candles, the whole of its last date."""
-    if interval is Interval.DAY:
-        return window.end + timedelta(days=1, seconds=-1)
-    return window.end
 
 
 def candles(

@@ -6,10 +6,14 @@ the tokens of expired contracts), continuous or not. Beside the candles the stor
 the ranges missing from it (:meth:`CandleStore.missing`).
 
 Each window's answer is written in one transaction, together with the coverage it earns
-(:meth:`CandleStore.write`): it replaces whatever the store held inside the window (so a candle stored while
-it was still forming is superseded, never duplicated) and DuckDB's write-ahead log makes it durable on
-commit. A crash or Ctrl-C mid-backfill therefore loses at most the windows still in flight, and the next run
-fetches exactly what is missing.
+(:meth:`CandleStore.write`): it replaces whatever the store held inside the window, only the candles that had
+closed by the time it was asked for are kept (a still-forming candle is never stored), and DuckDB's
+write-ahead log makes it durable on commit. A crash or Ctrl-C mid-backfill therefore loses at most the
+windows still in flight, and the next run fetches exactly what is missing.
+
+A series is replaced as a whole only through a new version (:meth:`CandleStore.new_version`): filled window
+by window beside the stored one, invisible to readers, and swapped in by one transaction once it covers
+everything the stored one did. Until then, and if it never completes, the stored series stays as it was.
 
 Connections are opened per operation and closed after it, so several kitekit processes can share the file
 (DuckDB lets one process hold it at a time; the others wait up to ``busy_timeout``). Times are stored as
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-__all__ = ["DEFAULT_FILENAME", "Anchor", "CandleStore", "SeriesInfo", "SeriesKey"]
+__all__ = ["DEFAULT_FILENAME", "Anchor", "CandleStore", "SeriesInfo", "SeriesKey", "SeriesVersion"]
 
 #: The store's file under the kitekit data dir.
 DEFAULT_FILENAME = "candles.duckdb"
@@ -82,19 +86,20 @@ class SeriesInfo:
 class Anchor:
     """The last closed candle the store holds just before a gap: what a fetch across the gap re-reads.
 
-    Kite adjusts the whole history of an instrument for splits and bonuses, so candles stored before such an
-    event no longer match Kite's; re-reading this one candle is how the store finds out.
+    Kite adjusts the whole history of an instrument for splits and bonuses, and corrects a candle now and
+    then, so a stored candle may no longer match Kite's; re-reading this one is how the store finds out.
     """
 
     time: datetime
     prices: tuple[float, float, float, float]  # open, high, low, close
+    since: datetime  # where the covered span holding it begins: the stored candles before it run back to here
 
-    def matches(self, frame: pd.DataFrame) -> bool:
-        """Return False if ``frame`` (a fetched answer) holds this candle with other prices; True otherwise."""
-        if self.time not in frame.index:
-            return True  # nothing to compare: Kite did not answer it
-        row = frame.loc[self.time, ["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
-        return bool(np.allclose(row, self.prices, rtol=1e-9, atol=1e-9))
+    def frame(self) -> pd.DataFrame:
+        """Return this candle as a one-row frame of its prices, indexed by its time."""
+        import pandas as pd
+
+        index = pd.DatetimeIndex([self.time], name=INDEX_NAME).as_unit("us")
+        return pd.DataFrame([self.prices], index=index, columns=["open", "high", "low", "close"])
 
 
 class CandleStore:
@@ -157,7 +162,8 @@ class CandleStore:
             ).fetchone()
         if row is None or any(v is None for v in row[1:]):
             return None
-        return Anchor(_moment(int(row[0])), (float(row[1]), float(row[2]), float(row[3]), float(row[4])))
+        prices = (float(row[1]), float(row[2]), float(row[3]), float(row[4]))
+        return Anchor(_moment(int(row[0])), prices, _moment(spans[0][0]))
 
     def coverage(self, series: SeriesKey) -> list[tuple[datetime, datetime]]:
         """Return the ranges of ``series`` whose candles are all stored and closed, oldest first."""
@@ -242,34 +248,39 @@ class CandleStore:
             window: the range the request asked for (both ends inclusive). For day candles give the whole of
                 the last date (its 23:59:59), which the answer covers.
             frame: the answer, as :func:`parse_candles` returns it; rows outside the window are ignored.
-            complete_until: the last candle time that had surely closed when the window was asked for; the
-                window counts as covered up to it (None: all of it). Later candles are stored but fetched
-                again next time.
+            complete_until: the last candle time that had surely closed when the window was asked for (by
+                the clock of the data: see :func:`~kitekit.history.rules.complete_until`); the window is
+                stored and counts as covered up to it (None: all of it). Later candles were still forming:
+                they are not stored, and the next fetch asks for them again.
         """
-        first, last = _us(window[0]), _us(window[1])
-        covered = last if complete_until is None else min(last, _us(complete_until))
-        rows = _rows(frame, first, last)
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                sid = self._series_id(con, series, create=instrument_token)
-                assert sid is not None  # noqa: S101 - created above
-                con.execute("DELETE FROM candles WHERE series = ? AND ts BETWEEN ? AND ?", [sid, first, last])
-                if rows is not None:
-                    rows.insert(0, "series", np.full(len(rows), sid, dtype=np.int32))
-                    con.register("incoming", rows)
-                    con.execute("INSERT INTO candles SELECT * FROM incoming")
-                    con.unregister("incoming")
-                if covered >= first:
-                    _add_coverage(con, sid, first, covered)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    con.execute("ROLLBACK")
-                raise
+        with self._transaction() as con:
+            sid = self._series_id(con, series, create=instrument_token)
+            assert sid is not None  # noqa: S101 - created above
+            _put(con, sid, window, frame, complete_until)
+
+    def new_version(self, series: SeriesKey, instrument_token: int) -> SeriesVersion:
+        """Begin the next version of ``series``: filled beside the stored one, swapped in only when complete.
+
+        What a crashed or interrupted earlier version of the series left behind is removed first.
+
+        Args:
+            series: the series to replace (it need not be stored yet).
+            instrument_token: the token its candles are fetched with.
+        """
+        tag = _series_tag(series)
+        with self._transaction() as con:
+            for (name,) in con.execute("SELECT name FROM meta WHERE value = ?", [tag]).fetchall():
+                _forget(con, int(str(name).removeprefix(_VERSION_PREFIX)))
+                con.execute("DELETE FROM meta WHERE name = ?", [name])
+            # Its candles are kept under a negative series id, which no key resolves to: readers never see it.
+            made = con.execute("SELECT nextval('series_ids')").fetchone()
+            assert made is not None  # noqa: S101 - a sequence always answers
+            scratch = -int(made[0])
+            con.execute("INSERT INTO meta VALUES (?, ?)", [f"{_VERSION_PREFIX}{scratch}", tag])
+        return SeriesVersion(self, series, instrument_token, scratch)
 
     def drop(self, series: SeriesKey) -> bool:
-        """Forget a series (its candles and coverage), e.g. after a split Kite has adjusted history for.
+        """Forget a series (its candles and coverage): the store fetches it again when next asked.
 
         Returns:
             True if the store held it.
@@ -279,12 +290,25 @@ class CandleStore:
             if sid is None:
                 return False
             con.execute("BEGIN TRANSACTION")
-            for table, column in (("candles", "series"), ("coverage", "series"), ("series", "id")):
-                con.execute(f"DELETE FROM {table} WHERE {column} = ?", [sid])  # noqa: S608 - names are ours
+            _forget(con, sid)
+            con.execute("DELETE FROM series WHERE id = ?", [sid])
             con.execute("COMMIT")
         return True
 
     # -- the file ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection inside a transaction: committed if the block ends normally, else rolled back."""
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.execute("ROLLBACK")
+                raise
+
     @contextlib.contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Yield a connection for one operation; DuckDB's errors leave as :class:`CandleStoreError`."""
@@ -318,7 +342,127 @@ class CandleStore:
         return int(made.fetchone()[0])  # type: ignore[index]
 
 
+class SeriesVersion:
+    """The next version of a stored series, built beside it and swapped in whole (:meth:`CandleStore.new_version`).
+
+    Windows are written to it as they land (:meth:`write`, as :meth:`CandleStore.write` does); readers keep
+    seeing the stored series until :meth:`commit` replaces it in one transaction. An interrupted build (an
+    exception, Ctrl-C, a crash) leaves the stored series as it was; :meth:`discard` removes what it wrote, and
+    the next version of the series removes what a crash left.
+    """
+
+    def __init__(self, store: CandleStore, series: SeriesKey, instrument_token: int, scratch: int) -> None:
+        self.store = store
+        self.series = series
+        self.instrument_token = instrument_token
+        self._scratch = scratch
+
+    def write(
+        self, window: tuple[datetime, datetime], frame: pd.DataFrame, complete_until: datetime | None = None
+    ) -> None:
+        """Store one window's answer in the new version (see :meth:`CandleStore.write` for the arguments)."""
+        with self.store._transaction() as con:
+            self._check_alive(con)
+            _put(con, self._scratch, window, frame, complete_until)
+
+    def commit(self, required: Sequence[tuple[datetime, datetime]] = ()) -> tuple[int, int]:
+        """Replace the stored series with this version, in one transaction, if it covers ``required``.
+
+        Args:
+            required: the ranges the new version must cover (the stored series' closed ranges, say): if any
+                part is missing, nothing is replaced.
+
+        Returns:
+            How many candles the stored series held, and how many the new version holds.
+
+        Raises:
+            CandleStoreError: the version does not cover ``required``, or another run removed it; the stored
+                series is left as it was.
+        """
+        with self.store._transaction() as con:
+            self._check_alive(con)
+            spans = _coverage(con, self._scratch, *_ALL)
+            for lo, hi in required:
+                if not _covers(spans, _us(lo), _us(hi)):
+                    raise CandleStoreError(
+                        f"The new version of {self.series.key} {self.series.interval.value} does not cover "
+                        f"{lo.isoformat()} to {hi.isoformat()}; the stored series was kept as it was."
+                    )
+            sid = CandleStore._series_id(con, self.series, create=self.instrument_token)
+            assert sid is not None  # noqa: S101 - created above
+            before = _count(con, sid)
+            _forget(con, sid)
+            for table in ("candles", "coverage"):
+                con.execute(f"UPDATE {table} SET series = ? WHERE series = ?", [sid, self._scratch])  # noqa: S608
+            con.execute("DELETE FROM meta WHERE name = ?", [f"{_VERSION_PREFIX}{self._scratch}"])
+            return before, _count(con, sid)
+
+    def discard(self) -> None:
+        """Remove what this version wrote; the stored series is untouched."""
+        with self.store._transaction() as con:
+            _forget(con, self._scratch)
+            con.execute("DELETE FROM meta WHERE name = ?", [f"{_VERSION_PREFIX}{self._scratch}"])
+
+    def _check_alive(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Refuse to go on if another run began a newer version of the series (and removed this one)."""
+        found = con.execute("SELECT 1 FROM meta WHERE name = ?", [f"{_VERSION_PREFIX}{self._scratch}"]).fetchone()
+        if found is None:
+            raise CandleStoreError(
+                f"Another run began a new version of {self.series.key} {self.series.interval.value} in "
+                f"{self.store.path}; this one was set aside and the stored series kept as it was."
+            )
+
+
 # -- helpers ------------------------------------------------------------------------------------------------
+
+_VERSION_PREFIX = "version:"  # meta rows naming a version being built, valued with its series' tag
+
+
+def _series_tag(series: SeriesKey) -> str:
+    return f"{series.exchange}\t{series.tradingsymbol}\t{series.interval.value}\t{int(series.continuous)}"
+
+
+def _put(
+    con: duckdb.DuckDBPyConnection,
+    sid: int,
+    window: tuple[datetime, datetime],
+    frame: pd.DataFrame,
+    complete_until: datetime | None,
+) -> None:
+    """Replace a window's candles with the closed ones of ``frame``: covered up to ``complete_until``, no further.
+
+    A part of the window covered before but not closed now (a candle stored by a clock that ran ahead of the
+    data's) is uncovered with its candles gone, so the next fetch asks for it again.
+    """
+    first, last = _us(window[0]), _us(window[1])
+    covered = last if complete_until is None else min(last, _us(complete_until))
+    con.execute("DELETE FROM candles WHERE series = ? AND ts BETWEEN ? AND ?", [sid, first, last])
+    rows = _rows(frame, first, covered) if covered >= first else None
+    if rows is not None:
+        rows.insert(0, "series", np.full(len(rows), sid, dtype=np.int32))
+        con.register("incoming", rows)
+        con.execute("INSERT INTO candles SELECT * FROM incoming")
+        con.unregister("incoming")
+    if covered < last:
+        _remove_coverage(con, sid, max(first, covered + _US), last)
+    if covered >= first:
+        _add_coverage(con, sid, first, covered)
+
+
+def _forget(con: duckdb.DuckDBPyConnection, sid: int) -> None:
+    """Delete a series id's candles and coverage (its row in ``series``, if any, stays)."""
+    for table in ("candles", "coverage"):
+        con.execute(f"DELETE FROM {table} WHERE series = ?", [sid])  # noqa: S608 - names are ours
+
+
+def _count(con: duckdb.DuckDBPyConnection, sid: int) -> int:
+    row = con.execute("SELECT count(*) FROM candles WHERE series = ?", [sid]).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _covers(spans: list[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Return True if the merged ``spans`` hold every second of ``[lo, hi]``."""
+    return lo > hi or any(a <= lo and hi <= b for a, b in spans)
 
 
 def _coverage(con: duckdb.DuckDBPyConnection, sid: int, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -338,6 +482,19 @@ def _add_coverage(con: duckdb.DuckDBPyConnection, sid: int, first: int, last: in
             "DELETE FROM coverage WHERE series = ? AND last >= ? AND first <= ?", [sid, first - _US, last + _US]
         )
     con.execute("INSERT INTO coverage VALUES (?, ?, ?)", [sid, first, last])
+
+
+def _remove_coverage(con: duckdb.DuckDBPyConnection, sid: int, first: int, last: int) -> None:
+    """Record ``[first, last]`` as not covered: the spans overlapping it keep only their parts outside it."""
+    overlapping = _coverage(con, sid, first, last)
+    if not overlapping:
+        return
+    con.execute("DELETE FROM coverage WHERE series = ? AND last >= ? AND first <= ?", [sid, first, last])
+    for lo, hi in overlapping:
+        if lo < first:
+            con.execute("INSERT INTO coverage VALUES (?, ?, ?)", [sid, lo, first - _US])
+        if hi > last:
+            con.execute("INSERT INTO coverage VALUES (?, ?, ?)", [sid, last + _US, hi])
 
 
 def _rows(frame: pd.DataFrame, first: int, last: int) -> pd.DataFrame | None:

@@ -13,9 +13,10 @@ from kitekit.cli.money import inr, pnl, status_style
 from kitekit.clock import IST
 
 if TYPE_CHECKING:
-    from kitekit.orders import Funds, Holding, Order, OrderRequest, Positions, Trade
+    from kitekit.orders import Charges, Funds, Holding, Order, OrderRequest, Positions, Trade
 
 __all__ = [
+    "fill_line",
     "funds_table",
     "history_table",
     "holdings_table",
@@ -216,3 +217,23 @@ def _valued_at(request: OrderRequest, last_price: float | None) -> tuple[float, 
     if last_price:
         return last_price, "market: the last price"
     return 0.0, ""
+
+
+def fill_line(order: Order, charges: Charges) -> Text:
+    """Return what a fill came to: quantity, average price, value, and the charges it cost, item by item."""
+    part = "" if order.filled_quantity == order.quantity else f" of {order.quantity}"
+    value = order.filled_quantity * order.average_price
+    items = [
+        ("brokerage", charges.brokerage),
+        ((charges.transaction_tax_type or "STT").upper(), charges.transaction_tax),
+        ("exchange", charges.exchange_turnover_charge),
+        ("SEBI", charges.sebi_turnover_charge),
+        ("stamp", charges.stamp_duty),
+        ("GST", charges.gst),
+    ]
+    line = Text(f"  filled {order.filled_quantity}{part} at ")
+    line.append(inr(order.average_price), style="bold")
+    line.append(f" (value {inr(value)}); charges ")
+    line.append(inr(charges.total), style="bold")
+    line.append(f": {', '.join(f'{name} {inr(amount)}' for name, amount in items)}")
+    return line

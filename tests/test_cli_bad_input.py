@@ -175,7 +175,7 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
     (
         "a data dir that is a file",
         write(Path("data"), b"x"),
-        ["--sim-url", "http://127.0.0.1:9", "status"],
+        ["--sim", "status"],  # the embedded simulator: a --sim-url where none runs fails first, on that
         FILES,
         "data",
     ),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from kitekit.cli import embedded
+from kitekit.cli.reach import simulator_at
 from kitekit.clock import Clock, SystemClock
 from kitekit.config import Settings, cache_dir, check_url, data_dir, load_settings
 from kitekit.errors import CredentialsRequiredError
@@ -110,7 +111,7 @@ class CliContext:
 
         config = SimConfig(state_file=self.data_dir / "state.json")
         if self.sim_url:
-            url = self.sim_url
+            url = simulator_at(self.sim_url)  # one line, in a second, when no simulator answers there
         else:
             self._market_clock = embedded.market_clock(self.clock, self.sim_speed)
             server = embedded.sim_server(config, self._market_clock, self.clock)
@@ -191,8 +192,9 @@ class CliContext:
         from kitekit.cli.progress import DownloadBar
         from kitekit.instruments import fetch_dump
 
+        kite = self.kite()  # logged in (or failed, in one line) before the bar is drawn
         with DownloadBar(self.err, f"instruments {exchange or 'all exchanges'}") as bar:
-            return fetch_dump(self.kite(), exchange, bar.update)
+            return fetch_dump(kite, exchange, bar.update)
 
     def _download_quietly(self, exchange: str | None, progress: Progress | None) -> bytes:
         from kitekit.instruments import fetch_dump

@@ -155,6 +155,9 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the JSON.")] = Path("tokens.json"),
 ) -> None:
     """Write tokens.json ({tradingsymbol: instrument_token}) with the usual indices, stocks and futures."""
+    from kitekit.history.export import check_writable
+
     cli: CliContext = ctx.obj
+    check_writable(output)  # before the instruments dump is downloaded, not after
     mapping = cli.store().load().build_token_cache(output, symbols or [])
     cli.console.print(f"Wrote {len(mapping)} tokens to {output}")

@@ -89,12 +89,15 @@ def test_order_ids_symbols_and_prices_stay_whole_in_every_command_at_every_width
     order_id = text.split("PAPER order ")[1].split(":")[0]
     code, text = kitekit(capsys, "trades")
     fill = re.findall(r"[\d,]+\.\d\d", text.split("NSE:INFY")[1])[0]  # the trade's price, as the table shows it
+    code, text = kitekit(capsys, "quote", "INFY", "--no-depth")
+    last = re.findall(r"[\d,]+\.\d\d", text.split("INFY")[1])[0]  # the market stands still on this clock
     checks = {
         ("orders",): [order_id, "NSE:INFY", "2,400.00"],
         ("trades",): [order_id, "NSE:INFY", fill],
         ("positions",): ["NSE:INFY", fill],
         ("order", "show", order_id): [order_id, "NSE:INFY", "2,400.00"],
-        ("quote", "INFY", "NIFTY26DECFUT"): ["INFY", "NIFTY26DECFUT"],
+        ("quote", "INFY", "NIFTY26DECFUT"): ["INFY", "NIFTY26DECFUT", last],
+        ("monitor", "INFY", "NIFTY26DECFUT", "--live", "--count", "1"): ["INFY", "NIFTY26DECFUT", last],
     }
     for width in (200, 80, 50, 30):
         monkeypatch.setenv("COLUMNS", str(width))

@@ -58,13 +58,20 @@ class FitTable:
         show_header: False for a table of ``field  value`` rows.
         footer: the label of a footer row (e.g. "total"), shown in the first column shown; its values are
             set with :meth:`set_footer`.
+        title_justify: where the title goes above the table.
     """
 
     def __init__(
-        self, *columns: Col, title: str | None = None, show_header: bool = True, footer: str | None = None
+        self,
+        *columns: Col,
+        title: str | None = None,
+        show_header: bool = True,
+        footer: str | None = None,
+        title_justify: Literal["left", "center", "right"] = "center",
     ) -> None:
         self.columns = list(columns)
         self.title = title
+        self.title_justify = title_justify
         self.show_header = show_header
         self.footer_label = footer
         self.rows: list[list[Text]] = []
@@ -151,7 +158,12 @@ class FitTable:
 
     def _table(self, shown: list[int], widths: list[int], rows: bool = True) -> Table:
         footers = self._footers(shown)
-        table = Table(title=self.title, show_header=self.show_header, show_footer=footers is not None and rows)
+        table = Table(
+            title=self.title,
+            title_justify=self.title_justify,
+            show_header=self.show_header,
+            show_footer=footers is not None and rows,
+        )
         for n, (i, width) in enumerate(zip(shown, widths, strict=True)):
             col = self.columns[i]
             table.add_column(

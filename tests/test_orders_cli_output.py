@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from kiteconnect import KiteConnect
 
 from kitekit.cli import run
@@ -168,3 +169,15 @@ def test_flags_that_would_do_nothing_are_refused_before_anything_is_fetched(
     code, text = kitekit(capsys, monkeypatch, *argv)
     assert (code, says in text) == (USAGE, True), text
     assert not on_sim.sim.requests.get("POST /api/login") and sent(on_sim) == 0
+
+
+def test_a_calculator_that_fails_neither_stops_an_order_nor_reads_as_its_failure(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = {"data_error_rate": 1.0, "paths": ["/margins/orders", "/charges/orders"]}
+    requests.put(f"{on_sim.url}/__sim/faults", json=faults, timeout=5).raise_for_status()
+    code, text = kitekit(capsys, monkeypatch, "order", "buy", "INFY", "1", "--live", stdin="y\n")
+    assert code == 0, text
+    assert "Could not get the margin it needs" in text and "Could not get the charges" in text
+    assert "COMPLETE" in text and "margin required" not in text and "charges ₹" not in text
+    assert sent(on_sim) == 1

@@ -6,8 +6,8 @@ account, with ``--sim``), printing each order in full and asking before it is se
 
 import contextlib
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from kitekit.orders import Order, OrderGateway, Placement
 
 __all__ = ["funds", "holdings", "order_app", "orders", "positions", "trades"]
+
+T = TypeVar("T")
 
 order_app = typer.Typer(help="Place, show, modify and cancel orders (paper unless --live).", no_args_is_help=True)
 
@@ -157,8 +159,9 @@ def _place(
             quote = cli.kite().quote(key).get(key)
             checked = gateway.check(request, quote)
             last = float(quote["last_price"]) if quote and quote.get("last_price") else None
+            margin = _besides(cli, "the margin it needs", lambda: gateway.margin_required(checked))
             cli.console.print(f"[bold red]LIVE[/] order for {_where(cli, live)}:")
-            cli.console.print(request_table(checked, tag, last, gateway.margin_required(checked)))
+            cli.console.print(request_table(checked, tag, last, margin))
             _confirm(cli, live, yes, f"{side} {quantity} {key}")
         placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag, quote=quote)]
     states = _report(cli, gateway, placed, side, key, live)
@@ -186,7 +189,8 @@ def _report(
     states = [gateway.order(p.order_id) for p in placed]
     filled = [s for s in states if s.filled_quantity]
     # POST /charges/orders (the paper broker: its engine) for every fill at once.
-    charges = dict(zip((s.order_id for s in filled), gateway.charges(filled), strict=True))
+    costs = _besides(cli, "the charges", lambda: gateway.charges(filled)) if filled else []
+    charges = dict(zip((s.order_id for s in filled), costs or [], strict=False))
     for p, state in zip(placed, states, strict=True):
         how = " (placed earlier with this intent; nothing sent)" if p.replayed else ""
         line = Text(f"{'LIVE' if live else 'PAPER'} order {p.order_id}: {side} {state.quantity} {key} ")
@@ -198,6 +202,19 @@ def _report(
         if state.order_id in charges:
             cli.console.print(fill_line(state, charges[state.order_id]), highlight=False)
     return states
+
+
+def _besides(cli: CliContext, what: str, fetch: "Callable[[], T]") -> "T | None":
+    """Return what ``fetch`` gets, or None after saying it is not available.
+
+    The calculators (margins, charges) are asked besides the order: before it, their failure must not stop an
+    order the user may still send; after it, it must not read as the order's own failure.
+    """
+    try:
+        return fetch()
+    except Exception as exc:  # any failure of a calculator: the order goes on, and this line says why
+        cli.err.print(f"[yellow]Could not get {what}[/] ({type(exc).__name__}: {exc}).", highlight=False)
+        return None
 
 
 def _slice_summary(states: "list[Order]") -> str:

@@ -175,7 +175,7 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
     (
         "a data dir that is a file",
         write(Path("data"), b"x"),
-        ["--sim", "status"],
+        ["--sim", "status"],  # the embedded simulator: a --sim-url where none runs fails first, on that
         FILES,
         "data",
     ),
@@ -241,21 +241,24 @@ def test_unwritable_candle_files_fail_before_anything_is_fetched(
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"),
+    ("argv", "code", "says"),
     [
-        (["history", "ZZZQQQ", "--from", "2026-11-20"], "Unknown instrument 'ZZZQQQ'"),
-        (["chart", "NSE:RELIANCEX", "--no-open"], "Did you mean: NSE:RELIANCE"),
-        (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], "continuous=True is for futures"),
-        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], "from 2015-01-01 on"),
-        (["history", "RELIANCE", "--from", "2099-01-01"], "is in the future"),
-        (["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"], "Unknown instrument 'NOSUCHSYMBOL'"),
+        (["history", "ZZZQQQ", "--from", "2026-11-20"], FAILED, "Unknown instrument 'ZZZQQQ'"),
+        (["chart", "NSE:RELIANCEX", "--no-open"], FAILED, "Did you mean: NSE:RELIANCE"),
+        (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], USAGE, "continuous=True is for futures"),
+        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], USAGE,
+         "from 2015-01-01 on"),
+        # A date in the future is a wrong option value, as a range that ends before it starts is (see above).
+        (["history", "RELIANCE", "--from", "2099-01-01"], USAGE, "is in the future"),
+        (["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"], FAILED,
+         "Unknown instrument 'NOSUCHSYMBOL'"),
     ],
-)
+)  # fmt: skip
 def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
-    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, says: str
 ) -> None:
-    code, text = outcome(capsys, argv)
-    assert (code, says in text) == (FAILED, True), text
+    got, text = outcome(capsys, argv)
+    assert (got, says in text) == (code, True), text
     assert not any(route.startswith("GET /instruments/historical") for route in on_sim.sim.requests)
 
 

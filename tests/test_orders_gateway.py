@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -87,3 +88,25 @@ def test_every_kite_error_type_has_a_meaning_for_an_order_request() -> None:
     assert outcome_of(requests.ReadTimeout()) is Outcome.SILENT
     assert outcome_of(requests.ConnectionError()) is Outcome.SILENT
     assert outcome_of(ValueError()) is None
+
+
+def test_both_brokers_give_a_fills_charges_and_an_orders_margin_as_kites_calculators_do(
+    gateway: OrderGateway,
+) -> None:
+    assert isinstance(gateway, LiveBroker | PaperBroker)
+    # Kite's own calculators on the simulator, to compare with: the client both brokers were given.
+    kite: Any = gateway.kite if isinstance(gateway, LiveBroker) else gateway.source
+    request = OrderRequest.buy("NSE:INFY", 7)
+    placed = gateway.place(request, "costs1")
+    order = gateway.order(placed.order_id)
+    assert order.filled_quantity == 7 and order.average_price > 0
+    [charges] = gateway.charges([order])
+    [note] = kite.get_virtual_contract_note([order.contract_note_item()])
+    assert charges.total == pytest.approx(note["charges"]["total"]) and charges.total > 0
+    parts = charges.brokerage + charges.transaction_tax + charges.exchange_turnover_charge
+    parts += charges.sebi_turnover_charge + charges.stamp_duty + charges.gst
+    assert charges.transaction_tax_type == "stt" and parts == pytest.approx(charges.total)
+    checked = gateway.check(request.replace(quantity=5))
+    [block] = kite.order_margins([checked.margin_item()])
+    assert gateway.margin_required(checked) == pytest.approx(block["total"]) and block["total"] > 0
+    assert gateway.charges([]) == []

@@ -14,6 +14,7 @@ import pytest
 from kitekit.cli import library
 from kitekit.config import ENV_VARS
 from kitekit.sim.pytest_plugin import SIM_NOW
+from kitekit.sim.server import SimServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -62,3 +63,39 @@ def test_the_readme_python_snippets_run_as_written_with_kite_sim_set(
     assert {t["instrument_token"] for t in ticks} == {256265, 738561} and bars.forming(256265) is not None
     assert ticker.stats.ticks > 0 and not ticker.running and ticker.subscriptions == {260105: "quote", 408065: "quote"}
     assert library._context._embedded.sim.limiter.rejected == 0
+
+
+def cli_examples(text: str, *commands: str) -> list[list[str]]:
+    """Return the README's ``kitekit COMMAND …`` lines of ```bash blocks, as argument lists (comments dropped)."""
+    import shlex
+
+    lines = [line for block in re.findall(r"^```bash\n(.*?)^```", text, re.M | re.S) for line in block.splitlines()]
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in lines
+        if line.startswith("kitekit ") and shlex.split(line, comments=True)[1] in commands
+    ]
+
+
+def test_the_readme_order_and_quote_examples_are_accepted_by_the_simulator(
+    cli_sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from kitekit.cli import run
+    from tests.conftest import empty_cli_home
+
+    # The simulator's market stands at 11:00 on Friday 2026-11-27, the time the examples' prices were chosen for.
+    empty_cli_home(tmp_path, monkeypatch, columns=200)
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    examples = cli_examples(README.read_text(), "order", "orders", "positions", "quote")
+    assert len(examples) >= 7
+    for argv in examples:
+        monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))  # the --live example asks first: say no
+        code = run(argv)
+        captured = capsys.readouterr()
+        text = captured.out + captured.err
+        assert "refused" not in text and "REJECTED" not in text, (argv, text)
+        assert code == (1 if "--live" in argv else 0), (argv, text)
+        if "--slice" in argv:
+            assert "Slices: 2 placed" in text

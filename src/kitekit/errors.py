@@ -20,6 +20,7 @@ because users already catch them. Everything kitekit raises for a *local* reason
     ├── CandleStoreError            the local candle store cannot be used (another process holds it, a
     │                               newer format)
     ├── PartialDataError            some keys of a batched call could not be fetched
+    ├── SimulatorUnreachableError   no simulator answers at the URL a command was given
     ├── RejectionError              the matching engine refused a request the way Kite would
     │                               (carries Kite's error_type and HTTP status for the edge to send)
     ├── OrderError                  an order could not be handled locally
@@ -76,6 +77,7 @@ __all__ = [
     "SessionError",
     "SessionExpiredError",
     "SimWorldError",
+    "SimulatorUnreachableError",
     "TickError",
     "TickFrameError",
     "TickValueError",
@@ -263,6 +265,22 @@ class TickValueError(TickError):
         self.field = field
         self.row = row
         super().__init__(message)
+
+
+class SimulatorUnreachableError(KitekitError):
+    """No simulator answers at ``url`` (``why`` says how it failed); the message says how to start one."""
+
+    def __init__(self, url: str, why: str) -> None:
+        from urllib.parse import urlsplit
+
+        port = urlsplit(url).port
+        start = f"`kitekit sim --port {port}`" if port else "`kitekit sim`"
+        super().__init__(
+            f"No simulator answers at {url} ({why}). Start one with {start}, or drop --sim-url and KITE_SIM_URL "
+            "to use the embedded simulator (--sim)."
+        )
+        self.url = url
+        self.why = why
 
 
 class TickerError(KitekitError):

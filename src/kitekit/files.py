@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "ensure_dir", "private_file"]
+__all__ = ["atomic_write", "ensure_dir", "private_file", "writable_dir"]
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -97,4 +97,22 @@ def private_file(path: Path, mode: int = 0o600) -> Path:
     ensure_dir(path.parent)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    return path
+
+
+def writable_dir(path: Path) -> Path:
+    """Create ``path`` like :func:`ensure_dir`, then create and remove a file in it; return it.
+
+    A folder that exists but cannot be written (read-only, another user's, a read-only mount) fails here,
+    before a long job that would write into it starts, instead of at its first write.
+
+    Raises:
+        PermissionError: the folder (or a parent to create) cannot be written.
+        NotADirectoryError: a file stands where a folder belongs.
+        OSError: the disk is full, or the file system refuses new files.
+    """
+    ensure_dir(path)
+    fd, name = tempfile.mkstemp(dir=path, prefix=".kitekit-probe-")
+    os.close(fd)
+    os.unlink(name)
     return path

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from kitekit import paths
 from kitekit.cli import embedded
+from kitekit.cli.reach import simulator_at
 from kitekit.clock import Clock, SystemClock
 from kitekit.config import Settings, check_url, load_settings
 from kitekit.errors import CredentialsRequiredError
@@ -135,7 +136,7 @@ class CliContext:
 
         config = SimConfig(state_file=self.data_dir / "state.json")
         if self.sim_url:
-            url = self.sim_url
+            url = simulator_at(self.sim_url)  # one line, in a second, when no simulator answers there
             self._clock = embedded.remote_clock(url, self.wall)
         else:
             self._clock = embedded.world_clock(
@@ -225,8 +226,9 @@ class CliContext:
         from kitekit.cli.progress import DownloadBar
         from kitekit.instruments import fetch_dump
 
+        kite = self.kite()  # logged in (or failed, in one line) before the bar is drawn
         with DownloadBar(self.err, f"instruments {exchange or 'all exchanges'}") as bar:
-            return fetch_dump(self.kite(), exchange, bar.update)
+            return fetch_dump(kite, exchange, bar.update)
 
     def _download_quietly(self, exchange: str | None, progress: Progress | None) -> bytes:
         from kitekit.instruments import fetch_dump

@@ -2,13 +2,14 @@
 
 import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from kitekit.cli import options
 from kitekit.cli.context import CliContext
+from kitekit.cli.fit import ALWAYS, Col, FitTable
+from kitekit.cli.money import group_indian
 from kitekit.errors import KitekitError
 from kitekit.wire.instruments_csv import Instrument
 
@@ -16,8 +17,17 @@ instruments_app = typer.Typer(help="The instruments dump: download, find, option
 tokens_app = typer.Typer(help="Token files for scripts.", no_args_is_help=True)
 
 
-def _table(rows: list[Instrument]) -> Table:
-    table = Table("key", "token", "name", "type", "expiry", "strike", "lot", "tick")
+def _table(rows: list[Instrument]) -> FitTable:
+    table = FitTable(
+        Col("key", whole=True, keep=ALWAYS),
+        Col("token", whole=True, keep=5, justify="right"),
+        Col("name", keep=3),
+        Col("type", keep=4),
+        Col("expiry", whole=True, keep=2),
+        Col("strike", whole=True, keep=6, justify="right"),
+        Col("lot", whole=True, keep=1, justify="right"),
+        Col("tick", whole=True, keep=0, justify="right"),
+    )
     for i in rows:
         table.add_row(
             i.key,
@@ -77,7 +87,7 @@ def chain(
     underlying: Annotated[str, typer.Argument(help="NIFTY, BANKNIFTY, RELIANCE, GOLD, USDINR…")],
     expiry: Annotated[str | None, typer.Option(help="yyyy-mm-dd (default: the nearest expiry).")] = None,
 ) -> None:
-    """Show an option chain: strikes with the CE and PE symbols and tokens."""
+    """Show an option chain: per strike, the CE and PE symbols, last prices and open interest."""
     cli: CliContext = ctx.obj
     store = cli.store().load()
     try:
@@ -85,20 +95,57 @@ def chain(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--expiry") from None
     when = frame["expiry"].iloc[0]
-    table = Table(
-        "CE symbol",
-        "CE token",
-        "strike",
-        "PE token",
-        "PE symbol",
+    tokens = [int(t) for side in ("ce_token", "pe_token") for t in frame[side].dropna()]
+    # One batched call (GET /quote, 500 instruments a call) for every strike's prices and open interest.
+    quotes = cli.market_data().quote(*tokens, strict=False)
+    table = FitTable(
+        Col("CE symbol", whole=True, keep=ALWAYS),
+        Col("CE token", whole=True, keep=0, justify="right"),
+        Col("CE OI", whole=True, keep=2, justify="right"),
+        Col("CE LTP", whole=True, keep=ALWAYS, justify="right"),
+        Col("strike", whole=True, keep=ALWAYS, justify="right"),
+        Col("PE LTP", whole=True, keep=ALWAYS, justify="right"),
+        Col("PE OI", whole=True, keep=2, justify="right"),
+        Col("PE token", whole=True, keep=0, justify="right"),
+        Col("PE symbol", whole=True, keep=ALWAYS),
         title=f"{underlying.upper()} options expiring {when} (lot {frame['lot_size'].iloc[0]})",
     )
     for row in frame.itertuples():
-        table.add_row(str(row.ce_symbol), str(row.ce_token), f"{row.strike:g}", str(row.pe_token), str(row.pe_symbol))
+        ce, pe = _quoted(quotes, row.ce_token), _quoted(quotes, row.pe_token)
+        table.add_row(
+            _text(row.ce_symbol), _text(row.ce_token), _oi(ce), _ltp(ce), f"{row.strike:g}",
+            _ltp(pe), _oi(pe), _text(row.pe_token), _text(row.pe_symbol),
+        )  # fmt: skip
     cli.console.print(table)
+    if quotes.missing:
+        cli.err.print(f"No quote for {len(quotes.missing)} of {len(tokens)} options; their prices are blank.")
     others = [d.isoformat() for d in store.expiries(underlying)[1:6]]
     if others:
         cli.console.print(f"Other expiries: {', '.join(others)}")
+
+
+def _missing(value: Any) -> bool:
+    """Return True for a side the strike does not list (None, or pandas' NA in a nullable column)."""
+    import pandas as pd  # loaded already: the chain is a DataFrame
+
+    return value is None or bool(pd.isna(value))
+
+
+def _quoted(quotes: dict[Any, Any], token: Any) -> dict[str, Any]:
+    """Return the quote of a chain's token, or an empty one for a strike without that side or without data."""
+    return {} if _missing(token) else dict(quotes.get(int(token)) or {})
+
+
+def _text(value: Any) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _ltp(quote: dict[str, Any]) -> str:
+    return f"{quote['last_price']:,.2f}" if "last_price" in quote else ""
+
+
+def _oi(quote: dict[str, Any]) -> str:
+    return group_indian(int(quote["oi"])) if quote.get("oi") is not None and "last_price" in quote else ""
 
 
 @tokens_app.command("export")
@@ -108,6 +155,9 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the JSON.")] = Path("tokens.json"),
 ) -> None:
     """Write tokens.json ({tradingsymbol: instrument_token}) with the usual indices, stocks and futures."""
+    from kitekit.history.export import check_writable
+
     cli: CliContext = ctx.obj
+    check_writable(output)  # before the instruments dump is downloaded, not after
     mapping = cli.store().load().build_token_cache(output, symbols or [])
     cli.console.print(f"Wrote {len(mapping)} tokens to {output}")

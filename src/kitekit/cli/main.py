@@ -16,6 +16,7 @@ from kitekit.cli import (
     monitor_cmd,
     options,
     orders_cmd,
+    quote_cmd,
     session_cmds,
     sim_cmd,
     stream_cmd,
@@ -101,6 +102,7 @@ app.command()(session_cmds.logout)
 app.command()(session_cmds.status)
 app.command()(session_cmds.profile)
 app.command()(monitor_cmd.monitor)
+app.command()(quote_cmd.quote)
 app.command()(stream_cmd.ticks)
 app.command()(stream_cmd.record)
 app.command()(demo.demo)

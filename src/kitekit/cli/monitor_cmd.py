@@ -32,6 +32,10 @@ def monitor(
     Exits with 1 when every reading failed for every instrument.
     """
     cli: CliContext = ctx.obj
+    if csv is not None:
+        from kitekit.history.export import check_writable
+
+        check_writable(csv)  # before the login and the first reading, not after them
     if stream:
         _stream(cli, instruments, count, csv)
         return

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
+from kitekit.cli.fit import ALWAYS, Col, FitTable
 from kitekit.monitor import CsvRecorder, Monitor, Reading, Track
 
 __all__ = ["MonitorRun", "live_table", "reading_line", "run_monitor"]
@@ -39,21 +39,22 @@ def reading_line(reading: Reading, keys: list[str]) -> Text:
     return line
 
 
-def live_table(tracks: list[Track], now: datetime, taken: int, count: int | None) -> Table:
+def live_table(tracks: list[Track], now: datetime, taken: int, count: int | None) -> FitTable:
     """Return the live table: LTP, change, change %, day range, sparkline and staleness per instrument."""
     title = f"reading {taken}" + (f" of {count}" if count else "") + f" · {now:%H:%M:%S} IST"
-    table = Table(title=title, title_justify="left")
-    for name, justify in (
-        ("instrument", "left"),
-        ("LTP", "right"),
-        ("change", "right"),
-        ("%", "right"),
-        ("day low", "right"),
-        ("day high", "right"),
-        ("trend", "left"),
-        ("age", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    # Symbols and prices stay whole at any width; the rest make room first (see kitekit.cli.fit).
+    table = FitTable(
+        Col("instrument", whole=True, keep=ALWAYS),
+        Col("LTP", whole=True, keep=ALWAYS, justify="right"),
+        Col("change", whole=True, keep=5, justify="right"),
+        Col("%", whole=True, keep=4, justify="right"),
+        Col("day low", whole=True, keep=2, justify="right"),
+        Col("day high", whole=True, keep=2, justify="right"),
+        Col("trend", whole=True, keep=1),
+        Col("age", whole=True, keep=3, justify="right"),
+        title=title,
+        title_justify="left",
+    )
     for t in tracks:
         change, pct = t.change, t.change_pct
         style = "green" if (change or 0) > 0 else "red" if (change or 0) < 0 else ""

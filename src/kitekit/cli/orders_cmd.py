@@ -4,18 +4,24 @@ Paper by default, and every command says so; ``--live`` trades on the Kite accou
 account, with ``--sim``), printing each order in full and asking before it is sent unless ``--yes``.
 """
 
-from typing import TYPE_CHECKING, Annotated
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from kitekit.cli import options
+from kitekit.cli import failures, options
 from kitekit.cli.context import CliContext
-from kitekit.wire.orders import OrderType, Product, Validity, Variety
+from kitekit.errors import OrderValidationError
+from kitekit.wire.orders import OrderStatus, OrderType, Product, Validity, Variety
 
 if TYPE_CHECKING:
-    from kitekit.orders import OrderGateway
+    from kitekit.orders import Order, OrderGateway, Placement
 
 __all__ = ["funds", "holdings", "order_app", "orders", "positions", "trades"]
+
+T = TypeVar("T")
 
 order_app = typer.Typer(help="Place, show, modify and cancel orders (paper unless --live).", no_args_is_help=True)
 
@@ -44,14 +50,56 @@ def _gateway(cli: CliContext, live: bool) -> "OrderGateway":
 
 
 def _confirm(cli: CliContext, live: bool, yes: bool, what: str) -> None:
-    """Ask before a live change unless ``--yes``; stop the command if the answer is no."""
+    """Ask before a live change unless ``--yes``; stop the command (exit 1) unless the answer is yes.
+
+    The end of input (a closed or empty stdin) is a "no", not an interruption: nothing was sent, and the exit
+    code says the command did not do its job (1), not that someone pressed Ctrl-C (130).
+    """
     if not live or yes:
         return
     from rich.prompt import Confirm
 
-    if not Confirm.ask(f"{what} — send it?", console=cli.console, default=False):
+    try:
+        answer = Confirm.ask(f"{what} — send it?", console=cli.console, default=False)
+    except EOFError:
+        cli.console.print()
+        cli.console.print("Nothing was sent: the input ended before an answer (give --yes to send without asking).")
+        raise typer.Exit(failures.FAILED) from None
+    if not answer:
         cli.console.print("Nothing was sent.")
-        raise typer.Exit(1)
+        raise typer.Exit(failures.FAILED)
+
+
+def _refuse_idle_flags(live: bool, yes: bool, legs: int | None = None, variety: Variety = Variety.REGULAR) -> None:
+    """Refuse flags that would do nothing here, before anything is fetched: a user who gave one meant something.
+
+    Raises:
+        typer.BadParameter: ``--yes`` without ``--live``, or ``--iceberg-legs`` on an order that is not an iceberg.
+    """
+    if yes and not live:
+        raise typer.BadParameter(
+            "--yes skips the confirmation of a --live order; a paper order is never asked about, so it does nothing "
+            "here. Drop --yes, or add --live to trade for real.",
+            param_hint="--yes",
+        )
+    if legs is not None and variety is not Variety.ICEBERG:
+        raise typer.BadParameter(
+            f"--iceberg-legs splits an iceberg order; this one is {variety.value}. Add --variety iceberg, or drop "
+            "--iceberg-legs.",
+            param_hint="--iceberg-legs",
+        )
+
+
+@contextlib.contextmanager
+def _in_cli_words() -> Iterator[None]:
+    """Say ``--slice`` where a refusal names the Python API's ``place_sliced``: a CLI user has only the flag."""
+    try:
+        yield
+    except OrderValidationError as exc:
+        if "place_sliced" not in str(exc):
+            raise
+        text = re.sub(r"place_sliced(\(\))?", "--slice", str(exc))
+        raise OrderValidationError(exc.rule, text, exc.field, exc.nearest) from None
 
 
 def _order_type(
@@ -87,6 +135,7 @@ def _place(
     from kitekit.orders import OrderRequest
 
     cli: CliContext = ctx.obj
+    _refuse_idle_flags(live, yes, legs, variety)
     terms: dict[str, object] = {
         **_order_type(limit, market, sl, trigger, sl_m),
         "variety": variety,
@@ -100,24 +149,87 @@ def _place(
     key = cli.store().load().key(symbol)
     request = OrderRequest.of(key, side, quantity, **terms)
     gateway = _gateway(cli, live)
-    quote = None
-    if live:
-        from kitekit.cli.order_view import request_table
+    with _in_cli_words():
+        quote = None
+        if live:
+            from kitekit.cli.order_view import request_table
 
-        # One quote (GET /quote) lets the circuit limits and stop triggers be checked before anything is sent.
-        quote = cli.kite().quote(key).get(key)
-        checked = gateway.check(request, quote)
-        cli.console.print(f"[bold red]LIVE[/] order for {_where(cli, live)}:")
-        cli.console.print(request_table(checked, tag))
-        _confirm(cli, live, yes, f"{side} {quantity} {key}")
-    placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag, quote=quote)]
-    for p in placed:
-        state = gateway.order(p.order_id)
-        how = " (placed earlier with this intent; nothing sent)" if p.replayed else ""
-        cli.console.print(
-            f"{'LIVE' if live else 'PAPER'} order {p.order_id}: {side} {state.quantity} {key} {state.order_type} "
-            f"— {state.status}{': ' + state.status_message if state.status_message else ''} (tag {p.tag}){how}"
+            # One quote (GET /quote) lets the circuit limits and stop triggers be checked before anything is
+            # sent, and values a MARKET order; POST /margins/orders says what the order will block.
+            quote = cli.kite().quote(key).get(key)
+            checked = gateway.check(request, quote)
+            last = float(quote["last_price"]) if quote and quote.get("last_price") else None
+            margin = _besides(cli, "the margin it needs", lambda: gateway.margin_required(checked))
+            cli.console.print(f"[bold red]LIVE[/] order for {_where(cli, live)}:")
+            cli.console.print(request_table(checked, tag, last, margin))
+            _confirm(cli, live, yes, f"{side} {quantity} {key}")
+        placed = gateway.place_sliced(request, tag) if slice_ else [gateway.place(request, tag, tag=tag, quote=quote)]
+    states = _report(cli, gateway, placed, side, key, live)
+    if slice_:
+        cli.console.print(_slice_summary(states), highlight=False)
+    rejected = [s for s in states if s.status == OrderStatus.REJECTED]
+    if rejected:
+        cli.err.print(
+            f"[red]Error:[/] {len(rejected)} of {len(states)} orders {'was' if len(rejected) == 1 else 'were'} "
+            "rejected; the reason is on its line above.",
+            highlight=False,
         )
+        raise typer.Exit(failures.FAILED)
+
+
+def _report(
+    cli: CliContext, gateway: "OrderGateway", placed: "list[Placement]", side: str, key: str, live: bool
+) -> "list[Order]":
+    """Print each placed order's state, and for a fill its average price, value and charges; return the states."""
+    from rich.text import Text
+
+    from kitekit.cli.money import status_style
+    from kitekit.cli.order_view import fill_line
+
+    states = [gateway.order(p.order_id) for p in placed]
+    filled = [s for s in states if s.filled_quantity]
+    # POST /charges/orders (the paper broker: its engine) for every fill at once.
+    costs = _besides(cli, "the charges", lambda: gateway.charges(filled)) if filled else []
+    charges = dict(zip((s.order_id for s in filled), costs or [], strict=False))
+    for p, state in zip(placed, states, strict=True):
+        how = " (placed earlier with this intent; nothing sent)" if p.replayed else ""
+        line = Text(f"{'LIVE' if live else 'PAPER'} order {p.order_id}: {side} {state.quantity} {key} ")
+        line.append(f"{state.order_type} — ")
+        line.append(f"{state.status}{': ' + state.status_message if state.status_message else ''}",
+                    style=status_style(str(state.status)))  # fmt: skip
+        line.append(f" (tag {p.tag}){how}")
+        cli.console.print(line)
+        if state.order_id in charges:
+            cli.console.print(fill_line(state, charges[state.order_id]), highlight=False)
+    return states
+
+
+def _besides(cli: CliContext, what: str, fetch: "Callable[[], T]") -> "T | None":
+    """Return what ``fetch`` gets, or None after saying it is not available.
+
+    The calculators (margins, charges) are asked besides the order: before it, their failure must not stop an
+    order the user may still send; after it, it must not read as the order's own failure.
+    """
+    try:
+        return fetch()
+    except Exception as exc:  # any failure of a calculator: the order goes on, and this line says why
+        cli.err.print(f"[yellow]Could not get {what}[/] ({type(exc).__name__}: {exc}).", highlight=False)
+        return None
+
+
+def _slice_summary(states: "list[Order]") -> str:
+    """Return how the slices of one order ended: placed, filled, rejected, open (and cancelled, if any)."""
+    count = {
+        "filled": sum(s.status == OrderStatus.COMPLETE for s in states),
+        "rejected": sum(s.status == OrderStatus.REJECTED for s in states),
+        "open": sum(s.is_live for s in states),
+    }
+    others = len(states) - sum(count.values())
+    rest = f", {others} cancelled or other" if others else ""
+    return (
+        f"Slices: {len(states)} placed, {count['filled']} filled, {count['rejected']} rejected, "
+        f"{count['open']} open{rest}."
+    )
 
 
 _SIDE_HELP = "Instrument: RELIANCE, NSE:INFY, NIFTY26DECFUT…"
@@ -205,6 +317,7 @@ def modify(
     from kitekit.orders import OrderChange
 
     cli: CliContext = ctx.obj
+    _refuse_idle_flags(live, yes)
     change = OrderChange(quantity=quantity, price=price, trigger_price=trigger, order_type=order_type)
     if change.is_empty():
         raise typer.BadParameter("give at least one of --qty, --price, --trigger, --type")
@@ -224,6 +337,7 @@ def cancel(
 ) -> None:
     """Cancel an order; one already cancelled is fine."""
     cli: CliContext = ctx.obj
+    _refuse_idle_flags(live, yes)
     gateway = _gateway(cli, live)
     _confirm(cli, live, yes, f"cancel {order_id}")
     gateway.cancel(order_id)

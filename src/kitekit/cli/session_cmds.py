@@ -65,9 +65,11 @@ def login(
         if current is not None:
             cli.console.print(f"Session still valid: {_describe(current, now)}. Nothing to do.")
             return
+    # Every way of logging in ends by exchanging the request_token with the api_secret: without one, say so
+    # now rather than after a browser login (or five minutes of waiting for its redirect).
+    manager.settings.require("api_secret")
     if paste is not None:
-        text = typer.prompt("Paste the redirect URL or request_token", hide_input=True) if paste == "-" else paste
-        session = manager.login_with_paste(text)
+        session = manager.login_with_paste(_pasted(cli) if paste == "-" else paste)
     elif totp or cli.sim:
         # The simulator's TOTP secret is public: its login needs no browser.
         cli.err.print("Logging in with password and TOTP…")
@@ -83,6 +85,30 @@ def login(
         )
     cli.console.print(f"[green]Logged in:[/] {_describe(session, now)}")
     cli.console.print(f"Session saved to {manager.store.path}")
+
+
+def _pasted(cli: CliContext) -> str:
+    """Return the redirect URL or request_token typed (hidden) at a terminal, or read from piped input.
+
+    Raises:
+        typer.Exit: the input ended, or the line was empty (exit 1: nothing was pasted, not Ctrl-C's 130).
+    """
+    prompt = "Paste the redirect URL or request_token"
+    try:
+        if sys.stdin.isatty():
+            import getpass
+
+            text = getpass.getpass(f"{prompt}: ")
+        else:
+            # getpass cannot hide what a pipe sends, and says so with a Python warning: read the line instead.
+            cli.err.print(f"{prompt}:", highlight=False)
+            text = sys.stdin.readline()
+    except EOFError:
+        text = ""
+    if not text.strip():
+        cli.err.print("Nothing was pasted, so nothing was sent: run the login again and paste the URL.")
+        raise typer.Exit(failures.FAILED)
+    return text.strip()
 
 
 def _open_browser(url: str) -> bool:

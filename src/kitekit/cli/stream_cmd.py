@@ -64,11 +64,11 @@ def record(
     import asyncio
 
     from kitekit.cli.stream_view import record_ticks
-    from kitekit.files import ensure_dir
+    from kitekit.files import writable_dir
     from kitekit.ticker import TickRecorder
 
     cli: CliContext = ctx.obj
-    ensure_dir(out)  # a folder that cannot be made fails before anything connects
+    writable_dir(out)  # a folder that cannot be made or written fails before anything connects
     recorder = TickRecorder(out, flush_every=flush_every)
     ticker, _ = _ticker(cli, instruments, mode)
     stats = asyncio.run(record_ticks(ticker, recorder, cli.err, count))
@@ -78,6 +78,9 @@ def record(
         highlight=False,
         soft_wrap=True,
     )
+    if isinstance(recorder.last_error, OSError):
+        # The disk refused the writes (permissions, full, read-only): a file error, which no faster disk fixes.
+        raise recorder.last_error
     if stats.dropped_ticks:
         from kitekit.errors import TickerError
 

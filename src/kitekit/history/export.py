@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kitekit.files import atomic_write
+from kitekit.files import atomic_write, writable_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +39,7 @@ def check_writable(path: Path) -> None:
     Raises:
         IsADirectoryError: ``path`` is a directory.
         NotADirectoryError: a file stands where one of its folders belongs.
+        PermissionError: the folder it goes in (or the nearest one that exists) cannot be written.
     """
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "a directory is in the way of the file", str(path))
@@ -46,6 +47,11 @@ def check_writable(path: Path) -> None:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(errno.ENOTDIR, "a file is where a folder belongs", str(parent))
+            if not path.exists() or path.is_file():
+                # An atomic write makes its temporary file beside the target (and missing folders in the
+                # nearest existing one), so that folder must take a new file. A device such as /dev/null is
+                # written in place: its folder is left alone.
+                writable_dir(parent)
             break
 
 

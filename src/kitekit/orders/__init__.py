@@ -12,7 +12,7 @@ The parts, each with one job::
     │   ├── ledger      the paper account on disk (atomic JSON under a file lock)
     │   └── quotes      quote sources: Kite's or the simulator's quote(), recorded, replayed
     ├── validator    pre-trade validation against the instrument store (the rules in rules)
-    ├── model    OrderRequest, OrderChange, Placement, Order, Trade (StrEnums with Kite's wire values)
+    ├── model    OrderRequest, OrderChange, Placement, Order, Trade, Charges (StrEnums with Kite's wire values)
     ├── portfolio    Position(s), Holding, Funds, GTT requests and triggers
     └── events   OrderEvents: status changes as callbacks and an async iterator (polling now, pushes later)
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from kitekit.orders.gateway import OrderGateway, broker
     from kitekit.orders.journal import ExtraOrder, Intent, IntentJournal, IntentState
     from kitekit.orders.live import LiveBroker, new_intent_id
-    from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+    from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
     from kitekit.orders.paper import PaperBroker
     from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation, Step
     from kitekit.orders.portfolio import Funds, Gtt, GttOrder, GttRequest, Holding, Position, Positions
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Budget",
+    "Charges",
     "Exchange",
     "ExtraOrder",
     "Funds",
@@ -94,6 +95,7 @@ _LAZY = {
     "IntentState": "kitekit.orders.journal",
     "LiveBroker": "kitekit.orders.live",
     "new_intent_id": "kitekit.orders.live",
+    "Charges": "kitekit.orders.model",
     "Order": "kitekit.orders.model",
     "OrderChange": "kitekit.orders.model",
     "OrderRequest": "kitekit.orders.model",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kitekit.clock import clock_of
 from kitekit.engine.quote import MarketQuote
-from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.wire.instruments_csv import Instrument
 
@@ -94,6 +94,14 @@ class OrderGateway(Protocol):
 
     def margins(self) -> Funds:
         """Return funds and margins per segment."""
+        ...
+
+    def margin_required(self, request: OrderRequest) -> float:
+        """Return the margin ``request`` needs if placed alone (MARKET valued at the last price)."""
+        ...
+
+    def charges(self, orders: Sequence[Order]) -> list[Charges]:
+        """Return what each order's fills cost in brokerage, taxes and fees (Kite's virtual contract note)."""
         ...
 
     def gtts(self) -> list[Gtt]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ from kitekit.clock import Clock, clock_of
 from kitekit.errors import OrderStateError
 from kitekit.orders.gateway import Instruments, QuoteAtHand
 from kitekit.orders.journal import Intent, IntentJournal, derive_tag
-from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.outcomes import Outcome, outcome_of
 from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation, StepHook
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
@@ -311,6 +311,17 @@ class LiveBroker:
     def margins(self) -> Funds:
         """Return funds and margins. Route: ``GET /user/margins``."""
         return Funds.from_kite(self.kite.margins())
+
+    def margin_required(self, request: OrderRequest) -> float:
+        """Return the margin ``request`` needs if placed alone. Route: ``POST /margins/orders``."""
+        return float(self.kite.order_margins([request.margin_item()])[0]["total"])
+
+    def charges(self, orders: Sequence[Order]) -> list[Charges]:
+        """Return what each order's fills cost. Route: ``POST /charges/orders`` (the virtual contract note)."""
+        items = [o.contract_note_item() for o in orders]
+        if not items:
+            return []
+        return [Charges.from_kite(note["charges"]) for note in self.kite.get_virtual_contract_note(items)]
 
     # -- GTT ----------------------------------------------------------------------------------------
     def gtts(self) -> list[Gtt]:

@@ -13,7 +13,18 @@ from kitekit.clock import IST
 from kitekit.wire.formats import parse_kite_datetime
 from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["Order", "OrderChange", "OrderRequest", "Placement", "Trade", "amount", "kite_time", "tolerant", "whole"]
+__all__ = [
+    "Charges",
+    "Order",
+    "OrderChange",
+    "OrderRequest",
+    "Placement",
+    "Trade",
+    "amount",
+    "kite_time",
+    "tolerant",
+    "whole",
+]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -145,6 +156,13 @@ class OrderRequest:
         if tag is not None:
             out["tag"] = tag
         return out
+
+    def margin_item(self) -> dict[str, Any]:
+        """Return the order as ``POST /margins/orders`` takes it (the calculator's fields only)."""
+        fields = ("exchange", "tradingsymbol", "transaction_type", "variety", "product", "order_type", "quantity")
+        item = {name: value for name, value in self.to_kite().items() if name in fields}
+        item.update(price=self.price or 0.0, trigger_price=self.trigger_price or 0.0)
+        return item
 
     @classmethod
     def from_kite(cls, params: Mapping[str, Any]) -> OrderRequest:
@@ -322,6 +340,20 @@ class Order:
         """Return the Kite order object this was read from."""
         return dict(self.raw)
 
+    def contract_note_item(self) -> dict[str, Any]:
+        """Return the order as ``POST /charges/orders`` takes it: what was filled, at the average price."""
+        return {
+            "order_id": self.order_id,
+            "exchange": self.exchange,
+            "tradingsymbol": self.tradingsymbol,
+            "transaction_type": str(self.transaction_type),
+            "variety": str(self.variety),
+            "product": str(self.product),
+            "order_type": str(self.order_type),
+            "quantity": self.filled_quantity,
+            "average_price": self.average_price,
+        }
+
     def carries(self, tag: str) -> bool:
         """Return True if the order is tagged ``tag`` (in ``tag`` or in the newer ``tags`` list)."""
         return self.tag == tag or tag in (self.raw.get("tags") or ())
@@ -368,3 +400,38 @@ class Trade:
     def to_kite(self) -> dict[str, Any]:
         """Return the Kite trade object this was read from."""
         return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class Charges:
+    """What an executed order cost beyond its price, in rupees: Kite's ``charges`` block (§11).
+
+    ``transaction_tax`` is STT, or CTT on commodities (``transaction_tax_type`` says which); ``gst`` is the
+    total of the GST parts.
+    """
+
+    total: float
+    brokerage: float = 0.0
+    transaction_tax: float = 0.0
+    transaction_tax_type: str = ""
+    exchange_turnover_charge: float = 0.0
+    sebi_turnover_charge: float = 0.0
+    stamp_duty: float = 0.0
+    gst: float = 0.0
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_kite(cls, data: Mapping[str, Any]) -> Charges:
+        """Return the charges of one ``charges`` block (of a contract note item or a margin block)."""
+        gst = data.get("gst")
+        return cls(
+            total=amount(data.get("total")),
+            brokerage=amount(data.get("brokerage")),
+            transaction_tax=amount(data.get("transaction_tax")),
+            transaction_tax_type=str(data.get("transaction_tax_type") or ""),
+            exchange_turnover_charge=amount(data.get("exchange_turnover_charge")),
+            sebi_turnover_charge=amount(data.get("sebi_turnover_charge")),
+            stamp_duty=amount(data.get("stamp_duty")),
+            gst=amount(gst.get("total") if isinstance(gst, Mapping) else gst),
+            raw=dict(data),
+        )

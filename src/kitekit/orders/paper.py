@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,7 @@ from kitekit.orders.gateway import Instruments, QuoteAtHand
 from kitekit.orders.journal import derive_tag
 from kitekit.orders.ledger import PaperLedger
 from kitekit.orders.live import new_intent_id
-from kitekit.orders.model import Order, OrderChange, OrderRequest, Placement, Trade
+from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.quotes import QuoteSource
 from kitekit.orders.rules import PreTradeRules
@@ -308,6 +308,20 @@ class PaperBroker:
     def margins(self) -> Funds:
         """Return the paper account's funds and margins."""
         return Funds.from_kite(self._run(lambda e, now: e.margins(now)))
+
+    def margin_required(self, request: OrderRequest) -> float:
+        """Return the margin ``request`` needs if placed alone, by the engine's calculator (``/margins/orders``)."""
+        item = request.margin_item()
+        blocks = self._run(lambda e, now: e.order_margins([item], now), (request.key,), mutates=False)
+        return float(blocks[0]["total"])
+
+    def charges(self, orders: Sequence[Order]) -> list[Charges]:
+        """Return what each paper order's fills cost, as Kite's contract note would (``/charges/orders``)."""
+        items = [o.contract_note_item() for o in orders]
+        if not items:
+            return []
+        notes = self._run(lambda e, now: e.order_charges(items, now), mutates=False)
+        return [Charges.from_kite(note["charges"]) for note in notes]
 
     # -- GTT ----------------------------------------------------------------------------------------
     def gtts(self) -> list[Gtt]:

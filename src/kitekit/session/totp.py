@@ -29,7 +29,7 @@ from kitekit.errors import LoginError
 from kitekit.retry import full_jitter
 from kitekit.session.login import RedirectResult, build_login_url, result_from_query
 
-__all__ = ["LoginRetry", "LoginStep", "TransientLoginError", "totp_login"]
+__all__ = ["LoginRetry", "LoginStep", "TransientLoginError", "connection_refused", "refused_here", "totp_login"]
 
 log = logging.getLogger("kitekit.session")
 
@@ -97,6 +97,38 @@ def _refusal(response: requests.Response, step: LoginStep) -> LoginError:
     return LoginError(f"{name} failed (HTTP {response.status_code}){': ' + message if message else ''}.")
 
 
+def refused_here(exc: requests.RequestException) -> bool:
+    """Return True if ``exc`` is a connection this machine refused: nothing listens on that local port.
+
+    Kite's gateway drops connections now and then, and those are worth another try; a refused connection to
+    127.0.0.1 (a simulator that is not running) will be refused again, so retrying only makes the user wait.
+    """
+    host = urlsplit(getattr(exc.request, "url", None) or "").hostname or ""
+    return (host == "localhost" or _loopback(host)) and connection_refused(exc)
+
+
+def connection_refused(exc: requests.RequestException) -> bool:
+    """Return True if ``exc`` is a refused connection (no server on that port), from ``requests`` or below it."""
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.Timeout):
+        return False
+    seen: list[BaseException] = []
+    probe: BaseException | None = exc
+    while probe is not None and probe not in seen:  # requests wraps urllib3, which wraps the socket's error
+        seen.append(probe)
+        nested = [a for a in probe.args if isinstance(a, BaseException)] + [getattr(probe, "reason", None)]
+        probe = probe.__cause__ or next((n for n in nested if isinstance(n, BaseException)), None)
+    return any(isinstance(e, ConnectionRefusedError) for e in seen)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _send(
     step: LoginStep, retry: LoginRetry, call: Callable[[], requests.Response], refused: Callable[[int], bool]
 ) -> requests.Response:
@@ -105,6 +137,7 @@ def _send(
     Raises:
         TransientLoginError: still failing after ``retry.step_attempts`` tries.
         LoginError: a definite refusal (``refused(status)``).
+        requests.ConnectionError: this machine refused the connection (nothing listens there; no retry).
     """
     why = ""
     for attempt in range(retry.step_attempts):
@@ -114,6 +147,8 @@ def _send(
         try:
             response = call()
         except requests.RequestException as exc:
+            if refused_here(exc):
+                raise
             why = type(exc).__name__
             continue
         if _transient_status(response):

@@ -88,6 +88,8 @@ class TickRecorder:
         self._stopping = False
         self._idle = threading.Event()
         self._idle.set()
+        #: The last error a write failed with (its flush was dropped and counted), None while all went well.
+        self.last_error: BaseException | None = None
 
     @property
     def stats(self) -> RecorderStats:
@@ -189,6 +191,7 @@ class TickRecorder:
             self.writer(self.folder, table, f"{self._run}-{next(self._parts):08d}")
         except Exception as exc:  # a failed write loses this flush, counted, and the recording goes on
             log.error("the recorder could not write %d ticks to %s: %s", ticks, self.folder, exc)
+            self.last_error = exc
             with self._lock:
                 s = self._stats
                 self._buffered -= ticks

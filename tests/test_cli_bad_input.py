@@ -320,3 +320,24 @@ def test_a_full_disk_during_a_sync_is_a_file_error_and_keeps_the_old_cache(
     assert sorted((home / "cache").rglob("*.kkdump")) == cached and not list((home / "cache").rglob("*.tmp"))
     code, text = outcome(capsys, ["instruments", "find", "RELIANCE"])
     assert code == 0 and "738561" in text
+
+
+def test_a_sim_on_a_port_in_use_fails_leaving_the_running_ones_admin_token_alone(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        running = home / "data" / "sim" / f"127.0.0.1_{port}" / "admin-token"
+        running.parent.mkdir(parents=True)
+        running.write_text("the running simulator's token")
+        code, text = outcome(capsys, ["sim", "--port", str(port)])
+        assert (code, "Address already in use" in text) == (FAILED, True), text
+        assert running.read_text() == "the running simulator's token"
+        # An address this machine does not have (TEST-NET-1): the bind fails and no folder is left behind.
+        code, text = outcome(capsys, ["sim", "--host", "192.0.2.1", "--port", str(port)])
+        assert (code, "Cannot listen on 192.0.2.1" in text) == (FAILED, True), text
+        assert sorted(p.name for p in (home / "data" / "sim").iterdir()) == [f"127.0.0.1_{port}"]

@@ -43,10 +43,14 @@ def _bind(host: str, port: int) -> socket.socket:
     # socket says IPPROTO_TCP. Without it every answer after the first on a kept-alive connection waits
     # ~40 ms for Nagle's algorithm and the client's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -92,9 +96,10 @@ class SimServer:
         return f"ws://{self.host}:{self.port}"
 
     def bind(self) -> socket.socket:
-        """Bind the listening socket (so the port is known) without serving yet; return it."""
+        """Bind the listening socket (so the port is known) without serving yet, publish the admin token; return it."""
         if self._sock is None:
             self._sock = _bind(self.host, self._requested_port)
+            self.sim.publish_admin_token()  # only now: a failed bind must leave a running simulator's file alone
         return self._sock
 
     def _server_for(self) -> uvicorn.Server:

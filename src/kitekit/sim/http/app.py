@@ -245,13 +245,21 @@ class SimApp:
         self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
         self.order_faults = OrderFaults(self.config.order_faults)
         self.order_caps = OrderCaps(self.config.orders_per_minute, self.config.orders_per_day)
-        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
+        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured,
+        #: and only by :meth:`publish_admin_token` once the port is bound.
         self.admin_token = secrets.token_urlsafe(24)
-        if self.config.admin_token_file is not None:
-            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
         #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
         self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         self.asgi = self._build()
+
+    def publish_admin_token(self) -> None:
+        """Write the admin token to ``config.admin_token_file`` (0600), if one is configured.
+
+        Call it only once this simulator owns its port: a second simulator started on a port already in use
+        must fail without replacing the running one's token (or leaving a folder behind).
+        """
+        if self.config.admin_token_file is not None:
+            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
 
     def _build(self) -> ASGIApp:
         app = Starlette(

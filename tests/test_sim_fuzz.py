@@ -389,3 +389,33 @@ def test_plain_decimal_numbers_are_still_taken(fuzzed: tuple[SimServer, KiteConn
             timeout=30,
         )
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    "route", ["POST /session/token", "POST /api/login", "POST /__sim/reset", "POST /orders/regular"]
+)
+def test_a_body_cut_short_is_logged_as_a_client_gone_not_an_asgi_exception(
+    fuzzed: tuple[SimServer, KiteConnect, requests.Session], route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    from .conftest import eventually
+
+    server, kite, http = fuzzed
+    caplog.set_level(logging.INFO)
+    method, path = route.split(" ", 1)
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: {auth(kite)['Authorization']}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nexchange=NSE"
+    )
+    before = server.sim.requests[route]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(head.encode())
+        eventually(lambda: server.sim.requests[route] > before)  # the request is in: its body is being read
+    eventually(lambda: f"client went away during {route}" in caplog.text)
+    eventually(lambda: any(r.name == "kitekit.sim.access" and route in r.getMessage() for r in caplog.records))
+    # The server logs an escaped exception in the same loop step as the access line; one more round trip
+    # lets that step end before the logs are read.
+    http.get(f"{server.url}/__sim/info", timeout=10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

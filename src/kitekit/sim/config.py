@@ -100,6 +100,9 @@ class SimConfig:
     exchange_pump_s: float = 0.05
     #: Longest a change to an account waits before it is written to disk while the server runs, in seconds.
     exchange_save_s: float = 1.0
+    #: Seconds a connection has to deliver a whole request (headers and body) before it is closed: a client
+    #: that connects and sends nothing, or half a request, must not hold a socket forever.
+    request_timeout_s: float = 10.0
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
     #: The exchange keeps each user's account next to it (``exchange-<user_id>.json``).
     state_file: Path | None = None

@@ -13,6 +13,7 @@ import uvicorn
 
 from kitekit.clock import Clock
 from kitekit.sim.config import SimConfig
+from kitekit.sim.deadline import with_request_deadline
 from kitekit.sim.http import SimApp
 from kitekit.sim.market import Market
 
@@ -113,6 +114,7 @@ class SimServer:
             # or a kept-alive connection gets a second, then is cut.
             timeout_graceful_shutdown=1,
             ws_ping_interval=None,
+            http=with_request_deadline(self.sim.config.request_timeout_s),  # reaps half-open connections
         )
         server = uvicorn.Server(config)
         self._server = server

@@ -210,12 +210,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(ErrorType.GENERAL, message), status)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up before its whole body arrived (a timeout on a slow answer, a body cut short): not a
+    # bug, and nobody is left to answer. Registered for ClientDisconnect itself, so Starlette handles it in its
+    # ExceptionMiddleware; a handler for Exception runs in ServerErrorMiddleware, which re-raises to the server
+    # (uvicorn then logs "Exception in ASGI application" with a traceback).
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, ClientDisconnect):
-        # The client hung up while its body was being read (a timeout on a slow answer): not a bug, and
-        # nobody is left to answer.
-        log.info("client went away during %s %s", request.method, request.url.path)
-        return Response(status_code=499)
     log.exception("simulator bug while serving %s %s", request.method, request.url.path)
     return json_response(error_body(ErrorType.GENERAL, "An unexpected error occurred."), 500)
 
@@ -264,7 +268,7 @@ class SimApp:
     def _build(self) -> ASGIApp:
         app = Starlette(
             routes=self._routes(),
-            exception_handlers={HTTPException: _http_error, Exception: _crash},
+            exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
         )
         return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests)
 

@@ -148,6 +148,20 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
         "malformed",
     ),
     (
+        "a line break in the api_key",
+        write(Path("config.json"), b'{"api_key": "abc\\ndef", "api_secret": "s"}'),
+        ["profile"],
+        CONFIG,
+        "api_key 'abc\\ndef' (from",
+    ),
+    (
+        "a space in the access_token",
+        write(Path("config.json"), b'{"api_key": "abc", "api_secret": "s", "access_token": "tok en"}'),
+        ["profile"],
+        CONFIG,
+        "access_token (from",
+    ),
+    (
         "a malformed simulator URL",
         lambda home: None,
         ["--sim-url", "http://127.0.0.1:99999", "status"],
@@ -245,21 +259,27 @@ def test_unwritable_candle_files_fail_before_anything_is_fetched(
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"),
+    ("argv", "code", "says"),
     [
-        (["history", "ZZZQQQ", "--from", "2026-11-20"], "Unknown instrument 'ZZZQQQ'"),
-        (["chart", "NSE:RELIANCEX", "--no-open"], "Did you mean: NSE:RELIANCE"),
-        (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], "continuous=True is for futures"),
-        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], "from 2015-01-01 on"),
-        (["history", "RELIANCE", "--from", "2099-01-01"], "is in the future"),
-        (["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"], "Unknown instrument 'NOSUCHSYMBOL'"),
+        (["history", "ZZZQQQ", "--from", "2026-11-20"], FAILED, "Unknown instrument 'ZZZQQQ'"),
+        (["chart", "NSE:RELIANCEX", "--no-open"], FAILED, "Did you mean: NSE:RELIANCE"),
+        (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], USAGE, "continuous=True is for futures"),
+        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], USAGE, "from 2015-01"),
+        (["history", "RELIANCE", "--from", "2099-01-01"], USAGE, "is in the future"),
+        (["chart", "RELIANCE", "--from", "2099-01-01", "--no-open"], USAGE, "is in the future"),
+        (["history", "backfill", "RELIANCE", "--days", "5", "-i", "minute", "--continuous"], USAGE, "continuous="),
+        (
+            ["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"],
+            FAILED,
+            "Unknown instrument 'NOSUCHSYMBOL'",
+        ),
     ],
 )
 def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
-    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, says: str
 ) -> None:
-    code, text = outcome(capsys, argv)
-    assert (code, says in text) == (FAILED, True), text
+    got, text = outcome(capsys, argv)
+    assert (got, says in text) == (code, True), text
     assert not any(route.startswith("GET /instruments/historical") for route in on_sim.sim.requests)
 
 
@@ -327,6 +347,20 @@ def test_a_full_disk_during_a_sync_is_a_file_error_and_keeps_the_old_cache(
     assert sorted((home / "cache").rglob("*.kkdump")) == cached and not list((home / "cache").rglob("*.tmp"))
     code, text = outcome(capsys, ["instruments", "find", "RELIANCE"])
     assert code == 0 and "738561" in text
+
+
+def test_a_full_disk_while_saving_a_session_is_a_file_error_not_a_session_error(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", full)  # the disk fills up as the new session is written
+        code, text = outcome(capsys, ["profile"])  # on a simulator it logs in by itself first
+    assert (code, "the session could not be saved" in text) == (FILES, True), text
+    code, text = outcome(capsys, ["profile"])
+    assert code == 0, text
 
 
 def test_a_sim_on_a_port_in_use_fails_leaving_the_running_ones_admin_token_alone(

@@ -7,7 +7,8 @@ shows it to those who want it). The exit codes are documented in the README:
  0    success
  1    the command failed: Kite answered an error, the network failed, a local condition
       (unknown symbol, damaged cache, every monitor reading failed…)
- 2    usage: a wrong argument or option value, or an order that breaks a pre-trade rule
+ 2    usage: a wrong argument or option value, a historical range Kite would refuse, or an
+      order that breaks a pre-trade rule
  3    session: not logged in, the session expired or was rejected, or the login failed
  4    files: a file or directory could not be read or written (permissions, full disk, a
       directory where a file belongs)
@@ -26,7 +27,14 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from kitekit.errors import PAPER_REFUSAL_NOTE, ConfigError, KitekitError, OrderValidationError, SessionError
+from kitekit.errors import (
+    PAPER_REFUSAL_NOTE,
+    ConfigError,
+    HistoryRangeError,
+    KitekitError,
+    OrderValidationError,
+    SessionError,
+)
 
 __all__ = ["CONFIG", "FAILED", "FILES", "INTERNAL", "INTERRUPTED", "SESSION", "USAGE", "Failure", "describe"]
 
@@ -51,6 +59,10 @@ def describe(exc: BaseException) -> Failure:
     """Return what to tell the user about ``exc`` and the exit code to end with."""
     if isinstance(exc, ConfigError):
         return Failure(f"[red]Configuration error:[/] {exc}", CONFIG)
+    if isinstance(exc, KitekitError) and isinstance(exc, OSError):  # e.g. a session Kite gave but no disk took
+        return Failure(f"[red]File error:[/] {exc}", FILES)
+    if isinstance(exc, HistoryRangeError):  # a range Kite would refuse is a wrong argument, as for orders
+        return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, SessionError):
         return Failure(f"[red]Error:[/] {exc}", SESSION)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule

@@ -21,7 +21,7 @@ from kiteconnect.exceptions import KiteException, TokenException
 from kitekit import redact
 from kitekit.clock import IST, Clock, SystemClock
 from kitekit.config import Settings
-from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
+from kitekit.errors import LoginError, NoSessionError, SessionExpiredError, SessionSaveError
 from kitekit.pacer import Pacer
 from kitekit.retry import RetryPolicy
 from kitekit.session.client import default_pacer, paced_client
@@ -186,11 +186,13 @@ class SessionManager:
             try:
                 self.store.save(session)
             except OSError as exc:
-                raise LoginError(
+                failure = SessionSaveError(
                     f"Kite accepted the login, but the session could not be saved to {self.store.path} "
                     f"({exc.strerror or exc}); the previous session file is unchanged. Free space or fix the "
                     f"folder's permissions, then run `{self.login_hint}` again."
-                ) from None
+                )
+                failure.errno = exc.errno
+                raise failure from None
         log.info("Logged in as %s; session saved to %s", session.user_id, self.store.path)
         left = session.expires_at - now
         if left < timedelta(hours=1):

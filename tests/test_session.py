@@ -423,6 +423,8 @@ def test_a_session_file_from_a_newer_kitekit_is_kept_with_its_extra_keys(manager
         ({"expires_at": None}, "'expires_at' is missing or not text"),
         ({"dead": "no"}, "wrong type"),
         ({"expires_at": "tomorrow morning"}, "Invalid isoformat"),
+        ({"expires_at": "9999-12-31T06:00:00+05:30"}, "'expires_at' is not within a day after 'login_time'"),
+        ({"expires_at": "2026-11-27T06:00:00+05:30"}, "'expires_at' is not within a day after 'login_time'"),
     ],
 )
 def test_a_session_file_with_wrong_types_is_a_clear_damaged_file_error(

@@ -287,10 +287,12 @@ class SessionManager:
         session = self.store.load()
         return session if session is not None and session.api_key == self.api_key else None
 
-    def valid(self) -> SavedSession | None:
-        """Return the saved session if it is not known to be expired or dead."""
+    def valid(self, for_at_least: timedelta = timedelta(0)) -> SavedSession | None:
+        """Return the saved session if it is not known to be expired or dead, nor to die within ``for_at_least``."""
         session = self.saved()
-        return session if session is not None and not session.is_expired(self.clock.now()) else None
+        if session is None or session.is_expired(self.clock.now() + for_at_least):
+            return None
+        return session
 
     def get_kite(self, verify: bool | None = None) -> KiteConnect:
         """Return a ``KiteConnect`` with the saved token, verified at most once per ``verify_every``.

@@ -218,7 +218,9 @@ def parse_history_query(token: str, interval_text: str, query: Mapping[str, str]
     for name in ("from", "to"):
         # Exactly Kite's two forms: no spaces or newline around them, ASCII digits only.
         if not _KITE_MOMENT.fullmatch(query[name]):
-            raise invalid_input(f"invalid {name} date {query[name]!r}: use yyyy-mm-dd hh:mm:ss or yyyy-mm-dd")
+            raise invalid_input(
+                f"invalid from/to date: `{name}` {query[name]!r} is not yyyy-mm-dd hh:mm:ss or yyyy-mm-dd"
+            )
     try:
         start = parse_kite_datetime(query["from"])
         end = parse_kite_datetime(query["to"])

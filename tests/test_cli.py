@@ -6,12 +6,14 @@ import logging
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import requests
 
 from kitekit.cli import run
+from kitekit.clock import IST, ManualClock
 from kitekit.config import ENV_VARS, Settings
 from kitekit.errors import LoginError
 from kitekit.session import SessionManager, SessionStore
@@ -67,11 +69,6 @@ def test_login_status_profile_and_logout_on_the_simulator(
 
     assert run(["status"]) == 0
     assert re.search(r"state\s+valid", capsys.readouterr().out)
-
-    live_before = on_sim.sim.auth.live_sessions()
-    assert run(["login", "--if-needed"]) == 0
-    assert "Nothing to do" in capsys.readouterr().out
-    assert on_sim.sim.auth.live_sessions() == live_before
 
     assert run(["profile"]) == 0
     assert "sim@kitekit.invalid" in capsys.readouterr().out
@@ -303,3 +300,31 @@ def test_every_command_help_breaks_lines_only_between_sentences() -> None:
 
     walk(get_command(app), "kitekit")
     assert cut == []
+
+
+def test_login_if_needed_renews_a_session_with_less_than_an_hour_left(
+    cli_home: Path, sim: SimServer, sim_clock: ManualClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from kitekit.cli.context import CliContext
+    from kitekit.cli.session_cmds import login
+
+    def login_if_needed() -> str:
+        cli = CliContext(sim=True, sim_url=sim.url)  # its one clock: the simulator's, read from it
+        try:
+            login(SimpleNamespace(obj=cli), if_needed=True)  # type: ignore[arg-type]
+        finally:
+            cli.close()
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    sim_clock.set(datetime(2026, 11, 27, 8, 0, tzinfo=IST))  # the cron job's morning login
+    assert "Logged in" in login_if_needed()
+    live_before = sim.sim.auth.live_sessions()
+    sim_clock.set(datetime(2026, 11, 28, 4, 59, tzinfo=IST))
+    assert "Nothing to do" in login_if_needed()  # 1h 01m left
+    assert sim.sim.auth.live_sessions() == live_before
+    sim_clock.set(datetime(2026, 11, 28, 5, 30, tzinfo=IST))
+    said = login_if_needed()
+    assert "expires at 06:00 IST (in 0h 30m), within the hour: logging in again" in said and "Logged in" in said

@@ -27,6 +27,10 @@ BAD_OPTIONS = [
     (["monitor", "NIFTY 50", "--count", "many"], "valid integer"),
     (["demo", "--readings", "0"], "1 or more"),
     (["demo", "--every", "nan"], "finite"),
+    (["history", "RELIANCE", "--days", "1000000000000"], "from 1 to 36,525"),
+    (["chart", "RELIANCE", "--days", "99999999"], "from 1 to 36,525"),
+    (["history", "RELIANCE", "--to", "0001-01-01", "--days", "5"], "reaches before the year 1"),
+    (["history", "RELIANCE", "--from", "0001-01-01T00:00+14:00"], "is not a date"),
     (["sim", "--port", "70000"], "port"),
     (["sim", "--port", "-1"], "port"),
     (["sim", "--port", "http"], "valid integer"),
@@ -52,13 +56,13 @@ BAD_OPTIONS = [
     (["history", "RELIANCE", "-i", "hour", "--from", "2024-01-01"], "'hour' is not one of 'minute', '3minute'"),
     (["history", "RELIANCE"], "--from DATE or --days N"),
     (["history", "RELIANCE", "--from", "2024-01-01", "--days", "3"], "not both"),
-    (["history", "RELIANCE", "--days", "0"], "1 or more"),
+    (["history", "RELIANCE", "--days", "0"], "from 1 to 36,525"),
     (["history", "RELIANCE", "--days", "a year"], "valid integer"),
     (["history", "RELIANCE", "--from", "2024-01-01", "--out", "candles.xlsx"], "neither .csv nor .parquet"),
     (["history", "backfill"], "Missing argument"),
-    (["history", "backfill", "RELIANCE", "--days", "0"], "1 or more"),
+    (["history", "backfill", "RELIANCE", "--days", "0"], "from 1 to 36,525"),
     (["history", "backfill", "RELIANCE", "--interval", "2minute"], "'2minute' is not one of"),
-    (["chart", "RELIANCE", "--days", "-3"], "1 or more"),
+    (["chart", "RELIANCE", "--days", "-3"], "from 1 to 36,525"),
     (["chart", "RELIANCE", "--from", "2024-01-01", "--to", "2023-12-31"], "is after --to"),
     (["chart", "RELIANCE", "--interval", "week"], "'week' is not one of"),
     (["order", "buy", "INFY", "1", "--limit", "0"], "above 0"),
@@ -142,6 +146,20 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], list[str], int, str]] = [
         ["profile"],
         CONFIG,
         "malformed",
+    ),
+    (
+        "a line break in the api_key",
+        write(Path("config.json"), b'{"api_key": "abc\\ndef", "api_secret": "s"}'),
+        ["profile"],
+        CONFIG,
+        "api_key 'abc\\ndef' (from",
+    ),
+    (
+        "a space in the access_token",
+        write(Path("config.json"), b'{"api_key": "abc", "api_secret": "s", "access_token": "tok en"}'),
+        ["profile"],
+        CONFIG,
+        "access_token (from",
     ),
     (
         "a malformed simulator URL",
@@ -246,12 +264,15 @@ def test_unwritable_candle_files_fail_before_anything_is_fetched(
         (["history", "ZZZQQQ", "--from", "2026-11-20"], FAILED, "Unknown instrument 'ZZZQQQ'"),
         (["chart", "NSE:RELIANCEX", "--no-open"], FAILED, "Did you mean: NSE:RELIANCE"),
         (["history", "RELIANCE", "--from", "2026-11-20", "--continuous"], USAGE, "continuous=True is for futures"),
-        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], USAGE,
-         "from 2015-01-01 on"),
-        # A date in the future is a wrong option value, as a range that ends before it starts is (see above).
+        (["history", "RELIANCE", "-i", "minute", "--from", "2010-01-01", "--to", "2014-06-30"], USAGE, "from 2015-01"),
         (["history", "RELIANCE", "--from", "2099-01-01"], USAGE, "is in the future"),
-        (["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"], FAILED,
-         "Unknown instrument 'NOSUCHSYMBOL'"),
+        (["chart", "RELIANCE", "--from", "2099-01-01", "--no-open"], USAGE, "is in the future"),
+        (["history", "backfill", "RELIANCE", "--days", "5", "-i", "minute", "--continuous"], USAGE, "continuous="),
+        (
+            ["history", "backfill", "RELIANCE", "NOSUCHSYMBOL", "--days", "5"],
+            FAILED,
+            "Unknown instrument 'NOSUCHSYMBOL'",
+        ),
     ],
 )  # fmt: skip
 def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
@@ -266,6 +287,9 @@ def test_requests_kite_would_refuse_are_refused_first_saying_what_is_allowed(
     ("argv", "code", "says"),
     [
         (["order", "buy", "INFY", "1", "--limit", "2101.03"], USAGE, "not a multiple of tick 0.05; nearest 2101.05"),
+        (["order", "buy", "INFY", "1", "--limit", "1e308"], USAGE, "price 1e+308 is beyond any real price"),
+        (["order", "buy", "INFY", "1", "--limit", "1e-300"], USAGE, "not a multiple of tick 0.05; nearest 0.05"),
+        (["order", "buy", "INFY", "1", "--sl", "2000", "--trigger", "1e300"], USAGE, "trigger_price 1e+300 is beyond"),
         (["order", "buy", "INFY", "0"], USAGE, "quantity 0 is not above 0; nearest 1"),
         (["order", "buy", "NIFTY 50", "1"], USAGE, "is an index and cannot be traded"),
         (["order", "buy", "INFY", "1", "--product", "NRML"], USAGE, "product NRML is not allowed on NSE"),
@@ -323,3 +347,38 @@ def test_a_full_disk_during_a_sync_is_a_file_error_and_keeps_the_old_cache(
     assert sorted((home / "cache").rglob("*.kkdump")) == cached and not list((home / "cache").rglob("*.tmp"))
     code, text = outcome(capsys, ["instruments", "find", "RELIANCE"])
     assert code == 0 and "738561" in text
+
+
+def test_a_full_disk_while_saving_a_session_is_a_file_error_not_a_session_error(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", full)  # the disk fills up as the new session is written
+        code, text = outcome(capsys, ["profile"])  # on a simulator it logs in by itself first
+    assert (code, "the session could not be saved" in text) == (FILES, True), text
+    code, text = outcome(capsys, ["profile"])
+    assert code == 0, text
+
+
+def test_a_sim_on_a_port_in_use_fails_leaving_the_running_ones_admin_token_alone(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        running = home / "data" / "sim" / f"127.0.0.1_{port}" / "admin-token"
+        running.parent.mkdir(parents=True)
+        running.write_text("the running simulator's token")
+        code, text = outcome(capsys, ["sim", "--port", str(port)])
+        assert (code, "Address already in use" in text) == (FAILED, True), text
+        assert running.read_text() == "the running simulator's token"
+        # An address this machine does not have (TEST-NET-1): the bind fails and no folder is left behind.
+        code, text = outcome(capsys, ["sim", "--host", "192.0.2.1", "--port", str(port)])
+        assert (code, "Cannot listen on 192.0.2.1" in text) == (FAILED, True), text
+        assert sorted(p.name for p in (home / "data" / "sim").iterdir()) == [f"127.0.0.1_{port}"]

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from kitekit.cli import run
 from kitekit.files import atomic_write, ensure_dir, private_file
+from kitekit.sim.server import SimServer
+from tests.conftest import empty_cli_home
 
 
 def test_a_write_replaces_the_file_whole_with_the_mode_asked_for(tmp_path: Path) -> None:
@@ -97,3 +100,29 @@ def test_a_folder_that_takes_no_new_file_is_reported_about_the_file_asked_for() 
     with pytest.raises(OSError) as raised:
         atomic_write(target, b"x")
     assert raised.value.filename == str(target) and raised.value.errno is not None
+
+
+def test_every_file_the_commands_make_is_private_even_under_umask_000(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_sim: SimServer
+) -> None:
+    home = empty_cli_home(tmp_path, monkeypatch, columns=200)
+    monkeypatch.setenv("KITE_SIM_URL", cli_sim.url)
+    commands = [
+        ["monitor", "NIFTY 50", "--count", "1", "--csv", "readings.csv"],
+        ["order", "buy", "INFY", "1"],  # the paper ledger and its lock
+        ["tokens", "export", "NSE:INFY", "-o", "tokens.json"],
+        ["chart", "RELIANCE", "--days", "30", "--no-open", "--out", "chart.html"],
+        ["history", "RELIANCE", "--days", "30", "--out", "candles.csv"],
+        ["record", "RELIANCE", "--out", "rec", "--count", "1"],
+    ]
+    old = os.umask(0)
+    try:
+        for argv in commands:
+            assert run(argv) == 0, argv
+    finally:
+        os.umask(old)
+    made = {p.relative_to(home): p.stat().st_mode & 0o777 for p in home.rglob("*")}
+    assert Path("readings.csv") in made and Path("tokens.json") in made and Path("chart.html") in made
+    assert any(p.name.endswith(".kkdump") for p in made) and any(p.name.startswith(".ledger-") for p in made)
+    loose = {str(p): oct(mode) for p, mode in made.items() if mode != (0o700 if (home / p).is_dir() else 0o600)}
+    assert loose == {}

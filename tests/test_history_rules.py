@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -87,6 +87,14 @@ def test_a_range_ending_after_today_ends_with_today(reliance: Instrument) -> Non
     request = check_request(reliance, "minute", date(2026, 11, 20), date(2027, 6, 1), now=SIM_NOW)
     assert request.end == datetime(2026, 11, 27, 23, 59, 59, tzinfo=IST)
     assert len(request.windows()) == 1
+
+
+def test_the_last_date_and_moments_beyond_ist_years_are_answered_not_crashed_on(reliance: Instrument) -> None:
+    request = check_request(reliance, "day", date(2026, 11, 1), date(9999, 12, 31), now=SIM_NOW)
+    assert request.end == datetime(2026, 11, 27, 23, 59, 59, tzinfo=IST)
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-10)))  # the year 10000 in IST
+    with pytest.raises(HistoryRangeError, match="outside the years 1-9999 in IST"):
+        check_request(reliance, "day", date(2026, 11, 1), late, now=SIM_NOW)
 
 
 def test_dates_mean_whole_ist_days_and_times_are_cut_to_whole_seconds(reliance: Instrument) -> None:

@@ -280,6 +280,24 @@ def test_expiry_hook_on_the_client_marks_the_session_dead(manager: SessionManage
         manager.get_kite()
 
 
+def test_a_ticker_refused_for_the_token_marks_the_saved_session_dead(manager: SessionManager, sim: SimServer) -> None:
+    import asyncio
+
+    from kitekit.ticker import Ticker
+
+    manager.login_with_totp()
+    kite = manager.get_kite()
+    requests.post(f"{sim.url}/__sim/expire-tokens", timeout=5).raise_for_status()
+    ticker = Ticker.from_kite(kite)  # a record-only cron job: no REST call ever runs the SDK's hook
+    ticker.subscribe([738561])
+    with pytest.raises(SessionExpiredError, match="HTTP 403"):
+        asyncio.run(ticker.connect())
+    assert sim.sim.requests["GET /user/profile"] == 0
+    assert manager.saved().dead and manager.valid() is None  # type: ignore[union-attr]
+    with pytest.raises(SessionExpiredError, match="rejected the saved access token"):
+        manager.get_kite()
+
+
 def test_get_kite_verifies_at_most_once_per_interval(
     manager: SessionManager, sim: SimServer, sim_clock: ManualClock
 ) -> None:
@@ -404,6 +422,8 @@ def test_a_session_file_from_a_newer_kitekit_is_kept_with_its_extra_keys(manager
         ({"expires_at": None}, "'expires_at' is missing or not text"),
         ({"dead": "no"}, "wrong type"),
         ({"expires_at": "tomorrow morning"}, "Invalid isoformat"),
+        ({"expires_at": "9999-12-31T06:00:00+05:30"}, "'expires_at' is not within a day after 'login_time'"),
+        ({"expires_at": "2026-11-27T06:00:00+05:30"}, "'expires_at' is not within a day after 'login_time'"),
     ],
 )
 def test_a_session_file_with_wrong_types_is_a_clear_damaged_file_error(

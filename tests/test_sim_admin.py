@@ -33,6 +33,40 @@ def test_a_web_page_cannot_change_the_redirect_url_or_expire_tokens(sim: SimServ
     assert sim.sim.config.redirect_url == before
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://localhost:3000"},  # another local server's page: as foreign as any web site
+        {"Origin": "http://127.0.0.1:1"},
+        {"Origin": "null"},  # a sandboxed frame or a file:// page
+        {"Sec-Fetch-Site": "same-site"},  # a browser's request that left Origin out
+    ],
+)
+def test_no_browser_request_reaches_the_admin_api_without_the_token(sim: SimServer, headers: dict[str, str]) -> None:
+    before = sim.sim.config.redirect_url
+    calls = [
+        ("POST", "/__sim/reset", None),
+        ("POST", "/__sim/expire-tokens", None),
+        ("PUT", "/__sim/order-faults", {"drop_rate": 1}),
+        ("PUT", "/__sim/app", {"redirect_url": "https://evil.example/cb"}),
+    ]
+    for method, path, body in calls:
+        r = requests.request(method, f"{sim.url}{path}", json=body, headers=headers, timeout=5)
+        assert r.status_code == 403 and "X-Kitekit-Admin" in r.json()["message"], (path, r.text)
+    assert sim.sim.config.redirect_url == before and sim.sim.order_faults.config.drop_rate == 0
+    with_token = {**headers, "X-Kitekit-Admin": sim.sim.admin_token}
+    assert requests.post(f"{sim.url}/__sim/expire-tokens", headers=with_token, timeout=5).ok
+
+
+def test_only_programs_on_loopback_pass_without_the_token(sim: SimServer) -> None:
+    from starlette.datastructures import Headers
+
+    guard = sim.sim.asgi.app.app  # type: ignore[attr-defined]  # _AccessLog(_Faults(_AdminGuard(…)))
+    local = Headers({"host": f"127.0.0.1:{sim.port}"})
+    assert guard.refusal(local, "127.0.0.1") is None and guard.refusal(local, "::ffff:127.0.0.1") is None
+    assert "this machine" in guard.refusal(local, "192.168.1.20")
+
+
 def test_dns_rebinding_is_refused_by_the_host_check(sim: SimServer) -> None:
     r = requests.get(f"{sim.url}/__sim/info", headers={"Host": f"attacker.example:{sim.port}"}, timeout=5)
     assert r.status_code == 403 and "this machine" in r.json()["message"]

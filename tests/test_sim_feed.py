@@ -200,6 +200,18 @@ def test_a_malformed_client_message_gets_an_error_frame_and_changes_nothing(
         assert sim.sim.feed.info()["connections"][0]["instruments"] == 0
 
 
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_json_nested_too_deep_gets_an_error_frame_and_the_connection_stays_up(
+    sim: SimServer, token: str, depth: int
+) -> None:
+    with raw_ticker(sim, token) as ws:
+        ws.send('{"a": "subscribe", "v": ' + "[" * depth + "]" * depth + "}")
+        error = next_text(ws)
+        assert error["type"] == "error" and "nested too deep" in error["data"]
+        send(ws, "subscribe", [RELIANCE])  # the same connection still works
+        assert RELIANCE in {tick["instrument_token"] for tick in decode_ticks(next_frame(ws))}
+
+
 def test_the_access_token_never_reaches_a_log_line_of_the_simulator(
     sim: SimServer, token: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -345,3 +345,77 @@ def test_json_nested_deeper_than_the_parser_goes_is_a_400(
     method, path = route.split(" ", 1)
     r = http.request(method, f"{server.url}{path}", data=b"[" * 100_000, headers=auth(kite), timeout=30)
     assert r.status_code == 400 and r.json()["error_type"] == "InputException"
+
+
+#: Numbers Python's float() and int() take but Kite refuses: exponents, spaces, other scripts' digits, a newline.
+NOT_KITE_NUMBERS = ["1e3", "١", "１", " 1", "1 ", "1\n", "1_0", "0x1", "+1"]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("quantity", text) for text in NOT_KITE_NUMBERS] + [("price", "1e-300"), ("price", "2270\n"), ("price", "٢٢٧٠")],
+)
+def test_numbers_kite_refuses_are_refused_with_its_input_exception(
+    fuzzed: tuple[SimServer, KiteConnect, requests.Session], field: str, bad: str
+) -> None:
+    server, kite, http = fuzzed
+    before = len(server.sim.exchange.accepted_orders())
+    r = http.post(f"{server.url}/orders/regular", data={**ORDER, field: bad}, headers=auth(kite), timeout=30)
+    assert (r.status_code, r.json()["error_type"]) == (400, "InputException"), r.text
+    assert f"Invalid `{field}`" in r.json()["message"]
+    assert len(server.sim.exchange.accepted_orders()) == before
+    mf = {"tradingsymbol": "INFKKS01A014", "transaction_type": "BUY", "amount": bad}
+    r = http.post(f"{server.url}/mf/orders", data=mf, headers=auth(kite), timeout=30)
+    assert (r.status_code, r.json()["error_type"]) == (400, "InputException"), r.text
+
+
+@pytest.mark.parametrize("bad", ["2026-11-20\n", " 2026-11-20", "2026-11-20 ", "٢٠٢٦-11-20", "2026-11-20 09:15:00\n"])
+def test_a_date_with_anything_around_it_is_refused(
+    fuzzed: tuple[SimServer, KiteConnect, requests.Session], bad: str
+) -> None:
+    server, kite, http = fuzzed
+    for query in ({"from": bad, "to": "2026-11-27"}, {"from": "2026-11-20", "to": bad}):
+        r = http.get(f"{server.url}/instruments/historical/408065/day", params=query, headers=auth(kite), timeout=30)
+        assert (r.status_code, r.json()["error_type"]) == (400, "InputException"), (query, r.text)
+
+
+def test_plain_decimal_numbers_are_still_taken(fuzzed: tuple[SimServer, KiteConnect, requests.Session]) -> None:
+    server, kite, http = fuzzed
+    for quantity, price in (("1", "2270"), ("1.0", "2270.0"), ("2", "2270.05")):
+        r = http.post(
+            f"{server.url}/orders/regular",
+            data={**ORDER, "quantity": quantity, "price": price},
+            headers=auth(kite),
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    "route", ["POST /session/token", "POST /api/login", "POST /__sim/reset", "POST /orders/regular"]
+)
+def test_a_body_cut_short_is_logged_as_a_client_gone_not_an_asgi_exception(
+    fuzzed: tuple[SimServer, KiteConnect, requests.Session], route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    from .conftest import eventually
+
+    server, kite, http = fuzzed
+    caplog.set_level(logging.INFO)
+    method, path = route.split(" ", 1)
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: {auth(kite)['Authorization']}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nexchange=NSE"
+    )
+    before = server.sim.requests[route]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        raw.sendall(head.encode())
+        eventually(lambda: server.sim.requests[route] > before)  # the request is in: its body is being read
+    eventually(lambda: f"client went away during {route}" in caplog.text)
+    eventually(lambda: any(r.name == "kitekit.sim.access" and route in r.getMessage() for r in caplog.records))
+    # The server logs an escaped exception in the same loop step as the access line; one more round trip
+    # lets that step end before the logs are read.
+    http.get(f"{server.url}/__sim/info", timeout=10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

@@ -9,6 +9,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
+from kitekit.sim.config import SimConfig
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.server import SimServer
 from kitekit.wire.routes import EndpointClass
@@ -204,3 +205,51 @@ def test_two_simulators_run_side_by_side_on_free_ports(sim: SimServer, sim_marke
         assert requests.get(f"{url}/__sim/info", timeout=5).ok
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/__sim/info", timeout=2)
+
+
+@pytest.fixture
+def quick_reaper(sim_config: SimConfig) -> SimConfig:
+    """Give each request half a second to arrive whole (10 s by default)."""
+    sim_config.request_timeout_s = 0.5
+    return sim_config
+
+
+def test_half_open_connections_are_closed_and_working_ones_kept(
+    quick_reaper: SimConfig, sim: SimServer, sim_kite: KiteConnect
+) -> None:
+    import select
+    import socket
+
+    from websockets.sync.client import connect
+
+    from .conftest import eventually
+    from .stream_helpers import ticker_url
+
+    partial = [
+        b"",  # connects and sends nothing
+        b"GET /user/profile HTTP/1.1\r\nHost: 127.0.0.1\r\n",  # headers never finished
+        b"POST /session/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\napi_key=",  # body cut short
+    ]
+    idle = []
+    for n in range(300):
+        conn = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+        conn.sendall(partial[n % 3])
+        idle.append(conn)
+    with connect(ticker_url(sim, str(sim_kite.access_token)), open_timeout=10) as ticker:
+
+        def closed(conn: socket.socket) -> bool:
+            if not select.select([conn], [], [], 0)[0]:
+                return False
+            try:
+                return conn.recv(4096) == b""
+            except ConnectionResetError:
+                return True
+
+        try:
+            eventually(lambda: all(closed(conn) for conn in idle), timeout=20)
+        finally:
+            for conn in idle:
+                conn.close()
+        ticker.recv(timeout=10)  # the WebSocket, silent from its side all along, is still served
+        assert len(sim.sim.feed.info()["connections"]) == 1
+    assert sim_kite.profile()["user_id"]  # and the SDK's kept-alive connection still works

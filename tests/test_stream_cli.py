@@ -124,3 +124,21 @@ def test_sim_replay_serves_a_recording_to_the_ticker(
         finally:
             sim.terminate()
             sim.wait(30)
+
+
+def test_record_stopped_by_sigterm_merges_its_parts_and_reports_like_ctrl_c(on_sim: SimServer, tmp_path: Path) -> None:
+    import signal
+
+    argv = [sys.executable, "-m", "kitekit.cli", "record", "RELIANCE", "--out", "rec", "--flush-every", "0.1"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as recorder:
+        try:
+            eventually(lambda: list((tmp_path / "rec").glob("ticks-*.parts/part-*.parquet")), timeout=60)
+            recorder.send_signal(signal.SIGTERM)  # what systemd, docker and kill send
+            out, err = recorder.communicate(timeout=60)
+        finally:
+            if recorder.poll() is None:
+                recorder.kill()
+    assert recorder.returncode == 0, err
+    assert re.search(r"Recorded [1-9]\d* ticks in [1-9]\d* frames to rec \(dropped 0\)\.", out), out
+    assert not list((tmp_path / "rec").glob("ticks-*.parts/*")) and list((tmp_path / "rec").glob("ticks-*.parquet"))
+    assert read_recording(tmp_path / "rec").column("instrument_token").to_pylist()[0] == RELIANCE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -173,7 +174,8 @@ def load_settings(
         use_config_file: set False to ignore config files entirely.
 
     Raises:
-        ConfigError: a config file is unreadable, not JSON, or holds a wrongly typed value.
+        ConfigError: a config file is unreadable, not JSON, or holds a wrongly typed value; a URL is malformed;
+            an api_key or access_token holds a space, a line break or a character that is not printable ASCII.
     """
     env = os.environ if env is None else env
     values: dict[str, str] = {}
@@ -198,6 +200,9 @@ def load_settings(
     for name in URL_SETTINGS:
         if name in values:
             check_url(values[name], f"{name} (from {sources[name]})")
+    for name in HEADER_SETTINGS:
+        if name in values:
+            _check_header_value(name, values[name], sources[name])
     names = {f.name for f in fields(Settings)}
     settings = Settings(config_file=path, sources=sources, **{k: v for k, v in values.items() if k in names})
     return settings
@@ -205,6 +210,27 @@ def load_settings(
 
 #: Settings that hold URLs; each must be an http(s) URL with a host.
 URL_SETTINGS = ("root", "login_url", "redirect_url")
+
+
+#: Settings sent in an HTTP header (``Authorization: token api_key:access_token``, the ticker's URL): a line
+#: break or a space there makes ``requests`` refuse to send, which would otherwise look like a network error.
+HEADER_SETTINGS = ("api_key", "access_token")
+_HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space
+
+
+def _check_header_value(name: str, value: str, source: str) -> None:
+    if _HEADER_SAFE.fullmatch(value):
+        return
+    shown = "" if name in SECRET_FIELDS else f" {value!r}"
+    fix = (
+        "Copy it again from the Kite developer console: it is letters and digits only."
+        if name == "api_key"
+        else "Remove it (kitekit login saves a session) or copy it again: it is letters and digits only."
+    )
+    raise ConfigError(
+        f"The {name}{shown} (from {source}) contains a space, a line break or a character that is not "
+        f"printable ASCII. {fix}"
+    )
 
 
 def check_url(url: str, what: str) -> str:

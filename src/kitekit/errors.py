@@ -12,6 +12,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── SessionExpiredError     the saved token expired or was invalidated (also the SDK's
     │   │                           TokenException, so existing handlers catch it)
     │   └── LoginError              the login flow failed (status, state, timeout, exchange)
+    │       └── SessionSaveError    (also OSError) Kite accepted the login, but the session file could not
+    │                               be written (a full disk, permissions): the CLI's files error
     ├── InstrumentError
     │   ├── UnknownInstrumentError  no such symbol; lists the closest matches
     │   └── AmbiguousInstrumentError   several instruments match; lists them
@@ -76,6 +78,7 @@ __all__ = [
     "RejectionError",
     "SessionError",
     "SessionExpiredError",
+    "SessionSaveError",
     "SimWorldError",
     "SimulatorUnreachableError",
     "TickError",
@@ -112,6 +115,14 @@ class NoSessionError(SessionError):
 
 class LoginError(SessionError):
     """The login flow did not produce a session."""
+
+
+class SessionSaveError(LoginError, OSError):
+    """Kite accepted the login, but the session could not be saved (a full disk, no permission).
+
+    Also an ``OSError`` (with the failure's ``errno``), so it reads as the file problem it is; catching
+    :class:`LoginError` still catches it.
+    """
 
 
 class InstrumentError(KitekitError):

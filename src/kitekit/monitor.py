@@ -7,6 +7,7 @@ expired session stops it with the re-login message. Rendering lives in the CLI.
 from __future__ import annotations
 
 import csv
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -175,7 +176,10 @@ class CsvRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
         new = not path.exists() or path.stat().st_size == 0
-        self._fh: TextIO = path.open("a", newline="", encoding="utf-8")
+        # Created 0600 like every file kitekit makes (open() would give 0666 under umask 000); an existing
+        # file keeps its mode.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fh: TextIO = os.fdopen(fd, "a", newline="", encoding="utf-8")
         self._writer = csv.writer(self._fh)
         if new:
             self._writer.writerow(self.HEADER)

@@ -29,9 +29,15 @@ log = logging.getLogger("kitekit.pacer")
 
 #: The database file a :class:`Pacer` uses when it is given a directory.
 DEFAULT_FILENAME = "pacing.sqlite3"
-#: How far ahead of now a bucket's next slot may lie, in intervals (plus the cooldown): ten minutes of quote
-#: calls, a minute of orders. No real queue is that long; a slot beyond it comes from a stale database.
+#: How far ahead of now a bucket's next slot may lie, in intervals (plus the cooldown), and at most
+#: ``max_wait``: a minute of orders, two minutes of quote calls. No real queue is that long; a slot beyond it
+#: comes from a stale database (written under a clock running ahead), and waiting for it would stall silently.
 _HORIZON_INTERVALS = 600
+#: Seconds to wait for another process's lock on the database before pacing in-process for a while: the lock
+#: is normally held for microseconds, so a longer hold means a stuck process, not a busy one.
+_LOCK_WAIT = 2.0
+#: Seconds the database is left alone after it stayed locked, before it is tried again.
+_LOCKED_PAUSE = 60.0
 
 # `seen` is the wall-clock time of the last write; it lets a bucket notice the system clock stepping back.
 _SCHEMA = (
@@ -66,10 +72,13 @@ class Pacer:
         cooldown: seconds a class pauses, for every process on the machine, after a 429 got through anyway.
         clock: wall-clock time in seconds, injectable for tests.
         sleep: how to wait for a slot, injectable for tests.
+        max_wait: the longest a slot may lie ahead of now (seconds). A slot further out is from a stale
+            database and is reset with a warning rather than waited for.
 
-    A damaged database file is replaced by a fresh one, and one that cannot be created or written at all
-    (a read-only or full data directory) makes the pacer work within this process only; both say so in a
-    warning instead of failing every call.
+    A damaged database file (garbage, a foreign schema, a row holding text) is replaced by a fresh one, one
+    that cannot be created or written at all (a read-only or full data directory) makes the pacer work within
+    this process only, and one another process keeps locked for more than two seconds is left alone for a
+    minute; each says so in a warning instead of failing or stalling every call.
 
     Raises:
         ValueError: a negative rate or cooldown, or a margin outside [0, 1).
@@ -83,6 +92,7 @@ class Pacer:
         cooldown: float = 1.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 120.0,
     ) -> None:
         self.rates: dict[EndpointClass, float] = {**DEFAULT_RATES, **(rates or {})}
         if any(rate < 0 for rate in self.rates.values()):
@@ -91,6 +101,8 @@ class Pacer:
             raise ValueError(f"margin must be in [0, 1), got {margin}")
         if cooldown < 0:
             raise ValueError(f"cooldown must be >= 0 seconds, got {cooldown}")
+        if not max_wait > 0:
+            raise ValueError(f"max_wait must be above 0 seconds, got {max_wait}")
         if path is not None and path.is_dir():
             path = path / DEFAULT_FILENAME
         self.path = path
@@ -98,6 +110,8 @@ class Pacer:
         self.cooldown = cooldown
         self.clock = clock
         self.sleep = sleep
+        self.max_wait = max_wait
+        self._locked_until = float("-inf")  # while the clock is before it, the locked database is left alone
         self._memory: dict[tuple[str, str], tuple[float, float]] = {}
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
@@ -133,7 +147,16 @@ class Pacer:
         if wait <= 0:
             return 0.0
         if wait >= 1.0:
-            log.debug("waiting %.2fs for a %s slot", wait, cls)
+            rate = self.rates.get(cls, 0.0)
+            log.info(
+                "Waiting %.1fs for the next %s slot of api_key %s: Kite allows %g calls a second of this class, "
+                "and calls before this one (in this or another kitekit process sharing %s) hold the slots up to it.",
+                wait,
+                cls,
+                api_key,
+                rate,
+                self.path or "this process's pacer",
+            )
         self.sleep(wait)
         return wait
 
@@ -173,9 +196,9 @@ class Pacer:
             private_file(self.path)  # 0600 before SQLite creates it (its -wal and -shm copy the mode)
             # One connection per process, used under _lock: threads hand over in microseconds instead of
             # meeting SQLite's busy handler, which backs off in steps of milliseconds.
-            con = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False)
+            con = sqlite3.connect(str(self.path), isolation_level=None, timeout=_LOCK_WAIT, check_same_thread=False)
             try:
-                _enable_wal(con)
+                _enable_wal(con, _LOCK_WAIT)
                 con.execute("PRAGMA synchronous=NORMAL")  # a lost slot after a power cut costs nothing
                 con.execute(_SCHEMA)
             except BaseException:
@@ -191,11 +214,27 @@ class Pacer:
                 self._connection()
                 return
             except (sqlite3.Error, OSError) as exc:
+                if _locked(exc):
+                    self._leave_locked(exc)
+                    return
                 if attempt == 0 and _damaged(exc):
                     self._rebuild(exc)
                     continue
                 self._fall_back(exc)
                 return
+
+    def _leave_locked(self, exc: BaseException) -> None:
+        """Pace in-process for a while: another process has held the database's lock too long."""
+        log.warning(
+            "The pacing database %s stayed locked by another process for over %gs (%s); pacing within this "
+            "process for the next %.0fs instead of stalling every call. Look for a stuck kitekit process.",
+            self.path,
+            _LOCK_WAIT,
+            exc,
+            _LOCKED_PAUSE,
+        )
+        self._drop_connection()
+        self._locked_until = self.clock() + _LOCKED_PAUSE
 
     def _rebuild(self, exc: BaseException) -> None:
         """Replace a damaged database with a fresh one (slots are cheap to lose, a stalled client is not)."""
@@ -236,14 +275,17 @@ class Pacer:
         """Atomically set the bucket's tat to ``step(tat, now)``, with now read under the lock; return it."""
         self._after_fork()
         key = (api_key, cls.value)
-        horizon = _HORIZON_INTERVALS * self.interval(cls) + self.cooldown
+        horizon = min(_HORIZON_INTERVALS * self.interval(cls), self.max_wait) + self.cooldown
         with self._lock:
             for attempt in range(2):
-                if self.path is None:
+                if self.path is None or self.clock() < self._locked_until:
                     break
                 try:
                     return self._transact_database(key, step, horizon)
                 except (sqlite3.Error, OSError) as exc:
+                    if _locked(exc):
+                        self._leave_locked(exc)
+                        break
                     if attempt == 0 and _damaged(exc):
                         self._rebuild(exc)
                         continue
@@ -261,7 +303,7 @@ class Pacer:
             # Now is read only once the write lock is ours, so a wait for the lock never yields a stale slot.
             now = self.clock()
             row = con.execute(_SELECT, key).fetchone()
-            tat, seen = (float(row[0]), float(row[1])) if row else (now, now)
+            tat, seen = _slot(row, now, key)
             new = step(_bounded(_rewind(tat, seen, now), now, horizon, key), now)
             con.execute(_UPSERT, (*key, new, now))
             con.execute("COMMIT")
@@ -271,6 +313,22 @@ class Pacer:
                     con.execute("ROLLBACK")
             raise
         return new
+
+
+def _slot(row: tuple[object, object] | None, now: float, key: tuple[str, str]) -> tuple[float, float]:
+    """Return a bucket row's (tat, seen); a row SQLite let hold text or NULL counts as no row, with a warning."""
+    if row is None:
+        return now, now
+    tat, seen = row
+    if isinstance(tat, int | float) and isinstance(seen, int | float):
+        return float(tat), float(seen)
+    log.warning("The %s pacing slot of %s held %r, not a time; starting it afresh.", key[1], key[0], row)
+    return now, now
+
+
+def _locked(exc: BaseException) -> bool:
+    """Return True when another connection holds the database's lock (SQLite waited ``_LOCK_WAIT`` for it)."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def _damaged(exc: BaseException) -> bool:
@@ -289,7 +347,15 @@ def _bounded(tat: float, now: float, horizon: float, key: tuple[str, str]) -> fl
     """
     if tat - now <= horizon:
         return tat
-    log.warning("The %s pacing slot of %s was %.0fs ahead of now; resetting it.", key[1], key[0], tat - now)
+    log.warning(
+        "The %s pacing slot of %s was %.0fs ahead of now, further than any real queue of calls reaches "
+        "(%.0fs at most): the pacing database was written under a clock running ahead. Resetting it instead of "
+        "waiting.",
+        key[1],
+        key[0],
+        tat - now,
+        horizon,
+    )
     return now
 
 

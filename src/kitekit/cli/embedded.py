@@ -7,6 +7,7 @@ embedded default); ``--sim`` and ``kitekit sim`` both start the simulator throug
 from __future__ import annotations
 
 import shutil
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,14 +82,17 @@ def remote_clock(url: str, wall: Clock) -> Clock:
         ) from None
 
 
-def sim_server(config: SimConfig, market: Clock, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+def sim_server(
+    config: SimConfig, market: Clock, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+) -> SimServer:
     """Return an unstarted simulator whose market (and token lifetimes) follow ``market``.
 
-    TOTP codes follow the wall clock on both sides, as an authenticator app's do.
+    TOTP codes follow the wall clock on both sides, as an authenticator app's do. ``sock``: a listening socket
+    bound beforehand (``kitekit sim`` binds before it opens the world).
     """
     from kitekit.sim.server import SimServer
 
-    return SimServer(config, market, host=host, port=port)
+    return SimServer(config, market, host=host, port=port, sock=sock)
 
 
 def sim_settings(config: SimConfig, url: str) -> Settings:

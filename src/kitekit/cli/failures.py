@@ -8,7 +8,7 @@ shows it to those who want it). The exit codes are documented in the README:
  1    the command failed: Kite answered an error, the network failed, a local condition
       (unknown symbol, damaged cache, every monitor reading failed…)
  2    usage: a wrong argument or option value (a date in the future, a range ending before it
-      starts…), or an order that breaks a pre-trade rule
+      starts, a historical range Kite would refuse…), or an order that breaks a pre-trade rule
  3    session: not logged in, the session expired or was rejected, or the login failed
  4    files: a file or directory could not be read or written (permissions, full disk, a
       directory where a file belongs)
@@ -60,6 +60,10 @@ def describe(exc: BaseException) -> Failure:
     """Return what to tell the user about ``exc`` and the exit code to end with."""
     if isinstance(exc, ConfigError):
         return Failure(f"[red]Configuration error:[/] {exc}", CONFIG)
+    if isinstance(exc, KitekitError) and isinstance(exc, OSError):  # e.g. a session Kite gave but no disk took
+        return Failure(f"[red]File error:[/] {exc}", FILES)
+    if isinstance(exc, HistoryRangeError):  # a range Kite would refuse is a wrong argument, as for orders
+        return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, SessionError):
         return Failure(f"[red]Error:[/] {exc}", SESSION)
     if isinstance(exc, SimWorldError):  # a simulator asked to start where it cannot: a wrong argument

@@ -59,9 +59,10 @@ def _moment(text: str | None, flag: str) -> date | datetime | None:
         if len(value) == 10:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # In IST now: 0001-01-01T00:00+14:00 is still in year 0 there, which no datetime can hold.
+        return moment.astimezone(IST) if moment.tzinfo is not None else moment.replace(tzinfo=IST)
+    except (ValueError, OverflowError):
         raise typer.BadParameter(f"{text!r} is not a date: give {_FORMATS}", param_hint=flag) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
 
 
 def _range(
@@ -79,7 +80,10 @@ def _range(
         if days is None:
             raise typer.BadParameter("give the range's start: --from DATE or --days N", param_hint="--from")
         anchor = _as_end(last) if last is not None else clock().now().astimezone(IST)
-        first = anchor.astimezone(IST).date() - timedelta(days=days)
+        try:
+            first = anchor.astimezone(IST).date() - timedelta(days=days)
+        except OverflowError:
+            raise typer.BadParameter(f"{days} days back reaches before the year 1", param_hint="--days") from None
     if last is not None and _as_start(first) > _as_end(last):
         raise typer.BadParameter(
             f"--from {start} is after --to {end}; give --from on or before --to", param_hint="--to"
@@ -125,7 +129,7 @@ def get(
     start: Annotated[str | None, _FROM] = None,
     end: Annotated[str | None, _TO] = None,
     days: Annotated[
-        int | None, typer.Option(help="Instead of --from: this many days back.", callback=options.at_least(1))
+        int | None, typer.Option(help="Instead of --from: this many days back.", callback=options.days_back)
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write the candles to FILE.csv or FILE.parquet.")
@@ -179,7 +183,7 @@ def backfill(
     ctx: typer.Context,
     symbols: Annotated[list[str], typer.Argument(help='Instruments: RELIANCE NSE:INFY "NIFTY 50" 738561…')],
     interval: Annotated[Interval, _INTERVAL] = Interval.MINUTE,
-    days: Annotated[int, typer.Option(help="How many days back from now.", callback=options.at_least(1))] = 365,
+    days: Annotated[int, typer.Option(help="How many days back from now.", callback=options.days_back)] = 365,
     continuous: Annotated[bool, typer.Option("--continuous", help="Futures' day candles across expiries.")] = False,
 ) -> None:
     """Fill the local candle store for many instruments; a second run fetches only what is new."""
@@ -211,7 +215,7 @@ def chart(
     symbol: Annotated[str, typer.Argument(help='A symbol, name or token: RELIANCE, "NIFTY 50", NSE:INFY, 738561.')],
     interval: Annotated[Interval, _INTERVAL] = Interval.DAY,
     days: Annotated[
-        int | None, typer.Option(help="This many days back (default 180).", callback=options.at_least(1))
+        int | None, typer.Option(help="This many days back (default 180).", callback=options.days_back)
     ] = None,
     start: Annotated[str | None, _FROM] = None,
     end: Annotated[str | None, _TO] = None,

@@ -15,7 +15,16 @@ import typer
 
 from kitekit.clock import IST
 
-__all__ = ["at_least", "finite_positive", "instant", "non_negative", "parse_instant", "port", "share"]
+__all__ = [
+    "at_least",
+    "days_back",
+    "finite_positive",
+    "instant",
+    "non_negative",
+    "parse_instant",
+    "port",
+    "share",
+]
 
 _N = TypeVar("_N", int, float)
 
@@ -39,6 +48,8 @@ non_negative = _check("a finite number of 0 or more", lambda v: v >= 0)
 share = _check("a share between 0 and 1 (0.25 means a quarter of the requests)", lambda v: 0 <= v <= 1)
 #: TCP ports: 0 (any free port) to 65535.
 port = _check("a port from 0 (pick a free one) to 65535", lambda v: 0 <= v <= 65535)
+#: Days back from now: at least 1, and no more than a century (a date before the year 1 cannot be computed).
+days_back = _check("a number of days from 1 to 36,525 (a century)", lambda v: 1 <= v <= 36_525)
 
 
 def at_least(low: int) -> Callable[[int | None], int | None]:

@@ -1,7 +1,7 @@
 """``kitekit login``, ``logout``, ``status`` and ``profile``."""
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +13,10 @@ from kitekit.clock import IST
 
 if TYPE_CHECKING:
     from kitekit.session import SavedSession
+
+#: ``login --if-needed`` renews a session with less than this left: a cron job that finds one about to die
+#: (05:30, Kite's 06:00 flush) must not leave the day without a login.
+RENEW_WITHIN = timedelta(hours=1)
 
 
 def _until(later: datetime, now: datetime) -> str:
@@ -49,7 +53,9 @@ def login(
     ] = False,
     if_needed: Annotated[
         bool,
-        typer.Option("--if-needed", help="Do nothing while the saved session is still valid (for cron)."),
+        typer.Option(
+            "--if-needed", help="Do nothing while the saved session is valid for another hour or more (for cron)."
+        ),
     ] = False,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the login URL.")] = False,
     timeout: Annotated[
@@ -61,10 +67,16 @@ def login(
     manager = cli.manager()
     now = cli.clock.now()
     if if_needed:
-        current = manager.valid()
+        current = manager.valid(for_at_least=RENEW_WITHIN)
         if current is not None:
             cli.console.print(f"Session still valid: {_describe(current, now)}. Nothing to do.")
             return
+        dying = manager.valid()
+        if dying is not None:
+            cli.err.print(
+                f"The saved session expires at {dying.expires_at.astimezone(IST):%H:%M} IST "
+                f"({_until(dying.expires_at, now)}), within the hour: logging in again."
+            )
     # Every way of logging in ends by exchanging the request_token with the api_secret: without one, say so
     # now rather than after a browser login (or five minutes of waiting for its redirect).
     manager.settings.require("api_secret")

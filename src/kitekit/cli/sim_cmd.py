@@ -102,9 +102,24 @@ def sim_command(
     if at is not None and real_time:
         raise typer.BadParameter("--at starts a world of market sessions; it cannot go with --real-time")
     start = options.instant(at)
+    if replay is not None:
+        from kitekit.sim.feed import Recording
+
+        recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
+    from kitekit.sim.server import listening_socket
+
+    try:  # before the world: a port in use or a foreign address leaves nothing behind
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}. Try --port 0 for a free port.", err=True)
+        raise typer.Exit(1) from None
     # One world per host and port (every --port 0 shares one), or the folder given: it outlives restarts.
     home = state or paths.sim_home(f"http://{host}:{port}")
-    clock = embedded.world_clock(home, SystemClock(), at=start, speed=speed, real_time=real_time, fresh=fresh)
+    try:
+        clock = embedded.world_clock(home, SystemClock(), at=start, speed=speed, real_time=real_time, fresh=fresh)
+    except BaseException:
+        sock.close()  # refused (an --at the world has left): the port goes back at once
+        raise
     config = SimConfig(
         seed=seed,
         login_mode=LoginMode.AUTO if auto_login else LoginMode.FORM,
@@ -121,18 +136,9 @@ def sim_command(
     )
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
-    if replay is not None:
-        from kitekit.sim.feed import Recording
-
-        recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
-    server = embedded.sim_server(config, clock, host=host, port=port)
+    server = embedded.sim_server(config, clock, host=host, port=port, sock=sock)
     if replay is not None:
         server.sim.feed.replay(recording, speed)
-    try:
-        server.bind()
-    except OSError as exc:
-        typer.echo(f"Cannot listen on {host}:{port}: {exc.strerror}. Try --port 0 for a free port.", err=True)
-        raise typer.Exit(1) from None
     if not embedded.is_loopback(host):
         typer.secho(
             f"WARNING: the simulator listens on {host}, reachable from other machines. Its credentials are public "

@@ -56,7 +56,7 @@ def record(
     ] = 1.0,
     count: _Count = None,
 ) -> None:
-    """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C.
+    """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C or SIGTERM.
 
     A slow disk never holds up the feed: a tick that could not be buffered is counted and reported.
     When any was, the command exits with 1.

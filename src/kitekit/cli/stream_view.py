@@ -61,13 +61,14 @@ async def print_ticks(ticker: Ticker, labels: dict[int, str], console: Console, 
 
 
 async def record_ticks(ticker: Ticker, recorder: TickRecorder, err: Console, count: int | None) -> RecorderStats:
-    """Record until ``count`` ticks have arrived or Ctrl-C; write what is buffered; return the counts."""
+    """Record until ``count`` ticks have arrived, Ctrl-C or SIGTERM; write what is buffered; return the counts."""
     import asyncio
 
     ticker.on_frame = recorder.add
     recorder.start()
     err.print(f"Recording to {recorder.folder}; Ctrl-C stops and writes what is buffered.", highlight=False)
     seen = 0
+    stop_on_term = _stop_on_sigterm(asyncio.current_task())
     try:
         async with ticker:
             async for ticks in ticker:
@@ -77,8 +78,32 @@ async def record_ticks(ticker: Ticker, recorder: TickRecorder, err: Console, cou
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass  # stopping a recording is what Ctrl-C is for: write what is buffered and report
     finally:
+        stop_on_term()
         ticker.on_frame = None
     return await asyncio.to_thread(recorder.close)
+
+
+def _stop_on_sigterm(task: Any) -> Any:
+    """Make SIGTERM stop ``task`` the way Ctrl-C does; return what puts the default handling back.
+
+    systemd, docker and ``kill`` stop a recorder with SIGTERM, whose default ends the process at once: no
+    summary, and the day's parts left unmerged until the next run.
+    """
+    import asyncio
+    import contextlib
+    import signal
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread: as before
+        return lambda: None
+
+    def restore() -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    return restore
 
 
 async def stream_monitor(

@@ -92,11 +92,15 @@ def stop_triggered(is_buy: bool, trigger_price: float, last_price: float) -> boo
 
 
 def on_tick(price: float, tick: float) -> bool:
-    """Return True if ``price`` is a whole number of ticks."""
+    """Return True if ``price`` is a whole number of ticks (a price that is not 0 is at least one tick)."""
     if tick <= 0:
         return True
     steps = price / tick
-    return abs(steps - round(steps)) < 1e-6
+    if not math.isfinite(steps):
+        return False  # 1e308 / 0.05 overflows: no tick count, and round() of it would raise
+    whole = round(steps)
+    # Without the second test 1e-300 would pass as "0 ticks" while being a price above 0.
+    return abs(steps - whole) < 1e-6 and (whole != 0 or price == 0)
 
 
 # SIM: Kite's "auto" protection (-1) picks a band by instrument and price; the exact table is not published,

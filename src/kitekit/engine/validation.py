@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,6 +36,7 @@ __all__ = [
     "check_terms",
     "check_variety",
     "invalid",
+    "is_decimal",
     "merge",
     "number",
     "parse_modify",
@@ -47,6 +49,9 @@ E = TypeVar("E", bound=StrEnum)
 #: The largest magnitude a price, quantity or amount may have: far beyond any real order, small enough that
 #: price × quantity and every sum over them stay finite.
 MAX_NUMBER = 1e12
+
+# A sign, digits and at most one point; no exponent, no spaces, no other scripts' digits (re.ASCII: \d is 0-9).
+_DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 #: Kite's answer to a regular order outside market hours.
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
@@ -317,11 +322,15 @@ def number(value: Any, name: str) -> float:
     """Return ``value`` (a number or its text) as a float within :data:`MAX_NUMBER`.
 
     Infinities, NaN and absurd magnitudes are refused here: they would otherwise poison margins and P&L and
-    could not even be sent back as JSON.
+    could not even be sent back as JSON. Text must be plain decimal ASCII (``"10"``, ``"2270.05"``, ``"-1"``),
+    as Kite's OMS reads it: Python's ``float()`` would also take ``"1e3"``, ``" 1"``, ``"1_000"`` and other
+    scripts' digits (``"١"``), all of which Kite refuses.
 
     Raises:
         RejectionError: InputException naming the field.
     """
+    if isinstance(value, str) and not is_decimal(value):
+        raise invalid(f"Invalid `{name}` {value!r}. It must be a number.")
     try:
         parsed = float(value)
     except (TypeError, ValueError, OverflowError):
@@ -329,6 +338,11 @@ def number(value: Any, name: str) -> float:
     if not math.isfinite(parsed) or abs(parsed) > MAX_NUMBER:
         raise invalid(f"Invalid `{name}` {value!r}. It must be a number below {MAX_NUMBER:g}.")
     return parsed
+
+
+def is_decimal(text: str) -> bool:
+    """Return True if ``text`` is a plain decimal number: ASCII digits, an optional ``-`` and ``.``, no spaces."""
+    return _DECIMAL.fullmatch(text) is not None
 
 
 def whole(value: Any, name: str) -> int:

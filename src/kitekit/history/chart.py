@@ -75,7 +75,7 @@ def write_chart(frame: pd.DataFrame, path: Path, title: str, plotlyjs: bool | Li
     Raises:
         OSError: the file cannot be written.
     """
-    atomic_write(path, candlestick_html(frame, title, plotlyjs).encode(), mode=0o644)
+    atomic_write(path, candlestick_html(frame, title, plotlyjs).encode())  # 0600: the browser runs as the user
     return path
 
 

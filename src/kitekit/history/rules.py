@@ -36,7 +36,6 @@ log = logging.getLogger("kitekit.history")
 Moment = datetime | date
 
 _SECOND = timedelta(seconds=1)
-_DAY = timedelta(days=1)
 #: Our clock may run ahead of Kite's: a candle that closed less than this long ago is treated as forming.
 SETTLE = timedelta(seconds=60)
 
@@ -186,7 +185,10 @@ def _moment(value: Moment, name: str, *, end_of_day: bool) -> datetime:
                 f"{name} {value.isoformat()} is a naive datetime; attach a timezone, "
                 "e.g. datetime(2024, 1, 1, 9, 15, tzinfo=kitekit.clock.IST), or give a date"
             )
-        return value.astimezone(IST)
+        try:
+            return value.astimezone(IST)
+        except OverflowError:
+            raise HistoryRangeError(f"{name} {value.isoformat()} is outside the years 1-9999 in IST") from None
     if isinstance(value, date):
         return _end_of(value) if end_of_day else _midnight(value)
     raise HistoryRangeError(f"{name} must be a timezone-aware datetime or a date, got {type(value).__name__} {value!r}")
@@ -197,7 +199,8 @@ def _midnight(day: date) -> datetime:
 
 
 def _end_of(day: date) -> datetime:
-    return _midnight(day) + _DAY - _SECOND
+    # Not midnight + a day - a second: on 9999-12-31 the next midnight is beyond what a datetime holds.
+    return datetime.combine(day, time(23, 59, 59), tzinfo=IST)
 
 
 def _ceil_second(moment: datetime) -> datetime:

@@ -79,7 +79,7 @@ def write_day(path: Path, facts: dict[str, Any], index: InstrumentIndex, raw: by
     head = json.dumps(header, separators=(",", ":")).encode()
     head += b" " * (-(_PREFIX.size + len(head)) % _ALIGN)  # the index starts aligned
     prefix = _PREFIX.pack(_MAGIC, len(head), zlib.crc32(head))
-    atomic_write(path, b"".join((prefix, head, packed, raw)), mode=0o644)
+    atomic_write(path, b"".join((prefix, head, packed, raw)))
 
 
 @dataclass(frozen=True)

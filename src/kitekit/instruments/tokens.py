@@ -61,5 +61,5 @@ def token_map(
 
 
 def write_tokens(path: Path, mapping: dict[str, int]) -> None:
-    """Write ``mapping`` to ``path`` as indented JSON, atomically (readable by other users: it holds no secret)."""
-    atomic_write(path, (json.dumps(mapping, indent=2) + "\n").encode(), mode=0o644)
+    """Write ``mapping`` to ``path`` as indented JSON, atomically and private to the user (0600)."""
+    atomic_write(path, (json.dumps(mapping, indent=2) + "\n").encode())

@@ -36,7 +36,7 @@ class PaperLedger:
         safe = re.sub(r"[^A-Za-z0-9_-]", "_", account)
         ensure_dir(folder)
         self.path = folder / f"ledger-{safe}.json"
-        self.lock = FileLock(str(folder / f".ledger-{safe}.lock"))
+        self.lock = FileLock(str(folder / f".ledger-{safe}.lock"), mode=0o600)  # filelock's default is 0644 & ~umask
         self._seen: tuple[int, int] | None = None
 
     def _stamp(self) -> tuple[int, int] | None:

@@ -19,6 +19,7 @@ from typing import Any
 from kitekit.engine.matching import on_tick
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
+from kitekit.engine.validation import MAX_NUMBER
 from kitekit.errors import OrderValidationError
 from kitekit.orders.model import OrderRequest
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
@@ -255,8 +256,16 @@ def check_prices(req: OrderRequest, spec: InstrumentSpec, quote: MarketQuote | N
         )
     for name in ("price", "trigger_price"):
         value = getattr(req, name)
+        if value and not abs(value) <= MAX_NUMBER:
+            raise fail(
+                Rule.TRIGGER if name == "trigger_price" else Rule.PRICE,
+                f"{name} {value:g} is beyond any real price (at most {MAX_NUMBER:g})"
+                + (f"; nearest {_show(hint, tick)}" if hint else ""),
+                name,
+                hint,
+            )
         if value and not on_tick(value, tick):
-            on = nearest_tick(value, tick)
+            on = max(nearest_tick(value, tick), tick)  # a price above 0 is at least one tick
             raise fail(
                 Rule.TICK,
                 f"{name} {value:g} is not a multiple of tick {tick:g}; nearest {_show(on, tick)}",

@@ -21,7 +21,7 @@ from kiteconnect.exceptions import KiteException, TokenException
 from kitekit import redact
 from kitekit.clock import IST, Clock, SystemClock, bind_clock
 from kitekit.config import Settings
-from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
+from kitekit.errors import LoginError, NoSessionError, SessionExpiredError, SessionSaveError
 from kitekit.pacer import Pacer
 from kitekit.retry import RetryPolicy
 from kitekit.session.client import default_pacer, paced_client
@@ -192,11 +192,13 @@ class SessionManager:
             try:
                 self.store.save(session)
             except OSError as exc:
-                raise LoginError(
+                failure = SessionSaveError(
                     f"Kite accepted the login, but the session could not be saved to {self.store.path} "
                     f"({exc.strerror or exc}); the previous session file is unchanged. Free space or fix the "
                     f"folder's permissions, then run `{self.login_hint}` again."
-                ) from None
+                )
+                failure.errno = exc.errno
+                raise failure from None
         log.info("Logged in as %s; session saved to %s", session.user_id, self.store.path)
         left = session.expires_at - now
         if left < timedelta(hours=1):
@@ -291,10 +293,12 @@ class SessionManager:
         session = self.store.load()
         return session if session is not None and session.api_key == self.api_key else None
 
-    def valid(self) -> SavedSession | None:
-        """Return the saved session if it is not known to be expired or dead."""
+    def valid(self, for_at_least: timedelta = timedelta(0)) -> SavedSession | None:
+        """Return the saved session if it is not known to be expired or dead, nor to die within ``for_at_least``."""
         session = self.saved()
-        return session if session is not None and not session.is_expired(self.clock.now()) else None
+        if session is None or session.is_expired(self.clock.now() + for_at_least):
+            return None
+        return session
 
     def get_kite(self, verify: bool | None = None) -> KiteConnect:
         """Return a ``KiteConnect`` with the saved token, verified at most once per ``verify_every``.

@@ -86,6 +86,10 @@ class SavedSession:
         login_time, expires_at = (datetime.fromisoformat(data[k]) for k in ("login_time", "expires_at"))
         if login_time.tzinfo is None or expires_at.tzinfo is None:
             raise ValueError("naive timestamps")
+        # Kite ends every session at the 06:00 IST after its login, at most a day later: an expires_at
+        # beyond that (the year 9999) was not written by a login and would keep a dead token "valid".
+        if not timedelta(0) < expires_at - login_time <= timedelta(days=1):
+            raise ValueError("'expires_at' is not within a day after 'login_time' (Kite ends sessions at 06:00 IST)")
         known = {f.name for f in fields(cls)} - {"extra"}
         return cls(
             api_key=data["api_key"],

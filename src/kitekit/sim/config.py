@@ -98,6 +98,9 @@ class SimConfig:
     seed_holdings: bool = True
     #: How often the exchange catches up with the clock on its own (fills, stops, GTTs, expiry), in seconds.
     exchange_pump_s: float = 0.05
+    #: Seconds a connection has to deliver a whole request (headers and body) before it is closed: a client
+    #: that connects and sends nothing, or half a request, must not hold a socket forever.
+    request_timeout_s: float = 10.0
     #: Where access tokens persist between runs (the CLI's embedded simulator); None keeps them in memory.
     #: The exchange keeps each user's account next to it (``exchange-<user_id>.json``), and a simulated world
     #: its clock (``world.json``, :mod:`kitekit.sim.world`): the folder is the world.

@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from kitekit.clock import IST
+from kitekit.engine.validation import is_decimal
 from kitekit.markethours import TradingCalendar
 from kitekit.sim.errors import ApiError, invalid_input
 from kitekit.sim.market.funds import FUNDS_BY_SYMBOL, Fund, nav, nav_day
@@ -33,10 +34,9 @@ def _number(form: dict[str, str], name: str, default: float | None = None) -> fl
         if default is None:
             raise invalid_input(f"Missing `{name}`.")
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise invalid_input(f"Invalid `{name}` {raw!r}. It must be a number.") from None
+    if not is_decimal(raw):  # float() would take "1e3", " 500" and other scripts' digits; Kite does not
+        raise invalid_input(f"Invalid `{name}` {raw!r}. It must be a number.")
+    value = float(raw)
     if not 0 <= value < 1e12:
         raise invalid_input(f"Invalid `{name}` {raw!r}. It must be a positive amount.")
     return value

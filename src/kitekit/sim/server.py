@@ -13,10 +13,11 @@ import uvicorn
 
 from kitekit.clock import Clock
 from kitekit.sim.config import SimConfig
+from kitekit.sim.deadline import with_request_deadline
 from kitekit.sim.http import SimApp
 from kitekit.sim.market import Market
 
-__all__ = ["SimServer"]
+__all__ = ["SimServer", "listening_socket"]
 
 
 class _QuietDrops(logging.Filter):
@@ -38,15 +39,31 @@ class _NoTokens(logging.Filter):
         return True
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Return a socket listening on ``host:port`` for :class:`SimServer` (``sock=``).
+
+    ``kitekit sim`` binds first, so a port in use or an address this machine lacks fails before anything
+    (the simulated world's folder, the admin token) is written.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    return _bind(host, port)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     # The protocol must be named: asyncio sets TCP_NODELAY on accepted connections only when the listening
     # socket says IPPROTO_TCP. Without it every answer after the first on a kept-alive connection waits
     # ~40 ms for Nagle's algorithm and the client's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock
 
@@ -62,11 +79,15 @@ class SimServer:
         port: int = 0,
         market: Market | None = None,
         totp_clock: Clock | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.sim = SimApp(config, clock, market, totp_clock)
         self.host = host
         self._requested_port = port
-        self._sock: socket.socket | None = None
+        #: A listening socket bound beforehand (:func:`listening_socket`), or None to bind at start.
+        self._sock: socket.socket | None = sock
+        if sock is not None:
+            self.sim.publish_admin_token()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         uvicorn_log = logging.getLogger("uvicorn.error")
@@ -92,9 +113,10 @@ class SimServer:
         return f"ws://{self.host}:{self.port}"
 
     def bind(self) -> socket.socket:
-        """Bind the listening socket (so the port is known) without serving yet; return it."""
+        """Bind the listening socket (so the port is known) without serving yet, publish the admin token; return it."""
         if self._sock is None:
             self._sock = _bind(self.host, self._requested_port)
+            self.sim.publish_admin_token()  # only now: a failed bind must leave a running simulator's file alone
         return self._sock
 
     def _server_for(self) -> uvicorn.Server:
@@ -108,6 +130,7 @@ class SimServer:
             # or a kept-alive connection gets a second, then is cut.
             timeout_graceful_shutdown=1,
             ws_ping_interval=None,
+            http=with_request_deadline(self.sim.config.request_timeout_s),  # reaps half-open connections
         )
         server = uvicorn.Server(config)
         self._server = server

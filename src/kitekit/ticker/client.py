@@ -46,8 +46,10 @@ class Ticker(TickerEvents):
     Use it from asyncio (``async with ticker: async for ticks in ticker: …``) or from plain code with
     callbacks and :meth:`start` / :meth:`stop` (a thread of its own; fine in a notebook, no ``nest_asyncio``).
     Subscriptions may be changed at any time from any thread and outlive reconnects, token swaps and
-    restarts. A 403 at the upgrade means the access token is dead: the ticker stops and raises
-    :class:`~kitekit.errors.SessionExpiredError` with the re-login message instead of retrying.
+    restarts. A 403 at the upgrade means the access token is dead: the ticker runs ``on_token_rejected``
+    (from :meth:`from_kite`, the client's session-expiry hook, which marks a saved session dead just as a
+    REST 403 does), stops and raises :class:`~kitekit.errors.SessionExpiredError` with the re-login message
+    instead of retrying.
 
     Callbacks (attributes, ``None`` by default; they run on the ticker's event loop, so keep them quick):
     ``on_ticks(ticks)``, ``on_connect(connection)``, ``on_close(connection, code, reason)``,
@@ -70,6 +72,8 @@ class Ticker(TickerEvents):
             market time (:func:`from_kite` passes the client's, :func:`kitekit.clock.clock_of`); default wall.
         queue_size: tick batches an ``async for`` consumer may fall behind before the oldest are dropped
             (counted in ``stats.dropped_ticks``).
+        on_token_rejected: run once when the upgrade is refused with a 403 (it may raise: the ticker's own
+            error still stops it).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Ticker(TickerEvents):
         monotonic: Callable[[], float] = time.monotonic,
         queue_size: int = 1000,
         clock: Clock | None = None,
+        on_token_rejected: Callable[[], object] | None = None,
     ) -> None:
         parts = urlsplit(root)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
@@ -105,6 +110,8 @@ class Ticker(TickerEvents):
         self.stale_after = stale_after
         self.login_hint = login_hint
         self.monotonic = monotonic
+        self.on_token_rejected = on_token_rejected
+        self._rejected_token: str | None = None
         self.book = SubscriptionBook(per_connection, max_connections)
         #: The error that stopped the ticker (a dead session), if any.
         self.error: BaseException | None = None
@@ -118,8 +125,15 @@ class Ticker(TickerEvents):
 
     @classmethod
     def from_kite(cls, kite: Any, store: InstrumentStore | None = None, **options: Any) -> Ticker:
-        """Return a ticker for a logged-in ``KiteConnect`` (its api_key, access token and matching root)."""
+        """Return a ticker for a logged-in ``KiteConnect`` (its api_key, access token and matching root).
+
+        A 403 at the ticker's upgrade runs the client's session-expiry hook, as a 403 on a REST call does:
+        for a client from :func:`kitekit.get_kite` it marks the saved session dead, so ``kitekit status``
+        and ``login --if-needed`` see it, even when only the ticker ever talks to Kite (a cron ``record``).
+        Frames are stamped with the client's clock (:func:`kitekit.clock.clock_of`): a simulator's market time.
+        """
         options.setdefault("clock", clock_of(kite))
+        options.setdefault("on_token_rejected", getattr(kite, "session_expiry_hook", None))
         return cls(kite.api_key, kite.access_token, root=ws_root_for(kite.root), store=store, **options)
 
     def __repr__(self) -> str:
@@ -392,6 +406,7 @@ class Ticker(TickerEvents):
             return False
         from kitekit.errors import SessionExpiredError  # here: it loads the SDK, which a ticker otherwise needs not
 
+        self._token_rejected()
         error = SessionExpiredError(
             "Kite refused the access token at the ticker's upgrade (HTTP 403): it expired or was invalidated. "
             f"Log in again: {self.login_hint}"
@@ -404,6 +419,22 @@ class Ticker(TickerEvents):
             self._done.set()
         self._spawn(self.close())
         return True
+
+    def _token_rejected(self) -> None:
+        """Run ``on_token_rejected`` once per refused token; what it raises is logged, never propagated."""
+        # Each shard's connection may be refused the same token: mark the session dead once.
+        if self.on_token_rejected is None or self._rejected_token == self._access_token:
+            return
+        self._rejected_token = self._access_token
+        from kiteconnect.exceptions import TokenException
+
+        try:
+            self.on_token_rejected()
+        except TokenException:
+            pass  # kitekit's hook marks the session dead, then raises the re-login error the ticker raises too
+        except Exception as exc:  # a failing hook (a full disk) must not keep the ticker from stopping cleanly
+            log.warning("the ticker's token-rejected hook failed: %s: %s", type(exc).__name__, exc)
+            log.debug("the token-rejected hook's traceback", exc_info=True)
 
 
 _HEADERS = {"X-Kite-Version": "3", "User-Agent": "kitekit-ticker"}

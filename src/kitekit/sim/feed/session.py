@@ -112,6 +112,8 @@ def handle_message(session: FeedSession, text: str) -> list[str]:
         message = json.loads(text)
     except ValueError:
         return [error_frame('Invalid message: not JSON. Send {"a": "subscribe", "v": [token, ...]}.')]
+    except RecursionError:  # [[[…]]] a thousand deep: Python's parser gives up (it is no Kite message anyway)
+        return [error_frame('Invalid message: JSON nested too deep. Send {"a": "subscribe", "v": [token, ...]}.')]
     if not isinstance(message, dict) or not isinstance(message.get("a"), str):
         return [error_frame('Invalid message: expected {"a": action, "v": value}.')]
     action, value = message["a"], message.get("v")

@@ -118,9 +118,11 @@ class _AdminGuard:
     """Keeps the admin API to the simulator's own user: a web page must never reconfigure it.
 
     A request to ``/__sim`` passes with the per-process admin token in ``X-Kitekit-Admin``. Without it, it
-    passes only if the token is not required and it plainly comes from this machine: its ``Host`` names
-    loopback (which defeats DNS rebinding) and it carries no foreign ``Origin`` (which a browser adds to a
-    cross-site form post or fetch, while scripts and the SDK send none).
+    passes only if the token is not required and it plainly comes from a program on this machine: it arrives
+    from a loopback address, its ``Host`` names loopback (which defeats DNS rebinding), and it carries no
+    ``Origin`` and no ``Sec-Fetch-Site`` at all. Browsers add those to every form post and fetch, while
+    scripts, curl and the SDK send neither. Any ``Origin`` counts, a loopback one too: a page served from
+    ``http://localhost:3000`` is as foreign to the simulator as any web site, and ``null`` hides where it is.
     """
 
     def __init__(self, app: ASGIApp, sim: SimApp) -> None:
@@ -131,14 +133,15 @@ class _AdminGuard:
         if scope["type"] != "http" or not scope.get("path", "").startswith(admin.PREFIX):
             await self.app(scope, receive, send)
             return
-        why = self.refusal(Headers(scope=scope))
+        client = scope.get("client")
+        why = self.refusal(Headers(scope=scope), client[0] if client else None)
         if why is None:
             await self.app(scope, receive, send)
             return
         await error_response(ApiError(ErrorType.PERMISSION, why))(scope, receive, send)
 
-    def refusal(self, headers: Headers) -> str | None:
-        """Return why an admin request is refused, or None to let it through."""
+    def refusal(self, headers: Headers, client: str | None = None) -> str | None:
+        """Return why an admin request from address ``client`` is refused, or None to let it through."""
         given = headers.get(ADMIN_HEADER, "")
         # As bytes: compare_digest refuses non-ASCII text, and a header may carry any latin-1 character.
         if given and hmac.compare_digest(given.encode("latin-1", "replace"), self.sim.admin_token.encode()):
@@ -148,10 +151,26 @@ class _AdminGuard:
         host = urlsplit(f"http://{headers.get('host', '')}").hostname or ""
         if host not in _LOOPBACK_NAMES:
             return f"The simulator's admin API answers only to requests for this machine (Host {host!r})."
-        origin = headers.get("origin")
-        if origin is not None and urlsplit(origin).hostname not in _LOOPBACK_NAMES:
-            return "The simulator's admin API refuses requests from web pages (a foreign Origin)."
+        if client is not None and not _is_loopback_address(client):
+            return f"The simulator's admin API answers only to programs on this machine (not {client})."
+        if "origin" in headers or "sec-fetch-site" in headers:
+            return (
+                "The simulator's admin API refuses requests from web pages (an Origin header) unless they carry "
+                "the admin token in the X-Kitekit-Admin header."
+            )
         return None
+
+
+def _is_loopback_address(address: str) -> bool:
+    """Return True for 127.0.0.0/8, ::1 and an IPv4-mapped loopback; False for anything else (or no IP)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # a Unix socket's path, or a test client's name: not an address on loopback
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 class _Faults:
@@ -191,12 +210,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(ErrorType.GENERAL, message), status)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up before its whole body arrived (a timeout on a slow answer, a body cut short): not a
+    # bug, and nobody is left to answer. Registered for ClientDisconnect itself, so Starlette handles it in its
+    # ExceptionMiddleware; a handler for Exception runs in ServerErrorMiddleware, which re-raises to the server
+    # (uvicorn then logs "Exception in ASGI application" with a traceback).
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, ClientDisconnect):
-        # The client hung up while its body was being read (a timeout on a slow answer): not a bug, and
-        # nobody is left to answer.
-        log.info("client went away during %s %s", request.method, request.url.path)
-        return Response(status_code=499)
     log.exception("simulator bug while serving %s %s", request.method, request.url.path)
     return json_response(error_body(ErrorType.GENERAL, "An unexpected error occurred."), 500)
 
@@ -226,18 +249,26 @@ class SimApp:
         self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
         self.order_faults = OrderFaults(self.config.order_faults)
         self.order_caps = OrderCaps(self.config.orders_per_minute, self.config.orders_per_day)
-        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured.
+        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured,
+        #: and only by :meth:`publish_admin_token` once the port is bound.
         self.admin_token = secrets.token_urlsafe(24)
-        if self.config.admin_token_file is not None:
-            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
         #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
         self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
         self.asgi = self._build()
 
+    def publish_admin_token(self) -> None:
+        """Write the admin token to ``config.admin_token_file`` (0600), if one is configured.
+
+        Call it only once this simulator owns its port: a second simulator started on a port already in use
+        must fail without replacing the running one's token (or leaving a folder behind).
+        """
+        if self.config.admin_token_file is not None:
+            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
+
     def _build(self) -> ASGIApp:
         app = Starlette(
             routes=self._routes(),
-            exception_handlers={HTTPException: _http_error, Exception: _crash},
+            exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
         )
         return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests)
 

@@ -7,6 +7,7 @@ the request and run the numeric work off the event loop.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,9 @@ __all__ = [
     "routes",
     "trigger_range_payload",
 ]
+
+# `from` and `to` as Kite takes them: yyyy-mm-dd, optionally with hh:mm:ss (re.ASCII: \d is 0-9 only).
+_KITE_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2})?", re.ASCII)
 
 #: LTP requests of up to this many keys are answered on the event loop, without a worker thread.
 _INLINE_LTP = 50
@@ -211,12 +215,18 @@ def parse_history_query(token: str, interval_text: str, query: Mapping[str, str]
         raise invalid_input(f"invalid interval {interval_text!r}; use one of {names}") from None
     if not query.get("from") or not query.get("to"):
         raise invalid_input("`from` and `to` are required (yyyy-mm-dd hh:mm:ss).")
+    for name in ("from", "to"):
+        # Exactly Kite's two forms: no spaces or newline around them, ASCII digits only.
+        if not _KITE_MOMENT.fullmatch(query[name]):
+            raise invalid_input(
+                f"invalid from/to date: `{name}` {query[name]!r} is not yyyy-mm-dd hh:mm:ss or yyyy-mm-dd"
+            )
     try:
         start = parse_kite_datetime(query["from"])
         end = parse_kite_datetime(query["to"])
     except ValueError as exc:
         raise invalid_input(f"invalid from/to date: {exc}") from None
-    if len(query["to"].strip()) == 10:
+    if len(query["to"]) == 10:
         end += timedelta(days=1, seconds=-1)  # SIM: a bare `to` date means the whole of that day
     if end < start:
         raise invalid_input("`from` date is after `to` date.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kitekit.engine import Engine, EngineConfig, MarketQuote
+from kitekit.engine import Engine, EngineConfig, MarketQuote, apply_changes
 from kitekit.engine.quote import Level
 from tests.engine_helpers import INFY, MONDAY_OPEN, NIFTY_FUT, NOW, RESOLVE, at, engine, infy, order, quote
 
@@ -124,3 +124,49 @@ def test_engines_sharing_liquidity_compete_for_the_same_depth() -> None:
         eng.place_order("regular", order(INFY, "BUY", 100, "MARKET"), NOW)
     assert one.trades(NOW)[0]["average_price"] == 1500.0
     assert two.trades(NOW)[0]["average_price"] == 1500.05
+
+
+class _Folding:
+    """An engine whose every call is followed by its changes, folded into a state kept beside it (as a ledger)."""
+
+    def __init__(self, eng: Engine, check_each: bool) -> None:
+        self.eng, self.check_each = eng, check_each
+        self.state = json.loads(json.dumps(eng.to_state()))
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.eng, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            apply_changes(self.state, json.loads(json.dumps(self.eng.changes())))
+            self.calls += 1
+            if self.check_each:
+                assert self.state == self.eng.to_state(), f"after {name}"
+            return result
+
+        return call
+
+
+@pytest.mark.parametrize("check_each", [True, False])
+def test_the_changes_of_every_call_folded_into_the_first_state_give_the_state_now(check_each: bool) -> None:
+    eng = engine()
+    folding = _Folding(eng, check_each)
+    _first_half(folding)  # type: ignore[arg-type]
+    assert folding.state == eng.to_state()
+    _second_half(folding)  # type: ignore[arg-type]  # fills, a GTT, a TTL lapse, an AMO, a new session
+    assert folding.calls > 15 and folding.state == eng.to_state()
+    assert Engine.from_state(folding.state, RESOLVE, EngineConfig()).to_state() == eng.to_state()
+
+
+def test_a_change_holds_only_what_the_call_touched() -> None:
+    eng = engine()
+    eng.on_quotes([infy()], NOW)
+    for i in range(50):
+        eng.place_order("regular", order(INFY, "BUY" if i % 2 else "SELL", 1, "MARKET"), NOW)
+    eng.place_order("regular", order(INFY, "BUY", 1, price=1400.0), NOW)  # rests
+    eng.changes()
+    eng.place_order("regular", order(INFY, "BUY", 1, "MARKET"), at(1))
+    change = eng.changes()
+    assert len(change["orders"]) == 2  # the new order and the one still resting; not the 50 finished ones
+    assert len(change["trades"]) == 1 and "orders" not in change["set"] and "trades" not in change["set"]

@@ -281,3 +281,17 @@ def test_a_recording_with_candles_replays_the_same_fills(
         sim_clock.set(later)
         runs.append([t.to_kite() for t in broker.trades()])
     assert runs[0] == runs[1] and runs[0][0]["average_price"] == dip.limit
+
+
+def test_an_order_right_after_the_path_was_fed_meets_the_market_not_the_path(
+    paper: PaperBroker, sim_kite: Any, sim_clock: ManualClock
+) -> None:
+    start = sim_clock.now()
+    low = round(ltp(sim_kite, "NSE:INFY") * 0.95, 1)
+    paper.place(OrderRequest.buy("NSE:INFY", 1, price=low), "rest")  # the path of INFY is followed from here
+    sim_clock.set(start + timedelta(minutes=1, seconds=4, microseconds=500_000))
+    paper.orders()  # fetches INFY; the candle of 11:00 is not final yet
+    sim_clock.advance(0.7)  # it is now, and INFY's quote was fetched less than a second ago
+    ask = sim_kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"][0]["price"]
+    bought = paper.place(OrderRequest.buy("NSE:INFY", 1), "now").order_id
+    assert paper.order(bought).average_price == ask  # the live book, not the path's last point

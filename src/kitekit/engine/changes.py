@@ -28,7 +28,8 @@ from kitekit.engine.account import Account
 
 __all__ = ["ChangeTracker", "apply_changes"]
 
-#: Fields whose values are replaced, never changed in place: an entry is new when it is another object.
+#: Fields whose values are replaced, never changed in place: an entry is new when it is another, unequal value
+#: (an instrument's spec is looked up again on every order, and is equal to the last one).
 _KEYED = ("quotes", "quoted_at", "specs")
 #: Fields kept apart: orders by id, trades appended.
 _APART = ("orders", "trades", *_KEYED)
@@ -79,7 +80,7 @@ class ChangeTracker:
             if any(k not in now for k in before):
                 out["set"][name] = codec.dump(now)
                 continue
-            fresh = {k: v for k, v in now.items() if before.get(k) is not v}
+            fresh = {k: v for k, v in now.items() if (old := before.get(k)) is not v and old != v}
             if fresh:
                 keyed[name] = codec.dump(fresh)
         out["keyed"] = keyed

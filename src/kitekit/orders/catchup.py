@@ -103,23 +103,28 @@ class MarketPath:
         self.marks[token] = Mark(now, quote.last_price if quote else None)
 
     # -- catching up --------------------------------------------------------------------------------
-    def catch_up(self, engine: Engine, now: datetime) -> None:
+    def catch_up(self, engine: Engine, now: datetime) -> set[int]:
         """Feed the engine the path of every instrument where something rests, from its mark to ``now``.
 
         Route: the candle source's ``historical_data()`` (``GET /instruments/historical/{token}/minute``), one
         call per instrument with a completed minute not yet judged.
+
+        Returns:
+            The instruments whose path was fed: the engine's quote of each is now a path point, and a real one
+            must follow before an order meets it.
         """
         if not self.enabled:
-            return
+            return set()
         opens = self.calendar.last_session_start(now)
+        fed = set()
         if engine.now < opens:
             # Past sessions first (their day orders lapse at their close), then the open: queued AMOs go to
             # the exchange there and rest from then on.
-            self._judge(engine, now, opens)
+            fed = self._judge(engine, now, opens)
             engine.advance(opens)
-        self._judge(engine, now, None)
+        return fed | self._judge(engine, now, None)
 
-    def _judge(self, engine: Engine, now: datetime, until: datetime | None) -> None:
+    def _judge(self, engine: Engine, now: datetime, until: datetime | None) -> set[int]:
         """Mark what newly rests, then feed the candles completed since each mark (and before ``until``)."""
         levels = engine.resting_levels()
         self.marks = {t: m for t, m in self.marks.items() if t in levels}
@@ -128,7 +133,7 @@ class MarketPath:
                 quote = engine.last_quote(token)
                 self.marks[token] = Mark(engine.now, quote.last_price if quote else None)
         if self.candles is None:
-            return
+            return set()
         last = _minute(now - self.lag) - MINUTE  # the last minute whose candle is final
         if until is not None:
             last = min(last, _minute(until) - MINUTE)
@@ -155,6 +160,7 @@ class MarketPath:
             self._feed_minute(engine, by_minute[minute])
         for token, price in judged.items():
             self.marks[token] = Mark(last + MINUTE, price)
+        return {token for candles in by_minute.values() for token, _ in candles}
 
     def _feed_minute(self, engine: Engine, candles: list[tuple[int, Candle]]) -> None:
         """Feed one minute's paths of several instruments, merged in time order."""

@@ -116,6 +116,7 @@ class PaperBroker:
         self._tags: set[str] = set()  # "<day>/<tag>" of every intent: one lookup, however many orders the day holds
         self._new_intents: dict[str, dict[str, Any]] = {}
         self._fetched: dict[int, datetime] = {}
+        self._tokens: dict[str, int] = {}
         with self._session(mutates=False):
             pass
 
@@ -176,6 +177,12 @@ class PaperBroker:
         self._new_intents[key] = entry
         self._tags.add(f"{key.split('/', 1)[0]}/{entry['tag']}")
 
+    def _token(self, key: str) -> int:
+        token = self._tokens.get(key)
+        if token is None:
+            token = self._tokens[key] = self.instruments.instrument(key).instrument_token
+        return token
+
     def _restarting(self, engine: Engine, now: datetime, token: int, result: T) -> T:
         """Return ``result`` of a change to what rests on ``token``, after restarting its path at ``now``."""
         self.path.restart(engine, token, now)
@@ -191,16 +198,20 @@ class PaperBroker:
             except RejectionError as exc:
                 raise _refusal(exc.error_type, exc.message, exc.status) from exc
 
-    def _feed(self, engine: Engine, now: datetime, keys: tuple[str, ...] = ()) -> dict[str, Mapping[str, Any]]:
+    def _feed(
+        self, engine: Engine, now: datetime, keys: tuple[str, ...] = (), *, reuse: bool = False
+    ) -> dict[str, Mapping[str, Any]]:
         """Catch the engine up on the market's path, then fetch and push quotes of the watched instruments (and
         ``keys``) not fetched within ``refresh``.
 
         Routes: the source's ``historical_data()`` per instrument with a resting order and a minute not yet
         judged (``GET /instruments/historical/{token}/minute``), then its ``quote()`` (``GET /quote``), one call
-        for all of them.
+        for all of them. With ``reuse``, ``keys`` fetched within ``refresh`` are not fetched again either.
         """
-        self.path.catch_up(engine, now)
+        for token in self.path.catch_up(engine, now):
+            self._fetched.pop(token, None)  # its quote is now a point of the path: fetch the market's again
         due = [str(t) for t in engine.watched_tokens() if not self._fresh(t, now)]
+        keys = tuple(k for k in keys if not (reuse and self._fresh(self._token(k), now)))
         wanted = list(dict.fromkeys([*due, *keys]))
         if not wanted:
             engine.advance(now)
@@ -233,7 +244,8 @@ class PaperBroker:
     ) -> Placement:
         """Validate ``request`` and place it on paper once for ``intent_id``; the same intent again returns it.
 
-        Route: the quote source's ``quote()`` for the instrument (circuit limits, the fill).
+        Route: the quote source's ``quote()`` for the instrument (circuit limits, the fill), unless one was
+        fetched within ``refresh`` seconds.
 
         Raises:
             OrderValidationError: a pre-trade rule is broken.
@@ -247,8 +259,12 @@ class PaperBroker:
             now = self.clock.now()
             day = now.astimezone(IST).date()
             tag = tag or derive_tag(intent_id, self.account, day)
-            fetched = self._feed(engine, now, (request.key,))
-            checked = self.validator.check(request, quote if quote is not None else fetched.get(request.key))
+            # A quote of the instrument fetched within ``refresh`` is used again: over Kite, quotes are paced
+            # at one request a second, and paper orders must not wait for them.
+            token = self._token(request.key)
+            fetched = self._feed(engine, now, (request.key,), reuse=True)
+            at_hand = quote if quote is not None else fetched.get(request.key) or engine.last_quote(token)
+            checked = self.validator.check(request, at_hand)
             params = checked.to_kite(tag)
             key = f"{day.isoformat()}/{intent_id}"
             known = self._intents.get(key)
@@ -263,7 +279,7 @@ class PaperBroker:
                                      "status": exc.status, "message": exc.message})  # fmt: skip
                 raise _refusal(exc.error_type, exc.message, exc.status) from exc
             self._remember(key, {"tag": tag, "request": params, "order_id": order_id})
-            self.path.restart(engine, self.validator.spec(request.key).instrument_token, now)
+            self.path.restart(engine, token, now)
             return Placement(intent_id, tag, order_id)
 
     def _replay(self, intent_id: str, known: Mapping[str, Any], params: Mapping[str, Any]) -> Placement:
@@ -374,13 +390,13 @@ class PaperBroker:
     def place_gtt(self, request: GttRequest) -> int:
         """Place a paper GTT trigger; return its id."""
         key = f"{request.exchange}:{request.tradingsymbol}"
-        token = self.validator.spec(key).instrument_token
+        token = self._token(key)
         placed = self._run(lambda e, now: self._restarting(e, now, token, e.place_gtt(request.form(), now)), (key,))
         return int(placed["trigger_id"])
 
     def modify_gtt(self, trigger_id: int, request: GttRequest) -> int:
         """Change an active paper GTT trigger; return its id."""
-        token = self.validator.spec(f"{request.exchange}:{request.tradingsymbol}").instrument_token
+        token = self._token(f"{request.exchange}:{request.tradingsymbol}")
         changed = self._run(
             lambda e, now: self._restarting(e, now, token, e.modify_gtt(trigger_id, request.form(), now))
         )
@@ -399,7 +415,8 @@ class PaperBroker:
         """
         with self._session() as engine:
             now = self.clock.now()
-            self.path.catch_up(engine, now)
+            for token in self.path.catch_up(engine, now):
+                self._fetched.pop(token, None)
             for token in self.path.on_ticks(engine, ticks, now):
                 self._fetched[token] = now
 

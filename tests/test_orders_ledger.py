@@ -13,10 +13,12 @@ import random
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from kitekit.clock import ManualClock
 from kitekit.errors import JournalError
 from kitekit.instruments import InstrumentStore
 from kitekit.orders import OrderRequest, OrderStatus, PaperBroker, Product
@@ -27,8 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def instruments(sim_dump: bytes) -> InstrumentStore:
-    from kitekit.clock import ManualClock
-
     return InstrumentStore.from_bytes(sim_dump, paper_child.NOW.date(), clock=ManualClock(paper_child.NOW))
 
 
@@ -167,3 +167,17 @@ def test_every_acknowledged_order_survives_a_kill_at_any_moment(
         on_book = {o.order_id for o in survivor.orders()}
         assert set(acknowledged.values()) <= on_book, f"round {round_}: acknowledged orders lost"
     assert len(acknowledged) >= 80
+
+
+def test_intents_of_days_long_gone_leave_the_next_snapshot(instruments: InstrumentStore, tmp_path: Path) -> None:
+    paper = paper_child.broker(tmp_path, instruments)
+    first = [place(paper, i) for i in range(2)]
+    assert isinstance(paper.clock, ManualClock)
+    paper.clock.set(paper_child.NOW + timedelta(days=11))  # Tuesday 2026-12-08, the same hour
+    paper.ledger.min_compaction = 0  # the next call writes a snapshot
+    later = place(paper, 0)  # the same intent id on another day: another order
+    snapshot = json.loads(paper.ledger.path.read_bytes())
+    assert [key[:10] for key in snapshot["intents"]] == ["2026-12-08"] and later not in first
+    again = paper_child.broker(tmp_path, instruments)
+    again.clock.set(paper_child.NOW + timedelta(days=11))  # type: ignore[attr-defined]
+    assert again.place(OrderRequest.sell("NSE:INFY", 1, product=Product.MIS), "o0").order_id == later

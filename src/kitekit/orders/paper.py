@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,9 +41,12 @@ from kitekit.wire.envelope import ErrorType, exception_class
 if TYPE_CHECKING:
     from kiteconnect.exceptions import KiteException
 
-__all__ = ["PaperBroker"]
+__all__ = ["INTENT_MEMORY", "PaperBroker"]
 
 T = TypeVar("T")
+
+#: How long placed intents are kept after their day (placing one again the same day returns its order).
+INTENT_MEMORY = timedelta(days=7)
 
 
 def _refusal(error_type: ErrorType, message: str, status: int) -> KiteException:
@@ -165,12 +168,21 @@ class PaperBroker:
             self.ledger.append({"engine": changes, "intents": self._new_intents, "paths": self.path.dump()})
             self._new_intents = {}
             if self.ledger.compaction_due():
+                self._forget_old_intents()
                 self.ledger.snapshot(
                     {"engine": self._engine.to_state(), "intents": self._intents, "paths": self.path.dump()}
                 )
         except BaseException:
             self._engine = None  # memory is ahead of the disk: the next call starts again from the disk
             raise
+
+    def _forget_old_intents(self) -> None:
+        """Drop intents of days long gone (an intent id is unique per day only), so snapshots stay a day's size."""
+        cutoff = (self.clock.now().astimezone(IST).date() - INTENT_MEMORY).isoformat()
+        kept = {key: entry for key, entry in self._intents.items() if key[:10] >= cutoff}
+        if len(kept) < len(self._intents):
+            self._intents = kept
+            self._tags = {f"{key.split('/', 1)[0]}/{entry['tag']}" for key, entry in kept.items()}
 
     def _remember(self, key: str, entry: dict[str, Any]) -> None:
         self._intents[key] = entry

@@ -181,7 +181,7 @@ def test_without_historical_data_paper_judges_on_quotes_and_says_so_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     paper = PaperBroker(NoHistory(sim_kite), sim_instruments, folder=tmp_path / "p", clock=sim_clock)
-    price = round(ltp(sim_kite, "NSE:INFY") * 0.95, 1)
+    price = round(sim_kite.quote("NSE:INFY")["NSE:INFY"]["ohlc"]["low"] + 0.5, 1)  # within the day's range
     order_id = paper.place(OrderRequest.buy("NSE:INFY", 1, price=price), "low").order_id
     with caplog.at_level(logging.WARNING, "kitekit.orders"):
         for _ in range(3):
@@ -214,12 +214,12 @@ def test_live_ticks_fill_a_resting_order_the_moment_they_cross_it_and_spare_the_
     assert trade_of(paper, order_id).fill_timestamp == tick_time.replace(microsecond=0)
     assert paper.order(other).status == OrderStatus.OPEN
 
-    fetched = sum(n for route, n in sim.sim.requests.items() if "historical" in route)
+    fetched = historical_requests(sim)
     sim_clock.set(tick_time + timedelta(seconds=50))  # the next minute has ended: the ticks judged it
     paper.on_ticks([tick(token, last - 6.0)])
     sim_clock.advance(10)
     paper.orders()
-    assert sum(n for route, n in sim.sim.requests.items() if "historical" in route) == fetched
+    assert historical_requests(sim) == fetched
 
 
 @pytest.fixture
@@ -295,3 +295,21 @@ def test_an_order_right_after_the_path_was_fed_meets_the_market_not_the_path(
     ask = sim_kite.quote("NSE:INFY")["NSE:INFY"]["depth"]["sell"][0]["price"]
     bought = paper.place(OrderRequest.buy("NSE:INFY", 1), "now").order_id
     assert paper.order(bought).average_price == ask  # the live book, not the path's last point
+
+
+def historical_requests(sim: SimServer) -> int:
+    return sum(n for route, n in sim.sim.requests.items() if "historical" in route)
+
+
+def test_no_candles_are_fetched_for_prices_the_days_range_never_reached(
+    paper: PaperBroker, sim: SimServer, sim_kite: Any, sim_clock: ManualClock
+) -> None:
+    ohlc = sim_kite.quote("NSE:INFY")["NSE:INFY"]["ohlc"]
+    far = paper.place(OrderRequest.buy("NSE:INFY", 1, price=round(ohlc["low"] * 0.97, 1)), "far").order_id
+    for _ in range(5):
+        sim_clock.advance(70)
+        assert paper.order(far).status == OrderStatus.OPEN
+    assert historical_requests(sim) == 0
+    near = paper.place(OrderRequest.buy("NSE:INFY", 1, price=round(ohlc["low"] + 0.5, 1)), "near").order_id
+    sim_clock.advance(70)
+    assert paper.order(near).status == OrderStatus.OPEN and historical_requests(sim) == 1

@@ -103,11 +103,26 @@ class MarketPath:
         self.marks[token] = Mark(now, quote.last_price if quote else None)
 
     # -- catching up --------------------------------------------------------------------------------
-    def catch_up(self, engine: Engine, now: datetime) -> set[int]:
+    def pending(self, engine: Engine, now: datetime) -> set[int]:
+        """Return the instruments whose path :meth:`catch_up` would fetch candles of now (to quote them too)."""
+        if self.candles is None:
+            return set()
+        return set(self._windows(engine, now, None))
+
+    def catch_up(
+        self, engine: Engine, now: datetime, ranges: Mapping[int, tuple[float, float]] | None = None
+    ) -> set[int]:
         """Feed the engine the path of every instrument where something rests, from its mark to ``now``.
 
         Route: the candle source's ``historical_data()`` (``GET /instruments/historical/{token}/minute``), one
-        call per instrument with a completed minute not yet judged.
+        call per instrument with a completed minute not yet judged, unless ``ranges`` rules it out.
+
+        Args:
+            engine: the account.
+            now: the moment to catch up to.
+            ranges: the day's low and high so far per instrument, from quotes fetched now (``ohlc``): when
+                today's path is all that is missing and every resting price lies outside the day's range,
+                no candle can have reached one, and none is fetched.
 
         Returns:
             The instruments whose path was fed: the engine's quote of each is now a path point, and a real one
@@ -120,23 +135,19 @@ class MarketPath:
         if engine.now < opens:
             # Past sessions first (their day orders lapse at their close), then the open: queued AMOs go to
             # the exchange there and rest from then on.
-            fed = self._judge(engine, now, opens)
+            fed = self._judge(engine, now, opens, {})
             engine.advance(opens)
-        return fed | self._judge(engine, now, None)
+        return fed | self._judge(engine, now, None, ranges or {})
 
-    def _judge(self, engine: Engine, now: datetime, until: datetime | None) -> set[int]:
-        """Mark what newly rests, then feed the candles completed since each mark (and before ``until``)."""
+    def _windows(self, engine: Engine, now: datetime, until: datetime | None) -> dict[int, datetime]:
+        """Mark what newly rests and return, per instrument, the first minute whose candle is due."""
         levels = engine.resting_levels()
         self.marks = {t: m for t, m in self.marks.items() if t in levels}
         for token in levels:
             if token not in self.marks:
                 quote = engine.last_quote(token)
                 self.marks[token] = Mark(engine.now, quote.last_price if quote else None)
-        if self.candles is None:
-            return set()
-        last = _minute(now - self.lag) - MINUTE  # the last minute whose candle is final
-        if until is not None:
-            last = min(last, _minute(until) - MINUTE)
+        last = self._last(now, until)
         oldest = _minute(now - self.reach)
         due: dict[int, datetime] = {}
         for token, mark in self.marks.items():
@@ -146,9 +157,29 @@ class MarketPath:
             first = max(first, oldest)
             if first <= last and self._trading(first, last + MINUTE):
                 due[token] = first
+        return due
+
+    def _last(self, now: datetime, until: datetime | None) -> datetime:
+        """Return the start of the last minute whose candle is final (and before ``until``)."""
+        last = _minute(now - self.lag) - MINUTE
+        return last if until is None else min(last, _minute(until) - MINUTE)
+
+    def _judge(
+        self, engine: Engine, now: datetime, until: datetime | None, ranges: Mapping[int, tuple[float, float]]
+    ) -> set[int]:
+        """Feed the candles completed since each mark (and before ``until``); return the instruments fed."""
+        due = self._windows(engine, now, until)
+        if self.candles is None or not due:
+            return set()
+        last, today = self._last(now, until), self.calendar.last_session_start(now)
+        levels = engine.resting_levels()
         by_minute: dict[datetime, list[tuple[int, Candle]]] = {}
         judged: dict[int, float | None] = {}
         for token, first in due.items():
+            low, high = ranges.get(token, (0.0, 0.0))
+            if first >= today and low > 0 and all(p < low - 1e-9 or p > high + 1e-9 for p in levels[token]):
+                judged[token] = None  # today's range never reached a resting price: nothing to fetch
+                continue
             candles = self._fetch(token, first, last)
             if candles is None:
                 continue

@@ -220,20 +220,23 @@ class PaperBroker:
         judged (``GET /instruments/historical/{token}/minute``), then its ``quote()`` (``GET /quote``), one call
         for all of them. With ``reuse``, ``keys`` fetched within ``refresh`` are not fetched again either.
         """
-        for token in self.path.catch_up(engine, now):
-            self._fetched.pop(token, None)  # its quote is now a point of the path: fetch the market's again
         due = [str(t) for t in engine.watched_tokens() if not self._fresh(t, now)]
+        # An instrument whose path is about to be fed is quoted too: its quote must follow the path, and the
+        # day's range it carries may spare the candles.
+        pending = [str(t) for t in self.path.pending(engine, now)]
         keys = tuple(k for k in keys if not (reuse and self._fresh(self._token(k), now)))
-        wanted = list(dict.fromkeys([*due, *keys]))
-        if not wanted:
-            engine.advance(now)
-            return {}
-        answer = {str(k): v for k, v in self.source.quote(*wanted).items()}
-        quotes = []
-        for item in answer.values():
-            quote = MarketQuote.from_kite(item)
+        wanted = list(dict.fromkeys([*due, *pending, *keys]))
+        answer = {str(k): v for k, v in self.source.quote(*wanted).items()} if wanted else {}
+        quotes = [MarketQuote.from_kite(item) for item in answer.values()]
+        ranges = {}
+        for quote, item in zip(quotes, answer.values(), strict=True):
+            ohlc = item.get("ohlc") or {}
+            if ohlc.get("low") and ohlc.get("high"):
+                ranges[quote.instrument_token] = (float(ohlc["low"]), float(ohlc["high"]))
+        for token in self.path.catch_up(engine, now, ranges):
+            self._fetched.pop(token, None)  # its quote is now a point of the path: fetch the market's again
+        for quote in quotes:
             self._fetched[quote.instrument_token] = now
-            quotes.append(quote)
         self.path.observe(engine, quotes, now)
         engine.advance(now)
         return answer

@@ -313,3 +313,17 @@ def test_no_candles_are_fetched_for_prices_the_days_range_never_reached(
     near = paper.place(OrderRequest.buy("NSE:INFY", 1, price=round(ohlc["low"] + 0.5, 1)), "near").order_id
     sim_clock.advance(70)
     assert paper.order(near).status == OrderStatus.OPEN and historical_requests(sim) == 1
+
+
+def test_a_tick_with_depth_stands_for_a_fresh_quote(
+    paper: PaperBroker, sim: SimServer, sim_kite: Any, sim_clock: ManualClock
+) -> None:
+    paper.place(OrderRequest.buy("NSE:INFY", 1, price=round(ltp(sim_kite, "NSE:INFY") * 0.9, 1)), "rest")
+    sim_clock.advance(30)
+    item = sim_kite.quote("NSE:INFY")["NSE:INFY"]
+    full = {**item, "mode": "full", "tradable": True, "exchange_timestamp": item["timestamp"]}
+    paper.on_ticks([full])
+    quotes_before = sum(n for route, n in sim.sim.requests.items() if route.startswith("GET /quote"))
+    bought = paper.place(OrderRequest.buy("NSE:INFY", 1), "now").order_id
+    assert paper.order(bought).average_price == item["depth"]["sell"][0]["price"]
+    assert sum(n for route, n in sim.sim.requests.items() if route.startswith("GET /quote")) == quotes_before

@@ -2,7 +2,7 @@
 
 A store that writes :meth:`Engine.to_state` whole after every call pays for the whole day's orders on each one.
 :class:`ChangeTracker` says instead what changed since the last write, at a cost that does not grow with the
-day: orders that are new, live, or were live at the last write (a finished order never changes again); trades
+day: orders that are new or changed (every change of an order is noted as it happens: ``Order.touch``); trades
 appended since; quotes, their arrival times and instrument specs replaced since; and every other book whole
 (positions, holdings, funds, GTTs: one entry per instrument, not per order). :func:`apply_changes` folds such
 changes into a state, so ``to_state()`` then the changes of every later call give ``to_state()`` again.
@@ -42,7 +42,6 @@ class ChangeTracker:
         self.account = account
         self._orders: dict[str, Any] = {}
         self._order_count = 0
-        self._live: set[str] = set()
         self._trades: list[Any] = []
         self._trade_count = 0
         self._keyed: dict[str, dict[Any, Any]] = {}
@@ -52,7 +51,7 @@ class ChangeTracker:
         """Take the account as it is now as written (after a whole dump, or a change returned)."""
         acct = self.account
         self._orders, self._order_count = acct.orders, len(acct.orders)
-        self._live = {o.order_id for o in acct.live()}
+        acct.take_changed()
         self._trades, self._trade_count = acct.trades, len(acct.trades)
         self._keyed = {name: dict(getattr(acct, name)) for name in _KEYED}
 
@@ -67,8 +66,7 @@ class ChangeTracker:
             out["set"]["orders"] = codec.dump(acct.orders)
         else:
             ids = set(islice(acct.orders, self._order_count, None))  # new orders come last (insertion order)
-            ids.update(o.order_id for o in acct.live())
-            ids.update(i for i in self._live if i in acct.orders)
+            ids.update(i for i in acct.take_changed() if i in acct.orders)
             out["orders"] = {i: codec.dump(acct.orders[i]) for i in ids}
         if acct.trades is not self._trades or len(acct.trades) < self._trade_count:
             out["set"]["trades"] = codec.dump(acct.trades)

@@ -32,7 +32,7 @@ from kitekit.engine.spec import InstrumentResolver
 from kitekit.engine.validation import Rules, invalid
 from kitekit.errors import RejectionError
 from kitekit.markethours import TradingCalendar
-from kitekit.wire.orders import GttStatus, OrderStatus, OrderType
+from kitekit.wire.orders import GttStatus, OrderStatus
 
 __all__ = ["STATE_VERSION", "Engine", "EngineConfig"]
 
@@ -153,7 +153,7 @@ class Engine:
     def watched_tokens(self) -> list[int]:
         """Return the instruments whose quotes matter: live orders, open positions, holdings, active GTTs."""
         acct = self._account
-        tokens = {o.instrument_token for o in acct.live()}
+        tokens = acct.live_tokens()
         tokens.update(p.instrument_token for p in acct.positions.values() if p.quantity)
         tokens.update(acct.holdings)
         tokens.update(g.instrument_token for g in acct.gtts.values() if g.status is GttStatus.ACTIVE)
@@ -169,17 +169,7 @@ class Engine:
         Those are the limit prices of open orders (and the band edge a protected market order rests at), the
         triggers of stops not yet fired, and the trigger values of active GTTs. Queued AMOs rest nowhere yet.
         """
-        levels: dict[int, set[float]] = {}
-        for order in self._account.live():
-            if order.status is OrderStatus.AMO_REQ_RECEIVED:
-                continue
-            prices = levels.setdefault(order.instrument_token, set())
-            if order.order_type in (OrderType.LIMIT, OrderType.SL) and order.price:
-                prices.add(order.price)
-            if order.is_stop and not order.triggered:
-                prices.add(order.trigger_price)
-            if order.cap_price:
-                prices.add(order.cap_price)
+        levels = self._account.resting_prices()  # kept as orders change: no walk over every live order
         for gtt in self._account.gtts.values():
             if gtt.status is GttStatus.ACTIVE:
                 levels.setdefault(gtt.instrument_token, set()).update(gtt.trigger_values)

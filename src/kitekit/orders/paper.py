@@ -1,7 +1,7 @@
 """``PaperBroker``: the simulator's own matching engine, fed real (or simulated) quotes, on a ledger that lasts.
 
 Every call first brings the engine up to the clock: resting orders are judged on the market's path since the
-last call (minute candles, when the quote source serves them: :mod:`kitekit.orders.catchup`), then fresh
+last call (minute candles, when the quote source serves them: :mod:`kitekit.orders.catchup`), then the fresh
 quotes of the instruments it watches are fed (one ``quote()`` call, paced like any other). Then the engine's
 route runs and what it changed is appended to the ledger. Orders are checked by the same pre-trade rules as
 live ones, intents are idempotent the same way, and Kite's refusals come out as the SDK's exceptions of the
@@ -213,12 +213,12 @@ class PaperBroker:
     def _feed(
         self, engine: Engine, now: datetime, keys: tuple[str, ...] = (), *, reuse: bool = False
     ) -> dict[str, Mapping[str, Any]]:
-        """Catch the engine up on the market's path, then fetch and push quotes of the watched instruments (and
-        ``keys``) not fetched within ``refresh``.
+        """Fetch quotes, catch the engine up on the market's path since the last call, then push the quotes.
 
-        Routes: the source's ``historical_data()`` per instrument with a resting order and a minute not yet
-        judged (``GET /instruments/historical/{token}/minute``), then its ``quote()`` (``GET /quote``), one call
-        for all of them. With ``reuse``, ``keys`` fetched within ``refresh`` are not fetched again either.
+        Quoted: the watched instruments not fetched within ``refresh``, those whose path is due, and ``keys``
+        (with ``reuse``, not those fetched within ``refresh`` either). Routes: the source's ``quote()``
+        (``GET /quote``, one call for all of them), then its ``historical_data()`` per instrument with a
+        minute not yet judged (``GET /instruments/historical/{token}/minute``).
         """
         due = [str(t) for t in engine.watched_tokens() if not self._fresh(t, now)]
         # An instrument whose path is about to be fed is quoted too: its quote must follow the path, and the

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from kitekit.engine import Engine, EngineConfig, MarketQuote
+from kitekit.engine import Engine, EngineConfig, MarketQuote, apply_changes
 from kitekit.engine.quote import Level
+from kitekit.wire.orders import GttStatus, OrderStatus, OrderType
 from tests.engine_helpers import INFY, MONDAY_OPEN, NIFTY_FUT, NOW, RESOLVE, at, engine, infy, order, quote
 
 
@@ -124,3 +125,100 @@ def test_engines_sharing_liquidity_compete_for_the_same_depth() -> None:
         eng.place_order("regular", order(INFY, "BUY", 100, "MARKET"), NOW)
     assert one.trades(NOW)[0]["average_price"] == 1500.0
     assert two.trades(NOW)[0]["average_price"] == 1500.05
+
+
+class _Folding:
+    """An engine whose every call is followed by its changes, folded into a state kept beside it (as a ledger)."""
+
+    def __init__(self, eng: Engine, check_each: bool) -> None:
+        self.eng, self.check_each = eng, check_each
+        self.state = json.loads(json.dumps(eng.to_state()))
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.eng, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            apply_changes(self.state, json.loads(json.dumps(self.eng.changes())))
+            self.calls += 1
+            if self.check_each:
+                assert self.state == self.eng.to_state(), f"after {name}"
+            return result
+
+        return call
+
+
+@pytest.mark.parametrize("check_each", [True, False])
+def test_the_changes_of_every_call_folded_into_the_first_state_give_the_state_now(check_each: bool) -> None:
+    eng = engine()
+    folding = _Folding(eng, check_each)
+    _first_half(folding)  # type: ignore[arg-type]
+    assert folding.state == eng.to_state()
+    _second_half(folding)  # type: ignore[arg-type]  # fills, a GTT, a TTL lapse, an AMO, a new session
+    assert folding.calls > 15 and folding.state == eng.to_state()
+    assert Engine.from_state(folding.state, RESOLVE, EngineConfig()).to_state() == eng.to_state()
+
+
+def test_a_change_holds_only_what_the_call_touched() -> None:
+    eng = engine()
+    eng.on_quotes([infy()], NOW)
+    for i in range(50):
+        eng.place_order("regular", order(INFY, "BUY" if i % 2 else "SELL", 1, "MARKET"), NOW)
+    eng.place_order("regular", order(INFY, "BUY", 1, price=1400.0), NOW)  # rests
+    eng.changes()
+    new = eng.place_order("regular", order(INFY, "BUY", 1, "MARKET"), at(1))["order_id"]
+    change = eng.changes()
+    assert list(change["orders"]) == [new]  # not the 50 finished ones, nor the one still resting unchanged
+    assert len(change["trades"]) == 1 and "orders" not in change["set"] and "trades" not in change["set"]
+
+
+def _resting_walked(eng: Engine) -> dict[int, list[float]]:
+    """The resting prices found the slow way: a walk over every live order and GTT."""
+    levels: dict[int, set[float]] = {}
+    for o in eng._account.live():  # the index is checked against the orders themselves
+        if o.status is OrderStatus.AMO_REQ_RECEIVED:
+            continue
+        prices = levels.setdefault(o.instrument_token, set())
+        if o.order_type in (OrderType.LIMIT, OrderType.SL) and o.price:
+            prices.add(o.price)
+        if o.is_stop and not o.triggered:
+            prices.add(o.trigger_price)
+        if o.cap_price:
+            prices.add(o.cap_price)
+    for g in eng._account.gtts.values():
+        if g.status is GttStatus.ACTIVE:
+            levels.setdefault(g.instrument_token, set()).update(g.trigger_values)
+    return {t: sorted(p) for t, p in levels.items() if p}
+
+
+class _Checking:
+    """An engine whose resting prices are checked against a walk over its orders after every call."""
+
+    def __init__(self, eng: Engine) -> None:
+        self.eng, self.checked = eng, 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.eng, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            assert self.eng.resting_levels() == _resting_walked(self.eng), f"after {name}"
+            self.checked += 1
+            return result
+
+        return call
+
+
+def test_the_resting_prices_kept_as_orders_change_are_those_of_the_live_orders() -> None:
+    eng = engine()
+    checking = _Checking(eng)
+    _first_half(checking)  # type: ignore[arg-type]
+    assert eng.resting_levels()[INFY.instrument_token]  # limits, a stop, a GTT rest on INFY
+    [ttl] = [o["order_id"] for o in eng.orders(at(1)) if o["price"] == 1400.0]
+    checking.modify_order("regular", ttl, {"price": "1401.0"}, at(2))
+    checking.on_quotes([infy(1503.0, at(3))], at(3))
+    checking.place_order("regular", order(INFY, "BUY", 1000, "MARKET"), at(3))  # the rest waits at its band
+    _second_half(checking)  # type: ignore[arg-type]
+    restored = Engine.from_state(eng.to_state(), RESOLVE, EngineConfig())
+    assert checking.checked > 15 and restored.resting_levels() == eng.resting_levels()

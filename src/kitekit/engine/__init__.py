@@ -11,11 +11,15 @@ Layers, each a module with one job::
     ├── account              the persisted books and the sums over them
     │   ├── order  positions  holdings  funds  gtt
     ├── margins  charges  rates  calculators
+    ├── path                 the price path through minute candles (and between ticks) as quotes
+    ├── changes              the state in increments: what changed since the last write, folded back
     └── codec                state to and from JSON-able values
 """
 
+from kitekit.engine.changes import apply_changes
 from kitekit.engine.engine import STATE_VERSION, Engine, EngineConfig
 from kitekit.engine.matching import Liquidity
+from kitekit.engine.path import Candle, PathPoint
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import AssetClass, InstrumentResolver, InstrumentSpec, resolver_of
 from kitekit.engine.validation import Rules
@@ -23,6 +27,7 @@ from kitekit.engine.validation import Rules
 __all__ = [
     "STATE_VERSION",
     "AssetClass",
+    "Candle",
     "Engine",
     "EngineConfig",
     "InstrumentResolver",
@@ -30,6 +35,8 @@ __all__ = [
     "Level",
     "Liquidity",
     "MarketQuote",
+    "PathPoint",
     "Rules",
+    "apply_changes",
     "resolver_of",
 ]

@@ -14,7 +14,7 @@ from kitekit.engine.order import Ids, Order, Trade
 from kitekit.engine.positions import Position
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.wire.orders import Product, TransactionType
+from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType
 
 __all__ = ["Account"]
 
@@ -49,9 +49,27 @@ class Account:
     # Live orders by instrument (OPEN, TRIGGER PENDING, AMO REQ RECEIVED); derived, never serialized.
     _live: dict[int, dict[str, Order]] = field(default_factory=dict)
     _ttl: dict[str, Order] = field(default_factory=dict)
+    # Ids of orders changed since the account was last written (kitekit.engine.changes); derived, never serialized.
+    _changed: set[str] = field(default_factory=set)
+    # The prices live orders rest at, per instrument, with how many rest at each (kept by track); derived.
+    _levels: dict[int, dict[float, int]] = field(default_factory=dict)
+    _resting: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def add(self, order: Order) -> None:
+        """Put a new order in the book; its changes are noted from now on."""
+        self.orders[order.order_id] = order
+        order.report_changes_to(self._changed)
+        order.touch()
+
+    def take_changed(self) -> set[str]:
+        """Return the ids of orders changed since the last call (still in the book or not), and forget them."""
+        changed = set(self._changed)
+        self._changed.clear()  # in place: every order holds this very set
+        return changed
 
     def track(self, order: Order) -> None:
         """Keep the live-order index in step with ``order``'s status (call after every status change)."""
+        self._rest(order)
         book = self._live.setdefault(order.instrument_token, {})
         if order.status.is_live:
             book[order.order_id] = order
@@ -60,6 +78,36 @@ class Account:
         else:
             book.pop(order.order_id, None)
             self._ttl.pop(order.order_id, None)
+
+    def _rest(self, order: Order) -> None:
+        """Keep the resting prices in step with ``order``: its limit, its stop's trigger, its protection band."""
+        now: tuple[float, ...] = ()
+        if order.status.is_live and order.status is not OrderStatus.AMO_REQ_RECEIVED:
+            limit = order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else 0.0
+            trigger = order.trigger_price if order.is_stop and not order.triggered else 0.0
+            now = tuple(p for p in (limit, trigger, order.cap_price) if p)
+        before = self._resting.pop(order.order_id, ())
+        if now:
+            self._resting[order.order_id] = now
+        if before == now:
+            return
+        levels = self._levels.setdefault(order.instrument_token, {})
+        for price in before:
+            levels[price] -= 1
+            if not levels[price]:
+                del levels[price]
+        for price in now:
+            levels[price] = levels.get(price, 0) + 1
+        if not levels:
+            del self._levels[order.instrument_token]
+
+    def resting_prices(self) -> dict[int, set[float]]:
+        """Return the prices live orders rest at (queued AMOs rest nowhere yet), per instrument."""
+        return {token: set(levels) for token, levels in self._levels.items()}
+
+    def live_tokens(self) -> set[int]:
+        """Return the instruments with live orders (incl. queued AMOs)."""
+        return {token for token, book in self._live.items() if book}
 
     def live(self) -> list[Order]:
         """Return every live order, by instrument, oldest first within one."""
@@ -70,10 +118,12 @@ class Account:
         return list(self._ttl.values())
 
     def reindex(self) -> None:
-        """Rebuild the live-order index from the orders (after loading a saved state)."""
-        self._live, self._ttl = {}, {}
+        """Rebuild the live-order index from the orders (after loading a saved state, or a new session's book)."""
+        self._live, self._ttl, self._levels, self._resting = {}, {}, {}, {}
+        self._changed.clear()  # a new book (loaded, or a new session's) is written whole anyway
         for order in self.orders.values():
             self.track(order)
+            order.report_changes_to(self._changed)
 
     # -- lookups ------------------------------------------------------------------------------------
     def position(self, spec: InstrumentSpec, product: Product) -> Position:

@@ -19,10 +19,28 @@ __all__ = ["dump", "load"]
 T = TypeVar("T")
 
 
+#: Values that are already JSON (exact types: a StrEnum is a str but dumps as its value, which is the same).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def dump(value: Any) -> Any:
     """Return ``value`` (a dataclass tree) as dicts, lists, text, numbers, booleans and None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
+    # Plain values are most of a state by far (every order keeps a full order object per state it went
+    # through), so they are passed through inline, without a call each: a save walks hundreds of thousands.
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else _key(k): v if type(v) in _PLAIN else dump(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else dump(v) for v in value]
+    names = _field_names(kind)
+    if names is not None:
+        out = {}
+        for name in names:
+            v = getattr(value, name)
+            out[name] = v if type(v) in _PLAIN else dump(v)
+        return out
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -45,7 +63,24 @@ def load(kind: type[T], data: Any) -> T:
     return typing.cast(T, _load(kind, data))
 
 
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """Return the persisted fields of a dataclass type (not those starting with ``_``), or None for others."""
+    try:
+        return _FIELDS[kind]
+    except KeyError:
+        names = None
+        if dataclasses.is_dataclass(kind):
+            names = tuple(f.name for f in dataclasses.fields(kind) if not f.name.startswith("_"))
+        _FIELDS[kind] = names
+        return names
+
+
 def _key(key: Any) -> str:
+    if type(key) is str:
+        return key
     if isinstance(key, Enum):
         return str(key.value)
     return repr(key) if isinstance(key, float) else str(key)

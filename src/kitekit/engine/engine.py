@@ -17,6 +17,7 @@ from typing import Any
 from kitekit.clock import IST, ensure_aware
 from kitekit.engine import calculators, codec
 from kitekit.engine.account import Account
+from kitekit.engine.changes import ChangeTracker
 from kitekit.engine.daycycle import DayCycle
 from kitekit.engine.desk import OrderDesk
 from kitekit.engine.flow import OrderFlow
@@ -96,11 +97,21 @@ class Engine:
         self._desk = OrderDesk(self._flow)
         self._cycle = DayCycle(self._flow, self.config.squareoff_at)
         self._cycle.advance(now)
+        self._tracker = ChangeTracker(account)
 
     # -- state --------------------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         """Return the whole account as plain JSON-able values."""
         return {"version": STATE_VERSION, "account": codec.dump(self._account)}
+
+    def changes(self) -> dict[str, Any]:
+        """Return what changed since the engine was built or restored, or since the last call, as JSON-able values.
+
+        The cost follows the change, not the day (:mod:`kitekit.engine.changes`): a store writes
+        :meth:`to_state` now and then and these between, and :func:`~kitekit.engine.changes.apply_changes`
+        folds them back into the state.
+        """
+        return self._tracker.changes()
 
     @classmethod
     def from_state(
@@ -123,6 +134,11 @@ class Engine:
         return cls(resolve, account.now, config, liquidity=liquidity, account=account)
 
     # -- time and market ----------------------------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        """Return the moment the account is at (the latest ``now`` it was given)."""
+        return self._account.now
+
     def advance(self, now: datetime) -> None:
         """Let time pass to ``now``: TTL expiry, square-off, close, the next session and its AMOs."""
         self._cycle.advance(ensure_aware(now))
@@ -137,11 +153,27 @@ class Engine:
     def watched_tokens(self) -> list[int]:
         """Return the instruments whose quotes matter: live orders, open positions, holdings, active GTTs."""
         acct = self._account
-        tokens = {o.instrument_token for o in acct.live()}
+        tokens = acct.live_tokens()
         tokens.update(p.instrument_token for p in acct.positions.values() if p.quantity)
         tokens.update(acct.holdings)
         tokens.update(g.instrument_token for g in acct.gtts.values() if g.status is GttStatus.ACTIVE)
         return sorted(tokens)
+
+    def last_quote(self, token: int) -> MarketQuote | None:
+        """Return the last quote the engine was given of an instrument, or None."""
+        return self._account.quotes.get(token)
+
+    def resting_levels(self) -> dict[int, list[float]]:
+        """Return, per instrument, the prices something rests at, ascending: what a price path must not skip.
+
+        Those are the limit prices of open orders (and the band edge a protected market order rests at), the
+        triggers of stops not yet fired, and the trigger values of active GTTs. Queued AMOs rest nowhere yet.
+        """
+        levels = self._account.resting_prices()  # kept as orders change: no walk over every live order
+        for gtt in self._account.gtts.values():
+            if gtt.status is GttStatus.ACTIVE:
+                levels.setdefault(gtt.instrument_token, set()).update(gtt.trigger_values)
+        return {token: sorted(prices) for token, prices in levels.items()}
 
     def drain_updates(self) -> list[dict[str, Any]]:
         """Return the order updates since the last call (WebSocket/postback payloads), oldest first."""

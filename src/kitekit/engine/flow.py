@@ -185,7 +185,7 @@ class OrderFlow:
             placed_by=self.account.user_id,
             meta=meta or {},
         )
-        self.account.orders[oid] = order
+        self.account.add(order)
         return order
 
     def rms(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[risk.Rejection | None, float]:
@@ -248,6 +248,8 @@ class OrderFlow:
         spec = self.account.specs[order.instrument_token]
         pct = auto_protection(spec, quote.last_price) if order.market_protection == -1 else order.market_protection
         order.cap_price = protection_cap(order.is_buy, quote.last_price, pct, quote, spec.tick_size)
+        order.touch()  # the one change that comes without a new state
+        self.account.track(order)  # it rests at the band's edge from now on
 
     # -- matching -----------------------------------------------------------------------------------
     def on_quote(self, quote: MarketQuote, now: datetime) -> None:

@@ -97,6 +97,18 @@ class Order:
     blocked: float = 0.0
     charged: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: The account's set of changed order ids (derived, never saved), told of every change: see :meth:`touch`.
+    _changed: set[str] | None = field(default=None, repr=False, compare=False)
+
+    def report_changes_to(self, changed: set[str] | None) -> None:
+        """Tell ``changed`` this order's id whenever it changes (the account's incremental writes read it)."""
+        self._changed = changed
+
+    def touch(self) -> None:
+        """Note that the order changed. Every change goes through a new state or a fill, but for one: a
+        protected market order's band (``cap_price``), set from the first quote it meets."""
+        if self._changed is not None:
+            self._changed.add(self.order_id)
 
     @property
     def is_buy(self) -> bool:
@@ -123,12 +135,14 @@ class Order:
         if self.exchange_order_id is not None:
             self.exchange_update_timestamp = now
         self.history.append(self.as_kite())
+        self.touch()
 
     def add_fill(self, price: float, quantity: int) -> None:
         """Fold one fill into ``filled_quantity`` and ``average_price``."""
         total = self.average_price * self.filled_quantity + price * quantity
         self.filled_quantity += quantity
         self.average_price = round(total / self.filled_quantity, 6)
+        self.touch()
 
     def as_kite(self, status: OrderStatus | None = None) -> dict[str, Any]:
         """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE)."""

@@ -9,8 +9,9 @@ The parts, each with one job::
     │   ├── owners      which journals are still open (a lock file each), so a claim's owner is known alive
     │   └── outcomes    what each failure of an order request means (one explicit table)
     ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
-    │   ├── ledger      the paper account on disk (atomic JSON under a file lock)
-    │   └── quotes      quote sources: Kite's or the simulator's quote(), recorded, replayed
+    │   ├── catchup     resting orders judged on the market's path: minute candles, quotes, ticks
+    │   ├── ledger      the paper account on disk (a log of changes and snapshots, under a file lock)
+    │   └── quotes      quote sources: Kite's or the simulator's quote() and candles, recorded, replayed
     ├── validator    pre-trade validation against the instrument store (the rules in rules)
     ├── model    OrderRequest, OrderChange, Placement, Order, Trade, Charges (StrEnums with Kite's wire values)
     ├── portfolio    Position(s), Holding, Funds, GTT requests and triggers

@@ -85,13 +85,11 @@ def test_paper_and_the_simulator_give_the_same_fills_positions_and_pnl(
     live = LiveBroker(kite, sim_instruments, folder=tmp_path / "live", clock=sim_clock, sleep=advancing(sim_clock))
     on_sim = run(live, sim_clock, steps(last))
 
-    # The same sequence on paper, at the same moments, priced by the simulator's own /quote answers. The
-    # simulator's exchange judges resting orders on the quote of each moment it is asked, so paper does the
-    # same here (paths=False): what is compared is the one engine, not two ways of following the market.
+    # The same sequence on paper, at the same moments, priced by the simulator's own answers: its quotes, and the
+    # minute candles both the simulator's exchange and paper follow through a gap (kitekit.engine.catchup).
     sim_clock.set(start)
     recorder = QuoteRecorder(kite)
-    paper = PaperBroker(recorder, sim_instruments, folder=tmp_path / "paper", account="KK1234", clock=sim_clock,
-                        paths=False)  # fmt: skip
+    paper = PaperBroker(recorder, sim_instruments, folder=tmp_path / "paper", account="KK1234", clock=sim_clock)
     on_paper = run(paper, sim_clock, steps(last))
     assert on_paper == on_sim
     assert len(on_sim["fills"]) >= 5 and any(p[2] for p in on_sim["positions"])
@@ -99,6 +97,6 @@ def test_paper_and_the_simulator_give_the_same_fills_positions_and_pnl(
     # And again on paper from the recorded quotes alone: no simulator, the same books.
     replay_clock = ManualClock(start)
     replay = PaperBroker(RecordedQuotes(recorder.answers), sim_instruments, folder=tmp_path / "replay",
-                         account="KK1234", clock=replay_clock, paths=False)  # fmt: skip
+                         account="KK1234", clock=replay_clock)  # fmt: skip
     assert run(replay, replay_clock, steps(last)) == on_sim
     assert replay_clock.now() - start == timedelta(seconds=90 + 600 + 1800)

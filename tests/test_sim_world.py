@@ -255,3 +255,61 @@ def test_every_now_a_simulator_session_shows_is_the_simulators(home: Path, capsy
     capsys.readouterr()
     assert run(["--sim", "orders"]) == 0
     assert re.search(r"│ 11:0\d:\d\d ", capsys.readouterr().out)  # the order book shows the time of day
+
+
+def _ltp(out: str, symbol: str) -> float:
+    row = next(line for line in out.splitlines() if f"│ {symbol} " in line)
+    return float(row.split("│")[2].replace(",", ""))
+
+
+def test_a_scripted_day_twice_the_market_moves_and_resting_orders_fill_while_nothing_runs(
+    home: Path, capsys: pytest.CaptureFixture[str], sim_market: object
+) -> None:
+    from kitekit.engine.path import Candle
+    from kitekit.sim.market import Market
+    from kitekit.wire.history import Interval
+
+    assert isinstance(sim_market, Market)  # the embedded world's market: the same seed, the same prices
+    world = home / "data" / "sim" / "embedded"
+    seen: list[float] = []
+    for _ in ("the first run", "the same script again, in the world the first one left"):
+        assert run(["--sim", "quote", "INFY"]) == 0
+        before = _ltp(capsys.readouterr().out, "INFY")
+        clock = World(world).clock()
+        assert clock is not None
+        now = clock.now()
+        # The lowest INFY trades in the coming hour, read from the simulator's own model: a limit a tick above it
+        # is crossed within the hour, and only then (it is below the price now).
+        uni = sim_market.universe(now)
+        row = uni.by_key["NSE:INFY"]
+        later = now + timedelta(hours=1)
+        minutes = [Candle.from_kite(c) for c in sim_market.candles(uni, row, Interval.MINUTE, now, later, later)]
+        low = min(c.low for c in minutes if c.start > now)
+        limit = round(low + 0.05, 2)
+        crossed = next(c.start for c in minutes if c.start > now and c.low <= limit)
+        assert limit < before
+        assert run(["--sim", "order", "buy", "INFY", "5", "--limit", f"{limit}"]) == 0  # paper
+        assert run(["--sim", "order", "buy", "INFY", "3", "--limit", f"{limit}", "--live", "--yes"]) == 0
+        assert "OPEN" in capsys.readouterr().out
+        World(world).advance(3600)  # an hour of market passes with no command, no simulator running
+        assert run(["--sim", "orders"]) == 0  # paper: filled along the path, at its limit
+        paper_book = capsys.readouterr().out
+        assert run(["--sim", "orders", "--live"]) == 0  # the simulator's exchange: the same
+        live_book = capsys.readouterr().out
+        for book in (paper_book, live_book):
+            last = [line for line in book.splitlines() if "NSE:INFY" in line][-1]
+            assert "COMPLETE" in last and f"{limit:,.2f}" in last, book
+        for where in ([], ["--live"]):
+            assert run(["--sim", "trades", *where]) == 0
+            fill = [line for line in capsys.readouterr().out.splitlines() if "NSE:INFY" in line][-1]
+            assert f" {crossed:%H:%M}:" in fill, (crossed, fill)  # filled in the minute the market reached it
+        assert run(["--sim", "quote", "INFY"]) == 0
+        after = _ltp(capsys.readouterr().out, "INFY")
+        assert after != before  # the market moved between the commands
+        seen += [before, after]
+        for where in ([], ["--live"]):
+            assert run(["--sim", "positions", *where]) == 0
+            position = next(line for line in capsys.readouterr().out.splitlines() if "│ NSE:INFY" in line)
+            pnl = position.split("│")[6].strip()
+            assert re.fullmatch(r"[+-]₹[\d,]+\.\d\d", pnl) and pnl.strip("+-₹") != "0.00", position
+    assert len(set(seen)) == 4  # the second run went on from where the first left the market

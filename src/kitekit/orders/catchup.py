@@ -26,7 +26,8 @@ from typing import Any
 
 from kitekit.clock import IST
 from kitekit.engine import Engine, MarketQuote
-from kitekit.engine.path import MINUTE, Candle, PathPoint, candle_path, path_quotes, through
+from kitekit.engine.catchup import MinuteOf, feed_minute
+from kitekit.engine.path import MINUTE, Candle, PathPoint, path_quotes, through
 from kitekit.markethours import TradingCalendar
 from kitekit.orders.quotes import CandleSource
 from kitekit.wire.envelope import ErrorType, error_type_of
@@ -194,20 +195,15 @@ class MarketPath:
         return {token for candles in by_minute.values() for token, _ in candles}
 
     def _feed_minute(self, engine: Engine, candles: list[tuple[int, Candle]]) -> None:
-        """Feed one minute's paths of several instruments, merged in time order."""
-        levels = engine.resting_levels()  # orders filled or fired a minute ago change what rests
-        quotes: list[tuple[datetime, int, MarketQuote]] = []
-        for rank, (token, candle) in enumerate(candles):
-            if token not in levels:
-                continue
+        """Feed one minute's paths of several instruments (:func:`kitekit.engine.catchup.feed_minute`)."""
+        minute = []
+        for token, candle in candles:
             mark = self.marks[token]
             start = None
             if candle.start < mark.time < candle.start + MINUTE and mark.price is not None and not mark.ticks:
                 start = PathPoint(mark.time, mark.price)
-            points = candle_path(candle, levels[token], start=start)
-            quotes.extend((q.timestamp, rank, q) for q in path_quotes(token, points, template=engine.last_quote(token)))
-        for _, _, quote in sorted(quotes, key=lambda item: (item[0], item[1])):
-            engine.on_quotes([quote], quote.timestamp)
+            minute.append(MinuteOf(token, candle, start))
+        feed_minute(engine, minute)
 
     def _trading(self, start: datetime, end: datetime) -> bool:
         """Return True if a session is open at some moment of [start, end)."""

@@ -30,20 +30,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from filelock import FileLock
 
 from kitekit.clock import Clock
 from kitekit.engine import Engine, EngineConfig, Liquidity
+from kitekit.engine.catchup import MinuteOf, feed_minute
+from kitekit.engine.path import MINUTE, Candle, PathPoint
 from kitekit.files import atomic_write
 from kitekit.sim.config import SimConfig
 from kitekit.sim.instruments import SpecBook, market_quotes
 from kitekit.sim.market import Market
 from kitekit.sim.mf import MfBook
+from kitekit.wire.history import Interval
 
 __all__ = ["STARTING_HOLDINGS", "STATE_VERSION", "SimExchange", "UserAccount"]
 
 log = logging.getLogger("kitekit.sim")
 T = TypeVar("T")
+
+#: A gap in market seconds past which an account catches up along the market's path, not from the quote now.
+GAP_S = 2.0
 
 #: Bumped whenever the account file's shape changes incompatibly.
 STATE_VERSION = 1
@@ -218,8 +225,10 @@ class SimExchange:
 
     # -- catching up with the clock ----------------------------------------------------------------
     def _catch_up(self, acct: UserAccount, now: datetime, tokens: Iterable[int] = ()) -> None:
-        """Feed the engine a quote of every instrument it watches (and ``tokens``) not yet fed at this moment."""
+        """Bring the account to ``now``: the market's path since its last moment, then a quote of every instrument
+        it watches (and ``tokens``) not yet fed at this moment."""
         self.specs.moment = now
+        self._walk_the_gap(acct, now)
         uni = self.specs.universe()
         moment = self.market.point(now).moment
         wanted = set(acct.engine.watched_tokens())
@@ -232,6 +241,31 @@ class SimExchange:
         for quote in quotes:
             acct.fed[quote.instrument_token] = moment
         acct.engine.on_quotes(quotes, now)
+
+    def _walk_the_gap(self, acct: UserAccount, now: datetime) -> None:
+        """Feed the minute candles since the account's last moment, as paths through what rests (a world that went
+        on while no simulator ran, or a pump that fell behind): a limit fills at its price when the market
+        reached it, not at whatever the price is now. See :mod:`kitekit.engine.catchup`."""
+        since = acct.engine.now
+        levels = acct.engine.resting_levels()
+        if not levels or (now - since).total_seconds() < GAP_S:
+            return
+        uni = self.specs.universe()
+        first = since.replace(second=0, microsecond=0)
+        by_minute: dict[datetime, list[MinuteOf]] = {}
+        for token in levels:
+            row = uni.by_token.get(token)
+            if row is None:
+                continue  # expired since: its last day was settled by the engine's own day cycle
+            start = PathPoint(since, float(self.market.last_prices(uni, np.array([row]), since)[0]))
+            for values in self.market.candles(uni, row, Interval.MINUTE, first, now, now):
+                candle = Candle.from_kite(values)
+                inside = candle.start <= since < candle.start + MINUTE
+                if candle.start + MINUTE > since:
+                    by_minute.setdefault(candle.start, []).append(MinuteOf(token, candle, start if inside else None))
+        for minute in sorted(by_minute):
+            feed_minute(acct.engine, by_minute[minute])
+        acct.fed.clear()
 
     def tick(self) -> None:
         """Catch every loaded account up with the clock (the pump calls this; tests may too)."""

@@ -24,10 +24,14 @@ __all__ = [
     "KiteError",
     "decode_error",
     "error_body",
+    "error_in",
     "error_type_of",
     "exception_class",
     "exception_for",
+    "excerpt",
+    "not_json_message",
     "rate_limited_body",
+    "status_for",
     "success_body",
 ]
 
@@ -129,27 +133,59 @@ def decode_error(status: int, content_type: str, body: bytes) -> KiteError | Non
     if status < 400 and not is_json:
         return None
     if not is_json:
-        return KiteError(status, None, _excerpt(body), kite_json=False)
+        return KiteError(status, None, excerpt(body), kite_json=False)
     if status < 400 and b'"error' not in body:
         return None  # cheap: a success without the word cannot carry an error
     try:
         data = json.loads(body)
     except ValueError:
-        message = f"Couldn't parse the JSON response received from the server: {_excerpt(body)}"
-        return KiteError(status, None, message, kite_json=False)
+        return KiteError(status, None, not_json_message(body), kite_json=False)
     if not isinstance(data, dict):
-        return KiteError(status, None, f"Unexpected JSON answer: {_excerpt(body)}", False) if status >= 400 else None
-    name = data.get("error_type")
-    if data.get("status") != "error" and not name:
-        return KiteError(status, None, _excerpt(body), False) if status >= 400 else None
+        return KiteError(status, None, f"Unexpected JSON answer: {excerpt(body)}", False) if status >= 400 else None
+    error = error_in(data, status)
+    if error is None and status >= 400:
+        return KiteError(status, None, excerpt(body), False)
+    return error
+
+
+def error_in(payload: dict[str, Any], status: int | None = None) -> KiteError | None:
+    """Return the Kite error an answer's decoded JSON object carries, or None when it carries none.
+
+    For a caller that has decoded the body already (a candles answer is decoded once, success or not). The
+    same reading as :func:`decode_error`: an error is a ``status`` of ``"error"`` or a truthy ``error_type``.
+
+    Args:
+        payload: the decoded JSON object.
+        status: the answer's HTTP status; None takes the one Kite pairs with the error (:func:`status_for`).
+    """
+    name = payload.get("error_type")
+    if payload.get("status") != "error" and not name:
+        return None
     try:
         error_type = ErrorType(name) if isinstance(name, str) else None
     except ValueError:
-        error_type = None
-    return KiteError(status, error_type, str(data.get("message", "")), kite_json=True)
+        error_type = None  # a name Kite never sends: the SDK's GeneralException
+    message = str(payload.get("message", ""))
+    return KiteError(status if status is not None else status_for(error_type, message), error_type, message, True)
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
+def status_for(error_type: ErrorType | None, message: str = "") -> int:
+    """Return the HTTP status Kite sends with an error: its type's, or 429 for "Too many requests"."""
+    if error_type is ErrorType.NETWORK and message == TOO_MANY_REQUESTS:
+        return 429
+    return (error_type or ErrorType.GENERAL).http_status
+
+
+def not_json_message(body: bytes | str) -> str:
+    """Return the SDK's message for a body that should be JSON and is not, with the body cut to 200 characters.
+
+    ``KiteConnect._request`` puts the whole body in its message; a megabyte of it helps nobody.
+    """
+    return f"Couldn't parse the JSON response received from the server: {excerpt(body)}"
+
+
+def excerpt(body: bytes | str, limit: int = 200) -> str:
+    """Return the start of ``body`` as a ``repr``, for a message about an answer that could not be read."""
     return repr(body[:limit]) + ("…" if len(body) > limit else "")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from kiteconnect import exceptions as kex
 
-from kitekit.errors import SessionExpiredError
+from kitekit.errors import KitekitError, SessionExpiredError
 from kitekit.wire.envelope import (
     TOO_MANY_REQUESTS,
     ErrorType,
     KiteError,
+    RejectionError,
     decode_error,
     error_body,
     error_in,
@@ -121,3 +122,16 @@ def test_bodies_have_kites_exact_keys() -> None:
         "data": None,
     }
     assert rate_limited_body() == {"status": "error", "message": "Too many requests", "error_type": "NetworkException"}
+
+
+def test_a_refusal_carries_what_kites_error_answer_carries() -> None:
+    refusal = RejectionError(ErrorType.INPUT, "Invalid `quantity`.")
+    assert (refusal.status, refusal.body()) == (400, error_body(ErrorType.INPUT, "Invalid `quantity`."))
+    assert refusal.as_kite() == {
+        "code": 400,
+        "error_type": "InputException",
+        "message": "Invalid `quantity`.",
+        "data": None,
+    }
+    assert RejectionError(ErrorType.NETWORK, TOO_MANY_REQUESTS, 429).status == 429
+    assert isinstance(refusal, KitekitError) and str(refusal) == "Invalid `quantity`."

@@ -2,9 +2,14 @@
 
 Both sides use this one module: the simulator builds its answers with :func:`success_body`,
 :func:`error_body` and :func:`rate_limited_body`; the client decodes error answers with
-:func:`decode_error` (the transport, the raw dump download) and turns them into the official SDK's
-exception classes through one explicit table (:func:`exception_class`), exactly as ``KiteConnect._request``
-would. See ``docs/protocol.md`` §2 for the rules.
+:func:`decode_error` (the transport, the raw dump download, the candle parser through :func:`error_in`)
+and turns them into the official SDK's exception classes through one explicit table
+(:func:`exception_class`), exactly as ``KiteConnect._request`` would. See ``docs/protocol.md`` §2 for the
+rules.
+
+:class:`RejectionError` is the one exception for "Kite refuses this" raised on our side of the wire: by the
+matching engine (the paper broker raises the SDK's class of its ``error_type``), by the simulator's routes
+and by its ticker at the upgrade (their edges answer with :meth:`RejectionError.body` and its ``status``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from kitekit.errors import KitekitError
+
 if TYPE_CHECKING:
     from kiteconnect.exceptions import KiteException
 
@@ -22,6 +29,7 @@ __all__ = [
     "TOO_MANY_REQUESTS",
     "ErrorType",
     "KiteError",
+    "RejectionError",
     "decode_error",
     "error_body",
     "error_in",
@@ -86,6 +94,35 @@ _SDK_CLASS: dict[ErrorType, str] = {
     ErrorType.DATA: "DataException",
     ErrorType.GENERAL: "GeneralException",
 }
+
+
+class RejectionError(KitekitError):
+    """A request refused the way Kite refuses it: its ``error_type``, message and HTTP status.
+
+    Raised by the matching engine (an order, a modification, a GTT, a margin call), by the simulator's logic
+    and by its ticker at the upgrade. The simulator answers it as it is (:meth:`body` with ``status``); the
+    paper broker raises the SDK's exception of that ``error_type``. (It was ``kitekit.errors.RejectionError``
+    until the ground floor stopped importing ``wire/``; it lives here, beside :class:`ErrorType`.)
+
+    Args:
+        error_type: Kite's ``error_type``.
+        message: Kite's message, word for word where Kite's is known.
+        status: the HTTP status; None takes the one Kite pairs with ``error_type``.
+    """
+
+    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status if status is not None else error_type.http_status
+
+    def body(self) -> dict[str, Any]:
+        """Return Kite's error envelope for this refusal (:func:`error_body`)."""
+        return error_body(self.error_type, self.message)
+
+    def as_kite(self) -> dict[str, object]:
+        """Return ``{code, error_type, message, data}``, the shape of an autoslice child's ``error``."""
+        return {"code": self.status, "error_type": str(self.error_type), "message": self.message, "data": None}
 
 
 def success_body(data: Any) -> dict[str, Any]:

@@ -33,9 +33,10 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
     │   └── JournalError            the intent journal or the paper ledger cannot be used
-    ├── TickError                   (also ValueError) the WebSocket tick codec refused something
+    ├── TickError                   (also ValueError) the WebSocket ticker's codec refused something
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
-    │   └── TickValueError          a value the official SDK would misread was given to the encoder
+    │   ├── TickValueError          a value the official SDK would misread was given to the encoder
+    │   └── TickMessageError        a text message (subscribe, mode, an order update) is malformed
     ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
     │                               connections carry, a tick recording that cannot be read
     └── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
@@ -84,6 +85,7 @@ __all__ = [
     "SimulatorUnreachableError",
     "TickError",
     "TickFrameError",
+    "TickMessageError",
     "TickValueError",
     "TickerError",
     "UnknownInstrumentError",
@@ -235,7 +237,7 @@ class JournalError(OrderError):
 
 
 class TickError(KitekitError, ValueError):
-    """Base of the tick codec's refusals (docs/protocol.md §15.3-§15.5)."""
+    """Base of the ticker codec's refusals: binary frames (docs/protocol.md §15.3-§15.5) and text messages."""
 
 
 class TickFrameError(TickError):
@@ -259,6 +261,10 @@ class TickValueError(TickError):
         self.field = field
         self.row = row
         super().__init__(message)
+
+
+class TickMessageError(TickError):
+    """A ticker text message is malformed (§15.2, §15.8); the message says what a valid one looks like."""
 
 
 class SimulatorUnreachableError(KitekitError):

@@ -7,13 +7,14 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from kitekit.ticker.reconnect import Backoff, Watchdog
 from kitekit.wire.ticks import Mode
+from kitekit.wire.ticks.messages import mode_message, subscribe_message, unsubscribe_message
 
 __all__ = ["Connection", "Owner", "StaleLinkError", "UpgradeRefusedError"]
 
@@ -182,10 +183,10 @@ class Connection:
                 return
             want = self.owner.want(self.shard)
             sent = self._sent
-            messages: list[dict[str, Any]] = []
+            messages: list[str] = []
             gone = [t for t in sent if t not in want]
             if gone:
-                messages.append({"a": "unsubscribe", "v": gone})
+                messages.append(unsubscribe_message(gone))
             new: dict[Mode, list[int]] = {}
             changed: dict[Mode, list[int]] = {}
             for token, mode in want.items():
@@ -194,12 +195,12 @@ class Connection:
                 elif sent[token] is not mode:
                     changed.setdefault(mode, []).append(token)
             for mode, tokens in new.items():
-                messages.append({"a": "subscribe", "v": tokens})
-                messages.append({"a": "mode", "v": [mode.value, tokens]})
-            messages.extend({"a": "mode", "v": [mode.value, tokens]} for mode, tokens in changed.items())
+                messages.append(subscribe_message(tokens))
+                messages.append(mode_message(mode, tokens))
+            messages.extend(mode_message(mode, tokens) for mode, tokens in changed.items())
             try:
                 for message in messages:
-                    await ws.send(json.dumps(message))
+                    await ws.send(message)
             except ConnectionClosed:
                 return  # the reader sees it too, reconnects, and resubscribes everything
             self._sent = want

@@ -17,11 +17,12 @@ from kitekit.sim.auth import AuthState
 from kitekit.sim.feed.faults import MALFORMED_FRAME, FeedFault, FeedFaultKind
 from kitekit.sim.feed.market_ticks import Want, build_frames
 from kitekit.sim.feed.replay import Recording
-from kitekit.sim.feed.session import FeedLimits, FeedSession, handle_message, order_frame
+from kitekit.sim.feed.session import FeedLimits, FeedSession, handle_message
 from kitekit.sim.market import Market, SessionPoint
 from kitekit.sim.updates import OrderUpdates
 from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.ticks import HEARTBEAT
+from kitekit.wire.ticks.messages import order_message
 
 __all__ = ["Channel", "Feed"]
 
@@ -195,7 +196,7 @@ class Feed:
     async def _drain(self, session: FeedSession, channel: Channel) -> None:
         if session.updates is not None:
             for update in session.updates.take():
-                session.texts.append(order_frame(update))
+                session.texts.append(order_message(update))
         while session.texts:
             await channel.send_text(session.texts.popleft())
             session.last_sent = time.monotonic()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -13,6 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from kitekit.ticker.reconnect import Backoff, Watchdog
+from kitekit.wire.envelope import decode_error
 from kitekit.wire.ticks import Mode
 from kitekit.wire.ticks.messages import mode_message, subscribe_message, unsubscribe_message
 
@@ -124,7 +124,10 @@ class Connection:
                         code, reason = ws.close_code or 1006, ws.close_reason or ""
             except InvalidStatus as exc:
                 response = exc.response
-                refusal = UpgradeRefusedError(response.status_code, _message(response.body))
+                content_type = response.headers.get("content-type", "")
+                refusal = UpgradeRefusedError(
+                    response.status_code, _message(response.status_code, content_type, response.body)
+                )
                 if self.owner.refused(self.shard, refusal):
                     return
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, StaleLinkError) as exc:
@@ -222,13 +225,11 @@ class Connection:
             await ws.close(1000, "closed by the client")
 
 
-def _message(body: bytes | bytearray | None) -> str:
-    """Return the ``message`` of a refusal's Kite envelope, or its text."""
+def _message(status: int, content_type: str, body: bytes | bytearray | None) -> str:
+    """Return the ``message`` of a refusal's Kite envelope, or the start of its text."""
     if not body:
         return ""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body[:200].decode("utf-8", "replace").strip()
-    message = parsed.get("message") if isinstance(parsed, dict) else None
-    return message if isinstance(message, str) else ""
+    error = decode_error(status, content_type, bytes(body))
+    if error is not None and error.kite_json:
+        return error.message
+    return bytes(body[:200]).decode("utf-8", "replace").strip()

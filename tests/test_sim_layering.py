@@ -10,7 +10,7 @@ import kitekit.sim
 SIM = Path(kitekit.sim.__file__).parent
 # What sim/ may import from kitekit: itself, the shared protocol, the matching engine (shared with the paper
 # broker, as the house style allows), and foundations with no I/O at import.
-ALLOWED = {"sim", "wire", "engine", "clock", "sessionclock", "markethours", "files", "errors"}
+ALLOWED = {"sim", "wire", "engine", "clock", "sessionclock", "markethours", "files", "errors", "redact"}
 # Where Starlette may appear: the HTTP edge only.
 STARLETTE_OK = {"http"}
 

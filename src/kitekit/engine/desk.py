@@ -26,7 +26,7 @@ from kitekit.engine.validation import (
     parse_modify,
     parse_place,
 )
-from kitekit.errors import RejectionError
+from kitekit.wire.envelope import RejectionError
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Validity, Variety
 

@@ -30,8 +30,8 @@ from kitekit.engine.portfolio import convert_position
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentResolver
 from kitekit.engine.validation import Rules, invalid
-from kitekit.errors import RejectionError
 from kitekit.markethours import TradingCalendar
+from kitekit.wire.envelope import RejectionError
 from kitekit.wire.orders import GttStatus, OrderStatus
 
 __all__ = ["STATE_VERSION", "Engine", "EngineConfig"]

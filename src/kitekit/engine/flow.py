@@ -22,9 +22,8 @@ from kitekit.engine.order import Order, Trade
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import PlaceRequest, Rules, invalid
-from kitekit.errors import RejectionError
 from kitekit.markethours import MarketPhase, TradingCalendar
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kitekit.engine.quote import MarketQuote
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 
 __all__ = ["Rejection", "circuit", "funds", "holdings", "stop_crossed"]
 

@@ -20,9 +20,8 @@ from typing import Any, TypeVar
 
 from kitekit.engine.matching import on_tick
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.errors import RejectionError
 from kitekit.markethours import MarketPhase, TradingCalendar
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = [

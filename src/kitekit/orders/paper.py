@@ -23,7 +23,6 @@ from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
     IntentConflictError,
     OrderStateError,
-    RejectionError,
     UnknownInstrumentError,
 )
 from kitekit.orders.catchup import MarketPath
@@ -36,7 +35,7 @@ from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.quotes import QuoteSource, candle_source
 from kitekit.orders.rules import PreTradeRules
 from kitekit.orders.validator import Validator, day_of
-from kitekit.wire.envelope import ErrorType, exception_class
+from kitekit.wire.envelope import ErrorType, RejectionError, exception_class
 
 if TYPE_CHECKING:
     from kiteconnect.exceptions import KiteException

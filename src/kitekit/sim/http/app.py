@@ -27,11 +27,10 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitekit.clock import Clock, SystemClock
-from kitekit.errors import RejectionError
 from kitekit.files import atomic_write
+from kitekit.redact import SECRET_PARAMS
 from kitekit.sim.auth import AuthState
 from kitekit.sim.config import SimConfig
-from kitekit.sim.errors import ApiError
 from kitekit.sim.exchange import SimExchange
 from kitekit.sim.faults import Fault, FaultInjector, OrderFaults
 from kitekit.sim.feed import Feed
@@ -47,8 +46,8 @@ from kitekit.sim.http.edge import (
 from kitekit.sim.market import Market
 from kitekit.sim.ratelimit import OrderCaps, RateLimiter
 from kitekit.sim.updates import OrderUpdates
-from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body
-from kitekit.wire.routes import SECRET_PARAMS, classify
+from kitekit.wire.envelope import ErrorType, RejectionError, error_body, rate_limited_body
+from kitekit.wire.routes import classify
 
 __all__ = ["ADMIN_HEADER", "SimApp", "redact_query"]
 
@@ -138,7 +137,7 @@ class _AdminGuard:
         if why is None:
             await self.app(scope, receive, send)
             return
-        await error_response(ApiError(ErrorType.PERMISSION, why))(scope, receive, send)
+        await error_response(RejectionError(ErrorType.PERMISSION, why))(scope, receive, send)
 
     def refusal(self, headers: Headers, client: str | None = None) -> str | None:
         """Return why an admin request from address ``client`` is refused, or None to let it through."""
@@ -198,9 +197,11 @@ class _Faults:
         if fault is Fault.HTML_502:
             response: Response = HTMLResponse(_HTML_502, status_code=502)
         elif fault is Fault.NETWORK:
-            response = error_response(ApiError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again."))
+            response = error_response(
+                RejectionError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again.")
+            )
         else:
-            response = error_response(ApiError(ErrorType.DATA, "Couldn't parse the OMS response."))
+            response = error_response(RejectionError(ErrorType.DATA, "Couldn't parse the OMS response."))
         await response(scope, receive, send)
 
 
@@ -291,8 +292,8 @@ class SimApp:
         """Return ``handler`` wrapped with authentication, rate limiting and the success/error envelope.
 
         Args:
-            handler: returns the envelope's ``data``, a ready Response, or raises :class:`ApiError` (or the
-                engine's :class:`RejectionError`, answered the same way).
+            handler: returns the envelope's ``data``, a ready Response, or raises :class:`RejectionError`
+                (its own or the engine's, answered the same way).
             auth: require ``Authorization: token api_key:access_token`` (403 TokenException without it);
                 routes without it are rate-limited by their ``api_key`` parameter instead.
         """
@@ -306,10 +307,8 @@ class SimApp:
                 ):
                     return json_response(rate_limited_body(), 429)
                 data = await handler(request, grant)
-            except ApiError as err:
+            except RejectionError as err:  # the simulator's own refusals and the engine's alike
                 return error_response(err)
-            except RejectionError as err:
-                return error_response(ApiError(err.error_type, err.message, err.status))
             if isinstance(data, Response):
                 return data
             return success_response(data)

@@ -21,7 +21,7 @@ def trigger_id(text: str) -> int:
     """Return a path's trigger id as the integer Kite uses.
 
     Raises:
-        ApiError: not a whole number of at most 18 digits (400 InputException).
+        RejectionError: not a whole number of at most 18 digits (400 InputException).
     """
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise invalid_input(f"Invalid trigger id {text!r}.")

@@ -22,9 +22,9 @@ from kitekit import redact
 from kitekit.clock import IST, Clock, SystemClock, bind_clock
 from kitekit.config import Settings
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError, SessionSaveError
-from kitekit.pacer import Pacer
-from kitekit.retry import RetryPolicy
-from kitekit.session.client import default_pacer, paced_client
+from kitekit.rest.client import default_pacer, paced_client
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
 from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect
 from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
 from kitekit.session.totp import LoginRetry, LoginStep, TransientLoginError, totp_login

@@ -5,11 +5,11 @@ through it, including calls users write themselves, and the SDK itself stays unt
 the adapter
 
 1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
-2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.pacer.Pacer`;
+2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.rest.pacer.Pacer`;
 3. sends it and reads the whole body;
 4. on a 429, cools the class down for every process sharing the pacer;
 5. on a TokenException, calls ``on_token_error`` once;
-6. retries idempotent GETs after network-side failures, per :mod:`kitekit.retry`, each try paced again.
+6. retries idempotent GETs after network-side failures, per :mod:`kitekit.rest.retry`, each try paced again.
 
 Whatever is not retried, or is still failing when the attempts run out, is handed back unchanged: the SDK
 then raises its usual exception (``NetworkException``, ``TokenException``…), or the last transport error
@@ -27,14 +27,14 @@ import requests
 from kiteconnect import KiteConnect
 from requests.adapters import HTTPAdapter
 
-from kitekit.pacer import Pacer
-from kitekit.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
 from kitekit.wire.envelope import ErrorType, decode_error
 from kitekit.wire.routes import EndpointClass, classify
 
 __all__ = ["KiteTransport", "api_key_of", "install_transport", "kite_error_type"]
 
-log = logging.getLogger("kitekit.transport")
+log = logging.getLogger("kitekit.rest.transport")
 
 
 def kite_error_type(response: requests.Response) -> ErrorType | None:
@@ -73,7 +73,7 @@ def api_key_of(request: requests.PreparedRequest) -> str:
 
 
 class KiteTransport(HTTPAdapter):
-    """Paces each request under its class's limit, retries idempotent GETs per :data:`kitekit.retry.POLICY`,
+    """Paces each request under its class's limit, retries idempotent GETs per :data:`kitekit.rest.retry.POLICY`,
     and reports a dead session.
 
     Args:

@@ -223,8 +223,10 @@ def test_every_call_asks_the_bucket_of_its_api_key_and_class(
     install_transport(stranger, pacer=pacer)
     with contextlib.suppress(KiteException):
         stranger.generate_session("x" * 32, "wrong secret")
+    with contextlib.suppress(KiteException):
+        stranger.margins()  # neither a token nor an api_key parameter on the wire: still this key's bucket
     key = sim_kite.api_key
-    assert pacer.asked == [(key, QUOTE), (key, OTHER), (key, HISTORICAL), (key, ORDER), (key, OTHER)]
+    assert pacer.asked == [(key, QUOTE), (key, OTHER), (key, HISTORICAL), (key, ORDER), (key, OTHER), (key, OTHER)]
     assert sim.sim.requests["POST /orders/regular"] == 1  # placement is never retried
 
 

@@ -104,11 +104,14 @@ class SessionManager:
         return kite
 
     def _guard(self, access_token: str) -> Callable[[], None]:
-        """Return a check, run before each request, that fails fast once this token is known dead."""
+        """Return a check, run before each request, that fails fast once this token is known dead.
+
+        The session file is read again only when it changed (another process may have marked it dead).
+        """
 
         def check() -> None:
-            session = self.saved()
-            if session is None or session.access_token != access_token:
+            session = self.store.current()
+            if session is None or session.api_key != self.api_key or session.access_token != access_token:
                 return  # logged out or replaced: let Kite answer for this token
             if session.is_expired(self.clock.now()):
                 raise SessionExpiredError(self._expired_message(session))

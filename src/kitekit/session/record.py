@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST
-from kitekit.config import warn_if_tracked
-from kitekit.files import atomic_write, ensure_dir
+from kitekit.files import atomic_write, ensure_dir, warn_if_tracked
 from kitekit.paths import data_dir
 
 if TYPE_CHECKING:

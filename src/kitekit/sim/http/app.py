@@ -10,6 +10,7 @@ answers unknown routes, wrong methods and crashes with Kite's error envelope.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import time
@@ -24,14 +25,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kitekit.clock import Clock
-from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import ApiError
 from kitekit.sim.faults import Fault, FaultInjector
 from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, ticker, user
 from kitekit.sim.http.edge import drop_connection, error_response, json_response
 from kitekit.sim.http.state import SimState
-from kitekit.sim.market import Market
 from kitekit.wire.envelope import ErrorType, error_body
 from kitekit.wire.routes import SECRET_PARAMS
 
@@ -212,17 +210,9 @@ async def _crash(request: Request, exc: Exception) -> Response:
 class SimApp(SimState):
     """The simulator's state and its ASGI application (``.asgi``): every area's routes behind the middleware."""
 
-    def __init__(
-        self,
-        config: SimConfig | None = None,
-        clock: Clock | None = None,
-        market: Market | None = None,
-        totp_clock: Clock | None = None,
-    ) -> None:
-        super().__init__(config, clock, market, totp_clock)
-        self.asgi = self._build()
-
-    def _build(self) -> ASGIApp:
+    @functools.cached_property
+    def asgi(self) -> ASGIApp:
+        """Return the ASGI application, built on first use (a test may put its own in its place)."""
         app = Starlette(
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},

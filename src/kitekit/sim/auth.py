@@ -22,6 +22,7 @@ from kitekit.clock import IST, Clock, SystemClock
 from kitekit.files import atomic_write
 from kitekit.sim.config import SimConfig
 from kitekit.sim.errors import invalid_input, token_error
+from kitekit.wire.auth import parse_authorization
 from kitekit.wire.envelope import ErrorType, RejectionError
 
 __all__ = ["AuthState", "Grant", "checksum"]
@@ -267,9 +268,13 @@ class AuthState:
 
     def authenticate(self, authorization: str | None) -> Grant:
         """Return the grant behind an ``Authorization: token key:access_token`` header, or raise 403."""
-        if not authorization or not authorization.startswith("token ") or ":" not in authorization:
+        credentials = parse_authorization(authorization)
+        if credentials is None:
             raise token_error()
-        api_key, _, access_token = authorization[6:].strip().partition(":")
+        return self.grant_of(*credentials)
+
+    def grant_of(self, api_key: str, access_token: str) -> Grant:
+        """Return the live grant of ``access_token`` if it belongs to ``api_key``, or raise 403."""
         with self._lock:
             self._sync()
             grant = self._grants.get(access_token)

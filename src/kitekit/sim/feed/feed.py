@@ -104,7 +104,7 @@ class Feed:
         if time.monotonic() < self._refuse_until:
             raise self._refuse(503, ErrorType.NETWORK, "The ticker is not accepting connections now. Retry shortly.")
         try:
-            grant = self.auth.authenticate(f"token {api_key}:{access_token}")
+            grant = self.auth.grant_of(api_key, access_token)
         except RejectionError:
             raise self._refuse(403, ErrorType.TOKEN, "Invalid `api_key` or `access_token`.") from None
         held = sum(1 for s in self._sessions.values() if s.api_key == grant.api_key)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: An API handler: the request and its grant (None on routes without auth) in, the envelope's ``data`` out
-#: (or a ready Response, e.g. CSV). :meth:`SimApp.api` wraps it with auth, rate limits and the envelope.
+#: (or a ready Response, e.g. CSV). :meth:`SimState.api` wraps it with auth, rate limits and the envelope.
 Handler = Callable[[Request, Grant | None], Awaitable[Any]]
 
 
@@ -146,7 +146,7 @@ def user_of(grant: Grant | None) -> str:
     """Return the user a grant belongs to (every exchange route is authenticated, so there is one).
 
     Raises:
-        RejectionError: no grant (403 TokenException), which ``SimApp.api(..., auth=True)`` already prevents.
+        RejectionError: no grant (403 TokenException), which ``SimState.api(..., auth=True)`` already prevents.
     """
     if grant is None:
         raise token_error()

@@ -12,7 +12,7 @@ from kitekit.sim.errors import invalid_input
 from kitekit.sim.http.edge import engine_call, form_of
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["routes", "trigger_id"]
 
@@ -28,7 +28,7 @@ def trigger_id(text: str) -> int:
     return int(text)
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the GTT routes."""
     exchange = sim.exchange
 

@@ -19,7 +19,7 @@ from kitekit.sim.http.edge import form_of, success_response
 from kitekit.wire.envelope import ErrorType, RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["SESSION_COOKIE", "redirect_location", "routes", "web_login_payload"]
 
@@ -54,7 +54,7 @@ def web_login_payload(user_id: str, request_id: str) -> dict[str, Any]:
     }
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the login routes: the browser pages and the web-login API."""
 
     def redirect(params: dict[str, str], redirect_params: str) -> RedirectResponse:

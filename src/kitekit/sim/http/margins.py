@@ -12,7 +12,7 @@ from kitekit.sim.http.edge import engine_call, flag, json_array
 from kitekit.wire.envelope import ErrorType, RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["routes"]
 
@@ -22,7 +22,7 @@ def _instruments(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(str(i.get("exchange", "")), str(i.get("tradingsymbol", ""))) for i in items}
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the calculator routes."""
     exchange = sim.exchange
 

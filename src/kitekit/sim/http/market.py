@@ -28,7 +28,7 @@ from kitekit.wire.history import Interval
 from kitekit.wire.routes import EXCHANGES, QuoteEndpoint
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = [
     "HistoryQuery",
@@ -265,7 +265,7 @@ def candles_payload(market: Market, query: HistoryQuery, now: datetime) -> dict[
 
 
 # -- routes ----------------------------------------------------------------------------------------
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the market data routes: one per quote endpoint, the dump, history."""
 
     def quote_handler(endpoint: QuoteEndpoint) -> Handler:

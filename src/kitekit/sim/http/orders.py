@@ -20,7 +20,7 @@ from kitekit.wire.envelope import ErrorType, RejectionError, rate_limited_body
 from kitekit.wire.orders import Variety
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["accepted_error", "order_count", "routes"]
 
@@ -47,7 +47,7 @@ def order_count(variety: str, form: dict[str, str]) -> int:
     return 1
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the order routes."""
     exchange = sim.exchange
 

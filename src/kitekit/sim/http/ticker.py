@@ -21,7 +21,7 @@ from kitekit.sim.http.edge import error_response, success_response
 from kitekit.wire.envelope import RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["FEED_ADMIN", "routes"]
 
@@ -56,7 +56,7 @@ class _Channel:
             transport.abort()
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the WebSocket route at ``/`` and the feed's admin routes at :data:`FEED_ADMIN` (before ``/__sim``'s)."""
 
     async def ticker(websocket: WebSocket) -> None:

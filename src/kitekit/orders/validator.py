@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from kitekit.clock import IST
 from kitekit.engine.quote import MarketQuote
@@ -24,9 +25,11 @@ from kitekit.wire.order_rules import (
     tag_ok,
 )
 from kitekit.wire.order_terms import ModifyRequest, PlaceRequest, freeze_quantity, merge, slice_size
-from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
+from kitekit.wire.orders import OrderStatus, OrderType, Product, Validity, Variety
 
 __all__ = ["Validator", "day_of", "standing_terms"]
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Validator:
@@ -130,30 +133,34 @@ class Validator:
 def standing_terms(order: Order) -> PlaceRequest:
     """Return the terms ``order`` stands on as Kite holds them (what a modification is merged into)."""
     raw = order.raw
-
-    def known(cls: Any, value: Any, default: Any) -> Any:
-        return value if isinstance(value, cls) else default
-
-    product = known(Product, order.product, Product.MIS)
+    product = _known(order.product, Product.MIS)
     ttl = whole(raw.get("validity_ttl"))
     # An order object without market_protection (older payloads) is taken as protected: refusing a
     # modification for a field the client cannot see would be worse than letting Kite judge it.
     protection = raw.get("market_protection")
     return PlaceRequest(
-        variety=known(Variety, order.variety, Variety.REGULAR),
+        variety=_known(order.variety, Variety.REGULAR),
         exchange=order.exchange,
         tradingsymbol=order.tradingsymbol,
-        transaction_type=TransactionType(order.transaction_type),
+        transaction_type=order.transaction_type,
         order_type=order.order_type,
         product=Product.MIS if product is Product.CO else product,
         quantity=order.quantity,
         price=order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else 0.0,
         trigger_price=order.trigger_price,
-        validity=known(Validity, order.validity, Validity.DAY),
+        validity=_known(order.validity, Validity.DAY),
         validity_ttl=ttl or None,
         disclosed_quantity=order.disclosed_quantity,
         market_protection=-1 if protection in (None, "") else whole(protection),
     )
+
+
+def _known(value: E | str, default: E) -> E:
+    """Return ``value`` as one of Kite's values we know, else ``default`` (a value Kite added since)."""
+    try:
+        return type(default)(value)
+    except ValueError:
+        return default
 
 
 def day_of(now: Callable[[], datetime]) -> Callable[[], date]:

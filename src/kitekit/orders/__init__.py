@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
     from kitekit.orders.rules import PreTradeRules, Rule, nearest_tick
     from kitekit.orders.validator import Validator
+    from kitekit.wire.order_terms import OrderLimits
     from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "OrderChange",
     "OrderEvents",
     "OrderGateway",
+    "OrderLimits",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
@@ -123,6 +125,7 @@ _LAZY = {
     "Rule": "kitekit.orders.rules",
     "nearest_tick": "kitekit.orders.rules",
     "Validator": "kitekit.orders.validator",
+    "OrderLimits": "kitekit.wire.order_terms",
     "Exchange": "kitekit.wire.orders",
     "OrderStatus": "kitekit.wire.orders",
     "OrderType": "kitekit.wire.orders",

@@ -40,7 +40,7 @@ MARGIN = 0.10
 
 def historical_requests(server: SimServer) -> int:
     """Return how many historical requests the simulator has received."""
-    return sum(n for route, n in server.sim.requests.items() if route.startswith(HISTORICAL))
+    return sum(n for route, n in dict(server.sim.requests).items() if route.startswith(HISTORICAL))
 
 
 def instruments(store: InstrumentStore, count: int) -> list[str]:

@@ -81,7 +81,7 @@ def fresh(history: History, *args: object, **kwargs: object) -> pd.DataFrame:
 
 def historical_requests(sim: SimServer) -> int:
     """Return how many historical requests the simulator has received, all instruments and intervals."""
-    return sum(n for route, n in sim.sim.requests.items() if route.startswith(HISTORICAL))
+    return sum(n for route, n in dict(sim.sim.requests).items() if route.startswith(HISTORICAL))
 
 
 def set_faults(sim: SimServer, **settings: Any) -> None:

@@ -41,7 +41,7 @@ def accepted(sim: SimServer) -> list[dict[str, Any]]:
 
 def sent(sim: SimServer, method: str = "POST", prefix: str = "/orders/") -> int:
     """Return how many requests of ``method`` to paths under ``prefix`` the simulator received."""
-    return sum(n for route, n in sim.sim.requests.items() if route.startswith(f"{method} {prefix}"))
+    return sum(n for route, n in dict(sim.sim.requests).items() if route.startswith(f"{method} {prefix}"))
 
 
 def advancing(clock: ManualClock) -> Any:

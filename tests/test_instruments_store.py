@@ -61,7 +61,9 @@ def cached_files(folder: Path) -> list[str]:
 
 def downloads(sim: SimServer) -> int:
     """Count the dump downloads the simulator served."""
-    return sum(n for k, n in sim.sim.requests.items() if k.startswith("GET /instruments") and "historical" not in k)
+    return sum(
+        n for k, n in dict(sim.sim.requests).items() if k.startswith("GET /instruments") and "historical" not in k
+    )
 
 
 def sections(path: Path) -> tuple[int, int]:

@@ -298,7 +298,7 @@ def test_an_order_right_after_the_path_was_fed_meets_the_market_not_the_path(
 
 
 def historical_requests(sim: SimServer) -> int:
-    return sum(n for route, n in sim.sim.requests.items() if "historical" in route)
+    return sum(n for route, n in dict(sim.sim.requests).items() if "historical" in route)
 
 
 def test_no_candles_are_fetched_for_prices_the_days_range_never_reached(
@@ -323,7 +323,7 @@ def test_a_tick_with_depth_stands_for_a_fresh_quote(
     item = sim_kite.quote("NSE:INFY")["NSE:INFY"]
     full = {**item, "mode": "full", "tradable": True, "exchange_timestamp": item["timestamp"]}
     paper.on_ticks([full])
-    quotes_before = sum(n for route, n in sim.sim.requests.items() if route.startswith("GET /quote"))
+    quotes_before = sum(n for route, n in dict(sim.sim.requests).items() if route.startswith("GET /quote"))
     bought = paper.place(OrderRequest.buy("NSE:INFY", 1), "now").order_id
     assert paper.order(bought).average_price == item["depth"]["sell"][0]["price"]
-    assert sum(n for route, n in sim.sim.requests.items() if route.startswith("GET /quote")) == quotes_before
+    assert sum(n for route, n in dict(sim.sim.requests).items() if route.startswith("GET /quote")) == quotes_before

@@ -67,20 +67,20 @@ def wall_shift() -> float:
     given = os.environ.get("KITEKIT_NOW")
     if not given:
         return 0.0
-    cached = _shift.get(given)
+    since = os.environ.get("KITEKIT_NOW_AT")
+    if not since:
+        since = repr(time.time())
+        os.environ["KITEKIT_NOW_AT"] = since  # children started from here share the same origin
+    cached = _shift.get((given, since))
     if cached is None:
         moment = datetime.fromisoformat(given)
         if moment.tzinfo is None:
             raise ValueError(f"KITEKIT_NOW={given!r} has no UTC offset; write it like 2027-01-26T10:00+05:30")
-        since = os.environ.get("KITEKIT_NOW_AT")
-        if not since:
-            since = repr(time.time())
-            os.environ["KITEKIT_NOW_AT"] = since  # children started from here share the same origin
-        cached = _shift[given] = moment.timestamp() - float(since)
+        cached = _shift[given, since] = moment.timestamp() - float(since)
     return cached
 
 
-_shift: dict[str, float] = {}
+_shift: dict[tuple[str, str], float] = {}
 
 
 class SystemClock:

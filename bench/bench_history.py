@@ -28,10 +28,10 @@ from bench.common import BENCH_NOW, Figures
 from kitekit.clock import ManualClock
 from kitekit.history import CandleStore, History
 from kitekit.instruments import InstrumentStore
-from kitekit.pacer import Pacer
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.transport import install_transport
 from kitekit.sim import SimConfig, SimServer
 from kitekit.sim.pytest_plugin import login_via_redirect
-from kitekit.transport import install_transport
 
 INDICES = ["NIFTY 50", "NIFTY BANK"]
 HISTORICAL = "GET /instruments/historical/"

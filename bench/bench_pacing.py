@@ -28,10 +28,10 @@ from kiteconnect import KiteConnect
 from kiteconnect.exceptions import NetworkException
 
 from bench.common import BENCH_NOW, Figures, bench_sim
-from kitekit.pacer import Pacer
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.transport import install_transport
 from kitekit.sim import SimConfig, SimServer
 from kitekit.sim.pytest_plugin import login_via_redirect
-from kitekit.transport import install_transport
 from kitekit.wire.routes import EndpointClass
 
 COUNT = 5000

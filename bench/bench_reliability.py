@@ -103,8 +103,8 @@ def worker(args: argparse.Namespace) -> int:
     from kitekit.errors import OrderError, OrderInDoubtError
     from kitekit.instruments import InstrumentStore
     from kitekit.orders import LiveBroker, LookupPolicy, OrderRequest
-    from kitekit.pacer import Pacer
-    from kitekit.transport import install_transport
+    from kitekit.rest.pacer import Pacer
+    from kitekit.rest.transport import install_transport
 
     # The transport's warnings (a 429 pauses the class) are the injected faults themselves: the summary counts them.
     logging.getLogger("kitekit").setLevel(logging.ERROR)

@@ -77,8 +77,8 @@ def worker(args: argparse.Namespace) -> int:
     from kitekit.errors import OrderError, OrderInDoubtError
     from kitekit.instruments import InstrumentStore
     from kitekit.orders import Intent, LiveBroker, LookupPolicy, OrderRequest, Step
-    from kitekit.pacer import Pacer
-    from kitekit.transport import install_transport
+    from kitekit.rest.pacer import Pacer
+    from kitekit.rest.transport import install_transport
 
     logging.getLogger("kitekit").setLevel(logging.CRITICAL)  # the injected faults are expected; the summary counts
     folder = Path(args.folder)

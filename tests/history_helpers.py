@@ -16,11 +16,11 @@ from kiteconnect import KiteConnect
 
 from kitekit.clock import IST
 from kitekit.history import History
-from kitekit.pacer import Pacer
-from kitekit.retry import RetryPolicy
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
+from kitekit.rest.transport import install_transport
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
-from kitekit.transport import install_transport
 from kitekit.wire.candles import CANDLE_COLUMNS, INDEX_NAME
 from kitekit.wire.history import Interval
 from kitekit.wire.routes import EndpointClass

@@ -8,11 +8,11 @@ import requests
 from kiteconnect import KiteConnect
 
 from kitekit.clock import ManualClock
-from kitekit.pacer import Pacer
-from kitekit.retry import RetryPolicy
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
+from kitekit.rest.transport import install_transport
 from kitekit.sim.pytest_plugin import login_via_redirect
 from kitekit.sim.server import SimServer
-from kitekit.transport import install_transport
 from kitekit.wire.routes import EndpointClass
 
 

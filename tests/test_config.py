@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from kitekit.config import Settings, load_settings, warn_if_tracked
+from kitekit.config import Settings, load_settings
 from kitekit.errors import ConfigError, CredentialsRequiredError
 
 
@@ -96,25 +93,3 @@ def test_secrets_never_show_in_the_repr() -> None:
     s = Settings(api_key="visible", api_secret="hidden-secret", access_token="hidden-token", totp_secret="HIDDEN")
     text = repr(s)
     assert "visible" in text and "hidden" not in text and "HIDDEN" not in text
-
-
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_a_config_inside_a_git_tree_warns_once_with_the_ignore_line(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # git exports GIT_DIR to hooks and `git rebase --exec`: inherited, it would point these git calls at the
-    # outer repository, and `git init` would write core.worktree into that repository's shared config.
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    config = write(repo / "conf" / "config.json", "{}")
-    with caplog.at_level(logging.WARNING, logger="kitekit.config"):
-        assert warn_if_tracked(config) is True
-        assert warn_if_tracked(config) is False  # once
-    assert "Add this line to" in caplog.text and "/conf/config.json" in caplog.text
-    ignored = write(repo / "other.json", "{}")
-    write(repo / ".gitignore", "/other.json\n")
-    assert warn_if_tracked(ignored) is False
-    assert warn_if_tracked(tmp_path / "outside.json") is False

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from tests.engine_helpers import INFY, NOW, at, engine, infy
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from tests.engine_helpers import INFY, NOW, at, current, engine, infy, order, quote, statuses
 
 OPENING = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"]

@@ -8,8 +8,7 @@ import pytest
 
 from kitekit.clock import IST
 from kitekit.engine import MarketQuote
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from tests.engine_helpers import (
     GOLDM,
     INFY,

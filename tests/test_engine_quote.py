@@ -8,7 +8,8 @@ import pytest
 
 from kitekit.clock import IST
 from kitekit.engine import InstrumentSpec, Level, Liquidity, MarketQuote
-from kitekit.engine.matching import auto_protection, on_tick, protection_cap, stop_triggered
+from kitekit.engine.matching import auto_protection, protection_cap, stop_triggered
+from kitekit.wire.order_rules import on_tick
 from tests.engine_helpers import INFY, NIFTY_CE, NOW
 
 WIRE_ITEM = {

@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 
 from kitekit.engine import Engine, EngineConfig, MarketQuote, resolver_of
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from tests.engine_helpers import (
     INFY,
     MONDAY_OPEN,

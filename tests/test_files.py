@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
 
 from kitekit.cli import run
-from kitekit.files import atomic_write, ensure_dir, private_file
+from kitekit.files import atomic_write, ensure_dir, private_file, warn_if_tracked
 from kitekit.sim.server import SimServer
 from tests.conftest import empty_cli_home
 
@@ -126,3 +129,31 @@ def test_every_file_the_commands_make_is_private_even_under_umask_000(
     assert any(p.name.endswith(".kkdump") for p in made) and any(p.name.startswith(".ledger-") for p in made)
     loose = {str(p): oct(mode) for p, mode in made.items() if mode != (0o700 if (home / p).is_dir() else 0o600)}
     assert loose == {}
+
+
+def write(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_config_inside_a_git_tree_warns_once_with_the_ignore_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git exports GIT_DIR to hooks and `git rebase --exec`: inherited, it would point these git calls at the
+    # outer repository, and `git init` would write core.worktree into that repository's shared config.
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    config = write(repo / "conf" / "config.json")
+    with caplog.at_level(logging.WARNING, logger="kitekit.files"):
+        assert warn_if_tracked(config) is True
+        assert warn_if_tracked(config) is False  # once
+    assert "Add this line to" in caplog.text and "/conf/config.json" in caplog.text
+    ignored = write(repo / "other.json")
+    (repo / ".gitignore").write_text("/other.json\n")
+    assert warn_if_tracked(ignored) is False
+    assert warn_if_tracked(tmp_path / "outside.json") is False

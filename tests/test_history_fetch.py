@@ -16,9 +16,9 @@ from kiteconnect.exceptions import NetworkException
 from kitekit.clock import IST, ManualClock
 from kitekit.history import History
 from kitekit.instruments import InstrumentStore
+from kitekit.rest.transport import KiteTransport
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.server import SimServer
-from kitekit.transport import KiteTransport
 from kitekit.wire.candles import CANDLE_COLUMNS
 from kitekit.wire.history import Interval
 from tests.history_helpers import RELIANCE, historical_requests, pace, record, set_faults

@@ -19,10 +19,10 @@ from kitekit.history import CandleStore, History
 from kitekit.history.client import series_of
 from kitekit.history.rules import complete_until
 from kitekit.instruments import InstrumentStore
-from kitekit.retry import RetryPolicy
+from kitekit.rest.retry import RetryPolicy
+from kitekit.rest.transport import install_transport
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.server import SimServer
-from kitekit.transport import install_transport
 from kitekit.wire.history import Interval
 from tests.history_helpers import RELIANCE, fresh, historical_requests, pace, record, set_faults
 

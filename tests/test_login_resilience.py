@@ -15,7 +15,7 @@ import requests
 
 from kitekit.clock import IST, ManualClock
 from kitekit.errors import LoginError
-from kitekit.pacer import Pacer
+from kitekit.rest.pacer import Pacer
 from kitekit.session import SessionManager, SessionStore
 from kitekit.session.totp import LoginRetry
 from kitekit.sim.config import SimConfig

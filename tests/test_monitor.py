@@ -16,9 +16,9 @@ from kitekit.cli.monitor_view import run_monitor
 from kitekit.clock import ManualClock
 from kitekit.errors import SessionExpiredError
 from kitekit.monitor import Monitor
-from kitekit.pacer import Pacer
 from kitekit.quotes import MarketData
-from kitekit.retry import RetryPolicy
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.faults import Fault
 from kitekit.sim.pytest_plugin import SIM_NOW

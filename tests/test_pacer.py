@@ -18,11 +18,11 @@ import pytest
 from kiteconnect import KiteConnect
 from kiteconnect.exceptions import KiteException
 
-from kitekit.pacer import DEFAULT_FILENAME, Pacer
-from kitekit.retry import RetryPolicy
+from kitekit.rest.pacer import DEFAULT_FILENAME, Pacer
+from kitekit.rest.retry import RetryPolicy
+from kitekit.rest.transport import install_transport
 from kitekit.sim.config import SimConfig
 from kitekit.sim.server import SimServer
-from kitekit.transport import install_transport
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 from .conftest import eventually
@@ -223,8 +223,10 @@ def test_every_call_asks_the_bucket_of_its_api_key_and_class(
     install_transport(stranger, pacer=pacer)
     with contextlib.suppress(KiteException):
         stranger.generate_session("x" * 32, "wrong secret")
+    with contextlib.suppress(KiteException):
+        stranger.margins()  # neither a token nor an api_key parameter on the wire: still this key's bucket
     key = sim_kite.api_key
-    assert pacer.asked == [(key, QUOTE), (key, OTHER), (key, HISTORICAL), (key, ORDER), (key, OTHER)]
+    assert pacer.asked == [(key, QUOTE), (key, OTHER), (key, HISTORICAL), (key, ORDER), (key, OTHER), (key, OTHER)]
     assert sim.sim.requests["POST /orders/regular"] == 1  # placement is never retried
 
 
@@ -256,8 +258,8 @@ TWIN = """
 import os, sys
 from pathlib import Path
 from kiteconnect import KiteConnect
-from kitekit.pacer import Pacer
-from kitekit.transport import install_transport
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.transport import install_transport
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 url, db, rate, calls = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
@@ -421,7 +423,7 @@ def test_a_wait_is_capped_and_explained(
 ) -> None:
     import logging
 
-    caplog.set_level(logging.INFO, logger="kitekit.pacer")
+    caplog.set_level(logging.INFO, logger="kitekit.rest.pacer")
     stale = make_pacer()
     stale.cool_down("k", QUOTE, seconds=500)  # within the old horizon of 600 intervals: ten silent minutes
     assert stale.acquire("k", QUOTE) == 0.0

@@ -10,14 +10,14 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from kitekit.pacer import Pacer
 from kitekit.quotes import MarketData
-from kitekit.retry import GATEWAY_STATUSES, POLICY, Action, RetryPolicy, action_for
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import GATEWAY_STATUSES, POLICY, Action, RetryPolicy, action_for
+from kitekit.rest.transport import install_transport
 from kitekit.sim.config import SimConfig
 from kitekit.sim.faults import Fault
 from kitekit.sim.ratelimit import RateLimiter
 from kitekit.sim.server import SimServer
-from kitekit.transport import install_transport
 from kitekit.wire.envelope import ErrorType
 from kitekit.wire.routes import EndpointClass
 

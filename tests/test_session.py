@@ -22,7 +22,7 @@ from kiteconnect.exceptions import TokenException
 from kitekit.clock import IST, ManualClock
 from kitekit.config import Settings, with_overrides
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError
-from kitekit.session import SessionManager, SessionStore
+from kitekit.session import SavedSession, SessionManager, SessionStore
 from kitekit.session.login import parse_redirect
 from kitekit.session.totp import LoginRetry
 from kitekit.sim.config import SimConfig
@@ -298,6 +298,35 @@ def test_a_ticker_refused_for_the_token_marks_the_saved_session_dead(manager: Se
         manager.get_kite()
 
 
+class CountingStore(SessionStore):
+    """The usual store, counting how often the session file is read."""
+
+    reads = 0
+
+    def load(self) -> SavedSession | None:
+        self.reads += 1
+        return super().load()
+
+
+def test_requests_read_the_session_file_again_only_once_another_process_changed_it(
+    sim: SimServer, sim_clock: ManualClock, tmp_path: Path, redirect_url: str
+) -> None:
+    store = CountingStore(tmp_path / "sessions" / "kitekit_sim.json")
+    sim.sim.auth.totp_clock = sim_clock
+    manager = SessionManager(sim_settings(sim), store, clock=sim_clock, totp_clock=sim_clock)
+    manager.login_with_totp()
+    kite = manager.get_kite(verify=False)
+    kite.profile()
+    reads = store.reads
+    for _ in range(5):
+        kite.profile()
+    assert store.reads == reads  # the file did not change: nothing read, nothing parsed
+    SessionStore(store.path).update(dead=True)  # another process learnt the token is dead
+    with pytest.raises(SessionExpiredError, match="Log in again"):
+        kite.profile()
+    assert sim.sim.requests["GET /user/profile"] == 6  # the last one failed fast, before the network
+
+
 def test_get_kite_verifies_at_most_once_per_interval(
     manager: SessionManager, sim: SimServer, sim_clock: ManualClock
 ) -> None:
@@ -346,7 +375,7 @@ CONCURRENT_LOGIN = """
 import sys
 from pathlib import Path
 from kitekit.cli.embedded import sim_settings
-from kitekit.session import SessionManager, SessionStore
+from kitekit.session import SavedSession, SessionManager, SessionStore
 from kitekit.sim.config import SimConfig
 settings = sim_settings(SimConfig(), sys.argv[1])
 for _ in range(3):

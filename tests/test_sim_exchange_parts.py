@@ -10,7 +10,6 @@ from kiteconnect import KiteConnect
 from kitekit.clock import IST
 from kitekit.markethours import TradingCalendar
 from kitekit.sim.config import OrderFaultConfig
-from kitekit.sim.errors import ApiError
 from kitekit.sim.faults import OrderFault, OrderFaults
 from kitekit.sim.instruments import SpecBook, isin_check_digit
 from kitekit.sim.market import Market
@@ -18,7 +17,7 @@ from kitekit.sim.market.funds import CSV_HEADER, FUNDS, instruments_csv
 from kitekit.sim.mf import MfBook
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.ratelimit import OrderCaps
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 
 FUND = FUNDS[0].tradingsymbol
 
@@ -91,7 +90,7 @@ def test_mf_orders_refuse_what_kite_would() -> None:
         ({"tradingsymbol": FUND, "transaction_type": "SELL", "quantity": "1"}, ErrorType.HOLDING),
         ({"tradingsymbol": FUND, "transaction_type": "HOLD", "amount": "500"}, ErrorType.INPUT),
     ]:
-        with pytest.raises(ApiError) as err:
+        with pytest.raises(RejectionError) as err:
             book.place_order(form, SIM_NOW)
         assert (err.value.error_type, err.value.status) == (kind, 400)
 

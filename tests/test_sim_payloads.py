@@ -12,7 +12,6 @@ import pytest
 from kitekit.clock import IST, ManualClock
 from kitekit.sim.auth import Grant
 from kitekit.sim.config import LoginMode, SimConfig
-from kitekit.sim.errors import ApiError
 from kitekit.sim.http import SimApp
 from kitekit.sim.http.admin import app_payload, info_payload, update_app
 from kitekit.sim.http.app import redact_query
@@ -30,7 +29,7 @@ from kitekit.sim.http.session import require, session_payload
 from kitekit.sim.http.user import profile_payload
 from kitekit.sim.market import Market, Snapshot
 from kitekit.sim.pytest_plugin import SIM_NOW
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.history import Interval
 from kitekit.wire.routes import EXCHANGES, QuoteEndpoint
 
@@ -39,7 +38,7 @@ from .shapes import LTP, OHLC_ITEM, PROFILE, QUOTE, SESSION, assert_shape
 KEYS = ["NSE:INFY", "NSE:NIFTY 50", "NSE:RELIANCE"]
 
 
-def _input_error(err: pytest.ExceptionInfo[ApiError]) -> tuple[ErrorType, int]:
+def _input_error(err: pytest.ExceptionInfo[RejectionError]) -> tuple[ErrorType, int]:
     return err.value.error_type, err.value.status
 
 
@@ -81,7 +80,7 @@ def test_session_payload_carries_the_grant_and_a_19_char_login_time() -> None:
 
 def test_require_names_the_first_missing_form_field() -> None:
     require({"api_key": "k", "checksum": "c"}, "api_key", "checksum")
-    with pytest.raises(ApiError, match=r"Missing `request_token`\.") as err:
+    with pytest.raises(RejectionError, match=r"Missing `request_token`\.") as err:
         require({"api_key": "k", "request_token": ""}, "api_key", "request_token", "checksum")
     assert _input_error(err) == (ErrorType.INPUT, 400)
 
@@ -117,10 +116,10 @@ def test_quote_keys_drop_repeats_and_enforce_each_endpoints_batch_limit() -> Non
     for endpoint in QuoteEndpoint:
         keys = [str(n) for n in range(endpoint.batch_limit + 1)]
         assert len(quote_keys(keys[:-1], endpoint)) == endpoint.batch_limit
-        with pytest.raises(ApiError, match=f"{endpoint.path} takes at most {endpoint.batch_limit}") as err:
+        with pytest.raises(RejectionError, match=f"{endpoint.path} takes at most {endpoint.batch_limit}") as err:
             quote_keys(keys, endpoint)
         assert _input_error(err) == (ErrorType.INPUT, 400)
-    with pytest.raises(ApiError, match="No instruments"):
+    with pytest.raises(RejectionError, match="No instruments"):
         quote_keys([], QuoteEndpoint.QUOTE)
 
 
@@ -162,7 +161,7 @@ def test_check_exchange_accepts_kites_exchanges_and_the_whole_dump() -> None:
     check_exchange(None)
     for exchange in EXCHANGES:
         check_exchange(exchange)
-    with pytest.raises(ApiError, match="Invalid exchange 'NASDAQ'") as err:
+    with pytest.raises(RejectionError, match="Invalid exchange 'NASDAQ'") as err:
         check_exchange("NASDAQ")
     assert _input_error(err) == (ErrorType.INPUT, 400)
 
@@ -186,7 +185,7 @@ def test_history_query_span_limit_is_exact(interval: Interval) -> None:
     ok = {"from": f"{end - timedelta(days=interval.max_days):%Y-%m-%d %H:%M:%S}", "to": f"{end:%Y-%m-%d %H:%M:%S}"}
     assert parse_history_query("738561", interval.value, ok).interval is interval
     over = {**ok, "from": f"{end - timedelta(days=interval.max_days + 1):%Y-%m-%d %H:%M:%S}"}
-    with pytest.raises(ApiError, match=f"max limit: {interval.max_days} days"):
+    with pytest.raises(RejectionError, match=f"max limit: {interval.max_days} days"):
         parse_history_query("738561", interval.value, over)
 
 
@@ -204,7 +203,7 @@ def test_history_query_span_limit_is_exact(interval: Interval) -> None:
 def test_history_query_refuses_what_kite_refuses(
     token: str, interval: str, query: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ApiError, match=message) as err:
+    with pytest.raises(RejectionError, match=message) as err:
         parse_history_query(token, interval, query)
     assert _input_error(err) == (ErrorType.INPUT, 400)
 
@@ -219,10 +218,10 @@ def test_candles_payload_formats_kite_candle_times_and_adds_oi_on_request(sim_ma
 
 def test_candles_payload_refuses_unknown_tokens_and_continuous_non_futures(sim_market: Market) -> None:
     unknown = parse_history_query("123", "day", {"from": "2026-11-20", "to": "2026-11-27"})
-    with pytest.raises(ApiError, match="invalid token"):
+    with pytest.raises(RejectionError, match="invalid token"):
         candles_payload(sim_market, unknown, SIM_NOW)
     stitched = {"from": "2026-11-20", "to": "2026-11-27", "continuous": "1"}
-    with pytest.raises(ApiError, match="only for futures"):
+    with pytest.raises(RejectionError, match="only for futures"):
         candles_payload(sim_market, parse_history_query("738561", "day", stitched), SIM_NOW)
     uni = sim_market.universe(SIM_NOW)
     future = next(str(uni.token[i]) for i in range(len(uni)) if uni.segment[i] == "NFO-FUT")

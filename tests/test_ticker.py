@@ -185,6 +185,26 @@ def test_a_403_stops_the_ticker_with_the_relogin_message_instead_of_retrying(
         asyncio.run(connect_with_a_dead_token())
 
 
+def test_a_refused_upgrade_is_reported_with_the_message_of_kites_envelope(
+    sim: SimServer, sim_kite: KiteConnect
+) -> None:
+    requests.post(
+        f"{sim.url}/__sim/feed/faults", json={"fault": "refuse", "seconds": 600}, timeout=5
+    ).raise_for_status()
+    ticker = ticker_for(sim_kite)
+    seen = Seen(ticker)
+    ticker.start()
+    try:
+        eventually(lambda: any(isinstance(e, TickerError) for e in seen.errors))
+    finally:
+        ticker.stop()
+    refusal = str(next(e for e in seen.errors if isinstance(e, TickerError)))
+    assert (
+        refusal
+        == "the ticker refused the connection (HTTP 503): The ticker is not accepting connections now. Retry shortly."
+    )
+
+
 def test_a_fresh_access_token_is_swapped_in_without_losing_subscriptions(sim: SimServer, sim_kite: KiteConnect) -> None:
     ticker = ticker_for(sim_kite)
     seen = Seen(ticker)

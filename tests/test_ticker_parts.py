@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from kitekit.errors import TickerError
+from kitekit.errors import TickerError, TickMessageError
 from kitekit.ticker import Backoff, SubscriptionBook, Ticker, Watchdog, ws_root_for
+from kitekit.ticker.events import TickerEvents
 from kitekit.wire.ticks import Mode
 
 
@@ -79,3 +80,23 @@ def test_a_ticker_refuses_a_root_that_is_no_websocket_url(root: str) -> None:
 def test_a_ticker_never_shows_its_access_token() -> None:
     ticker = Ticker("key", "s3cret-access-token", root="ws://127.0.0.1:1")
     assert "s3cret" not in repr(ticker) and "s3cret" not in str(vars(ticker).get("api_key"))
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, "4294967296"])
+def test_a_number_that_is_no_instrument_token_is_refused_when_subscribed_not_when_sent(bad: int | str) -> None:
+    ticker = Ticker("key", "token", root="ws://127.0.0.1:1")
+    with pytest.raises(TickMessageError, match="not an instrument token"):
+        ticker.subscribe([408065, bad])
+    assert ticker.subscriptions == {}
+
+
+def test_a_malformed_order_update_is_counted_and_reported_not_passed_on() -> None:
+    events = TickerEvents(columns=False, queue_size=10)
+    orders: list[object] = []
+    errors: list[Exception] = []
+    events.on_order_update, events.on_error = orders.append, errors.append
+    events.message(0, '{"type": "order", "data": "COMPLETE"}')
+    events.message(0, '{"type": "order", "data": {"order_id": "1"}}')
+    events.message(0, "not json")  # ignored, as the SDK ignores it
+    assert orders == [{"order_id": "1"}]
+    assert [type(e) for e in errors] == [TickMessageError] and events.stats.bad_frames == 1

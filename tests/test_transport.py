@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from kitekit.errors import SessionExpiredError
-from kitekit.retry import RetryPolicy
+from kitekit.rest.retry import RetryPolicy
 from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.server import SimServer
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from kiteconnect import exceptions as kex
 
-from kitekit.errors import SessionExpiredError
+from kitekit.errors import KitekitError, SessionExpiredError
 from kitekit.wire.envelope import (
+    TOO_MANY_REQUESTS,
     ErrorType,
     KiteError,
+    RejectionError,
     decode_error,
     error_body,
+    error_in,
     error_type_of,
     exception_class,
     exception_for,
@@ -40,6 +43,30 @@ def test_error_types_with_their_own_class_map_back_and_the_rest_read_as_general(
 def test_a_kite_error_body_decodes_to_its_type_message_and_status() -> None:
     body = b'{"status": "error", "message": "Order not found", "error_type": "OrderException", "data": null}'
     assert decode_error(500, JSON, body) == KiteError(500, ErrorType.ORDER, "Order not found", kite_json=True)
+
+
+def test_a_decoded_answer_reads_as_the_same_error_its_bytes_do() -> None:
+    body = b'{"status": "error", "message": "Order not found", "error_type": "OrderException", "data": null}'
+    assert error_in({"status": "error", "message": "Order not found", "error_type": "OrderException"}, 500) == (
+        decode_error(500, JSON, body)
+    )
+    assert error_in({"status": "success", "data": {"candles": []}}) is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (error_body(ErrorType.NETWORK, TOO_MANY_REQUESTS), 429),
+        (error_body(ErrorType.NETWORK, "Couldn't connect to the OMS."), 503),
+        (error_body(ErrorType.TOKEN, "Incorrect `api_key` or `access_token`."), 403),
+        ({"status": "error", "message": "odd", "error_type": "FooException"}, 500),
+    ],
+)
+def test_an_error_without_an_http_status_gets_the_one_kite_sends_with_it(
+    payload: dict[str, object], status: int
+) -> None:
+    error = error_in(payload)
+    assert error is not None and error.status == status and error.kite_json
 
 
 def test_an_error_type_in_a_200_answer_is_still_an_error_as_the_sdk_sees_it() -> None:
@@ -95,3 +122,16 @@ def test_bodies_have_kites_exact_keys() -> None:
         "data": None,
     }
     assert rate_limited_body() == {"status": "error", "message": "Too many requests", "error_type": "NetworkException"}
+
+
+def test_a_refusal_carries_what_kites_error_answer_carries() -> None:
+    refusal = RejectionError(ErrorType.INPUT, "Invalid `quantity`.")
+    assert (refusal.status, refusal.body()) == (400, error_body(ErrorType.INPUT, "Invalid `quantity`."))
+    assert refusal.as_kite() == {
+        "code": 400,
+        "error_type": "InputException",
+        "message": "Invalid `quantity`.",
+        "data": None,
+    }
+    assert RejectionError(ErrorType.NETWORK, TOO_MANY_REQUESTS, 429).status == 429
+    assert isinstance(refusal, KitekitError) and str(refusal) == "Invalid `quantity`."

@@ -9,10 +9,8 @@ The config file is the ``{"api_key", "api_secret", "access_token"}`` JSON that K
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -22,6 +20,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from kitekit.errors import ConfigError, CredentialsRequiredError
+from kitekit.files import warn_if_tracked
 from kitekit.paths import cache_dir, config_dir, data_dir
 
 __all__ = [
@@ -38,10 +37,7 @@ __all__ = [
     "data_dir",
     "find_config_file",
     "load_settings",
-    "warn_if_tracked",
 ]
-
-log = logging.getLogger("kitekit.config")
 
 DEFAULT_ROOT = "https://api.kite.trade"
 DEFAULT_LOGIN_URL = "https://kite.zerodha.com/connect/login"
@@ -266,44 +262,6 @@ def _read_dotenv(path: Path) -> dict[str, str | None]:
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
     return {k: dotted.get(v) for k, v in ENV_VARS.items()}
-
-
-_warned: set[Path] = set()
-
-
-def warn_if_tracked(path: Path) -> bool:
-    """Warn once if ``path`` sits in a git work tree and is not ignored; return True if it warned.
-
-    The warning names the exact line to add to ``.gitignore``, because a committed api_secret or
-    access_token is the commonest way Kite credentials leak.
-    """
-    path = path.resolve()
-    if path in _warned:
-        return False
-    root = next((p for p in path.parents if (p / ".git").exists()), None)
-    if root is None:
-        return False
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", "-C", str(root), "check-ignore", "-q", str(path)],  # noqa: S607 - git from PATH
-            capture_output=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if result.returncode != 1:  # 0 = ignored, 128 = not a repository / git error
-        return False
-    _warned.add(path)
-    line = "/" + path.relative_to(root).as_posix()
-    log.warning(
-        "%s holds Kite credentials and is inside the git work tree %s but not ignored. Add this line to %s: %s",
-        path,
-        root,
-        root / ".gitignore",
-        line,
-    )
-    return True
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

@@ -23,8 +23,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │                               newer format)
     ├── PartialDataError            some keys of a batched call could not be fetched
     ├── SimulatorUnreachableError   no simulator answers at the URL a command was given
-    ├── RejectionError              the matching engine refused a request the way Kite would
-    │                               (carries Kite's error_type and HTTP status for the edge to send)
+    ├── RejectionError              a request refused the way Kite refuses it (error_type, message, HTTP
+    │                               status): defined in kitekit.wire.envelope, beside ErrorType
     ├── OrderError                  an order could not be handled locally
     │   ├── OrderValidationError    (also ValueError) a request breaks a pre-trade rule; names the rule and
     │   │                           the nearest valid value, nothing was sent
@@ -33,13 +33,18 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
     │   └── JournalError            the intent journal or the paper ledger cannot be used
-    ├── TickError                   (also ValueError) the WebSocket tick codec refused something
+    ├── TickError                   (also ValueError) the WebSocket ticker's codec refused something
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
-    │   └── TickValueError          a value the official SDK would misread was given to the encoder
+    │   ├── TickValueError          a value the official SDK would misread was given to the encoder
+    │   └── TickMessageError        a text message (subscribe, mode, an order update) is malformed
     ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
     │                               connections carry, a tick recording that cannot be read
     └── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
                                     instant it has already left behind, another kind of clock)
+
+This module imports nothing else of kitekit: it is the ground floor every layer stands on. That is why
+:class:`~kitekit.wire.envelope.RejectionError`, which carries Kite's ``ErrorType``, lives beside it in
+``wire/`` and is drawn above only to show where it belongs in the tree.
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -52,8 +57,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-from kitekit.wire.envelope import ErrorType
 
 __all__ = [
     "PAPER_REFUSAL_NOTE",
@@ -75,7 +78,6 @@ __all__ = [
     "OrderStateError",
     "OrderValidationError",
     "PartialDataError",
-    "RejectionError",
     "SessionError",
     "SessionExpiredError",
     "SessionSaveError",
@@ -83,6 +85,7 @@ __all__ = [
     "SimulatorUnreachableError",
     "TickError",
     "TickFrameError",
+    "TickMessageError",
     "TickValueError",
     "TickerError",
     "UnknownInstrumentError",
@@ -183,24 +186,6 @@ class PartialDataError(KitekitError):
         super().__init__(f"{len(self.missing)} of {len(self.data) + len(self.missing)} keys missing: {shown}{more}")
 
 
-class RejectionError(KitekitError):
-    """The matching engine refused a request (an order, a modification, a GTT) as Kite would.
-
-    ``error_type`` and ``status`` are what a Kite server answers, so the simulator sends them as they are and
-    the paper broker raises the SDK's exception of that name. ``data`` is the error's ``data`` (usually None).
-    """
-
-    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status if status is not None else error_type.http_status
-
-    def as_kite(self) -> dict[str, object]:
-        """Return ``{code, error_type, message, data}``, the shape of an autoslice child's ``error``."""
-        return {"code": self.status, "error_type": str(self.error_type), "message": self.message, "data": None}
-
-
 class OrderError(KitekitError):
     """Base of the order side's local conditions (validation, journal, budgets, order states)."""
 
@@ -252,7 +237,7 @@ class JournalError(OrderError):
 
 
 class TickError(KitekitError, ValueError):
-    """Base of the tick codec's refusals (docs/protocol.md §15.3-§15.5)."""
+    """Base of the ticker codec's refusals: binary frames (docs/protocol.md §15.3-§15.5) and text messages."""
 
 
 class TickFrameError(TickError):
@@ -276,6 +261,10 @@ class TickValueError(TickError):
         self.field = field
         self.row = row
         super().__init__(message)
+
+
+class TickMessageError(TickError):
+    """A ticker text message is malformed (§15.2, §15.8); the message says what a valid one looks like."""
 
 
 class SimulatorUnreachableError(KitekitError):

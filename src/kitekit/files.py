@@ -3,18 +3,23 @@
 Every file kitekit writes goes through :func:`atomic_write` (a reader sees the old file or the new one,
 never half of either, and a crash leaves no partial file), and every folder it creates through
 :func:`ensure_dir` (mode 0700: sessions, caches and pacing state are the user's alone, even under
-``umask 000``).
+``umask 000``). A file holding credentials that would land in a git commit is pointed out once
+(:func:`warn_if_tracked`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "ensure_dir", "private_file", "writable_dir"]
+__all__ = ["atomic_write", "ensure_dir", "private_file", "warn_if_tracked", "writable_dir"]
+
+log = logging.getLogger("kitekit.files")
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -116,3 +121,41 @@ def writable_dir(path: Path) -> Path:
     os.close(fd)
     os.unlink(name)
     return path
+
+
+_warned: set[Path] = set()
+
+
+def warn_if_tracked(path: Path) -> bool:
+    """Warn once if ``path`` sits in a git work tree and is not ignored; return True if it warned.
+
+    The warning names the exact line to add to ``.gitignore``, because a committed api_secret or
+    access_token is the commonest way Kite credentials leak.
+    """
+    path = path.resolve()
+    if path in _warned:
+        return False
+    root = next((p for p in path.parents if (p / ".git").exists()), None)
+    if root is None:
+        return False
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", "-C", str(root), "check-ignore", "-q", str(path)],  # noqa: S607 - git from PATH
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if result.returncode != 1:  # 0 = ignored, 128 = not a repository / git error
+        return False
+    _warned.add(path)
+    line = "/" + path.relative_to(root).as_posix()
+    log.warning(
+        "%s holds Kite credentials and is inside the git work tree %s but not ignored. Add this line to %s: %s",
+        path,
+        root,
+        root / ".gitignore",
+        line,
+    )
+    return True

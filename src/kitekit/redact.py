@@ -3,6 +3,10 @@
 urllib3 logs every request line at DEBUG (``DELETE /session/token?…&access_token=…``) and the official SDK's
 debug mode logs the ``Authorization`` header. :func:`install` puts a filter on those loggers that masks
 secret-looking parameters and every secret value kitekit has seen (:func:`register`).
+
+It stands on the standard library alone (the ground floor imports nothing above it), so the names of Kite's
+secret parameters are listed here, where every side that logs (the client, the simulator's access log)
+finds them.
 """
 
 from __future__ import annotations
@@ -11,9 +15,24 @@ import logging
 import re
 import threading
 
-from kitekit.wire.routes import SECRET_PARAMS
+__all__ = ["SECRET_PARAMS", "SecretFilter", "install", "redact", "register"]
 
-__all__ = ["SecretFilter", "install", "redact", "register"]
+#: Kite's request and response parameters whose values are secrets: never logged, never shown.
+SECRET_PARAMS = frozenset(
+    {
+        "access_token",
+        "api_secret",
+        "checksum",
+        "enctoken",
+        "password",
+        "public_token",
+        "refresh_token",
+        "request_id",
+        "request_token",
+        "totp_secret",
+        "twofa_value",
+    }
+)
 
 _PARAM = re.compile(rf"(?i)\b({'|'.join(sorted(SECRET_PARAMS))})(['\"]?\s*[=:]\s*['\"]?)([^&\s'\",}}]+)")
 _AUTH = re.compile(r"(?i)(token\s+)[^\s:'\"]+:[^\s'\",}]+")

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from kitekit.quotes import MarketData
     from kitekit.session.manager import SessionManager
     from kitekit.session.record import SessionStore
-    from kitekit.sim.server import SimServer
 
 __all__ = ["CliContext"]
 
@@ -66,7 +65,7 @@ class CliContext:
     sim_fresh: bool = False
     _settings: Settings | None = None
     _clock: Clock | None = None
-    _embedded: SimServer | None = None
+    _embedded: embedded.Embedded | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
 
@@ -132,9 +131,7 @@ class CliContext:
         return settings
 
     def _sim_settings(self) -> Settings:
-        from kitekit.sim.config import SimConfig
-
-        config = SimConfig(state_file=self.data_dir / "state.json")
+        config = embedded.sim_config(self.data_dir)
         if self.sim_url:
             url = simulator_at(self.sim_url)  # one line, in a second, when no simulator answers there
             self._clock = embedded.remote_clock(url, self.wall)

@@ -1,7 +1,8 @@
 """Wiring the simulator into the CLI: its clock, its config, its banner, and client settings for it.
 
-This is the one place on the client side allowed to import ``kitekit.sim`` (the brief's exception for the
-embedded default); ``--sim`` and ``kitekit sim`` both start the simulator through it.
+With ``cli/library.py`` (``get_kite()`` on a simulator) and ``cli/sim_cmd.py`` (``kitekit sim``), the only place on
+the client side allowed to import ``kitekit.sim`` (``tests/test_import_graph.py``); ``--sim`` and ``kitekit sim``
+both start the simulator through it, and :class:`~kitekit.cli.context.CliContext` holds what it started.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import shutil
 import socket
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from rich.console import Console
 from rich.panel import Panel
@@ -23,13 +24,25 @@ if TYPE_CHECKING:
     from kitekit.sim.server import SimServer
 
 __all__ = [
+    "Embedded",
     "banner",
     "is_loopback",
     "remote_clock",
+    "sim_config",
     "sim_server",
     "sim_settings",
     "world_clock",
 ]
+
+#: A simulator started in this process (named here, so the rest of the CLI never imports ``kitekit.sim``).
+Embedded: TypeAlias = "SimServer"
+
+
+def sim_config(home: Path) -> SimConfig:
+    """Return the configuration of the simulator whose world is kept in ``home``."""
+    from kitekit.sim.config import SimConfig
+
+    return SimConfig(state_file=home / "state.json")
 
 
 def world_clock(

@@ -5,7 +5,8 @@ Layers, each a module with one job::
     engine.Engine            the facade: one account's order, portfolio, GTT and calculator routes
     ├── desk                 place / modify / cancel / exit with each variety's steps (amo, co, iceberg, autoslice)
     ├── flow                 the order state machine and matching against quotes
-    │   ├── validation       synchronous rejections (HTTP errors)   risk  RMS rejections (REJECTED orders)
+    │   ├── validation       synchronous rejections (HTTP errors)   risk  RMS rejections (REJECTED orders),
+    │   │                    both the exchange's words for kitekit.wire.order_rules
     │   └── matching         depth walking, consumed liquidity, stops, market protection
     ├── daycycle             TTL expiry, square-off, close, next session (settlement, AMO release)
     ├── account              the persisted books and the sums over them
@@ -22,7 +23,6 @@ from kitekit.engine.matching import Liquidity
 from kitekit.engine.path import Candle, PathPoint
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import AssetClass, InstrumentResolver, InstrumentSpec, resolver_of
-from kitekit.engine.validation import Rules
 
 __all__ = [
     "STATE_VERSION",
@@ -36,7 +36,6 @@ __all__ = [
     "Liquidity",
     "MarketQuote",
     "PathPoint",
-    "Rules",
     "apply_changes",
     "resolver_of",
 ]

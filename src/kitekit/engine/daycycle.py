@@ -15,7 +15,7 @@ from kitekit.clock import IST
 from kitekit.engine.flow import OrderFlow
 from kitekit.engine.holdings import Holding
 from kitekit.engine.positions import Position
-from kitekit.engine.validation import PlaceRequest
+from kitekit.wire.order_terms import PlaceRequest
 from kitekit.wire.orders import GttStatus, OrderType, Product, TransactionType, Variety
 from kitekit.wire.orders import OrderStatus as S
 

@@ -17,16 +17,10 @@ from kitekit.engine.flow import OrderFlow
 from kitekit.engine.margins import margin_for
 from kitekit.engine.order import Order
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.engine.validation import (
-    PlaceRequest,
-    check_place,
-    check_terms,
-    invalid,
-    merge,
-    parse_modify,
-    parse_place,
-)
-from kitekit.errors import RejectionError
+from kitekit.engine.validation import check_modified, check_place, invalid, parse_modify, parse_place
+from kitekit.wire.envelope import RejectionError
+from kitekit.wire.order_rules import MODIFY_MARKET_RULES, TRIGGERED_MARKET_RULES
+from kitekit.wire.order_terms import PlaceRequest, merge, slice_size
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Validity, Variety
 
@@ -49,7 +43,7 @@ class OrderDesk:
         """
         flow = self.flow
         req = parse_place(variety, params)
-        spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.rules, now, flow.calendar)
+        spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.limits, now, flow.calendar)
         if req.autoslice:
             return self._autoslice(req, spec, now)
         if req.variety is Variety.ICEBERG:
@@ -61,10 +55,7 @@ class OrderDesk:
     def _autoslice(self, req: PlaceRequest, spec: InstrumentSpec, now: datetime) -> dict[str, Any]:
         # SIM: Kite does not document what the parent id is; here it is the first slice's id, so the id a
         # plain place_order() call returns is a real order. Children carry ["autoslice", "autoslice:<parent>"].
-        # Exchanges publish freeze limits in units, not lots (NIFTY: 1800 with a lot of 65), so a slice is the
-        # largest whole number of lots within the limit.
-        lot = max(spec.lot_size, 1)
-        freeze = max(spec.freeze_quantity // lot * lot, lot) if spec.freeze_quantity else req.quantity
+        freeze = slice_size(spec.lot_size, spec.freeze_quantity) or req.quantity
         sizes = [freeze] * (req.quantity // freeze) + ([req.quantity % freeze] if req.quantity % freeze else [])
         parent = self.flow.account.ids.order_id(now)
         tags = ["autoslice", f"autoslice:{parent}"]
@@ -93,8 +84,8 @@ class OrderDesk:
         order = flow.get(order_id, variety)
         if not order.status.is_live:
             raise invalid(f"Order cannot be modified as it is {order.status.lower()}.")
-        if order.modifications >= flow.rules.max_modifications:
-            raise invalid(f"Maximum allowed order modifications ({flow.rules.max_modifications}) exceeded.")
+        if order.modifications >= flow.limits.max_modifications:
+            raise invalid(f"Maximum allowed order modifications ({flow.limits.max_modifications}) exceeded.")
         mod = parse_modify(params)
         if order.variety is Variety.CO and order.parent_order_id is not None:
             # A cover order's stop-loss leg can only move its trigger.
@@ -103,7 +94,7 @@ class OrderDesk:
         spec = flow.account.specs[order.instrument_token]
         if new.quantity <= order.filled_quantity:
             raise invalid("Quantity should be more than the quantity already filled.")
-        check_terms(new, spec, flow.rules, now)
+        check_modified(new, spec, flow.limits, now)
         required = self._check_modify(order, new, spec)
         queued = order.status is S.AMO_REQ_RECEIVED
         order.enter(S.MODIFY_VALIDATION_PENDING, now)
@@ -132,10 +123,8 @@ class OrderDesk:
         quote = acct.quotes.get(order.instrument_token)
         found = None
         if order.exchange_order_id is not None:
-            if new.order_type in (OrderType.LIMIT, OrderType.SL):
-                found = risk.circuit(new.price, quote)
-            if found is None and new.order_type in (OrderType.SL, OrderType.SL_M) and not order.triggered:
-                found = risk.stop_crossed(new.is_buy, new.trigger_price, quote)
+            rules = TRIGGERED_MARKET_RULES if order.triggered else MODIFY_MARKET_RULES
+            found = risk.market(rules, new, spec, quote)
         if found is not None:
             raise found.error()
         if order.blocked <= 0:

@@ -29,9 +29,10 @@ from kitekit.engine.order import Ids
 from kitekit.engine.portfolio import convert_position
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentResolver
-from kitekit.engine.validation import Rules, invalid
-from kitekit.errors import RejectionError
+from kitekit.engine.validation import invalid
 from kitekit.markethours import TradingCalendar
+from kitekit.wire.envelope import RejectionError
+from kitekit.wire.order_terms import OrderLimits
 from kitekit.wire.orders import GttStatus, OrderStatus
 
 __all__ = ["STATE_VERSION", "Engine", "EngineConfig"]
@@ -49,7 +50,7 @@ class EngineConfig:
     seed: int = 0
     equity_funds: float = 1_000_000.0
     commodity_funds: float = 250_000.0
-    rules: Rules = field(default_factory=Rules)
+    limits: OrderLimits = field(default_factory=OrderLimits)
     #: When MIS and CO positions are squared off (Zerodha: 15:20 for equity); None never.
     squareoff_at: time | None = time(15, 20)
     gtt_lifetime: timedelta = timedelta(days=365)
@@ -93,7 +94,7 @@ class Engine:
             account.liquidity = liquidity
         self._account = account
         self._updates: list[dict[str, Any]] = []
-        self._flow = OrderFlow(account, resolve, self.config.rules, cal, self._updates.append)
+        self._flow = OrderFlow(account, resolve, self.config.limits, cal, self._updates.append)
         self._desk = OrderDesk(self._flow)
         self._cycle = DayCycle(self._flow, self.config.squareoff_at)
         self._cycle.advance(now)

@@ -21,10 +21,11 @@ from kitekit.engine.matching import auto_protection, protection_cap, stop_trigge
 from kitekit.engine.order import Order, Trade
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
-from kitekit.engine.validation import PlaceRequest, Rules, invalid
-from kitekit.errors import RejectionError
+from kitekit.engine.validation import invalid
 from kitekit.markethours import MarketPhase, TradingCalendar
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
+from kitekit.wire.order_rules import MARKET_RULES
+from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
@@ -40,13 +41,13 @@ class OrderFlow:
         self,
         account: Account,
         resolve: InstrumentResolver,
-        rules: Rules,
+        limits: OrderLimits,
         calendar: TradingCalendar,
         emit: Callable[[dict[str, Any]], None],
     ) -> None:
         self.account = account
         self.resolve = resolve
-        self.rules = rules
+        self.limits = limits
         self.calendar = calendar
         self.emit = emit
         self._session: tuple[datetime | None, datetime | None] = (None, None)
@@ -195,20 +196,8 @@ class OrderFlow:
         product = Product.CO if req.variety is Variety.CO else req.product
         ref = req.price or (req.trigger_price if req.order_type is OrderType.SL_M else 0.0)
         ref = ref or (quote.last_price if quote else 0.0)
-        found: risk.Rejection | None = None
-        if req.variety is not Variety.AMO:  # an AMO's quote is yesterday's; the exchange checks at the open
-            if req.order_type in (OrderType.LIMIT, OrderType.SL):
-                found = risk.circuit(req.price, quote)
-            if found is None and req.order_type in (OrderType.SL, OrderType.SL_M):
-                found = risk.circuit(req.trigger_price, quote, "trigger price")
-                found = found or risk.stop_crossed(req.is_buy, req.trigger_price, quote)
-            # A cover order's stop must sit on the losing side of its entry.
-            wrong_side = (req.trigger_price >= ref) if req.is_buy else (req.trigger_price <= ref)
-            if found is None and req.variety is Variety.CO and quote is not None and wrong_side:
-                side = "below" if req.is_buy else "above"
-                found = risk.Rejection(
-                    ErrorType.ORDER, f"Cover order stop-loss trigger price must be {side} the order price."
-                )
+        # An AMO's quote is the last session's; the exchange judges it at the open.
+        found = None if req.variety is Variety.AMO else risk.market(MARKET_RULES, req, spec, quote)
         if found is None and ref <= 0:
             found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
         if req.product in _DELIVERY and not req.is_buy:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kitekit.engine.spec import InstrumentResolver
 from kitekit.engine.validation import invalid, number, whole
-from kitekit.errors import RejectionError
+from kitekit.wire.envelope import RejectionError
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import GttStatus, GttType, OrderType, Product, TransactionType
 

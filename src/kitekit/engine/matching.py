@@ -10,7 +10,7 @@ from datetime import datetime
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import InstrumentSpec
 
-__all__ = ["Liquidity", "auto_protection", "on_tick", "protection_cap", "stop_triggered", "walk"]
+__all__ = ["Liquidity", "auto_protection", "protection_cap", "stop_triggered", "walk"]
 
 #: Price tolerance for tick arithmetic on floats.
 EPS = 1e-9
@@ -89,18 +89,6 @@ def walk(
 def stop_triggered(is_buy: bool, trigger_price: float, last_price: float) -> bool:
     """Return True once the last price reaches a stop: at or above it for a buy, at or below for a sell."""
     return last_price >= trigger_price - EPS if is_buy else last_price <= trigger_price + EPS
-
-
-def on_tick(price: float, tick: float) -> bool:
-    """Return True if ``price`` is a whole number of ticks (a price that is not 0 is at least one tick)."""
-    if tick <= 0:
-        return True
-    steps = price / tick
-    if not math.isfinite(steps):
-        return False  # 1e308 / 0.05 overflows: no tick count, and round() of it would raise
-    whole = round(steps)
-    # Without the second test 1e-300 would pass as "0 ticks" while being a price above 0.
-    return abs(steps - whole) < 1e-6 and (whole != 0 or price == 0)
 
 
 # SIM: Kite's "auto" protection (-1) picks a band by instrument and price; the exact table is not published,

@@ -2,18 +2,24 @@
 
 Kite accepts the request, gives it an order id, and its risk system then rejects it: insufficient funds or
 holdings, a price outside the day's circuit limits, a stop whose trigger the market has already crossed.
-``error_type`` is what an autoslice child reports for the same failure (``docs/protocol.md`` §8.5).
+``error_type`` is what an autoslice child reports for the same failure (``docs/protocol.md`` §8.5). The
+market rules themselves are :mod:`kitekit.wire.order_rules` (the client's pre-trade check runs them on a
+quote at hand); this module keeps what Kite's RMS says for each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kitekit.engine.quote import MarketQuote
-from kitekit.errors import RejectionError
-from kitekit.wire.envelope import ErrorType
+from kitekit.engine.spec import InstrumentSpec
+from kitekit.wire import order_rules as r
+from kitekit.wire.envelope import ErrorType, RejectionError
+from kitekit.wire.order_rules import Facts, OrderRule, first_breach
+from kitekit.wire.order_terms import PlaceRequest, Quoted
 
-__all__ = ["Rejection", "circuit", "funds", "holdings", "stop_crossed"]
+__all__ = ["RMS_SAYS", "Rejection", "funds", "holdings", "market"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,36 +62,40 @@ def holdings(tradingsymbol: str, wanted: int, sellable: int) -> Rejection | None
     )
 
 
-def circuit(price: float, quote: MarketQuote | None, what: str = "order price") -> Rejection | None:
-    """Reject a price outside the day's circuit limits (limits of 0 are unknown and not checked)."""
-    if quote is None or price <= 0:
-        return None
-    lower, upper = quote.lower_circuit_limit, quote.upper_circuit_limit
-    if lower > 0 and price < lower - 1e-9:
-        return Rejection(
-            ErrorType.ORDER,
-            f"Your {what} is lower than the current lower circuit limit of {lower:g}. "
-            "Place an order within the daily range.",
+def _circuit(value: float, quote: Quoted, what: str) -> str:
+    if value < quote.lower_circuit_limit:
+        return (
+            f"Your {what} is lower than the current lower circuit limit of {quote.lower_circuit_limit:g}. "
+            "Place an order within the daily range."
         )
-    if upper > 0 and price > upper + 1e-9:
-        return Rejection(
-            ErrorType.ORDER,
-            f"Your {what} is higher than the current upper circuit limit of {upper:g}. "
-            "Place an order within the daily range.",
-        )
-    return None
+    return (
+        f"Your {what} is higher than the current upper circuit limit of {quote.upper_circuit_limit:g}. "
+        "Place an order within the daily range."
+    )
 
 
-def stop_crossed(is_buy: bool, trigger_price: float, quote: MarketQuote | None) -> Rejection | None:
-    """Reject a stop whose trigger the last price has already passed (it would fire at once)."""
+def _stop_passed(req: PlaceRequest, quote: Quoted) -> str:
+    if req.is_buy:
+        return "Trigger price for stoploss buy orders should be higher than the last traded price."
+    return "Trigger price for stoploss sell orders should be lower than the last traded price."
+
+
+#: What Kite's RMS says for each market rule an order breaks (:data:`.order_rules.MARKET_RULES`).
+RMS_SAYS: Mapping[OrderRule, Callable[[PlaceRequest, Quoted], str]] = {
+    r.price_circuit: lambda req, quote: _circuit(req.price, quote, "order price"),
+    r.trigger_circuit: lambda req, quote: _circuit(req.trigger_price, quote, "trigger price"),
+    r.stop_passed: _stop_passed,
+    r.cover_stop_side: lambda req, quote: (
+        f"Cover order stop-loss trigger price must be {'below' if req.is_buy else 'above'} the order price."
+    ),
+}
+
+
+def market(
+    rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpec, quote: MarketQuote | None
+) -> Rejection | None:
+    """Reject an order that breaks one of ``rules`` against the quote at hand (none: nothing to judge)."""
     if quote is None:
         return None
-    if is_buy and trigger_price <= quote.last_price:
-        return Rejection(
-            ErrorType.ORDER, "Trigger price for stoploss buy orders should be higher than the last traded price."
-        )
-    if not is_buy and trigger_price >= quote.last_price:
-        return Rejection(
-            ErrorType.ORDER, "Trigger price for stoploss sell orders should be lower than the last traded price."
-        )
-    return None
+    broken = first_breach(rules, req, Facts(spec, quote=quote))
+    return None if broken is None else Rejection(ErrorType.ORDER, RMS_SAYS[broken](req, quote))

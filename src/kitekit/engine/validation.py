@@ -1,43 +1,38 @@
-"""Parsing and checking order requests: the rejections Kite answers synchronously with an HTTP error.
+"""The exchange's edge of Kite's order rules: parsing form fields, and the 400s Kite answers with its words.
 
 Anything wrong with the request itself (a missing or malformed field, a price off the tick, a quantity off
 the lot, above the freeze quantity, a product the segment does not take, a bad tag, the market closed, a
-market order without protection) is an ``InputException`` (400) raised before an order exists. Checks that
-need the account or the live market (funds, holdings, circuit limits, a stop already crossed) are the RMS's
-and leave a REJECTED order instead: see :mod:`kitekit.engine.risk`.
+market order without protection) is an ``InputException`` (400) raised before an order exists. The rules
+themselves are :mod:`kitekit.wire.order_rules`, the same the client's pre-trade check runs; this module
+keeps only what the exchange says for each (:data:`KITE_SAYS`). Checks that need the account or the live
+market (funds, holdings, circuit limits, a stop already crossed) are the RMS's and leave a REJECTED order
+instead: see :mod:`kitekit.engine.risk`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from kitekit.engine.matching import on_tick
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.errors import RejectionError
 from kitekit.markethours import MarketPhase, TradingCalendar
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire import order_rules as r
+from kitekit.wire.envelope import ErrorType, RejectionError
+from kitekit.wire.order_rules import MODIFY_RULES, PLACE_RULES, Facts, OrderRule, first_breach
+from kitekit.wire.order_terms import MAX_NUMBER, ModifyRequest, OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = [
+    "KITE_SAYS",
     "MARKET_CLOSED",
-    "MAX_NUMBER",
-    "ModifyRequest",
-    "PlaceRequest",
-    "Rules",
+    "check_modified",
     "check_place",
-    "check_product",
-    "check_terms",
-    "check_variety",
     "invalid",
     "is_decimal",
-    "merge",
     "number",
     "parse_modify",
     "parse_place",
@@ -46,68 +41,11 @@ __all__ = [
 
 E = TypeVar("E", bound=StrEnum)
 
-#: The largest magnitude a price, quantity or amount may have: far beyond any real order, small enough that
-#: price × quantity and every sum over them stay finite.
-MAX_NUMBER = 1e12
-
 # A sign, digits and at most one point; no exponent, no spaces, no other scripts' digits (re.ASCII: \d is 0-9).
 _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 #: Kite's answer to a regular order outside market hours.
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """The order rules that are settings rather than facts (limits Kite has changed over time)."""
-
-    max_modifications: int = 25
-    max_iceberg_legs: int = 10
-    max_tag_length: int = 20
-    #: From this day a market order must carry market protection (FORUM: 1 April 2026); None to never.
-    protection_required_from: date | None = date(2026, 4, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceRequest:
-    """A parsed ``POST /orders/{variety}`` request; MARKET and SL-M prices are normalised to 0."""
-
-    variety: Variety
-    exchange: str
-    tradingsymbol: str
-    transaction_type: TransactionType
-    order_type: OrderType
-    product: Product
-    quantity: int
-    price: float = 0.0
-    trigger_price: float = 0.0
-    validity: Validity = Validity.DAY
-    validity_ttl: int | None = None
-    disclosed_quantity: int = 0
-    iceberg_legs: int = 0
-    iceberg_quantity: int = 0
-    auction_number: str | None = None
-    tag: str | None = None
-    market_protection: int = 0
-    autoslice: bool = False
-
-    @property
-    def is_buy(self) -> bool:
-        """Return True for a BUY."""
-        return self.transaction_type is TransactionType.BUY
-
-
-@dataclass(frozen=True, slots=True)
-class ModifyRequest:
-    """A parsed ``PUT /orders/{variety}/{order_id}``: None leaves a field as it is."""
-
-    quantity: int | None = None
-    price: float | None = None
-    order_type: OrderType | None = None
-    trigger_price: float | None = None
-    validity: Validity | None = None
-    disclosed_quantity: int | None = None
-    market_protection: int | None = None
 
 
 def invalid(message: str) -> RejectionError:
@@ -168,29 +106,100 @@ def parse_modify(params: Mapping[str, Any]) -> ModifyRequest:
     )
 
 
+def _tick(spec: InstrumentSpec, name: str) -> str:
+    return (
+        f"Tick size for this script is {spec.tick_size:g}. Kindly enter {name} in the multiple of tick size for "
+        "this script."
+    )
+
+
+def _stop_side(req: PlaceRequest) -> str:
+    if req.is_buy:
+        return "Trigger price for stoploss buy orders should be lower than the order price."
+    return "Trigger price for stoploss sell orders should be higher than the order price."
+
+
+Says = Callable[[PlaceRequest, InstrumentSpec, OrderLimits], str]
+
+#: What Kite answers (an InputException, 400) for each rule a request breaks (:data:`.order_rules.PLACE_RULES`).
+KITE_SAYS: Mapping[OrderRule, Says] = {
+    r.index: lambda req, spec, lim: (
+        f"Invalid `tradingsymbol`: {req.exchange}:{req.tradingsymbol} is an index and cannot be traded."
+    ),
+    r.product: lambda req, spec, lim: (
+        "Cover orders take product MIS."
+        if req.variety is Variety.CO
+        else f"Product {req.product} is not allowed for {spec.exchange} instruments. "
+        f"Use {', '.join(str(p) for p in spec.products)}."
+    ),
+    r.tag: lambda req, spec, lim: f"Invalid `tag`. Use up to {lim.max_tag_length} letters and digits.",
+    r.quantity: lambda req, spec, lim: "Invalid `quantity`. It must be a positive number.",
+    r.lot: lambda req, spec, lim: (
+        f"Quantity should be a multiple of the lot size ({max(spec.lot_size, 1)}) for {spec.tradingsymbol}."
+    ),
+    r.price: lambda req, spec, lim: "Invalid `price`. A limit or stop-loss limit order needs a price above 0.",
+    r.trigger: lambda req, spec, lim: (
+        "Invalid `trigger_price`. A cover order needs a stop-loss trigger price on the tick."
+        if req.variety is Variety.CO
+        else "Invalid `trigger_price`. A stop-loss order needs a trigger price above 0."
+    ),
+    r.price_tick: lambda req, spec, lim: _tick(spec, "price"),
+    r.trigger_tick: lambda req, spec, lim: _tick(spec, "trigger price"),
+    r.stop_beyond_price: lambda req, spec, lim: _stop_side(req),
+    r.ttl_minutes: lambda req, spec, lim: (
+        f"Invalid `validity_ttl`. TTL orders need a validity of 1 minute to a day ({lim.max_ttl_minutes})."
+    ),
+    r.ttl_order_type: lambda req, spec, lim: "TTL validity is allowed only for limit and stop-loss limit orders.",
+    r.disclosed_in_derivatives: lambda req, spec, lim: "Disclosed quantity is not allowed for derivatives.",
+    r.disclosed_share: lambda req, spec, lim: (
+        "Disclosed quantity should be between 10% of the quantity and the quantity."
+    ),
+    r.protection_range: lambda req, spec, lim: (
+        "Invalid `market_protection`. Use -1 (auto) or a percentage from 0 to 100."
+    ),
+    r.protection_required: lambda req, spec, lim: (
+        "Market orders without market protection are not allowed. Set `market_protection` to -1 (auto) or a "
+        "percentage from 1 to 100."
+    ),
+    r.cover_order_type: lambda req, spec, lim: (
+        "Cover orders are MARKET or LIMIT orders with a stop-loss `trigger_price`."
+    ),
+    r.cover_validity: lambda req, spec, lim: "Cover orders are DAY orders.",
+    r.iceberg_legs: lambda req, spec, lim: f"Invalid `iceberg_legs`. Use between 2 and {lim.max_iceberg_legs} legs.",
+    r.iceberg_order_type: lambda req, spec, lim: "Iceberg orders are LIMIT or SL orders with DAY or TTL validity.",
+    r.iceberg_autoslice: lambda req, spec, lim: "Iceberg orders cannot be autosliced.",
+    r.iceberg_quantity: lambda req, spec, lim: (
+        "Invalid `iceberg_quantity`. The legs must together cover the quantity, in whole lots."
+    ),
+    r.iceberg_empty_leg: lambda req, spec, lim: (
+        "Invalid `iceberg_quantity`. Every leg must have a quantity; use fewer legs."
+    ),
+    r.auction_number: lambda req, spec, lim: "Invalid `auction_number`. Auction orders need the auction's number.",
+    r.auction_order_type: lambda req, spec, lim: "Auction orders are LIMIT orders.",
+    r.freeze: lambda req, spec, lim: (
+        f"Quantity {req.quantity} exceeds the freeze quantity of {spec.freeze_quantity} for "
+        f"{spec.tradingsymbol}. Place it with autoslice or in slices of at most {spec.freeze_quantity}."
+    ),
+}
+
+
+def _refuse(rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> None:
+    broken = first_breach(rules, req, facts)
+    if broken is not None:
+        raise invalid(KITE_SAYS[broken](req, spec, facts.limits))
+
+
 def check_place(
-    req: PlaceRequest, spec: InstrumentSpec | None, rules: Rules, now: datetime, calendar: TradingCalendar
+    req: PlaceRequest, spec: InstrumentSpec | None, limits: OrderLimits, now: datetime, calendar: TradingCalendar
 ) -> InstrumentSpec:
-    """Check a new order against its instrument, the rules and the market hours; return the instrument.
+    """Check a new order against Kite's rules and the market hours; return its instrument.
 
     Raises:
-        RejectionError: InputException naming the first rule the request breaks.
+        RejectionError: InputException with Kite's message for the first rule the request breaks.
     """
-    if spec is None or not spec.tradable:
-        what = "is not a known instrument" if spec is None else "is an index and cannot be traded"
-        raise invalid(f"Invalid `tradingsymbol`: {req.exchange}:{req.tradingsymbol} {what}.")
-    check_product(req, spec)
-    if req.tag is not None and (len(req.tag) > rules.max_tag_length or not req.tag.isalnum()):
-        raise invalid(f"Invalid `tag`. Use up to {rules.max_tag_length} letters and digits.")
-    check_terms(req, spec, rules, now)
-    check_variety(req, spec, rules)
-    # An iceberg's legs reach the exchange one by one, so only a leg must stay under the freeze quantity.
-    size = req.iceberg_quantity if req.variety is Variety.ICEBERG else req.quantity
-    if spec.freeze_quantity and size > spec.freeze_quantity and not req.autoslice:
-        raise invalid(
-            f"Quantity {req.quantity} exceeds the freeze quantity of {spec.freeze_quantity} for "
-            f"{spec.tradingsymbol}. Place it with autoslice or in slices of at most {spec.freeze_quantity}."
-        )
+    if spec is None:
+        raise invalid(f"Invalid `tradingsymbol`: {req.exchange}:{req.tradingsymbol} is not a known instrument.")
+    _refuse(PLACE_RULES, req, spec, Facts(spec, limits, now.date()))
     phase = calendar.phase(now)
     if req.variety is Variety.AMO:
         if phase is MarketPhase.OPEN:
@@ -200,102 +209,13 @@ def check_place(
     return spec
 
 
-def check_product(req: PlaceRequest, spec: InstrumentSpec) -> None:
-    """Check the product fits the segment (CNC/MTF only in the cash market, NRML only in derivatives)."""
-    if req.variety is Variety.CO:
-        if req.product not in (Product.MIS, Product.CO):
-            raise invalid("Cover orders take product MIS.")
-        return
-    if req.product not in spec.products:
-        allowed = ", ".join(str(p) for p in spec.products)
-        raise invalid(f"Product {req.product} is not allowed for {spec.exchange} instruments. Use {allowed}.")
+def check_modified(new: PlaceRequest, spec: InstrumentSpec, limits: OrderLimits, now: datetime) -> None:
+    """Check an order's terms after a modification (:func:`~kitekit.wire.order_terms.merge`) by Kite's rules.
 
-
-def check_terms(req: PlaceRequest, spec: InstrumentSpec, rules: Rules, now: datetime) -> None:
-    """Check quantity, prices, validity, disclosed quantity and market protection (shared with modify)."""
-    lot = max(spec.lot_size, 1)
-    if req.quantity <= 0:
-        raise invalid("Invalid `quantity`. It must be a positive number.")
-    if req.quantity % lot:
-        raise invalid(f"Quantity should be a multiple of the lot size ({lot}) for {spec.tradingsymbol}.")
-    priced = req.order_type in (OrderType.LIMIT, OrderType.SL)
-    stop = req.order_type in (OrderType.SL, OrderType.SL_M)
-    if priced and req.price <= 0:
-        raise invalid("Invalid `price`. A limit or stop-loss limit order needs a price above 0.")
-    if stop and req.trigger_price <= 0:
-        raise invalid("Invalid `trigger_price`. A stop-loss order needs a trigger price above 0.")
-    for name, value in (("price", req.price), ("trigger_price", req.trigger_price)):
-        if value and not on_tick(value, spec.tick_size):
-            raise invalid(
-                f"Tick size for this script is {spec.tick_size:g}. Kindly enter {name.replace('_', ' ')} "
-                "in the multiple of tick size for this script."
-            )
-    if req.order_type is OrderType.SL:
-        if req.is_buy and req.trigger_price > req.price:
-            raise invalid("Trigger price for stoploss buy orders should be lower than the order price.")
-        if not req.is_buy and req.trigger_price < req.price:
-            raise invalid("Trigger price for stoploss sell orders should be higher than the order price.")
-    if req.validity is Validity.TTL:
-        if req.validity_ttl is None or not 1 <= req.validity_ttl <= 24 * 60:
-            raise invalid("Invalid `validity_ttl`. TTL orders need a validity of 1 minute to a day (1440).")
-        if req.order_type not in (OrderType.LIMIT, OrderType.SL):
-            raise invalid("TTL validity is allowed only for limit and stop-loss limit orders.")
-    dq = req.disclosed_quantity
-    if dq:
-        if spec.is_derivative:
-            raise invalid("Disclosed quantity is not allowed for derivatives.")
-        if dq < 0 or dq > req.quantity or dq * 10 < req.quantity:
-            raise invalid("Disclosed quantity should be between 10% of the quantity and the quantity.")
-    market = req.order_type in (OrderType.MARKET, OrderType.SL_M)
-    if market:
-        mp = req.market_protection
-        if mp != -1 and not 0 <= mp <= 100:
-            raise invalid("Invalid `market_protection`. Use -1 (auto) or a percentage from 0 to 100.")
-        required = rules.protection_required_from
-        if mp == 0 and required is not None and now.date() >= required:
-            raise invalid(
-                "Market orders without market protection are not allowed. Set `market_protection` to -1 "
-                "(auto) or a percentage from 1 to 100."
-            )
-
-
-def check_variety(req: PlaceRequest, spec: InstrumentSpec, rules: Rules) -> None:
-    """Check what each variety needs: CO stops, iceberg legs, auction numbers."""
-    if req.variety is Variety.CO:
-        if req.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise invalid("Cover orders are MARKET or LIMIT orders with a stop-loss `trigger_price`.")
-        if req.trigger_price <= 0 or not on_tick(req.trigger_price, spec.tick_size):
-            raise invalid("Invalid `trigger_price`. A cover order needs a stop-loss trigger price on the tick.")
-        if req.validity is not Validity.DAY:
-            raise invalid("Cover orders are DAY orders.")
-    if req.variety is Variety.ICEBERG:
-        legs, leg_qty = req.iceberg_legs, req.iceberg_quantity
-        if not 2 <= legs <= rules.max_iceberg_legs:
-            raise invalid(f"Invalid `iceberg_legs`. Use between 2 and {rules.max_iceberg_legs} legs.")
-        if req.order_type not in (OrderType.LIMIT, OrderType.SL) or req.validity is Validity.IOC:
-            raise invalid("Iceberg orders are LIMIT or SL orders with DAY or TTL validity.")
-        if req.autoslice:
-            raise invalid("Iceberg orders cannot be autosliced.")
-        if leg_qty <= 0 or leg_qty % max(spec.lot_size, 1) or leg_qty * legs < req.quantity:
-            raise invalid("Invalid `iceberg_quantity`. The legs must together cover the quantity, in whole lots.")
-        if leg_qty * (legs - 1) >= req.quantity:
-            raise invalid("Invalid `iceberg_quantity`. Every leg must have a quantity; use fewer legs.")
-    if req.variety is Variety.AUCTION:
-        if not (req.auction_number or "").isdigit():
-            raise invalid("Invalid `auction_number`. Auction orders need the auction's number.")
-        if req.order_type is not OrderType.LIMIT:
-            raise invalid("Auction orders are LIMIT orders.")
-
-
-def merge(req: PlaceRequest, mod: ModifyRequest) -> PlaceRequest:
-    """Return the request an order would have after a modification (for re-checking it)."""
-    changes: dict[str, Any] = {k: v for k, v in dataclasses.asdict(mod).items() if v is not None}
-    merged = dataclasses.replace(req, **changes)
-    if merged.order_type in (OrderType.MARKET, OrderType.SL_M):
-        merged = dataclasses.replace(merged, price=0.0)
-    if merged.order_type in (OrderType.MARKET, OrderType.LIMIT) and req.variety is not Variety.CO:
-        merged = dataclasses.replace(merged, trigger_price=0.0)
-    return merged
+    Raises:
+        RejectionError: InputException with Kite's message for the first rule the terms break.
+    """
+    _refuse(MODIFY_RULES, new, spec, Facts(spec, limits, now.date()))
 
 
 def _text(params: Mapping[str, Any], name: str) -> str:

@@ -4,8 +4,8 @@ The package's parts, each with one job: ``windows`` (Kite's span limits), ``rule
 for), ``fetch`` (windows in flight under the pacer), ``store`` and ``duckfile`` (the DuckDB candle store),
 ``filling`` (filling the store with only what it is missing, never dropping what it holds), ``compare``
 (telling a split from a corrected candle), ``export`` (CSV and Parquet files), ``chart`` (candlestick HTML)
-and ``client`` (:class:`History` and :func:`candles`, the facade users import). Names load their modules on
-first use, so importing the package costs nothing.
+and ``client`` (:class:`History`, the facade users import; ``kitekit.candles`` sets one up for you). Names
+load their modules on first use, so importing the package costs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kitekit.history.chart import candlestick_html, write_chart
-    from kitekit.history.client import Filled, History, candles
+    from kitekit.history.client import Filled, History
     from kitekit.history.export import write_candles
     from kitekit.history.rules import CandleRequest
     from kitekit.history.store import CandleStore, SeriesInfo, SeriesKey
@@ -30,7 +30,6 @@ __all__ = [
     "Interval",
     "SeriesInfo",
     "SeriesKey",
-    "candles",
     "candlestick_html",
     "write_candles",
     "write_chart",
@@ -44,7 +43,6 @@ _LAZY = {
     "Interval": "kitekit.wire.history",
     "SeriesInfo": "kitekit.history.store",
     "SeriesKey": "kitekit.history.store",
-    "candles": "kitekit.history.client",
     "candlestick_html": "kitekit.history.chart",
     "write_candles": "kitekit.history.export",
     "write_chart": "kitekit.history.chart",

@@ -1,4 +1,4 @@
-"""Historical candles of any length, in one call: :class:`History` (the facade users import) and :func:`candles`.
+"""Historical candles of any length, in one call: :class:`History`, the facade users import.
 
 A request is resolved (any symbol, name or token the instrument store knows, expired contracts included),
 checked (:mod:`kitekit.history.rules`), cut into windows Kite serves (:mod:`kitekit.history.windows`),
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from kitekit.instruments import InstrumentStore
 
-__all__ = ["Filled", "History", "candles", "series_of"]
+__all__ = ["Filled", "History", "series_of"]
 
 log = logging.getLogger("kitekit.history")
 
@@ -229,38 +229,3 @@ class History:
                 "This History has no candle store: make it with History(kite, instruments, CandleStore())."
             )
         return self.store
-
-
-def candles(
-    instrument: str | int,
-    interval: Interval | str,
-    start: Moment,
-    end: Moment | None = None,
-    *,
-    oi: bool = False,
-    continuous: bool = False,
-    kite: KiteConnect | None = None,
-    keep: bool = True,
-) -> pd.DataFrame:
-    """Return candles with everything set up for you: the saved session, the cached instruments, the store.
-
-    Route: ``GET /instruments/historical/{instrument_token}/{interval}``, once per window fetched (and
-    ``GET /instruments`` when the day's dump is not cached yet).
-
-    Args:
-        instrument, interval, start, end, oi, continuous: as :meth:`History.candles`.
-        kite: the client; default ``kitekit.get_kite()``.
-        keep: keep the candles in the candle store of the data dir, so a repeated call fetches only what is
-            missing; False fetches everything and stores nothing.
-
-    Raises:
-        As :meth:`History.candles`, and ``kitekit.get_kite()``'s session errors.
-    """
-    from kitekit import get_kite
-    from kitekit.config import cache_dir
-    from kitekit.instruments import InstrumentStore
-
-    client = kite if kite is not None else get_kite()
-    instruments = InstrumentStore(cache_dir() / "instruments", client).load()
-    history = History(client, instruments, CandleStore() if keep else None)
-    return history.candles(instrument, interval, start, end, oi=oi, continuous=continuous)

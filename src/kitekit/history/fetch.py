@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from kitekit.clock import Clock, clock_of
 from kitekit.history.rules import CandleRequest
 from kitekit.history.windows import Window
-from kitekit.raw import kite_get, raise_error_answer
+from kitekit.rest.raw import kite_get, raise_error_answer
 from kitekit.wire.candles import parse_candles
 from kitekit.wire.envelope import ErrorType, error_type_of
 from kitekit.wire.formats import format_timestamp
@@ -46,7 +46,7 @@ def fetch_window(
     Route: ``GET /instruments/historical/{instrument_token}/{interval}``.
 
     The SDK's ``historical_data()`` parses every candle's time with ``dateutil``, the cost the fast parser
-    exists to avoid, so the bytes are fetched with :func:`kitekit.raw.kite_get` (the client's paced session,
+    exists to avoid, so the bytes are fetched with :func:`kitekit.rest.raw.kite_get` (the client's paced session,
     the SDK's query parameters and headers).
 
     Args:

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from kitekit.clock import IST
-from kitekit.config import data_dir
 from kitekit.errors import CandleStoreError
 from kitekit.history.duckfile import open_database
+from kitekit.paths import data_dir
 from kitekit.wire.candles import CANDLE_COLUMNS, INDEX_NAME, OI_COLUMN, empty_candles
 from kitekit.wire.history import Interval
 

@@ -1,4 +1,4 @@
-"""Downloading the raw instruments dump past the SDK's parse (see :mod:`kitekit.raw` for why)."""
+"""Downloading the raw instruments dump past the SDK's parse (see :mod:`kitekit.rest.raw` for why)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kitekit.errors import InstrumentCacheError
-from kitekit.raw import kite_get, raise_error_answer
+from kitekit.rest.raw import kite_get, raise_error_answer
 from kitekit.wire.envelope import ErrorType, exception_class
 from kitekit.wire.instruments_csv import HEADER
 
@@ -28,7 +28,7 @@ def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progres
 
     We bypass the SDK here on purpose: ``KiteConnect.instruments()`` always parses the CSV into a list of
     dicts (seconds for 100k+ rows), the very cost the store exists to avoid. The request goes through
-    :func:`kitekit.raw.kite_get` (the client's paced session, the SDK's headers and settings), and errors map
+    :func:`kitekit.rest.raw.kite_get` (the client's paced session, the SDK's headers and settings), and errors map
     to the exceptions the SDK would raise.
 
     Args:

@@ -2,10 +2,11 @@
 
 The parts, each with one job::
 
-    gateway      OrderGateway (the interface both brokers implement) and broker(), paper unless paper=False
+    factory      broker(): a paper broker unless paper=False
+    gateway      OrderGateway, the interface both brokers implement (and what they need: Instruments)
     ├── live     LiveBroker: the official KiteConnect, validated, journaled, looked up by tag after any doubt
     │   ├── placement   placing an intent exactly once; reconciling the journal at start; order budgets
-    │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send), claims, derived tags
+    │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send), claims, intent ids, tags
     │   ├── owners      which journals are still open (a lock file each), so a claim's owner is known alive
     │   └── outcomes    what each failure of an order request means (one explicit table)
     ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
@@ -28,9 +29,10 @@ from kitekit.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from kitekit.orders.events import OrderEvents, OrderUpdate
-    from kitekit.orders.gateway import OrderGateway, broker
-    from kitekit.orders.journal import ExtraOrder, Intent, IntentJournal, IntentState
-    from kitekit.orders.live import LiveBroker, new_intent_id
+    from kitekit.orders.factory import broker
+    from kitekit.orders.gateway import OrderGateway
+    from kitekit.orders.journal import ExtraOrder, Intent, IntentJournal, IntentState, new_intent_id
+    from kitekit.orders.live import LiveBroker
     from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
     from kitekit.orders.paper import PaperBroker
     from kitekit.orders.placement import Budget, LookupPolicy, Reconciliation, Step
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from kitekit.orders.quotes import QuoteRecorder, QuoteSource, RecordedQuotes
     from kitekit.orders.rules import PreTradeRules, Rule, nearest_tick
     from kitekit.orders.validator import Validator
+    from kitekit.wire.order_terms import OrderLimits
     from kitekit.wire.orders import Exchange, OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "OrderChange",
     "OrderEvents",
     "OrderGateway",
+    "OrderLimits",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
@@ -89,13 +93,13 @@ _LAZY = {
     "OrderEvents": "kitekit.orders.events",
     "OrderUpdate": "kitekit.orders.events",
     "OrderGateway": "kitekit.orders.gateway",
-    "broker": "kitekit.orders.gateway",
+    "broker": "kitekit.orders.factory",
     "ExtraOrder": "kitekit.orders.journal",
     "Intent": "kitekit.orders.journal",
     "IntentJournal": "kitekit.orders.journal",
     "IntentState": "kitekit.orders.journal",
+    "new_intent_id": "kitekit.orders.journal",
     "LiveBroker": "kitekit.orders.live",
-    "new_intent_id": "kitekit.orders.live",
     "Charges": "kitekit.orders.model",
     "Order": "kitekit.orders.model",
     "OrderChange": "kitekit.orders.model",
@@ -121,6 +125,7 @@ _LAZY = {
     "Rule": "kitekit.orders.rules",
     "nearest_tick": "kitekit.orders.rules",
     "Validator": "kitekit.orders.validator",
+    "OrderLimits": "kitekit.wire.order_terms",
     "Exchange": "kitekit.wire.orders",
     "OrderStatus": "kitekit.wire.orders",
     "OrderType": "kitekit.wire.orders",

@@ -1,23 +1,20 @@
-"""The one interface both brokers implement (:class:`OrderGateway`), and :func:`broker`, paper by default."""
+"""The one interface both brokers implement (:class:`OrderGateway`), and what they need of the rest.
+
+Only protocols and types live here: the brokers import this module, and :func:`kitekit.orders.factory.broker`
+imports the brokers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from kitekit.clock import clock_of
 from kitekit.engine.quote import MarketQuote
 from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.wire.instruments_csv import Instrument
 
-if TYPE_CHECKING:
-    from kiteconnect import KiteConnect
-
-    from kitekit.clock import Clock
-
-__all__ = ["Instruments", "OrderGateway", "QuoteAtHand", "broker"]
+__all__ = ["Instruments", "OrderGateway", "QuoteAtHand"]
 
 #: A quote to check circuit limits and stops against: the engine's, or a ``/quote`` item as Kite sends it.
 QuoteAtHand = MarketQuote | Mapping[str, Any] | None
@@ -119,36 +116,3 @@ class OrderGateway(Protocol):
     def delete_gtt(self, trigger_id: int) -> int:
         """Delete a GTT trigger; return its id."""
         ...
-
-
-def broker(
-    kite: KiteConnect,
-    instruments: Instruments,
-    *,
-    paper: bool = True,
-    folder: Path | None = None,
-    clock: Clock | None = None,
-    **options: Any,
-) -> OrderGateway:
-    """Return a gateway: a :class:`~kitekit.orders.PaperBroker` unless ``paper=False`` is given explicitly.
-
-    Args:
-        kite: the client from ``get_kite()``. Paper trading reads its quotes (``GET /quote``, paced); live
-            trading sends its orders.
-        instruments: the instrument store (validation).
-        paper: False to trade for real.
-        folder: where the paper ledger or the live journal lives (default: the kitekit data dir).
-        clock: the time source (default: the client's, :func:`kitekit.clock.clock_of`: a simulator's market
-            time on a simulator, the wall clock on Kite).
-        **options: passed to the broker's constructor.
-    """
-    from kitekit.config import data_dir
-
-    clock = clock or clock_of(kite)
-    if paper:
-        from kitekit.orders.paper import PaperBroker
-
-        return PaperBroker(kite, instruments, folder=folder or data_dir() / "paper", clock=clock, **options)
-    from kitekit.orders.live import LiveBroker
-
-    return LiveBroker(kite, instruments, folder=folder or data_dir() / "orders", clock=clock, **options)

@@ -32,6 +32,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -183,6 +184,11 @@ class ExtraOrder:
     first_order_id: str
     how: str
     noted_at: datetime
+
+
+def new_intent_id() -> str:
+    """Return a fresh intent id (16 hex digits)."""
+    return uuid.uuid4().hex[:16]
 
 
 def derive_tag(intent_id: str, account: str, day: date) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING
 from kitekit.clock import Clock, clock_of
 from kitekit.errors import OrderStateError
 from kitekit.orders.gateway import Instruments, QuoteAtHand
-from kitekit.orders.journal import Intent, IntentJournal, derive_tag
+from kitekit.orders.journal import Intent, IntentJournal, derive_tag, new_intent_id
 from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.outcomes import Outcome, outcome_of
 from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation, StepHook
@@ -24,14 +23,9 @@ from kitekit.wire.orders import Variety
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
-__all__ = ["LiveBroker", "new_intent_id"]
+__all__ = ["LiveBroker"]
 
 log = logging.getLogger("kitekit.orders")
-
-
-def new_intent_id() -> str:
-    """Return a fresh intent id (16 hex digits)."""
-    return uuid.uuid4().hex[:16]
 
 
 class LiveBroker:
@@ -74,7 +68,7 @@ class LiveBroker:
         on_step: StepHook | None = None,
     ) -> None:
         if journal is None:
-            from kitekit.config import data_dir
+            from kitekit.paths import data_dir
 
             journal = IntentJournal(folder or data_dir() / "orders")
         self.kite = kite

@@ -18,7 +18,7 @@ from enum import StrEnum
 import requests
 from kiteconnect.exceptions import KiteException
 
-from kitekit.retry import TRANSPORT_ERRORS
+from kitekit.rest.retry import TRANSPORT_ERRORS
 from kitekit.wire.envelope import ErrorType, error_type_of
 
 __all__ = ["ON_ERROR", "Outcome", "outcome_of"]

@@ -23,20 +23,18 @@ from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
     IntentConflictError,
     OrderStateError,
-    RejectionError,
     UnknownInstrumentError,
 )
 from kitekit.orders.catchup import MarketPath
 from kitekit.orders.gateway import Instruments, QuoteAtHand
-from kitekit.orders.journal import derive_tag
+from kitekit.orders.journal import derive_tag, new_intent_id
 from kitekit.orders.ledger import PaperLedger
-from kitekit.orders.live import new_intent_id
 from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Placement, Trade
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.quotes import QuoteSource, candle_source
 from kitekit.orders.rules import PreTradeRules
 from kitekit.orders.validator import Validator, day_of
-from kitekit.wire.envelope import ErrorType, exception_class
+from kitekit.wire.envelope import ErrorType, RejectionError, exception_class
 
 if TYPE_CHECKING:
     from kiteconnect.exceptions import KiteException
@@ -101,7 +99,7 @@ class PaperBroker:
         durable: bool = True,
     ) -> None:
         if folder is None:
-            from kitekit.config import data_dir
+            from kitekit.paths import data_dir
 
             folder = data_dir() / "paper"
         self.source = quotes

@@ -1,79 +1,45 @@
-"""The pre-trade rules, one function each: every refusal names its rule and the nearest valid value.
+"""The client's edge of Kite's order rules: a request completed, and refusals that name the nearest valid value.
 
 Kite refuses a price off the tick, a quantity off the lot or a MARKET order without protection only after
-the round trip (and counts the request against the order budget). These checks run first, on the
-instrument's data and, when one is at hand, a quote (circuit limits, stops the price already passed);
-:class:`kitekit.orders.validator.Validator` applies them in order.
+the round trip (and counts the request against the order budget). The rules themselves are
+:mod:`kitekit.wire.order_rules`, the very ones the simulator's exchange applies, in the same order; this
+module completes a request first (the segment's carry product, market protection, the iceberg leg size),
+refuses what Kite would silently ignore (a price on a MARKET order), and says for each rule broken what the
+nearest valid value is (:data:`ADVICE`). :class:`kitekit.orders.validator.Validator` applies them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Any
 
-from kitekit.engine.matching import on_tick
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.engine.validation import MAX_NUMBER
 from kitekit.errors import OrderValidationError
 from kitekit.orders.model import OrderRequest
+from kitekit.wire import order_rules as r
+from kitekit.wire.order_rules import Facts, OrderRule, Rule, first_breach
+from kitekit.wire.order_terms import FREEZE_QUANTITIES, MAX_NUMBER, OrderLimits, PlaceRequest, slice_size
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
 
 __all__ = [
-    "FREEZE_QUANTITIES",
+    "ADVICE",
     "PreTradeRules",
     "Rule",
     "as_quote",
-    "check_against_quote",
-    "check_disclosed",
-    "check_freeze",
-    "check_iceberg",
-    "check_prices",
-    "check_product",
-    "check_protection",
-    "check_quantity",
-    "check_validity",
+    "carry_product",
+    "check_shape",
+    "complete",
     "fail",
     "nearest_tick",
-    "slice_size",
+    "refuse",
+    "tag_advice",
+    "terms_of",
     "valid_tag",
 ]
-
-#: NSE's quantity freeze limits of index derivatives, by underlying: the most one order may carry (units, not
-#: lots). Source: NSE's circular of 31 October 2025 (effective 3 November 2025), as the simulator uses. They
-#: change a few times a year, so pass your own table (``PreTradeRules(freeze_quantities=...)``) when they do;
-#: stock derivatives have a limit per stock that Kite's dump does not carry: give those the same way.
-FREEZE_QUANTITIES: Mapping[str, int] = {
-    "NIFTY": 1800,
-    "BANKNIFTY": 600,
-    "FINNIFTY": 1800,
-    "MIDCPNIFTY": 2800,
-    "NIFTYNXT50": 600,
-}
-
-
-class Rule(StrEnum):
-    """The pre-trade rules; an :class:`OrderValidationError`'s ``rule`` is one of these."""
-
-    INSTRUMENT = "instrument"
-    QUANTITY = "quantity"
-    LOT = "lot"
-    FREEZE = "freeze"
-    TICK = "tick"
-    PRICE = "price"
-    TRIGGER = "trigger"
-    PRODUCT = "product"
-    CIRCUIT = "circuit"
-    PROTECTION = "market_protection"
-    VALIDITY = "validity"
-    DISCLOSED = "disclosed_quantity"
-    ICEBERG = "iceberg"
-    TAG = "tag"
 
 
 @dataclass(frozen=True)
@@ -82,18 +48,15 @@ class PreTradeRules:
 
     Args:
         default_market_protection: given to MARKET and SL-M orders that set none (-1: Kite's automatic band).
-        freeze_quantities: freeze limits by underlying name, tradingsymbol or ``EXCHANGE:TRADINGSYMBOL``.
-        max_tag_length: Kite's tag limit (20 letters and digits).
-        max_iceberg_legs: the most legs an iceberg may have.
-        protection_required_from: from this day a MARKET order with protection 0 is refused (Kite,
-            1 April 2026); None never.
+        freeze_quantities: freeze limits by underlying name, tradingsymbol or ``EXCHANGE:TRADINGSYMBOL``
+            (Kite's table, :data:`kitekit.wire.order_terms.FREEZE_QUANTITIES`, unless you pass a newer one).
+        limits: the limits Kite has changed over time (tag length, iceberg legs, when protection became
+            mandatory), as the simulator's exchange applies them.
     """
 
     default_market_protection: int = -1
     freeze_quantities: Mapping[str, int] = field(default_factory=lambda: dict(FREEZE_QUANTITIES))
-    max_tag_length: int = 20
-    max_iceberg_legs: int = 10
-    protection_required_from: date | None = date(2026, 4, 1)
+    limits: OrderLimits = field(default_factory=OrderLimits)
 
 
 def _decimals(tick: float) -> int:
@@ -133,270 +96,315 @@ def as_quote(quote: MarketQuote | Mapping[str, Any] | None) -> MarketQuote | Non
         return None  # an LTP item without a timestamp still has no circuit limits to check against
 
 
-def check_product(req: OrderRequest, spec: InstrumentSpec) -> OrderRequest:
-    """Return ``req`` with the segment's carry product when it has none; refuse a product the segment does not take."""
-    carry = Product.NRML if spec.is_derivative else Product.CNC
-    if req.variety is Variety.CO:
-        if req.product not in (None, Product.MIS):
-            raise fail(
-                Rule.PRODUCT,
-                f"product {req.product} is not allowed on a cover order; nearest MIS",
-                "product",
-                Product.MIS,
-            )
-        return req.replace(product=Product.MIS)
+# -- before the rules: completing and tidying a request ------------------------------------------------
+def carry_product(variety: Variety, spec: InstrumentSpec) -> Product:
+    """Return the product an order gets when it names none: MIS on a cover order, else CNC or NRML."""
+    if variety is Variety.CO:
+        return Product.MIS
+    return Product.NRML if spec.is_derivative else Product.CNC
+
+
+def complete(req: OrderRequest, spec: InstrumentSpec, rules: PreTradeRules) -> OrderRequest:
+    """Return ``req`` with what it left to the defaults: product, market protection, the iceberg leg size."""
     if req.product is None:
-        return req.replace(product=carry)
-    if req.product not in spec.products:
-        where = "derivatives" if spec.is_derivative else "the cash market"
-        raise fail(
-            Rule.PRODUCT,
-            f"product {req.product} is not allowed on {spec.exchange} ({where}); nearest {carry}",
-            "product",
-            carry,
-        )
+        req = req.replace(product=carry_product(req.variety, spec))
+    if req.order_type not in (OrderType.MARKET, OrderType.SL_M):
+        req = req.replace(market_protection=None)  # Kite ignores it on priced orders
+    elif req.market_protection is None:
+        req = req.replace(market_protection=rules.default_market_protection)
+    legs = req.iceberg_legs or 0
+    if req.variety is Variety.ICEBERG and not req.iceberg_quantity and 2 <= legs <= rules.limits.max_iceberg_legs:
+        req = req.replace(iceberg_quantity=_fair_leg(req.quantity, legs, spec))
     return req
 
 
-def check_quantity(quantity: int, spec: InstrumentSpec) -> None:
-    """Refuse a quantity that is not a positive multiple of the lot."""
+def _fair_leg(quantity: int, legs: int, spec: InstrumentSpec) -> int:
+    # Kite's leg size is quantity / legs; rounded up to whole lots so the legs cover the quantity.
     lot = max(spec.lot_size, 1)
-    if quantity <= 0:
-        raise fail(Rule.QUANTITY, f"quantity {quantity} is not above 0; nearest {lot}", "quantity", lot)
-    if quantity % lot:
-        nearest = max(lot, round(quantity / lot) * lot)
-        raise fail(
-            Rule.LOT,
-            f"quantity {quantity} is not a multiple of lot {lot} of {spec.key}; nearest {nearest}",
-            "quantity",
-            nearest,
-        )
+    return max(math.ceil(quantity / max(legs, 1) / lot), 1) * lot
 
 
-def slice_size(spec: InstrumentSpec) -> int:
-    """Return the largest whole-lot quantity within the freeze quantity (0: no limit)."""
-    lot = max(spec.lot_size, 1)
-    return (spec.freeze_quantity // lot) * lot if spec.freeze_quantity else 0
+def check_shape(req: OrderRequest) -> None:
+    """Refuse a price or trigger the order type does not take, minutes without TTL, a price beyond any real one.
 
-
-def check_freeze(quantity: int, spec: InstrumentSpec) -> None:
-    """Refuse a quantity above the freeze quantity."""
-    size = slice_size(spec)
-    if size and quantity > spec.freeze_quantity:
-        count = math.ceil(quantity / size)
-        raise fail(
-            Rule.FREEZE,
-            f"quantity {quantity} is above the freeze quantity {spec.freeze_quantity} of {spec.key}; "
-            f"nearest {size} (or send it in {count} slices with place_sliced)",
-            "quantity",
-            size,
-        )
-
-
-def check_iceberg(req: OrderRequest, spec: InstrumentSpec, rules: PreTradeRules) -> OrderRequest:
-    """Return an iceberg with its leg size (quantity / legs in whole lots); refuse bad legs."""
-    if req.variety is not Variety.ICEBERG:
-        return req
-    most = rules.max_iceberg_legs
-    legs = req.iceberg_legs or 0
-    if not 2 <= legs <= most:
-        nearest = min(max(legs, 2), most)
-        raise fail(
-            Rule.ICEBERG,
-            f"iceberg_legs {legs} is not between 2 and {most}; nearest {nearest}",
-            "iceberg_legs",
-            nearest,
-        )
-    lot = max(spec.lot_size, 1)
-    # Kite's leg size is quantity / legs; round up to whole lots so the legs cover the quantity.
-    fair = math.ceil(req.quantity / legs / lot) * lot
-    leg = req.iceberg_quantity or fair
-    if leg % lot or leg * legs < req.quantity or leg * (legs - 1) >= req.quantity:
-        raise fail(
-            Rule.ICEBERG,
-            f"iceberg_quantity {leg} does not split {req.quantity} into {legs} legs of whole lots; nearest {fair}",
-            "iceberg_quantity",
-            fair,
-        )
-    return req.replace(iceberg_quantity=leg)
-
-
-def check_prices(req: OrderRequest, spec: InstrumentSpec, quote: MarketQuote | None) -> OrderRequest:
-    """Refuse prices and triggers the order type does not take or lacks, off the tick, or on the wrong side."""
-    tick = spec.tick_size
+    Kite ignores such fields rather than refusing them; a client that sets one has misunderstood the order.
+    """
     ot = req.order_type
     priced, stop = ot in (OrderType.LIMIT, OrderType.SL), ot in (OrderType.SL, OrderType.SL_M)
-    hint = nearest_tick(quote.last_price, tick) if quote else None
-    if priced and not (req.price or 0) > 0:
-        near = f"; nearest {_show(hint, tick)}" if hint else "; give a price above 0"
-        raise fail(Rule.PRICE, f"{ot} orders need a price above 0{near}", "price", hint)
     if not priced and req.price:
         raise fail(
             Rule.PRICE,
             f"price {req.price:g} is not taken by a {ot} order; nearest: no price (use LIMIT or SL to cap the price)",
             "price",
-            None,
         )
-    cover = req.variety is Variety.CO
-    if (stop or cover) and not (req.trigger_price or 0) > 0:
-        raise fail(
-            Rule.TRIGGER,
-            f"{'cover' if cover else ot} orders need a trigger_price above 0"
-            + (f"; nearest {_show(hint, tick)}" if hint else ""),
-            "trigger_price",
-            hint,
-        )
-    if not (stop or cover) and req.trigger_price:
+    if not (stop or req.variety is Variety.CO) and req.trigger_price:
         raise fail(
             Rule.TRIGGER,
             f"trigger_price {req.trigger_price:g} is not taken by a {ot} order; "
             "nearest: no trigger (use SL or SL-M for a stop)",
             "trigger_price",
-            None,
         )
-    for name in ("price", "trigger_price"):
-        value = getattr(req, name)
-        if value and not abs(value) <= MAX_NUMBER:
-            raise fail(
-                Rule.TRIGGER if name == "trigger_price" else Rule.PRICE,
-                f"{name} {value:g} is beyond any real price (at most {MAX_NUMBER:g})"
-                + (f"; nearest {_show(hint, tick)}" if hint else ""),
-                name,
-                hint,
-            )
-        if value and not on_tick(value, tick):
-            on = max(nearest_tick(value, tick), tick)  # a price above 0 is at least one tick
-            raise fail(
-                Rule.TICK,
-                f"{name} {value:g} is not a multiple of tick {tick:g}; nearest {_show(on, tick)}",
-                name,
-                on,
-            )
-    if ot is OrderType.SL and req.price and req.trigger_price:
-        wrong = req.trigger_price > req.price if req.is_buy else req.trigger_price < req.price
-        if wrong:
-            side = "above" if req.is_buy else "below"
-            raise fail(
-                Rule.TRIGGER,
-                f"trigger_price {_show(req.trigger_price, tick)} is {side} price "
-                f"{_show(req.price, tick)} on a {req.transaction_type} SL order; nearest "
-                f"{_show(req.price, tick)}",
-                "trigger_price",
-                req.price,
-            )
-    if quote is not None:
-        check_against_quote(req, tick, quote, stop)
-    return req
-
-
-def check_against_quote(req: OrderRequest, tick: float, quote: MarketQuote, stop: bool) -> None:
-    """Refuse a stop the last price already passed, and prices outside the circuit limits."""
-    last = quote.last_price
-    if stop and req.trigger_price and last > 0:
-        # A stop whose trigger the price already passed would fire at once; Kite's RMS rejects it.
-        passed = req.trigger_price <= last if req.is_buy else req.trigger_price >= last
-        if passed:
-            near = nearest_tick(last + tick if req.is_buy else last - tick, tick)
-            side = "above" if req.is_buy else "below"
-            raise fail(
-                Rule.TRIGGER,
-                f"trigger_price {_show(req.trigger_price, tick)} of a {req.transaction_type} "
-                f"stop must be {side} the last price {_show(last, tick)}; nearest {_show(near, tick)}",
-                "trigger_price",
-                near,
-            )
-    low, high = quote.lower_circuit_limit, quote.upper_circuit_limit
-    for name in ("price", "trigger_price"):
-        value = getattr(req, name) or 0.0
-        if value and high > 0 and value > high + 1e-9:
-            raise fail(
-                Rule.CIRCUIT,
-                f"{name} {_show(value, tick)} is above the upper circuit "
-                f"{_show(high, tick)} of {req.key}; nearest {_show(high, tick)}",
-                name,
-                high,
-            )
-        if value and low > 0 and value < low - 1e-9:
-            raise fail(
-                Rule.CIRCUIT,
-                f"{name} {_show(value, tick)} is below the lower circuit "
-                f"{_show(low, tick)} of {req.key}; nearest {_show(low, tick)}",
-                name,
-                low,
-            )
-
-
-def check_protection(req: OrderRequest, rules: PreTradeRules, today: date | None) -> OrderRequest:
-    """Return a MARKET or SL-M order with market protection (the default when it has none); refuse a bad one."""
-    if req.order_type not in (OrderType.MARKET, OrderType.SL_M):
-        return req.replace(market_protection=None)  # Kite ignores it on priced orders
-    mp = req.market_protection
-    if mp is None:
-        return req.replace(market_protection=rules.default_market_protection)
-    if mp != -1 and not 0 <= mp <= 100:
-        nearest = 100 if mp > 100 else -1
-        raise fail(
-            Rule.PROTECTION,
-            f"market_protection {mp} is neither -1 (auto) nor 0-100 percent; nearest {nearest}",
-            "market_protection",
-            nearest,
-        )
-    required = rules.protection_required_from
-    if mp == 0 and required is not None and today is not None and today >= required:
-        raise fail(
-            Rule.PROTECTION,
-            f"market_protection 0 is refused on MARKET and SL-M orders since {required:%d %B %Y}; nearest -1 (auto)",
-            "market_protection",
-            -1,
-        )
-    return req
-
-
-def check_validity(req: OrderRequest) -> None:
-    """Refuse TTL validity without minutes or on an order type that does not take it, and minutes without TTL."""
-    if req.validity is Validity.TTL:
-        if req.order_type not in (OrderType.LIMIT, OrderType.SL):
-            raise fail(
-                Rule.VALIDITY,
-                f"TTL validity is not taken by a {req.order_type} order; nearest DAY",
-                "validity",
-                Validity.DAY,
-            )
-        if not (req.validity_ttl or 0) >= 1:
-            raise fail(
-                Rule.VALIDITY,
-                f"validity_ttl {req.validity_ttl} is not 1 minute or more; nearest 1",
-                "validity_ttl",
-                1,
-            )
-    elif req.validity_ttl is not None:
+    if req.validity is not Validity.TTL and req.validity_ttl is not None:
         raise fail(
             Rule.VALIDITY,
             f"validity_ttl is only for TTL validity, not {req.validity}; nearest: no validity_ttl",
             "validity_ttl",
-            None,
         )
+    for name in ("price", "trigger_price"):
+        value = getattr(req, name)
+        if value and not abs(value) <= MAX_NUMBER:
+            rule = Rule.TRIGGER if name == "trigger_price" else Rule.PRICE
+            raise fail(rule, f"{name} {value:g} is beyond any real price (at most {MAX_NUMBER:g})", name)
 
 
-def check_disclosed(req: OrderRequest, spec: InstrumentSpec) -> None:
-    """Refuse a disclosed quantity in derivatives, or outside 10%-100% of the quantity."""
-    dq = req.disclosed_quantity
-    if not dq:
-        return
-    if spec.is_derivative:
-        raise fail(
-            Rule.DISCLOSED,
-            f"disclosed_quantity {dq} is not allowed on derivatives; nearest 0",
-            "disclosed_quantity",
-            0,
+def terms_of(req: OrderRequest, spec: InstrumentSpec) -> PlaceRequest:
+    """Return the terms Kite reads from ``req`` (what the simulator's exchange parses from the same fields)."""
+    priced = req.order_type in (OrderType.LIMIT, OrderType.SL)
+    return PlaceRequest(
+        variety=req.variety,
+        exchange=str(req.exchange),
+        tradingsymbol=req.tradingsymbol,
+        transaction_type=req.transaction_type,
+        order_type=req.order_type,
+        product=req.product or carry_product(req.variety, spec),
+        quantity=req.quantity,
+        price=(req.price or 0.0) if priced else 0.0,
+        trigger_price=req.trigger_price or 0.0,
+        validity=req.validity,
+        validity_ttl=req.validity_ttl,
+        disclosed_quantity=req.disclosed_quantity or 0,
+        iceberg_legs=req.iceberg_legs or 0,
+        iceberg_quantity=req.iceberg_quantity or 0,
+        auction_number=req.auction_number,
+        market_protection=req.market_protection or 0,
+    )
+
+
+# -- the rules' words on the client side: what is wrong, and the nearest valid value --------------------
+Advice = Callable[[PlaceRequest, InstrumentSpec, Facts], tuple[str, Any]]
+
+
+def refuse(rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> None:
+    """Raise the refusal of the first of ``rules`` the terms break, with the nearest valid value.
+
+    Raises:
+        OrderValidationError: ``rule`` the rule's family, ``field`` the field at fault.
+    """
+    broken = first_breach(rules, req, facts)
+    if broken is not None:
+        message, nearest = ADVICE[broken](req, spec, facts)
+        raise fail(broken.rule, message, broken.field, nearest)
+
+
+def tag_advice(tag: str, limits: OrderLimits) -> tuple[str, str]:
+    """Return what is wrong with a tag Kite refuses, and the nearest one it takes."""
+    limit = limits.max_tag_length
+    near = valid_tag(tag, limit)
+    return f"tag {tag!r} is not {limit} letters or digits at most; nearest {near!r}", near
+
+
+def _hint(spec: InstrumentSpec, facts: Facts) -> tuple[float | None, str]:
+    """Return the last price on the tick (the nearest price to suggest) and how it reads, when a quote is at hand."""
+    if facts.quote is None or facts.quote.last_price <= 0:
+        return None, ""
+    hint = nearest_tick(facts.quote.last_price, spec.tick_size)
+    return hint, f"; nearest {_show(hint, spec.tick_size)}"
+
+
+def _lot(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    lot = max(spec.lot_size, 1)
+    nearest = max(lot, round(req.quantity / lot) * lot)
+    return f"quantity {req.quantity} is not a multiple of lot {lot} of {spec.key}; nearest {nearest}", nearest
+
+
+def _no_price(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    hint, near = _hint(spec, facts)
+    return f"{req.order_type} orders need a price above 0{near or '; give a price above 0'}", hint
+
+
+def _no_trigger(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    hint, near = _hint(spec, facts)
+    what = "cover" if req.variety is Variety.CO else req.order_type
+    return f"{what} orders need a trigger_price above 0{near}", hint
+
+
+def _off_tick(name: str) -> Advice:
+    def advise(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+        value, tick = getattr(req, name), spec.tick_size
+        on = max(nearest_tick(value, tick), tick)  # a price above 0 is at least one tick
+        return f"{name} {value:g} is not a multiple of tick {tick:g}; nearest {_show(on, tick)}", on
+
+    return advise
+
+
+def _stop_beyond_price(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    tick, side = spec.tick_size, "above" if req.is_buy else "below"
+    return (
+        f"trigger_price {_show(req.trigger_price, tick)} is {side} price {_show(req.price, tick)} on a "
+        f"{req.transaction_type} SL order; nearest {_show(req.price, tick)}",
+        req.price,
+    )
+
+
+def _ttl_minutes(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    most = facts.limits.max_ttl_minutes
+    nearest = min(max(req.validity_ttl or 1, 1), most)
+    return f"validity_ttl {req.validity_ttl} is not 1 to {most} minutes; nearest {nearest}", nearest
+
+
+def _disclosed_share(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    shown, least = req.disclosed_quantity, math.ceil(req.quantity / 10)
+    nearest = min(max(shown, least), req.quantity)
+    return (
+        f"disclosed_quantity {shown} is not between 10% of the quantity ({least}) and the quantity "
+        f"({req.quantity}); nearest {nearest}",
+        nearest,
+    )
+
+
+def _protection_range(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    mp = req.market_protection
+    nearest = 100 if mp > 100 else -1
+    return f"market_protection {mp} is neither -1 (auto) nor 0-100 percent; nearest {nearest}", nearest
+
+
+def _protection_required(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    since = facts.limits.protection_required_from
+    when = f" since {since:%d %B %Y}" if since else ""
+    return f"market_protection 0 is refused on MARKET and SL-M orders{when}; nearest -1 (auto)", -1
+
+
+def _iceberg_legs(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    most, legs = facts.limits.max_iceberg_legs, req.iceberg_legs
+    nearest = min(max(legs, 2), most)
+    return f"iceberg_legs {legs} is not between 2 and {most}; nearest {nearest}", nearest
+
+
+def _iceberg_split(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    leg, legs, fair = req.iceberg_quantity, req.iceberg_legs, _fair_leg(req.quantity, req.iceberg_legs, spec)
+    return f"iceberg_quantity {leg} does not split {req.quantity} into {legs} legs of whole lots; nearest {fair}", fair
+
+
+def _iceberg_order_type(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    nearest: Any = Validity.DAY if req.priced else OrderType.LIMIT
+    return (
+        f"an iceberg is a LIMIT or SL order of DAY or TTL validity, not {req.order_type} {req.validity}; "
+        f"nearest {nearest}",
+        nearest,
+    )
+
+
+def _freeze(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    size = slice_size(spec.lot_size, spec.freeze_quantity)
+    count = math.ceil(req.quantity / size)
+    return (
+        f"quantity {req.quantity} is above the freeze quantity {spec.freeze_quantity} of {spec.key}; "
+        f"nearest {size} (or send it in {count} slices with place_sliced)",
+        size,
+    )
+
+
+def _circuit(name: str) -> Advice:
+    def advise(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+        value, tick, quote = getattr(req, name), spec.tick_size, facts.quote
+        low, high = (quote.lower_circuit_limit, quote.upper_circuit_limit) if quote else (0.0, 0.0)
+        side, bound = ("above the upper", high) if high > 0 and value > high else ("below the lower", low)
+        return (
+            f"{name} {_show(value, tick)} is {side} circuit {_show(bound, tick)} of {spec.key}; "
+            f"nearest {_show(bound, tick)}",
+            bound,
         )
-    least = math.ceil(req.quantity / 10)
-    if not least <= dq <= req.quantity:
-        nearest = min(max(dq, least), req.quantity)
-        raise fail(
-            Rule.DISCLOSED,
-            f"disclosed_quantity {dq} is not between 10% of the quantity ({least}) "
-            f"and the quantity ({req.quantity}); nearest {nearest}",
-            "disclosed_quantity",
-            nearest,
+
+    return advise
+
+
+def _stop_passed(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    tick, last = spec.tick_size, facts.quote.last_price if facts.quote else 0.0
+    near = nearest_tick(last + tick if req.is_buy else last - tick, tick)
+    side = "above" if req.is_buy else "below"
+    return (
+        f"trigger_price {_show(req.trigger_price, tick)} of a {req.transaction_type} stop must be {side} the last "
+        f"price {_show(last, tick)}; nearest {_show(near, tick)}",
+        near,
+    )
+
+
+def _cover_stop_side(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    tick = spec.tick_size
+    entry = req.price or (facts.quote.last_price if facts.quote else 0.0)
+    near = nearest_tick(entry - tick if req.is_buy else entry + tick, tick)
+    side = "below" if req.is_buy else "above"
+    return (
+        f"trigger_price {_show(req.trigger_price, tick)} of a {req.transaction_type} cover order must be {side} "
+        f"its entry {_show(entry, tick)}; nearest {_show(near, tick)}",
+        near,
+    )
+
+
+#: What the client says for each rule in :mod:`kitekit.wire.order_rules`: the message and the nearest value.
+ADVICE: Mapping[OrderRule, Advice] = {
+    r.index: lambda req, spec, at: (
+        f"{spec.key} is an index and cannot be traded; trade its futures or options",
+        None,
+    ),
+    r.product: lambda req, spec, at: (
+        (f"product {req.product} is not allowed on a cover order; nearest MIS", Product.MIS)
+        if req.variety is Variety.CO
+        else (
+            f"product {req.product} is not allowed on {spec.exchange} "
+            f"({'derivatives' if spec.is_derivative else 'the cash market'}); "
+            f"nearest {carry_product(req.variety, spec)}",
+            carry_product(req.variety, spec),
         )
+    ),
+    r.tag: lambda req, spec, at: tag_advice(req.tag or "", at.limits),
+    r.quantity: lambda req, spec, at: (
+        f"quantity {req.quantity} is not above 0; nearest {max(spec.lot_size, 1)}",
+        max(spec.lot_size, 1),
+    ),
+    r.lot: _lot,
+    r.price: _no_price,
+    r.trigger: _no_trigger,
+    r.price_tick: _off_tick("price"),
+    r.trigger_tick: _off_tick("trigger_price"),
+    r.stop_beyond_price: _stop_beyond_price,
+    r.ttl_minutes: _ttl_minutes,
+    r.ttl_order_type: lambda req, spec, at: (
+        f"TTL validity is not taken by a {req.order_type} order; nearest DAY",
+        Validity.DAY,
+    ),
+    r.disclosed_in_derivatives: lambda req, spec, at: (
+        f"disclosed_quantity {req.disclosed_quantity} is not allowed on derivatives; nearest 0",
+        0,
+    ),
+    r.disclosed_share: _disclosed_share,
+    r.protection_range: _protection_range,
+    r.protection_required: _protection_required,
+    r.cover_order_type: lambda req, spec, at: (
+        f"a cover order is MARKET or LIMIT, not {req.order_type}; nearest "
+        f"{OrderType.MARKET if req.order_type is OrderType.SL_M else OrderType.LIMIT}",
+        OrderType.MARKET if req.order_type is OrderType.SL_M else OrderType.LIMIT,
+    ),
+    r.cover_validity: lambda req, spec, at: (
+        f"a cover order is a DAY order, not {req.validity}; nearest DAY",
+        Validity.DAY,
+    ),
+    r.iceberg_legs: _iceberg_legs,
+    r.iceberg_order_type: _iceberg_order_type,
+    r.iceberg_autoslice: lambda req, spec, at: ("an iceberg cannot be autosliced too; nearest: no autoslice", None),
+    r.iceberg_quantity: _iceberg_split,
+    r.iceberg_empty_leg: _iceberg_split,
+    r.auction_number: lambda req, spec, at: (
+        f"auction_number {req.auction_number!r} is not an auction's number (digits); nearest: the auction's number",
+        None,
+    ),
+    r.auction_order_type: lambda req, spec, at: (
+        f"auction orders are LIMIT orders, not {req.order_type}; nearest LIMIT",
+        OrderType.LIMIT,
+    ),
+    r.freeze: _freeze,
+    r.price_circuit: _circuit("price"),
+    r.trigger_circuit: _circuit("trigger_price"),
+    r.stop_passed: _stop_passed,
+    r.cover_stop_side: _cover_stop_side,
+}

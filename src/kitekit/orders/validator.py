@@ -5,32 +5,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from kitekit.clock import IST
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.orders.model import Order, OrderChange, OrderRequest
-from kitekit.orders.rules import (
-    PreTradeRules,
-    Rule,
-    as_quote,
-    check_disclosed,
-    check_freeze,
-    check_iceberg,
-    check_prices,
-    check_product,
-    check_protection,
-    check_quantity,
-    check_validity,
-    fail,
-    slice_size,
-    valid_tag,
-)
+from kitekit.orders.model import Order, OrderChange, OrderRequest, whole
+from kitekit.orders.rules import PreTradeRules, as_quote, check_shape, complete, fail, refuse, tag_advice, terms_of
 from kitekit.wire.instruments_csv import Instrument
-from kitekit.wire.orders import Exchange, OrderType, Validity, Variety
+from kitekit.wire.order_rules import (
+    MARKET_RULES,
+    MODIFY_MARKET_RULES,
+    MODIFY_RULES,
+    PLACE_RULES,
+    TRIGGERED_MARKET_RULES,
+    Facts,
+    Rule,
+    tag_ok,
+)
+from kitekit.wire.order_terms import ModifyRequest, PlaceRequest, freeze_quantity, merge, slice_size
+from kitekit.wire.orders import OrderStatus, OrderType, Product, Validity, Variety
 
-__all__ = ["Validator", "day_of"]
+__all__ = ["Validator", "day_of", "standing_terms"]
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Validator:
@@ -61,36 +60,29 @@ class Validator:
             UnknownInstrumentError: no such instrument.
         """
         inst = self.instrument(key)
-        return InstrumentSpec.from_kite(dataclasses.asdict(inst), freeze_quantity=self.freeze_quantity(inst))
+        freeze = freeze_quantity(inst.exchange, inst.tradingsymbol, inst.name, self.rules.freeze_quantities)
+        return InstrumentSpec.from_kite(dataclasses.asdict(inst), freeze_quantity=freeze)
 
-    def freeze_quantity(self, inst: Instrument) -> int:
-        """Return the most one order on ``inst`` may carry, 0 when no limit is known."""
-        table = self.rules.freeze_quantities
-        for name in (inst.key, inst.tradingsymbol, inst.name):
-            if name in table:
-                return table[name]
-        return 0
+    def _facts(self, spec: InstrumentSpec, quote: MarketQuote | None) -> Facts:
+        return Facts(spec, self.rules.limits, self.today() if self.today else None, quote)
 
     # -- new orders ---------------------------------------------------------------------------------
     def check(self, req: OrderRequest, quote: MarketQuote | Mapping[str, Any] | None = None) -> OrderRequest:
         """Return ``req`` checked and completed (default product, market protection, iceberg leg size).
+
+        The rules and their order are the simulator's exchange's (:mod:`kitekit.wire.order_rules`); with a
+        quote at hand the market rules too (circuit limits, stops already passed), except on an AMO, whose
+        quote is the last session's.
 
         Raises:
             OrderValidationError: the first rule the request breaks, with the nearest valid value.
             UnknownInstrumentError: no such instrument.
         """
         spec = self.spec(req.key)
-        if not spec.tradable:
-            raise fail(Rule.INSTRUMENT, f"{req.key} is an index and cannot be traded; trade its futures or options")
-        req = check_product(req, spec)
-        check_quantity(req.quantity, spec)
-        req = check_iceberg(req, spec, self.rules)
-        size = req.iceberg_quantity if req.variety is Variety.ICEBERG and req.iceberg_quantity else req.quantity
-        check_freeze(size, spec)
-        req = check_prices(req, spec, as_quote(quote))
-        req = check_protection(req, self.rules, self.today() if self.today else None)
-        check_validity(req)
-        check_disclosed(req, spec)
+        req = complete(req, spec, self.rules)
+        check_shape(req)
+        at_hand = None if req.variety is Variety.AMO else as_quote(quote)
+        refuse(PLACE_RULES + MARKET_RULES, terms_of(req, spec), spec, self._facts(spec, at_hand))
         return req
 
     def slices(self, req: OrderRequest) -> list[OrderRequest]:
@@ -100,7 +92,7 @@ class Validator:
             UnknownInstrumentError: no such instrument.
         """
         spec = self.spec(req.key)
-        size = slice_size(spec)
+        size = slice_size(spec.lot_size, spec.freeze_quantity)
         if not size or req.quantity <= size:
             return [req]
         sizes = [size] * (req.quantity // size) + ([req.quantity % size] if req.quantity % size else [])
@@ -112,46 +104,63 @@ class Validator:
         Raises:
             OrderValidationError: rule ``tag``, the nearest tag Kite would take.
         """
-        limit = self.rules.max_tag_length
-        if not tag or len(tag) > limit or not (tag.isascii() and tag.isalnum()):
-            raise fail(
-                Rule.TAG,
-                f"tag {tag!r} is not {limit} letters or digits at most; nearest {valid_tag(tag, limit)!r}",
-                "tag",
-                valid_tag(tag, limit),
-            )
+        if not tag_ok(tag, self.rules.limits):
+            message, nearest = tag_advice(tag, self.rules.limits)
+            raise fail(Rule.TAG, message, "tag", nearest)
         return tag
 
     # -- changes ------------------------------------------------------------------------------------
     def check_change(
         self, order: Order, change: OrderChange, quote: MarketQuote | Mapping[str, Any] | None = None
     ) -> OrderChange:
-        """Check a modification of ``order`` by the same rules as a new order with the new terms.
+        """Check a modification of ``order`` by the rules the exchange re-judges a modified order by.
 
         Raises:
             OrderValidationError: the first rule the order would break after the change.
         """
-        terms = change.to_kite()
-        order_type = OrderType(terms.get("order_type", order.order_type))
-        priced = order_type in (OrderType.LIMIT, OrderType.SL)
-        stop = order_type in (OrderType.SL, OrderType.SL_M)
-        merged = OrderRequest(
-            exchange=Exchange(order.exchange),
-            tradingsymbol=order.tradingsymbol,
-            transaction_type=order.transaction_type,
-            quantity=int(terms.get("quantity", order.quantity)),
-            order_type=order_type,
-            price=float(terms.get("price", order.price)) if priced else None,
-            trigger_price=float(terms.get("trigger_price", order.trigger_price)) if stop else None,
-            validity=Validity(str(terms.get("validity", order.validity))),
-        )
-        if merged.validity is Validity.TTL:
-            merged = merged.replace(validity_ttl=int(order.raw.get("validity_ttl") or 1))
-        spec = self.spec(merged.key)
-        check_quantity(merged.quantity, spec)
-        check_freeze(merged.quantity, spec)
-        check_prices(merged, spec, as_quote(quote))
+        spec = self.spec(order.key)
+        new = merge(standing_terms(order), ModifyRequest(**dataclasses.asdict(change)))
+        rules = MODIFY_RULES
+        at_hand = as_quote(quote)
+        if at_hand is not None and order.status is not OrderStatus.AMO_REQ_RECEIVED:
+            triggered = order.status is not OrderStatus.TRIGGER_PENDING
+            stops = (OrderType.SL, OrderType.SL_M)
+            rules += TRIGGERED_MARKET_RULES if order.order_type in stops and triggered else MODIFY_MARKET_RULES
+        refuse(rules, new, spec, self._facts(spec, at_hand))
         return change
+
+
+def standing_terms(order: Order) -> PlaceRequest:
+    """Return the terms ``order`` stands on as Kite holds them (what a modification is merged into)."""
+    raw = order.raw
+    product = _known(order.product, Product.MIS)
+    ttl = whole(raw.get("validity_ttl"))
+    # An order object without market_protection (older payloads) is taken as protected: refusing a
+    # modification for a field the client cannot see would be worse than letting Kite judge it.
+    protection = raw.get("market_protection")
+    return PlaceRequest(
+        variety=_known(order.variety, Variety.REGULAR),
+        exchange=order.exchange,
+        tradingsymbol=order.tradingsymbol,
+        transaction_type=order.transaction_type,
+        order_type=order.order_type,
+        product=Product.MIS if product is Product.CO else product,
+        quantity=order.quantity,
+        price=order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else 0.0,
+        trigger_price=order.trigger_price,
+        validity=_known(order.validity, Validity.DAY),
+        validity_ttl=ttl or None,
+        disclosed_quantity=order.disclosed_quantity,
+        market_protection=-1 if protection in (None, "") else whole(protection),
+    )
+
+
+def _known(value: E | str, default: E) -> E:
+    """Return ``value`` as one of Kite's values we know, else ``default`` (a value Kite added since)."""
+    try:
+        return type(default)(value)
+    except ValueError:
+        return default
 
 
 def day_of(now: Callable[[], datetime]) -> Callable[[], date]:

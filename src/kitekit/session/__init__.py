@@ -1,9 +1,9 @@
 """Kite sessions: log in, save the access token safely, hand out verified, paced ``KiteConnect`` clients.
 
-Parts: ``record`` (the saved session and its file), ``client`` (building a paced client, once), ``login``
-(the login URL, the redirect catcher, pasted URLs, TOTP automation) and ``manager`` (:class:`SessionManager`,
-the facade users import). The names load their modules on first use, so reading a saved session (``kitekit
-status``) does not import the SDK.
+Parts: ``record`` (the saved session and its file), ``login`` (the login URL, the redirect catcher, pasted
+URLs), ``totp`` (TOTP automation) and ``manager`` (:class:`SessionManager`, the facade users import); the
+clients it hands out are built by :func:`kitekit.rest.client.paced_client`. The names load their modules on
+first use, so reading a saved session (``kitekit status``) does not import the SDK.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from kitekit import redact
 from kitekit.clock import IST, Clock, SystemClock, bind_clock
 from kitekit.config import Settings
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError, SessionSaveError
-from kitekit.pacer import Pacer
-from kitekit.retry import RetryPolicy
-from kitekit.session.client import default_pacer, paced_client
+from kitekit.rest.client import default_pacer, paced_client
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
 from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect
 from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
 from kitekit.session.totp import LoginRetry, LoginStep, TransientLoginError, totp_login
@@ -104,11 +104,14 @@ class SessionManager:
         return kite
 
     def _guard(self, access_token: str) -> Callable[[], None]:
-        """Return a check, run before each request, that fails fast once this token is known dead."""
+        """Return a check, run before each request, that fails fast once this token is known dead.
+
+        The session file is read again only when it changed (another process may have marked it dead).
+        """
 
         def check() -> None:
-            session = self.saved()
-            if session is None or session.access_token != access_token:
+            session = self.store.current()
+            if session is None or session.api_key != self.api_key or session.access_token != access_token:
                 return  # logged out or replaced: let Kite answer for this token
             if session.is_expired(self.clock.now()):
                 raise SessionExpiredError(self._expired_message(session))

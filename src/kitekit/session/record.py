@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST
-from kitekit.config import data_dir, warn_if_tracked
-from kitekit.files import atomic_write, ensure_dir
+from kitekit.files import atomic_write, ensure_dir, warn_if_tracked
+from kitekit.paths import data_dir
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -114,6 +115,8 @@ class SessionStore:
         self._lock: BaseFileLock | None = None
         #: Why the file was last found damaged (None when it was fine or absent).
         self.damage: str | None = None
+        #: The file's stamp when :meth:`current` last read it, and what it read.
+        self._seen: tuple[tuple[int, int, int], SavedSession | None] | None = None
 
     @classmethod
     def for_api_key(cls, api_key: str, directory: Path | None = None) -> SessionStore:
@@ -157,6 +160,30 @@ class SessionStore:
             self.damage = str(exc) or type(exc).__name__
             log.warning("The session file %s is damaged (%s); log in again to replace it.", self.path, self.damage)
             return None
+
+    def current(self) -> SavedSession | None:
+        """Return the saved session, reading the file again only when it changed since the last call.
+
+        For checks made before every request (a session another process marked dead): the file is replaced
+        on every write (a new inode) and marking it dead changes its size, so an unchanged (mtime, size,
+        inode) means unchanged content. Reads that lead to a write (:meth:`update`) always use :meth:`load`.
+
+        Raises:
+            OSError: the file exists but cannot be read.
+        """
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            self._seen = None
+            return None
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        seen = self._seen
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        # Stamped before reading: a file replaced in between is read again on the next call, never missed.
+        session = self.load()
+        self._seen = (stamp, session)
+        return session
 
     def save(self, session: SavedSession) -> None:
         """Write the session atomically with mode 0600."""

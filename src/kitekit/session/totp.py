@@ -26,7 +26,7 @@ import requests
 
 from kitekit.clock import Clock, SystemClock
 from kitekit.errors import LoginError
-from kitekit.retry import full_jitter
+from kitekit.rest.retry import full_jitter
 from kitekit.session.login import RedirectResult, build_login_url, result_from_query
 
 __all__ = ["LoginRetry", "LoginStep", "TransientLoginError", "connection_refused", "refused_here", "totp_login"]

@@ -1,8 +1,12 @@
-"""A local server that speaks Kite Connect v3 (REST and the login flow) over a deterministic market.
+"""A local server that speaks Kite Connect v3 (REST, the login flow and the WebSocket ticker) over a simulated market.
 
-It serves login, session, user, quote, instruments-dump and historical routes (``docs/simulator.md``); no
-WebSocket ticker and no order routes yet. The simulator never imports the client side of kitekit; both
-share only ``kitekit.wire`` and the foundations.
+It serves every route the official SDK calls (``docs/simulator.md``): login and session, user, quotes, the
+instruments dump, historical candles, orders, portfolio, GTT, margins and mutual funds, with orders filled on
+the matching engine and their updates pushed to the ticker's connections. The parts: ``market/`` (the market
+model), ``exchange`` (accounts and order flow on :mod:`kitekit.engine`), ``http/`` (the only Starlette code),
+``feed/`` (the ticker), ``auth`` (logins and tokens), ``world`` (the simulated clock kept on disk),
+``server`` (:class:`SimServer`). The simulator never imports the client side of kitekit; both share only
+:mod:`kitekit.wire`, :mod:`kitekit.engine` and the ground floor (``tests/test_import_graph.py``).
 """
 
 from kitekit.sim.config import SimConfig

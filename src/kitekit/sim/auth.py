@@ -21,8 +21,9 @@ from filelock import FileLock
 from kitekit.clock import IST, Clock, SystemClock
 from kitekit.files import atomic_write
 from kitekit.sim.config import SimConfig
-from kitekit.sim.errors import ApiError, invalid_input, token_error
-from kitekit.wire.envelope import ErrorType
+from kitekit.sim.errors import invalid_input, token_error
+from kitekit.wire.auth import parse_authorization
+from kitekit.wire.envelope import ErrorType, RejectionError
 
 __all__ = ["AuthState", "Grant", "checksum"]
 
@@ -177,7 +178,7 @@ class AuthState:
         """Check user id and password; return a ``request_id`` for the TOTP step."""
         cfg = self.config
         if not (_same(user_id.upper(), cfg.user_id) and _same(password, cfg.password)):
-            raise ApiError(ErrorType.INPUT, "Invalid `user_id` or `password`.")
+            raise RejectionError(ErrorType.INPUT, "Invalid `user_id` or `password`.")
         request_id = _token(40)
         with self._lock:
             self._web_requests[request_id] = self.clock.now() + timedelta(minutes=5)
@@ -189,13 +190,13 @@ class AuthState:
         with self._lock:
             deadline = self._web_requests.get(request_id)
             if deadline is None or now > deadline or user_id.upper() != self.config.user_id:
-                raise ApiError(ErrorType.TOKEN, "Invalid or expired login request. Log in again.")
+                raise RejectionError(ErrorType.TOKEN, "Invalid or expired login request. Log in again.")
             # Accept the current 30 s step and one either side, as authenticator apps drift.
             ok = pyotp.TOTP(self.config.totp_secret).verify(
                 value.strip(), for_time=self.totp_clock.now(), valid_window=1
             )
             if not ok:
-                raise ApiError(ErrorType.INPUT, "Invalid TOTP.")
+                raise RejectionError(ErrorType.INPUT, "Invalid TOTP.")
             del self._web_requests[request_id]
             session = _token(32)
             self._web_sessions.add(session)
@@ -267,9 +268,13 @@ class AuthState:
 
     def authenticate(self, authorization: str | None) -> Grant:
         """Return the grant behind an ``Authorization: token key:access_token`` header, or raise 403."""
-        if not authorization or not authorization.startswith("token ") or ":" not in authorization:
+        credentials = parse_authorization(authorization)
+        if credentials is None:
             raise token_error()
-        api_key, _, access_token = authorization[6:].strip().partition(":")
+        return self.grant_of(*credentials)
+
+    def grant_of(self, api_key: str, access_token: str) -> Grant:
+        """Return the live grant of ``access_token`` if it belongs to ``api_key``, or raise 403."""
         with self._lock:
             self._sync()
             grant = self._grants.get(access_token)

@@ -1,27 +1,21 @@
-"""The simulator's error: a Kite ``error_type`` and message, turned into the envelope at the edge."""
+"""The simulator's shorthands for Kite's two commonest refusals: a 400 InputException and a 403 TokenException.
+
+Every refusal is a :class:`~kitekit.wire.envelope.RejectionError`; the HTTP edge answers it with Kite's error
+envelope and its status.
+"""
 
 from __future__ import annotations
 
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 
-__all__ = ["ApiError", "invalid_input", "token_error"]
-
-
-class ApiError(Exception):
-    """Raised by simulator logic; the app answers it with Kite's error envelope and HTTP status."""
-
-    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status if status is not None else error_type.http_status
+__all__ = ["invalid_input", "token_error"]
 
 
-def invalid_input(message: str) -> ApiError:
+def invalid_input(message: str) -> RejectionError:
     """Return a 400 InputException."""
-    return ApiError(ErrorType.INPUT, message)
+    return RejectionError(ErrorType.INPUT, message)
 
 
-def token_error(message: str = "Incorrect `api_key` or `access_token`.") -> ApiError:
+def token_error(message: str = "Incorrect `api_key` or `access_token`.") -> RejectionError:
     """Return a 403 TokenException (Kite's wording for a bad or expired session by default)."""
-    return ApiError(ErrorType.TOKEN, message)
+    return RejectionError(ErrorType.TOKEN, message)

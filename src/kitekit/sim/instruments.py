@@ -1,8 +1,9 @@
 """The market model as the matching engine sees it: instrument specs from the day's universe, and quotes.
 
 The engine knows nothing of the simulator; this module translates. A spec comes from a universe row (tick,
-lot, expiry, strike, underlying name) with two additions the dump does not carry: a freeze quantity and an
-ISIN. A quote is the snapshot of the market model at one second, with its five-level book.
+lot, expiry, strike, underlying name) with two additions the dump does not carry: a freeze quantity (from
+:data:`kitekit.wire.order_terms.FREEZE_QUANTITIES`, the client's table too) and an ISIN. A quote is the
+snapshot of the market model at one second, with its five-level book.
 """
 
 from __future__ import annotations
@@ -14,19 +15,9 @@ import numpy as np
 
 from kitekit.engine import InstrumentSpec, Level, MarketQuote
 from kitekit.sim.market import ContractKind, Market, Universe
+from kitekit.wire.order_terms import freeze_quantity
 
-__all__ = ["NSE_INDEX_FREEZE", "SpecBook", "isin_check_digit", "isin_for", "market_quotes", "spec_at"]
-
-#: NSE's quantity freeze limits for index derivatives, in units (NSE circular of 31 Oct 2025, effective
-#: 3 Nov 2025). An order above them is refused unless autosliced. Stock derivatives, BSE and the other
-#: segments carry none in the simulator.
-NSE_INDEX_FREEZE: dict[str, int] = {
-    "NIFTY": 1800,
-    "BANKNIFTY": 600,
-    "FINNIFTY": 1800,
-    "MIDCPNIFTY": 2800,
-    "NIFTYNXT50": 600,
-}
+__all__ = ["SpecBook", "isin_check_digit", "isin_for", "market_quotes", "spec_at"]
 
 _TYPES = {ContractKind.FUT: "FUT", ContractKind.CE: "CE", ContractKind.PE: "PE"}
 
@@ -64,7 +55,7 @@ def spec_at(uni: Universe, row: int) -> InstrumentSpec:
         instrument_type=_TYPES.get(kind, "EQ"),
         tick_size=float(uni.tick[row]) or 0.05,
         lot_size=max(int(uni.lot[row]), 1),
-        freeze_quantity=NSE_INDEX_FREEZE.get(name, 0) if exchange == "NFO" else 0,
+        freeze_quantity=freeze_quantity(exchange, uni.symbol[row], name),
         expiry=None if np.isnat(expiry) else expiry.astype(object),
         strike=float(uni.strike[row]),
         name=name,

@@ -17,9 +17,9 @@ from typing import Any
 from kitekit.clock import IST
 from kitekit.engine.validation import is_decimal
 from kitekit.markethours import TradingCalendar
-from kitekit.sim.errors import ApiError, invalid_input
+from kitekit.sim.errors import invalid_input
 from kitekit.sim.market.funds import FUNDS_BY_SYMBOL, Fund, nav, nav_day
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.formats import format_timestamp
 
 __all__ = ["MfBook"]
@@ -172,7 +172,7 @@ class MfBook:
         """``POST /mf/orders``: a purchase by ``amount`` or a redemption by ``quantity`` (units).
 
         Raises:
-            ApiError: 400 for a bad field, a purchase under the minimum, or more units than held.
+            RejectionError: 400 for a bad field, a purchase under the minimum, or more units than held.
         """
         fund, tag = _fund(form), _tag(form)
         side = form.get("transaction_type", "")
@@ -192,7 +192,7 @@ class MfBook:
             )
             free = self.holdings.get(fund.tradingsymbol, {}).get("quantity", 0.0) - pending
             if units <= 0 or units > free + 1e-9:
-                raise ApiError(ErrorType.HOLDING, f"Insufficient units. You can redeem at most {max(free, 0):g}.")
+                raise RejectionError(ErrorType.HOLDING, f"Insufficient units. You can redeem at most {max(free, 0):g}.")
             return {"order_id": self._order(fund, side, 0.0, round(units, 3), tag, now, "regular")}
         raise invalid_input("Invalid `transaction_type`. Use BUY or SELL.")
 
@@ -200,7 +200,7 @@ class MfBook:
         """``DELETE /mf/orders/{order_id}``: cancel an order not yet allotted.
 
         Raises:
-            ApiError: unknown order (400 OrderException) or one already allotted or cancelled (400).
+            RejectionError: unknown order (400 OrderException) or one already allotted or cancelled (400).
         """
         order = self.order(order_id)
         if order["status"] != "OPEN":
@@ -212,7 +212,7 @@ class MfBook:
         """Return one order as stored (the ``_placed`` key is internal; see :meth:`order_payload`)."""
         order = self.orders.get(order_id)
         if order is None:
-            raise ApiError(ErrorType.ORDER, "Order not found", 400)
+            raise RejectionError(ErrorType.ORDER, "Order not found", 400)
         return order
 
     @staticmethod
@@ -229,7 +229,7 @@ class MfBook:
         """``POST /mf/sips``: register a SIP (and buy ``initial_amount`` now if given).
 
         Raises:
-            ApiError: 400 for a bad field.
+            RejectionError: 400 for a bad field.
         """
         fund, tag = _fund(form), _tag(form)
         amount = _number(form, "amount")
@@ -292,7 +292,7 @@ class MfBook:
         """``PUT /mf/sips/{sip_id}``: change amount, instalments, frequency, day or status (active, paused).
 
         Raises:
-            ApiError: unknown or cancelled SIP, or a bad field (400).
+            RejectionError: unknown or cancelled SIP, or a bad field (400).
         """
         sip = self.sip(sip_id)
         if sip["status"] in ("CANCELLED", "COMPLETED"):
@@ -318,7 +318,7 @@ class MfBook:
         """``DELETE /mf/sips/{sip_id}``.
 
         Raises:
-            ApiError: unknown or already cancelled SIP (400).
+            RejectionError: unknown or already cancelled SIP (400).
         """
         sip = self.sip(sip_id)
         if sip["status"] == "CANCELLED":
@@ -330,7 +330,7 @@ class MfBook:
         """Return one SIP as stored.
 
         Raises:
-            ApiError: unknown SIP (400 InputException).
+            RejectionError: unknown SIP (400 InputException).
         """
         sip = self.sips.get(sip_id)
         if sip is None:

@@ -19,6 +19,7 @@ from kitekit.ticker.events import END, TickerEvents
 from kitekit.ticker.reconnect import Backoff, Watchdog
 from kitekit.ticker.shards import SubscriptionBook
 from kitekit.wire.ticks import Mode
+from kitekit.wire.ticks.messages import instrument_token
 
 if TYPE_CHECKING:
     from kitekit.instruments import InstrumentStore
@@ -149,6 +150,7 @@ class Ticker(TickerEvents):
         Raises:
             TickerError: more instruments than Kite's connections carry, or a name without a ``store``.
             UnknownInstrumentError: the store does not know a name.
+            TickMessageError: a number that is no instrument token (negative, past 2**32 - 1).
             ValueError: ``mode`` is not ltp, quote or full.
         """
         mode = Mode(mode)
@@ -184,11 +186,12 @@ class Ticker(TickerEvents):
         self._call_soon(self._reconnect_all)
 
     def _token(self, instrument: str | int) -> int:
+        # Refused here, where the caller sees it, rather than when a connection builds its messages.
         if isinstance(instrument, int) and not isinstance(instrument, bool):
-            return instrument
+            return instrument_token(instrument)
         text = str(instrument).strip()
         if text.isdigit():
-            return int(text)
+            return instrument_token(int(text))
         if self.store is None:
             raise TickerError(f"cannot resolve {text!r} without an instrument store: pass store= or give the token")
         return self.store.token(text)

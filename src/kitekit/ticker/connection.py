@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from kitekit.ticker.reconnect import Backoff, Watchdog
+from kitekit.wire.envelope import decode_error
 from kitekit.wire.ticks import Mode
+from kitekit.wire.ticks.messages import mode_message, subscribe_message, unsubscribe_message
 
 __all__ = ["Connection", "Owner", "StaleLinkError", "UpgradeRefusedError"]
 
@@ -123,7 +124,10 @@ class Connection:
                         code, reason = ws.close_code or 1006, ws.close_reason or ""
             except InvalidStatus as exc:
                 response = exc.response
-                refusal = UpgradeRefusedError(response.status_code, _message(response.body))
+                content_type = response.headers.get("content-type", "")
+                refusal = UpgradeRefusedError(
+                    response.status_code, _message(response.status_code, content_type, response.body)
+                )
                 if self.owner.refused(self.shard, refusal):
                     return
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, StaleLinkError) as exc:
@@ -182,10 +186,10 @@ class Connection:
                 return
             want = self.owner.want(self.shard)
             sent = self._sent
-            messages: list[dict[str, Any]] = []
+            messages: list[str] = []
             gone = [t for t in sent if t not in want]
             if gone:
-                messages.append({"a": "unsubscribe", "v": gone})
+                messages.append(unsubscribe_message(gone))
             new: dict[Mode, list[int]] = {}
             changed: dict[Mode, list[int]] = {}
             for token, mode in want.items():
@@ -194,12 +198,12 @@ class Connection:
                 elif sent[token] is not mode:
                     changed.setdefault(mode, []).append(token)
             for mode, tokens in new.items():
-                messages.append({"a": "subscribe", "v": tokens})
-                messages.append({"a": "mode", "v": [mode.value, tokens]})
-            messages.extend({"a": "mode", "v": [mode.value, tokens]} for mode, tokens in changed.items())
+                messages.append(subscribe_message(tokens))
+                messages.append(mode_message(mode, tokens))
+            messages.extend(mode_message(mode, tokens) for mode, tokens in changed.items())
             try:
                 for message in messages:
-                    await ws.send(json.dumps(message))
+                    await ws.send(message)
             except ConnectionClosed:
                 return  # the reader sees it too, reconnects, and resubscribes everything
             self._sent = want
@@ -221,13 +225,11 @@ class Connection:
             await ws.close(1000, "closed by the client")
 
 
-def _message(body: bytes | bytearray | None) -> str:
-    """Return the ``message`` of a refusal's Kite envelope, or its text."""
+def _message(status: int, content_type: str, body: bytes | bytearray | None) -> str:
+    """Return the ``message`` of a refusal's Kite envelope, or the start of its text."""
     if not body:
         return ""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return body[:200].decode("utf-8", "replace").strip()
-    message = parsed.get("message") if isinstance(parsed, dict) else None
-    return message if isinstance(message, str) else ""
+    error = decode_error(status, content_type, bytes(body))
+    if error is not None and error.kite_json:
+        return error.message
+    return bytes(body[:200]).decode("utf-8", "replace").strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -12,8 +11,9 @@ from typing import Any
 
 from kitekit import redact
 from kitekit.clock import Clock, SystemClock, wall_shift
-from kitekit.errors import TickerError, TickFrameError
+from kitekit.errors import TickerError, TickFrameError, TickMessageError
 from kitekit.wire.ticks import decode_columns, decode_ticks, is_heartbeat
+from kitekit.wire.ticks.messages import OrderUpdate, ServerError, parse_server_message
 
 __all__ = ["END", "TickerEvents", "TickerStats"]
 
@@ -121,17 +121,16 @@ class TickerEvents:
 
     def _text(self, shard: int, text: str) -> None:
         try:
-            message = json.loads(text)
-        except ValueError:
-            return  # non-JSON text is ignored, as the SDK does (§15.8)
-        if not isinstance(message, dict):
+            message = parse_server_message(text)  # None for what the SDK ignores too (§15.8)
+        except TickMessageError as exc:
+            self.stats.bad_frames += 1
+            self.failed(shard, exc)
             return
-        kind, data = message.get("type"), message.get("data")
-        if kind == "order" and data and shard == 0:
+        if isinstance(message, OrderUpdate) and shard == 0:
             # Every connection of the user gets each update: the first connection alone passes them on.
-            self._callback(self.on_order_update, data)
-        elif kind == "error":
-            self._callback(self.on_error, TickerError(f"the ticker reported: {data}"))
+            self._callback(self.on_order_update, message.data)
+        elif isinstance(message, ServerError):
+            self._callback(self.on_error, TickerError(f"the ticker reported: {message.text}"))
 
     def _callback(self, fn: Callable[..., Any] | None, *args: Any) -> None:
         if fn is None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from kitekit.clock import IST
-from kitekit.wire.envelope import TOO_MANY_REQUESTS, ErrorType, exception_class
+from kitekit.wire.envelope import ErrorType, error_in, exception_class, exception_for, excerpt, not_json_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,17 +81,17 @@ def parse_candles(body: bytes | str, *, oi: bool = False, status: int | None = N
     try:
         payload = json.loads(body)
     except ValueError:
-        # What KiteConnect._request raises, word for word and with its default code, but with the body cut
-        # to 200 bytes: the SDK puts the whole of it (a megabyte here) in the message.
-        raise _data_error(f"Couldn't parse the JSON response received from the server: {_excerpt(body)}") from None
+        # What KiteConnect._request raises, word for word and with its default code (the body cut short).
+        raise _data_error(not_json_message(body)) from None
     if not isinstance(payload, dict):
-        raise _data_error(f"expected a JSON object with data.candles, got {_excerpt(body)}", status)
-    if payload.get("status") == "error" or payload.get("error_type"):
-        raise _kite_error(payload, status)
+        raise _data_error(f"expected a JSON object with data.candles, got {excerpt(body)}", status)
+    error = error_in(payload, status)
+    if error is not None:
+        raise exception_for(error)
     data = payload.get("data")
     rows = data.get("candles") if isinstance(data, dict) else None
     if not isinstance(rows, list):
-        raise _data_error(f"a historical answer needs a data.candles list, got {_excerpt(body)}", status)
+        raise _data_error(f"a historical answer needs a data.candles list, got {excerpt(body)}", status)
     if not rows:
         return empty_candles(oi=oi)
     width = _row_width(rows, status)
@@ -244,25 +244,6 @@ def _numbers(name: str, column: Sequence[Any], *, integral: bool, status: int | 
 # -- errors -----------------------------------------------------------------------------------------------------
 
 
-def _kite_error(payload: dict[str, Any], status: int | None) -> KiteException:
-    """Return the SDK exception KiteConnect._request raises for Kite's error envelope."""
-    name = payload.get("error_type")
-    message = str(payload.get("message", ""))
-    try:
-        known: ErrorType | None = ErrorType(name) if isinstance(name, str) else None
-    except ValueError:
-        known = None  # a name Kite never sends: the SDK's GeneralException
-    if status is None:
-        status = known.http_status if known is not None else 500
-        if known is ErrorType.NETWORK and message == TOO_MANY_REQUESTS:
-            status = 429
-    return exception_class(known)(message, code=status)
-
-
 def _data_error(message: str, status: int | None = None) -> KiteException:
     data_exception = exception_class(ErrorType.DATA)
     return data_exception(message) if status is None else data_exception(message, code=status)
-
-
-def _excerpt(body: bytes | str, limit: int = 200) -> str:
-    return repr(body[:limit]) + ("…" if len(body) > limit else "")

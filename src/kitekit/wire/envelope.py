@@ -2,9 +2,14 @@
 
 Both sides use this one module: the simulator builds its answers with :func:`success_body`,
 :func:`error_body` and :func:`rate_limited_body`; the client decodes error answers with
-:func:`decode_error` (the transport, the raw dump download) and turns them into the official SDK's
-exception classes through one explicit table (:func:`exception_class`), exactly as ``KiteConnect._request``
-would. See ``docs/protocol.md`` §2 for the rules.
+:func:`decode_error` (the transport, the raw dump download, the candle parser through :func:`error_in`)
+and turns them into the official SDK's exception classes through one explicit table
+(:func:`exception_class`), exactly as ``KiteConnect._request`` would. See ``docs/protocol.md`` §2 for the
+rules.
+
+:class:`RejectionError` is the one exception for "Kite refuses this" raised on our side of the wire: by the
+matching engine (the paper broker raises the SDK's class of its ``error_type``), by the simulator's routes
+and by its ticker at the upgrade (their edges answer with :meth:`RejectionError.body` and its ``status``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from kitekit.errors import KitekitError
+
 if TYPE_CHECKING:
     from kiteconnect.exceptions import KiteException
 
@@ -22,12 +29,17 @@ __all__ = [
     "TOO_MANY_REQUESTS",
     "ErrorType",
     "KiteError",
+    "RejectionError",
     "decode_error",
     "error_body",
+    "error_in",
     "error_type_of",
     "exception_class",
     "exception_for",
+    "excerpt",
+    "not_json_message",
     "rate_limited_body",
+    "status_for",
     "success_body",
 ]
 
@@ -84,6 +96,35 @@ _SDK_CLASS: dict[ErrorType, str] = {
 }
 
 
+class RejectionError(KitekitError):
+    """A request refused the way Kite refuses it: its ``error_type``, message and HTTP status.
+
+    Raised by the matching engine (an order, a modification, a GTT, a margin call), by the simulator's logic
+    and by its ticker at the upgrade. The simulator answers it as it is (:meth:`body` with ``status``); the
+    paper broker raises the SDK's exception of that ``error_type``. (It was ``kitekit.errors.RejectionError``
+    until the ground floor stopped importing ``wire/``; it lives here, beside :class:`ErrorType`.)
+
+    Args:
+        error_type: Kite's ``error_type``.
+        message: Kite's message, word for word where Kite's is known.
+        status: the HTTP status; None takes the one Kite pairs with ``error_type``.
+    """
+
+    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status if status is not None else error_type.http_status
+
+    def body(self) -> dict[str, Any]:
+        """Return Kite's error envelope for this refusal (:func:`error_body`)."""
+        return error_body(self.error_type, self.message)
+
+    def as_kite(self) -> dict[str, object]:
+        """Return ``{code, error_type, message, data}``, the shape of an autoslice child's ``error``."""
+        return {"code": self.status, "error_type": str(self.error_type), "message": self.message, "data": None}
+
+
 def success_body(data: Any) -> dict[str, Any]:
     """Return ``{"status": "success", "data": data}``."""
     return {"status": "success", "data": data}
@@ -129,27 +170,59 @@ def decode_error(status: int, content_type: str, body: bytes) -> KiteError | Non
     if status < 400 and not is_json:
         return None
     if not is_json:
-        return KiteError(status, None, _excerpt(body), kite_json=False)
+        return KiteError(status, None, excerpt(body), kite_json=False)
     if status < 400 and b'"error' not in body:
         return None  # cheap: a success without the word cannot carry an error
     try:
         data = json.loads(body)
     except ValueError:
-        message = f"Couldn't parse the JSON response received from the server: {_excerpt(body)}"
-        return KiteError(status, None, message, kite_json=False)
+        return KiteError(status, None, not_json_message(body), kite_json=False)
     if not isinstance(data, dict):
-        return KiteError(status, None, f"Unexpected JSON answer: {_excerpt(body)}", False) if status >= 400 else None
-    name = data.get("error_type")
-    if data.get("status") != "error" and not name:
-        return KiteError(status, None, _excerpt(body), False) if status >= 400 else None
+        return KiteError(status, None, f"Unexpected JSON answer: {excerpt(body)}", False) if status >= 400 else None
+    error = error_in(data, status)
+    if error is None and status >= 400:
+        return KiteError(status, None, excerpt(body), False)
+    return error
+
+
+def error_in(payload: dict[str, Any], status: int | None = None) -> KiteError | None:
+    """Return the Kite error an answer's decoded JSON object carries, or None when it carries none.
+
+    For a caller that has decoded the body already (a candles answer is decoded once, success or not). The
+    same reading as :func:`decode_error`: an error is a ``status`` of ``"error"`` or a truthy ``error_type``.
+
+    Args:
+        payload: the decoded JSON object.
+        status: the answer's HTTP status; None takes the one Kite pairs with the error (:func:`status_for`).
+    """
+    name = payload.get("error_type")
+    if payload.get("status") != "error" and not name:
+        return None
     try:
         error_type = ErrorType(name) if isinstance(name, str) else None
     except ValueError:
-        error_type = None
-    return KiteError(status, error_type, str(data.get("message", "")), kite_json=True)
+        error_type = None  # a name Kite never sends: the SDK's GeneralException
+    message = str(payload.get("message", ""))
+    return KiteError(status if status is not None else status_for(error_type, message), error_type, message, True)
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
+def status_for(error_type: ErrorType | None, message: str = "") -> int:
+    """Return the HTTP status Kite sends with an error: its type's, or 429 for "Too many requests"."""
+    if error_type is ErrorType.NETWORK and message == TOO_MANY_REQUESTS:
+        return 429
+    return (error_type or ErrorType.GENERAL).http_status
+
+
+def not_json_message(body: bytes | str) -> str:
+    """Return the SDK's message for a body that should be JSON and is not, with the body cut to 200 characters.
+
+    ``KiteConnect._request`` puts the whole body in its message; a megabyte of it helps nobody.
+    """
+    return f"Couldn't parse the JSON response received from the server: {excerpt(body)}"
+
+
+def excerpt(body: bytes | str, limit: int = 200) -> str:
+    """Return the start of ``body`` as a ``repr``, for a message about an answer that could not be read."""
     return repr(body[:limit]) + ("…" if len(body) > limit else "")
 
 

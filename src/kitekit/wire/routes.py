@@ -1,4 +1,4 @@
-"""Kite REST routes and their limits: rate-limit classes, quote batch sizes, exchanges, secret parameters.
+"""Kite REST routes and their limits: rate-limit classes, quote batch sizes, exchanges.
 
 Shared by the simulator (which enforces them) and the client (which paces and batches under them), so the
 two can never disagree. See ``docs/protocol.md`` §6 and §14.
@@ -11,7 +11,6 @@ from enum import StrEnum
 __all__ = [
     "DEFAULT_RATES",
     "EXCHANGES",
-    "SECRET_PARAMS",
     "EndpointClass",
     "QuoteEndpoint",
     "classify",
@@ -68,23 +67,6 @@ class QuoteEndpoint(StrEnum):
 
 #: Exchanges the REST API takes in ``exchange`` parameters and instrument keys.
 EXCHANGES: tuple[str, ...] = ("NSE", "BSE", "NFO", "BFO", "CDS", "MCX", "BCD")
-
-#: Request and response parameters whose values are secrets: never logged, never shown.
-SECRET_PARAMS = frozenset(
-    {
-        "access_token",
-        "api_secret",
-        "checksum",
-        "enctoken",
-        "password",
-        "public_token",
-        "refresh_token",
-        "request_id",
-        "request_token",
-        "totp_secret",
-        "twofa_value",
-    }
-)
 
 
 def classify(method: str, path: str) -> EndpointClass:

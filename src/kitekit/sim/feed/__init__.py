@@ -6,7 +6,7 @@ market model), ``replay`` (frames from a recording), ``faults`` (what the admin 
 """
 
 from kitekit.sim.feed.faults import MALFORMED_FRAME, FeedFault, FeedFaultKind, parse_fault
-from kitekit.sim.feed.feed import Channel, Feed, FeedRefusedError
+from kitekit.sim.feed.feed import Channel, Feed
 from kitekit.sim.feed.replay import Recording
 from kitekit.sim.feed.session import FeedLimits, FeedSession
 
@@ -17,7 +17,6 @@ __all__ = [
     "FeedFault",
     "FeedFaultKind",
     "FeedLimits",
-    "FeedRefusedError",
     "FeedSession",
     "Recording",
     "parse_fault",

@@ -14,17 +14,17 @@ from typing import Any, Protocol
 
 from kitekit.clock import Clock
 from kitekit.sim.auth import AuthState
-from kitekit.sim.errors import ApiError
 from kitekit.sim.feed.faults import MALFORMED_FRAME, FeedFault, FeedFaultKind
 from kitekit.sim.feed.market_ticks import Want, build_frames
 from kitekit.sim.feed.replay import Recording
-from kitekit.sim.feed.session import FeedLimits, FeedSession, handle_message, order_frame
+from kitekit.sim.feed.session import FeedLimits, FeedSession, handle_message
 from kitekit.sim.market import Market, SessionPoint
 from kitekit.sim.updates import OrderUpdates
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.ticks import HEARTBEAT
+from kitekit.wire.ticks.messages import order_message
 
-__all__ = ["Channel", "Feed", "FeedRefusedError"]
+__all__ = ["Channel", "Feed"]
 
 log = logging.getLogger("kitekit.sim.feed")
 
@@ -43,16 +43,6 @@ class Channel(Protocol):
 
     def abort(self) -> None:
         """Cut the connection at once, with no closing handshake (a network drop)."""
-
-
-class FeedRefusedError(Exception):
-    """An upgrade the feed refuses: the HTTP status to answer with, Kite's error type and the message."""
-
-    def __init__(self, status: int, error_type: ErrorType, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_type = error_type
-        self.message = message
 
 
 class Feed:
@@ -108,14 +98,14 @@ class Feed:
         """Check an upgrade's credentials and capacity; return the new connection's session.
 
         Raises:
-            FeedRefusedError: 503 while refusing (a fault), 403 for a bad or expired token (§15.1), 429 past
+            RejectionError: 503 while refusing (a fault), 403 for a bad or expired token (§15.1), 429 past
                 the connections an api_key may hold.
         """
         if time.monotonic() < self._refuse_until:
             raise self._refuse(503, ErrorType.NETWORK, "The ticker is not accepting connections now. Retry shortly.")
         try:
-            grant = self.auth.authenticate(f"token {api_key}:{access_token}")
-        except ApiError:
+            grant = self.auth.grant_of(api_key, access_token)
+        except RejectionError:
             raise self._refuse(403, ErrorType.TOKEN, "Invalid `api_key` or `access_token`.") from None
         held = sum(1 for s in self._sessions.values() if s.api_key == grant.api_key)
         if held >= self.limits.connections_per_api_key:
@@ -130,9 +120,9 @@ class Feed:
         self._sessions[session.number] = session
         return session
 
-    def _refuse(self, status: int, error_type: ErrorType, message: str) -> FeedRefusedError:
+    def _refuse(self, status: int, error_type: ErrorType, message: str) -> RejectionError:
         self.refused[status] += 1
-        return FeedRefusedError(status, error_type, message)
+        return RejectionError(error_type, message, status)
 
     def leave(self, session: FeedSession) -> None:
         """Forget a connection (idempotent)."""
@@ -206,7 +196,7 @@ class Feed:
     async def _drain(self, session: FeedSession, channel: Channel) -> None:
         if session.updates is not None:
             for update in session.updates.take():
-                session.texts.append(order_frame(update))
+                session.texts.append(order_message(update))
         while session.texts:
             await channel.send_text(session.texts.popleft())
             session.last_sent = time.monotonic()

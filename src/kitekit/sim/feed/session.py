@@ -1,17 +1,21 @@
-"""One ticker connection's state, and the client's text messages (§15.2): subscribe, unsubscribe, mode."""
+"""One ticker connection's state, and what the client's text messages (§15.2) do to it.
+
+The messages' format is :mod:`kitekit.wire.ticks.messages` (shared with the client); here is what the
+simulator makes of them: subscriptions, modes, and Kite's per-connection limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
+from kitekit.errors import TickMessageError
 from kitekit.sim.updates import Subscription
 from kitekit.wire.ticks import Mode
+from kitekit.wire.ticks.messages import Action, error_message, parse_client_message
 
-__all__ = ["FeedLimits", "FeedSession", "error_frame", "handle_message", "order_frame"]
+__all__ = ["FeedLimits", "FeedSession", "handle_message"]
 
 
 @dataclass
@@ -35,16 +39,6 @@ class FeedLimits:
     #: A replay starts this long after a connection's first subscription, so the subscribe and mode messages a
     #: client sends together are all in before the first recorded frame is cut to them.
     replay_grace_s: float = 0.25
-
-
-def error_frame(text: str) -> str:
-    """Return a server error text frame; the SDK calls ``on_error(ws, 0, text)`` with it (§15.8)."""
-    return json.dumps({"type": "error", "data": text})
-
-
-def order_frame(update: dict[str, Any]) -> str:
-    """Return an order update text frame (§15.8): the SDK calls ``on_order_update(ws, data)``."""
-    return json.dumps({"type": "order", "data": update})
 
 
 @dataclass(eq=False)
@@ -90,54 +84,30 @@ class FeedSession:
         self.wake.set()
 
 
-def _tokens(value: Any) -> list[int] | None:
-    # Tokens are JSON numbers (§15.2); a bool is a JSON number to Python but never a token.
-    if not isinstance(value, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in value):
-        return None
-    if any(t < 0 or t > 0xFFFFFFFF for t in value):
-        return None
-    return list(dict.fromkeys(value))
-
-
 def handle_message(session: FeedSession, text: str) -> list[str]:
-    """Apply one client text message to ``session``; return the error frames to send back.
+    """Apply one client text message to ``session``; return the error messages to send back.
 
-    ``{"a": "subscribe", "v": [tokens]}`` adds tokens in quote mode (Kite's default) and keeps the mode of
-    tokens already subscribed, so the SDK's resubscription is idempotent; tokens past the connection's
-    limit are refused with an error frame. ``unsubscribe`` removes tokens; ``{"a": "mode", "v": [mode,
-    [tokens]]}`` changes the mode of subscribed tokens (others are ignored). Anything else is answered
-    with an error frame and changes nothing.
+    ``subscribe`` adds tokens in quote mode (Kite's default) and keeps the mode of tokens already
+    subscribed, so the SDK's resubscription is idempotent; tokens past the connection's limit are refused
+    with an error message. ``unsubscribe`` removes tokens; ``mode`` changes the mode of subscribed tokens
+    (others are ignored). A malformed message is answered with an error message and changes nothing.
     """
     try:
-        message = json.loads(text)
-    except ValueError:
-        return [error_frame('Invalid message: not JSON. Send {"a": "subscribe", "v": [token, ...]}.')]
-    except RecursionError:  # [[[…]]] a thousand deep: Python's parser gives up (it is no Kite message anyway)
-        return [error_frame('Invalid message: JSON nested too deep. Send {"a": "subscribe", "v": [token, ...]}.')]
-    if not isinstance(message, dict) or not isinstance(message.get("a"), str):
-        return [error_frame('Invalid message: expected {"a": action, "v": value}.')]
-    action, value = message["a"], message.get("v")
-    if action in ("subscribe", "unsubscribe"):
-        tokens = _tokens(value)
-        if tokens is None:
-            return [error_frame(f"Invalid {action}: v must be a list of instrument tokens (numbers).")]
-        return _subscribe(session, tokens) if action == "subscribe" else _unsubscribe(session, tokens)
-    if action == "mode":
-        if not isinstance(value, list) or len(value) != 2:
-            return [error_frame('Invalid mode: v must be [mode, [token, ...]], e.g. ["full", [408065]].')]
-        try:
-            mode = Mode(value[0])
-        except ValueError:
-            return [error_frame(f"Invalid mode {value[0]!r}: use ltp, quote or full.")]
-        tokens = _tokens(value[1])
-        if tokens is None:
-            return [error_frame("Invalid mode: the tokens must be a list of instrument tokens (numbers).")]
-        for token in tokens:
-            if token in session.subs and session.subs[token] is not mode:
-                session.subs[token] = mode
-                session.fresh.add(token)
-        return []
-    return [error_frame(f"Invalid action {action!r}: use subscribe, unsubscribe or mode.")]
+        message = parse_client_message(text)
+    except TickMessageError as exc:
+        return [error_message(str(exc))]
+    tokens = list(message.tokens)
+    if message.action is Action.SUBSCRIBE:
+        return _subscribe(session, tokens)
+    if message.action is Action.UNSUBSCRIBE:
+        return _unsubscribe(session, tokens)
+    mode = message.mode
+    assert mode is not None  # noqa: S101 - every mode message has one
+    for token in tokens:
+        if token in session.subs and session.subs[token] is not mode:
+            session.subs[token] = mode
+            session.fresh.add(token)
+    return []
 
 
 def _subscribe(session: FeedSession, tokens: list[int]) -> list[str]:
@@ -151,7 +121,7 @@ def _subscribe(session: FeedSession, tokens: list[int]) -> list[str]:
         return []
     limit = session.limits.tokens_per_connection
     return [
-        error_frame(
+        error_message(
             f"Subscription limit exceeded: a connection takes at most {limit} instruments; {len(refused)} "
             f"not subscribed (first {refused[0]}). Open another connection (at most "
             f"{session.limits.connections_per_api_key} per api_key)."

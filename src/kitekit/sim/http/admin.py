@@ -21,7 +21,7 @@ from kitekit.sim.errors import invalid_input
 from kitekit.sim.http.edge import error_response, json_of, success_response
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["PREFIX", "app_payload", "info_payload", "order_faults_payload", "reset_user", "routes", "update_app"]
 
@@ -40,7 +40,7 @@ _NO_FAULTS: dict[str, Any] = {
 }
 
 
-def info_payload(sim: SimApp) -> dict[str, Any]:
+def info_payload(sim: SimState) -> dict[str, Any]:
     """Return the ``data`` of ``GET /__sim/info``: public settings and counters, never a secret."""
     cfg = sim.config
     return {
@@ -89,7 +89,7 @@ def update_app(config: SimConfig, body: Any) -> None:
     config.redirect_url, config.login_mode = url, mode
 
 
-def order_faults_payload(sim: SimApp) -> dict[str, Any]:
+def order_faults_payload(sim: SimState) -> dict[str, Any]:
     """Return the order faults as configured, the scripted ones still to come, and how many struck."""
     return {
         **asdict(sim.order_faults.config),
@@ -98,7 +98,7 @@ def order_faults_payload(sim: SimApp) -> dict[str, Any]:
     }
 
 
-def reset_user(sim: SimApp, body: Any) -> str:
+def reset_user(sim: SimState, body: Any) -> str:
     """Check ``POST /__sim/reset``'s optional JSON body ``{user_id?}`` and return whose account to reset.
 
     Raises:
@@ -114,7 +114,7 @@ def reset_user(sim: SimApp, body: Any) -> str:
     return user_id
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the admin routes, relative to :data:`PREFIX`."""
 
     async def info(request: Request) -> Response:

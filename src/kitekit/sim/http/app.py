@@ -1,21 +1,20 @@
-"""The simulator's ASGI app: its state (:class:`SimApp`), middleware, and the routes of every Kite area.
+"""The simulator's ASGI app (:class:`SimApp`): the routes of every Kite area behind the middleware.
 
-Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``market``,
-``orders``, ``portfolio``, ``gtt``, ``margins``, ``mf``, ``admin``) exposes ``routes(sim)``; this module
-registers them, wraps API handlers with authentication, rate limiting and Kite's envelope (an engine
-rejection becomes its error answer), logs each request with its secrets redacted, injects faults, and answers
-unknown routes, wrong methods and crashes with Kite's error envelope.
+Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``ticker``, ``market``,
+``orders``, ``portfolio``, ``gtt``, ``margins``, ``mf``, ``admin``) exposes ``routes(sim)`` over the state of
+:mod:`.state` (whose ``api()`` wraps API handlers with authentication, rate limiting and Kite's envelope); this
+module registers them, logs each request with its secrets redacted, guards the admin API, injects faults, and
+answers unknown routes, wrong methods and crashes with Kite's error envelope.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
-import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -26,29 +25,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kitekit.clock import Clock, SystemClock
-from kitekit.errors import RejectionError
-from kitekit.files import atomic_write
-from kitekit.sim.auth import AuthState
-from kitekit.sim.config import SimConfig
-from kitekit.sim.errors import ApiError
-from kitekit.sim.exchange import SimExchange
-from kitekit.sim.faults import Fault, FaultInjector, OrderFaults
-from kitekit.sim.feed import Feed
+from kitekit.redact import SECRET_PARAMS
+from kitekit.sim.faults import Fault, FaultInjector
 from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, ticker, user
-from kitekit.sim.http.edge import (
-    Handler,
-    drop_connection,
-    error_response,
-    form_of,
-    json_response,
-    success_response,
-)
-from kitekit.sim.market import Market
-from kitekit.sim.ratelimit import OrderCaps, RateLimiter
-from kitekit.sim.updates import OrderUpdates
-from kitekit.wire.envelope import ErrorType, error_body, rate_limited_body
-from kitekit.wire.routes import SECRET_PARAMS, classify
+from kitekit.sim.http.edge import drop_connection, error_response, json_response
+from kitekit.sim.http.state import SimState
+from kitekit.wire.envelope import ErrorType, RejectionError, error_body
 
 __all__ = ["ADMIN_HEADER", "SimApp", "redact_query"]
 
@@ -138,7 +120,7 @@ class _AdminGuard:
         if why is None:
             await self.app(scope, receive, send)
             return
-        await error_response(ApiError(ErrorType.PERMISSION, why))(scope, receive, send)
+        await error_response(RejectionError(ErrorType.PERMISSION, why))(scope, receive, send)
 
     def refusal(self, headers: Headers, client: str | None = None) -> str | None:
         """Return why an admin request from address ``client`` is refused, or None to let it through."""
@@ -198,9 +180,11 @@ class _Faults:
         if fault is Fault.HTML_502:
             response: Response = HTMLResponse(_HTML_502, status_code=502)
         elif fault is Fault.NETWORK:
-            response = error_response(ApiError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again."))
+            response = error_response(
+                RejectionError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again.")
+            )
         else:
-            response = error_response(ApiError(ErrorType.DATA, "Couldn't parse the OMS response."))
+            response = error_response(RejectionError(ErrorType.DATA, "Couldn't parse the OMS response."))
         await response(scope, receive, send)
 
 
@@ -224,48 +208,12 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return json_response(error_body(ErrorType.GENERAL, "An unexpected error occurred."), 500)
 
 
-class SimApp:
-    """The simulator's state and its ASGI application (``.asgi``)."""
+class SimApp(SimState):
+    """The simulator's state and its ASGI application (``.asgi``): every area's routes behind the middleware."""
 
-    def __init__(
-        self,
-        config: SimConfig | None = None,
-        clock: Clock | None = None,
-        market: Market | None = None,
-        totp_clock: Clock | None = None,
-    ) -> None:
-        self.config = config or SimConfig()
-        self.clock = clock or SystemClock()
-        self.market = market or Market(self.config.seed)
-        # Token lifetimes follow the market's clock (one clock); TOTP codes follow the wall (see AuthState).
-        self.auth = AuthState(self.config, self.clock, totp_clock)
-        self.limiter = RateLimiter(self.config.rate_limits, self.config.rate_tolerance)
-        self.faults = FaultInjector(self.config.faults)
-        #: Requests received, by "METHOD /path" (counted before they are handled).
-        self.requests: Counter[str] = Counter()
-        #: Order updates the exchange publishes and the WebSocket feed delivers.
-        self.order_updates = OrderUpdates()
-        #: Every user's account, orders and funds on the matching engine.
-        self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
-        self.order_faults = OrderFaults(self.config.order_faults)
-        self.order_caps = OrderCaps(self.config.orders_per_minute, self.config.orders_per_day)
-        #: Unlocks the admin API (see ``_AdminGuard``); new for every process, written only where configured,
-        #: and only by :meth:`publish_admin_token` once the port is bound.
-        self.admin_token = secrets.token_urlsafe(24)
-        #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
-        self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
-        self.asgi = self._build()
-
-    def publish_admin_token(self) -> None:
-        """Write the admin token to ``config.admin_token_file`` (0600), if one is configured.
-
-        Call it only once this simulator owns its port: a second simulator started on a port already in use
-        must fail without replacing the running one's token (or leaving a folder behind).
-        """
-        if self.config.admin_token_file is not None:
-            atomic_write(self.config.admin_token_file, self.admin_token.encode(), mode=0o600)
-
-    def _build(self) -> ASGIApp:
+    @functools.cached_property
+    def asgi(self) -> ASGIApp:
+        """Return the ASGI application, built on first use (a test may put its own in its place)."""
         app = Starlette(
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
@@ -286,38 +234,3 @@ class SimApp:
             *mf.routes(self),
             Mount(admin.PREFIX, routes=admin.routes(self)),
         ]
-
-    def api(self, handler: Handler, auth: bool = True) -> Callable[[Request], Awaitable[Response]]:
-        """Return ``handler`` wrapped with authentication, rate limiting and the success/error envelope.
-
-        Args:
-            handler: returns the envelope's ``data``, a ready Response, or raises :class:`ApiError` (or the
-                engine's :class:`RejectionError`, answered the same way).
-            auth: require ``Authorization: token api_key:access_token`` (403 TokenException without it);
-                routes without it are rate-limited by their ``api_key`` parameter instead.
-        """
-
-        async def endpoint(request: Request) -> Response:
-            try:
-                grant = self.auth.authenticate(request.headers.get("authorization")) if auth else None
-                api_key = grant.api_key if grant else await _api_key_param(request)
-                if self.config.rate_limit_enabled and not self.limiter.allow(
-                    api_key, classify(request.method, request.url.path)
-                ):
-                    return json_response(rate_limited_body(), 429)
-                data = await handler(request, grant)
-            except ApiError as err:
-                return error_response(err)
-            except RejectionError as err:
-                return error_response(ApiError(err.error_type, err.message, err.status))
-            if isinstance(data, Response):
-                return data
-            return success_response(data)
-
-        return endpoint
-
-
-async def _api_key_param(request: Request) -> str:
-    if request.method in ("POST", "PUT"):
-        return (await form_of(request)).get("api_key", "")
-    return request.query_params.get("api_key", "")

@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.errors import ApiError, invalid_input, token_error
-from kitekit.wire.envelope import error_body, success_body
+from kitekit.sim.errors import invalid_input, token_error
+from kitekit.wire.envelope import RejectionError, success_body
 
 __all__ = [
     "DroppedConnection",
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: An API handler: the request and its grant (None on routes without auth) in, the envelope's ``data`` out
-#: (or a ready Response, e.g. CSV). :meth:`SimApp.api` wraps it with auth, rate limits and the envelope.
+#: (or a ready Response, e.g. CSV). :meth:`SimState.api` wraps it with auth, rate limits and the envelope.
 Handler = Callable[[Request, Grant | None], Awaitable[Any]]
 
 
@@ -65,9 +65,9 @@ def success_response(data: Any) -> JSONResponse:
     return json_response(success_body(data))
 
 
-def error_response(err: ApiError) -> JSONResponse:
+def error_response(err: RejectionError) -> JSONResponse:
     """Return Kite's error envelope for ``err`` with its HTTP status."""
-    return json_response(error_body(err.error_type, err.message), err.status)
+    return json_response(err.body(), err.status)
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -100,7 +100,7 @@ async def json_array(request: Request) -> list[dict[str, Any]]:
     """Return the JSON array of objects the calculators take (``POST /margins/*``, ``/charges/orders``).
 
     Raises:
-        ApiError: the body is not JSON, not an array, or holds something other than objects (400).
+        RejectionError: the body is not JSON, not an array, or holds something other than objects (400).
     """
     try:
         body = json.loads(await request.body())
@@ -146,7 +146,7 @@ def user_of(grant: Grant | None) -> str:
     """Return the user a grant belongs to (every exchange route is authenticated, so there is one).
 
     Raises:
-        ApiError: no grant (403 TokenException), which ``SimApp.api(..., auth=True)`` already prevents.
+        RejectionError: no grant (403 TokenException), which ``SimState.api(..., auth=True)`` already prevents.
     """
     if grant is None:
         raise token_error()

@@ -12,7 +12,7 @@ from kitekit.sim.errors import invalid_input
 from kitekit.sim.http.edge import engine_call, form_of
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["routes", "trigger_id"]
 
@@ -21,14 +21,14 @@ def trigger_id(text: str) -> int:
     """Return a path's trigger id as the integer Kite uses.
 
     Raises:
-        ApiError: not a whole number of at most 18 digits (400 InputException).
+        RejectionError: not a whole number of at most 18 digits (400 InputException).
     """
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise invalid_input(f"Invalid trigger id {text!r}.")
     return int(text)
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the GTT routes."""
     exchange = sim.exchange
 

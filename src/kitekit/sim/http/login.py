@@ -14,13 +14,12 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.config import LoginMode
-from kitekit.sim.errors import ApiError
 from kitekit.sim.http import pages
 from kitekit.sim.http.edge import form_of, success_response
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["SESSION_COOKIE", "redirect_location", "routes", "web_login_payload"]
 
@@ -55,7 +54,7 @@ def web_login_payload(user_id: str, request_id: str) -> dict[str, Any]:
     }
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the login routes: the browser pages and the web-login API."""
 
     def redirect(params: dict[str, str], redirect_params: str) -> RedirectResponse:
@@ -73,7 +72,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         redirect_params = request.query_params.get("redirect_params", "")
         try:
             sim.auth.check_api_key(api_key)
-        except ApiError as err:
+        except RejectionError as err:
             return HTMLResponse(pages.error_page(err.message), status_code=400)
         if sim.config.login_mode is LoginMode.AUTO or sim.auth.web_session_ok(request.cookies.get(SESSION_COOKIE)):
             return approve(api_key, redirect_params)
@@ -87,7 +86,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         try:
             sim.auth.check_api_key(api_key)
             request_id = sim.auth.password_login(user_id, form.get("password", ""))
-        except ApiError as err:
+        except RejectionError as err:
             return HTMLResponse(pages.login_page(api_key, rp, user_id, err.message), status_code=400)
         return HTMLResponse(pages.totp_page(api_key, rp, user_id.upper(), request_id))
 
@@ -99,7 +98,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         try:
             session = sim.auth.twofa(user_id, request_id, form.get("twofa_value", ""))
             response = approve(api_key, rp)
-        except ApiError as err:
+        except RejectionError as err:
             # A dead login request sends the user back to the password form; a wrong code, to the TOTP form.
             if err.error_type is ErrorType.TOKEN:
                 return HTMLResponse(pages.login_page(api_key, rp, user_id, err.message), status_code=400)

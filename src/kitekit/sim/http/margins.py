@@ -8,12 +8,11 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.errors import ApiError
 from kitekit.sim.http.edge import engine_call, flag, json_array
-from kitekit.wire.envelope import ErrorType
+from kitekit.wire.envelope import ErrorType, RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["routes"]
 
@@ -23,7 +22,7 @@ def _instruments(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(str(i.get("exchange", "")), str(i.get("tradingsymbol", ""))) for i in items}
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the calculator routes."""
     exchange = sim.exchange
 
@@ -61,7 +60,7 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         SIM: this was Kite's instrument-margins list, since withdrawn; the simulator answers 410 Gone and points
         to the calculators.
         """
-        raise ApiError(
+        raise RejectionError(
             ErrorType.GENERAL, "This API is no longer available. Use POST /margins/orders or /margins/basket.", 410
         )
 

@@ -28,7 +28,7 @@ from kitekit.wire.history import Interval
 from kitekit.wire.routes import EXCHANGES, QuoteEndpoint
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = [
     "HistoryQuery",
@@ -74,7 +74,7 @@ def quote_keys(values: list[str], endpoint: QuoteEndpoint) -> list[str]:
     """Return the distinct instrument keys of a quote request, in order.
 
     Raises:
-        ApiError: no key, or more than the endpoint's batch limit (400 InputException).
+        RejectionError: no key, or more than the endpoint's batch limit (400 InputException).
     """
     keys = list(dict.fromkeys(values))
     if not keys:
@@ -153,7 +153,7 @@ def trigger_range_payload(market: Market, side: str, keys: list[str], now: datet
     """Return the ``data`` of ``GET /instruments/trigger_range/{buy|sell}``: per key, the trigger band.
 
     Raises:
-        ApiError: a side other than buy or sell, no key, or more than 1000 (400 InputException).
+        RejectionError: a side other than buy or sell, no key, or more than 1000 (400 InputException).
     """
     if side not in ("buy", "sell"):
         raise invalid_input("Invalid `transaction_type`. Use buy or sell.")
@@ -203,7 +203,7 @@ def parse_history_query(token: str, interval_text: str, query: Mapping[str, str]
         query: ``from``, ``to`` (``yyyy-mm-dd hh:mm:ss`` or ``yyyy-mm-dd``), ``continuous``, ``oi``.
 
     Raises:
-        ApiError: anything Kite refuses with 400 InputException: a bad token, interval or date, ``from``
+        RejectionError: anything Kite refuses with 400 InputException: a bad token, interval or date, ``from``
             after ``to``, a span over the interval's limit, ``continuous`` with an intraday interval.
     """
     if not (token.isascii() and token.isdigit()):
@@ -242,7 +242,7 @@ def candles_payload(market: Market, query: HistoryQuery, now: datetime) -> dict[
     """Return the ``data`` of a historical call at ``now``: ``{"candles": [[time, o, h, l, c, v(, oi)], …]}``.
 
     Raises:
-        ApiError: the token is not listed today or in the previous dump, an expired contract is asked for
+        RejectionError: the token is not listed today or in the previous dump, an expired contract is asked for
             anything but day candles, or ``continuous`` is asked of anything but a future (400).
     """
     uni = market.universe(now)
@@ -265,7 +265,7 @@ def candles_payload(market: Market, query: HistoryQuery, now: datetime) -> dict[
 
 
 # -- routes ----------------------------------------------------------------------------------------
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the market data routes: one per quote endpoint, the dump, history."""
 
     def quote_handler(endpoint: QuoteEndpoint) -> Handler:

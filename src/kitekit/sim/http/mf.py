@@ -13,12 +13,12 @@ from kitekit.sim.http.edge import form_of, mf_call
 from kitekit.sim.market.funds import instruments_csv
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["routes"]
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the mutual fund routes."""
     exchange = sim.exchange
 

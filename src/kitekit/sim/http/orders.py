@@ -14,14 +14,13 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.errors import ApiError
 from kitekit.sim.faults import OrderFault
 from kitekit.sim.http.edge import DroppedConnection, engine_call, error_response, form_of, json_response, user_of
-from kitekit.wire.envelope import ErrorType, rate_limited_body
+from kitekit.wire.envelope import ErrorType, RejectionError, rate_limited_body
 from kitekit.wire.orders import Variety
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["accepted_error", "order_count", "routes"]
 
@@ -34,10 +33,10 @@ _ERRORS: dict[int, tuple[ErrorType, str]] = {
 }
 
 
-def accepted_error(status: int) -> ApiError:
+def accepted_error(status: int) -> RejectionError:
     """Return the 5xx answer of an order the exchange accepted (an injected fault)."""
     error_type, message = _ERRORS[status]
-    return ApiError(error_type, message, status)
+    return RejectionError(error_type, message, status)
 
 
 def order_count(variety: str, form: dict[str, str]) -> int:
@@ -48,7 +47,7 @@ def order_count(variety: str, form: dict[str, str]) -> int:
     return 1
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the order routes."""
     exchange = sim.exchange
 

@@ -14,7 +14,7 @@ from kitekit.sim.auth import Grant
 from kitekit.sim.http.edge import engine_call, form_of
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["auction_items", "routes"]
 
@@ -33,7 +33,7 @@ def auction_items(holdings: list[dict[str, Any]], day: date) -> list[dict[str, A
     ]
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the portfolio routes."""
     exchange = sim.exchange
 

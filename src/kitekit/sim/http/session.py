@@ -16,7 +16,7 @@ from kitekit.sim.http.user import profile_payload
 from kitekit.wire.formats import format_timestamp
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["require", "routes", "session_payload"]
 
@@ -49,7 +49,7 @@ def require(form: Mapping[str, str], *keys: str) -> None:
             raise invalid_input(f"Missing `{key}`.")
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the session routes (no Authorization header: they are how a client gets one)."""
 
     async def create(request: Request, _: Grant | None) -> Any:

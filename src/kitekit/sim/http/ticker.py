@@ -15,13 +15,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kitekit.sim.errors import invalid_input
-from kitekit.sim.feed import FeedRefusedError, parse_fault
+from kitekit.sim.feed import parse_fault
 from kitekit.sim.http.admin import PREFIX
-from kitekit.sim.http.edge import error_response, json_response, success_response
-from kitekit.wire.envelope import error_body
+from kitekit.sim.http.edge import error_response, success_response
+from kitekit.wire.envelope import RejectionError
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["FEED_ADMIN", "routes"]
 
@@ -56,7 +56,7 @@ class _Channel:
             transport.abort()
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the WebSocket route at ``/`` and the feed's admin routes at :data:`FEED_ADMIN` (before ``/__sim``'s)."""
 
     async def ticker(websocket: WebSocket) -> None:
@@ -64,10 +64,9 @@ def routes(sim: SimApp) -> list[BaseRoute]:
         query = websocket.query_params
         try:
             session = sim.feed.admit(query.get("api_key", ""), query.get("access_token", ""))
-        except FeedRefusedError as refused:
+        except RejectionError as refused:
             # Refused at the upgrade, with an HTTP status: the SDK reports "(403 - Forbidden)" (§15.1).
-            body = error_body(refused.error_type, refused.message)
-            await websocket.send_denial_response(json_response(body, refused.status))
+            await websocket.send_denial_response(error_response(refused))
             return
         try:
             await websocket.accept()

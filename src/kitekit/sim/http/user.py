@@ -14,7 +14,7 @@ from kitekit.wire.orders import OrderType, Product
 from kitekit.wire.routes import EXCHANGES
 
 if TYPE_CHECKING:
-    from kitekit.sim.http.app import SimApp
+    from kitekit.sim.http.state import SimState
 
 __all__ = ["profile_payload", "routes"]
 
@@ -37,7 +37,7 @@ def profile_payload(config: SimConfig) -> dict[str, Any]:
     }
 
 
-def routes(sim: SimApp) -> list[BaseRoute]:
+def routes(sim: SimState) -> list[BaseRoute]:
     """Return the user routes."""
 
     async def profile(request: Request, grant: Grant | None) -> Any:

@@ -1,4 +1,4 @@
-"""Kite's binary WebSocket tick frames (docs/protocol.md §15.3-§15.5): the encoder and both decoders.
+"""Kite's WebSocket ticker protocol: binary tick frames (docs/protocol.md §15.3-§15.5) and text messages.
 
 A frame is ``uint16 N`` then N x (``uint16 L`` + L bytes), big-endian. The packet's kind is its length
 alone, as the official SDK reads it: 8 LTP, 28 index quote, 32 index full, 44 quote, 184 full (5 + 5
@@ -26,8 +26,11 @@ objects) refuses with :class:`~kitekit.errors.TickValueError` any value the SDK 
 from what was meant: negative numbers or numbers past 2**32 - 1 in its unsigned fields, prices off the
 segment's price grid, missing (NaN, NaT) values in a field the packet carries, more than 65,535 packets.
 
+The JSON text messages (subscribe, unsubscribe and mode from the client; order updates and errors from the
+server, §15.2 and §15.8) are built and read in :mod:`kitekit.wire.ticks.messages`, for both sides.
+
 The package's parts: ``layout`` (packet kinds, modes, field offsets), ``model`` (:class:`Tick`,
-:class:`TickColumns`), ``dicts`` and ``columns`` (the two decoders) and ``encode``.
+:class:`TickColumns`), ``dicts`` and ``columns`` (the two decoders), ``encode`` and ``messages``.
 """
 
 from kitekit.wire.ticks.columns import decode_columns, decode_columns_batch

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urljoin
 
+from kitekit.wire.auth import authorization
 from kitekit.wire.envelope import ErrorType, decode_error, exception_class, exception_for
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def kite_get(
     """
     headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
     if kite.api_key and kite.access_token:
-        headers["Authorization"] = f"token {kite.api_key}:{kite.access_token}"
+        headers["Authorization"] = authorization(kite.api_key, kite.access_token)
     response: requests.Response = kite.reqsession.get(
         urljoin(kite.root, path),
         params=params,

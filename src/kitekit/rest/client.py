@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kitekit import redact
-from kitekit.config import data_dir
-from kitekit.pacer import Pacer
-from kitekit.retry import RetryPolicy
-from kitekit.transport import install_transport
+from kitekit.paths import data_dir
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
+from kitekit.rest.transport import install_transport
 
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect

@@ -25,7 +25,7 @@ from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
 __all__ = ["DEFAULT_FILENAME", "Pacer"]
 
-log = logging.getLogger("kitekit.pacer")
+log = logging.getLogger("kitekit.rest.pacer")
 
 #: The database file a :class:`Pacer` uses when it is given a directory.
 DEFAULT_FILENAME = "pacing.sqlite3"

@@ -5,11 +5,12 @@ through it, including calls users write themselves, and the SDK itself stays unt
 the adapter
 
 1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
-2. waits for a slot of the request's (api_key, endpoint class) in the shared :class:`~kitekit.pacer.Pacer`;
+2. waits for a slot of the client's api_key and the request's endpoint class in the shared
+   :class:`~kitekit.rest.pacer.Pacer`;
 3. sends it and reads the whole body;
 4. on a 429, cools the class down for every process sharing the pacer;
 5. on a TokenException, calls ``on_token_error`` once;
-6. retries idempotent GETs after network-side failures, per :mod:`kitekit.retry`, each try paced again.
+6. retries idempotent GETs after network-side failures, per :mod:`kitekit.rest.retry`, each try paced again.
 
 Whatever is not retried, or is still failing when the attempts run out, is handed back unchanged: the SDK
 then raises its usual exception (``NetworkException``, ``TokenException``…), or the last transport error
@@ -21,20 +22,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from kiteconnect import KiteConnect
 from requests.adapters import HTTPAdapter
 
-from kitekit.pacer import Pacer
-from kitekit.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
 from kitekit.wire.envelope import ErrorType, decode_error
 from kitekit.wire.routes import EndpointClass, classify
 
-__all__ = ["KiteTransport", "api_key_of", "install_transport", "kite_error_type"]
+__all__ = ["KiteTransport", "install_transport", "kite_error_type"]
 
-log = logging.getLogger("kitekit.transport")
+log = logging.getLogger("kitekit.rest.transport")
 
 
 def kite_error_type(response: requests.Response) -> ErrorType | None:
@@ -50,30 +51,8 @@ def kite_error_type(response: requests.Response) -> ErrorType | None:
     return error.error_type if error is not None else None
 
 
-def api_key_of(request: requests.PreparedRequest) -> str:
-    """Return the api_key a request is made for, "" if it names none.
-
-    The key is in the ``Authorization: token api_key:access_token`` header of authenticated calls, and in the
-    ``api_key`` query or form parameter of the session routes (``POST /session/token`` and friends).
-    """
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("token ") and ":" in auth:
-        return auth[len("token ") :].split(":", 1)[0]
-    query = parse_qs(urlsplit(request.url or "").query)
-    if "api_key" in query:
-        return query["api_key"][0]
-    body = request.body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str) and "api_key=" in body:
-        form = parse_qs(body)
-        if "api_key" in form:
-            return form["api_key"][0]
-    return ""
-
-
 class KiteTransport(HTTPAdapter):
-    """Paces each request under its class's limit, retries idempotent GETs per :data:`kitekit.retry.POLICY`,
+    """Paces each request under its class's limit, retries idempotent GETs per :data:`kitekit.rest.retry.POLICY`,
     and reports a dead session.
 
     Args:
@@ -83,6 +62,8 @@ class KiteTransport(HTTPAdapter):
             ``TokenException`` (e.g. to mark the saved session dead); the SDK then raises as usual.
         guard: called before every request; may raise to stop it before the network (e.g. a session
             already known dead).
+        api_key: the client's api_key, whose buckets in ``pacer`` its requests take (the client's own key:
+            it is never read back out of the requests the SDK builds from it).
         **pool: passed to ``requests.adapters.HTTPAdapter`` (``pool_connections``, ``pool_maxsize``…).
     """
 
@@ -92,9 +73,12 @@ class KiteTransport(HTTPAdapter):
         policy: RetryPolicy | None = None,
         on_token_error: Callable[[], None] | None = None,
         guard: Callable[[], None] | None = None,
+        *,
+        api_key: str = "",
         **pool: Any,
     ) -> None:
         super().__init__(**pool)
+        self.api_key = api_key
         self.pacer = pacer
         self.policy = policy or RetryPolicy()
         self.on_token_error = on_token_error
@@ -120,13 +104,12 @@ class KiteTransport(HTTPAdapter):
         method = (request.method or "GET").upper()
         path = urlsplit(request.url or "").path
         cls = classify(method, path)
-        api_key = api_key_of(request)
         retryable = method in IDEMPOTENT
         attempts = self.policy.attempts if retryable else 1
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             if self.pacer is not None:
-                self.pacer.acquire(api_key, cls)
+                self.pacer.acquire(self.api_key, cls)
             try:
                 response = super().send(request, stream, timeout, verify, cert, proxies)
                 if not stream:
@@ -139,7 +122,7 @@ class KiteTransport(HTTPAdapter):
             error = kite_error_type(response)
             action = action_for(response.status_code, error)
             if response.status_code == 429:
-                self._rate_limited(api_key, cls)
+                self._rate_limited(cls)
             if action is Action.RELOGIN and "Authorization" in request.headers and self.on_token_error:
                 self.on_token_error()  # only for a token we sent: a failed login exchange is no dead session
             if action is not Action.RETRY or last:
@@ -150,12 +133,12 @@ class KiteTransport(HTTPAdapter):
             self._pause(attempt, f"{method} {path}", f"HTTP {response.status_code} {error or 'non-Kite answer'}", least)
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
-    def _rate_limited(self, api_key: str, cls: EndpointClass) -> None:
+    def _rate_limited(self, cls: EndpointClass) -> None:
         # Someone else spent the budget (another app on this key, a pacer without the shared file, or
         # Kite counting differently): pause the whole class for every process instead of hammering.
         log.warning("HTTP 429 (rate limited) on a %s-class call; pausing the class", cls)
         if self.pacer is not None:
-            self.pacer.cool_down(api_key, cls)
+            self.pacer.cool_down(self.api_key, cls)
 
     def _pause(self, attempt: int, what: str, why: str, least: float = 0.0) -> None:
         delay = max(least, self.policy.delay(attempt - 1))
@@ -173,8 +156,8 @@ def install_transport(
 ) -> KiteTransport:
     """Mount a :class:`KiteTransport` on ``kite.reqsession`` for ``http://`` and ``https://``.
 
-    Every later call of ``kite``, including ones users write themselves, goes through it. Installing again
-    replaces the previous adapter.
+    Every later call of ``kite``, including ones users write themselves, goes through it, paced in the buckets
+    of ``kite.api_key``. Installing again replaces the previous adapter.
 
     Args:
         kite: an official ``kiteconnect.KiteConnect``.
@@ -188,7 +171,7 @@ def install_transport(
     Returns:
         The mounted adapter.
     """
-    adapter = KiteTransport(pacer, policy, on_token_error, guard, **dict(pool or {}))
+    adapter = KiteTransport(pacer, policy, on_token_error, guard, api_key=kite.api_key, **dict(pool or {}))
     kite.reqsession.mount("https://", adapter)
     kite.reqsession.mount("http://", adapter)
     return adapter

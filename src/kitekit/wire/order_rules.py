@@ -1,0 +1,391 @@
+"""Kite's order rules, once: every condition Kite refuses an order for, judged the same by client and exchange.
+
+A rule is a predicate over an order's terms (:class:`~kitekit.wire.order_terms.PlaceRequest`) and what they
+are judged against (:class:`Facts`: the instrument, the limits, the day, a quote at hand). The client's
+pre-trade check (:mod:`kitekit.orders.rules`) and the simulator's exchange (:mod:`kitekit.engine.validation`,
+:mod:`kitekit.engine.risk`) run the same lists below in the same order, so they refuse the same requests for
+the same first reason; they differ only in what they say, which each keeps at its edge in a table from rule
+to words: the client names the nearest valid value, the exchange answers with Kite's exact message. A test
+holds both tables to every rule here, so a new rule is one definition in this module and one entry at each
+edge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from kitekit.wire.order_terms import Contract, OrderLimits, PlaceRequest, Quoted
+from kitekit.wire.orders import OrderType, Product, Validity, Variety
+
+__all__ = [
+    "MARKET_RULES",
+    "MODIFY_MARKET_RULES",
+    "MODIFY_RULES",
+    "ORDER_RULES",
+    "PLACE_RULES",
+    "TERM_RULES",
+    "TRIGGERED_MARKET_RULES",
+    "Facts",
+    "OrderRule",
+    "Rule",
+    "first_breach",
+    "on_tick",
+    "tag_ok",
+]
+
+
+class Rule(StrEnum):
+    """The families of rules; a client's ``OrderValidationError.rule`` is one of these."""
+
+    INSTRUMENT = "instrument"
+    QUANTITY = "quantity"
+    LOT = "lot"
+    FREEZE = "freeze"
+    TICK = "tick"
+    PRICE = "price"
+    TRIGGER = "trigger"
+    PRODUCT = "product"
+    CIRCUIT = "circuit"
+    PROTECTION = "market_protection"
+    VALIDITY = "validity"
+    DISCLOSED = "disclosed_quantity"
+    COVER = "cover_order"
+    ICEBERG = "iceberg"
+    AUCTION = "auction"
+    TAG = "tag"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a rule judges an order's terms against besides the terms themselves.
+
+    Args:
+        spec: the instrument.
+        limits: the limits that are settings.
+        day: the trading day, for rules that start on a date (None skips them).
+        quote: the market at hand, for :data:`MARKET_RULES` (None skips them).
+    """
+
+    spec: Contract
+    limits: OrderLimits = field(default_factory=OrderLimits)
+    day: date | None = None
+    quote: Quoted | None = None
+
+
+Check = Callable[[PlaceRequest, Facts], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRule:
+    """One condition Kite refuses an order for: its name, family, the field at fault, and the test of it."""
+
+    name: str
+    rule: Rule
+    field: str
+    breaks: Check
+
+    def __repr__(self) -> str:
+        return f"OrderRule({self.name})"
+
+
+def refuses(rule: Rule, field_name: str) -> Callable[[Check], OrderRule]:
+    """Return a decorator making a predicate (True: the terms break it) an :class:`OrderRule`."""
+
+    def define(check: Check) -> OrderRule:
+        return OrderRule(check.__name__, rule, field_name, check)
+
+    return define
+
+
+def first_breach(rules: Iterable[OrderRule], req: PlaceRequest, facts: Facts) -> OrderRule | None:
+    """Return the first of ``rules`` the terms break, or None when they break none."""
+    return next((r for r in rules if r.breaks(req, facts)), None)
+
+
+def on_tick(price: float, tick: float) -> bool:
+    """Return True if ``price`` is a whole number of ticks (a price that is not 0 is at least one tick)."""
+    if tick <= 0:
+        return True
+    steps = price / tick
+    if not math.isfinite(steps):
+        return False  # 1e308 / 0.05 overflows: no tick count, and round() of it would raise
+    whole = round(steps)
+    # Without the second test 1e-300 would pass as "0 ticks" while being a price above 0.
+    return abs(steps - whole) < 1e-6 and (whole != 0 or price == 0)
+
+
+def tag_ok(tag: str, limits: OrderLimits) -> bool:
+    """Return True for a tag Kite takes: ASCII letters and digits, 1 to ``max_tag_length`` of them."""
+    return 0 < len(tag) <= limits.max_tag_length and tag.isascii() and tag.isalnum()
+
+
+def _market(req: PlaceRequest) -> bool:
+    return req.order_type in (OrderType.MARKET, OrderType.SL_M)
+
+
+def _outside_circuit(value: float, quote: Quoted) -> bool:
+    low, high = quote.lower_circuit_limit, quote.upper_circuit_limit  # 0: not known, not checked
+    return value > 0 and ((high > 0 and value > high + 1e-9) or (low > 0 and value < low - 1e-9))
+
+
+# -- the instrument and the request as a whole ---------------------------------------------------------
+@refuses(Rule.INSTRUMENT, "tradingsymbol")
+def index(req: PlaceRequest, at: Facts) -> bool:
+    """An index: it has quotes but no order book."""
+    return not at.spec.tradable
+
+
+@refuses(Rule.PRODUCT, "product")
+def product(req: PlaceRequest, at: Facts) -> bool:
+    """A product the segment does not take (delivery only in cash, NRML only in derivatives); a CO not MIS."""
+    if req.variety is Variety.CO:
+        return req.product not in (Product.MIS, Product.CO)
+    return req.product not in at.spec.products
+
+
+@refuses(Rule.TAG, "tag")
+def tag(req: PlaceRequest, at: Facts) -> bool:
+    """A tag that is not 1-20 letters and digits."""
+    return req.tag is not None and not tag_ok(req.tag, at.limits)
+
+
+# -- the terms a modification changes ------------------------------------------------------------------
+@refuses(Rule.QUANTITY, "quantity")
+def quantity(req: PlaceRequest, at: Facts) -> bool:
+    """A quantity of 0 or less."""
+    return req.quantity <= 0
+
+
+@refuses(Rule.LOT, "quantity")
+def lot(req: PlaceRequest, at: Facts) -> bool:
+    """A quantity that is not a whole number of lots."""
+    return req.quantity % max(at.spec.lot_size, 1) != 0
+
+
+@refuses(Rule.PRICE, "price")
+def price(req: PlaceRequest, at: Facts) -> bool:
+    """A LIMIT or SL order without a price above 0."""
+    return req.priced and req.price <= 0
+
+
+@refuses(Rule.TRIGGER, "trigger_price")
+def trigger(req: PlaceRequest, at: Facts) -> bool:
+    """A stop (SL, SL-M) or a cover order without a trigger above 0."""
+    return (req.stop or req.variety is Variety.CO) and req.trigger_price <= 0
+
+
+@refuses(Rule.TICK, "price")
+def price_tick(req: PlaceRequest, at: Facts) -> bool:
+    """A price off the instrument's tick."""
+    return bool(req.price) and not on_tick(req.price, at.spec.tick_size)
+
+
+@refuses(Rule.TICK, "trigger_price")
+def trigger_tick(req: PlaceRequest, at: Facts) -> bool:
+    """A trigger off the instrument's tick."""
+    return bool(req.trigger_price) and not on_tick(req.trigger_price, at.spec.tick_size)
+
+
+@refuses(Rule.TRIGGER, "trigger_price")
+def stop_beyond_price(req: PlaceRequest, at: Facts) -> bool:
+    """An SL order triggering beyond its own price: above it on a buy, below it on a sell."""
+    if req.order_type is not OrderType.SL:
+        return False
+    return req.trigger_price > req.price if req.is_buy else req.trigger_price < req.price
+
+
+@refuses(Rule.VALIDITY, "validity_ttl")
+def ttl_minutes(req: PlaceRequest, at: Facts) -> bool:
+    """TTL validity without 1 minute to a day of it."""
+    ttl = req.validity_ttl
+    return req.validity is Validity.TTL and not (ttl is not None and 1 <= ttl <= at.limits.max_ttl_minutes)
+
+
+@refuses(Rule.VALIDITY, "validity")
+def ttl_order_type(req: PlaceRequest, at: Facts) -> bool:
+    """TTL validity on an order without a price (only LIMIT and SL take it)."""
+    return req.validity is Validity.TTL and not req.priced
+
+
+@refuses(Rule.DISCLOSED, "disclosed_quantity")
+def disclosed_in_derivatives(req: PlaceRequest, at: Facts) -> bool:
+    """A disclosed quantity in derivatives."""
+    return req.disclosed_quantity != 0 and at.spec.is_derivative
+
+
+@refuses(Rule.DISCLOSED, "disclosed_quantity")
+def disclosed_share(req: PlaceRequest, at: Facts) -> bool:
+    """A disclosed quantity under 10% of the quantity or over all of it."""
+    shown = req.disclosed_quantity
+    return shown != 0 and (shown < 0 or shown > req.quantity or shown * 10 < req.quantity)
+
+
+@refuses(Rule.PROTECTION, "market_protection")
+def protection_range(req: PlaceRequest, at: Facts) -> bool:
+    """Market protection on a MARKET or SL-M order that is neither -1 (auto) nor 0-100 percent."""
+    mp = req.market_protection
+    return _market(req) and mp != -1 and not 0 <= mp <= 100
+
+
+@refuses(Rule.PROTECTION, "market_protection")
+def protection_required(req: PlaceRequest, at: Facts) -> bool:
+    """A MARKET or SL-M order without market protection, from the day that became mandatory."""
+    since = at.limits.protection_required_from
+    due = since is not None and at.day is not None and at.day >= since
+    return due and _market(req) and req.market_protection == 0
+
+
+# -- what each variety needs ---------------------------------------------------------------------------
+@refuses(Rule.COVER, "order_type")
+def cover_order_type(req: PlaceRequest, at: Facts) -> bool:
+    """A cover order that is not MARKET or LIMIT."""
+    return req.variety is Variety.CO and req.order_type not in (OrderType.MARKET, OrderType.LIMIT)
+
+
+@refuses(Rule.COVER, "validity")
+def cover_validity(req: PlaceRequest, at: Facts) -> bool:
+    """A cover order that is not a DAY order."""
+    return req.variety is Variety.CO and req.validity is not Validity.DAY
+
+
+@refuses(Rule.ICEBERG, "iceberg_legs")
+def iceberg_legs(req: PlaceRequest, at: Facts) -> bool:
+    """An iceberg of fewer than 2 or more than ``max_iceberg_legs`` legs."""
+    return req.variety is Variety.ICEBERG and not 2 <= req.iceberg_legs <= at.limits.max_iceberg_legs
+
+
+@refuses(Rule.ICEBERG, "order_type")
+def iceberg_order_type(req: PlaceRequest, at: Facts) -> bool:
+    """An iceberg that is not a LIMIT or SL order, or is IOC."""
+    return req.variety is Variety.ICEBERG and (not req.priced or req.validity is Validity.IOC)
+
+
+@refuses(Rule.ICEBERG, "autoslice")
+def iceberg_autoslice(req: PlaceRequest, at: Facts) -> bool:
+    """An iceberg asked to be autosliced too."""
+    return req.variety is Variety.ICEBERG and req.autoslice
+
+
+@refuses(Rule.ICEBERG, "iceberg_quantity")
+def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
+    """Iceberg legs that are not whole lots or do not together cover the quantity."""
+    leg, legs = req.iceberg_quantity, req.iceberg_legs
+    short = leg <= 0 or leg % max(at.spec.lot_size, 1) != 0 or leg * legs < req.quantity
+    return req.variety is Variety.ICEBERG and short
+
+
+@refuses(Rule.ICEBERG, "iceberg_quantity")
+def iceberg_empty_leg(req: PlaceRequest, at: Facts) -> bool:
+    """Iceberg legs so large that the last would carry nothing."""
+    return req.variety is Variety.ICEBERG and req.iceberg_quantity * (req.iceberg_legs - 1) >= req.quantity
+
+
+@refuses(Rule.AUCTION, "auction_number")
+def auction_number(req: PlaceRequest, at: Facts) -> bool:
+    """An auction order without the auction's number."""
+    number = req.auction_number or ""
+    return req.variety is Variety.AUCTION and not (number.isascii() and number.isdigit())
+
+
+@refuses(Rule.AUCTION, "order_type")
+def auction_order_type(req: PlaceRequest, at: Facts) -> bool:
+    """An auction order that is not a LIMIT order."""
+    return req.variety is Variety.AUCTION and req.order_type is not OrderType.LIMIT
+
+
+@refuses(Rule.FREEZE, "quantity")
+def freeze(req: PlaceRequest, at: Facts) -> bool:
+    """More than the freeze quantity in one order (autoslice splits it instead)."""
+    # An iceberg's legs reach the exchange one by one, so only a leg must stay within the limit.
+    iceberg = req.variety is Variety.ICEBERG and req.iceberg_quantity > 0
+    size = req.iceberg_quantity if iceberg else req.quantity
+    limit = at.spec.freeze_quantity
+    return limit > 0 and size > limit and not req.autoslice
+
+
+# -- the market at hand (Kite's RMS: these leave a REJECTED order, not an HTTP error) ----------------
+@refuses(Rule.CIRCUIT, "price")
+def price_circuit(req: PlaceRequest, at: Facts) -> bool:
+    """A LIMIT or SL price outside the day's circuit limits."""
+    return at.quote is not None and req.priced and _outside_circuit(req.price, at.quote)
+
+
+@refuses(Rule.CIRCUIT, "trigger_price")
+def trigger_circuit(req: PlaceRequest, at: Facts) -> bool:
+    """A stop's trigger outside the day's circuit limits."""
+    return at.quote is not None and req.stop and _outside_circuit(req.trigger_price, at.quote)
+
+
+@refuses(Rule.TRIGGER, "trigger_price")
+def stop_passed(req: PlaceRequest, at: Facts) -> bool:
+    """A stop whose trigger the last price already passed: it would fire at once."""
+    if at.quote is None or not req.stop or at.quote.last_price <= 0:
+        return False
+    last = at.quote.last_price
+    return req.trigger_price <= last if req.is_buy else req.trigger_price >= last
+
+
+@refuses(Rule.TRIGGER, "trigger_price")
+def cover_stop_side(req: PlaceRequest, at: Facts) -> bool:
+    """A cover order whose stop is not on the losing side of its entry (its price, or the last price)."""
+    if at.quote is None or req.variety is not Variety.CO:
+        return False
+    entry = req.price or at.quote.last_price
+    if entry <= 0:
+        return False
+    return req.trigger_price >= entry if req.is_buy else req.trigger_price <= entry
+
+
+#: The terms a modification can change, re-judged after it.
+TERM_RULES: tuple[OrderRule, ...] = (
+    quantity,
+    lot,
+    price,
+    trigger,
+    price_tick,
+    trigger_tick,
+    stop_beyond_price,
+    ttl_minutes,
+    ttl_order_type,
+    disclosed_in_derivatives,
+    disclosed_share,
+    protection_range,
+    protection_required,
+)
+
+#: A new order, in the order both sides judge it (the exchange answers the first one broken).
+PLACE_RULES: tuple[OrderRule, ...] = (
+    index,
+    product,
+    tag,
+    *TERM_RULES,
+    cover_order_type,
+    cover_validity,
+    iceberg_legs,
+    iceberg_order_type,
+    iceberg_autoslice,
+    iceberg_quantity,
+    iceberg_empty_leg,
+    auction_number,
+    auction_order_type,
+    freeze,
+)
+
+#: A modified order's terms.
+MODIFY_RULES: tuple[OrderRule, ...] = (*TERM_RULES, freeze)
+
+#: A new order against the market at hand (none for an AMO: its quote is the last session's).
+MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, trigger_circuit, stop_passed, cover_stop_side)
+
+#: A modified order at the exchange against the market at hand.
+MODIFY_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, stop_passed)
+
+#: The same once its stop has triggered: where the trigger stands no longer matters.
+TRIGGERED_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit,)
+
+#: Every rule once.
+ORDER_RULES: tuple[OrderRule, ...] = (*PLACE_RULES, *MARKET_RULES)

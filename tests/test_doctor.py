@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 from datetime import timedelta
@@ -15,7 +16,7 @@ import requests
 from rich.console import Console
 
 from kitekit.cli import run
-from kitekit.cli.doctor_cmd import line_of
+from kitekit.cli.doctor_cmd import _guarded, line_of
 from kitekit.clock import ManualClock
 from kitekit.config import ENV_VARS, Settings
 from kitekit.doctor import Finding, Status
@@ -271,3 +272,32 @@ def test_each_line_shows_its_mark_in_its_colour_and_the_fix_below_it() -> None:
     assert "\x1b[36mi\x1b[0m \x1b[36mstatic IP" in styled
     plain = console.export_text()
     assert re.search(r"✗ session\s+no saved session\s*\n\s{15}→ log in: `kitekit login`", plain)
+
+
+def test_kite_out_of_reach_is_a_line_with_its_fix_not_a_traceback(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("KITE_API_KEY", "abc123")
+    monkeypatch.setenv("KITE_API_SECRET", "not-shown")
+    monkeypatch.setenv("KITE_ROOT", f"http://127.0.0.1:{port}")
+    code, lines, out = doctor(capsys)
+    assert code == 1
+    assert lines["clock"] == (
+        f"✗ Kite could not be reached at http://127.0.0.1:{port} (ConnectionError) → check the network "
+        "(a proxy, a firewall) and KITE_ROOT; every Kite call needs it"
+    )
+    assert "not-shown" not in out
+
+
+def test_a_check_that_breaks_becomes_its_own_line_in_plain_words() -> None:
+    def broken() -> Finding:
+        raise requests.ConnectionError("refused")
+
+    found = _guarded("clock", broken)
+    assert found.status is Status.FAIL and found.detail.startswith(
+        "could not be checked: Network error talking to Kite"
+    )
+    assert "[" not in found.detail and found.fix == "run `kitekit -v doctor` for the details"

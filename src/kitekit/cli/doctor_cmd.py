@@ -75,7 +75,9 @@ def _run(cli: CliContext) -> Iterator[Finding]:
         settings = cli.settings() if cli.sim else load_settings(config_file=cli.config_file)
         yield _target(cli, settings)
     except Exception as exc:  # whatever stops the settings is this check's finding
-        yield Finding.fail("target", failures.describe(exc).message, "fix what the line says, then run it again")
+        yield Finding.fail(
+            "target", _plain(failures.describe(exc).message), "fix what the line says, then run it again"
+        )
 
     def credentials() -> Finding:
         if cli.sim:
@@ -119,7 +121,16 @@ def _run(cli: CliContext) -> Iterator[Finding]:
             return Finding("clock", Status.SKIP, "not checked: no server to compare with")
         if cli.sim:
             return remote.clock_offset(remote.simulator_time(settings.root, cli.clock), on_simulator=True)
-        told = remote.kite_date(settings.root, cli.wall)
+        import requests
+
+        try:
+            told = remote.kite_date(settings.root, cli.wall)
+        except requests.RequestException as exc:
+            return Finding.fail(
+                "clock",
+                f"Kite could not be reached at {settings.root} ({type(exc).__name__})",
+                "check the network (a proxy, a firewall) and KITE_ROOT; every Kite call needs it",
+            )
         if told is None:
             return Finding.warn(
                 "clock", f"{settings.root} sent no Date header to compare with", "check KITE_ROOT: is it Kite?"
@@ -170,6 +181,10 @@ def _guarded(check: str, step: Callable[[], Finding]) -> Finding:
         return step()
     except Exception as exc:  # a doctor reports what it meets, it does not stop at it
         log.info("The %s check failed", check, exc_info=True)
-        return Finding.fail(
-            check, f"could not be checked: {failures.describe(exc).message}", "run `kitekit -v doctor` for the details"
-        )
+        why = _plain(failures.describe(exc).message)
+        return Finding.fail(check, f"could not be checked: {why}", "run `kitekit -v doctor` for the details")
+
+
+def _plain(message: str) -> str:
+    """Return a failure's message without the rich markup the other commands print it with."""
+    return Text.from_markup(message).plain

@@ -4,7 +4,7 @@ Every file kitekit writes goes through :func:`atomic_write` (a reader sees the o
 never half of either, and a crash leaves no partial file), and every folder it creates through
 :func:`ensure_dir` (mode 0700: sessions, caches and pacing state are the user's alone, even under
 ``umask 000``). A file holding credentials that would land in a git commit is pointed out once
-(:func:`warn_if_tracked`).
+(:func:`warn_if_tracked`; :func:`git_exposure` says how it is exposed).
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ import logging
 import os
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["atomic_write", "ensure_dir", "private_file", "warn_if_tracked", "writable_dir"]
+__all__ = [
+    "GitExposure",
+    "atomic_write",
+    "ensure_dir",
+    "git_exposure",
+    "private_file",
+    "warn_if_tracked",
+    "writable_dir",
+]
 
 log = logging.getLogger("kitekit.files")
 
@@ -123,6 +132,44 @@ def writable_dir(path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class GitExposure:
+    """A file that a ``git add -A`` in its work tree would put into a commit."""
+
+    #: The work tree the file sits in.
+    root: Path
+    #: The line that keeps it out, for the work tree's ``.gitignore``.
+    line: str
+    #: Already in a commit (ignoring it now no longer removes it from the history).
+    committed: bool
+
+
+def _git(root: Path, *args: str) -> int | None:
+    """Return git's exit status for ``git -C root args``, or None when git cannot be run."""
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["git", "-C", str(root), *args],  # noqa: S607 - git from PATH
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.returncode
+
+
+def git_exposure(path: Path) -> GitExposure | None:
+    """Return how ``path`` is exposed to git, or None when it is ignored, outside a work tree, or git is missing."""
+    path = path.resolve()
+    root = next((p for p in path.parents if (p / ".git").exists()), None)
+    if root is None:
+        return None
+    if _git(root, "check-ignore", "-q", str(path)) != 1:  # 0 = ignored, 128 = not a repository / git error
+        return None
+    committed = _git(root, "ls-files", "--error-unmatch", str(path)) == 0
+    return GitExposure(root, "/" + path.relative_to(root).as_posix(), committed)
+
+
 _warned: set[Path] = set()
 
 
@@ -135,27 +182,15 @@ def warn_if_tracked(path: Path) -> bool:
     path = path.resolve()
     if path in _warned:
         return False
-    root = next((p for p in path.parents if (p / ".git").exists()), None)
-    if root is None:
-        return False
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["git", "-C", str(root), "check-ignore", "-q", str(path)],  # noqa: S607 - git from PATH
-            capture_output=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if result.returncode != 1:  # 0 = ignored, 128 = not a repository / git error
+    exposed = git_exposure(path)
+    if exposed is None:
         return False
     _warned.add(path)
-    line = "/" + path.relative_to(root).as_posix()
     log.warning(
         "%s holds Kite credentials and is inside the git work tree %s but not ignored. Add this line to %s: %s",
         path,
-        root,
-        root / ".gitignore",
-        line,
+        exposed.root,
+        exposed.root / ".gitignore",
+        exposed.line,
     )
     return True

@@ -212,12 +212,16 @@ class CliContext:
         if self._store is None:
             from kitekit.instruments import InstrumentStore
 
-            # A simulator's dumps live in its world: another world (a --seed, another day) lists other ones.
-            root = (self.data_dir / "cache" if self.sim else paths.base_cache_dir()) / "instruments"
             self._store = InstrumentStore(
-                root, self._download if show_progress else self._download_quietly, clock=self.clock
+                self.instruments_dir, self._download if show_progress else self._download_quietly, clock=self.clock
             )
         return self._store
+
+    @property
+    def instruments_dir(self) -> Path:
+        """Return where this run's instrument dumps are cached."""
+        # A simulator's dumps live in its world: another world (a --seed, another day) lists other ones.
+        return (self.data_dir / "cache" if self.sim else paths.base_cache_dir()) / "instruments"
 
     def _download(self, exchange: str | None, progress: Progress | None) -> bytes:
         from kitekit.cli.progress import DownloadBar

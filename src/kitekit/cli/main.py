@@ -10,6 +10,7 @@ import typer
 from kitekit import redact
 from kitekit.cli import (
     demo,
+    doctor_cmd,
     failures,
     history_cmd,
     instruments_cmd,
@@ -101,6 +102,7 @@ app.command()(session_cmds.login)
 app.command()(session_cmds.logout)
 app.command()(session_cmds.status)
 app.command()(session_cmds.profile)
+app.command()(doctor_cmd.doctor)
 app.command()(monitor_cmd.monitor)
 app.command()(quote_cmd.quote)
 app.command()(stream_cmd.ticks)

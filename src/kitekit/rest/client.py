@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kitekit import redact
 from kitekit.paths import data_dir
-from kitekit.rest.pacer import Pacer
+from kitekit.rest.pacer import DEFAULT_FILENAME, Pacer
 from kitekit.rest.retry import RetryPolicy
 from kitekit.rest.transport import install_transport
 
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
-__all__ = ["default_pacer", "paced_client"]
+__all__ = ["default_pacer", "paced_client", "pacer_path"]
+
+
+def pacer_path() -> Path:
+    """Return the pacing database every kitekit process of this user shares (``<data dir>/pacing.sqlite3``)."""
+    return data_dir() / DEFAULT_FILENAME
 
 
 def default_pacer() -> Pacer:
-    """Return the pacer shared by every kitekit process of this user (``<data dir>/pacing.sqlite3``)."""
-    return Pacer(data_dir() / "pacing.sqlite3")
+    """Return the pacer shared by every kitekit process of this user (:func:`pacer_path`)."""
+    return Pacer(pacer_path())
 
 
 def paced_client(

@@ -116,7 +116,7 @@ class AuthState:
         self._refresh: dict[str, str] = {}  # refresh_token -> user_id
         self._seen: tuple[int, int] | None = None
         path = config.state_file
-        self._file_lock = FileLock(str(path.with_name(f".{path.name}.lock"))) if path is not None else None
+        self._file_lock = FileLock(str(path.with_name(f".{path.name}.lock")), mode=0o600) if path is not None else None
         self._load()
 
     # -- persistence -------------------------------------------------------------------------------

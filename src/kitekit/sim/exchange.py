@@ -124,7 +124,7 @@ class SimExchange:
         self._last_tick: datetime | None = None
         folder = config.state_file.parent if config.state_file is not None else None
         #: Held by one process at a time around every call on the accounts in the folder (see the docstring).
-        self._shared = FileLock(str(folder / ".exchange.lock")) if folder is not None else None
+        self._shared = FileLock(str(folder / ".exchange.lock"), mode=0o600) if folder is not None else None
         #: Kite's postbacks carry the app's numeric id; the simulator derives one from its api_key.
         self.app_id = int(hashlib.sha256(config.api_key.encode()).hexdigest()[:8], 16) % 100_000
 

@@ -95,7 +95,7 @@ class World:
         self.wall = wall or SystemClock()
         self.calendar = calendar or TradingCalendar()
         self.path = folder / WORLD_FILE
-        self._lock = FileLock(str(folder / ".world.lock"))
+        self._lock = FileLock(str(folder / ".world.lock"), mode=0o600)  # filelock makes 0644 & ~umask
 
     def open(
         self, *, at: datetime | None = None, speed: float = 1.0, real_time: bool = False, fresh: bool = False

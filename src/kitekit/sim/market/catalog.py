@@ -1,14 +1,18 @@
-"""Reference data for the simulated universe: well-known instruments with their real tokens and levels.
+"""Reference data for the simulated universe: real instruments with their tokens and levels.
 
-Prices are levels at :data:`ANCHOR` (the market model walks from there, backwards and forwards in time).
-Lot sizes and strike steps follow the exchanges' late-2025 contract specifications closely enough for a
-simulator; nothing here is used for real trading.
+The real equities (the NIFTY 500 constituents and the most traded ETFs) are data, ``equities.csv`` beside this
+module; the indices, currencies and commodities are below. Prices are levels at :data:`ANCHOR` (the market model
+walks from there, backwards and forwards in time). Lot sizes and strike steps follow the exchanges' late-2025
+contract specifications closely enough for a simulator; nothing here is used for real trading.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
+from importlib import resources
 
 __all__ = [
     "ANCHOR",
@@ -16,9 +20,12 @@ __all__ = [
     "COMMODITIES",
     "CURRENCIES",
     "EQUITIES",
+    "FIRST_EQUITIES",
+    "MORE_NSE_INDICES",
     "NSE_INDICES",
     "Contract",
     "Index",
+    "Listing",
     "Stock",
 ]
 
@@ -26,15 +33,24 @@ __all__ = [
 ANCHOR = date(2026, 1, 2)
 
 
+class Listing(StrEnum):
+    """How a real equity is listed: with futures and options, for cash only, or as an ETF."""
+
+    FNO = "fno"
+    EQ = "eq"
+    ETF = "etf"
+
+
 @dataclass(frozen=True)
 class Stock:
-    """A listed company: NSE symbol and exchange token, BSE scrip code, name, level."""
+    """A listed company or ETF: NSE symbol and exchange token, BSE scrip code, name, level, how it is listed."""
 
     symbol: str
     nse_token: int  # exchange token on NSE (instrument_token = nse_token * 256 + 1)
     bse_code: int  # BSE scrip code (instrument_token = bse_code * 256 + 4)
     name: str
     price: float
+    listing: Listing = Listing.FNO
 
 
 @dataclass(frozen=True)
@@ -52,60 +68,32 @@ class Index:
     strikes_each_side: int = 0
 
 
-# (symbol, NSE exchange token, BSE scrip code, name, price). Tokens are the real ones (738561 = 2885*256+1).
-EQUITIES: tuple[Stock, ...] = tuple(
-    Stock(*row)
-    for row in (
-        ("RELIANCE", 2885, 500325, "RELIANCE INDUSTRIES", 1540.0),
-        ("INFY", 1594, 500209, "INFOSYS", 1600.0),
-        ("TCS", 11536, 532540, "TATA CONSULTANCY SERV LT", 3150.0),
-        ("HDFCBANK", 1333, 500180, "HDFC BANK", 995.0),
-        ("ICICIBANK", 4963, 532174, "ICICI BANK.", 1360.0),
-        ("SBIN", 3045, 500112, "STATE BANK OF INDIA", 975.0),
-        ("ITC", 1660, 500875, "ITC", 405.0),
-        ("HINDUNILVR", 1394, 500696, "HINDUSTAN UNILEVER.", 2350.0),
-        ("LT", 11483, 500510, "LARSEN & TOUBRO", 4050.0),
-        ("KOTAKBANK", 1922, 500247, "KOTAK MAHINDRA BANK", 2150.0),
-        ("AXISBANK", 5900, 532215, "AXIS BANK", 1270.0),
-        ("BHARTIARTL", 10604, 532454, "BHARTI AIRTEL", 2100.0),
-        ("WIPRO", 3787, 507685, "WIPRO", 262.0),
-        ("MARUTI", 10999, 532500, "MARUTI SUZUKI INDIA.", 16300.0),
-        ("SUNPHARMA", 3351, 524715, "SUN PHARMACEUTICAL IND L", 1760.0),
-        ("BAJFINANCE", 317, 500034, "BAJAJ FINANCE", 1010.0),
-        ("ASIANPAINT", 236, 500820, "ASIAN PAINTS", 2820.0),
-        ("TATASTEEL", 3499, 500470, "TATA STEEL", 172.0),
-        ("HCLTECH", 7229, 532281, "HCL TECHNOLOGIES", 1640.0),
-        ("NTPC", 11630, 532555, "NTPC", 330.0),
-        ("POWERGRID", 14977, 532898, "POWER GRID CORP.", 270.0),
-        ("ONGC", 2475, 500312, "OIL AND NATURAL GAS CORP.", 242.0),
-        ("TITAN", 3506, 500114, "TITAN COMPANY", 3900.0),
-        ("ULTRACEMCO", 11532, 532538, "ULTRATECH CEMENT", 11800.0),
-        ("NESTLEIND", 17963, 500790, "NESTLE INDIA", 1250.0),
-        ("ADANIENT", 25, 512599, "ADANI ENTERPRISES", 2300.0),
-        ("BAJAJFINSV", 16675, 532978, "BAJAJ FINSERV", 2030.0),
-        ("TECHM", 13538, 532755, "TECH MAHINDRA", 1580.0),
-        ("M&M", 2031, 500520, "MAHINDRA & MAHINDRA", 3700.0),
-        ("DRREDDY", 881, 500124, "DR. REDDY S LABORATORIES", 1260.0),
-        ("CIPLA", 694, 500087, "CIPLA", 1510.0),
-        ("COALINDIA", 20374, 533278, "COAL INDIA", 385.0),
-        ("JSWSTEEL", 11723, 500228, "JSW STEEL", 1160.0),
-        ("HINDALCO", 1363, 500440, "HINDALCO  INDUSTRIES", 860.0),
-        ("GRASIM", 1232, 500300, "GRASIM INDUSTRIES", 2760.0),
-        ("INDUSINDBK", 5258, 532187, "INDUSIND BANK", 880.0),
-        ("EICHERMOT", 910, 505200, "EICHER MOTORS", 7100.0),
-        ("HEROMOTOCO", 1348, 500182, "HERO MOTOCORP", 5800.0),
-        ("BRITANNIA", 547, 500825, "BRITANNIA INDUSTRIES", 5950.0),
-        ("APOLLOHOSP", 157, 508869, "APOLLO HOSPITALS ENTER. L", 7300.0),
-        ("DIVISLAB", 10940, 532488, "DIVI S LABORATORIES", 6400.0),
-        ("BPCL", 526, 500547, "BHARAT PETROLEUM CORP  LT", 360.0),
-        ("TATACONSUM", 3432, 500800, "TATA CONSUMER PRODUCT", 1170.0),
-        ("SBILIFE", 21808, 540719, "SBI LIFE INSURANCE CO", 2010.0),
-        ("HDFCLIFE", 467, 540777, "HDFC LIFE INS CO", 760.0),
-        ("SHRIRAMFIN", 4306, 511218, "SHRIRAM FINANCE", 850.0),
-        ("ADANIPORTS", 15083, 532921, "ADANI PORTS AND SEZ", 1470.0),
-        ("BAJAJ-AUTO", 16669, 532977, "BAJAJ AUTO", 9100.0),
+#: The file of real equities: the NIFTY 500 and the most traded ETFs (its header says where they come from).
+EQUITIES_FILE = "equities.csv"
+
+
+def _equities() -> tuple[Stock, ...]:
+    """Read :data:`EQUITIES_FILE`, shipped in the package, in its row order (the seeded draws follow it)."""
+    text = resources.files(__package__ or "kitekit.sim.market").joinpath(EQUITIES_FILE).read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return tuple(
+        Stock(
+            row["symbol"],
+            int(row["nse_token"]),
+            int(row["bse_code"]),
+            row["name"],
+            float(row["price"]),
+            Listing(row["kind"]),
+        )
+        for row in rows
     )
-)
+
+
+#: Real equities. Tokens are the exchanges' (738561 = 2885*256+1) where the file says so.
+EQUITIES: tuple[Stock, ...] = _equities()
+#: How many of :data:`EQUITIES` the catalogue held before the NIFTY 500 came (issue 23): they come first in the
+#: file, and in the market model before the synthetic companies, as they always did.
+FIRST_EQUITIES = 48
 
 NSE_INDICES: tuple[Index, ...] = (
     Index("NIFTY 50", 1001, 26150.0, 0.13, "NIFTY", 50.0, 65, weekly=True, strikes_each_side=100),
@@ -124,6 +112,28 @@ NSE_INDICES: tuple[Index, ...] = (
     Index("NIFTY REALTY", 1020, 910.0, 0.28),
     Index("NIFTY ENERGY", 1022, 35700.0, 0.19),
     Index("NIFTY PSU BANK", 1027, 8200.0, 0.24),
+)
+
+#: The broad and thematic indices traders chart besides (issue 23); the tokens from NIFTY MIDCAP 150 on are the
+#: simulator's own. Kept apart from :data:`NSE_INDICES` because underlyings are numbered in order of addition.
+MORE_NSE_INDICES: tuple[Index, ...] = (
+    Index("NIFTY 100", 1018, 26900.0, 0.13),
+    Index("NIFTY 200", 1033, 14600.0, 0.14),
+    Index("NIFTY 500", 1047, 23900.0, 0.14),
+    Index("NIFTY MIDCAP 50", 1019, 17100.0, 0.18),
+    Index("NIFTY PVT BANK", 1059, 28500.0, 0.16),
+    Index("NIFTY MEDIA", 1031, 1550.0, 0.26),
+    Index("NIFTY INFRA", 1021, 9500.0, 0.17),
+    Index("NIFTY MNC", 1024, 30500.0, 0.14),
+    Index("NIFTY CPSE", 1048, 6700.0, 0.22),
+    Index("NIFTY PSE", 1026, 10000.0, 0.21),
+    Index("NIFTY COMMODITIES", 1005, 9200.0, 0.18),
+    Index("NIFTY CONSUMPTION", 1006, 12100.0, 0.14),
+    Index("NIFTY MIDCAP 150", 1130, 22000.0, 0.17),
+    Index("NIFTY SMLCAP 250", 1131, 17500.0, 0.20),
+    Index("NIFTY HEALTHCARE", 1132, 14800.0, 0.17),
+    Index("NIFTY CONSR DURBL", 1133, 38000.0, 0.19),
+    Index("NIFTY OIL AND GAS", 1134, 12000.0, 0.20),
 )
 
 BSE_INDICES: tuple[Index, ...] = (

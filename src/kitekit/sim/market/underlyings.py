@@ -113,8 +113,11 @@ _SECTORS = (
 #: NSE-listed synthetic companies (all also on BSE), and BSE-only ones.
 NSE_SYNTHETIC = 2552
 BSE_ONLY = 2400
-#: F&O stocks: the catalogue ones plus this many synthetic ones.
-FNO_SYNTHETIC = 172
+#: Stocks with futures and options in all: the catalogue's F&O ones, and synthetic ones up to this number.
+FNO_STOCKS = 220
+#: Synthetic companies are picked for F&O by tossing a seeded coin until this many are: the coin is still tossed
+#: that often now that real F&O stocks take most of the places, so every synthetic company keeps its price.
+_FNO_TOSSES = 172
 STRIKES_EACH_SIDE_STOCK = 35
 
 
@@ -140,23 +143,36 @@ def _stock_lot(price: float) -> int:
     return max(unit, round(raw / unit) * unit)
 
 
-def _equity_tick(price: float) -> float:
-    # NSE moved stocks under ₹250 to a one-paisa tick in 2025.
-    return 0.01 if price < 250 else 0.05
+def _equity_tick(price: float, listing: catalog.Listing = catalog.Listing.EQ) -> float:
+    # NSE moved stocks under ₹250 to a one-paisa tick in 2025; ETFs trade in paise at any price.
+    return 0.01 if price < 250 or listing is catalog.Listing.ETF else 0.05
 
 
-def _synthetic_names(seed: int, count: int, taken: set[str]) -> list[tuple[str, str]]:
+def _synthetic_names(seed: int, count: int, real: set[str]) -> list[tuple[str, str]]:
+    """Return ``count`` seeded (symbol, name) pairs, none of them a real company's symbol.
+
+    The names are drawn as they were when the catalogue held its first 48 companies; one that a real company
+    added since holds is replaced by a name drawn after all the others, so every other synthetic company keeps
+    its name.
+    """
     rng = generator(seed, key_of("names"))
-    out: list[tuple[str, str]] = []
-    while len(out) < count:
+    taken = {s.symbol for s in catalog.EQUITIES[: catalog.FIRST_EQUITIES]}
+    drawn: list[tuple[str, str]] = []
+    while True:
+        if len(drawn) >= count:
+            clashes = sum(symbol in real for symbol, _ in drawn[:count])
+            spare = [pair for pair in drawn[count:] if pair[0] not in real]
+            if len(spare) >= clashes:
+                break
         stem = "".join(_SYLLABLES[i] for i in rng.integers(0, len(_SYLLABLES), size=int(rng.integers(2, 4))))
         short, long = _SECTORS[int(rng.integers(0, len(_SECTORS)))]
         symbol = (stem + short)[:10]
         if symbol in taken or len(symbol) < 3:
             continue
         taken.add(symbol)
-        out.append((symbol, f"{stem} {long}"))
-    return out
+        drawn.append((symbol, f"{stem} {long}"))
+    replacements = iter(spare)
+    return [next(replacements) if symbol in real else (symbol, name) for symbol, name in drawn[:count]]
 
 
 def build_underlyings(seed: int) -> list[Underlying]:
@@ -169,48 +185,61 @@ def build_underlyings(seed: int) -> list[Underlying]:
         out.append(u)
         return u
 
-    for indices, token_field in ((catalog.NSE_INDICES, "nse_token"), (catalog.BSE_INDICES, "bse_token")):
-        for ix in indices:
-            add(
-                asset=AssetClass.INDEX,
-                symbol=ix.symbol,
-                name=ix.symbol,
-                price=ix.price,
-                vol=ix.vol,
-                drift=0.11,
-                tick=0.05,
-                fno_symbol=ix.fno_symbol,
-                strike_step=ix.strike_step,
-                lot=ix.lot,
-                strikes_each_side=ix.strikes_each_side,
-                weekly=ix.weekly,
-                **{token_field: ix.exchange_token},
-            )
+    def add_index(ix: catalog.Index, token_field: str) -> None:
+        add(
+            asset=AssetClass.INDEX,
+            symbol=ix.symbol,
+            name=ix.symbol,
+            price=ix.price,
+            vol=ix.vol,
+            drift=0.11,
+            tick=0.05,
+            fno_symbol=ix.fno_symbol,
+            strike_step=ix.strike_step,
+            lot=ix.lot,
+            strikes_each_side=ix.strikes_each_side,
+            weekly=ix.weekly,
+            **{token_field: ix.exchange_token},
+        )
 
-    taken = {s.symbol for s in catalog.EQUITIES}
-    for st in catalog.EQUITIES:
+    def add_stock(st: catalog.Stock) -> None:
+        fno = st.listing is catalog.Listing.FNO
         add(
             asset=AssetClass.EQUITY,
             symbol=st.symbol,
             name=st.name,
             price=st.price,
-            vol=float(rng.uniform(0.2, 0.35)),
+            # An ETF tracks an index or a metal: it moves like one, not like a single company.
+            vol=float(rng.uniform(0.2, 0.35)) * (0.5 if st.listing is catalog.Listing.ETF else 1.0),
             drift=float(rng.uniform(0.05, 0.16)),
-            tick=_equity_tick(st.price),
+            tick=_equity_tick(st.price, st.listing),
             nse_token=st.nse_token,
             bse_token=st.bse_code,
-            fno_symbol=st.symbol,
-            strike_step=_stock_strike_step(st.price),
-            lot=_stock_lot(st.price),
-            strikes_each_side=STRIKES_EACH_SIDE_STOCK,
+            fno_symbol=st.symbol if fno else "",
+            strike_step=_stock_strike_step(st.price) if fno else 0.0,
+            lot=_stock_lot(st.price) if fno else 0,
+            strikes_each_side=STRIKES_EACH_SIDE_STOCK if fno else 0,
         )
 
-    fno_left = FNO_SYNTHETIC
-    for i, (symbol, name) in enumerate(_synthetic_names(seed, NSE_SYNTHETIC + BSE_ONLY, taken)):
+    # A price path is keyed by its underlying's uid (its place in this list) and draws from one seeded sequence:
+    # underlyings are only ever added at the end, so every earlier one keeps its prices.
+    for ix in catalog.NSE_INDICES:
+        add_index(ix, "nse_token")
+    for ix in catalog.BSE_INDICES:
+        add_index(ix, "bse_token")
+    for st in catalog.EQUITIES[: catalog.FIRST_EQUITIES]:
+        add_stock(st)
+
+    names = _synthetic_names(seed, NSE_SYNTHETIC + BSE_ONLY, {s.symbol for s in catalog.EQUITIES})
+    fno_places = max(0, FNO_STOCKS - sum(st.listing is catalog.Listing.FNO for st in catalog.EQUITIES))
+    tosses = _FNO_TOSSES
+    for i, (symbol, name) in enumerate(names):
         price = float(round(math.exp(rng.uniform(math.log(15), math.log(9000))), 1))
         on_nse = i < NSE_SYNTHETIC
-        fno = on_nse and fno_left > 0 and price >= 100 and rng.uniform() < 0.25
-        fno_left -= int(fno)
+        heads = on_nse and tosses > 0 and price >= 100 and rng.uniform() < 0.25
+        tosses -= int(heads)
+        fno = heads and fno_places > 0
+        fno_places -= int(fno)
         add(
             asset=AssetClass.EQUITY,
             symbol=symbol,
@@ -250,6 +279,12 @@ def build_underlyings(seed: int) -> list[Underlying]:
                 expiry_day=c.expiry_day,
                 options=c.options,
             )
+
+    # Added with the NIFTY 500 (issue 23), after everything that was there before.
+    for ix in catalog.MORE_NSE_INDICES:
+        add_index(ix, "nse_token")
+    for st in catalog.EQUITIES[catalog.FIRST_EQUITIES :]:
+        add_stock(st)
     return out
 
 

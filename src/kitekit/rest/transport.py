@@ -7,7 +7,8 @@ the adapter
 1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
 2. waits for a slot of the client's api_key and the request's endpoint class in the shared
    :class:`~kitekit.rest.pacer.Pacer`;
-3. sends it and reads the whole body;
+3. sends it and reads the whole body, telling the pacer the answer's ``Date`` (the server's clock, which
+   order pacing aligns to);
 4. on a 429, cools the class down for every process sharing the pacer;
 5. on a TokenException, calls ``on_token_error`` once;
 6. retries idempotent GETs after network-side failures, per :mod:`kitekit.rest.retry`, each try paced again.
@@ -110,10 +111,13 @@ class KiteTransport(HTTPAdapter):
             last = attempt == attempts
             if self.pacer is not None:
                 self.pacer.acquire(self.api_key, cls)
+            sent = self.pacer.clock() if self.pacer is not None else 0.0
             try:
                 response = super().send(request, stream, timeout, verify, cert, proxies)
                 if not stream:
                     _ = response.content  # read now, so a connection cut mid-body is retried here too
+                if self.pacer is not None:
+                    self.pacer.observe(self.api_key, response.headers.get("date"), sent, self.pacer.clock())
             except TRANSPORT_ERRORS as exc:
                 if last:
                     raise

@@ -53,11 +53,15 @@ class PreTradeRules:
             (Kite's table, :data:`kitekit.wire.order_terms.FREEZE_QUANTITIES`, unless you pass a newer one).
         limits: the limits Kite has changed over time (tag length, iceberg legs, when protection became
             mandatory), as the simulator's exchange applies them.
+        static_ips: the static IP addresses registered for the app: a live order that would leave from
+            another is refused before it is sent (:mod:`kitekit.orders.static_ip`); empty checks nothing
+            until Kite refuses an address.
     """
 
     default_market_protection: float = -1
     freeze_quantities: Mapping[str, int] = field(default_factory=lambda: dict(FREEZE_QUANTITIES))
     limits: OrderLimits = field(default_factory=OrderLimits)
+    static_ips: tuple[str, ...] = ()
 
 
 def _decimals(tick: float) -> int:

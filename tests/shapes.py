@@ -126,6 +126,7 @@ def assert_shape(value: Any, shape: Any, where: str = "$") -> None:
 
 # -- orders, trades, portfolio (§8, §9) ---------------------------------------------------------------
 ORDER = {
+    "account_id": str,
     "placed_by": str,
     "order_id": str,
     "exchange_order_id": STR_OR_NONE,
@@ -155,11 +156,14 @@ ORDER = {
     "filled_quantity": int,
     "pending_quantity": int,
     "cancelled_quantity": int,
-    "market_protection": int,
+    "market_protection": NUM,
     "meta": dict,
     "tag": STR_OR_NONE,
     "tags": Maybe(list),
     "guid": str,
+    "terminal_id": str,
+    "meta_raw": str,
+    "algo_id": Maybe(str),
 }
 #: An order update as the WebSocket and postbacks carry it: the order and four postback fields (§15.8).
 POSTBACK = {**ORDER, "user_id": str, "unfilled_quantity": int, "app_id": int, "checksum": str}

@@ -129,6 +129,8 @@ def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
             str(cli_home / "w"),
             "--at",
             "2026-11-27",
+            "--allowed-ips",
+            "203.0.113.7, 127.0.0.1",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -142,6 +144,7 @@ def test_sim_port_zero_prints_the_url_it_bound(cli_home: Path) -> None:
         assert "SIMULATED" in first
         info = requests.get(f"{match.group(1)}/__sim/info", timeout=10).json()
         assert info["data"]["api_key"] == "kitekit_sim"
+        assert info["data"]["allowed_ips"] == ["203.0.113.7", "127.0.0.1"]
     finally:
         proc.terminate()
         proc.communicate(timeout=20)

@@ -46,6 +46,7 @@ BAD_OPTIONS = [
     (["sim", "--order-ack-delay-ms", "-1"], "0 or more"),
     (["sim", "--order-error-status", "418"], "error_status must be one of 500, 502, 503, 504"),
     (["sim", "--order-drop-rate", "0.6", "--order-error-rate", "0.6"], "order fault rates add up to 1.2"),
+    (["sim", "--allowed-ips", "127.0.0.1,10.0.0.300"], "'10.0.0.300' is not an IP address"),
     (["instruments", "find", "RELIANCE", "--limit", "0"], "1 or more"),
     (["login", "--timeout", "0"], "above 0"),
     (["history", "RELIANCE", "--from", "2024-13-45"], "'2024-13-45' is not a date: give yyyy-mm-dd"),

@@ -64,15 +64,17 @@ def test_depth_taken_by_one_order_is_not_there_for_the_next_order_on_the_same_qu
     assert current(eng, second)["average_price"] == 1500.05
 
 
-def test_a_protected_market_order_fills_inside_its_band_and_rests_the_rest_at_the_band_edge() -> None:
+def test_a_protected_market_order_is_booked_as_a_limit_at_its_protection_price_and_rests_the_rest_there() -> None:
     eng = engine()
     thin = quote(INFY, 1500.0, NOW, bids=[(1499.95, 100)], asks=[(1500.0, 100), (1520.0, 100)], close=1490)
     eng.on_quotes([thin], NOW)
     oid = eng.place_order("regular", order(INFY, "BUY", 200, "MARKET", market_protection=1), NOW)["order_id"]
     resting = current(eng, oid)
-    # 1% over 1500 caps the price at 1515: the 1520 level is out of reach.
-    assert (resting["status"], resting["filled_quantity"], resting["price"]) == ("OPEN", 100, 0)
-    assert resting["tags"] == ["mktp", "mktp:1"]
+    # 1% over 1500 caps the price at 1515: the 1520 level is out of reach. Kite books it as a LIMIT there.
+    assert (resting["status"], resting["filled_quantity"], resting["order_type"]) == ("OPEN", 100, "LIMIT")
+    assert (resting["price"], resting["market_protection"]) == (1515, 0)
+    assert resting["tags"] == ["mktp", "mktp:1.00"]
+    assert all(state["order_type"] == "LIMIT" for state in eng.order_history(oid, NOW))
     eng.on_quotes([quote(INFY, 1510.0, at(1), asks=[(1514.0, 50), (1516.0, 500)])], at(1))
     later = current(eng, oid, at(1))
     assert (later["filled_quantity"], later["status"]) == (150, "OPEN")  # 1516 is beyond the band
@@ -102,15 +104,18 @@ def test_an_sl_limit_that_triggers_into_an_empty_price_range_rests_at_its_limit(
     assert current(eng, oid["order_id"], at(1))["status"] == "OPEN"
 
 
-def test_an_sl_m_sell_fires_on_the_last_price_and_fills_at_market_reporting_price_zero() -> None:
+def test_a_protected_sl_m_sell_is_booked_as_an_sl_priced_from_its_trigger_and_fills_when_it_fires() -> None:
     eng = engine()
     eng.on_quotes([infy()], NOW)
     eng.place_order("regular", order(INFY, "BUY", 20, "MARKET"), NOW)
     oid = eng.place_order("regular", order(INFY, "SELL", 20, "SL-M", trigger_price=1490.0), NOW)["order_id"]
-    assert current(eng, oid)["status"] == "TRIGGER PENDING"
+    waiting = current(eng, oid)
+    # Automatic protection of a share above 500 is 0.5%: the SL's price is 0.5% under the trigger, on the tick.
+    assert (waiting["status"], waiting["order_type"], waiting["price"]) == ("TRIGGER PENDING", "SL", 1482.55)
+    assert (waiting["market_protection"], waiting["tags"]) == (0, ["mktp", "mktp:0.50"])
     eng.on_quotes([infy(1489.0, at(1))], at(1))
     done = current(eng, oid, at(1))
-    assert (done["status"], done["price"], done["trigger_price"]) == ("COMPLETE", 0, 1490.0)
+    assert (done["status"], done["trigger_price"]) == ("COMPLETE", 1490)
     assert done["average_price"] == 1488.95  # the best bid under 1489
 
 

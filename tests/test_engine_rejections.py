@@ -47,7 +47,8 @@ SYNC_CASES: list[tuple[str, str, dict[str, Any], str]] = [
         "market order without protection",
         "regular",
         {"order_type": "MARKET", "market_protection": "0"},
-        "Market orders without market protection are not allowed.",
+        "Market orders without market protection are not allowed via API. Please set market protection or use a "
+        "Limit order.",
     ),
     ("AMO in market hours", "amo", {}, "After market orders can be placed only when the market is closed."),
     ("iceberg of one leg", "iceberg", {"iceberg_legs": "1", "iceberg_quantity": "10"}, "Invalid `iceberg_legs`."),
@@ -211,7 +212,8 @@ def test_an_unknown_order_id_is_an_order_exception_answered_400() -> None:
 def test_an_options_buy_has_no_circuit_when_the_quote_has_none() -> None:
     eng = engine()
     eng.on_quotes([quote(NIFTY_CE, 100.0, NOW, asks=[(100.0, 750)])], NOW)
-    oid = eng.place_order("regular", order(NIFTY_CE, "BUY", 75, price=150.0, product="NRML"), NOW)["order_id"]
+    # 130 is above the last price by more than any circuit would allow a share, within the option's 40% band.
+    oid = eng.place_order("regular", order(NIFTY_CE, "BUY", 75, price=130.0, product="NRML"), NOW)["order_id"]
     assert current(eng, oid)["status"] == "COMPLETE"
 
 

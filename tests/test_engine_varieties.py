@@ -103,7 +103,9 @@ def test_exiting_a_cover_order_sends_its_stop_leg_at_market() -> None:
     stop = eng.orders(NOW)[1]["order_id"]
     assert eng.exit_order("co", stop, at(1), parent_order_id=entry) == {"order_id": stop}
     done = current(eng, stop, at(1))
-    assert (done["status"], done["order_type"], done["average_price"]) == ("COMPLETE", "MARKET", 1499.95)
+    # Sent at market with automatic protection, it is booked as a LIMIT at its protection price.
+    assert (done["status"], done["order_type"], done["average_price"]) == ("COMPLETE", "LIMIT", 1499.95)
+    assert done["tags"] == ["mktp", "mktp:0.50"]
 
 
 def test_a_cover_order_with_its_stop_on_the_wrong_side_is_rejected() -> None:
@@ -118,13 +120,14 @@ def _nifty(ltp: float = 24000.0) -> list[MarketQuote]:
     return [quote(NIFTY_FUT, ltp, NOW, bids=[(ltp - 0.1, 100_000)], asks=[(ltp, 100_000)], close=23900.0)]
 
 
-def test_autoslice_splits_above_the_freeze_quantity_into_tagged_children() -> None:
+def test_autoslice_splits_above_the_freeze_quantity_into_tagged_children_under_a_parent_id_of_its_own() -> None:
     eng = engine(equity_funds=20_000_000)
     eng.on_quotes(_nifty(), NOW)
     data = eng.place_order("regular", order(NIFTY_FUT, "BUY", 3750, price=24000.0, autoslice="true"), NOW)
     parent = data["order_id"]
     children = [c["order_id"] for c in data["children"]]
-    assert children[0] == parent and len(set(children)) == 3
+    assert parent not in children and len(set(children)) == 3
+    assert parent not in {o["order_id"] for o in eng.orders(NOW)}
     book = eng.orders(NOW)
     assert [o["quantity"] for o in book] == [1800, 1800, 150]
     assert all(o["tags"] == ["autoslice", f"autoslice:{parent}"] for o in book)

@@ -32,6 +32,7 @@ from kitekit.wire.order_rules import (
     MODIFY_RULES,
     ORDER_RULES,
     PLACE_RULES,
+    TRIGGER_RULES,
     Facts,
     OrderRule,
     first_breach,
@@ -44,9 +45,9 @@ SPECS = (INFY, NIFTY_FUT, NIFTY_CE, GOLDM, NIFTY_INDEX)
 LAST = {INFY.key: 1500.0, NIFTY_FUT.key: 24000.0, NIFTY_CE.key: 120.0, GOLDM.key: 9500.0, NIFTY_INDEX.key: 26000.0}
 LIMITS = OrderLimits()
 
-#: The rules a client request cannot break: it sends no autoslice flag (it slices with place_sliced) and
-#: checks its tag apart from the request (tested below).
-CLIENT_NEVER_MEETS = {"iceberg_autoslice", "tag"}
+#: The rules a client request cannot break: it sends no autoslice flag (it slices with place_sliced), checks
+#: its tag apart from the request (tested below), and an SL's price meets the band only when its stop triggers.
+CLIENT_NEVER_MEETS = {"iceberg_autoslice", "autoslice_slices", "tag", "stop_band"}
 
 
 def instrument(key: str) -> Instrument:
@@ -79,10 +80,12 @@ def market_of(spec: InstrumentSpec) -> MarketQuote:
 
 
 def prices(spec: InstrumentSpec) -> st.SearchStrategy[float]:
-    """Prices around the last one: on the tick, off it, outside the circuits, 0 and below."""
+    """Prices around the last one: on the tick, off it, outside a future's price band, outside the circuits, 0."""
     last, tick = LAST[spec.key], spec.tick_size
     near = [round(last + k * tick, 4) for k in (-20, -1, 0, 1, 20)]
-    return st.sampled_from([*near, round(last + tick / 3, 4), round(last * 0.8, 1), round(last * 1.2, 1), 0.0, -tick])
+    band = [round(last * 0.97, 1), round(last * 1.03, 1)]
+    circuit = [round(last * 0.8, 1), round(last * 1.2, 1)]
+    return st.sampled_from([*near, round(last + tick / 3, 4), *band, *circuit, 0.0, -tick])
 
 
 @st.composite
@@ -168,7 +171,7 @@ def refused_by(call: Callable[..., object], *args: Any) -> str | None:
 def test_every_rule_has_words_on_both_sides() -> None:
     assert set(ADVICE) == set(ORDER_RULES)
     assert set(KITE_SAYS) == set(PLACE_RULES)
-    assert set(RMS_SAYS) == set(MARKET_RULES)
+    assert set(RMS_SAYS) == set(MARKET_RULES + TRIGGER_RULES)
     assert len({r.name for r in ORDER_RULES}) == len(ORDER_RULES)
 
 
@@ -182,8 +185,9 @@ def test_the_client_and_the_engine_refuse_the_same_generated_requests_by_the_sam
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(requests())
-    # Two that random requests reach rarely (they must pass every rule before): the two are judged each run.
+    # Three that random requests reach rarely (they must pass every rule before): the three are judged each run.
     @example((OrderRequest.buy(INFY.key, 5, trigger_price=1700.0, market_protection=-1), True))
+    @example((OrderRequest.buy(NIFTY_FUT.key, 75, price=23280.0, product=Product.NRML), True))
     @example(
         (
             OrderRequest.buy(INFY.key, 9, price=1500.0, variety=Variety.ICEBERG, iceberg_legs=2, iceberg_quantity=4),
@@ -226,13 +230,13 @@ def test_a_modification_is_refused_by_the_client_exactly_when_the_engine_refuses
     eng = engine(equity_funds=1e9)
     market = market_of(NIFTY_FUT)
     eng.on_quotes([market], NOW)
-    placed = OrderRequest.buy(NIFTY_FUT.key, 75, price=23000.0, product=Product.NRML)
+    placed = OrderRequest.buy(NIFTY_FUT.key, 75, price=23600.0, product=Product.NRML)  # within the 2% band
     order_id = eng.place_order("regular", placed.to_kite(), NOW)["order_id"]
     assert current(eng, order_id)["status"] == "OPEN"
     for change in (
         OrderChange(quantity=100),
         OrderChange(quantity=1875),
-        OrderChange(price=23000.03),
+        OrderChange(price=23600.03),
         OrderChange(price=30000.0),
         OrderChange(order_type=OrderType.SL, trigger_price=23001.0),
         OrderChange(order_type=OrderType.SL, price=24500.0, trigger_price=24400.0),

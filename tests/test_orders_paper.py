@@ -48,7 +48,8 @@ def test_a_market_buy_fills_at_the_simulators_depth_and_shows_in_positions(paper
     placed = paper.place(OrderRequest.buy("NSE:INFY", 10), "entry1")
     order = paper.order(placed.order_id)
     assert order.status == OrderStatus.COMPLETE and order.filled_quantity == 10
-    assert order.raw["market_protection"] == -1  # the validator's default for a MARKET order
+    # Sent with the validator's default protection (-1), booked as a LIMIT at its protection price.
+    assert (order.raw["order_type"], order.raw["market_protection"], order.raw["tags"][-2]) == ("LIMIT", 0, "mktp")
     [trade] = [t for t in paper.trades() if t.order_id == placed.order_id]
     assert trade.quantity == 10 and trade.average_price == order.average_price
     [position] = paper.positions().net

@@ -165,8 +165,9 @@ def test_a_modify_that_never_arrived_is_sent_again_and_applied_once(
 
 @pytest.fixture
 def capped(sim_config: SimConfig) -> SimConfig:
-    """The simulator's 400-a-minute order cap on, its 10-a-second limit off (the test sends fast)."""
+    """The simulator's 400-a-minute order cap on, its 10-a-second limits off (the test sends fast, its clock stands)."""
     sim_config.rate_limits[EndpointClass.ORDER] = 0
+    sim_config.orders_per_second = 1000
     return sim_config
 
 

@@ -8,6 +8,7 @@ delivers from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -202,12 +203,14 @@ def test_autoslice_answers_with_its_children_and_one_can_fail_for_margin(
     data = sim_kite.place_autoslice_order("regular", "NFO", option, "BUY", 1755 * 2, "NRML", "MARKET",
                                           market_protection=-1)  # fmt: skip
     placed, failed = data["children"]
-    assert placed["order_id"] == data["order_id"]
+    assert placed["order_id"] != data["order_id"]  # the parent's id is its own
     error = failed["error"]
     assert (error["code"], error["error_type"], error["data"]) == (400, "MarginException", None)
     assert error["message"].startswith("Insufficient funds. Required margin is")
     (order,) = sim_kite.orders()
-    assert order["tags"] == ["autoslice", f"autoslice:{data['order_id']}", "mktp", "mktp:-1"]
+    # Automatic protection (-1) is booked as a LIMIT, the tag naming the percentage it stood for.
+    assert order["tags"][:3] == ["autoslice", f"autoslice:{data['order_id']}", "mktp"]
+    assert re.fullmatch(r"mktp:[23]\.00", order["tags"][3]) and order["order_type"] == "LIMIT"
 
 
 def test_a_gtt_fires_a_real_order_when_the_price_reaches_it_without_any_request(

@@ -51,14 +51,31 @@ def _place(sim: SimServer, kite: KiteConnect, **form: str) -> requests.Response:
 
 def test_kites_order_limits_are_the_defaults() -> None:
     config = SimConfig()
-    assert (config.orders_per_minute, config.orders_per_day) == (400, 5000)
+    assert (config.orders_per_second, config.orders_per_minute, config.orders_per_day) == (10, 400, 5000)
 
 
-def test_an_eleventh_placement_within_a_second_gets_the_exact_429(
-    sim: SimServer, sim_kite: KiteConnect, fake_time: FakeMonotonic
+def test_an_eleventh_placement_within_a_calendar_second_of_the_servers_clock_gets_the_exact_429(
+    sim: SimServer, sim_kite: KiteConnect, sim_clock: ManualClock, fake_time: FakeMonotonic
+) -> None:
+    sim_clock.set(sim_clock.now().replace(microsecond=900_000))  # a tenth of a second before the next one
+    for _ in range(10):
+        fake_time.now += 1.0  # far apart on the wall: only the server's calendar second can refuse
+        assert _place(sim, sim_kite).status_code == 400
+    r = _place(sim, sim_kite)
+    assert r.status_code == 429 and r.json() == TOO_MANY
+    sim_clock.advance(0.1)  # the server's next second: ten more
+    for _ in range(10):
+        fake_time.now += 1.0
+        assert _place(sim, sim_kite).status_code == 400
+    assert _place(sim, sim_kite).status_code == 429
+
+
+def test_the_per_second_rate_still_refuses_a_burst_across_two_calendar_seconds(
+    sim: SimServer, sim_kite: KiteConnect, sim_clock: ManualClock, fake_time: FakeMonotonic
 ) -> None:
     for _ in range(10):
         assert _place(sim, sim_kite).status_code == 400
+    sim_clock.advance(1)
     r = _place(sim, sim_kite)
     assert r.status_code == 429 and r.json() == TOO_MANY
     fake_time.now += 0.1
@@ -70,11 +87,14 @@ def test_the_401st_placement_in_a_clock_minute_is_refused_until_the_minute_rolls
 ) -> None:
     for _ in range(400):
         fake_time.now += 0.1  # within 10 a second, so only the minute's cap can refuse
+        sim_clock.advance(0.1)
         assert _place(sim, sim_kite).status_code == 400
     fake_time.now += 0.1
+    sim_clock.advance(0.1)
     r = _place(sim, sim_kite)
     assert r.status_code == 429 and r.json() == TOO_MANY
     fake_time.now += 0.1
+    sim_clock.advance(0.1)
     with pytest.raises(kex.NetworkException) as err:
         sim_kite.place_order("regular", "NSE", "INFY", "BUY", 1, "MIS", "LIMIT", price=2000.0)
     assert err.value.code == 429

@@ -59,8 +59,8 @@ def test_requests_kite_refuses_outright_are_400_input_exceptions_with_kites_mess
         ({"tradingsymbol": "NIFTY 50"}, "Invalid `tradingsymbol`: NSE:NIFTY 50 is an index and cannot be traded."),
         (
             {"order_type": "MARKET", "price": None, "market_protection": 0},
-            "Market orders without market protection are not allowed. Set `market_protection` to -1 (auto) "
-            "or a percentage from 1 to 100.",
+            "Market orders without market protection are not allowed via API. Please set market protection or "
+            "use a Limit order.",
         ),
         (
             {"exchange": "NFO", "tradingsymbol": option, "product": "CNC", "quantity": 65, "price": 1.0},

@@ -85,3 +85,18 @@ def instant(value: str | None) -> datetime | None:
         return parse_instant(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def addresses(value: str | None) -> tuple[str, ...]:
+    """Typer callback: a comma-separated list of IP addresses, each checked (a usage error if one is not)."""
+    import ipaddress
+
+    found: list[str] = []
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_address(part.strip())))
+        except ValueError:
+            raise typer.BadParameter(f"{part.strip()!r} is not an IP address (e.g. 203.0.113.7)") from None
+    return tuple(found)

@@ -129,7 +129,7 @@ def _place(
     ctx: typer.Context, side: str, symbol: str, quantity: int, limit: float | None, market: bool, sl: float | None,
     trigger: float | None, sl_m: float | None, product: Product | None, variety: Variety, validity: Validity,
     ttl: int | None,
-    legs: int | None, disclosed: int | None, protection: int | None, tag: str | None, slice_: bool, live: bool,
+    legs: int | None, disclosed: int | None, protection: float | None, tag: str | None, slice_: bool, live: bool,
     yes: bool,
 ) -> None:  # fmt: skip
     from kitekit.orders import OrderRequest
@@ -268,7 +268,8 @@ def _side(side: str) -> None:
             int | None, typer.Option("--disclosed", help="Disclosed quantity.", callback=options.at_least(1))
         ] = None,
         protection: Annotated[
-            int | None, typer.Option("--protection", help="Market protection %, or -1 (auto).")
+            float | None,
+            typer.Option("--protection", help="Market protection: a percentage above 0 up to 100 (2.5), or -1 (auto)."),
         ] = None,
         tag: Annotated[
             str | None,

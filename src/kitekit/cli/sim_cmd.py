@@ -49,6 +49,14 @@ def sim_command(
         bool,
         typer.Option("--no-rate-limits", help="Lift Kite's rate limits (for load tests and benchmarks)."),
     ] = False,
+    allowed_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--allowed-ips",
+            help="The app's static IPs, comma-separated: orders placed, modified or cancelled from any other "
+            "address are refused, as on Kite since April 2026 (default: from anywhere).",
+        ),
+    ] = None,
     latency_ms: Annotated[
         float, typer.Option(help="Fault: added latency per request, in ms.", callback=options.non_negative)
     ] = 0.0,
@@ -85,6 +93,7 @@ def sim_command(
     from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, SimConfig
     from kitekit.sim.faults import OrderFaults
 
+    static_ips = options.addresses(allowed_ips)
     try:  # the same checks as PUT /__sim/order-faults, so the flags can never configure what the API refuses
         order_faults = OrderFaults.check(
             {
@@ -133,6 +142,7 @@ def sim_command(
             drop_rate=drop_rate,
         ),
         order_faults=order_faults,
+        allowed_ips=static_ips,
     )
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
@@ -162,6 +172,8 @@ def sim_command(
         )
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
+    if static_ips:
+        typer.echo(f"  static IPs: orders only from {', '.join(static_ips)} (--allowed-ips)")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")
     typer.echo(
         f"  admin API {server.url}/__sim: send header X-Kitekit-Admin: {server.sim.admin_token} "

@@ -53,18 +53,19 @@ class OrderDesk:
         return {"order_id": flow.submit(req, spec, now).order_id}
 
     def _autoslice(self, req: PlaceRequest, spec: InstrumentSpec, now: datetime) -> dict[str, Any]:
-        # SIM: Kite does not document what the parent id is; here it is the first slice's id, so the id a
-        # plain place_order() call returns is a real order. Children carry ["autoslice", "autoslice:<parent>"].
+        # Kite answers with a parent id of its own, distinct from every slice's (no order in the book carries
+        # it); each slice is an order of its own tagged ["autoslice", "autoslice:<parent>"] (Kite's docs).
+        # At most ``max_autoslices`` slices: check_place refused more already (autoslice_slices).
         freeze = slice_size(spec.lot_size, spec.freeze_quantity) or req.quantity
         sizes = [freeze] * (req.quantity // freeze) + ([req.quantity % freeze] if req.quantity % freeze else [])
         parent = self.flow.account.ids.order_id(now)
         tags = ["autoslice", f"autoslice:{parent}"]
         children: list[dict[str, Any]] = []
         errors: list[RejectionError] = []
-        for i, size in enumerate(sizes):
+        for size in sizes:
             child = dataclasses.replace(req, quantity=size, autoslice=False)
             try:
-                order = self.flow.submit(child, spec, now, strict=True, order_id=parent if i == 0 else None, tags=tags)
+                order = self.flow.submit(child, spec, now, strict=True, tags=tags)
                 children.append({"order_id": order.order_id})
             except RejectionError as exc:
                 errors.append(exc)

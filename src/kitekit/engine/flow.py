@@ -8,6 +8,7 @@ state a client would see pushed (everything but the transient ones) goes to the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +25,11 @@ from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import invalid
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MARKET_RULES
+from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, band_reference
 from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
+from kitekit.wire.price_bands import band_range
 
 __all__ = ["OrderFlow"]
 
@@ -124,7 +126,10 @@ class OrderFlow:
         Raises:
             RejectionError: only with ``strict``, for an RMS rejection.
         """
-        rejection, required = self.rms(req, spec)
+        # The RMS judges the order as sent; the margin and the book take it as Kite books it.
+        booked, mktp = self.protected(req, spec)
+        rejection, required = self.rms(req, spec, booked)
+        req, tags = booked, (*tags, *mktp)
         if rejection is not None and strict:
             raise rejection.error()
         order = self.new_order(req, spec, now, order_id=order_id, tags=tags, meta=meta)
@@ -158,8 +163,6 @@ class OrderFlow:
         oid = order_id or ids.order_id(now)
         all_tags = [req.tag] if req.tag else []
         all_tags.extend(tags)
-        if req.order_type in (OrderType.MARKET, OrderType.SL_M) and req.market_protection:
-            all_tags += ["mktp", f"mktp:{req.market_protection}"]
         order = Order(
             order_id=oid,
             variety=req.variety,
@@ -184,17 +187,23 @@ class OrderFlow:
             auction_number=req.auction_number,
             guid=ids.guid(oid),
             placed_by=self.account.user_id,
+            account_id=self.account.user_id,
+            algo_id=req.algo_id,
             meta=meta or {},
         )
         self.account.add(order)
         return order
 
-    def rms(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[risk.Rejection | None, float]:
-        """Return the RMS verdict on a request and the margin it would block."""
+    def rms(
+        self, req: PlaceRequest, spec: InstrumentSpec, booked: PlaceRequest | None = None
+    ) -> tuple[risk.Rejection | None, float]:
+        """Return the RMS verdict on a request and the margin it would block (at ``booked``'s price, if given:
+        a protected market order blocks margin at its protection price)."""
         acct = self.account
         quote = acct.quotes.get(spec.instrument_token)
         product = Product.CO if req.variety is Variety.CO else req.product
-        ref = req.price or (req.trigger_price if req.order_type is OrderType.SL_M else 0.0)
+        priced = booked or req
+        ref = priced.price or (priced.trigger_price if priced.order_type is OrderType.SL_M else 0.0)
         ref = ref or (quote.last_price if quote else 0.0)
         # An AMO's quote is the last session's; the exchange judges it at the open.
         found = None if req.variety is Variety.AMO else risk.market(MARKET_RULES, req, spec, quote)
@@ -226,19 +235,45 @@ class OrderFlow:
         self.settle(order, S.OPEN, now)
         self.match(order, now, arriving=True)
 
-    def arm(self, order: Order, quote: MarketQuote) -> None:
-        """Fix a protected market order's worst price from the first live quote it meets.
+    def protected(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[PlaceRequest, tuple[str, ...]]:
+        """Return a protected MARKET or SL-M order as Kite books it, and the tags that say so.
 
-        Kite's market protection turns what the band cannot fill into a limit order at the band's edge, so
-        the price is set once and the remainder rests there.
+        Kite's OMS turns a protected MARKET order into a LIMIT at the protection price (``market_protection``
+        percent beyond the last price, or the automatic band for -1), and an SL-M into an SL priced the same
+        way from its trigger; the order book shows the LIMIT or SL, ``market_protection`` 0 and the tags
+        ``mktp`` and ``mktp:<percent, two decimals>`` (kiteconnect-mocks' ``orders.json``). An AMO, or a
+        MARKET order with no price to start from, stays as it is until it meets a live quote (:meth:`arm`).
         """
-        if order.cap_price or order.order_type not in (OrderType.MARKET, OrderType.SL_M) or not order.market_protection:
+        market = req.order_type is OrderType.MARKET
+        if not (market or req.order_type is OrderType.SL_M) or not req.market_protection or req.variety is Variety.AMO:
+            return req, ()
+        quote = self.account.quotes.get(spec.instrument_token)
+        reference = (quote.last_price if quote is not None else 0.0) if market else req.trigger_price
+        if reference <= 0:
+            return req, ()
+        pct = auto_protection(spec, reference) if req.market_protection == -1 else req.market_protection
+        # A stop's band is judged when it triggers, on the market then (TRIGGER_RULES), not on today's.
+        band = band_range(spec, band_reference(quote)) if market and quote is not None else None
+        cap = protection_cap(req.is_buy, reference, pct, quote, spec.tick_size, band)
+        booked = dataclasses.replace(
+            req, order_type=OrderType.LIMIT if market else OrderType.SL, price=cap, market_protection=0.0
+        )
+        return booked, ("mktp", f"mktp:{pct:.2f}")
+
+    def arm(self, order: Order, quote: MarketQuote) -> None:
+        """Book a protected market order still unpriced (an AMO at the open, a cover order's stop-loss leg) as a
+        LIMIT at its protection price, from the first live quote it meets (see :meth:`protected`)."""
+        if order.order_type not in (OrderType.MARKET, OrderType.SL_M) or not order.market_protection:
             return
         spec = self.account.specs[order.instrument_token]
         pct = auto_protection(spec, quote.last_price) if order.market_protection == -1 else order.market_protection
-        order.cap_price = protection_cap(order.is_buy, quote.last_price, pct, quote, spec.tick_size)
+        band = band_range(spec, band_reference(quote))
+        order.price = protection_cap(order.is_buy, quote.last_price, pct, quote, spec.tick_size, band)
+        order.order_type, order.market_protection = OrderType.LIMIT, 0.0
+        order.tags = [t for t in order.tags if t != "mktp" and not t.startswith("mktp:")]
+        order.tags += ["mktp", f"mktp:{pct:.2f}"]
         order.touch()  # the one change that comes without a new state
-        self.account.track(order)  # it rests at the band's edge from now on
+        self.account.track(order)  # it rests at its protection price from now on
 
     # -- matching -----------------------------------------------------------------------------------
     def on_quote(self, quote: MarketQuote, now: datetime) -> None:
@@ -263,8 +298,18 @@ class OrderFlow:
                 self.match(order, now, arriving=False)
 
     def trigger(self, order: Order, now: datetime) -> None:
-        """Fire a stop: it becomes a live LIMIT (SL) or protected MARKET (SL-M) order and matches at once."""
+        """Fire a stop: it becomes a live LIMIT (SL) or protected MARKET (SL-M) order and matches at once.
+
+        An SL order's price meets the exchange's price band now, on the market at the trigger: outside it,
+        the order is REJECTED (:data:`~kitekit.wire.order_rules.TRIGGER_RULES`).
+        """
         order.triggered = True
+        spec = self.account.specs[order.instrument_token]
+        quote = self.account.quotes.get(order.instrument_token)
+        found = risk.market(TRIGGER_RULES, self.request_of(order), spec, quote)
+        if found is not None:
+            self.reject(order, now, found.message)
+            return
         self.settle(order, S.OPEN, now)
         self.match(order, now, arriving=True)
 
@@ -383,6 +428,7 @@ class OrderFlow:
             auction_number=order.auction_number,
             tag=order.tag,
             market_protection=order.market_protection,
+            algo_id=order.algo_id,
         )
 
     @staticmethod

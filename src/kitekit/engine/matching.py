@@ -9,6 +9,7 @@ from datetime import datetime
 
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import InstrumentSpec
+from kitekit.wire.order_terms import Quoted
 
 __all__ = ["Liquidity", "auto_protection", "protection_cap", "stop_triggered", "walk"]
 
@@ -110,18 +111,30 @@ def auto_protection(spec: InstrumentSpec, last_price: float) -> float:
     return 0.5  # pragma: no cover - the last band is unbounded
 
 
-def protection_cap(is_buy: bool, reference: float, percent: float, quote: MarketQuote, tick: float) -> float:
+def protection_cap(
+    is_buy: bool,
+    reference: float,
+    percent: float,
+    quote: Quoted | None,
+    tick: float,
+    band: tuple[float, float] | None = None,
+) -> float:
     """Return the worst price a protected market order may fill at: ``percent`` beyond ``reference``.
 
-    The cap is rounded inwards to a tick and never beyond the circuit limits (the exchange refuses those).
+    The cap is rounded inwards to a tick and never beyond the circuit limits nor the price band (``band``,
+    the lowest and highest price it allows): the exchange refuses a limit price beyond either.
     """
     tick = tick if tick > 0 else 0.05
     if is_buy:
         cap = math.floor(reference * (1 + percent / 100) / tick + EPS) * tick
-        if quote.upper_circuit_limit > 0:
+        if quote is not None and quote.upper_circuit_limit > 0:
             cap = min(cap, quote.upper_circuit_limit)
+        if band is not None:
+            cap = min(cap, band[1])
     else:
         cap = math.ceil(reference * (1 - percent / 100) / tick - EPS) * tick
-        if quote.lower_circuit_limit > 0:
+        if quote is not None and quote.lower_circuit_limit > 0:
             cap = max(cap, quote.lower_circuit_limit)
-    return round(cap, 4)
+        if band is not None:
+            cap = max(cap, band[0])
+    return round(max(cap, tick), 4)

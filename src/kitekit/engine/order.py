@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -12,7 +13,10 @@ from kitekit.clock import IST
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["Ids", "Order", "Trade"]
+__all__ = ["TERMINAL_ID", "Ids", "Order", "Trade", "json_number"]
+
+#: What the simulator puts in an order's ``terminal_id`` (unconfirmed: Kite's value for API orders is not public).
+TERMINAL_ID = "API"
 
 
 @dataclass(slots=True)
@@ -70,7 +74,7 @@ class Order:
     placed_at: datetime
     validity_ttl: int | None = None
     disclosed_quantity: int = 0
-    market_protection: int = 0
+    market_protection: float = 0.0
     tag: str | None = None
     tags: list[str] = field(default_factory=list)
     status: OrderStatus = OrderStatus.PUT_ORDER_REQ_RECEIVED
@@ -88,6 +92,10 @@ class Order:
     modifications: int = 0
     guid: str = ""
     placed_by: str = ""
+    #: The account the order is for (the user's own, for orders placed through the API).
+    account_id: str = ""
+    #: The exchange-approved algorithm's id the order was placed with (``algo_id``), if any.
+    algo_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     # Engine side, never on the wire: the protected market order's worst price, whether a stop has fired,
     # the TTL deadline, margin still blocked for the pending quantity, and charges debited so far.
@@ -145,8 +153,13 @@ class Order:
         self.touch()
 
     def as_kite(self, status: OrderStatus | None = None) -> dict[str, Any]:
-        """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE)."""
+        """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE).
+
+        Prices are numbers as Kite's JSON writes them: a whole one without a fraction (``72``, ``0``), as in
+        kiteconnect-mocks' ``orders.json``.
+        """
         out: dict[str, Any] = {
+            "account_id": self.account_id or self.placed_by,
             "placed_by": self.placed_by,
             "order_id": self.order_id,
             "exchange_order_id": self.exchange_order_id,
@@ -169,16 +182,19 @@ class Order:
             "quantity": self.quantity,
             "disclosed_quantity": self.disclosed_quantity,
             # SL-M and MARKET orders report price 0 (``docs/protocol.md`` §8.2).
-            "price": self.price,
-            "trigger_price": self.trigger_price,
-            "average_price": self.average_price,
+            "price": json_number(self.price),
+            "trigger_price": json_number(self.trigger_price),
+            "average_price": json_number(self.average_price),
             "filled_quantity": self.filled_quantity,
             "pending_quantity": self.pending_quantity,
             "cancelled_quantity": self.cancelled_quantity,
-            "market_protection": self.market_protection,
+            "market_protection": json_number(self.market_protection),
             "meta": dict(self.meta),
             "tag": self.tag,
             "guid": self.guid,
+            # SIM: Kite's 2026 order book carries these two; what they hold for API orders is not public.
+            "terminal_id": TERMINAL_ID,
+            "meta_raw": json.dumps(self.meta, separators=(",", ":")) if self.meta else "",
         }
         if self.validity is Validity.TTL:
             out["validity_ttl"] = self.validity_ttl
@@ -186,6 +202,8 @@ class Order:
             out["auction_number"] = self.auction_number
         if self.tags:
             out["tags"] = list(self.tags)
+        if self.algo_id is not None:
+            out["algo_id"] = self.algo_id
         return out
 
 
@@ -218,11 +236,16 @@ class Trade:
             "product": self.product.value,
             "transaction_type": self.transaction_type.value,
             "quantity": self.quantity,
-            "average_price": self.average_price,
+            "average_price": json_number(self.average_price),
             "fill_timestamp": _stamp(self.fill_timestamp),
             "exchange_timestamp": _stamp(self.fill_timestamp),
             "order_timestamp": self.order_timestamp.astimezone(IST).strftime("%H:%M:%S"),
         }
+
+
+def json_number(value: float) -> float | int:
+    """Return a price as Kite's JSON writes it: a whole number as an integer (``0``, ``72``), else as it is."""
+    return int(value) if float(value).is_integer() else value
 
 
 @lru_cache(maxsize=1024)

@@ -210,8 +210,9 @@ def path_quotes(
     lower = template.lower_circuit_limit if template else 0.0
     upper = template.upper_circuit_limit if template else 0.0
     close = template.close if template else 0.0
+    average = template.average_price if template else 0.0  # the price bands' reference
     out = []
     for point in points:
         level = (Level(point.price, point.volume or UNBOUNDED, 1),)
-        out.append(MarketQuote(instrument_token, point.price, point.time, level, level, lower, upper, close))
+        out.append(MarketQuote(instrument_token, point.price, point.time, level, level, lower, upper, close, average))
     return out

@@ -28,6 +28,7 @@ class MarketQuote:
 
     ``bids`` are best (highest) first and ``asks`` best (lowest) first; empty levels are left out. ``close`` is
     the previous session's close (Kite's ``ohlc.close``). A circuit limit of 0 means "not known".
+    ``average_price`` is the day's average trade price (0: none known), the reference of the price bands.
     """
 
     instrument_token: int
@@ -38,6 +39,7 @@ class MarketQuote:
     lower_circuit_limit: float = 0.0
     upper_circuit_limit: float = 0.0
     close: float = 0.0
+    average_price: float = 0.0
 
     def __post_init__(self) -> None:
         if self.timestamp.tzinfo is None:
@@ -76,6 +78,7 @@ class MarketQuote:
             lower_circuit_limit=float(item.get("lower_circuit_limit") or 0.0),
             upper_circuit_limit=float(item.get("upper_circuit_limit") or 0.0),
             close=float(ohlc.get("close") or 0.0),
+            average_price=float(item.get("average_price") or 0.0),
         )
 
     def as_kite(self) -> dict[str, Any]:
@@ -86,6 +89,7 @@ class MarketQuote:
             "last_price": self.last_price,
             "lower_circuit_limit": self.lower_circuit_limit,
             "upper_circuit_limit": self.upper_circuit_limit,
+            "average_price": self.average_price,
             "ohlc": {"close": self.close},
             "depth": {
                 "buy": [{"price": lv.price, "quantity": lv.quantity, "orders": lv.orders} for lv in self.bids],

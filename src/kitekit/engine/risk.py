@@ -80,10 +80,20 @@ def _stop_passed(req: PlaceRequest, quote: Quoted) -> str:
     return "Trigger price for stoploss sell orders should be lower than the last traded price."
 
 
-#: What Kite's RMS says for each market rule an order breaks (:data:`.order_rules.MARKET_RULES`).
+#: What Kite's RMS says for each market rule an order breaks (:data:`.order_rules.MARKET_RULES`, and
+#: :data:`.order_rules.TRIGGER_RULES` when a stop triggers).
 RMS_SAYS: Mapping[OrderRule, Callable[[PlaceRequest, Quoted], str]] = {
     r.price_circuit: lambda req, quote: _circuit(req.price, quote, "order price"),
     r.trigger_circuit: lambda req, quote: _circuit(req.trigger_price, quote, "trigger price"),
+    # SIM: the exchange's words for a price outside its limit price protection band are not public (unconfirmed).
+    r.price_band: lambda req, quote: (
+        f"Your order price {req.price:g} is outside the exchange's limit price protection range. "
+        "Place an order closer to the market price."
+    ),
+    r.stop_band: lambda req, quote: (
+        f"Your stop-loss order's price {req.price:g} is outside the exchange's limit price protection range "
+        "at its trigger. Place an order closer to the market price."
+    ),
     r.stop_passed: _stop_passed,
     r.cover_stop_side: lambda req, quote: (
         f"Cover order stop-loss trigger price must be {'below' if req.is_buy else 'above'} the order price."

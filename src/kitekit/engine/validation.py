@@ -29,6 +29,7 @@ from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, V
 __all__ = [
     "KITE_SAYS",
     "MARKET_CLOSED",
+    "PROTECTION_REQUIRED",
     "check_modified",
     "check_place",
     "invalid",
@@ -46,6 +47,13 @@ _DECIMAL = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 #: Kite's answer to a regular order outside market hours.
 MARKET_CLOSED = "Markets are closed right now. Use GTT for placing long standing orders instead."
+
+#: Kite's answer (InputException) to a MARKET or SL-M order without market protection since April 2026, word
+#: for word as traders report it (kiteconnect issue 242).
+PROTECTION_REQUIRED = (
+    "Market orders without market protection are not allowed via API. Please set market protection or use a "
+    "Limit order."
+)
 
 
 def invalid(message: str) -> RejectionError:
@@ -80,8 +88,9 @@ def parse_place(variety: str | Variety, params: Mapping[str, Any]) -> PlaceReque
         iceberg_quantity=_int(params, "iceberg_quantity"),
         auction_number=str(params["auction_number"]) if params.get("auction_number") not in (None, "") else None,
         tag=None if tag in (None, "") else str(tag),
-        market_protection=_int(params, "market_protection"),
+        market_protection=_float(params, "market_protection"),
         autoslice=_bool(params.get("autoslice")),
+        algo_id=str(params["algo_id"]) if params.get("algo_id") not in (None, "") else None,
     )
 
 
@@ -102,7 +111,7 @@ def parse_modify(params: Mapping[str, Any]) -> ModifyRequest:
         trigger_price=_float(params, "trigger_price") if given("trigger_price") else None,
         validity=_enum(Validity, params, "validity") if given("validity") else None,
         disclosed_quantity=_int(params, "disclosed_quantity") if given("disclosed_quantity") else None,
-        market_protection=_int(params, "market_protection") if given("market_protection") else None,
+        market_protection=_float(params, "market_protection") if given("market_protection") else None,
     )
 
 
@@ -154,13 +163,11 @@ KITE_SAYS: Mapping[OrderRule, Says] = {
     r.disclosed_share: lambda req, spec, lim: (
         "Disclosed quantity should be between 10% of the quantity and the quantity."
     ),
+    # SIM: Kite's words for a value out of range are not public; these say what the docs allow.
     r.protection_range: lambda req, spec, lim: (
-        "Invalid `market_protection`. Use -1 (auto) or a percentage from 0 to 100."
+        "Invalid `market_protection`. Use -1 (automatic) or a percentage above 0 up to 100."
     ),
-    r.protection_required: lambda req, spec, lim: (
-        "Market orders without market protection are not allowed. Set `market_protection` to -1 (auto) or a "
-        "percentage from 1 to 100."
-    ),
+    r.protection_required: lambda req, spec, lim: PROTECTION_REQUIRED,
     r.cover_order_type: lambda req, spec, lim: (
         "Cover orders are MARKET or LIMIT orders with a stop-loss `trigger_price`."
     ),
@@ -179,6 +186,11 @@ KITE_SAYS: Mapping[OrderRule, Says] = {
     r.freeze: lambda req, spec, lim: (
         f"Quantity {req.quantity} exceeds the freeze quantity of {spec.freeze_quantity} for "
         f"{spec.tradingsymbol}. Place it with autoslice or in slices of at most {spec.freeze_quantity}."
+    ),
+    # SIM: Kite's words are not public; they name the limit of 10 slices its docs give.
+    r.autoslice_slices: lambda req, spec, lim: (
+        f"Quantity {req.quantity} needs more than {lim.max_autoslices} slices of at most {spec.freeze_quantity} "
+        f"for {spec.tradingsymbol}. Autoslice places at most {lim.max_autoslices} slices."
     ),
 }
 

@@ -8,7 +8,8 @@ The parts, each with one job::
     │   ├── placement   placing an intent exactly once; reconciling the journal at start; order budgets
     │   ├── journal     the intent journal (SQLite, WAL, fsync'd before every send), claims, intent ids, tags
     │   ├── owners      which journals are still open (a lock file each), so a claim's owner is known alive
-    │   └── outcomes    what each failure of an order request means (one explicit table)
+    │   ├── outcomes    what each failure of an order request means (one explicit table)
+    │   └── static_ip   Kite's static-IP rule checked before an order request leaves
     ├── paper    PaperBroker: the simulator's matching engine fed by any quote source
     │   ├── catchup     resting orders judged on the market's path: minute candles, quotes, ticks
     │   ├── ledger      the paper account on disk (a log of changes and snapshots, under a file lock)

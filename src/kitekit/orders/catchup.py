@@ -265,6 +265,7 @@ class MarketPath:
                 quote = MarketQuote(
                     token, quote.last_price, quote.timestamp, quote.bids, quote.asks,
                     template.lower_circuit_limit, template.upper_circuit_limit, quote.close or template.close,
+                    quote.average_price or template.average_price,
                 )  # fmt: skip
             feed = self._crossings(engine, quote, now, levels.get(token))
             if quote.bids or quote.asks:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kiteconnect.exceptions import KiteException
+
 from kitekit.clock import Clock, clock_of
 from kitekit.errors import OrderStateError
 from kitekit.orders.gateway import Instruments, QuoteAtHand
@@ -17,6 +19,7 @@ from kitekit.orders.outcomes import Outcome, outcome_of
 from kitekit.orders.placement import Budget, LookupPolicy, Placer, Reconciliation, StepHook
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.orders.rules import PreTradeRules
+from kitekit.orders.static_ip import AddressCheck
 from kitekit.orders.validator import Validator, day_of
 from kitekit.wire.orders import Variety
 
@@ -77,6 +80,8 @@ class LiveBroker:
         self.account = account or str(kite.profile()["user_id"])
         self.instruments = instruments
         self.validator = Validator(instruments.instrument, rules, day_of(self.clock.now))
+        #: Kite's static-IP rule, checked before every order request (place, modify, cancel, exit).
+        self.address = AddressCheck(kite, self.validator.rules.static_ips)
         self.lookup = lookup or LookupPolicy()
         self.sleep = sleep
         self.placer = Placer(kite, journal, self.account, self.clock, budget, self.lookup, sleep, on_step)
@@ -105,7 +110,7 @@ class LiveBroker:
             quote: a quote of the instrument, to check circuit limits and stops against.
 
         Raises:
-            OrderValidationError: a pre-trade rule is broken; nothing was sent.
+            OrderValidationError: a pre-trade rule is broken (the static-IP rule too); nothing was sent.
             IntentConflictError: the id or tag was used today for a different order.
             OrderInDoubtError: the order may be at the exchange and the order book could not be read.
             OrderBudgetError: the day's order budget is spent.
@@ -114,9 +119,14 @@ class LiveBroker:
         checked = self.validator.check(request, quote)
         if tag is not None:
             tag = self.validator.check_tag(tag)
+        self.address.check()
         intent_id = intent_id or tag or new_intent_id()
         tag = tag or derive_tag(intent_id, self.account, self.placer.today())
-        return self.placer.place(intent_id, tag, checked.to_kite())
+        try:
+            return self.placer.place(intent_id, tag, checked.to_kite())
+        except KiteException as exc:
+            self.address.learn(exc)
+            raise
 
     def place_sliced(self, request: OrderRequest, intent_id: str | None = None) -> list[Placement]:
         """Place ``request`` in slices within the freeze quantity, each its own intent (``<id>-s1``, …).
@@ -179,6 +189,7 @@ class LiveBroker:
 
         def send(order: Order) -> None:
             self.validator.check_change(order, change)
+            self.address.check()
             self.kite.modify_order(
                 order.variety, order.order_id, parent_order_id=order.parent_order_id, **change.to_kite()
             )
@@ -196,6 +207,7 @@ class LiveBroker:
         """
 
         def send(order: Order) -> None:
+            self.address.check()
             self.kite.cancel_order(order.variety, order.order_id, parent_order_id=order.parent_order_id)
 
         return self._idempotent(order_id, "cancelled", lambda o: o.is_cancelled, send)
@@ -221,6 +233,7 @@ class LiveBroker:
             target = legs[0]
 
         def send(leg: Order) -> None:
+            self.address.check()
             self.kite.exit_order(leg.variety, leg.order_id, parent_order_id=leg.parent_order_id)
 
         return self._idempotent(target.order_id, "exited", lambda o: o.is_terminal, send)
@@ -240,6 +253,7 @@ class LiveBroker:
                 send(order)
                 return order_id
             except BaseException as exc:
+                self.address.learn(exc)
                 outcome = outcome_of(exc)
                 if outcome is None:
                     raise

@@ -92,7 +92,7 @@ class OrderRequest:
     iceberg_legs: int | None = None
     iceberg_quantity: int | None = None
     auction_number: str | None = None
-    market_protection: int | None = None
+    market_protection: float | None = None
 
     @classmethod
     def buy(cls, key: str, quantity: int, **terms: Any) -> OrderRequest:
@@ -201,7 +201,7 @@ class OrderRequest:
             iceberg_legs=opt("iceberg_legs", whole),
             iceberg_quantity=opt("iceberg_quantity", whole),
             auction_number=opt("auction_number", str),
-            market_protection=opt("market_protection", whole),
+            market_protection=opt("market_protection", float),
         )
 
 

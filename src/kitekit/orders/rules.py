@@ -21,9 +21,10 @@ from kitekit.engine.spec import InstrumentSpec
 from kitekit.errors import OrderValidationError
 from kitekit.orders.model import OrderRequest
 from kitekit.wire import order_rules as r
-from kitekit.wire.order_rules import Facts, OrderRule, Rule, first_breach
+from kitekit.wire.order_rules import Facts, OrderRule, Rule, band_reference, first_breach
 from kitekit.wire.order_terms import FREEZE_QUANTITIES, MAX_NUMBER, OrderLimits, PlaceRequest, slice_size
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
+from kitekit.wire.price_bands import band_range
 
 __all__ = [
     "ADVICE",
@@ -52,11 +53,15 @@ class PreTradeRules:
             (Kite's table, :data:`kitekit.wire.order_terms.FREEZE_QUANTITIES`, unless you pass a newer one).
         limits: the limits Kite has changed over time (tag length, iceberg legs, when protection became
             mandatory), as the simulator's exchange applies them.
+        static_ips: the static IP addresses registered for the app: a live order that would leave from
+            another is refused before it is sent (:mod:`kitekit.orders.static_ip`); empty checks nothing
+            until Kite refuses an address.
     """
 
-    default_market_protection: int = -1
+    default_market_protection: float = -1
     freeze_quantities: Mapping[str, int] = field(default_factory=lambda: dict(FREEZE_QUANTITIES))
     limits: OrderLimits = field(default_factory=OrderLimits)
+    static_ips: tuple[str, ...] = ()
 
 
 def _decimals(tick: float) -> int:
@@ -176,7 +181,7 @@ def terms_of(req: OrderRequest, spec: InstrumentSpec) -> PlaceRequest:
         iceberg_legs=req.iceberg_legs or 0,
         iceberg_quantity=req.iceberg_quantity or 0,
         auction_number=req.auction_number,
-        market_protection=req.market_protection or 0,
+        market_protection=req.market_protection or 0.0,
     )
 
 
@@ -265,13 +270,41 @@ def _disclosed_share(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> t
 def _protection_range(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
     mp = req.market_protection
     nearest = 100 if mp > 100 else -1
-    return f"market_protection {mp} is neither -1 (auto) nor 0-100 percent; nearest {nearest}", nearest
+    return (
+        f"market_protection {mp:g} is neither -1 (auto) nor a percentage above 0 up to 100 (2.5 is fine); "
+        f"nearest {nearest}",
+        nearest,
+    )
 
 
 def _protection_required(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
     since = facts.limits.protection_required_from
     when = f" since {since:%d %B %Y}" if since else ""
     return f"market_protection 0 is refused on MARKET and SL-M orders{when}; nearest -1 (auto)", -1
+
+
+def _autoslice_slices(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    most = facts.limits.max_autoslices
+    largest = slice_size(spec.lot_size, spec.freeze_quantity) * most
+    return (
+        f"quantity {req.quantity} of {spec.key} needs more than {most} autoslices of at most "
+        f"{spec.freeze_quantity}; nearest {largest} (or send the rest as another order)",
+        largest,
+    )
+
+
+def _band(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
+    tick, quote = spec.tick_size, facts.quote
+    reference = band_reference(quote) if quote is not None else 0.0
+    edges = band_range(spec, reference) or (0.0, 0.0)
+    nearest = edges[0] if req.price < edges[0] else edges[1]
+    when = " when its stop triggers" if req.order_type is OrderType.SL else ""
+    return (
+        f"price {_show(req.price, tick)} is outside the exchange's price band {_show(edges[0], tick)}-"
+        f"{_show(edges[1], tick)} around the average trade price {_show(reference, tick)} of {spec.key}{when}; "
+        f"nearest {_show(nearest, tick)}",
+        nearest,
+    )
 
 
 def _iceberg_legs(req: PlaceRequest, spec: InstrumentSpec, facts: Facts) -> tuple[str, Any]:
@@ -403,8 +436,11 @@ ADVICE: Mapping[OrderRule, Advice] = {
         OrderType.LIMIT,
     ),
     r.freeze: _freeze,
+    r.autoslice_slices: _autoslice_slices,
     r.price_circuit: _circuit("price"),
     r.trigger_circuit: _circuit("trigger_price"),
+    r.price_band: _band,
+    r.stop_band: _band,
     r.stop_passed: _stop_passed,
     r.cover_stop_side: _cover_stop_side,
 }

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from kitekit.clock import IST
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.orders.model import Order, OrderChange, OrderRequest, whole
+from kitekit.orders.model import Order, OrderChange, OrderRequest, amount, whole
 from kitekit.orders.rules import PreTradeRules, as_quote, check_shape, complete, fail, refuse, tag_advice, terms_of
 from kitekit.wire.instruments_csv import Instrument
 from kitekit.wire.order_rules import (
@@ -151,7 +151,7 @@ def standing_terms(order: Order) -> PlaceRequest:
         validity=_known(order.validity, Validity.DAY),
         validity_ttl=ttl or None,
         disclosed_quantity=order.disclosed_quantity,
-        market_protection=-1 if protection in (None, "") else whole(protection),
+        market_protection=-1.0 if protection in (None, "") else amount(protection),
     )
 
 

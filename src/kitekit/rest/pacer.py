@@ -6,22 +6,33 @@ Kite limits each api_key per endpoint class (quote 1/s, historical 3/s, order pl
 (``tat = max(tat, now) + interval``), releases the lock, and only then sleeps until its slot. Nobody holds a
 lock while sleeping, so classes never queue behind each other (an order is never stuck behind a batch of
 quote calls), and two scripts on one key share one budget instead of 429-ing each other.
+
+Orders have a second limit: 10 per calendar second of Kite's own clock (:data:`~kitekit.wire.routes.PER_SECOND_CAPS`).
+Evenly spaced sends can still land 11 in one of Kite's seconds when the network delays some more than others,
+so a capped class is paced on the server's seconds once its answers' ``Date`` headers have told where they fall
+(:class:`~kitekit.rest.serverclock.ServerClock`, fed by the transport): each send goes early enough in a
+server second that it arrives within it however long it takes up to ``arrival_spread``, and no second gets
+more than its cap of this process's sends. Until the server's seconds are known, the class is paced so that
+no window of ``1 + arrival_spread`` seconds holds more than the cap, whichever seconds Kite counts by.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
 from kitekit.files import private_file
-from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
+from kitekit.rest.serverclock import ServerClock, parse_date
+from kitekit.wire.routes import DEFAULT_RATES, PER_SECOND_CAPS, EndpointClass
 
 __all__ = ["DEFAULT_FILENAME", "Pacer"]
 
@@ -38,6 +49,9 @@ _HORIZON_INTERVALS = 600
 _LOCK_WAIT = 2.0
 #: Seconds the database is left alone after it stayed locked, before it is tried again.
 _LOCKED_PAUSE = 60.0
+#: The narrowest share of a server second the aligned sends of a capped class may go in; when the offset is
+#: known less well than that leaves room for, the class is paced without alignment.
+_MIN_WINDOW = 0.25
 
 # `seen` is the wall-clock time of the last write; it lets a bucket notice the system clock stepping back.
 _SCHEMA = (
@@ -74,6 +88,10 @@ class Pacer:
         sleep: how to wait for a slot, injectable for tests.
         max_wait: the longest a slot may lie ahead of now (seconds). A slot further out is from a stale
             database and is reset with a warning rather than waited for.
+        second_caps: requests per calendar second of the server's clock per class (Kite's
+            :data:`~kitekit.wire.routes.PER_SECOND_CAPS` unless given; an empty mapping turns it off).
+        arrival_spread: the most a request may take beyond the quickest one to reach the server (seconds): a
+            capped class's sends keep that far from the end of a server second.
 
     A damaged database file (garbage, a foreign schema, a row holding text) is replaced by a fresh one, one
     that cannot be created or written at all (a read-only or full data directory) makes the pacer work within
@@ -93,8 +111,14 @@ class Pacer:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 120.0,
+        second_caps: Mapping[EndpointClass, int] | None = None,
+        arrival_spread: float = 0.15,
     ) -> None:
         self.rates: dict[EndpointClass, float] = {**DEFAULT_RATES, **(rates or {})}
+        self.second_caps: dict[EndpointClass, int] = dict(PER_SECOND_CAPS if second_caps is None else second_caps)
+        if any(cap < 1 for cap in self.second_caps.values()) or not 0 <= arrival_spread < 1 - _MIN_WINDOW:
+            raise ValueError(f"second caps must be >= 1 and arrival_spread in [0, {1 - _MIN_WINDOW:g})")
+        self.arrival_spread = arrival_spread
         if any(rate < 0 for rate in self.rates.values()):
             raise ValueError(f"rates must be >= 0 requests per second, got {self.rates}")
         if not 0 <= margin < 1:
@@ -113,6 +137,9 @@ class Pacer:
         self.max_wait = max_wait
         self._locked_until = float("-inf")  # while the clock is before it, the locked database is left alone
         self._memory: dict[tuple[str, str], tuple[float, float]] = {}
+        self._servers: dict[str, ServerClock] = {}
+        #: Send times this process reserved lately per (api_key, capped class): what each server second holds.
+        self._recent: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
         self._pid = os.getpid()
@@ -135,7 +162,69 @@ class Pacer:
         interval = self.interval(cls)
         if not interval:
             return self.clock()
-        return self._transact(api_key, cls, lambda tat, now: max(tat, now) + interval) - interval
+        cap = self.second_caps.get(cls, 0)
+        offset = self._known_offset(api_key) if cap else None
+        if cap and offset is None:
+            # The server's seconds are not known: no window of 1 + spread seconds holds more than the cap.
+            interval = max(interval, (1.0 + self.arrival_spread) / cap)
+        slot = self._transact(api_key, cls, lambda tat, now: max(tat, now) + interval) - interval
+        if not cap:
+            return slot
+        return self._in_server_second(api_key, cls, cap, slot, offset)
+
+    def server_clock(self, api_key: str) -> ServerClock:
+        """Return what the answers to ``api_key``'s requests told of the server's clock."""
+        with self._lock:
+            return self._servers.setdefault(api_key, ServerClock())
+
+    def observe(self, api_key: str, date: str | None, sent: float, received: float) -> None:
+        """Learn the server's clock from an answer's ``Date`` header (the transport calls it for every answer).
+
+        Args:
+            api_key: whose request it answered.
+            date: the ``Date`` header (None or unreadable: nothing is learned).
+            sent: the local time (this pacer's clock) the request left.
+            received: the local time its answer arrived.
+        """
+        stamp = parse_date(date)
+        if stamp is not None and received >= sent:
+            self.server_clock(api_key).observe(stamp, sent, received)
+
+    def _known_offset(self, api_key: str) -> tuple[float, float] | None:
+        """Return the server's offset bounds when they are narrow enough to pace on its seconds, else None."""
+        found = self.server_clock(api_key).bounds()
+        if found is None or 1.0 - (found[1] - found[0]) - self.arrival_spread < _MIN_WINDOW:
+            return None
+        return found
+
+    def _in_server_second(
+        self, api_key: str, cls: EndpointClass, cap: int, slot: float, offset: tuple[float, float] | None
+    ) -> float:
+        """Return ``slot``, or the start of the first server second after it with room, and note the send.
+
+        A send at local time ``t`` reaches the server at a server time in ``[t + low, t + high + spread)``. It
+        counts against every server second that interval touches (one, for a send placed by this method), and
+        goes only where that second holds fewer than ``cap`` of this process's sends, early enough to arrive
+        within it.
+        """
+        spread = self.arrival_spread
+        with self._lock:
+            recent = self._recent.setdefault((api_key, cls.value), deque())
+            while recent and recent[0] < slot - 3.0:
+                recent.popleft()  # sends three seconds back arrived long ago
+            if offset is None:
+                recent.append(slot)
+                return slot
+            low, high = offset
+            second = math.floor(slot + low)
+            t = slot
+            while True:
+                t = max(t, second - low)
+                held = sum(1 for sent in recent if sent + low < second + 1 and sent + high + spread > second)
+                if t <= second + 1 - high - spread and held < cap:
+                    recent.append(t)
+                    return t
+                second += 1
 
     def acquire(self, api_key: str, cls: EndpointClass) -> float:
         """Reserve a slot of (api_key, cls) and sleep until it comes; no lock is held while sleeping.

@@ -7,7 +7,8 @@ the adapter
 1. runs the optional ``guard`` (e.g. fail fast when the saved session is known dead);
 2. waits for a slot of the client's api_key and the request's endpoint class in the shared
    :class:`~kitekit.rest.pacer.Pacer`;
-3. sends it and reads the whole body;
+3. sends it and reads the whole body, telling the pacer the answer's ``Date`` (the server's clock, which
+   order pacing aligns to);
 4. on a 429, cools the class down for every process sharing the pacer;
 5. on a TokenException, calls ``on_token_error`` once;
 6. retries idempotent GETs after network-side failures, per :mod:`kitekit.rest.retry`, each try paced again.
@@ -64,6 +65,8 @@ class KiteTransport(HTTPAdapter):
             already known dead).
         api_key: the client's api_key, whose buckets in ``pacer`` its requests take (the client's own key:
             it is never read back out of the requests the SDK builds from it).
+        source_address: the local address requests leave from (a machine with several, one of them the
+            app's registered static IP); None lets the system choose.
         **pool: passed to ``requests.adapters.HTTPAdapter`` (``pool_connections``, ``pool_maxsize``…).
     """
 
@@ -75,8 +78,10 @@ class KiteTransport(HTTPAdapter):
         guard: Callable[[], None] | None = None,
         *,
         api_key: str = "",
+        source_address: str | None = None,
         **pool: Any,
     ) -> None:
+        self.source_address = source_address  # before super().__init__, which builds the pool manager
         super().__init__(**pool)
         self.api_key = api_key
         self.pacer = pacer
@@ -110,10 +115,13 @@ class KiteTransport(HTTPAdapter):
             last = attempt == attempts
             if self.pacer is not None:
                 self.pacer.acquire(self.api_key, cls)
+            sent = self.pacer.clock() if self.pacer is not None else 0.0
             try:
                 response = super().send(request, stream, timeout, verify, cert, proxies)
                 if not stream:
                     _ = response.content  # read now, so a connection cut mid-body is retried here too
+                if self.pacer is not None:
+                    self.pacer.observe(self.api_key, response.headers.get("date"), sent, self.pacer.clock())
             except TRANSPORT_ERRORS as exc:
                 if last:
                     raise
@@ -132,6 +140,12 @@ class KiteTransport(HTTPAdapter):
             least = self.policy.rate_limit_pause if response.status_code == 429 and self.pacer is None else 0.0
             self._pause(attempt, f"{method} {path}", f"HTTP {response.status_code} {error or 'non-Kite answer'}", least)
         raise AssertionError("unreachable: the last attempt always returns or raises")
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        """Build the connection pools, bound to ``source_address`` when one is given."""
+        if self.source_address:
+            pool_kwargs["source_address"] = (self.source_address, 0)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
     def _rate_limited(self, cls: EndpointClass) -> None:
         # Someone else spent the budget (another app on this key, a pacer without the shared file, or
@@ -153,6 +167,7 @@ def install_transport(
     on_token_error: Callable[[], None] | None = None,
     guard: Callable[[], None] | None = None,
     pool: Mapping[str, Any] | None = None,
+    source_address: str | None = None,
 ) -> KiteTransport:
     """Mount a :class:`KiteTransport` on ``kite.reqsession`` for ``http://`` and ``https://``.
 
@@ -167,11 +182,14 @@ def install_transport(
         guard: called before every request; may raise to stop it.
         pool: ``HTTPAdapter`` settings (``pool_connections``, ``pool_maxsize``, ``pool_block``); a
             ``KiteConnect(pool=...)`` adapter is replaced, so pass its settings here.
+        source_address: the local address requests leave from (the app's static IP on a machine with several).
 
     Returns:
         The mounted adapter.
     """
-    adapter = KiteTransport(pacer, policy, on_token_error, guard, api_key=kite.api_key, **dict(pool or {}))
+    adapter = KiteTransport(
+        pacer, policy, on_token_error, guard, api_key=kite.api_key, source_address=source_address, **dict(pool or {})
+    )
     kite.reqsession.mount("https://", adapter)
     kite.reqsession.mount("http://", adapter)
     return adapter

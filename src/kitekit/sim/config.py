@@ -91,9 +91,14 @@ class SimConfig:
     rate_tolerance: float = 0.1
     faults: FaultConfig = field(default_factory=FaultConfig)
     order_faults: OrderFaultConfig = field(default_factory=OrderFaultConfig)
-    #: Order placements a user may make per clock minute and per trading day (429 beyond; docs/protocol.md §14).
+    #: Order placements a user may make per calendar second, clock minute and trading day of the simulator's
+    #: clock (429 beyond; docs/protocol.md §14).
+    orders_per_second: int = 10
     orders_per_minute: int = 400
     orders_per_day: int = 5000
+    #: The static IP addresses registered for the app: order placement, modification and cancellation from
+    #: any other address are refused (``IP (<ip>) is not allowed``); empty takes them from anywhere.
+    allowed_ips: tuple[str, ...] = ()
     #: Give a new account the simulator's starting holdings (docs/simulator.md).
     seed_holdings: bool = True
     #: How often the exchange catches up with the clock on its own (fills, stops, GTTs, expiry), in seconds.

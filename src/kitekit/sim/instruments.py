@@ -112,7 +112,10 @@ def market_quotes(market: Market, uni: Universe, tokens: Iterable[int], now: dat
     snap = market.snapshot(uni, np.array(rows, dtype=np.int64), now)
     book = snap.book()
     moment = snap.point.moment
-    cols = [a.tolist() for a in (snap.tokens, snap.last_price, snap.lower_circuit, snap.upper_circuit, snap.close)]
+    cols = [
+        a.tolist()
+        for a in (snap.tokens, snap.last_price, snap.lower_circuit, snap.upper_circuit, snap.close, snap.average_price)
+    ]
     sides = [
         a.tolist()
         for a in (
@@ -125,9 +128,9 @@ def market_quotes(market: Market, uni: Universe, tokens: Iterable[int], now: dat
         )
     ]
     out = []
-    for i, (token, ltp, lower, upper, close) in enumerate(zip(*cols, strict=True)):
+    for i, (token, ltp, lower, upper, close, average) in enumerate(zip(*cols, strict=True)):
         bp, bq, bo, ap, aq, ao = (side[i] for side in sides)
         bids = tuple(Level(p, q, o) for p, q, o in zip(bp, bq, bo, strict=True) if p > 0 and q > 0)
         asks = tuple(Level(p, q, o) for p, q, o in zip(ap, aq, ao, strict=True) if p > 0 and q > 0)
-        out.append(MarketQuote(int(token), ltp, moment, bids, asks, lower, upper, close))
+        out.append(MarketQuote(int(token), ltp, moment, bids, asks, lower, upper, close, average))
     return out

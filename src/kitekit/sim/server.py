@@ -130,6 +130,8 @@ class SimServer:
             # or a kept-alive connection gets a second, then is cut.
             timeout_graceful_shutdown=1,
             ws_ping_interval=None,
+            # The app dates its answers by the simulator's clock (Kite's Date header is its server time).
+            date_header=False,
             http=with_request_deadline(self.sim.config.request_timeout_s),  # reaps half-open connections
         )
         server = uvicorn.Server(config)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from kitekit.wire.order_terms import Contract, OrderLimits, PlaceRequest, Quoted
+from kitekit.wire.order_terms import Contract, OrderLimits, PlaceRequest, Quoted, slice_size
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
+from kitekit.wire.price_bands import band_range
 
 __all__ = [
     "MARKET_RULES",
@@ -29,9 +30,11 @@ __all__ = [
     "PLACE_RULES",
     "TERM_RULES",
     "TRIGGERED_MARKET_RULES",
+    "TRIGGER_RULES",
     "Facts",
     "OrderRule",
     "Rule",
+    "band_reference",
     "first_breach",
     "on_tick",
     "tag_ok",
@@ -57,6 +60,10 @@ class Rule(StrEnum):
     ICEBERG = "iceberg"
     AUCTION = "auction"
     TAG = "tag"
+    AUTOSLICE = "autoslice"
+    BAND = "price_band"
+    #: Not a rule of the order's terms: the address it is sent from (``kitekit.orders.static_ip``).
+    STATIC_IP = "static_ip"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,16 @@ def tag_ok(tag: str, limits: OrderLimits) -> bool:
 
 def _market(req: PlaceRequest) -> bool:
     return req.order_type in (OrderType.MARKET, OrderType.SL_M)
+
+
+def band_reference(quote: Quoted) -> float:
+    """Return the price a quote's band is drawn around: its average trade price, else its last price."""
+    return quote.average_price if quote.average_price > 0 else quote.last_price
+
+
+def _outside_band(price: float, spec: Contract, quote: Quoted | None) -> bool:
+    edges = band_range(spec, band_reference(quote)) if quote is not None else None
+    return edges is not None and price > 0 and (price < edges[0] - 1e-9 or price > edges[1] + 1e-9)
 
 
 def _outside_circuit(value: float, quote: Quoted) -> bool:
@@ -226,7 +243,7 @@ def disclosed_share(req: PlaceRequest, at: Facts) -> bool:
 
 @refuses(Rule.PROTECTION, "market_protection")
 def protection_range(req: PlaceRequest, at: Facts) -> bool:
-    """Market protection on a MARKET or SL-M order that is neither -1 (auto) nor 0-100 percent."""
+    """Market protection on a MARKET or SL-M order that is neither -1 (auto) nor 0-100 percent (2.5 is fine)."""
     mp = req.market_protection
     return _market(req) and mp != -1 and not 0 <= mp <= 100
 
@@ -307,6 +324,13 @@ def freeze(req: PlaceRequest, at: Facts) -> bool:
     return limit > 0 and size > limit and not req.autoslice
 
 
+@refuses(Rule.AUTOSLICE, "quantity")
+def autoslice_slices(req: PlaceRequest, at: Facts) -> bool:
+    """An autoslice order that would need more than ``max_autoslices`` slices."""
+    size = slice_size(at.spec.lot_size, at.spec.freeze_quantity)
+    return req.autoslice and size > 0 and math.ceil(req.quantity / size) > at.limits.max_autoslices
+
+
 # -- the market at hand (Kite's RMS: these leave a REJECTED order, not an HTTP error) ----------------
 @refuses(Rule.CIRCUIT, "price")
 def price_circuit(req: PlaceRequest, at: Facts) -> bool:
@@ -318,6 +342,18 @@ def price_circuit(req: PlaceRequest, at: Facts) -> bool:
 def trigger_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A stop's trigger outside the day's circuit limits."""
     return at.quote is not None and req.stop and _outside_circuit(req.trigger_price, at.quote)
+
+
+@refuses(Rule.BAND, "price")
+def price_band(req: PlaceRequest, at: Facts) -> bool:
+    """A LIMIT price outside the exchange's price band around the market (:mod:`kitekit.wire.price_bands`)."""
+    return req.order_type is OrderType.LIMIT and _outside_band(req.price, at.spec, at.quote)
+
+
+@refuses(Rule.BAND, "price")
+def stop_band(req: PlaceRequest, at: Facts) -> bool:
+    """An SL order's price outside the price band when its stop triggers (judged then, on the market then)."""
+    return req.order_type is OrderType.SL and _outside_band(req.price, at.spec, at.quote)
 
 
 @refuses(Rule.TRIGGER, "trigger_price")
@@ -373,19 +409,23 @@ PLACE_RULES: tuple[OrderRule, ...] = (
     auction_number,
     auction_order_type,
     freeze,
+    autoslice_slices,
 )
 
 #: A modified order's terms.
 MODIFY_RULES: tuple[OrderRule, ...] = (*TERM_RULES, freeze)
 
 #: A new order against the market at hand (none for an AMO: its quote is the last session's).
-MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, trigger_circuit, stop_passed, cover_stop_side)
+MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, trigger_circuit, price_band, stop_passed, cover_stop_side)
+
+#: A stop-loss limit order against the market at the moment its stop triggers (a REJECTED order then).
+TRIGGER_RULES: tuple[OrderRule, ...] = (stop_band,)
 
 #: A modified order at the exchange against the market at hand.
-MODIFY_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, stop_passed)
+MODIFY_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, price_band, stop_passed)
 
-#: The same once its stop has triggered: where the trigger stands no longer matters.
-TRIGGERED_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit,)
+#: The same once its stop has triggered: where the trigger stands no longer matters, its price is judged now.
+TRIGGERED_MARKET_RULES: tuple[OrderRule, ...] = (price_circuit, price_band, stop_band)
 
 #: Every rule once.
-ORDER_RULES: tuple[OrderRule, ...] = (*PLACE_RULES, *MARKET_RULES)
+ORDER_RULES: tuple[OrderRule, ...] = (*PLACE_RULES, *MARKET_RULES, *TRIGGER_RULES)

@@ -80,11 +80,19 @@ class OrderLimits:
     max_ttl_minutes: int = 24 * 60
     #: From this day a market order must carry market protection (FORUM: 1 April 2026); None to never.
     protection_required_from: date | None = date(2026, 4, 1)
+    #: The most slices one autoslice order may be cut into (Kite refuses it beyond).
+    max_autoslices: int = 10
 
 
 class Contract(Protocol):
     """What the rules read of an instrument (:class:`kitekit.engine.InstrumentSpec` is one)."""
 
+    @property
+    def exchange(self) -> str: ...
+    @property
+    def instrument_type(self) -> str: ...  # FUT, CE, PE, EQ (the price band depends on it)
+    @property
+    def name(self) -> str: ...  # the underlying
     @property
     def lot_size(self) -> int: ...
     @property
@@ -108,6 +116,8 @@ class Quoted(Protocol):
     def lower_circuit_limit(self) -> float: ...  # 0: not known
     @property
     def upper_circuit_limit(self) -> float: ...  # 0: not known
+    @property
+    def average_price(self) -> float: ...  # the day's average trade price, 0: no trade yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +140,11 @@ class PlaceRequest:
     iceberg_quantity: int = 0
     auction_number: str | None = None
     tag: str | None = None
-    market_protection: int = 0
+    #: -1 (automatic) or a percentage above 0 up to 100, fractions allowed (2.5); 0 none.
+    market_protection: float = 0.0
     autoslice: bool = False
+    #: The exchange-approved algorithm's id, kept on the order.
+    algo_id: str | None = None
 
     @property
     def is_buy(self) -> bool:
@@ -159,7 +172,7 @@ class ModifyRequest:
     trigger_price: float | None = None
     validity: Validity | None = None
     disclosed_quantity: int | None = None
-    market_protection: int | None = None
+    market_protection: float | None = None
 
 
 def merge(req: PlaceRequest, mod: ModifyRequest) -> PlaceRequest:

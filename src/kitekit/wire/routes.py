@@ -11,6 +11,7 @@ from enum import StrEnum
 __all__ = [
     "DEFAULT_RATES",
     "EXCHANGES",
+    "PER_SECOND_CAPS",
     "EndpointClass",
     "QuoteEndpoint",
     "classify",
@@ -33,6 +34,10 @@ DEFAULT_RATES: dict[EndpointClass, float] = {
     EndpointClass.ORDER: 10.0,
     EndpointClass.OTHER: 10.0,
 }
+
+#: Requests Kite allows per calendar second of its own clock, per user, besides the rate: order placements,
+#: 10 (since April 2026; the ``Date`` header of its answers tells that clock).
+PER_SECOND_CAPS: dict[EndpointClass, int] = {EndpointClass.ORDER: 10}
 
 
 class QuoteEndpoint(StrEnum):

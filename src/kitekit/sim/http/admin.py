@@ -49,6 +49,7 @@ def info_payload(sim: SimState) -> dict[str, Any]:
         "redirect_url": cfg.redirect_url,
         "login_mode": str(cfg.login_mode),
         "seed": cfg.seed,
+        "allowed_ips": list(cfg.allowed_ips),
         "now": sim.clock.now().isoformat(),
         "live_sessions": sim.auth.live_sessions(),
         "rate_limited": sim.limiter.rejected,

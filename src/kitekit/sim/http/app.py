@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 from collections import Counter
+from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.applications import Starlette
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kitekit.clock import Clock
 from kitekit.redact import SECRET_PARAMS
 from kitekit.sim.faults import Fault, FaultInjector
 from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, ticker, user
@@ -52,14 +54,19 @@ def redact_query(query: str) -> str:
 
 
 class _AccessLog:
-    """Counts requests and logs one line each with secrets redacted (uvicorn's access log prints raw queries).
+    """Counts requests, logs one line each with secrets redacted (uvicorn's access log prints raw queries), and
+    dates every answer by the simulator's clock.
 
-    The count goes up before the request is handled, so a client that got its answer can rely on it.
+    The count goes up before the request is handled, so a client that got its answer can rely on it. The
+    ``Date`` header tells the server's time as Kite's does (whole seconds, RFC 7231): clients align their order
+    pacing to its seconds, and ``kitekit doctor`` compares it with the local clock. uvicorn's own Date (the
+    wall clock) is turned off in :mod:`kitekit.sim.server`.
     """
 
-    def __init__(self, app: ASGIApp, counts: Counter[str]) -> None:
+    def __init__(self, app: ASGIApp, counts: Counter[str], clock: Clock) -> None:
         self.app = app
         self.counts = counts
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Fault injection drops connections through uvicorn's transport, which our wrapped send hides.
@@ -75,6 +82,10 @@ class _AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"date" for name, _ in headers):
+                    stamp = formatdate(self.clock.now().timestamp(), usegmt=True)
+                    message = {**message, "headers": [*headers, (b"date", stamp.encode("latin-1"))]}
             await send(message)
 
         try:
@@ -218,7 +229,7 @@ class SimApp(SimState):
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
         )
-        return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests)
+        return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests, self.clock)
 
     def _routes(self) -> list[BaseRoute]:
         return [

@@ -1,8 +1,10 @@
 """Kite's order routes: place, modify, cancel and exit; the order book, an order's history and trades (§8).
 
-Placement is where Kite's per-user order caps apply (429 beyond 400 a minute or 5,000 a day) and where the
-admin's order faults strike: 429 without accepting, or the order accepted and then the connection dropped,
-a 5xx answered, or the answer delayed (``/__sim/order-faults``).
+Placement, modification and cancellation come only from the app's static IPs when the simulator is given them
+(``allowed_ips``; :mod:`kitekit.wire.static_ip`). Placement is where Kite's per-user order caps apply (429
+beyond 10 a calendar second, 400 a minute or 5,000 a day) and where the admin's order faults strike: 429
+without accepting, or the order accepted and then the connection dropped, a 5xx answered, or the answer
+delayed (``/__sim/order-faults``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kitekit.sim.faults import OrderFault
 from kitekit.sim.http.edge import DroppedConnection, engine_call, error_response, form_of, json_response, user_of
 from kitekit.wire.envelope import ErrorType, RejectionError, rate_limited_body
 from kitekit.wire.orders import Variety
+from kitekit.wire.static_ip import ip_not_allowed
 
 if TYPE_CHECKING:
     from kitekit.sim.http.state import SimState
@@ -51,9 +54,16 @@ def routes(sim: SimState) -> list[BaseRoute]:
     """Return the order routes."""
     exchange = sim.exchange
 
+    def from_allowed_ip(request: Request) -> None:
+        allowed = sim.config.allowed_ips
+        address = request.client.host if request.client is not None else ""
+        if allowed and address not in allowed:
+            raise ip_not_allowed(address)
+
     async def place(request: Request, grant: Grant | None) -> Any:
         """``POST /orders/{variety}`` form of the order: ``{order_id}`` (with ``children`` when autosliced)."""
         user_id, variety = user_of(grant), request.path_params["variety"]
+        from_allowed_ip(request)
         form = await form_of(request)
         if sim.config.rate_limit_enabled and not sim.order_caps.allow(
             user_id, sim.clock.now(), order_count(variety, form)
@@ -78,6 +88,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
 
     async def modify(request: Request, grant: Grant | None) -> Any:
         """``PUT /orders/{variety}/{order_id}`` form of the new terms: ``{order_id}``."""
+        from_allowed_ip(request)
         p = request.path_params
         form = await form_of(request)
         return await engine_call(
@@ -86,6 +97,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
 
     async def cancel(request: Request, grant: Grant | None) -> Any:
         """``DELETE /orders/{variety}/{order_id}[?parent_order_id=…]``: cancel, or exit a cover order."""
+        from_allowed_ip(request)
         variety, order_id = request.path_params["variety"], request.path_params["order_id"]
         parent = request.query_params.get("parent_order_id") or None
         if variety == Variety.CO:  # the SDK's exit_order is this same call; for a cover order it means exit

@@ -55,7 +55,9 @@ class SimState:
         #: Every user's account, orders and funds on the matching engine.
         self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
         self.order_faults = OrderFaults(self.config.order_faults)
-        self.order_caps = OrderCaps(self.config.orders_per_minute, self.config.orders_per_day)
+        self.order_caps = OrderCaps(
+            self.config.orders_per_minute, self.config.orders_per_day, self.config.orders_per_second
+        )
         #: Unlocks the admin API (see ``app._AdminGuard``); new for every process, written only where configured,
         #: and only by :meth:`publish_admin_token` once the port is bound.
         self.admin_token = secrets.token_urlsafe(24)

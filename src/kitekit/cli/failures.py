@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
+    AlertValidationError,
     ConfigError,
     HistoryRangeError,
     KitekitError,
@@ -70,6 +71,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule
         return Failure(f"[red]Order refused before sending ({exc.rule}):[/] {exc}", USAGE)
+    if isinstance(exc, AlertValidationError):  # the same for an alert Kite would refuse
+        return Failure(f"[red]Alert refused before sending:[/] {exc}", USAGE)
     if isinstance(exc, HistoryRangeError):  # dates, interval or flags a candle request may not have: arguments
         return Failure(f"[red]Candle request refused before sending:[/] {exc}", USAGE)
     if isinstance(exc, KitekitError):

@@ -9,6 +9,7 @@ import typer
 
 from kitekit import redact
 from kitekit.cli import (
+    alerts_cmd,
     demo,
     failures,
     history_cmd,
@@ -117,6 +118,8 @@ app.command()(orders_cmd.positions)
 app.command()(orders_cmd.holdings)
 app.command()(orders_cmd.funds)
 app.command()(orders_cmd.trades)
+app.command()(alerts_cmd.alerts)
+app.add_typer(alerts_cmd.alert_app, name="alert")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -6,7 +6,8 @@ The parts, in the order a request meets them::
     transport   KiteTransport, the requests adapter on the client's session: guard, pace, send, retry
     ├── pacer   Pacer: send times per (api_key, endpoint class) under Kite's limits, shared by every process
     └── retry   what each kind of failure leads to (one explicit table) and the backoff between tries
-    raw         kite_get(): the one request beside the SDK, for bytes it would parse (instruments, candles)
+    raw         kite_get(): the one request beside the SDK, for bytes it would parse (instruments, candles);
+                kite_call(): routes the SDK lacks (alerts)
 
 Nothing else paces or retries a call. Kite's protocol itself (routes and their classes, limits, envelopes,
 the ``Authorization`` header) is :mod:`kitekit.wire`'s; the session a client carries is :mod:`kitekit.session`'s.

@@ -80,10 +80,20 @@ def sim_command(
         float,
         typer.Option(help="Order fault: accept every order, answer this many ms later.", callback=options.non_negative),
     ] = 0.0,
+    postback_url: Annotated[
+        str | None,
+        typer.Option(help="POST each order update here, as Kite's postbacks (faults: PUT /__sim/postbacks)."),
+    ] = None,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
-    from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, SimConfig
+    from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, PostbackConfig, SimConfig
     from kitekit.sim.faults import OrderFaults
+    from kitekit.sim.postbacks import PostbackSender
+
+    try:  # the same check as PUT /__sim/postbacks
+        postbacks = PostbackSender().update(url=postback_url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--postback-url") from None
 
     try:  # the same checks as PUT /__sim/order-faults, so the flags can never configure what the API refuses
         order_faults = OrderFaults.check(
@@ -133,6 +143,7 @@ def sim_command(
             drop_rate=drop_rate,
         ),
         order_faults=order_faults,
+        postbacks=PostbackConfig(url=postbacks.url),
     )
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
@@ -160,6 +171,8 @@ def sim_command(
             f"  order faults: drop {order_drop_rate:g}, {order_error_status} {order_error_rate:g}, "
             f"429 {order_reject_rate:g}, acknowledgement delay {order_ack_delay_ms:g} ms"
         )
+    if postback_url:
+        typer.echo(f"  postbacks: each order update is POSTed to {postback_url}, signed with the api_secret")
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")

@@ -17,6 +17,7 @@ from kitekit.cli import (
     monitor_cmd,
     options,
     orders_cmd,
+    postbacks_cmd,
     quote_cmd,
     session_cmds,
     sim_cmd,
@@ -120,6 +121,7 @@ app.command()(orders_cmd.funds)
 app.command()(orders_cmd.trades)
 app.command()(alerts_cmd.alerts)
 app.add_typer(alerts_cmd.alert_app, name="alert")
+app.command()(postbacks_cmd.postbacks)
 
 
 def run(argv: list[str] | None = None) -> int:

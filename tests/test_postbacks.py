@@ -257,9 +257,13 @@ def test_a_thousand_transitions_with_every_fault_lose_none_repeat_none_and_take_
     assert all((oid, state) in reported for oid, state in final.items())
 
 
-def test_postbacks_command_needs_listen(capsys: pytest.CaptureFixture[str]) -> None:
+def test_postbacks_command_needs_listen_and_the_simulator_an_http_postback_url(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert run(["--sim", "postbacks"]) == 2
     assert "--listen" in capsys.readouterr().err
+    assert run(["sim", "--port", "0", "--postback-url", "ftp://127.0.0.1/postback"]) == 2
+    assert "absolute http(s) URL" in capsys.readouterr().err
 
 
 def test_the_listener_prints_each_verified_update_and_refuses_forgeries(

@@ -269,6 +269,18 @@ def test_an_ato_alert_places_its_basket_through_the_exchange_when_it_fires(
     assert (order["order_id"], order["status"], order["filled_quantity"]) == (placed["order_id"], "COMPLETE", 3)
 
 
+def test_a_basket_order_the_exchange_refuses_is_recorded_and_the_others_still_go(
+    api: Api, sim: SimServer, sim_clock: ManualClock, sim_kite: KiteConnect
+) -> None:
+    orders = json.loads(basket(("NSE:INFY", "BUY", 1), ("NSE:INFY", "BUY", 1)))
+    orders["items"][0]["params"].update(order_type="LIMIT", price=0)  # a LIMIT without a price: refused
+    made = api.create(**ltp_form("NSE:INFY", ">=", 1, type="ato", basket=json.dumps(orders)))
+    step(sim, sim_clock)
+    refused, placed = api("GET", f"/alerts/{made['uuid']}/history")[1]["data"][0]["order_meta"]
+    assert refused["status"] == "failed" and refused["error"]["error_type"] == "InputException"
+    assert placed["status"] == "success" and [o["order_id"] for o in sim_kite.orders()] == [placed["order_id"]]
+
+
 def test_a_price_crossed_while_nothing_ran_fires_on_the_markets_path(
     api: Api, sim: SimServer, sim_clock: ManualClock, sim_market: Market
 ) -> None:

@@ -193,6 +193,8 @@ class SimExchange:
             now = self.clock.now()
             acct = self.account(user_id, now)
             self._catch_up(acct, now)
+            # What the call adds or changes is judged from the next market second on, as Kite's next tick would.
+            acct.alerts_judged = self.market.point(now).moment
             try:
                 return action(acct.alerts, now)
             finally:
@@ -323,13 +325,13 @@ class SimExchange:
     # -- alerts --------------------------------------------------------------------------------------
     def _judge_alerts(self, acct: UserAccount, now: datetime) -> None:
         """Fire the enabled alerts whose condition holds at ``now`` (judged once per market second, in a session)."""
+        alerts = acct.alerts.enabled()
+        if not alerts:
+            return
         point = self.market.point(now)
         if not point.live or acct.alerts_judged == point.moment:
             return
         acct.alerts_judged = point.moment
-        alerts = acct.alerts.enabled()
-        if not alerts:
-            return
         uni = self.specs.universe()
         items = self._items(uni, {k for a in alerts for k in a.keys}, now)
         for alert in alerts:

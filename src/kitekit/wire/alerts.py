@@ -332,13 +332,22 @@ def _basket_item(item: Any, i: int) -> None:
         if params.get(name) not in (None, "") and str(params.get(name)) not in tuple(enum_v):
             raise _refuse(f"{where} `{name}` must be one of {', '.join(enum_v)}.")
     quantity = params.get("quantity")
-    if (
-        isinstance(quantity, bool)
-        or not isinstance(quantity, int | float)
-        or quantity <= 0
-        or quantity != int(quantity)
-    ):
+    if not _finite(quantity) or quantity <= 0 or quantity != int(quantity):
         raise _refuse(f"{where} `quantity` must be a whole number above 0.")
+    for name in ("price", "trigger_price", "disclosed_quantity", "market_protection"):
+        value = params.get(name)
+        if value is not None and not (_finite(value) and (value >= 0 or name == "market_protection")):
+            raise _refuse(f"{where} `{name}` must be a number of at least 0.")
+
+
+def _finite(value: Any) -> bool:
+    """Return True for a JSON number that is finite and within :data:`MAX_NUMBER` (not a boolean)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= MAX_NUMBER
+    )
 
 
 def basket_orders(basket: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -88,10 +88,10 @@ def sim_command(
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
     from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, PostbackConfig, SimConfig
     from kitekit.sim.faults import OrderFaults
-    from kitekit.sim.postbacks import PostbackSender
+    from kitekit.sim.postbacks import checked_setting
 
     try:  # the same check as PUT /__sim/postbacks
-        postbacks = PostbackSender().update(url=postback_url)
+        checked_setting("url", postback_url)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--postback-url") from None
 
@@ -143,7 +143,7 @@ def sim_command(
             drop_rate=drop_rate,
         ),
         order_faults=order_faults,
-        postbacks=PostbackConfig(url=postbacks.url),
+        postbacks=PostbackConfig(url=postback_url),
     )
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
@@ -172,7 +172,7 @@ def sim_command(
             f"429 {order_reject_rate:g}, acknowledgement delay {order_ack_delay_ms:g} ms"
         )
     if postback_url:
-        typer.echo(f"  postbacks: each order update is POSTed to {postback_url}, signed with the api_secret")
+        typer.echo(f"  postbacks: order updates are POSTed to {postback_url} as Kite posts them, signed")
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     typer.echo(f"  use it from other shells: KITE_SIM_URL={server.url} kitekit status")

@@ -28,7 +28,7 @@ import requests
 from kitekit.sim.config import PostbackConfig
 from kitekit.wire.postbacks import POSTBACK_STATUSES, postback_checksum
 
-__all__ = ["MAX_PENDING", "PostbackSender"]
+__all__ = ["MAX_PENDING", "PostbackSender", "checked_setting"]
 
 log = logging.getLogger("kitekit.sim.postbacks")
 
@@ -77,7 +77,7 @@ class PostbackSender:
             raise ValueError(
                 f"unknown postback setting(s): {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}"
             )
-        merged = {**asdict(self.config), **{name: _checked(name, value) for name, value in changes.items()}}
+        merged = {**asdict(self.config), **{name: checked_setting(name, value) for name, value in changes.items()}}
         with self._lock:
             self.config = PostbackConfig(**merged)
             if "seed" in changes:
@@ -190,8 +190,8 @@ def _forged(update: dict[str, Any]) -> bytes:
     return json.dumps(fake, separators=(",", ":")).encode()
 
 
-def _checked(name: str, value: Any) -> Any:
-    """Return a postback setting's value checked.
+def checked_setting(name: str, value: Any) -> Any:
+    """Return a postback setting's value checked (as ``PUT /__sim/postbacks`` checks it).
 
     Raises:
         ValueError: the value's type or range is wrong for ``name``.

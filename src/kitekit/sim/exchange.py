@@ -305,7 +305,10 @@ class SimExchange:
             return
         first = since.replace(second=0, microsecond=0)
         by_minute: dict[datetime, list[MinuteOf]] = {}
-        watched = set(levels) | {int(uni.token[row]) for row in on_path.values()}
+        # In the order of what rests first: at one moment, instruments are fed in the order given.
+        watched = list(levels) + [
+            t for t in dict.fromkeys(int(uni.token[r]) for r in on_path.values()) if t not in levels
+        ]
         for token in watched:
             row = uni.by_token.get(token)
             if row is None:

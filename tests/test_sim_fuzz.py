@@ -77,6 +77,25 @@ GTT = {
     "orders": [LEG],
 }
 CALC = [{**ORDER, "variety": "regular", "quantity": 1, "price": 2270.0, "average_price": 2270.0}]
+ITEM = {
+    "type": "insert",
+    "tradingsymbol": "INFY",
+    "exchange": "NSE",
+    "weight": 0,
+    "params": {**LEG, "variety": "regular"},
+}
+ALERT = {
+    "name": "INFY up",
+    "type": "ato",
+    "lhs_exchange": "NSE",
+    "lhs_tradingsymbol": "INFY",
+    "lhs_attribute": "LastTradedPrice",
+    "operator": ">=",
+    "rhs_type": "constant",
+    "rhs_constant": "3000",
+    "basket": {"name": "b", "type": "alert", "tags": [], "items": [ITEM]},
+}
+UUID = "550e8400-e29b-41d4-a716-446655440000"
 # A request that succeeds (or nearly), per route: ("form" | "json", body) and a query string.
 BODIES: dict[str, tuple[str, Any]] = {
     "POST /orders/{variety}": ("form", ORDER),
@@ -87,6 +106,8 @@ BODIES: dict[str, tuple[str, Any]] = {
     ),
     "POST /gtt/triggers": ("form", GTT),
     "PUT /gtt/triggers/{trigger_id}": ("form", GTT),
+    "POST /alerts": ("form", ALERT),
+    "PUT /alerts/{uuid}": ("form", ALERT),
     "POST /margins/orders": ("json", CALC),
     "POST /margins/basket": ("json", CALC),
     "POST /charges/orders": ("json", CALC),
@@ -118,6 +139,8 @@ QUERIES: dict[str, dict[str, Any]] = {
     "DELETE /session/token": {"api_key": "kitekit_sim", "access_token": "x"},
     "GET /connect/login": {"api_key": "kitekit_sim", "v": "3"},
     "DELETE /orders/{variety}/{order_id}": {"parent_order_id": "1"},
+    "GET /alerts": {"status": "enabled"},
+    "DELETE /alerts": {"uuid": UUID},
 }
 PATHS = {
     "variety": "regular",
@@ -129,6 +152,7 @@ PATHS = {
     "token": "408065",
     "interval": "day",
     "transaction_type": "buy",
+    "uuid": UUID,
 }
 
 

@@ -33,6 +33,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
     │   └── JournalError            the intent journal or the paper ledger cannot be used
+    ├── AlertValidationError        (also ValueError) an alert Kite would refuse (a field, an instrument, the
+    │                               200-alert cap); nothing was sent
     ├── TickError                   (also ValueError) the WebSocket ticker's codec refused something
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
     │   ├── TickValueError          a value the official SDK would misread was given to the encoder
@@ -60,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "PAPER_REFUSAL_NOTE",
+    "AlertValidationError",
     "AmbiguousInstrumentError",
     "CandleStoreError",
     "ConfigError",
@@ -234,6 +237,14 @@ class JournalError(OrderError):
 
     A damaged journal is never replaced silently: it is the record of which orders may be at the exchange.
     """
+
+
+class AlertValidationError(KitekitError, ValueError):
+    """An alert Kite's alerts API would refuse; nothing was sent. ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class TickError(KitekitError, ValueError):

@@ -8,7 +8,8 @@ shows it to those who want it). The exit codes are documented in the README:
  1    the command failed: Kite answered an error, the network failed, a local condition
       (unknown symbol, damaged cache, every monitor reading failed…)
  2    usage: a wrong argument or option value (a date in the future, a range ending before it
-      starts, a historical range Kite would refuse…), or an order that breaks a pre-trade rule
+      starts, a historical range Kite would refuse…), an order that breaks a pre-trade rule, or
+      an alert Kite would refuse
  3    session: not logged in, the session expired or was rejected, or the login failed
  4    files: a file or directory could not be read or written (permissions, full disk, a
       directory where a file belongs)
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
+    AlertValidationError,
     ConfigError,
     HistoryRangeError,
     KitekitError,
@@ -70,6 +72,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule
         return Failure(f"[red]Order refused before sending ({exc.rule}):[/] {exc}", USAGE)
+    if isinstance(exc, AlertValidationError):  # the same for an alert Kite would refuse
+        return Failure(f"[red]Alert refused before sending:[/] {exc}", USAGE)
     if isinstance(exc, HistoryRangeError):  # dates, interval or flags a candle request may not have: arguments
         return Failure(f"[red]Candle request refused before sending:[/] {exc}", USAGE)
     if isinstance(exc, KitekitError):

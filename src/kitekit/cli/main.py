@@ -9,6 +9,7 @@ import typer
 
 from kitekit import redact
 from kitekit.cli import (
+    alerts_cmd,
     demo,
     doctor_cmd,
     failures,
@@ -17,6 +18,7 @@ from kitekit.cli import (
     monitor_cmd,
     options,
     orders_cmd,
+    postbacks_cmd,
     quote_cmd,
     session_cmds,
     sim_cmd,
@@ -119,6 +121,9 @@ app.command()(orders_cmd.positions)
 app.command()(orders_cmd.holdings)
 app.command()(orders_cmd.funds)
 app.command()(orders_cmd.trades)
+app.command()(alerts_cmd.alerts)
+app.add_typer(alerts_cmd.alert_app, name="alert")
+app.command()(postbacks_cmd.postbacks)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -88,10 +88,20 @@ def sim_command(
         float,
         typer.Option(help="Order fault: accept every order, answer this many ms later.", callback=options.non_negative),
     ] = 0.0,
+    postback_url: Annotated[
+        str | None,
+        typer.Option(help="POST each order update here, as Kite's postbacks (faults: PUT /__sim/postbacks)."),
+    ] = None,
 ) -> None:
     """Run the Kite-compatible simulator until Ctrl-C. Its data is simulated, never real."""
-    from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, SimConfig
+    from kitekit.sim.config import FaultConfig, LoginMode, OrderFaultConfig, PostbackConfig, SimConfig
     from kitekit.sim.faults import OrderFaults
+    from kitekit.sim.postbacks import checked_setting
+
+    try:  # the same check as PUT /__sim/postbacks
+        checked_setting("url", postback_url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--postback-url") from None
 
     static_ips = options.addresses(allowed_ips)
     try:  # the same checks as PUT /__sim/order-faults, so the flags can never configure what the API refuses
@@ -143,6 +153,7 @@ def sim_command(
         ),
         order_faults=order_faults,
         allowed_ips=static_ips,
+        postbacks=PostbackConfig(url=postback_url),
     )
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
@@ -170,6 +181,8 @@ def sim_command(
             f"  order faults: drop {order_drop_rate:g}, {order_error_status} {order_error_rate:g}, "
             f"429 {order_reject_rate:g}, acknowledgement delay {order_ack_delay_ms:g} ms"
         )
+    if postback_url:
+        typer.echo(f"  postbacks: order updates are POSTed to {postback_url} as Kite posts them, signed")
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Kite answers 429 beyond its limits")
     if static_ips:

@@ -17,7 +17,8 @@ The parts, each with one job::
     ├── validator    pre-trade validation against the instrument store (the rules in rules)
     ├── model    OrderRequest, OrderChange, Placement, Order, Trade, Charges (StrEnums with Kite's wire values)
     ├── portfolio    Position(s), Holding, Funds, GTT requests and triggers
-    └── events   OrderEvents: status changes as callbacks and an async iterator (polling now, pushes later)
+    ├── events   OrderEvents: status changes as callbacks and an async iterator (polls, pushes, replays)
+    └── postbacks   PostbackInbox: Kite's postbacks verified, de-duplicated, put in order, gaps reconciled
 
 Names load their modules on first use.
 """

@@ -1,10 +1,11 @@
 """Order status changes as events: callbacks and an async iterator, de-duplicated whatever brings them.
 
-Today they come from polling the order book (``GET /orders`` through the gateway, so under the pacer). The
-seam for WebSocket order updates is :meth:`OrderEvents.push`: hand it each ``{"type": "order", "data": …}``
-payload the ticker receives (the official ``KiteTicker``'s ``on_order_update``, or kitekit's asyncio ticker)
-and it is merged with what polling sees. Either way one change is reported once, and never backwards: a
-stale poll that still shows an order OPEN after a push reported it COMPLETE is ignored.
+They come from polling the order book (``GET /orders`` through the gateway, so under the pacer), from
+:meth:`OrderEvents.push` (each ``{"type": "order", "data": …}`` payload the ticker receives: the official
+``KiteTicker``'s ``on_order_update``, or kitekit's asyncio ticker; and each verified postback, through
+:class:`kitekit.orders.postbacks.PostbackInbox`), and from :meth:`OrderEvents.replay` of an order's history
+when a gap is reconciled. However they come, one change is reported once, and never backwards: a stale poll
+that still shows an order OPEN after a push reported it COMPLETE is ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +45,21 @@ class OrderUpdate:
 
 def _progress(order: Order) -> tuple[Any, ...]:
     return (str(order.status), order.filled_quantity, order.quantity, order.price, order.trigger_price)
+
+
+#: The states of an order's history a replay reports: where it rests or ends. The transient ones in between
+#: (validation, a modification or a cancellation on its way) are neither pushed by Kite nor kept by its book.
+_REPLAYED = frozenset(
+    {
+        OrderStatus.AMO_REQ_RECEIVED,
+        OrderStatus.OPEN,
+        OrderStatus.TRIGGER_PENDING,
+        OrderStatus.COMPLETE,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.LAPSED,
+    }
+)
 
 
 class _Pushes(Protocol):
@@ -144,6 +160,32 @@ class OrderEvents:
             live = known[0] if known and known[0] in (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING) else "OPEN"
             order = Order.from_kite({**order.raw, "status": live})
         return self._accept(order, source)
+
+    def is_current(self, order: Order) -> bool:
+        """Return True if ``order`` as it stands is the last change reported of it (nothing new to tell)."""
+        with self._lock:
+            return self._seen.get(order.order_id) == _progress(order)
+
+    def replay(self, history: Sequence[Order], source: str = "reconcile") -> list[OrderUpdate]:
+        """Report the states of one order's history (oldest first) that came after the last one reported.
+
+        What fills a gap: after a missed push (a dropped postback, a reconnect), the order's history
+        (``GET /orders/{order_id}``) holds every state it went through; those after the last reported one are
+        reported in order, the transient ones skipped. Returns the changes reported.
+        """
+        if not history:
+            return []
+        with self._lock:
+            seen = self._seen.get(history[0].order_id)
+        start = 0
+        for i, state in enumerate(history):
+            if _progress(state) == seen:
+                start = i + 1  # the latest occurrence: an order may return to an earlier state
+        updates = []
+        for state in history[start:]:
+            if state.status in _REPLAYED and (update := self._accept(state, source)) is not None:
+                updates.append(update)
+        return updates
 
     def _accept(self, order: Order, source: str) -> OrderUpdate | None:
         key = _progress(order)

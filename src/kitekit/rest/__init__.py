@@ -7,7 +7,8 @@ The parts, in the order a request meets them::
     ├── pacer   Pacer: send times per (api_key, endpoint class) under Kite's limits, shared by every process
     │   └── serverclock   the server's clock, from its answers' Date: orders go inside Kite's seconds
     └── retry   what each kind of failure leads to (one explicit table) and the backoff between tries
-    raw         kite_get(): the one request beside the SDK, for bytes it would parse (instruments, candles)
+    raw         kite_get(): the one request beside the SDK, for bytes it would parse (instruments, candles);
+                kite_call(): routes the SDK lacks (alerts)
 
 Nothing else paces or retries a call. Kite's protocol itself (routes and their classes, limits, envelopes,
 the ``Authorization`` header) is :mod:`kitekit.wire`'s; the session a client carries is :mod:`kitekit.session`'s.

@@ -6,12 +6,16 @@ get the bytes. :func:`kite_get` is the one place kitekit sends a request beside 
 ``kite.reqsession``, so the adapters mounted on it (pacing, retries, the session guard) apply, with the SDK's
 headers, proxies, TLS and timeout settings. Callers turn error answers into the SDK's exceptions with
 :func:`raise_error_answer`, as ``KiteConnect._request`` would.
+
+:func:`kite_call` sends the routes the SDK does not know at all (Kite's ``/alerts``) the same way, and returns
+the envelope's ``data`` as the SDK's own methods would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, NoReturn
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin
 
 from kitekit.wire.auth import authorization
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     import requests
     from kiteconnect import KiteConnect
 
-__all__ = ["kite_get", "raise_error_answer"]
+__all__ = ["kite_call", "kite_get", "raise_error_answer"]
 
 
 def kite_get(
@@ -38,13 +42,10 @@ def kite_get(
     Raises:
         requests.RequestException: the network failed (after the transport's retries).
     """
-    headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
-    if kite.api_key and kite.access_token:
-        headers["Authorization"] = authorization(kite.api_key, kite.access_token)
     response: requests.Response = kite.reqsession.get(
         urljoin(kite.root, path),
         params=params,
-        headers=headers,
+        headers=_headers(kite),
         verify=not kite.disable_ssl,
         allow_redirects=True,
         timeout=kite.timeout,
@@ -52,6 +53,58 @@ def kite_get(
         stream=stream,
     )
     return response
+
+
+def kite_call(
+    kite: KiteConnect,
+    method: str,
+    path: str,
+    params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    form: Mapping[str, str] | None = None,
+) -> Any:
+    """Send ``METHOD path`` as the SDK sends its own routes and return the envelope's ``data``.
+
+    Args:
+        kite: a logged-in client (its ``reqsession``, so the request is paced like every other).
+        method: ``GET``, ``POST``, ``PUT`` or ``DELETE``.
+        path: the route, e.g. ``/alerts``.
+        params: the query (pairs repeat a key, as ``uuid`` in ``DELETE /alerts?uuid=…&uuid=…``).
+        form: the urlencoded body.
+
+    Raises:
+        kiteconnect.exceptions.KiteException: Kite answered an error (its class by ``error_type``), or
+            something that is not its JSON envelope (DataException).
+        requests.RequestException: the network failed.
+    """
+    response: requests.Response = kite.reqsession.request(
+        method,
+        urljoin(kite.root, path),
+        params=params,
+        data=form,
+        headers=_headers(kite),
+        verify=not kite.disable_ssl,
+        allow_redirects=True,
+        timeout=kite.timeout,
+        proxies=kite.proxies,
+    )
+    content_type = response.headers.get("content-type", "")
+    if response.status_code >= 400:
+        raise_error_answer(kite, response.status_code, content_type, response.content, f"HTTP {response.status_code}")
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("status") != "success":
+        raise exception_class(ErrorType.DATA)(f"Unexpected answer to {method} {path}.", code=response.status_code)
+    return body.get("data")
+
+
+def _headers(kite: KiteConnect) -> dict[str, str]:
+    """Return the headers the SDK sends with each request (the Authorization header once logged in)."""
+    headers = {"X-Kite-Version": kite.kite_header_version, "User-Agent": kite._user_agent()}
+    if kite.api_key and kite.access_token:
+        headers["Authorization"] = authorization(kite.api_key, kite.access_token)
+    return headers
 
 
 def raise_error_answer(kite: KiteConnect, status: int, content_type: str, body: bytes, otherwise: str) -> NoReturn:

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
-__all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FaultConfig", "LoginMode", "OrderFaultConfig", "SimConfig"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_API_SECRET",
+    "FaultConfig",
+    "LoginMode",
+    "OrderFaultConfig",
+    "PostbackConfig",
+    "SimConfig",
+]
 
 DEFAULT_API_KEY = "kitekit_sim"
 DEFAULT_API_SECRET = "kitekit_sim_secret"  # noqa: S105 - a documented simulator default, not a credential
@@ -64,6 +72,29 @@ class OrderFaultConfig:
 
 
 @dataclass
+class PostbackConfig:
+    """Where order postbacks go (None: nowhere) and what goes wrong on the way; rates are shares 0..1.
+
+    Each update rolls the dice once per fault: ``drop_rate`` never sends it, ``duplicate_rate`` sends it twice,
+    ``reorder_rate`` holds it back ``reorder_hold_ms`` so later updates overtake it, ``forge_rate`` also sends a
+    forged copy (another status, a checksum signed with the wrong secret). Every post waits ``delay_ms`` plus
+    up to ``jitter_ms``.
+    """
+
+    url: str | None = None
+    drop_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    forge_rate: float = 0.0
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    reorder_hold_ms: float = 200.0
+    #: How long one post may take before it counts as failed (Kite does not retry a postback).
+    timeout_s: float = 5.0
+    seed: int | None = None
+
+
+@dataclass
 class SimConfig:
     """Everything the simulator needs besides its clock."""
 
@@ -91,6 +122,8 @@ class SimConfig:
     rate_tolerance: float = 0.1
     faults: FaultConfig = field(default_factory=FaultConfig)
     order_faults: OrderFaultConfig = field(default_factory=OrderFaultConfig)
+    #: Order postbacks: the URL each order update is POSTed to (``kitekit sim --postback-url``), and faults.
+    postbacks: PostbackConfig = field(default_factory=PostbackConfig)
     #: Order placements a user may make per calendar second, clock minute and trading day of the simulator's
     #: clock (429 beyond; docs/protocol.md §14).
     orders_per_second: int = 10

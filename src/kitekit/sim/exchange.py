@@ -5,7 +5,9 @@ market model's quotes for the instruments it watches, plus those the call names)
 publishes the order updates the engine produced to :class:`~kitekit.sim.updates.OrderUpdates` and records new
 orders in its own log (``GET /__sim/orders``). A background pump does the same catch-up every
 ``config.exchange_pump_s`` seconds for every account in memory (the simulator's own user's is loaded at start
-if it was saved), so resting orders, stops, GTTs and expiries happen without a request.
+if it was saved), so resting orders, stops, GTTs, expiries and alerts happen without a request. Each account
+keeps its alerts (:mod:`kitekit.sim.alerts`), judged every market second of a session and along the market's
+path across a gap; an ``ato`` alert's basket is placed through the engine when it fires.
 
 Each account is saved to ``exchange-<user_id>.json`` next to ``config.state_file`` (atomically); a damaged file
 is set aside with a warning and the user starts afresh. Several processes may keep one simulated world (every
@@ -26,7 +28,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,11 +40,15 @@ from kitekit.engine import Engine, EngineConfig, Liquidity
 from kitekit.engine.catchup import MinuteOf, feed_minute
 from kitekit.engine.path import MINUTE, Candle, PathPoint
 from kitekit.files import atomic_write
+from kitekit.sim.alerts import AlertBook, SimAlert, quote_item
 from kitekit.sim.config import SimConfig
 from kitekit.sim.instruments import SpecBook, market_quotes
-from kitekit.sim.market import Market
+from kitekit.sim.market import Market, Universe
 from kitekit.sim.mf import MfBook
+from kitekit.wire.alerts import AlertType, RhsType, attribute_value, basket_orders
+from kitekit.wire.envelope import RejectionError
 from kitekit.wire.history import Interval
+from kitekit.wire.postbacks import postback_payload
 
 __all__ = ["STARTING_HOLDINGS", "STATE_VERSION", "SimExchange", "UserAccount"]
 
@@ -98,6 +104,13 @@ class UserAccount:
     period: tuple[datetime, str] | None = None
     #: The account file's (mtime_ns, size) when this process last read or wrote it.
     seen: tuple[int, int] | None = None
+    #: The user's alerts (saved with the account).
+    alerts: AlertBook = field(default_factory=lambda: AlertBook(""))
+    #: The market moment the alerts were last judged at (once per market second).
+    alerts_judged: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.alerts.user_id = self.user_id
 
 
 class SimExchange:
@@ -171,6 +184,30 @@ class SimExchange:
                 acct.dirty |= mutates
                 self._settle(acct, now)
 
+    def run_alerts(self, user_id: str, action: Callable[[AlertBook, datetime], T], mutates: bool = True) -> T:
+        """Run ``action(book, now)`` on the user's alerts, after the account catches up with the clock.
+
+        Alerts due by now have fired before the call sees them. It blocks like :meth:`run`.
+        """
+        with self._held():
+            now = self.clock.now()
+            acct = self.account(user_id, now)
+            self._catch_up(acct, now)
+            # What the call adds or changes is judged from the next market second on, as Kite's next tick would.
+            acct.alerts_judged = self.market.point(now).moment
+            try:
+                return action(acct.alerts, now)
+            finally:
+                acct.dirty |= mutates
+                self._settle(acct, now)
+
+    def listed(self, exchange: str, tradingsymbol: str) -> bool:
+        """Return True if an alert may name ``exchange:tradingsymbol`` now (indices on ``INDICES`` too).
+
+        Call it inside :meth:`run_alerts` (the listing is the one at the exchange's current moment).
+        """
+        return _alert_row(self.specs.universe(), exchange, tradingsymbol) is not None
+
     def accepted_orders(self) -> list[dict[str, Any]]:
         """Return every order the exchange accepted, all users, oldest first (``GET /__sim/orders``)."""
         with self._lock:
@@ -229,31 +266,50 @@ class SimExchange:
         it watches (and ``tokens``) not yet fed at this moment."""
         self.specs.moment = now
         self._walk_the_gap(acct, now)
-        uni = self.specs.universe()
-        moment = self.market.point(now).moment
         wanted = set(acct.engine.watched_tokens())
         wanted.update(tokens)
-        stale = [t for t in wanted if acct.fed.get(t) != moment]
-        if not stale:
+        if not self._feed(acct, wanted, now):
             acct.engine.advance(now)
-            return
-        quotes = market_quotes(self.market, uni, stale, now)
+        self._judge_alerts(acct, now)
+
+    def _feed(self, acct: UserAccount, tokens: Iterable[int], now: datetime) -> bool:
+        """Feed the engine the quote at ``now`` of each of ``tokens`` not yet fed at this moment; return if any was."""
+        moment = self.market.point(now).moment
+        stale = [t for t in tokens if acct.fed.get(t) != moment]
+        if not stale:
+            return False
+        quotes = market_quotes(self.market, self.specs.universe(), stale, now)
         for quote in quotes:
             acct.fed[quote.instrument_token] = moment
         acct.engine.on_quotes(quotes, now)
+        return True
 
     def _walk_the_gap(self, acct: UserAccount, now: datetime) -> None:
         """Feed the minute candles since the account's last moment, as paths through what rests (a world that went
         on while no simulator ran, or a pump that fell behind): a limit fills at its price when the market
         reached it, not at whatever the price is now. See :mod:`kitekit.engine.catchup`."""
         since = acct.engine.now
-        levels = acct.engine.resting_levels()
-        if not levels or (now - since).total_seconds() < GAP_S:
+        if (now - since).total_seconds() < GAP_S:
             return
+        levels = acct.engine.resting_levels()
         uni = self.specs.universe()
+        # Alerts on a last price against a number are judged on the path too: the price may have crossed and
+        # come back while nothing ran. Other conditions are judged at the moment caught up to.
+        on_path = {
+            a.uuid: row
+            for a in acct.alerts.enabled()
+            if a.terms.lhs_attribute == "LastTradedPrice" and a.terms.rhs_type is RhsType.CONSTANT
+            if (row := _alert_row(uni, a.terms.lhs_exchange, a.terms.lhs_tradingsymbol)) is not None
+        }
+        if not levels and not on_path:
+            return
         first = since.replace(second=0, microsecond=0)
         by_minute: dict[datetime, list[MinuteOf]] = {}
-        for token in levels:
+        # In the order of what rests first: at one moment, instruments are fed in the order given.
+        watched = list(levels) + [
+            t for t in dict.fromkeys(int(uni.token[r]) for r in on_path.values()) if t not in levels
+        ]
+        for token in watched:
             row = uni.by_token.get(token)
             if row is None:
                 continue  # expired since: its last day was settled by the engine's own day cycle
@@ -265,7 +321,86 @@ class SimExchange:
                     by_minute.setdefault(candle.start, []).append(MinuteOf(token, candle, start if inside else None))
         for minute in sorted(by_minute):
             feed_minute(acct.engine, by_minute[minute])
+            if on_path:
+                self._alerts_on_path(acct, by_minute[minute], since, now)
         acct.fed.clear()
+
+    # -- alerts --------------------------------------------------------------------------------------
+    def _judge_alerts(self, acct: UserAccount, now: datetime) -> None:
+        """Fire the enabled alerts whose condition holds at ``now`` (judged once per market second, in a session)."""
+        alerts = acct.alerts.enabled()
+        if not alerts:
+            return
+        point = self.market.point(now)
+        if not point.live or acct.alerts_judged == point.moment:
+            return
+        acct.alerts_judged = point.moment
+        uni = self.specs.universe()
+        items = self._items(uni, {k for a in alerts for k in a.keys}, now)
+        for alert in alerts:
+            t = alert.terms
+            lhs_item = items.get(t.lhs_key)
+            rhs_item = items.get(t.rhs_key) if t.rhs_key is not None else None
+            if lhs_item is None or (t.rhs_key is not None and rhs_item is None):
+                continue  # an instrument no longer listed (an expired contract): nothing to judge it on
+            lhs = attribute_value(t.lhs_attribute, lhs_item)
+            rhs = t.rhs_constant if rhs_item is None else attribute_value(t.rhs_attribute, rhs_item)
+            if lhs is not None and rhs is not None and t.operator.holds(lhs, rhs):
+                self._fire(acct, alert, now, [lhs_item] if rhs_item is None else [lhs_item, rhs_item])
+
+    def _alerts_on_path(self, acct: UserAccount, minute: list[MinuteOf], since: datetime, now: datetime) -> None:
+        """Fire the last-price alerts a minute's candle reached (in the minute of ``since``, from that point on)."""
+        uni = self.specs.universe()
+        candles = {m.instrument_token: m for m in minute}
+        for alert in acct.alerts.enabled():
+            t = alert.terms
+            if t.lhs_attribute != "LastTradedPrice" or t.rhs_type is not RhsType.CONSTANT:
+                continue
+            row = _alert_row(uni, t.lhs_exchange, t.lhs_tradingsymbol)
+            got = candles.get(int(uni.token[row])) if row is not None else None
+            if got is None:
+                continue
+            candle = got.candle
+            if got.start is not None:  # the minute the gap began in: only its rest is new
+                low, high = sorted((got.start.price, candle.close))
+            else:
+                low, high = candle.low, candle.high
+            if not t.operator.reached_within(low, high, t.rhs_constant):
+                continue
+            at = max(acct.engine.now, min(candle.start + MINUTE - timedelta(seconds=1), now), since)
+            item = self._items(uni, [t.lhs_key], at).get(t.lhs_key)
+            if item is not None:
+                item["last_price"] = t.rhs_constant  # the price the path reached, where the minute's end may not be
+                self._fire(acct, alert, at, [item])
+
+    def _items(self, uni: Universe, keys: Iterable[str], at: datetime) -> dict[str, dict[str, Any]]:
+        """Return the market of each listed key at ``at`` as quote items (:func:`~kitekit.sim.alerts.quote_item`)."""
+        found = [(k, row) for k in keys if (row := _alert_row(uni, *k.split(":", 1))) is not None]
+        if not found:
+            return {}
+        snap = self.market.snapshot(uni, np.array([row for _, row in found], dtype=np.int64), at)
+        return {k: quote_item(snap, i, *k.split(":", 1)) for i, (k, _) in enumerate(found)}
+
+    def _fire(self, acct: UserAccount, alert: SimAlert, at: datetime, meta: list[dict[str, Any]]) -> None:
+        """Fire ``alert`` at ``at``: place an ato alert's basket through the engine, then record the firing."""
+        results: list[dict[str, Any]] | None = None
+        if alert.terms.type is AlertType.ATO and alert.terms.basket is not None:
+            results = []
+            orders = basket_orders(alert.terms.basket)
+            # The basket's instruments are quoted at the firing moment first: a market order fills on the
+            # market of that moment, not on whatever quote the engine last had.
+            tokens = [t for _, f in orders if (t := self.specs.token_of(f["exchange"], f["tradingsymbol"])) is not None]
+            self._feed(acct, tokens, at)
+            for variety, form in orders:
+                outcome: dict[str, Any] = {"exchange": form["exchange"], "tradingsymbol": form["tradingsymbol"]}
+                try:
+                    placed = acct.engine.place_order(variety, form, at)
+                    outcome.update(status="success", order_id=placed["order_id"])
+                except RejectionError as exc:
+                    outcome.update(status="failed", error=exc.as_kite())
+                results.append(outcome)
+        acct.alerts.fired(alert, at, meta, results)
+        acct.dirty = True
 
     def tick(self) -> None:
         """Catch every loaded account up with the clock (the pump calls this; tests may too)."""
@@ -305,14 +440,7 @@ class SimExchange:
 
     def _postback(self, user_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """Return an order update as Kite pushes it: the order plus the postback fields (docs/protocol.md §15.8)."""
-        signed = f"{update['order_id']}{update['order_timestamp']}{self.config.api_secret}"
-        return {
-            "user_id": user_id,
-            "unfilled_quantity": update["quantity"] - update["filled_quantity"],
-            "app_id": self.app_id,
-            "checksum": hashlib.sha256(signed.encode()).hexdigest(),
-            **update,
-        }
+        return postback_payload(update, user_id, self.app_id, self.config.api_secret)
 
     # -- the pump ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -371,6 +499,7 @@ class SimExchange:
             "engine": acct.engine.to_state(),
             "mf": acct.mf.to_state(),
             "accepted": list(acct.accepted.values()),
+            "alerts": acct.alerts.to_state(),
         }
         try:
             atomic_write(path, json.dumps(state, separators=(",", ":")).encode(), mode=0o600)
@@ -401,6 +530,7 @@ class SimExchange:
             engine = Engine.from_state(raw["engine"], self.specs.resolve, config, liquidity=self.liquidity)
             mf = MfBook(user_id, self.market.calendar, config.seed, raw["mf"])
             accepted = {e["order_id"]: dict(e) for e in raw["accepted"]}
+            alerts = AlertBook(user_id, raw.get("alerts", ()))  # absent from files saved before alerts existed
         except Exception as exc:  # anything in a damaged file: set it aside, never stop the simulator
             aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             try:
@@ -409,4 +539,15 @@ class SimExchange:
                 aside = path
             log.warning("the simulated account file %s is damaged (%s); set aside as %s", path, exc, aside.name)
             return None
-        return UserAccount(user_id, engine, mf, generation, accepted, seen=self._stamp(user_id))
+        return UserAccount(user_id, engine, mf, generation, accepted, seen=self._stamp(user_id), alerts=alerts)
+
+
+def _alert_row(uni: Universe, exchange: str, tradingsymbol: str) -> int | None:
+    """Return the universe row of an alert's ``exchange:tradingsymbol``: an ``INDICES`` one is NSE's or BSE's."""
+    if exchange != "INDICES":
+        return uni.by_key.get(f"{exchange}:{tradingsymbol}")
+    for listing in ("NSE", "BSE"):
+        row = uni.by_key.get(f"{listing}:{tradingsymbol}")
+        if row is not None and uni.segment[row] == "INDICES":
+            return row
+    return None

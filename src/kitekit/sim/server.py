@@ -161,6 +161,7 @@ class SimServer:
             self._server_for().run(sockets=[self.bind()])
         finally:
             self.sim.exchange.stop()
+            self.sim.postbacks.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and release the port."""
@@ -170,6 +171,7 @@ class SimServer:
             self._thread.join(timeout)
             self._thread = None
         self.sim.exchange.stop()
+        self.sim.postbacks.close()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

@@ -1,7 +1,8 @@
 """Order updates inside the simulator: the exchange publishes each change, every listener of that user gets it.
 
 The exchange (REST order routes) publishes an order's postback-shaped payload whenever its state changes; the
-WebSocket feed subscribes per connection and sends each as a ``{"type": "order", "data": …}`` text frame.
+WebSocket feed subscribes per connection and sends each as a ``{"type": "order", "data": …}`` text frame; the
+postback sender taps every user's updates (:attr:`OrderUpdates.taps`).
 Publishing never blocks and never fails: a listener that falls behind loses its oldest updates, counted in
 ``dropped``, rather than slowing the order routes down.
 """
@@ -43,6 +44,9 @@ class OrderUpdates:
         self._subscriptions: list[Subscription] = []
         #: Every update published, by user id (for tests and ``/__sim`` counters).
         self.published: dict[str, int] = {}
+        #: Called with (user_id, update) for every update of every user, after the listeners are queued: the
+        #: postback sender. A tap must return at once (it runs on the exchange's thread, under its lock).
+        self.taps: list[Callable[[str, dict[str, Any]], None]] = []
 
     def subscribe(self, user_id: str, wake: Callable[[], None] | None = None) -> Subscription:
         """Start receiving ``user_id``'s updates; ``wake`` runs (from the publishing thread) after each one."""
@@ -70,3 +74,5 @@ class OrderUpdates:
         for sub in listeners:
             if sub.wake is not None:
                 sub.wake()
+        for tap in self.taps:
+            tap(user_id, update)

@@ -1,5 +1,5 @@
-"""The simulator's own admin API under ``/__sim``: counters, faults, forced expiry, app settings, limits, and the
-exchange (its own view of every accepted order, order faults, a fresh account).
+"""The simulator's own admin API under ``/__sim``: counters, faults, forced expiry, app settings, limits, the
+exchange (its own view of every accepted order, order faults, a fresh account), and order postbacks.
 
 Not part of Kite. Faults never apply here, so a test can always reach it to change or clear them.
 """
@@ -23,7 +23,16 @@ from kitekit.sim.http.edge import error_response, json_of, success_response
 if TYPE_CHECKING:
     from kitekit.sim.http.state import SimState
 
-__all__ = ["PREFIX", "app_payload", "info_payload", "order_faults_payload", "reset_user", "routes", "update_app"]
+__all__ = [
+    "PREFIX",
+    "app_payload",
+    "info_payload",
+    "order_faults_payload",
+    "postbacks_payload",
+    "reset_user",
+    "routes",
+    "update_app",
+]
 
 #: Where the admin API is mounted.
 PREFIX = "/__sim"
@@ -58,6 +67,7 @@ def info_payload(sim: SimState) -> dict[str, Any]:
         "order_faults_injected": {str(k): v for k, v in sim.order_faults.injected.items()},
         "orders_capped": sim.order_caps.rejected,
         "orders_accepted": len(sim.exchange.accepted_orders()),
+        "postbacks": dict(sim.postbacks.counts),
         "requests": dict(sim.requests),
     }
 
@@ -96,6 +106,17 @@ def order_faults_payload(sim: SimState) -> dict[str, Any]:
         **asdict(sim.order_faults.config),
         "next": sim.order_faults.pending(),
         "injected": {str(k): v for k, v in sim.order_faults.injected.items()},
+    }
+
+
+def postbacks_payload(sim: SimState) -> dict[str, Any]:
+    """Return the postback settings (URL and faults), what is still to go out, and the counters."""
+    sender = sim.postbacks
+    return {
+        **asdict(sender.config),
+        "pending": sender.pending(),
+        "counts": dict(sender.counts),
+        "answers": {str(k): v for k, v in sender.answers.items()},
     }
 
 
@@ -176,6 +197,20 @@ def routes(sim: SimState) -> list[BaseRoute]:
                 return error_response(invalid_input(str(exc)))
         return success_response(order_faults_payload(sim))
 
+    async def postbacks(request: Request) -> Response:
+        """``GET|PUT|DELETE /__sim/postbacks``: read, change (JSON body: url and faults) or clear postback faults."""
+        if request.method == "DELETE":
+            sim.postbacks.clear_faults()
+        elif request.method == "PUT":
+            try:
+                body = await json_of(request)
+                if not isinstance(body, dict):
+                    raise ValueError("send a JSON object of postback settings")
+                sim.postbacks.update(**body)
+            except ValueError as exc:  # a body that is not JSON is a ValueError too
+                return error_response(invalid_input(str(exc)))
+        return success_response(postbacks_payload(sim))
+
     async def reset(request: Request) -> Response:
         """``POST /__sim/reset`` (JSON ``{user_id?}`` optional): a fresh account, starting holdings and funds."""
         try:
@@ -195,5 +230,6 @@ def routes(sim: SimState) -> list[BaseRoute]:
         Route("/rate-limits/reset", reset_limits, methods=["POST"]),
         Route("/orders", orders, methods=["GET"]),
         Route("/order-faults", order_faults, methods=["GET", "PUT", "DELETE"]),
+        Route("/postbacks", postbacks, methods=["GET", "PUT", "DELETE"]),
         Route("/reset", reset, methods=["POST"]),
     ]

@@ -1,8 +1,8 @@
 """The simulator's ASGI app (:class:`SimApp`): the routes of every Kite area behind the middleware.
 
 Only ``sim/http/`` knows Starlette. Each area module (``login``, ``session``, ``user``, ``ticker``, ``market``,
-``orders``, ``portfolio``, ``gtt``, ``margins``, ``mf``, ``admin``) exposes ``routes(sim)`` over the state of
-:mod:`.state` (whose ``api()`` wraps API handlers with authentication, rate limiting and Kite's envelope); this
+``orders``, ``portfolio``, ``gtt``, ``alerts``, ``margins``, ``mf``, ``admin``) exposes ``routes(sim)`` over the
+state of :mod:`.state` (whose ``api()`` wraps API handlers with authentication, rate limiting and Kite's envelope); this
 module registers them, logs each request with its secrets redacted, guards the admin API, injects faults, and
 answers unknown routes, wrong methods and crashes with Kite's error envelope.
 """
@@ -29,7 +29,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kitekit.clock import Clock
 from kitekit.redact import SECRET_PARAMS
 from kitekit.sim.faults import Fault, FaultInjector
-from kitekit.sim.http import admin, gtt, login, margins, market, mf, orders, portfolio, session, ticker, user
+from kitekit.sim.http import (
+    admin,
+    alerts,
+    gtt,
+    login,
+    margins,
+    market,
+    mf,
+    orders,
+    portfolio,
+    session,
+    ticker,
+    user,
+)
 from kitekit.sim.http.edge import drop_connection, error_response, json_response
 from kitekit.sim.http.state import SimState
 from kitekit.wire.envelope import ErrorType, RejectionError, error_body
@@ -241,6 +254,7 @@ class SimApp(SimState):
             *orders.routes(self),
             *portfolio.routes(self),
             *gtt.routes(self),
+            *alerts.routes(self),
             *margins.routes(self),
             *mf.routes(self),
             Mount(admin.PREFIX, routes=admin.routes(self)),

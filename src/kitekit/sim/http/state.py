@@ -23,6 +23,7 @@ from kitekit.sim.faults import FaultInjector, OrderFaults
 from kitekit.sim.feed import Feed
 from kitekit.sim.http.edge import Handler, error_response, form_of, json_response, success_response
 from kitekit.sim.market import Market
+from kitekit.sim.postbacks import PostbackSender
 from kitekit.sim.ratelimit import OrderCaps, RateLimiter
 from kitekit.sim.updates import OrderUpdates
 from kitekit.wire.envelope import RejectionError, rate_limited_body
@@ -32,7 +33,7 @@ __all__ = ["SimState"]
 
 
 class SimState:
-    """The simulator's state: its clock, market, logins, exchange, feed, limits and faults."""
+    """The simulator's state: its clock, market, logins, exchange, feed, postbacks, limits and faults."""
 
     def __init__(
         self,
@@ -54,6 +55,9 @@ class SimState:
         self.order_updates = OrderUpdates()
         #: Every user's account, orders and funds on the matching engine.
         self.exchange = SimExchange(self.config, self.clock, self.market, self.order_updates.publish)
+        #: Posts every order update Kite posts to ``config.postbacks.url`` (when one is set), with its faults.
+        self.postbacks = PostbackSender(self.config.postbacks)
+        self.order_updates.taps.append(self.postbacks.offer)
         self.order_faults = OrderFaults(self.config.order_faults)
         self.order_caps = OrderCaps(
             self.config.orders_per_minute, self.config.orders_per_day, self.config.orders_per_second

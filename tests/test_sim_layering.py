@@ -9,8 +9,9 @@ import kitekit.sim
 
 SIM = Path(kitekit.sim.__file__).parent
 # What sim/ may import from kitekit: itself, the shared protocol, the matching engine (shared with the paper
-# broker, as the house style allows), and foundations with no I/O at import.
-ALLOWED = {"sim", "wire", "engine", "clock", "sessionclock", "markethours", "files", "errors"}
+# broker, as the house style allows), foundations with no I/O at import, and the options maths (pure numpy,
+# no I/O, no clock): the simulator prices its options with the very functions the analytics invert.
+ALLOWED = {"sim", "wire", "engine", "clock", "sessionclock", "markethours", "files", "errors", "options"}
 # Where Starlette may appear: the HTTP edge only.
 STARLETTE_OK = {"http"}
 

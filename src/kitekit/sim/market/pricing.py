@@ -1,12 +1,24 @@
-"""Derivative prices from the underlying: futures with cost of carry, options with Black-76 and a smile."""
+"""Derivative prices from the underlying: futures with cost of carry, options with Black-76 and a smile.
+
+Options are priced by :mod:`kitekit.options` itself (discounted Black-76 on the futures price for their
+expiry), so the client's analytics read the simulator's chains back as the smile below, exactly up to the
+tick rounding of quoted prices. The smile is free of static arbitrage: its total variance σ(k)² τ at a fixed
+log-moneyness k grows with τ (no calendar arbitrage), and call prices fall and stay convex in the strike on
+every listed strike (no vertical or butterfly arbitrage; ``tests/test_options_sim.py`` checks the whole chain).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SECONDS_PER_YEAR", "black76", "futures_price", "smile_vol"]
+from kitekit.options import DEFAULT_RATE, black_price
+
+__all__ = ["RISK_FREE_RATE", "SECONDS_PER_YEAR", "black76", "futures_price", "smile_vol"]
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
+#: The simulated world's risk-free rate, which discounts option premiums: the analytics' default rate, so a
+#: chain analysed with defaults shows the smile the simulator priced.
+RISK_FREE_RATE = DEFAULT_RATE
 
 
 def futures_price(spot: np.ndarray, carry: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -20,26 +32,8 @@ def smile_vol(base: np.ndarray, forward: np.ndarray, strike: np.ndarray) -> np.n
     return base * (1.0 - 0.35 * x + 2.0 * x * x)
 
 
-def _ncdf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz & Stegun 7.1.26 erf approximation (|error| < 1.5e-7): numpy has no erf and we avoid scipy.
-    z = np.abs(x) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = 1.0 - poly * np.exp(-z * z)
-    return 0.5 * (1.0 + np.sign(x) * erf)
-
-
 def black76(
     forward: np.ndarray, strike: np.ndarray, tau: np.ndarray, vol: np.ndarray, is_call: np.ndarray
 ) -> np.ndarray:
-    """Return undiscounted Black-76 option prices; intrinsic value once ``tau`` reaches zero."""
-    forward, strike, tau, vol, is_call = np.broadcast_arrays(forward, strike, tau, vol, is_call)
-    intrinsic = np.where(is_call, np.maximum(forward - strike, 0.0), np.maximum(strike - forward, 0.0))
-    live = tau > 1e-9
-    sd = vol * np.sqrt(np.where(live, tau, 1.0))
-    d1 = (np.log(forward / strike) + 0.5 * sd * sd) / sd
-    d2 = d1 - sd
-    call = forward * _ncdf(d1) - strike * _ncdf(d2)
-    put = strike * _ncdf(-d2) - forward * _ncdf(-d1)
-    value = np.where(is_call, call, put)
-    return np.where(live, np.maximum(value, intrinsic), intrinsic)
+    """Return Black-76 option prices discounted at :data:`RISK_FREE_RATE`; intrinsic value once ``tau`` is zero."""
+    return black_price(forward, strike, np.maximum(tau, 0.0), RISK_FREE_RATE, vol, is_call)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from vollib.black import black as vollib_black
 from vollib.black.greeks import analytical as vollib_greeks
 from vollib.black.implied_volatility import implied_volatility as vollib_iv
 
-from kitekit.options import NoIV, black_price, greeks, implied_vol, normalised_otm
+from kitekit.options import NoIV, black_price, greeks, implied_greeks, implied_vol, normalised_otm
+from kitekit.options.implied import CHUNK
+from kitekit.options.normal import norm_cdf
 
 HOUR = 1 / (365 * 24)
 
@@ -141,3 +145,52 @@ def test_the_normalised_price_is_symmetric_and_bounded() -> None:
     b = normalised_otm(x, s)
     assert ((b > 0) & (b < np.exp(x / 2))).all()
     assert np.all(np.diff(b) < 0)  # further out of the money, cheaper
+
+
+def test_the_normal_distribution_is_exact_to_1e_15_in_every_interval_and_the_far_tail() -> None:
+    # Cody's three intervals meet at |z|/sqrt(2) = 0.46875 and 4; math.erfc is the reference (correctly rounded
+    # to about an ulp), on the same w = -z/sqrt(2) so that only the approximation differs.
+    z = np.concatenate((np.linspace(-37.0, 9.0, 20_001), [-0.66291, -0.66292, -5.6568, -5.6569, 0.0]))
+    w = z * -math.sqrt(0.5)
+    expected = np.array([0.5 * math.erfc(v) for v in w])
+    got = norm_cdf(z)
+    assert np.max(np.abs(got / expected - 1)) < 1e-13  # the far tail loses ~y² ulps in exp(-y²)
+    near = np.abs(z) < 8
+    assert np.max(np.abs(got[near] / expected[near] - 1)) < 2e-15
+    assert norm_cdf(np.array([-np.inf, np.inf])).tolist() == [0.0, 1.0]
+    assert np.isnan(norm_cdf(np.nan))
+    assert norm_cdf(np.zeros((2, 3))).shape == (2, 3)
+
+
+def test_implied_greeks_gives_the_numbers_of_implied_vol_then_greeks() -> None:
+    f, k, t, v, r, call = grid()
+    price = black_price(f, k, t, r, v, call)
+    price[::17] = np.nan  # untraded: no IV, no greeks
+    iv, g = implied_greeks(price, f, k, t, r, call)
+    alone = implied_vol(price, f, k, t, r, call)
+    assert np.array_equal(iv.vol, alone.vol, equal_nan=True) and np.array_equal(iv.reason, alone.reason)
+    separate = greeks(f, k, t, r, alone.vol, call)
+    for name in ("delta", "gamma", "theta", "vega", "rho", "price"):
+        ours, theirs = getattr(g, name), getattr(separate, name)
+        assert np.array_equal(np.isnan(ours), np.isnan(theirs)), name
+        big = np.abs(theirs) > 1e-12
+        # The fused price is the option's own price: equal to the model's at the IV up to the IV's conditioning.
+        assert np.max(np.abs(ours[big] / theirs[big] - 1)) < 1e-9, name
+
+
+def test_a_batch_larger_than_a_chunk_solves_as_its_parts_do() -> None:
+    rng = np.random.default_rng(7)
+    n = 3 * CHUNK + 17
+    k = 100.0 * np.exp(rng.uniform(-0.5, 0.5, n))
+    t = np.exp(rng.uniform(np.log(HOUR), 0.0, n))
+    call = rng.random(n) < 0.5
+    price = black_price(100.0, k, t, 0.065, rng.uniform(0.05, 1.0, n), call)
+    price[5 * CHUNK // 2] = -1.0  # a bad input in the middle of a chunk
+    whole, g = implied_greeks(price, 100.0, k, t, 0.065, call)  # forward and rate scalars, broadcast per chunk
+    for start in range(0, n, 1000):
+        part = slice(start, start + 1000)
+        piece, pg = implied_greeks(price[part], 100.0, k[part], t[part], 0.065, call[part])
+        assert np.array_equal(whole.vol[part], piece.vol, equal_nan=True)
+        assert np.array_equal(whole.reason[part], piece.reason)
+        assert np.array_equal(g.delta[part], pg.delta, equal_nan=True)
+    assert whole.reason[5 * CHUNK // 2] == NoIV.BAD_INPUT

@@ -22,7 +22,7 @@ from kitekit.options.chain import (
 )
 from kitekit.options.expiry import EXPIRY_TIME, SECONDS_PER_YEAR, expiry_moment, years_to_expiry
 from kitekit.options.greeks import Greeks, greeks
-from kitekit.options.implied import REASONS, ImpliedVol, NoIV, implied_vol
+from kitekit.options.implied import REASONS, ImpliedVol, NoIV, implied_greeks, implied_vol
 
 #: The risk-free rate used when none is given: about India's 91-day treasury bill yield (6.5%), which is also
 #: the simulator's (its futures carry and option discounting).
@@ -44,6 +44,7 @@ __all__ = [
     "build_up",
     "expiry_moment",
     "greeks",
+    "implied_greeks",
     "implied_vol",
     "intrinsic",
     "max_pain",

@@ -14,10 +14,23 @@ import numpy as np
 
 from kitekit.options.normal import norm_cdf
 
-__all__ = ["ArrayLike", "black_price", "intrinsic", "normalised_otm"]
+__all__ = ["ArrayLike", "black_price", "flat", "intrinsic", "normalised_otm"]
 
 #: What the functions take: a number or an array of them (broadcast together).
 ArrayLike = np.ndarray | float | int | bool
+
+
+def flat(*values: ArrayLike, is_call: ArrayLike) -> tuple[list[np.ndarray], np.ndarray, tuple[int, ...]]:
+    """Return ``values`` as flat float64 arrays and ``is_call`` as a flat bool array, broadcast together; and the shape.
+
+    A scalar becomes a full column that can be sliced; an input already of that shape may come back as a view of
+    itself (callers only read them).
+    """
+    arrays = [np.asarray(v, dtype=np.float64) for v in values]
+    calls = np.asarray(is_call, dtype=bool)
+    shape = np.broadcast_shapes(*(a.shape for a in arrays), calls.shape)
+    out = [a.ravel() if a.shape == shape else np.broadcast_to(a, shape).ravel() for a in arrays]
+    return out, calls.ravel() if calls.shape == shape else np.broadcast_to(calls, shape).ravel(), shape
 
 
 def normalised_otm(x: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kitekit.options.greeks import greeks
-from kitekit.options.implied import REASONS, NoIV, implied_vol
+from kitekit.options.implied import REASONS, NoIV, implied_greeks
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -221,8 +220,7 @@ def analyse_chain(
     prices = np.where(prices > 0, prices, np.nan)  # Kite quotes 0 for a contract that never traded
     k2 = np.concatenate((strikes, strikes))
     is_call = np.arange(2 * n) < n
-    iv = implied_vol(prices, forward, k2, tau, rate, is_call)
-    g = greeks(forward, k2, tau, rate, iv.vol, is_call)
+    iv, g = implied_greeks(prices, forward, k2, tau, rate, is_call)
     columns: dict[str, np.ndarray] = {}
     for name, side, part in (("ce", calls, slice(0, n)), ("pe", puts, slice(n, 2 * n))):
         oi_change = side.oi - side.prev_oi

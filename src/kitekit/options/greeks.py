@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kitekit.options.black76 import ArrayLike
-from kitekit.options.normal import norm_cdf
+from kitekit.options.black76 import ArrayLike, flat
+from kitekit.options.normal import cdf_flat
 
-__all__ = ["Greeks", "greeks"]
+__all__ = ["Greeks", "greeks", "greeks_of"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 DAYS_PER_YEAR = 365.0
@@ -57,29 +57,69 @@ def greeks(
             (delta 0 or ±discount factor, gamma and vega 0).
         is_call: True for calls, False for puts.
     """
-    arrays = [np.asarray(a, dtype=np.float64) for a in (forward, strike, tau, rate, vol)]
-    shape = np.broadcast_shapes(*(a.shape for a in arrays), np.shape(is_call))
-    f, k, t, r, v = (np.broadcast_to(a, shape).ravel() for a in arrays)
-    theta_sign = np.where(np.broadcast_to(np.asarray(is_call, dtype=bool), shape).ravel(), 1.0, -1.0)
-    with np.errstate(all="ignore"):
-        root_t = np.sqrt(t)
-        sd = v * root_t
-        live = sd > 0
-        safe = np.where(live, sd, 1.0)
-        d1 = np.log(f / k) / safe + 0.5 * safe
+    (f, k, t, r, v), call, shape = flat(forward, strike, tau, rate, vol, is_call=is_call)
+    with np.errstate(all="ignore"):  # zero vols and expiries divide by zero; their values are set after
+        parts = greeks_of(f, k, t, r, v, call, x=np.log(f / k), root_t=np.sqrt(t), discount=np.exp(-r * t))
+    return Greeks(*(a.reshape(shape) for a in parts))
+
+
+def greeks_of(
+    f: np.ndarray,
+    k: np.ndarray,
+    t: np.ndarray,
+    r: np.ndarray,
+    v: np.ndarray,
+    call: np.ndarray,
+    *,
+    x: np.ndarray,
+    root_t: np.ndarray,
+    discount: np.ndarray,
+    price: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Return [price, delta, gamma, theta, vega, rho] of flat arrays, from what the caller has already computed.
+
+    Args:
+        f: forwards.
+        k: strikes.
+        t: years to expiry.
+        r: rates.
+        v: volatilities.
+        call: True for calls.
+        x: ln(f / k).
+        root_t: sqrt(t).
+        discount: e^(-r t).
+        price: the options' discounted prices when known (an implied volatility's own price): it spares the
+            second half of the normal distribution's work; None to compute Black-76's.
+
+    Call it inside ``np.errstate(all="ignore")``: zero vols and expired options divide by zero before their
+    values are set.
+    """
+    theta_sign = np.where(call, 1.0, -1.0)
+    sd = v * root_t
+    live = sd > 0  # False for NaN, zero vol and expired options
+    everywhere = bool(live.all())
+    if everywhere:
+        d1 = x / sd + 0.5 * sd
+    else:
+        sd = np.where(live, sd, 1.0)
         # Without time value the option is its intrinsic value: d1 and d2 are ±inf on its side of the strike.
-        d1 = np.where(live, d1, np.where(f > k, np.inf, -np.inf))
-        d2 = np.where(live, d1 - sd, d1)
-        n = f.size
-        cdf = norm_cdf(np.concatenate((theta_sign * d1, theta_sign * d2)))
-        disc = np.exp(-r * t)
-        price = theta_sign * disc * (f * cdf[:n] - k * cdf[n:])
-        density = np.where(live, _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1), 0.0)
-        delta = theta_sign * disc * cdf[:n]
-        gamma = np.where(live, disc * density / (f * safe), 0.0)
-        vega = f * disc * density * root_t
-        theta = (r * price - np.where(live, vega * v / (2.0 * t), 0.0)) / DAYS_PER_YEAR
-        values = [price, delta, gamma, theta, 0.01 * vega, -0.01 * t * price]
+        d1 = np.where(live, x / sd + 0.5 * sd, np.where(f > k, np.inf, -np.inf))
+    n = f.size
+    if price is None:
+        d2 = d1 - sd if everywhere else np.where(live, d1 - sd, d1)
+        cdf = cdf_flat(np.concatenate((theta_sign * d1, theta_sign * d2)))
+        price = theta_sign * discount * (f * cdf[:n] - k * cdf[n:])
+    else:
+        cdf = cdf_flat(theta_sign * d1)
+    density = _INV_SQRT_2PI * np.exp(-0.5 * d1 * d1)  # 0 at ±inf
+    delta = theta_sign * discount * cdf[:n]
+    gamma = discount * density / (f * sd)
+    vega = f * discount * density * root_t
+    theta = r * price - vega * v / (2.0 * t)
+    if not everywhere:
+        # A zero vol has no time value to lose, and an expired or NaN-vol option has no greeks at all.
         gone = ~(t > 0) | np.isnan(v)
-        out = [np.where(gone, np.nan, a).reshape(shape) for a in values]
-    return Greeks(*out)
+        theta = np.where(live, theta, r * price)
+        parts = [price, delta, np.where(live, gamma, 0.0), theta, vega]
+        price, delta, gamma, theta, vega = (np.where(gone, np.nan, a) for a in parts)
+    return [price, delta, gamma, theta / DAYS_PER_YEAR, 0.01 * vega, -0.01 * t * price]

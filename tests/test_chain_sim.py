@@ -44,6 +44,19 @@ def test_a_weekly_chain_on_the_simulator_reads_back_as_a_smooth_smile_at_a_parit
     assert np.isfinite(got.pcr_oi) and got.max_pain in got.strikes and got.atm_strike in got.strikes
 
 
+def test_index_options_have_a_skew_puts_richer_than_calls_away_from_the_money(
+    sim_instruments: InstrumentStore, data: MarketData, sim_clock: ManualClock
+) -> None:
+    for expiry in sim_instruments.expiries("NIFTY")[:3]:
+        got = chain(sim_instruments, data, "NIFTY", expiry, clock=sim_clock)
+        k, iv = got.smile()
+        put_97, put_95, call_103 = np.interp(np.log([0.97, 0.95, 1.03]), np.log(k / got.forward), iv)
+        # Out of the money at the same distance: the put's IV above the ATM's, the call's below it.
+        assert put_97 > got.atm_iv + 0.01 > got.atm_iv > call_103 + 0.005, expiry
+        # Further out the put wing keeps rising.
+        assert put_95 > put_97, expiry
+
+
 def test_a_monthly_chain_is_valued_on_its_future_and_has_no_static_arbitrage(
     sim_instruments: InstrumentStore, data: MarketData, sim_clock: ManualClock
 ) -> None:
@@ -51,8 +64,12 @@ def test_a_monthly_chain_is_valued_on_its_future_and_has_no_static_arbitrage(
     assert future.expiry is not None
     got = chain(sim_instruments, data, "NIFTY", future.expiry, clock=sim_clock)
     assert got.forward_source == "future"
-    cols, k, tick = got.columns, got.strikes, 0.05
-    call, put = cols["ce_ltp"], cols["pe_ltp"]
+    cols, tick = got.columns, 0.05
+    # The strikes that trade: far out of the money nothing does (no last price), and no bound binds a price
+    # that does not exist.
+    traded = (cols["ce_ltp"] > 0) & (cols["pe_ltp"] > 0)
+    assert traded.sum() > 20 and (~traded).any() and np.ptp(np.flatnonzero(traded)) == traded.sum() - 1
+    k, call, put = got.strikes[traded], cols["ce_ltp"][traded], cols["pe_ltp"][traded]
     disc = np.exp(-DEFAULT_RATE * got.tau)
     # Vertical: calls fall and puts rise with the strike, by no more than the discounted strike step.
     assert (np.diff(call) <= tick).all() and (np.diff(put) >= -tick).all()
@@ -119,6 +136,23 @@ def test_kitekit_chain_shows_iv_oi_change_build_up_pcr_and_max_pain(
     assert all(re.fullmatch(r"\d+\.\d%", row[3]) for row in table)  # CE IV on every strike
     assert any(re.fullmatch(r"[+-][\d,]+", row[1]) for row in table)  # changes in OI from the day candles
     assert re.search(r"PCR \d+\.\d\d \(OI\)", text)
+
+
+def test_kitekit_chain_shows_strikes_that_never_traded_without_price_iv_or_oi_change(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without the previous session's OI: one day candle per contract would be 400 requests at Kite's 3/s.
+    code, text = kitekit(capsys, "chain", "NIFTY", "--strikes", "0", "--greeks", "--no-oi-change")
+    assert code == 0, text
+    table = rows(text)
+    untraded = [row for row in table if row[8] == "—" and row[10] == "—"]  # CE LTP, PE LTP
+    assert len(untraded) > 20 and len(untraded) < len(table)
+    for row in untraded:  # OI 0, no IV, no greeks
+        assert row[0] == "0" == row[-1] and row[3] == "" and row[4] == "" == row[-5]
+    traded = [row for row in table if row not in untraded]
+    assert all(re.fullmatch(r"\d+\.\d%", row[3]) or row[3] == "" for row in traded)
+    assert re.search(r"No IV for \d+ contracts: no price \(never traded\)", text)
+    assert re.search(r"PCR \d+\.\d\d \(OI\)", text) and "max pain" in text
 
 
 def test_kitekit_chain_with_greeks_and_watch_refreshes_the_given_number_of_times(

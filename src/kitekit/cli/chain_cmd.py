@@ -2,6 +2,7 @@
 
 import math
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -14,8 +15,9 @@ from kitekit.cli.money import group_indian
 
 if TYPE_CHECKING:
     from kitekit.options import ChainAnalytics
+    from kitekit.options.history import IVHistory
 
-__all__ = ["chain", "chain_table", "summary_lines"]
+__all__ = ["chain", "chain_table", "iv_percentile_line", "summary_lines"]
 
 
 def chain(
@@ -38,6 +40,16 @@ def chain(
             help="Change in OI and build-up, from the previous session's day candles (stored: one fetch a day).",
         ),
     ] = True,
+    iv_history: Annotated[
+        int | None,
+        typer.Option(
+            "--iv-history",
+            metavar="DAYS",
+            help="Rank the ATM IV against its daily closes over DAYS days (day candles of the ATM strikes and "
+            "the future: fetched once each, then kept).",
+            callback=options.at_least(1),
+        ),
+    ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every --every seconds until Ctrl-C.")] = False,
     every: Annotated[float, typer.Option(help="Seconds between refreshes.", callback=options.finite_positive)] = 5.0,
     count: Annotated[
@@ -62,6 +74,7 @@ def chain(
     if day is None:
         day = live_expiry(store, underlying, clock.now()).isoformat()
     previous = _previous_oi(cli, underlying, day, strikes) if oi_change else None
+    past = _iv_history(cli, underlying, day, iv_history, rate / 100.0) if iv_history else None
     shown = 0
     while True:
         try:
@@ -75,6 +88,8 @@ def chain(
             cli.console.clear()
         for line in summary_lines(result):
             cli.console.print(line, highlight=False)
+        if iv_history:
+            cli.console.print(iv_percentile_line(result, past, iv_history), highlight=False)
         cli.console.print(chain_table(result, greeks))
         for line in notes(result):
             cli.err.print(line, highlight=False)
@@ -111,6 +126,45 @@ def _previous_oi(cli: CliContext, underlying: str, day: str, strikes: int) -> di
     except (KitekitError, KiteException) as exc:
         cli.err.print(f"No change in OI: the previous session's OI could not be fetched ({exc}).", highlight=False)
         return None
+
+
+def _iv_history(cli: CliContext, underlying: str, day: str, days: int, rate: float) -> "IVHistory | None":
+    """Return the ATM IV's daily history up to the previous session (all closed: one fetch each, ever)."""
+    from kiteconnect.exceptions import KiteException
+
+    from kitekit.errors import KitekitError
+    from kitekit.history import CandleStore, History
+    from kitekit.iv_history import iv_history
+
+    store = cli.store()
+    history = History(cli.kite(), store, CandleStore(cli.data_dir / "candles.duckdb"), clock=cli.clock)
+    yesterday = cli.clock.now().date() - timedelta(days=1)
+    try:
+        return iv_history(history, underlying, day, days=days, end=yesterday, rate=rate)
+    except (KitekitError, KiteException) as exc:
+        cli.err.print(f"No IV history: the day candles could not be fetched ({exc}).", highlight=False)
+        return None
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def iv_percentile_line(result: "ChainAnalytics", past: "IVHistory | None", days: int) -> str:
+    """Return the line that ranks the chain's ATM IV against its history ("… 62nd percentile over 60 days …")."""
+    import numpy as np
+
+    if past is None:
+        return "ATM IV history: not available"
+    if past.sessions < 2 or not math.isfinite(result.atm_iv):
+        return f"ATM IV {_pct(result.atm_iv) or '—'}: too little history to rank ({past.sessions} sessions)"
+    first = past.days[int(np.flatnonzero(np.isfinite(past.iv))[0])]
+    low, high = np.nanmin(past.iv), np.nanmax(past.iv)
+    return (
+        f"ATM IV {_pct(result.atm_iv)} — {_ordinal(round(past.percentile(result.atm_iv)))} percentile over "
+        f"{days} days ({past.sessions} sessions since {first}; range {_pct(low)}–{_pct(high)})"
+    )
 
 
 def _pct(value: float) -> str:

@@ -68,7 +68,7 @@ _BLOCK = 8192
 
 
 def _coefficients() -> np.ndarray:
-    """Return the 6 x 11 monomial coefficients (powers y^0..y^10) of Cody's numerators and denominators.
+    """Return the 6 x 10 monomial coefficients (powers y^0..y^8, y^10) of Cody's numerators and denominators.
 
     Rows: erf numerator and denominator on the small interval (halved, for Φ = 1/2 - erf/2); erfc·e^(y²)
     numerator and denominator on the middle one (numerator halved); the tail's, multiplied through by y^10 so
@@ -81,7 +81,8 @@ def _coefficients() -> np.ndarray:
     m[3, 0:9] = [*_D[::-1], 1.0]
     m[4, 0:11:2] = [0.5 * c for c in (_P[5], *_P[0:5])]
     m[5, 0:11:2] = [1.0, *_Q]
-    return m
+    # No polynomial has a y^9 term (column 9 is all zeros): drop it, so the powers are y^0..y^8 and y^10.
+    return np.delete(m, 9, axis=1)
 
 
 _M = _coefficients()
@@ -101,14 +102,14 @@ def cdf_flat(z: np.ndarray) -> np.ndarray:
     call it inside ``np.errstate(all="ignore")``, as the solver does once for all its calls.
     """
     w = z * -_SQRT_HALF  # Φ(z) = erfc(w) / 2
-    powers = np.empty((11, z.size))
+    powers = np.empty((10, z.size))  # y^0..y^8, y^10
     powers[0] = 1.0
     y = np.abs(w, out=powers[1])
     np.minimum(y, _Y_MAX, out=y)  # NaN stays NaN
     np.multiply(y, y, out=powers[2])
     np.multiply(powers[1:3], powers[2], out=powers[3:5])
     np.multiply(powers[1:5], powers[4], out=powers[5:9])
-    np.multiply(powers[1:3], powers[8], out=powers[9:11])
+    np.multiply(powers[2], powers[8], out=powers[9])
     if z.size <= _BLOCK:
         r = _M @ powers
     else:

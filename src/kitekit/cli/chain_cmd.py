@@ -58,8 +58,8 @@ def chain(
 ) -> None:
     """Show an option chain with IV, greeks, OI change and build-up; PCR, max pain and ATM IV above it.
 
-    IV and greeks are Black-76 on the forward (the same-expiry future, else put-call parity at the money),
-    to 15:30 IST on the expiry day.
+    IV and greeks are Black-76 to 15:30 IST on the expiry day.
+    The forward is the same-expiry future, else put-call parity at the money.
     """
     from kitekit.chain import chain as analyse
     from kitekit.chain import live_expiry
@@ -157,8 +157,10 @@ def iv_percentile_line(result: "ChainAnalytics", past: "IVHistory | None", days:
 
     if past is None:
         return "ATM IV history: not available"
-    if past.sessions < 2 or not math.isfinite(result.atm_iv):
-        return f"ATM IV {_pct(result.atm_iv) or '—'}: too little history to rank ({past.sessions} sessions)"
+    if not math.isfinite(result.atm_iv):
+        return "ATM IV —: nothing to rank against its history"
+    if past.sessions < 2:
+        return f"ATM IV {_pct(result.atm_iv)}: too little history to rank ({past.sessions} sessions)"
     first = past.days[int(np.flatnonzero(np.isfinite(past.iv))[0])]
     low, high = np.nanmin(past.iv), np.nanmax(past.iv)
     return (

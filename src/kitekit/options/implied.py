@@ -20,15 +20,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kitekit.options.black76 import ArrayLike, flat
+from kitekit.options.greeks import Greeks, greeks_of
 from kitekit.options.normal import cdf_flat
-
-if TYPE_CHECKING:
-    from kitekit.options.greeks import Greeks
 
 __all__ = ["REASONS", "ImpliedVol", "NoIV", "implied_greeks", "implied_vol"]
 
@@ -130,8 +127,6 @@ def implied_greeks(
         rate: the risk-free rate the premium is discounted at.
         is_call: True for calls, False for puts.
     """
-    from kitekit.options.greeks import Greeks
-
     (p, f, k, t, r), call, shape = flat(price, forward, strike, tau, rate, is_call=is_call)
     vol, reason, steps, parts = _in_chunks(p, f, k, t, r, call, with_greeks=True)
     implied = ImpliedVol(vol.reshape(shape), reason.reshape(shape), steps)
@@ -188,8 +183,6 @@ def _solve(
         vol = np.where(solvable, vol, np.where((reason == NoIV.OK) & (time_value == 0), 0.0, np.nan))
     if not with_greeks:
         return vol, reason, steps, []
-    from kitekit.options.greeks import greeks_of
-
     return vol, reason, steps, greeks_of(f, k, t, r, vol, call, x=x, root_t=root_t, discount=1.0 / growth, price=p)
 
 

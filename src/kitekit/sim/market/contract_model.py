@@ -3,9 +3,9 @@
 Quotes and candles both call this one model, so a contract's values agree wherever they are read.
 
 Options trade most at the money and at round strikes, less the further out of the money they are in standard
-deviations of the move left to expiry; a strike that was far out of the money when its expiry's contracts
-were first listed (:func:`never_traded`) never trades at all, as on the exchange, where such strikes show no
-last price. Open interest carries over from one session to the next: each session's OI runs from the previous
+deviations of the move left to expiry; a strike that was far out of the money before its expiry's contracts
+were listed (:func:`never_traded`) never trades at all, as on the exchange, where such strikes show no last
+price. Open interest carries over from one session to the next: each session's OI runs from the previous
 close's level to its own close's, with the day's volume, so the change in OI against the previous close (and
 the build-up it signals with the price) is a real day's change.
 """
@@ -39,7 +39,7 @@ _UNIX_DAY0 = date(1970, 1, 1).toordinal()
 #: Open interest is about this many days of an option's typical volume (at the money).
 _OI_DAYS = 2.0
 #: The slow waves (period in sessions, weight) that move each contract's OI from day to day.
-_WAVES = ((7.0, 1.0), (17.0, 0.7), (37.0, 0.5))  # (period, weight)
+_WAVES = ((7.0, 1.0), (17.0, 0.7), (37.0, 0.5))
 #: The waves (period in calendar days, weight) of each underlying's implied vol level.
 _VOL_WAVES = ((19.0, 1.0), (47.0, 0.7), (113.0, 0.5))
 
@@ -111,6 +111,8 @@ class ContractModel:
         # Options imply 1.1x the volatility their underlying realises, as implied vols usually sit above it.
         self._iv = np.array([u.vol for u in underlyings]) * 1.1
         self._step = np.array([u.strike_step for u in underlyings])
+        uids = np.arange(len(underlyings))
+        self._vol_phase = 2.0 * np.pi * hash_uniform(seed, uids, _T_VOL_WAVE, np.arange(3)[:, None])
 
     @property
     def implied(self) -> np.ndarray:
@@ -130,7 +132,7 @@ class ContractModel:
         It drifts slowly about the underlying's level (1.1 times its realised vol), between about 0.65 and 1.5
         times it, with three waves of 19, 47 and 113 days: enough for an IV percentile to mean something.
         """
-        phase = 2.0 * np.pi * hash_uniform(self.seed, uid, _T_VOL_WAVE, np.arange(3)[:, None])
+        phase = self._vol_phase[:, uid]
         days = np.asarray(when, dtype=np.float64) / 86400.0
         wave = sum(w * np.sin(2.0 * np.pi * days / p + phase[i]) for i, (p, w) in enumerate(_VOL_WAVES))
         return np.asarray(self._iv[uid] * np.exp(0.2 * wave))
@@ -140,14 +142,17 @@ class ContractModel:
         kind = uni.kind[rows]
         uid = uni.uid[rows]
         fwd = futures_price(spot, self._carry[uid], tau)
+        out = np.where(kind == ContractKind.FUT, fwd, spot)
+        option = _is_option(kind)
+        if not option.any():  # the commonest quote: a share or an index, nothing to price
+            return np.asarray(out)
         strike = np.where(uni.strike[rows] > 0, uni.strike[rows], 1.0)
         # The moment priced is the expiry less the time left: the vol level of that moment.
         when = _expiry_seconds(uni.expiry[rows]) - tau * SECONDS_PER_YEAR
         vol = smile_vol(self.atm_vol(uid, when), fwd, strike, tau)
         opt = black76(fwd, strike, tau, vol, kind == ContractKind.CE)
-        out = np.where(kind == ContractKind.FUT, fwd, spot)
         # Options never trade below one tick.
-        return np.where(_is_option(kind), np.maximum(opt, uni.price_tick[rows]), out)
+        return np.where(option, np.maximum(opt, uni.price_tick[rows]), out)
 
     def _typical_volume(
         self,

@@ -29,8 +29,9 @@ Graph = Mapping[str, frozenset[str] | set[str]]
 
 #: The modules at the root that everything may build on.
 GROUND = frozenset({"errors", "clock", "markethours", "files", "redact", "paths", "lazy", "sessionclock"})
-#: What both the simulator and the client side may import.
-SHARED = GROUND | {"wire", "engine"}
+#: What both the simulator and the client side may import: the protocol, the matching engine, and the options
+#: maths (pure numpy, no I/O, no clock), with which the simulator prices the options the analytics invert.
+SHARED = GROUND | {"wire", "engine", "options"}
 #: The CLI's wiring of the embedded simulator: the client side's only way into sim/.
 SIM_WIRING = frozenset({"kitekit.cli.embedded", "kitekit.cli.library", "kitekit.cli.sim_cmd"})
 ROOT = "kitekit"

@@ -54,6 +54,8 @@ def test_the_readme_python_snippets_run_as_written_with_kite_sim_set(
     assert list(five.columns) == ["open", "high", "low", "close", "volume"] and len(five) > 1000
     # One clock: the simulated world pinned at SIM_NOW, not today, is what every class told time by.
     assert namespace["now"] - SIM_NOW < timedelta(minutes=10) and five.index[-1] <= namespace["now"]
+    past = namespace["past"]  # the chain's ATM IV history, its last session today's
+    assert past.sessions > 5 and past.days[-1] == SIM_NOW.date() and 0 <= past.percentile() <= 100
     placed, again, scalp = namespace["placed"], namespace["again"], namespace["scalp"]
     assert again.order_id == placed.order_id and again.replayed and "True COMPLETE" in printed
     assert library._context is not None and library._context._embedded is not None

@@ -311,3 +311,61 @@ def test_an_expired_contract_keeps_its_day_candles_up_to_its_expiry_and_nothing_
         sim_kite.historical_data(token, "2026-11-20", "2026-11-23", "minute")
     with pytest.raises(kex.InputException, match="invalid token"):
         sim_kite.historical_data(token + 256 * 7919, "2026-11-01", "2026-11-25", "day")
+
+
+# -- options: contracts that never trade, open interest that carries over -----------------------------------------
+
+
+def _nifty_options(sim: SimServer, expiry: str) -> tuple[Any, list[int]]:
+    uni = sim.sim.market.universe(sim.sim.clock.now())
+    rows = [i for i in range(len(uni)) if uni.name[i] == "NIFTY" and str(uni.expiry[i]) == expiry]
+    return uni, sorted(rows, key=lambda i: (uni.strike[i], uni.kind[i]))
+
+
+def test_a_far_out_of_the_money_option_never_trades_and_has_no_price_volume_oi_or_candles(
+    sim: SimServer, sim_kite: KiteConnect
+) -> None:
+    uni, rows = _nifty_options(sim, "2026-12-01")
+    dead = [i for i in rows if uni.dead[i]]
+    live = [i for i in rows if not uni.dead[i]]
+    assert dead and live
+    # The wings: every strike that never trades is further from the money than every one that does.
+    spot = sim_kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"]
+    gap = [abs(uni.strike[i] - spot) for i in dead]
+    assert min(gap) > max(abs(uni.strike[i] - spot) for i in live if abs(uni.strike[i] - spot) < min(gap)) > 0
+    key = f"NFO:{uni.symbol[dead[-1]]}"
+    q = sim_kite.quote(key)[key]
+    assert q["last_price"] == 0 and q["volume"] == 0 and q["oi"] == q["oi_day_high"] == q["oi_day_low"] == 0
+    assert q["ohlc"] == {"open": 0, "high": 0, "low": 0, "close": 0} and q["average_price"] == 0
+    assert q["last_trade_time"] is None and q["last_quantity"] == 0 and q["net_change"] == 0
+    assert all(level["price"] == 0 for level in q["depth"]["buy"])  # nobody bids for it
+    assert sim_kite.ltp(key)[key]["last_price"] == 0 and sim_kite.ohlc(key)[key]["ohlc"]["close"] == 0
+    token = int(uni.token[dead[-1]])
+    assert sim_kite.historical_data(token, "2026-11-01", "2026-11-27", "day", oi=True) == []
+    assert sim_kite.historical_data(token, "2026-11-27 09:15:00", "2026-11-27 11:00:00", "minute") == []
+    # A live one always has a last price and volume, whose minute candles add up to it.
+    key = f"NFO:{uni.symbol[live[0]]}"
+    q = sim_kite.quote(key)[key]
+    minutes = sim_kite.historical_data(int(uni.token[live[0]]), "2026-11-27 09:15:00", "2026-11-27 11:00:00", "minute")
+    assert q["last_price"] > 0 and q["volume"] > 0 and sum(c["volume"] for c in minutes) == q["volume"]
+
+
+def test_open_interest_opens_where_the_previous_session_closed(sim: SimServer, sim_kite: KiteConnect) -> None:
+    uni, rows = _nifty_options(sim, "2026-12-29")
+    spot = sim_kite.ltp("NSE:NIFTY 50")["NSE:NIFTY 50"]["last_price"]
+    near = sorted((i for i in rows if not uni.dead[i]), key=lambda i: abs(uni.strike[i] - spot))[:8]
+    keys = [f"NFO:{uni.symbol[i]}" for i in near]
+    quotes = sim_kite.quote(*keys)
+    moves: list[float] = []
+    for i, key in zip(near, keys, strict=True):
+        days = sim_kite.historical_data(int(uni.token[i]), "2026-11-17", "2026-11-27", "day", oi=True)
+        q = quotes[key]
+        # Today's day range of OI runs from the previous close's OI (where it opened) to now.
+        assert days[-2]["oi"] in (q["oi_day_low"], q["oi_day_high"]) and days[-1]["oi"] == q["oi"]
+        oi = np.array([d["oi"] for d in days], dtype=float)
+        moves.extend((np.diff(oi) / oi[:-1]).tolist())
+    changes = np.array(moves)
+    # Day-to-day changes of some percent, both ways (more where the market moves to a strike, and as expiry
+    # nears): the build-up a change in OI signals means something.
+    assert (np.abs(changes) < 1).all() and np.median(np.abs(changes)) < 0.25
+    assert (changes > 0.01).any() and (changes < -0.01).any()

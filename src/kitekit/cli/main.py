@@ -10,6 +10,7 @@ import typer
 from kitekit import redact
 from kitekit.cli import (
     alerts_cmd,
+    chain_cmd,
     demo,
     doctor_cmd,
     failures,
@@ -111,6 +112,7 @@ app.command()(stream_cmd.ticks)
 app.command()(stream_cmd.record)
 app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
+app.command("chain")(chain_cmd.chain)
 app.add_typer(instruments_cmd.instruments_app, name="instruments")
 app.add_typer(instruments_cmd.tokens_app, name="tokens")
 app.add_typer(history_cmd.history_app, name="history")

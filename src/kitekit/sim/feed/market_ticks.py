@@ -85,8 +85,8 @@ def _fields(snap: Snapshot, depth: bool) -> dict[str, np.ndarray]:
         "high": snap.high,
         "low": snap.low,
         "close": snap.close,
-        # /quote's last_trade_time is the same moment less the same lag.
-        "last_trade_time": np.full(n, stamp, dtype=np.int64) - snap.last_trade_lag,
+        # /quote's last_trade_time is the same moment less the same lag; 0 (none) for a contract never traded.
+        "last_trade_time": np.where(snap.traded, np.full(n, stamp, dtype=np.int64) - snap.last_trade_lag, 0),
         "oi": snap.oi,
         "oi_day_high": snap.oi_day_high,
         "oi_day_low": snap.oi_day_low,

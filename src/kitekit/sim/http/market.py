@@ -66,6 +66,7 @@ _QUOTE_COLUMNS = (
     "upper_circuit",
     "close",
     "last_trade_lag",
+    "traded",
 )
 
 
@@ -127,7 +128,8 @@ def quote_payload(endpoint: QuoteEndpoint, snap: Snapshot, keys: list[str]) -> d
         out[key] = {
             "instrument_token": tokens[i],
             "timestamp": stamp,
-            "last_trade_time": trade_times[cols["last_trade_lag"][i]],
+            # A contract that never traded has no last trade time (the SDK leaves the null as None).
+            "last_trade_time": trade_times[cols["last_trade_lag"][i]] if cols["traded"][i] else None,
             "last_price": ltp[i],
             "last_quantity": cols["last_quantity"][i],
             "buy_quantity": cols["buy_quantity"][i],

@@ -61,6 +61,8 @@ class CandleHistory:
         current candle is partial and closes at the current last price. Derivatives have history from
         100 days before expiry (continuous futures excepted).
         """
+        if uni.dead[row]:
+            return []  # a contract that never traded has no candles
         pt = session_point(self.calendar, now)
         end = min(end, now)
         first_day = start.astimezone(IST).date()
@@ -143,16 +145,19 @@ class CandleHistory:
         day64: np.ndarray,
         s_prev: np.ndarray,
         share: np.ndarray,
-        s_end: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (cumulative volume, day volume, oi) at seconds ``s_end`` of sessions ``n`` (broadcast)."""
+        """Return (cumulative volume, day volume, oi) when ``share`` of sessions ``n``'s volume has traded."""
         r = np.full(len(n), row)
         tokens = uni.token[r]
-        lot = np.maximum(uni.lot[r], 1)
         v_day = self.model.day_volume(uni, r, tokens, n, day64, s_prev)
-        cum = np.floor(v_day * share / lot) * lot
-        oi, _, _ = self.model.open_interest(uni.kind[r], tokens, lot, v_day, n, s_end)
-        return cum.astype(np.int64), v_day, oi
+        cum = self.model.traded_volume(uni, r, v_day, share)
+        # The OI opens at the previous session's close: its day and the underlying's close before it.
+        uid = int(uni.uid[row])
+        sessions, which = np.unique(n, return_inverse=True)
+        before = np.array([self.calendar.from_ordinal(int(k) - 1) for k in sessions], dtype="datetime64[D]")
+        s_prev2 = np.exp([self.paths.close_log(uid, int(k) - 2) for k in sessions])
+        oi, _, _ = self.model.open_interest(uni, r, n, share, (day64, before[which]), (s_prev, s_prev2[which]))
+        return cum, v_day, oi
 
     def _daily(
         self,
@@ -188,7 +193,7 @@ class CandleHistory:
         o, h, lo_, c = self._ohlc_prices(uni, row, kind, logs, t_open, t_close, factor)
         s_prev = np.exp([self.paths.close_log(uid, int(n) - 1) for n in ns])
         day64 = np.array(days, dtype="datetime64[D]")
-        vol, _, oi = self._volumes_and_oi(uni, row, ns, day64, s_prev, share, s_end)
+        vol, _, oi = self._volumes_and_oi(uni, row, ns, day64, s_prev, share)
         if kind == ContractKind.INDEX:
             vol = np.zeros_like(vol)
         stamps = [datetime.combine(d, time(0), tzinfo=IST) for d in days]
@@ -237,7 +242,6 @@ class CandleHistory:
             np.full(k, np.datetime64(day, "D")),
             np.full(k, math.exp(dp.prev_close_log)),
             share,
-            ends,
         )
         vol = np.diff(np.concatenate([[0], cum])) if kind != ContractKind.INDEX else np.zeros(k, dtype=np.int64)
         stamps = [opens + timedelta(seconds=int(a)) for a in starts.tolist()]

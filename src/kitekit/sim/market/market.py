@@ -14,7 +14,7 @@ import numpy as np
 from kitekit.markethours import TradingCalendar
 from kitekit.sim.market.candles import CandleHistory
 from kitekit.sim.market.catalog import ANCHOR
-from kitekit.sim.market.contract_model import ContractModel, round_tick
+from kitekit.sim.market.contract_model import ContractModel, never_traded, round_tick
 from kitekit.sim.market.price_paths import PathModel
 from kitekit.sim.market.snapshot import Snapshot, last_prices, take_snapshot
 from kitekit.sim.market.timeline import DUMP_TIME, SessionPoint, dump_day, session_point
@@ -74,20 +74,26 @@ class Market:
             if uni is None:
                 prev = self.calendar.previous(day)
                 uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
+                uni.dead = never_traded(uni, self.contracts.implied, self._close_by)
                 uni.last_price = self._prices_at_close(uni, prev)
                 # Drop universes older than the day before, so a long-running simulator holds two at most.
                 self._universes = {d: u for d, u in self._universes.items() if d >= prev}
                 self._universes[day] = uni
             return uni
 
+    def _close_by(self, uid: int, day: date) -> float:
+        """Return the underlying's close on the last session on or before ``day``."""
+        return self.paths.close_on(uid, self.calendar.on_or_before(day))
+
     def _prices_at_close(self, uni: Universe, day: date) -> np.ndarray:
-        # The dump's last_price column: every contract at the previous session's close (0 for indices).
+        # The dump's last_price column: every contract at the previous session's close (0 for indices and
+        # for contracts that never trade).
         n = self.calendar.ordinal(day)
         spot = np.exp(np.array([self.paths.close_log(u.uid, n) for u in self.underlyings]))
         rows = np.arange(len(uni))
         when = self.calendar.session_close(day)
         px = self.contracts.price(uni, rows, spot[uni.uid], self.contracts.tau(uni, rows, when))
-        px = np.where(uni.kind == ContractKind.INDEX, 0.0, px)
+        px = np.where((uni.kind == ContractKind.INDEX) | uni.dead, 0.0, px)
         return round_tick(px, uni.price_tick)
 
     # -- quotes and history ------------------------------------------------------------------------

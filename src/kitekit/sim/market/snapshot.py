@@ -46,6 +46,7 @@ class Snapshot:
     lot: np.ndarray
     tradable: np.ndarray  # False for indices
     last_trade_lag: np.ndarray  # seconds between the last trade and the point
+    traded: np.ndarray  # False for contracts that never trade (no last price, no last trade time)
 
     def book(self) -> Book:
         """Return five bid and five ask levels (price, quantity, orders) for every row, all at once."""
@@ -114,7 +115,8 @@ def last_prices(
     uniq, inv = np.unique(uids, return_inverse=True)
     logs = np.array([paths.day(uid, pt.n).log_at(pt.s) for uid in uniq.tolist()], dtype=np.float64)
     spot = np.exp(logs[inv])
-    return round_tick(model.price(uni, rows, spot, model.tau(uni, rows, pt.moment)), uni.price_tick[rows])
+    px = round_tick(model.price(uni, rows, spot, model.tau(uni, rows, pt.moment)), uni.price_tick[rows])
+    return np.where(uni.dead[rows], 0.0, px)  # Kite's last price of a contract that never traded
 
 
 def take_snapshot(
@@ -129,7 +131,7 @@ def take_snapshot(
     rows = np.asarray(rows, dtype=np.int64)
     uids = uni.uid[rows]
     uniq, inv = np.unique(uids, return_inverse=True)
-    cols = np.empty((6, len(uniq)))
+    cols = np.empty((7, len(uniq)))
     for j, uid in enumerate(uniq.tolist()):
         dp = paths.day(uid, pt.n)
         day_hi, day_lo = dp.high_low_upto(pt.s)
@@ -139,10 +141,11 @@ def take_snapshot(
             day_hi,
             day_lo,
             dp.prev_close_log,
+            paths.close_log(uid, pt.n - 2),
             dp.volume_share(pt.s),
         )
-    spot, s_open, s_high, s_low, s_prev = (np.exp(cols[i][inv]) for i in range(5))
-    share = cols[5][inv]
+    spot, s_open, s_high, s_low, s_prev, s_prev2 = (np.exp(cols[i][inv]) for i in range(6))
+    share = cols[6][inv]
 
     day_open = calendar.session_open(pt.day)
     prev_close_at = calendar.session_close(calendar.previous(pt.day))
@@ -163,9 +166,9 @@ def take_snapshot(
     lot = np.maximum(uni.lot[rows], 1)
     tokens = uni.token[rows]
     is_index = kind == ContractKind.INDEX
-    v_day = model.day_volume(uni, rows, tokens, pt.n, np.datetime64(pt.day, "D"), s_prev)
-    volume = np.floor(v_day * share / lot) * lot
-    volume = np.where(is_index, 0, volume).astype(np.int64)
+    today = np.datetime64(pt.day, "D")
+    v_day = model.day_volume(uni, rows, tokens, pt.n, today, s_prev)
+    volume = np.where(is_index, 0, model.traded_volume(uni, rows, v_day, share))
 
     h_misc = hash_uniform(model.seed, tokens, pt.n, pt.s, np.arange(4)[:, None])
     last_qty = np.where(lot > 1, lot * (1 + np.floor(h_misc[0] * 10)), 1 + np.floor(h_misc[0] * 200))
@@ -176,9 +179,15 @@ def take_snapshot(
     avg = round_tick((o + h + lo + ltp) / 4.0, tick)
     avg = np.where(is_index | (volume == 0), 0.0, avg)
 
-    oi, oi_hi, oi_lo = model.open_interest(kind, tokens, lot, v_day, pt.n, pt.s)
+    yesterday = np.datetime64(calendar.previous(pt.day), "D")
+    oi, oi_hi, oi_lo = model.open_interest(uni, rows, pt.n, share, (today, yesterday), (s_prev, s_prev2))
     lower, upper = model.circuits(kind, tokens, prev, s_prev, tick)
     lag = np.where(pt.live, np.floor(h_misc[3] * 3), 0).astype(np.int64)
+    dead = uni.dead[rows]
+    if dead.any():
+        # A contract that never traded has no prices at all (Kite quotes 0), and nobody bids for it.
+        ltp, o, h, lo, prev, avg = (np.where(dead, 0.0, a) for a in (ltp, o, h, lo, prev, avg))
+        buy_q = np.where(dead, 0, buy_q)
     return Snapshot(
         point=pt,
         seed=model.seed,
@@ -203,4 +212,5 @@ def take_snapshot(
         lot=uni.lot[rows],
         tradable=~is_index,
         last_trade_lag=lag,
+        traded=~dead,
     )

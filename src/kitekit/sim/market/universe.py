@@ -78,6 +78,8 @@ class Universe:
     price_tick: np.ndarray  # what prices are rounded to (indices move in 0.05)
     lot: np.ndarray
     last_price: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: Per row, True for a contract that never trades (far out-of-the-money options; set by the market model).
+    dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     by_token: dict[int, int] = field(default_factory=dict)
     by_key: dict[str, int] = field(default_factory=dict)
     _csv: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
@@ -89,6 +91,8 @@ class Universe:
             raise AssertionError("duplicate instrument tokens in the simulated universe")
         if not len(self.last_price):
             self.last_price = np.zeros(len(self.token))
+        if not len(self.dead):
+            self.dead = np.zeros(len(self.token), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.token)

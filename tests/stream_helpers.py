@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,9 +56,10 @@ def frame_where(ws: ClientConnection, lengths: dict[int, int], tries: int = 5) -
 
 
 def next_text(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
-    """Return the next text message, parsed."""
+    """Return the next text message, parsed, within ``timeout`` seconds (heartbeats do not extend it)."""
+    deadline = time.monotonic() + timeout
     while True:
-        message = ws.recv(timeout=timeout)
+        message = ws.recv(timeout=max(0.0, deadline - time.monotonic()))
         if isinstance(message, str):
             parsed: dict[str, Any] = json.loads(message)
             return parsed

@@ -135,16 +135,26 @@ class Feed:
             self.updates.unsubscribe(session.updates)
             session.updates = None
 
-    async def serve(self, session: FeedSession, channel: Channel) -> None:
-        """Serve an accepted connection until either side closes it."""
+    def listen(self, session: FeedSession) -> None:
+        """Start queueing the user's order updates for a connection, from the running event loop.
+
+        Called before the upgrade is accepted: an update published once the client holds an open connection
+        must reach it, as on Kite, so the queue has to exist before the client can see the connection.
+        """
+        if session.updates is not None:
+            return
         loop = asyncio.get_running_loop()
 
         def wake() -> None:  # runs on the publishing thread
             with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
                 loop.call_soon_threadsafe(session.wake.set)
 
-        session.last_sent = time.monotonic()
         session.updates = self.updates.subscribe(session.user_id, wake)
+
+    async def serve(self, session: FeedSession, channel: Channel) -> None:
+        """Serve an accepted connection until either side closes it."""
+        session.last_sent = time.monotonic()
+        self.listen(session)
         self._channels[session.number] = channel
         log.info("ticker connection %d opened for %s", session.number, session.user_id)
         if self._recording is None and (self._hub is None or self._hub.done()):

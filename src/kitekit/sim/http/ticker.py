@@ -69,6 +69,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
             await websocket.send_denial_response(error_response(refused))
             return
         try:
+            sim.feed.listen(session)
             await websocket.accept()
         except BaseException:
             sim.feed.leave(session)

@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     ORDER_NOT_FOUND = "AB1013"
     POSITION_CONVERSION_FAILED = "AB1017"
     INTERNAL_ERROR = "AB2001"
+    ROBO_BLOCKED = "AB2002"
     TAG_TOO_LONG = "AB4008"
     # SIM: the codes below are those the forum reports for these cases; Angel's table does not list them.
     INVALID_TOTP = "AB1050"
@@ -78,6 +79,7 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.ORDER_NOT_FOUND: "Order not found",
     ErrorCode.POSITION_CONVERSION_FAILED: "Position conversion failed",
     ErrorCode.INTERNAL_ERROR: "Internal Error, Please try after sometime",
+    ErrorCode.ROBO_BLOCKED: "ROBO order is block",
     ErrorCode.TAG_TOO_LONG: "ordertag length should be less than 20 characters",
     ErrorCode.INVALID_TOTP: "Invalid totp",
     ErrorCode.INVALID_PARAMETERS: "Invalid Parameters",

@@ -13,7 +13,7 @@ Packets are little-endian, one instrument each, and their length follows the mod
     DEPTH (mode 4): bytes 27-35 unused, 35 timestamp, then 20 bids and 20 asks of
     (qty i32, price i32, orders i16) from byte 43                                            DEPTH: 443
 
-Prices are integers in paise (divide by 100; SIM: currency derivatives too, where Angel's docs say 10^7).
+Prices are integers: paise (divide by 100), but currency derivatives in 10^-7 rupees (:func:`price_divisor`).
 The open-interest change is read as an int64, as the SDK does (Angel's docs call it a double); the
 simulator writes 0, on which both readings agree. In the best five, flag 1 marks a bid and 0 an ask (SIM: as
 Angel's docs say); the SDK files flag-0 rows under its internal "buy" list and then swaps the two lists, so
@@ -41,6 +41,7 @@ __all__ = [
     "StreamMode",
     "decode",
     "encode",
+    "price_divisor",
 ]
 
 
@@ -75,6 +76,11 @@ class StreamMode(IntEnum):
     QUOTE = 2
     SNAP_QUOTE = 3
     DEPTH = 4
+
+
+def price_divisor(exchange_type: int) -> int:
+    """Return what a packet's prices of ``exchange_type`` are divided by to give rupees (Angel's docs)."""
+    return 10_000_000 if exchange_type == ExchangeType.CDE_FO else 100
 
 
 PACKET_SIZE = {StreamMode.LTP: 51, StreamMode.QUOTE: 123, StreamMode.SNAP_QUOTE: 379, StreamMode.DEPTH: 443}

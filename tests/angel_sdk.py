@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-__all__ = ["close_sdk_logs", "load_sdk", "loopback_only"]
+__all__ = ["close_sdk_logs", "closing_logfile", "load_sdk", "loopback_only"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", None})
 
@@ -66,3 +66,13 @@ def close_sdk_logs() -> None:
         if isinstance(handler, logging.FileHandler):
             logzero.logger.removeHandler(handler)
             handler.close()
+
+
+def closing_logfile(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``logzero.logfile`` that closes the file it replaces (logzero only drops it, left open)."""
+
+    def logfile(*args: Any, **kwargs: Any) -> Any:
+        close_sdk_logs()
+        return original(*args, **kwargs)
+
+    return logfile

@@ -177,7 +177,7 @@ def smartapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     See tests/angel_sdk.py. After the test, its log file is closed and nothing was written to the folder the
     test started in.
     """
-    from tests.angel_sdk import close_sdk_logs, load_sdk, loopback_only
+    from tests.angel_sdk import close_sdk_logs, closing_logfile, load_sdk, loopback_only
 
     started_in = Path.cwd()
     before = set(started_in.iterdir())
@@ -186,7 +186,11 @@ def smartapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
     monkeypatch.chdir(work)
     with loopback_only():
         try:
-            yield dict(load_sdk())
+            modules = load_sdk()
+            import logzero  # the SDK's dependency: each of its instances points logzero at a new file
+
+            monkeypatch.setattr(logzero, "logfile", closing_logfile(logzero.logfile))
+            yield dict(modules)
         finally:
             close_sdk_logs()
     assert set(started_in.iterdir()) == before, "the SDK wrote into the test's starting folder"

@@ -21,6 +21,7 @@ from typing import Protocol
 from kitekit.clock import Clock
 from kitekit.sim.angel.auth import AngelAuth
 from kitekit.sim.angel.catalog import angel_catalog
+from kitekit.sim.angel.errors import AngelError
 from kitekit.sim.angel.orders import angel_order
 from kitekit.sim.angel.packets import Want, build_packets
 from kitekit.sim.market import Market
@@ -95,9 +96,14 @@ class StreamFeed:
             raise Refused(401, "Invalid API Key")
         if not client_code:
             raise Refused(401, "Invalid Client Code")
-        session = self.auth.stream_session(jwt, client_code, feed_token)
-        if session is None:
-            raise Refused(401, "Invalid Auth token" if jwt else "Invalid Feed Token")
+        try:
+            session = self.auth.session_of(jwt)
+        except AngelError:
+            raise Refused(401, "Invalid Auth token") from None
+        if client_code != session.client_code:
+            raise Refused(401, "Invalid Client Code")
+        if self.auth.stream_session(jwt, client_code, feed_token) is None:
+            raise Refused(401, "Invalid Feed Token")
         held = sum(1 for c in self.connections.values() if c.client_code == session.client_code)
         if held >= MAX_CONNECTIONS:
             # SIM: what Angel does with a fourth connection is not documented; refused here.

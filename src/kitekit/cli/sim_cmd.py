@@ -200,9 +200,7 @@ def _serve_angel(sock: socket.socket, clock: Clock, seed: int, home: Path, no_ra
     typer.echo(f"kitekit Angel One simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
     typer.echo(f"  REST root / SmartConnect(root=…): {server.url}")
     typer.echo(f"  WebSocket 2.0: {server.stream_url}   order updates: {server.order_update_url}")
-    typer.echo(
-        f"  api_key: {config.api_key}   client code: {config.client_code}   (PIN, TOTP: docs/simulator.md)"
-    )
+    typer.echo(f"  api_key: {config.api_key}   client code: {config.client_code}   (PIN, TOTP: docs/simulator.md)")
     typer.echo(f"  clock: market sessions, now {clock.now():%Y-%m-%d %H:%M} IST; the world lives in {home}")
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Angel answers 403 beyond its limits")

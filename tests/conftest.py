@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -168,3 +168,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text("".join(f"{node}\n" for node in sorted(_wall_readers)))
+
+
+@pytest.fixture
+def smartapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The official smartapi-python SDK's modules, kept in the test: loopback only, its log folders in tmp_path.
+
+    See tests/angel_sdk.py. After the test, its log file is closed and nothing was written to the folder the
+    test started in.
+    """
+    from tests.angel_sdk import close_sdk_logs, closing_logfile, load_sdk, loopback_only
+
+    started_in = Path.cwd()
+    before = set(started_in.iterdir())
+    work = tmp_path / "sdk-cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with loopback_only():
+        try:
+            modules = load_sdk()
+            import logzero  # the SDK's dependency: each of its instances points logzero at a new file
+
+            monkeypatch.setattr(logzero, "logfile", closing_logfile(logzero.logfile))
+            yield dict(modules)
+        finally:
+            close_sdk_logs()
+    assert set(started_in.iterdir()) == before, "the SDK wrote into the test's starting folder"

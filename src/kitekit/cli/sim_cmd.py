@@ -1,5 +1,7 @@
-"""``kitekit sim``: run the simulator in the foreground."""
+"""``kitekit sim``: run the simulator in the foreground (Kite's API, or Angel One's with ``--broker angel``)."""
 
+import socket
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -7,11 +9,21 @@ import typer
 
 from kitekit import paths
 from kitekit.cli import embedded, options
-from kitekit.clock import SystemClock
+from kitekit.clock import Clock, SystemClock
+
+
+class SimBroker(StrEnum):
+    """Whose API the simulator speaks; every broker trades on the same simulated market."""
+
+    KITE = "kite"
+    ANGEL = "angel"
 
 
 def sim_command(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
+    broker: Annotated[SimBroker, typer.Option(help="Whose API to speak: kite, or angel (Angel One SmartAPI).")] = (
+        SimBroker.KITE
+    ),
     port: Annotated[
         int, typer.Option(help="Port to bind; 0 picks a free one and prints it.", callback=options.port)
     ] = 8000,
@@ -118,6 +130,10 @@ def sim_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
+    kite_only = replay is not None or auto_login or order_faults != OrderFaultConfig()
+    kite_only |= any((latency_ms, network_error_rate, data_error_rate, html_502_rate, drop_rate))
+    if broker is SimBroker.ANGEL and kite_only:
+        raise typer.BadParameter("--replay, --auto-login and the fault options apply to --broker kite only")
     if at is not None and real_time:
         raise typer.BadParameter("--at starts a world of market sessions; it cannot go with --real-time")
     start = options.instant(at)
@@ -139,6 +155,9 @@ def sim_command(
     except BaseException:
         sock.close()  # refused (an --at the world has left): the port goes back at once
         raise
+    if broker is SimBroker.ANGEL:
+        _serve_angel(sock, clock, seed, home, no_rate_limits)
+        return
     config = SimConfig(
         seed=seed,
         login_mode=LoginMode.AUTO if auto_login else LoginMode.FORM,
@@ -192,4 +211,22 @@ def sim_command(
         f"  admin API {server.url}/__sim: send header X-Kitekit-Admin: {server.sim.admin_token} "
         f"(also in {config.admin_token_file}){'; required' if config.admin_token_required else ''}"
     )
+    server.serve_forever()
+
+
+def _serve_angel(sock: socket.socket, clock: Clock, seed: int, home: Path, no_rate_limits: bool) -> None:
+    """Serve the Angel One simulator on ``sock`` in the world at ``home`` until Ctrl-C."""
+    from kitekit.sim.angel.config import AngelSimConfig
+    from kitekit.sim.angel.server import AngelSimServer
+
+    config = AngelSimConfig(seed=seed, rate_limit_enabled=not no_rate_limits, state_file=home / "angel-state.json")
+    host, port = sock.getsockname()[:2]
+    server = AngelSimServer(config, clock, host=host, port=port, sock=sock)
+    typer.echo(f"kitekit Angel One simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
+    typer.echo(f"  REST root / SmartConnect(root=…): {server.url}")
+    typer.echo(f"  WebSocket 2.0: {server.stream_url}   order updates: {server.order_update_url}")
+    typer.echo(f"  api_key: {config.api_key}   client code: {config.client_code}   (PIN, TOTP: docs/simulator.md)")
+    typer.echo(f"  clock: market sessions, now {clock.now():%Y-%m-%d %H:%M} IST; the world lives in {home}")
+    if no_rate_limits:
+        typer.echo("  rate limits: lifted (--no-rate-limits); the real Angel answers 403 beyond its limits")
     server.serve_forever()

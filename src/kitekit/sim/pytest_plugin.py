@@ -8,6 +8,8 @@ Enable with ``pytest_plugins = ["kitekit.sim.pytest_plugin"]`` in a ``conftest.p
 - ``sim_config``: a fresh :class:`SimConfig`; override or mutate it before ``sim`` starts.
 - ``sim``: a started :class:`SimServer`, stopped cleanly after the test.
 - ``sim_kite``: an official ``KiteConnect`` logged in to ``sim`` through its login redirect.
+- ``angel_sim``: a started Angel simulator (:class:`~kitekit.sim.angel.server.AngelSimServer`) on the same
+  market and clock as ``sim``; its TOTP codes follow ``sim_clock`` too (``pyotp.TOTP(secret).at(clock.now())``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import requests
 
 from kitekit.clock import IST, ManualClock
+from kitekit.sim.angel.server import AngelSimServer
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
@@ -81,3 +84,11 @@ def sim_kite(sim: SimServer) -> Any:
     kite = KiteConnect(sim.sim.config.api_key, root=sim.url)
     login_via_redirect(sim, kite)
     return kite
+
+
+@pytest.fixture
+def angel_sim(sim_clock: ManualClock, sim_market: Market) -> Iterator[AngelSimServer]:
+    """A running Angel simulator on a random free port, at ``sim_clock``'s time (its TOTP codes too)."""
+    server = AngelSimServer(clock=sim_clock, market=sim_market, totp_clock=sim_clock)
+    with server:
+        yield server

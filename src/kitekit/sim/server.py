@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -69,7 +70,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class SimServer:
-    """The simulator on ``host:port`` (port 0 picks a free one); use as a context manager or start/stop."""
+    """The simulator on ``host:port`` (port 0 picks a free one); use as a context manager or start/stop.
+
+    ``app`` serves another simulator with the same lifecycle (the Angel simulator: ``sim/angel/server.py``);
+    ``config``, ``clock``, ``market`` and ``totp_clock`` are then its own business.
+    """
 
     def __init__(
         self,
@@ -80,8 +85,9 @@ class SimServer:
         market: Market | None = None,
         totp_clock: Clock | None = None,
         sock: socket.socket | None = None,
+        app: Any = None,
     ) -> None:
-        self.sim = SimApp(config, clock, market, totp_clock)
+        self.sim: SimApp = app if app is not None else SimApp(config, clock, market, totp_clock)
         self.host = host
         self._requested_port = port
         #: A listening socket bound beforehand (:func:`listening_socket`), or None to bind at start.

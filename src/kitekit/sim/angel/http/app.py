@@ -1,0 +1,29 @@
+"""The Angel simulator (:class:`AngelSim`): its state and the ASGI app of SmartAPI's routes and streams.
+
+Only ``sim/angel``'s route modules know Starlette's routing; they build their routes over the state
+(:mod:`.state`), and this module puts them together.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from kitekit.sim.angel.http import rest, rest_gtt, stream_routes
+from kitekit.sim.angel.http.state import AngelState, crash, http_error
+
+__all__ = ["AngelSim"]
+
+
+class AngelSim(AngelState):
+    """The Angel simulator's state and its ASGI application (``.asgi``)."""
+
+    @functools.cached_property
+    def asgi(self) -> ASGIApp:
+        """Return the ASGI application, built on first use."""
+        routes: list[BaseRoute] = [*rest.routes(self), *rest_gtt.routes(self), *stream_routes.routes(self)]
+        return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: crash})

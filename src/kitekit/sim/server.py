@@ -166,8 +166,7 @@ class SimServer:
         try:
             self._server_for().run(sockets=[self.bind()])
         finally:
-            self.sim.exchange.stop()
-            self.sim.postbacks.close()
+            self.sim.release()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and release the port."""
@@ -176,8 +175,7 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        self.sim.exchange.stop()
-        self.sim.postbacks.close()
+        self.sim.release()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

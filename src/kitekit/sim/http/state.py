@@ -68,6 +68,11 @@ class SimState:
         #: The WebSocket ticker (ticks from ``market``, order updates from ``order_updates``).
         self.feed = Feed(self.market, self.clock, self.auth, self.order_updates)
 
+    def release(self) -> None:
+        """Stop the exchange's pump and the postback sender (the server is stopping)."""
+        self.exchange.stop()
+        self.postbacks.close()
+
     def publish_admin_token(self) -> None:
         """Write the admin token to ``config.admin_token_file`` (0600), if one is configured.
 

@@ -105,6 +105,10 @@ class AngelState:
         #: WebSocket 2.0 and the order-update stream.
         self.stream = StreamFeed(self.market, self.clock, self.auth, self.order_updates, self.config.feed_poll_s)
 
+    def release(self) -> None:
+        """Stop the exchange's pump (the server is stopping)."""
+        self.exchange.stop()
+
     def publish_admin_token(self) -> None:
         """Nothing to publish: the Angel simulator has no admin API yet (kept for the server's lifecycle)."""
 

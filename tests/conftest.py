@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,11 +164,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the wall-clock report, one test id a line."""
+    """Write the wall-clock report, one test id a line.
+
+    Under pytest-xdist each worker writes its own part (``FILE.gw0``…) as it finishes, and the controller, which
+    finishes last, joins them into FILE.
+    """
     path = session.config.getoption("--wall-clock-report")
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text("".join(f"{node}\n" for node in sorted(_wall_readers)))
+    if not path:
+        return
+    report = Path(path)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        report.with_name(f"{report.name}.{worker}").write_text("".join(f"{node}\n" for node in _wall_readers))
+        return
+    found = set(_wall_readers)
+    for part in report.parent.glob(f"{report.name}.gw*"):
+        found.update(part.read_text().split())
+        part.unlink()
+    report.write_text("".join(f"{node}\n" for node in sorted(found)))
 
 
 @pytest.fixture

@@ -73,6 +73,10 @@ def interleaved(work: dict[str, tuple[Callable[[], object], int]], rounds: int) 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _files(folder: Path) -> set[tuple[str, int]]:
+    return {(p.name, p.stat().st_mtime_ns) for p in folder.iterdir()}
+
+
 def _per_call(fn: Callable[[str], object], keys: list[str]) -> float:
     started = time.perf_counter()
     for key in keys:
@@ -133,8 +137,12 @@ def main(argv: list[str]) -> Figures:
         cache = home / "cache" / "instruments"
         warm_store = InstrumentStore(cache, lambda exchange, progress: raw)
         warm_store.sync()
-        (home / "cache" / "sim").mkdir()
-        (home / "cache" / "sim" / "instruments").symlink_to(cache)  # `--sim` commands read the same cache
+        # `--sim` commands read the embedded simulator's own cache, in its folder under the data dir
+        # (kitekit.paths.sim_home): the same files, linked there.
+        sim_cache = home / "data" / "sim" / "embedded" / "cache"
+        sim_cache.mkdir(parents=True)
+        (sim_cache / "instruments").symlink_to(cache)
+        before = _files(cache)
         saved_csv = home / "instruments.csv"
         saved_csv.write_bytes(raw)  # the SDK's "warm cache": the dump a script saved, parsed again
         kitekit = str(Path(sys.executable).with_name("kitekit"))
@@ -154,6 +162,9 @@ def main(argv: list[str]) -> Figures:
             env=env,
             expect={"kitekit status (no session)": 3},  # 3: not logged in, the documented exit code
         )
+        if _files(cache) != before or any((home / "data").rglob("*.kkdump")):
+            # A `find` that downloaded the dump again measured a download, not a warm cache.
+            raise RuntimeError("kitekit --sim did not read the bench's cache: fix where the bench puts it")
     print("whole process, wall time (median, range):")
     for name, spread in spreads.items():
         print(f"  {name:<46} {spread}")

@@ -11,8 +11,9 @@ Scenarios, each on a fresh account at a frozen mid-session moment:
 Where the marketable scenario's time goes, two shares of its best run, each measured as stated:
 
 * the per-state order history: every order records its full Kite order object at each state it enters;
-  after the run, one ``Order.as_kite()`` per recorded state is built again on the same orders and timed.
-  That is the dicts' construction only: appending them and keeping them alive are left out (the second);
+  after the run, one ``Order.as_kite()`` per recorded state is built again on the same orders and timed
+  (best of three). That is the dicts' construction only: appending them and keeping them alive are left
+  out (the second);
 * the cyclic garbage collector: its time during the run, from ``gc.callbacks``, over everything alive
   (the recorded states among it).
 """
@@ -108,11 +109,13 @@ def marketable(n: int) -> Marketable:
     # The engine's orders themselves (no public handle: the order objects, not their Kite dicts).
     orders = [eng._flow.get(o["order_id"]) for o in eng.orders(BENCH_NOW)]
     states = sum(len(order.history) for order in orders)
-    started = time.perf_counter()
-    for order in orders:
-        for _ in order.history:
-            order.as_kite()
-    history = time.perf_counter() - started
+    history = float("inf")
+    for _ in range(3):  # the best of three, as the scenario's own time is the best of its runs
+        started = time.perf_counter()
+        for order in orders:
+            for _ in order.history:
+                order.as_kite()
+        history = min(history, time.perf_counter() - started)
     return Marketable(elapsed, history, states, timer.total)
 
 

@@ -8,7 +8,8 @@ Side by side in one run, on the same bytes:
 2. **dump bytes → queryable index** (``InstrumentStore.from_bytes`` + one lookup): only three columns
    (token, symbol, exchange) are indexed, labelled as such; it is not a table. Held to 50x the SDK's parse.
    1 and 2 are timed in interleaved rounds (one SDK parse, three of each kitekit build), medians compared,
-   wall time and, beside it, CPU time (which other work on the machine does not inflate);
+   wall time and, beside it, CPU time (which other work on the machine does not inflate); then the index
+   build step by step, with the exchange codes also made the way they were before issue 22;
 3. **lookups** over every key of the dump (115k, more than the store's 65,536-entry memo): a cold pass (each
    key the first time) and a warm one (the same keys again), against a dict built over the SDK's list;
 4. **whole processes, what a user waits for**: ``kitekit --help``, ``kitekit status`` with no session,
@@ -26,13 +27,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from kiteconnect import KiteConnect
 
-from bench.common import BENCH_NOW, Figures, bench_sim, report, whole_processes
+from bench.common import BENCH_NOW, Figures, bench_sim, report, timeit, whole_processes
 from kitekit.clock import ManualClock
 from kitekit.instruments import InstrumentStore, fetch_dump
+from kitekit.instruments.index import InstrumentIndex, _codes
 from kitekit.instruments.model import typed_table
 from kitekit.sim.pytest_plugin import login_via_redirect
+from kitekit.wire.dump_columns import DumpColumns
 
 OURS_RESOLVE = """
 import sys
@@ -43,12 +47,14 @@ print(store.instrument("NSE:RELIANCE").instrument_token)
 """
 SDK_RESOLVE = """
 import sys
+import numpy as np
 from kiteconnect import KiteConnect
 rows = KiteConnect._parse_instruments(None, open(sys.argv[1], "rb").read())
 print(next(r for r in rows if r["exchange"] == "NSE" and r["tradingsymbol"] == "RELIANCE")["instrument_token"])
 """
 SDK_FIND = """
 import sys
+import numpy as np
 from kiteconnect import KiteConnect
 rows = KiteConnect._parse_instruments(None, open(sys.argv[1], "rb").read())
 hits = [r for r in rows if "RELIANCE" in r["tradingsymbol"].upper() or "RELIANCE" in r["name"].upper()]
@@ -81,6 +87,35 @@ def interleaved(
         {name: statistics.median(t) for name, t in wall.items()},
         {name: statistics.median(t) for name, t in cpu.items()},
     )
+
+
+def build_steps(raw: bytes, repeat: int) -> None:
+    """Print where ``InstrumentStore.from_bytes`` spends its time, step by step (median wall time of each).
+
+    Beside the exchange codes as built, the way they were built before issue 22: ``np.unique`` with
+    ``return_inverse=True`` over the column as 64-bit words, which argsorts every row.
+    """
+    cols = DumpColumns(raw)
+    exchange = cols.text("exchange")
+
+    def unique_inverse() -> object:
+        words = np.zeros(len(exchange), dtype="S8")
+        words[:] = exchange
+        return np.unique(words.view(np.uint64), return_inverse=True)
+
+    steps: dict[str, Callable[[], object]] = {
+        "split the dump into cells (DumpColumns)": lambda: DumpColumns(raw),
+        "  instrument_token column": lambda: cols.ints("instrument_token"),
+        "  tradingsymbol column": lambda: cols.text("tradingsymbol"),
+        "  exchange column": lambda: cols.text("exchange"),
+        "  exchange codes, from the column's runs": lambda: _codes(exchange),
+        "  (before: exchange codes by np.unique(return_inverse))": unique_inverse,
+        "index the split dump (the columns above, codes, sorts)": lambda: InstrumentIndex.build(cols),
+    }
+    print("where the index build goes (median wall time of each step):")
+    for label, step in steps.items():
+        median, _ = timeit(step, repeat=repeat)
+        print(f"  {label:<58} {median * 1e3:7.2f} ms")
 
 
 def _files(folder: Path) -> set[tuple[str, int]]:
@@ -127,6 +162,7 @@ def main(argv: list[str]) -> Figures:
         f"  CPU time, this process: SDK {cpu['sdk']:.3f} s, typed table {cpu['table'] * 1e3:.1f} ms (pyarrow's "
         f"threads included), index {cpu['index'] * 1e3:.1f} ms: index {figures['index_cpu_ratio']:.1f}x"
     )
+    build_steps(raw, repeat=3 if quick else 9)
 
     store = InstrumentStore.from_bytes(raw, clock=clock)
     dump = store._today_dump()

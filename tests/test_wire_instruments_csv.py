@@ -95,6 +95,16 @@ def test_numbers_of_every_length_read_as_the_scalar_rules_read_them(widest: int)
     assert cols.ints("lot_size").tolist() == [parse_int(c) for c in cells]
 
 
+@pytest.mark.parametrize("widest", [64, 65, 300], ids=["table-of-masks", "byte-compare", "wide-compare"])
+def test_text_cells_of_every_length_read_exactly(widest: int) -> None:
+    # Each width of the text column takes its own way to blank the bytes beyond a cell: a table of masks
+    # up to 64 bytes, a comparison of bytes up to 255, of int64 beyond (a stray line's long cell).
+    names = ["".join(chr(65 + (i + k) % 26) for k in range(n)) for i, n in enumerate(range(widest + 1))]
+    rows = [f"{i + 1},1,S{i},{name},0.0,,0,0.05,1,EQ,NSE,NSE" for i, name in enumerate(names)]
+    cols = DumpColumns(("\n".join([HEADER, *rows]) + "\n").encode())
+    assert cols.text("name").tolist() == [name.encode() for name in names]
+
+
 def test_one_quoted_row_does_not_change_how_the_others_read(dump_bytes: bytes) -> None:
     head = b"\n".join(dump_bytes.split(b"\n")[:2001]) + b"\n"
     quoted = head + b'9999,39,"Q,Q",Q,0,,0,0.05,1,EQ,NSE,NSE\n'

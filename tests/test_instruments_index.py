@@ -95,3 +95,20 @@ def test_an_object_dtype_is_never_read_from_bytes(index: InstrumentIndex) -> Non
     forged = text.replace(np.dtype(np.int64).str, "|O", 1).ljust(size).encode()
     with pytest.raises(IndexFormatError):
         InstrumentIndex.from_bytes(data[:22] + forged + data[22 + size :])
+
+
+def test_each_row_keeps_its_exchange_and_type_when_they_recur_out_of_order() -> None:
+    # Codes are found from the first row of each run: values that come back after others, one longer than
+    # a 64-bit word, and a column sorted neither way must each keep their own code.
+    listed = [("NSE", "EQ"), ("NSE", "EQ"), ("NFO", "CE"), ("NFO", "PE"), ("NSE", "EQ"), ("BSE", "EQ")]
+    listed += [("MCX", "FUT"), ("NFO", "CE"), ("NCDEX_LONG", "FUT"), ("BSE", "PE"), ("NSE", "EQ")]
+    rows = [f"{i + 1},{i},SYM{i},N,0,,0,0.05,1,{kind},SEG,{exchange}" for i, (exchange, kind) in enumerate(listed)]
+    cols = DumpColumns(("\n".join([HEADER, *rows]) + "\n").encode())
+    index = InstrumentIndex.build(cols)
+    fno = index.add_fno(cols)
+    assert index.exchanges == sorted({e for e, _ in listed})
+    assert list(fno.types) == sorted({k for _, k in listed})
+    assert [index.exchange_of(r) for r in range(len(listed))] == [e for e, _ in listed]
+    assert [fno.types[c] for c in fno.type_code.tolist()] == [k for _, k in listed]
+    assert [index.row_of_key(e, f"SYM{r}") for r, (e, _) in enumerate(listed)] == list(range(len(listed)))
+    assert index.row_of_key("NSE", "SYM5") == -1  # SYM5 is BSE's

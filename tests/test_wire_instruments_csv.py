@@ -11,7 +11,7 @@ import pytest
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.wire.dump_columns import DumpColumns
-from kitekit.wire.instruments_csv import HEADER, Instrument, encode_rows, split_fields
+from kitekit.wire.instruments_csv import HEADER, Instrument, encode_rows, parse_float, parse_int, split_fields
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,37 @@ def test_the_decoder_handles_quotes_crlf_bom_blank_and_ragged_lines() -> None:
     assert cols.text("exchange").tolist() == [b"NFO", b"NSE", b"NSE", b"NSE", b"", b"NSE"]
     no_final_newline = (HEADER + "\n" + body[0]).encode()
     assert DumpColumns(no_final_newline).text("exchange").tolist() == [b"NFO"]
+
+
+def _numbers_dump(cells: list[str]) -> bytes:
+    """A dump with each cell in both the ``strike`` (decimal) and ``lot_size`` (integer) columns."""
+    rows = [f"{i + 1},1,S{i},N,0.0,,{cell},0.05,{cell},EQ,NSE,NSE" for i, cell in enumerate(cells)]
+    return ("\n".join([HEADER, *rows]) + "\n").encode()
+
+
+@pytest.mark.parametrize("widest", [8, 15], ids=["8-byte-windows", "16-byte-windows"])
+def test_numbers_of_every_length_read_as_the_scalar_rules_read_them(widest: int) -> None:
+    # Up to 8 characters a column is read in 8-byte windows, else in 16: every length, sign and point
+    # position in both, all nines (the largest value of each length), and cells that are not numbers.
+    cells: list[str] = []
+    for n in range(1, widest + 1):
+        for digits in ("9" * n, "1" + "0" * (n - 1), "123456789012345"[:n], "908070605040302"[:n]):
+            cells += [digits, "-" + digits, *(digits[:k] + "." + digits[k:] for k in range(len(digits) + 1))]
+    cells = [c for c in cells if len(c) <= widest]
+    cells += ["", "-", ".", "1-2", "1..2", "x", "1e3", " 7"]
+    cols = DumpColumns(_numbers_dump(cells))
+    assert cols.floats("strike").tolist() == [parse_float(c) for c in cells]
+    assert cols.ints("lot_size").tolist() == [parse_int(c) for c in cells]
+
+
+@pytest.mark.parametrize("widest", [64, 65, 300], ids=["table-of-masks", "byte-compare", "wide-compare"])
+def test_text_cells_of_every_length_read_exactly(widest: int) -> None:
+    # Each width of the text column takes its own way to blank the bytes beyond a cell: a table of masks
+    # up to 64 bytes, a comparison of bytes up to 255, of int64 beyond (a stray line's long cell).
+    names = ["".join(chr(65 + (i + k) % 26) for k in range(n)) for i, n in enumerate(range(widest + 1))]
+    rows = [f"{i + 1},1,S{i},{name},0.0,,0,0.05,1,EQ,NSE,NSE" for i, name in enumerate(names)]
+    cols = DumpColumns(("\n".join([HEADER, *rows]) + "\n").encode())
+    assert cols.text("name").tolist() == [name.encode() for name in names]
 
 
 def test_one_quoted_row_does_not_change_how_the_others_read(dump_bytes: bytes) -> None:

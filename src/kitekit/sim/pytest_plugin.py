@@ -8,6 +8,8 @@ Enable with ``pytest_plugins = ["kitekit.sim.pytest_plugin"]`` in a ``conftest.p
 - ``sim_config``: a fresh :class:`SimConfig`; override or mutate it before ``sim`` starts.
 - ``sim``: a started :class:`SimServer`, stopped cleanly after the test.
 - ``sim_kite``: an official ``KiteConnect`` logged in to ``sim`` through its login redirect.
+- ``upstox_sim``: the Upstox simulator (:class:`~kitekit.sim.upstox.UpstoxServer`) on the same pinned clock,
+  market and ``sim_config`` (its ``shared`` settings), started and stopped like ``sim``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kitekit.clock import IST, ManualClock
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
+from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
 
 __all__ = ["SIM_NOW", "login_via_redirect"]
 
@@ -81,3 +84,11 @@ def sim_kite(sim: SimServer) -> Any:
     kite = KiteConnect(sim.sim.config.api_key, root=sim.url)
     login_via_redirect(sim, kite)
     return kite
+
+
+@pytest.fixture
+def upstox_sim(sim_config: SimConfig, sim_clock: ManualClock, sim_market: Market) -> Iterator[UpstoxServer]:
+    """A running Upstox simulator on a random free port, on ``sim_clock`` and the shared market."""
+    server = UpstoxServer(UpstoxSimConfig(shared=sim_config), sim_clock, market=sim_market)
+    with server:
+        yield server

@@ -7,11 +7,11 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from kitekit.clock import Clock
 from kitekit.sim.config import SimConfig
@@ -69,6 +69,10 @@ def _bind(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+#: An ASGI application (spelled out: Starlette's own alias belongs to the HTTP edge, tests/test_sim_layering.py).
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 class ServedApp(Protocol):

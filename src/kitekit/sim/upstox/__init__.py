@@ -3,7 +3,7 @@
 ``config`` (the app it knows, limits), ``catalog`` (instrument keys and the JSON dump over the shared
 universe), ``auth`` (codes, tokens, token requests, WebSocket tickets), ``limits`` (Upstox's rate windows),
 ``shapes`` (engine answers in Upstox's shapes, Upstox requests in the engine's), ``candles`` (any Upstox
-interval), ``feed`` (protobuf feed content), ``state`` and ``http/`` (the routes), ``server``
+interval), ``feed`` (protobuf feed content), ``http/`` (the state, its API wrapper and the routes), ``server``
 (:class:`UpstoxServer`), and ``sdk`` (the official SDK pointed at it; needs ``upstox-python-sdk``).
 """
 

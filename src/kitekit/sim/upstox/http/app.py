@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from kitekit.sim.upstox.http import history, login, market, orders, portfolio, stream
-from kitekit.sim.upstox.state import UpstoxState, json_response
+from kitekit.sim.upstox.http.state import UpstoxState, json_response
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 
 __all__ = ["UpstoxSim"]

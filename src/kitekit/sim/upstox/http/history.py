@@ -24,7 +24,7 @@ from kitekit.wire.upstox.keys import parse_instrument_key
 from kitekit.wire.upstox.routes import Route as Paths
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["routes"]
 

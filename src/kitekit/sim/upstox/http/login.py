@@ -20,12 +20,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.upstox.auth import PendingRequest, UpstoxGrant
-from kitekit.sim.upstox.state import json_body, json_response, success
+from kitekit.sim.upstox.http.state import json_body, json_response, success
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 from kitekit.wire.upstox.routes import Route as Paths
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["deliver", "profile", "routes", "webhook_payload"]
 

@@ -27,7 +27,7 @@ from kitekit.wire.upstox.routes import QUOTE_KEY_LIMIT
 from kitekit.wire.upstox.routes import Route as Paths
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["DUMP_PATH", "quote_rows", "routes"]
 

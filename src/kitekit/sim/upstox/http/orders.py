@@ -19,15 +19,15 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.engine import Engine
 from kitekit.sim.upstox.auth import UpstoxGrant
+from kitekit.sim.upstox.http.state import json_body, json_response, success
 from kitekit.sim.upstox.shapes import kite_modify_form, kite_place_form, order_item, trade_item
-from kitekit.sim.upstox.state import json_body, json_response, success
 from kitekit.wire.envelope import RejectionError
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError, problem_item
 from kitekit.wire.upstox.routes import MULTI_ORDER_LINES
 from kitekit.wire.upstox.routes import Route as Paths
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["routes"]
 

@@ -15,7 +15,7 @@ from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 from kitekit.wire.upstox.routes import Route as Paths
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["routes"]
 

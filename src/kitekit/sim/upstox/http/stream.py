@@ -27,15 +27,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kitekit.sim.upstox.auth import UpstoxGrant
 from kitekit.sim.upstox.feed import feed_message, market_info
+from kitekit.sim.upstox.http.state import json_response
 from kitekit.sim.upstox.shapes import order_item
-from kitekit.sim.upstox.state import json_response
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 from kitekit.wire.upstox.feed import encode_feed
 from kitekit.wire.upstox.routes import Route as Paths
 from kitekit.wire.upstox.stream import KEY_LIMITS, Method, Mode, UpdateType, parse_request
 
 if TYPE_CHECKING:
-    from kitekit.sim.upstox.state import UpstoxState
+    from kitekit.sim.upstox.http.state import UpstoxState
 
 __all__ = ["over_limit", "routes"]
 

@@ -52,6 +52,10 @@ def _placed(result: Mapping[str, Any]) -> list[str]:
     return [str(c["order_id"]) for c in children if "order_id" in c]
 
 
+def _instrument(form: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [(form["exchange"], form["tradingsymbol"])]
+
+
 def _placer(variety: str, form: dict[str, str]) -> Callable[[Engine, datetime], dict[str, Any]]:
     def place(engine: Engine, now: datetime) -> dict[str, Any]:
         return engine.place_order(variety, form, now)
@@ -67,7 +71,7 @@ def routes(state: UpstoxState) -> list[BaseRoute]:
         body = await json_body(request)
         sliced = v3 and isinstance(body, dict) and body.get("slice") is True
         variety, form = kite_place_form(state.listing(), body, sliced)
-        result = await state.engine(grant, lambda e, now: e.place_order(variety, form, now), True)
+        result = await state.engine(grant, _placer(variety, form), True, _instrument(form))
         ids = _placed(result)
         if not v3:
             return {"order_id": ids[0]}
@@ -131,7 +135,7 @@ def routes(state: UpstoxState) -> list[BaseRoute]:
                 errors.append({**problem_item(err.problem), "correlation_id": cid})
                 continue
             try:
-                result = await state.engine(grant, _placer(variety, form), True)
+                result = await state.engine(grant, _placer(variety, form), True, _instrument(form))
             except RejectionError as err:
                 item = problem_item(UpstoxError(UDAPI.ORDER_REJECTED, err.message).problem)
                 errors.append({**item, "correlation_id": cid})

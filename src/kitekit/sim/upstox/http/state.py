@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -89,11 +89,20 @@ class UpstoxState:
         """Return the instrument listing current on the clock."""
         return self.catalog.listing(self.clock.now())
 
-    async def engine(self, grant: UpstoxGrant | None, action: Callable[[Engine, datetime], Any], mutates: bool) -> Any:
-        """Run ``action(engine, now)`` on the grant's account off the event loop (as the Kite edge does)."""
+    async def engine(
+        self,
+        grant: UpstoxGrant | None,
+        action: Callable[[Engine, datetime], Any],
+        mutates: bool,
+        instruments: Iterable[tuple[str, str]] = (),
+    ) -> Any:
+        """Run ``action(engine, now)`` on the grant's account off the event loop (as the Kite edge does).
+
+        ``instruments`` are the ``(exchange, tradingsymbol)`` pairs the call needs a fresh quote of (an order's).
+        """
         if grant is None:
             raise UpstoxError(UDAPI.INVALID_TOKEN)
-        return await run_in_threadpool(self.exchange.run, grant.user_id, action, (), mutates)
+        return await run_in_threadpool(self.exchange.run, grant.user_id, action, list(instruments), mutates)
 
     def api(self, handler: UpstoxHandler, api: str, auth: bool = True) -> Callable[[Request], Awaitable[Response]]:
         """Return ``handler`` behind the ``Api-Version`` rule, the bearer token, the rate limits and the envelope.

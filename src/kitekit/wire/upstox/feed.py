@@ -120,9 +120,14 @@ def encode_feed(response: Mapping[str, Any]) -> bytes:
 
 
 def decode_feed(data: bytes | memoryview) -> dict[str, Any]:
-    """Return the ``FeedResponse`` in ``data`` as a dict.
+    """Return the ``FeedResponse`` in ``data`` as a dict, with ``type`` always present.
+
+    proto3 leaves a field at its default off the wire, so an ``initial_feed`` (type 0) arrives without one;
+    this fills it in, since a client dispatches on it.
 
     Raises:
         ProtoError: the bytes are not a ``FeedResponse``.
     """
-    return decode(FEED_SCHEMA, "FeedResponse", data)
+    message = decode(FEED_SCHEMA, "FeedResponse", data)
+    message.setdefault("type", FEED_SCHEMA.enums["Type"][0])
+    return message

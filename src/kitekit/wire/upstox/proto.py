@@ -2,10 +2,10 @@
 
 Why not the ``protobuf`` package: the feed needs five scalar types, nested and repeated messages and one map,
 and kitekit's decoder must not need the SDK's generated module (nor its exact ``protobuf`` version) at run
-time. The encoder follows the reference serializer's choices (fields in number order, proto3 defaults left
-out, nothing packed since the schema repeats only messages, map entries sorted by key), so its bytes equal
-``SerializeToString(deterministic=True)``'s (``tests/test_upstox_wire.py`` checks them against the SDK's
-``MarketDataFeedV3_pb2``).
+time. The encoder follows the reference serializer's choices (fields in number order; proto3 defaults left
+out, except inside map entries; nothing packed, since the schema repeats only messages; map entries sorted by
+key), so its bytes equal ``SerializeToString(deterministic=True)``'s (``tests/test_upstox_wire.py`` checks
+them against the SDK's ``MarketDataFeedV3_pb2``).
 
 Messages are plain dicts keyed by the ``.proto`` field names; enums are their value names; a map is a dict;
 ``google.protobuf.DoubleValue`` is a float (absent when unset).
@@ -82,30 +82,31 @@ def _enum_number(schema: Schema, enum: str, value: Any) -> int:
     raise ProtoError(f"{value!r} is not a value of enum {enum}")
 
 
-def _scalar(schema: Schema, f: Field, value: Any) -> bytes | None:
+def _scalar(schema: Schema, f: Field, value: Any, keep: bool = False) -> bytes | None:
+    # proto3 leaves defaults off the wire, except in a map entry (``keep``), whose key and value always go out.
     kind, _, ref = f.type.partition(":")
     if kind == "double":
-        return None if value == 0 else _tag(f.number, _FIXED64) + struct.pack("<d", float(value))
+        return None if value == 0 and not keep else _tag(f.number, _FIXED64) + struct.pack("<d", float(value))
     if kind in ("int64", "bool"):
-        return None if not value else _tag(f.number, _VARINT) + _varint(int(value))
+        return None if not value and not keep else _tag(f.number, _VARINT) + _varint(int(value))
     if kind == "enum":
         n = _enum_number(schema, ref, value)
-        return None if n == 0 else _tag(f.number, _VARINT) + _varint(n)
+        return None if n == 0 and not keep else _tag(f.number, _VARINT) + _varint(n)
     if kind == "string":
         raw = str(value).encode()
-        return None if not raw else _tag(f.number, _LEN) + _varint(len(raw)) + raw
+        return None if not raw and not keep else _tag(f.number, _LEN) + _varint(len(raw)) + raw
     if kind == "double_value":  # a wrapper message: present even when its value is 0
         inner = b"" if value == 0 else _tag(1, _FIXED64) + struct.pack("<d", float(value))
         return _tag(f.number, _LEN) + _varint(len(inner)) + inner
     raise AssertionError(f"unknown field type {f.type}")
 
 
-def _message(schema: Schema, f: Field, value: Mapping[str, Any]) -> bytes:
-    body = encode(schema, f.type.partition(":")[2], value)
+def _message(schema: Schema, f: Field, value: Mapping[str, Any], entry: bool = False) -> bytes:
+    body = encode(schema, f.type.partition(":")[2], value, entry)
     return _tag(f.number, _LEN) + _varint(len(body)) + body
 
 
-def encode(schema: Schema, message: str, value: Mapping[str, Any]) -> bytes:
+def encode(schema: Schema, message: str, value: Mapping[str, Any], _entry: bool = False) -> bytes:
     """Return the wire bytes of ``value`` as a ``message``; None values and unknown keys are left out.
 
     Raises:
@@ -119,7 +120,7 @@ def encode(schema: Schema, message: str, value: Mapping[str, Any]) -> bytes:
         if f.map_of is not None:
             entry = Field(f.number, f.name, f"message:{f.map_of}")
             for k, v in sorted(item.items()):  # sorted: what deterministic serialization does
-                out += _message(schema, entry, {"key": k, "value": v})
+                out += _message(schema, entry, {"key": k, "value": v}, entry=True)
         elif f.repeated:
             for element in item:
                 is_message = f.type.startswith("message:")
@@ -127,7 +128,7 @@ def encode(schema: Schema, message: str, value: Mapping[str, Any]) -> bytes:
         elif f.type.startswith("message:"):
             out += _message(schema, f, item)
         else:
-            out += _scalar(schema, f, item) or b""
+            out += _scalar(schema, f, item, keep=_entry) or b""
     return bytes(out)
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -126,3 +130,35 @@ def test_history_v2_and_v3_come_newest_first_and_caps_refuse(upstox_sim: UpstoxS
     assert caught.value.status == 400
     intraday = v3.get_intra_day_candle_data(RELIANCE, "minutes", "30")
     assert intraday.data.candles[-1][0] == "2026-11-27T09:15:00+05:30"
+
+
+def test_kitekit_sim_broker_upstox_serves_the_upstox_protocol(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kitekit.cli",
+            "sim",
+            "--broker",
+            "upstox",
+            "--port",
+            "0",
+            "--state",
+            str(tmp_path / "w"),
+            "--at",
+            "2026-11-27",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        assert match and "SIMULATED" in first, first
+        r = requests.get(f"{match.group(1)}/v2/user/profile", headers={"Api-Version": "2.0"}, timeout=10)
+        assert r.status_code == 401 and r.json()["errors"][0]["errorCode"] == "UDAPI100050"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

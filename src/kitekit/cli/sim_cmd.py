@@ -1,17 +1,33 @@
-"""``kitekit sim``: run the simulator in the foreground."""
+"""``kitekit sim``: run the simulator (Kite's, or Upstox's with ``--broker upstox``) in the foreground."""
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kitekit import paths
 from kitekit.cli import embedded, options
-from kitekit.clock import SystemClock
+from kitekit.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    import socket
+
+    from kitekit.sim.config import SimConfig
+
+
+class Broker(StrEnum):
+    """Which broker's protocol the simulator speaks."""
+
+    KITE = "kite"
+    UPSTOX = "upstox"
 
 
 def sim_command(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
+    broker: Annotated[
+        Broker, typer.Option(help="Speak Kite's protocol, or Upstox's (same market and engine).")
+    ] = Broker.KITE,
     port: Annotated[
         int, typer.Option(help="Port to bind; 0 picks a free one and prints it.", callback=options.port)
     ] = 8000,
@@ -99,6 +115,9 @@ def sim_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
+    kite_only = replay or latency_ms or network_error_rate or data_error_rate or html_502_rate or drop_rate
+    if broker is Broker.UPSTOX and (kite_only or order_faults != OrderFaultConfig()):
+        raise typer.BadParameter("--replay and the fault options are not modelled on the Upstox simulator yet")
     if at is not None and real_time:
         raise typer.BadParameter("--at starts a world of market sessions; it cannot go with --real-time")
     start = options.instant(at)
@@ -134,6 +153,9 @@ def sim_command(
         ),
         order_faults=order_faults,
     )
+    if broker is Broker.UPSTOX:
+        _serve_upstox(config, clock, host, port, sock, auto_login)
+        return
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
     server = embedded.sim_server(config, clock, host=host, port=port, sock=sock)
@@ -167,4 +189,17 @@ def sim_command(
         f"  admin API {server.url}/__sim: send header X-Kitekit-Admin: {server.sim.admin_token} "
         f"(also in {config.admin_token_file}){'; required' if config.admin_token_required else ''}"
     )
+    server.serve_forever()
+
+
+def _serve_upstox(config: "SimConfig", clock: Clock, host: str, port: int, sock: "socket.socket", auto: bool) -> None:
+    """Serve the Upstox simulator on the world's clock and accounts until Ctrl-C."""
+    from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+
+    upstox = UpstoxSimConfig(shared=config, auto_approve=auto)
+    server = UpstoxServer(upstox, clock, host=host, port=port, sock=sock)
+    typer.echo(f"kitekit Upstox simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
+    typer.echo(f"  Configuration().host and .order_host: {server.url}   streamers: {server.ws_url}")
+    typer.echo(f"  client_id: {upstox.client_id}   redirect_uri: {upstox.redirect_uri}   user: {config.user_id}")
+    typer.echo("  (defaults documented in docs/simulator.md)")
     server.serve_forever()

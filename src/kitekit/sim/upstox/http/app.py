@@ -54,6 +54,17 @@ class UpstoxSim(UpstoxState):
         """Return how often the server pings an open WebSocket (Upstox pings idle connections)."""
         return self.config.ping_interval_s
 
+    def approve_token_request(self, request_id: str | None = None) -> bool:
+        """Approve a v3 token request (the newest open one by default) as the user would in the app.
+
+        The token goes to the request's notifier URL. Returns False when there is no such open request.
+        """
+        approved = self.auth.approve(request_id)
+        if approved is None:
+            return False
+        login.deliver(self, *approved)
+        return True
+
     def publish_admin_token(self) -> None:
         """Do nothing: the Upstox simulator has no admin API yet (its state is reached in-process)."""
 

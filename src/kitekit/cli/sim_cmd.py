@@ -1,9 +1,9 @@
-"""``kitekit sim``: run the simulator in the foreground (Kite's API, or Angel One's with ``--broker angel``)."""
+"""``kitekit sim``: run the simulator in the foreground: Kite's API, or Angel One's or Upstox's (``--broker``)."""
 
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,18 +12,23 @@ from kitekit.cli import embedded, options
 from kitekit.clock import Clock, SystemClock
 
 
+if TYPE_CHECKING:
+    from kitekit.sim.config import SimConfig
+
+
 class SimBroker(StrEnum):
     """Whose API the simulator speaks; every broker trades on the same simulated market."""
 
     KITE = "kite"
     ANGEL = "angel"
+    UPSTOX = "upstox"
 
 
 def sim_command(
     host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you know why.")] = "127.0.0.1",
-    broker: Annotated[SimBroker, typer.Option(help="Whose API to speak: kite, or angel (Angel One SmartAPI).")] = (
-        SimBroker.KITE
-    ),
+    broker: Annotated[
+        SimBroker, typer.Option(help="Whose API to speak: kite, angel (Angel One SmartAPI) or upstox.")
+    ] = SimBroker.KITE,
     port: Annotated[
         int, typer.Option(help="Port to bind; 0 picks a free one and prints it.", callback=options.port)
     ] = 8000,
@@ -130,10 +135,12 @@ def sim_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    kite_only = replay is not None or auto_login or order_faults != OrderFaultConfig()
-    kite_only |= any((latency_ms, network_error_rate, data_error_rate, html_502_rate, drop_rate))
-    if broker is SimBroker.ANGEL and kite_only:
+    faults = order_faults != OrderFaultConfig()
+    faults |= any((latency_ms, network_error_rate, data_error_rate, html_502_rate, drop_rate))
+    if broker is SimBroker.ANGEL and (replay is not None or auto_login or faults):
         raise typer.BadParameter("--replay, --auto-login and the fault options apply to --broker kite only")
+    if broker is SimBroker.UPSTOX and (replay is not None or faults):
+        raise typer.BadParameter("--replay and the fault options are not modelled on the Upstox simulator yet")
     if at is not None and real_time:
         raise typer.BadParameter("--at starts a world of market sessions; it cannot go with --real-time")
     start = options.instant(at)
@@ -174,6 +181,9 @@ def sim_command(
         allowed_ips=static_ips,
         postbacks=PostbackConfig(url=postback_url),
     )
+    if broker is SimBroker.UPSTOX:
+        _serve_upstox(config, clock, host, port, sock, auto_login)
+        return
     config.admin_token_file = home / "admin-token"
     config.admin_token_required = not embedded.is_loopback(host)
     server = embedded.sim_server(config, clock, host=host, port=port, sock=sock)
@@ -229,4 +239,17 @@ def _serve_angel(sock: socket.socket, clock: Clock, seed: int, home: Path, no_ra
     typer.echo(f"  clock: market sessions, now {clock.now():%Y-%m-%d %H:%M} IST; the world lives in {home}")
     if no_rate_limits:
         typer.echo("  rate limits: lifted (--no-rate-limits); the real Angel answers 403 beyond its limits")
+    server.serve_forever()
+
+
+def _serve_upstox(config: "SimConfig", clock: Clock, host: str, port: int, sock: socket.socket, auto: bool) -> None:
+    """Serve the Upstox simulator on the world's clock and accounts until Ctrl-C."""
+    from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+
+    upstox = UpstoxSimConfig(shared=config, auto_approve=auto)
+    server = UpstoxServer(upstox, clock, host=host, port=port, sock=sock)
+    typer.echo(f"kitekit Upstox simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
+    typer.echo(f"  Configuration().host and .order_host: {server.url}   streamers: {server.ws_url}")
+    typer.echo(f"  client_id: {upstox.client_id}   redirect_uri: {upstox.redirect_uri}   user: {config.user_id}")
+    typer.echo("  (defaults documented in docs/simulator.md)")
     server.serve_forever()

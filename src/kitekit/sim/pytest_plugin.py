@@ -10,6 +10,8 @@ Enable with ``pytest_plugins = ["kitekit.sim.pytest_plugin"]`` in a ``conftest.p
 - ``sim_kite``: an official ``KiteConnect`` logged in to ``sim`` through its login redirect.
 - ``angel_sim``: a started Angel simulator (:class:`~kitekit.sim.angel.server.AngelSimServer`) on the same
   market and clock as ``sim``; its TOTP codes follow ``sim_clock`` too (``pyotp.TOTP(secret).at(clock.now())``).
+- ``upstox_sim``: the Upstox simulator (:class:`~kitekit.sim.upstox.UpstoxServer`) on the same pinned clock,
+  market and ``sim_config`` (its ``shared`` settings), started and stopped like ``sim``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from kitekit.sim.angel.server import AngelSimServer
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
+from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
 
 __all__ = ["SIM_NOW", "login_via_redirect"]
 
@@ -90,5 +93,13 @@ def sim_kite(sim: SimServer) -> Any:
 def angel_sim(sim_clock: ManualClock, sim_market: Market) -> Iterator[AngelSimServer]:
     """A running Angel simulator on a random free port, at ``sim_clock``'s time (its TOTP codes too)."""
     server = AngelSimServer(clock=sim_clock, market=sim_market, totp_clock=sim_clock)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def upstox_sim(sim_config: SimConfig, sim_clock: ManualClock, sim_market: Market) -> Iterator[UpstoxServer]:
+    """A running Upstox simulator on a random free port, on ``sim_clock`` and the shared market."""
+    server = UpstoxServer(UpstoxSimConfig(shared=sim_config), sim_clock, market=sim_market)
     with server:
         yield server

@@ -7,18 +7,20 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import uvicorn
 
 from kitekit.clock import Clock
 from kitekit.sim.config import SimConfig
 from kitekit.sim.deadline import with_request_deadline
+from kitekit.sim.exchange import SimExchange
 from kitekit.sim.http import SimApp
 from kitekit.sim.market import Market
 
-__all__ = ["SimServer", "listening_socket"]
+__all__ = ["AppServer", "ServedApp", "SimServer", "listening_socket"]
 
 
 class _QuietDrops(logging.Filter):
@@ -69,25 +71,37 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class SimServer:
-    """The simulator on ``host:port`` (port 0 picks a free one); use as a context manager or start/stop.
+#: An ASGI application (spelled out: Starlette's own alias belongs to the HTTP edge, tests/test_sim_layering.py).
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
-    ``app`` serves another simulator with the same lifecycle (the Angel simulator: ``sim/angel/server.py``);
-    ``config``, ``clock``, ``market`` and ``totp_clock`` are then its own business.
+
+class ServedApp(Protocol):
+    """What :class:`AppServer` serves: a simulator's ASGI app, its exchange (pumped while serving) and timeouts."""
+
+    @property
+    def asgi(self) -> ASGIApp: ...
+    @property
+    def exchange(self) -> SimExchange: ...
+    @property
+    def request_timeout_s(self) -> float: ...
+    @property
+    def ws_ping_interval_s(self) -> float | None: ...
+    def publish_admin_token(self) -> None: ...
+    def release(self) -> None: ...
+
+
+S = TypeVar("S", bound=ServedApp)
+
+
+class AppServer(Generic[S]):
+    """A simulator ``sim`` served on ``host:port`` (port 0 picks a free one); a context manager or start/stop.
+
+    Kite's simulator is :class:`SimServer`; another broker's (``kitekit.sim.upstox.UpstoxServer``) serves its
+    own app over the same market and exchange the same way.
     """
 
-    def __init__(
-        self,
-        config: SimConfig | None = None,
-        clock: Clock | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        market: Market | None = None,
-        totp_clock: Clock | None = None,
-        sock: socket.socket | None = None,
-        app: Any = None,
-    ) -> None:
-        self.sim: SimApp = app if app is not None else SimApp(config, clock, market, totp_clock)
+    def __init__(self, sim: S, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> None:
+        self.sim = sim
         self.host = host
         self._requested_port = port
         #: A listening socket bound beforehand (:func:`listening_socket`), or None to bind at start.
@@ -135,16 +149,16 @@ class SimServer:
             # SIGTERM must stop it promptly whatever its faults: a request sleeping out injected latency
             # or a kept-alive connection gets a second, then is cut.
             timeout_graceful_shutdown=1,
-            ws_ping_interval=None,
-            # The app dates its answers by the simulator's clock (Kite's Date header is its server time).
+            ws_ping_interval=self.sim.ws_ping_interval_s,
+            # Each app dates its answers by the simulator's clock (Kite's Date header is its server time).
             date_header=False,
-            http=with_request_deadline(self.sim.config.request_timeout_s),  # reaps half-open connections
+            http=with_request_deadline(self.sim.request_timeout_s),  # reaps half-open connections
         )
         server = uvicorn.Server(config)
         self._server = server
         return server
 
-    def start(self, timeout: float = 30.0) -> SimServer:
+    def start(self, timeout: float = 30.0) -> AppServer[S]:
         """Serve in a daemon thread; return once the server accepts connections."""
         sock = self.bind()
         server = self._server_for()
@@ -180,10 +194,34 @@ class SimServer:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> SimServer:
+    def __enter__(self) -> AppServer[S]:
         return self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class SimServer(AppServer[SimApp]):
+    """The Kite simulator on ``host:port`` (port 0 picks a free one); use as a context manager or start/stop."""
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        market: Market | None = None,
+        totp_clock: Clock | None = None,
+        sock: socket.socket | None = None,
+    ) -> None:
+        super().__init__(SimApp(config, clock, market, totp_clock), host, port, sock)
+
+    def start(self, timeout: float = 30.0) -> SimServer:
+        """Serve in a daemon thread; return once the server accepts connections."""
+        super().start(timeout)
+        return self
+
+    def __enter__(self) -> SimServer:
+        return self.start()

@@ -1,4 +1,4 @@
-"""Run the Angel simulator with uvicorn, with the Kite simulator's server lifecycle (:class:`SimServer`)."""
+"""Run the Angel simulator with uvicorn, the way :class:`~kitekit.sim.server.SimServer` runs Kite's."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from kitekit.sim.angel.config import AngelSimConfig
 from kitekit.sim.angel.http.app import AngelSim
 from kitekit.sim.angel.http.stream_routes import STREAM_PATH, UPDATES_PATH
 from kitekit.sim.market import Market
-from kitekit.sim.server import SimServer
+from kitekit.sim.server import AppServer
 
 __all__ = ["AngelSimServer"]
 
 
-class AngelSimServer(SimServer):
+class AngelSimServer(AppServer[AngelSim]):
     """The Angel simulator on ``host:port`` (port 0 picks a free one); a context manager, or start/stop.
 
     Args:
@@ -33,9 +33,17 @@ class AngelSimServer(SimServer):
         totp_clock: Clock | None = None,
         sock: socket.socket | None = None,
     ) -> None:
-        #: The Angel simulator's state (``.sim`` is the same object, typed for the Kite simulator's lifecycle).
-        self.angel = AngelSim(config, clock, market, totp_clock)
-        super().__init__(host=host, port=port, sock=sock, app=self.angel)
+        super().__init__(AngelSim(config, clock, market, totp_clock), host, port, sock)
+        #: The Angel simulator's state (the same object as ``.sim``).
+        self.angel = self.sim
+
+    def start(self, timeout: float = 30.0) -> AngelSimServer:
+        """Serve in a daemon thread; return once the server accepts connections."""
+        super().start(timeout)
+        return self
+
+    def __enter__(self) -> AngelSimServer:
+        return self.start()
 
     @property
     def stream_url(self) -> str:

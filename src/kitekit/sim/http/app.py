@@ -235,6 +235,16 @@ async def _crash(request: Request, exc: Exception) -> Response:
 class SimApp(SimState):
     """The simulator's state and its ASGI application (``.asgi``): every area's routes behind the middleware."""
 
+    @property
+    def request_timeout_s(self) -> float:
+        """Return how long a connection has to deliver a whole request (``config.request_timeout_s``)."""
+        return self.config.request_timeout_s
+
+    @property
+    def ws_ping_interval_s(self) -> float | None:
+        """Return None: Kite's ticker sends heartbeat frames of its own, not WebSocket pings."""
+        return None
+
     @functools.cached_property
     def asgi(self) -> ASGIApp:
         """Return the ASGI application, built on first use (a test may put its own in its place)."""

@@ -22,6 +22,16 @@ __all__ = ["AngelSim"]
 class AngelSim(AngelState):
     """The Angel simulator's state and its ASGI application (``.asgi``)."""
 
+    @property
+    def request_timeout_s(self) -> float:
+        """Return how long a connection has to deliver a whole request."""
+        return self.config.request_timeout_s
+
+    @property
+    def ws_ping_interval_s(self) -> float | None:
+        """Return None: Angel's clients keep the stream alive with text ``ping`` messages of their own."""
+        return None
+
     @functools.cached_property
     def asgi(self) -> ASGIApp:
         """Return the ASGI application, built on first use."""

@@ -11,7 +11,6 @@ from kitekit import paths
 from kitekit.cli import embedded, options
 from kitekit.clock import Clock, SystemClock
 
-
 if TYPE_CHECKING:
     from kitekit.sim.config import SimConfig
 

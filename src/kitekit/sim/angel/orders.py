@@ -15,6 +15,7 @@ from typing import Any
 from kitekit.sim.angel.catalog import AngelCatalog, Listing
 from kitekit.sim.angel.errors import AngelError
 from kitekit.sim.angel.market import resolve
+from kitekit.sim.as_placed import as_placed
 from kitekit.wire.angel.envelope import ErrorCode
 from kitekit.wire.angel.orders import (
     Duration,
@@ -174,6 +175,7 @@ def _listing_of(catalog: AngelCatalog, exchange: str, kite_symbol: str) -> Listi
 
 def angel_order(catalog: AngelCatalog, order: Mapping[str, Any]) -> dict[str, Any]:
     """Return an engine order (Kite's shape) as a row of Angel's order book."""
+    order = as_placed(order)
     listing = _listing_of(catalog, str(order["exchange"]), str(order["tradingsymbol"]))
     order_type = _BACK_TYPES.get(str(order["order_type"]), OrderType.LIMIT)
     stop = order_type in (OrderType.STOPLOSS_LIMIT, OrderType.STOPLOSS_MARKET)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kitekit.sim.as_placed import as_placed
 from kitekit.sim.upstox.catalog import UpstoxListing
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 from kitekit.wire.upstox.orders import (
@@ -39,6 +40,7 @@ def _key(listing: UpstoxListing, token: int) -> tuple[str, str]:
 
 def order_item(listing: UpstoxListing, order: Mapping[str, Any]) -> dict[str, Any]:
     """Return an engine order as an entry of ``GET /v2/order/retrieve-all`` (``OrderBookData``)."""
+    order = as_placed(order)
     key, symbol = _key(listing, order["instrument_token"])
     status = OrderStatus.from_kite(str(order["status"]))
     return {

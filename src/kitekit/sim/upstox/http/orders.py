@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from kitekit.engine import Engine
+from kitekit.sim.as_placed import as_placed
 from kitekit.sim.upstox.auth import UpstoxGrant
 from kitekit.sim.upstox.http.state import json_body, json_response, success
 from kitekit.sim.upstox.shapes import kite_modify_form, kite_place_form, order_item, trade_item
@@ -195,7 +196,7 @@ def routes(state: UpstoxState) -> list[BaseRoute]:
             raise UpstoxError(UDAPI.INVALID_INPUT, "order_id is required", "order_id")
 
         def act(engine: Engine, now: datetime) -> list[dict[str, Any]]:
-            types = {o["order_id"]: o["order_type"] for o in engine.orders(now)}
+            types = {o["order_id"]: as_placed(o)["order_type"] for o in engine.orders(now)}
             fills = engine.order_trades(order_id, now) if order_id else engine.trades(now)
             return [trade_item(listing, t, types.get(t["order_id"], "")) for t in fills]
 

@@ -172,3 +172,20 @@ def test_the_cli_runs_on_kite_when_it_is_chosen_explicitly(
     assert run(["--broker", "kite", "status"]) == 0
     out = capsys.readouterr().out
     assert "KK1234" in out and "valid" in out
+
+
+def test_a_cli_run_hands_out_its_brokers_on_its_own_session_store_and_clock(
+    home: Path, cli_sim: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitekit.cli.context import CliContext
+
+    context = CliContext.from_env(None, cli_sim.url, None)
+    context.broker_flags = ("kite", None, None)
+    try:
+        pair = context.broker_pair()
+        assert not pair.mixed and pair.data.clock is context.clock
+        context.sim_login()
+        assert pair.quotes().ltp("NSE:INFY")["NSE:INFY"].last_price > 0
+        assert pair.data.session.valid() is not None
+    finally:
+        context.close()

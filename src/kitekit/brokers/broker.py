@@ -102,8 +102,8 @@ class BrokerPair:
 
     @property
     def mixed(self) -> bool:
-        """Return True when data and orders come from two brokers."""
-        return self.data.name != self.order_broker.name
+        """Return True when data and orders come from two brokers (or two accounts of one)."""
+        return self.data is not self.order_broker
 
     def quotes(self) -> QuoteService:
         """Return the data broker's quotes."""

@@ -25,6 +25,7 @@ from kitekit.errors import CredentialsRequiredError
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
+    from kitekit.brokers.broker import BrokerPair
     from kitekit.brokers.selection import BrokerChoice
     from kitekit.instruments import InstrumentStore, Progress
     from kitekit.quotes import MarketData
@@ -256,6 +257,19 @@ class CliContext:
         from kitekit.instruments import fetch_dump
 
         return fetch_dump(self.kite(), exchange, progress)
+
+    def broker_pair(self) -> BrokerPair:
+        """Return this run's brokers behind the neutral interfaces, on this run's session, store and clock.
+
+        Raises:
+            UnknownBrokerError, BrokerUnavailableError: as :meth:`brokers`.
+        """
+        from kitekit.brokers.broker import BrokerPair
+        from kitekit.brokers.kite.broker import KiteBroker
+
+        self.settings()  # every broker chosen is Kite until another is built (brokers() refuses the rest)
+        kite = KiteBroker(self.manager(), self.store())
+        return BrokerPair(kite, kite)
 
     def market_data(self) -> MarketData:
         """Return the batched quotes layer on the saved session's client, resolving names with the store."""

@@ -7,7 +7,9 @@ call; a type-only one is a circle for every reader). The floors, from the bottom
     ground floor   errors clock markethours files redact paths lazy sessionclock: import nothing above
     wire/          Kite's protocol, once, shared by both sides
     engine/        the pure matching engine: the ground floor and wire/ only
-    client side    rest/ session/ instruments/ quotes history/ ticker/ orders/ monitor config cli/ | sim/
+    client side    rest/ session/ instruments/ quotes history/ ticker/ orders/ monitor config | sim/
+    brokers/       the broker-neutral interfaces, over the client side; nothing below imports them
+    cli/           the command: anything
     the face       kitekit/__init__: get_kite() and candles(); nothing inside the package imports it
 
 ``sim/`` and the client side never import each other; only the CLI's wiring of the embedded simulator does.
@@ -147,6 +149,14 @@ def engine_imports_above(edges: Graph) -> list[str]:
     return [f"{a} -> {b}" for a, b in pairs(edges) if area(a) == "engine" and area(b) not in allowed]
 
 
+#: The parts that sit beside ``brokers/`` or above it: everything else lies below it and must not import it.
+ABOVE_BROKERS = frozenset({"brokers", "cli", "runner", "web", "dashboard", ROOT})
+
+
+def below_imports_brokers(edges: Graph) -> list[str]:
+    return [f"{a} -> {b}" for a, b in pairs(edges) if area(a) not in ABOVE_BROKERS and area(b) == "brokers"]
+
+
 def imports_the_face(edges: Graph) -> list[str]:
     return [f"{a} -> {b}" for a, b in pairs(edges) if a != ROOT and b == ROOT]
 
@@ -166,6 +176,7 @@ RULES: dict[str, tuple[Rule, str, str]] = {
     "wire/ imports above it": (wire_imports_above, "kitekit.wire.formats", "kitekit.engine.order"),
     "engine/ imports above it": (engine_imports_above, "kitekit.engine.matching", "kitekit.rest.retry"),
     "package imports the face": (imports_the_face, "kitekit.history.client", ROOT),
+    "a part below brokers/ imports it": (below_imports_brokers, "kitekit.orders.factory", "kitekit.brokers.model"),
     "import cycle": (cycles, "kitekit.wire.formats", "kitekit.orders.model"),
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ __all__ = [
     "data_dir",
     "find_config_file",
     "load_settings",
+    "read_config_object",
+    "read_env_file",
+    "string_settings",
 ]
 
 DEFAULT_ROOT = "https://api.kite.trade"
@@ -113,7 +116,12 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     return None
 
 
-def _read_config(path: Path) -> dict[str, str]:
+def read_config_object(path: Path) -> dict[str, Any]:
+    """Return a config file's JSON object as it is (every key; other brokers' sections too).
+
+    Raises:
+        ConfigError: the file cannot be read, is not UTF-8, is not JSON, or holds something other than an object.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -135,21 +143,33 @@ def _read_config(path: Path) -> dict[str, str]:
             f"Config file {path} must hold a JSON object, not a {type(raw).__name__}. "
             'It should look like {"api_key": "...", "api_secret": "..."}.'
         )
-    known = set(ENV_VARS)
+    return raw
+
+
+def string_settings(raw: Mapping[str, Any], known: Iterable[str], where: str) -> dict[str, str]:
+    """Return the ``known`` keys of a config object that hold text, stripped; None and blank ones left out.
+
+    Raises:
+        ConfigError: a known key holds something other than a string (``where`` names the file or section).
+    """
+    names = set(known)
     out: dict[str, str] = {}
     for key, value in raw.items():
-        if key not in known:
+        if key not in names or value is None:
             continue  # users keep other things in config.json; ignore them
-        if value is None:
-            continue
         if not isinstance(value, str):
             raise ConfigError(
-                f'Config file {path}: "{key}" must be a string, not {type(value).__name__}. '
+                f'Config file {where}: "{key}" must be a string, not {type(value).__name__}. '
                 f'Write it in quotes, e.g. "{key}": "..."'
             )
         if value.strip():
             out[key] = value.strip()
     return out
+
+
+def _read_config(path: Path) -> dict[str, str]:
+    raw = read_config_object(path)
+    return string_settings(raw, ENV_VARS, str(path))
 
 
 def load_settings(
@@ -249,18 +269,23 @@ def check_url(url: str, what: str) -> str:
     return url
 
 
-def _read_dotenv(path: Path) -> dict[str, str | None]:
-    """Return the kitekit settings a ``.env`` file sets, by setting name.
+def read_env_file(path: Path) -> dict[str, str | None]:
+    """Return every variable a ``.env`` file sets, by variable name.
 
     Raises:
         ConfigError: the file cannot be read or is not UTF-8 text.
     """
     try:
-        dotted = dotenv_values(path, encoding="utf-8")
+        return dict(dotenv_values(path, encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}). Save it as UTF-8: KEY=value lines.") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def _read_dotenv(path: Path) -> dict[str, str | None]:
+    """Return the kitekit settings a ``.env`` file sets, by setting name (ConfigError as :func:`read_env_file`)."""
+    dotted = read_env_file(path)
     return {k: dotted.get(v) for k, v in ENV_VARS.items()}
 
 

@@ -6,7 +6,10 @@ because users already catch them. Everything kitekit raises for a *local* reason
 
     KitekitError
     ├── ConfigError                 missing or malformed configuration / credentials
-    │   └── CredentialsRequiredError   no credentials and no simulator chosen
+    │   ├── CredentialsRequiredError   no credentials and no simulator chosen
+    │   ├── UnknownBrokerError      a broker name kitekit does not know (``--broker``, ``KITEKIT_BROKER``)
+    │   └── BrokerUnavailableError  a broker kitekit knows but has not built yet
+    ├── BrokerFeatureError          an operation the chosen broker does not offer (a login flow, an extra)
     ├── SessionError
     │   ├── NoSessionError          nothing saved yet: run `kitekit login`
     │   ├── SessionExpiredError     the saved token expired or was invalidated (also the SDK's
@@ -64,6 +67,8 @@ __all__ = [
     "PAPER_REFUSAL_NOTE",
     "AlertValidationError",
     "AmbiguousInstrumentError",
+    "BrokerFeatureError",
+    "BrokerUnavailableError",
     "CandleStoreError",
     "ConfigError",
     "CredentialsRequiredError",
@@ -91,6 +96,7 @@ __all__ = [
     "TickMessageError",
     "TickValueError",
     "TickerError",
+    "UnknownBrokerError",
     "UnknownInstrumentError",
 ]
 
@@ -109,6 +115,18 @@ class ConfigError(KitekitError):
 
 class CredentialsRequiredError(ConfigError):
     """No Kite credentials were found and the simulator was not chosen explicitly."""
+
+
+class UnknownBrokerError(ConfigError):
+    """A broker name that is not one of kitekit's (the message lists them)."""
+
+
+class BrokerUnavailableError(ConfigError):
+    """A broker kitekit knows of but cannot use yet: its adapter is not built (or not installed)."""
+
+
+class BrokerFeatureError(KitekitError):
+    """The chosen broker does not offer this operation (a login flow, GTT, alerts); the message says what does."""
 
 
 class SessionError(KitekitError):

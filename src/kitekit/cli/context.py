@@ -25,6 +25,8 @@ from kitekit.errors import CredentialsRequiredError
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
+    from kitekit.brokers.broker import BrokerPair
+    from kitekit.brokers.selection import BrokerChoice
     from kitekit.instruments import InstrumentStore, Progress
     from kitekit.quotes import MarketData
     from kitekit.session.manager import SessionManager
@@ -63,7 +65,10 @@ class CliContext:
     sim_at: datetime | None = None
     sim_speed: float = 1.0
     sim_fresh: bool = False
+    #: ``--broker``, ``--data`` and ``--orders`` as given (None: not given).
+    broker_flags: tuple[str | None, str | None, str | None] = (None, None, None)
     _settings: Settings | None = None
+    _brokers: BrokerChoice | None = None
     _clock: Clock | None = None
     _embedded: embedded.Embedded | None = None
     _manager: SessionManager | None = None
@@ -115,8 +120,25 @@ class CliContext:
             CredentialsRequiredError: no api_key and no simulator chosen (names both ways out).
         """
         if self._settings is None:
+            self.brokers()
             self._settings = self._sim_settings() if self.sim else self._real_settings()
         return self._settings
+
+    def brokers(self) -> BrokerChoice:
+        """Return the brokers this run uses (``--broker``/``--data``/``--orders``, ``KITEKIT_BROKER``, config).
+
+        The commands run on Kite; another broker is refused here, before anything starts, until it is built.
+
+        Raises:
+            UnknownBrokerError: a broker name kitekit does not know.
+            BrokerUnavailableError: a broker kitekit does not offer yet.
+        """
+        if self._brokers is None:
+            from kitekit.brokers.registry import OpenOptions, choose
+
+            broker, data, orders = self.broker_flags
+            self._brokers = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
+        return self._brokers
 
     def _real_settings(self) -> Settings:
         settings = load_settings(config_file=self.config_file)
@@ -235,6 +257,19 @@ class CliContext:
         from kitekit.instruments import fetch_dump
 
         return fetch_dump(self.kite(), exchange, progress)
+
+    def broker_pair(self) -> BrokerPair:
+        """Return this run's brokers behind the neutral interfaces, on this run's session, store and clock.
+
+        Raises:
+            UnknownBrokerError, BrokerUnavailableError: as :meth:`brokers`.
+        """
+        from kitekit.brokers.broker import BrokerPair
+        from kitekit.brokers.kite.broker import KiteBroker
+
+        self.settings()  # every broker chosen is Kite until another is built (brokers() refuses the rest)
+        kite = KiteBroker(self.manager(), self.store())
+        return BrokerPair(kite, kite)
 
     def market_data(self) -> MarketData:
         """Return the batched quotes layer on the saved session's client, resolving names with the store."""

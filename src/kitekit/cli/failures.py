@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from kitekit.errors import (
     PAPER_REFUSAL_NOTE,
     AlertValidationError,
+    BrokerFeatureError,
     ConfigError,
     HistoryRangeError,
     KitekitError,
@@ -72,6 +73,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule
         return Failure(f"[red]Order refused before sending ({exc.rule}):[/] {exc}", USAGE)
+    if isinstance(exc, BrokerFeatureError):  # asking a broker for what it does not offer: a wrong argument
+        return Failure(f"[red]Error:[/] {exc}", USAGE)
     if isinstance(exc, AlertValidationError):  # the same for an alert Kite would refuse
         return Failure(f"[red]Alert refused before sending:[/] {exc}", USAGE)
     if isinstance(exc, HistoryRangeError):  # dates, interval or flags a candle request may not have: arguments

@@ -65,6 +65,18 @@ def _global(
         Path | None,
         typer.Option("--config", help="Config file (JSON) to read credentials from (also KITE_CONFIG)."),
     ] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option("--broker", help="The broker: kite, upstox or angel (also KITEKIT_BROKER; default kite)."),
+    ] = None,
+    data_broker: Annotated[
+        str | None,
+        typer.Option("--data", help="Take market data from this broker (also KITEKIT_DATA_BROKER; default --broker)."),
+    ] = None,
+    order_broker: Annotated[
+        str | None,
+        typer.Option("--orders", help="Send orders to this broker (also KITEKIT_ORDER_BROKER; default --broker)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what kitekit does.")] = False,
 ) -> None:
     _state["verbose"] = verbose
@@ -72,6 +84,7 @@ def _global(
     cli = CliContext.from_env(
         sim, sim_url, config, sim_state=sim_state, sim_at=options.instant(sim_at), sim_fresh=sim_fresh
     )
+    cli.broker_flags = (broker, data_broker, order_broker)
     ctx.obj = cli
     ctx.call_on_close(cli.close)
 

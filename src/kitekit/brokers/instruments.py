@@ -1,0 +1,107 @@
+"""The neutral instrument store, and the facts view the pre-trade rules read from any broker's instruments."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from kitekit.brokers.model import BrokerInstrument, InstrumentKind
+from kitekit.wire.instruments_csv import Instrument
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CHAIN_COLUMNS", "BrokerInstruments", "RuleFacts", "rule_facts"]
+
+#: The columns of a neutral option chain, one row per strike (a strike may list one side only: its key is None).
+CHAIN_COLUMNS = ("strike", "ce_key", "pe_key", "ce_broker_key", "pe_broker_key", "lot_size", "expiry")
+
+
+@runtime_checkable
+class BrokerInstruments(Protocol):
+    """A broker's instrument list, cached per day, looked up by the neutral identity or the broker's own key.
+
+    A query is ``EXCHANGE:SYMBOL``, a name traders type (``NIFTY 50``, ``BANKNIFTY``, ``RELIANCE``), or the
+    broker's own key. Lookups raise :class:`~kitekit.errors.UnknownInstrumentError` (listing the closest names)
+    for what the broker does not list.
+    """
+
+    broker: str
+
+    def load(self) -> BrokerInstruments:
+        """Load the day's list (downloading it only when the cache lacks it); return self."""
+        ...
+
+    def sync(self, force: bool = False) -> bool:
+        """Download the day's list unless cached (always with ``force``); return True if it downloaded."""
+        ...
+
+    def instrument(self, query: str | int) -> BrokerInstrument:
+        """Return the instrument ``query`` names."""
+        ...
+
+    def key(self, query: str | int) -> str:
+        """Return the neutral identity (``EXCHANGE:SYMBOL``) of ``query``."""
+        ...
+
+    def broker_key(self, query: str | int) -> str:
+        """Return the key the broker's own APIs take for ``query``."""
+        ...
+
+    def search(self, text: str, limit: int = 10) -> list[BrokerInstrument]:
+        """Return instruments whose symbol or name contains ``text``, best first."""
+        ...
+
+    def futures(self, underlying: str, exchange: str | None = None) -> list[BrokerInstrument]:
+        """Return the live futures of ``underlying``, nearest first."""
+        ...
+
+    def nearest_future(self, underlying: str, n: int = 0, exchange: str | None = None) -> BrokerInstrument:
+        """Return the ``n``-th nearest live future of ``underlying``."""
+        ...
+
+    def expiries(self, underlying: str, exchange: str | None = None) -> list[date]:
+        """Return the option expiries of ``underlying`` from today on, nearest first."""
+        ...
+
+    def option_chain(
+        self, underlying: str, expiry: date | str | None = None, exchange: str | None = None
+    ) -> pd.DataFrame:
+        """Return one expiry's chain, one row per strike, with :data:`CHAIN_COLUMNS`."""
+        ...
+
+    def rule_facts(self) -> RuleFacts:
+        """Return the lookup the pre-trade rules and the paper broker read (``instrument(query) -> Instrument``)."""
+        ...
+
+
+class RuleFacts(Protocol):
+    """What the order validator reads of instruments (``kitekit.orders.gateway.Instruments``)."""
+
+    def instrument(self, query: str | int) -> Instrument:
+        """Return the instrument ``query`` names, in the rules' record."""
+        ...
+
+
+def rule_facts(instrument: BrokerInstrument) -> Instrument:
+    """Return the record the pre-trade rules read, built from a neutral instrument of any broker.
+
+    The rules were written once, against Kite's record; a neutral instrument carries every fact they read
+    (exchange, symbol, underlying, kind, tick, lot, expiry, strike), so any broker's instruments can be
+    checked by them. The token is the broker's own when numeric, else 0 (the rules never read it).
+    """
+    kind = instrument.kind
+    return Instrument(
+        instrument_token=instrument.token or 0,
+        exchange_token=0,
+        tradingsymbol=instrument.symbol,
+        name=instrument.name,
+        last_price=0.0,
+        expiry=instrument.expiry,
+        strike=instrument.strike,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        instrument_type="EQ" if kind is InstrumentKind.INDEX else kind.value,
+        segment=instrument.segment,
+        exchange=instrument.exchange,
+    )

@@ -1,0 +1,112 @@
+"""The brokers the shared contract suite runs against, each a real client on its own simulator over loopback.
+
+A broker joins the suite by adding one fixture, ``<name>_harness``, that returns a :class:`Harness` (its broker
+logged out, the simulator's clock, and two read-outs of its simulator), and its name to :data:`BROKERS`. The
+tests themselves are written once, against the neutral interfaces only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kitekit.brokers import Broker
+from kitekit.brokers.kite import KiteBroker
+from kitekit.clock import ManualClock
+from kitekit.instruments import InstrumentStore
+from kitekit.rest.pacer import Pacer
+from kitekit.rest.retry import RetryPolicy
+from kitekit.session import SessionManager, SessionStore
+from kitekit.sim.config import SimConfig
+from kitekit.sim.market import Market
+from kitekit.sim.server import SimServer
+from kitekit.wire.routes import EndpointClass
+
+from ..conftest import sim_settings
+from ..orders_helpers import accepted
+
+#: Every broker the contract runs against.
+BROKERS = ["kite"]
+
+
+@dataclass
+class Harness:
+    """One broker on its simulator, as the contract needs it.
+
+    Args:
+        broker: the broker, not logged in yet.
+        clock: the simulator's market clock (the broker's too), which tests move.
+        calls: how many calls of an endpoint class (``quote``, ``history``, ``order``) the simulator received.
+        accepted_tags: the tags of every order the simulator's exchange accepted.
+        listed: ``count`` neutral keys of instruments the simulator lists (for batches beyond one call).
+    """
+
+    broker: Broker
+    clock: ManualClock
+    calls: Callable[[str], int]
+    accepted_tags: Callable[[], list[str]]
+    listed: Callable[[int], list[str]]
+
+
+@pytest.fixture(params=BROKERS)
+def harness(request: pytest.FixtureRequest) -> Harness:
+    """Each broker of :data:`BROKERS` in turn."""
+    found: Harness = request.getfixturevalue(f"{request.param}_harness")
+    return found
+
+
+@pytest.fixture
+def logged_in(harness: Harness) -> Harness:
+    """The broker of ``harness`` with a fresh session (its unattended login)."""
+    harness.broker.session.login_unattended()
+    return harness
+
+
+#: Kite's routes by the contract's endpoint class (``sim.sim.requests`` counts "METHOD /path").
+_KITE_ROUTES = {
+    "quote": ("GET /quote",),
+    "history": ("GET /instruments/historical/",),
+    "order": ("POST /orders/",),
+}
+
+
+@pytest.fixture
+def kite_harness(
+    unlimited: SimConfig,
+    sim: SimServer,
+    sim_clock: ManualClock,
+    sim_market: Market,
+    sim_instruments: InstrumentStore,
+    tmp_path: Path,
+) -> Harness:
+    """Kite Connect on the Kite simulator: kitekit's own session manager, instrument store, quotes, ticker, orders."""
+    sim.sim.auth.totp_clock = sim_clock  # TOTP codes made and checked at the test's time, so it may move it
+    fast = dict.fromkeys(EndpointClass, 1000.0)  # the simulator's limits are off; the pacer's would only slow the suite
+    manager = SessionManager(
+        sim_settings(sim),
+        SessionStore(tmp_path / "sessions" / "kite.json"),
+        clock=sim_clock,
+        totp_clock=sim_clock,
+        pacer=Pacer(None, rates=fast),
+        retry=RetryPolicy(base=0.01, cap=0.05),
+        login_hint="kitekit --sim login",
+    )
+
+    def calls(kind: str) -> int:
+        counts = dict(sim.sim.requests)
+        return sum(n for route, n in counts.items() if route.startswith(_KITE_ROUTES[kind]))
+
+    def listed(count: int) -> list[str]:
+        universe = sim_market.universe(sim_clock.now())
+        return [f"{universe.exchange[i]}:{universe.symbol[i]}" for i in range(count)]
+
+    return Harness(
+        KiteBroker(manager, sim_instruments),
+        sim_clock,
+        calls,
+        lambda: [str(o.get("tag")) for o in accepted(sim)],
+        listed,
+    )

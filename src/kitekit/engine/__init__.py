@@ -22,7 +22,7 @@ from kitekit.engine.matching import Liquidity
 from kitekit.engine.path import Candle, PathPoint
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import AssetClass, InstrumentResolver, InstrumentSpec, resolver_of
-from kitekit.engine.validation import Rules
+from kitekit.engine.validation import PlaceRequest, Rules
 
 __all__ = [
     "STATE_VERSION",
@@ -36,6 +36,7 @@ __all__ = [
     "Liquidity",
     "MarketQuote",
     "PathPoint",
+    "PlaceRequest",
     "Rules",
     "apply_changes",
     "resolver_of",

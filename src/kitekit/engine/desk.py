@@ -1,5 +1,7 @@
 """Place, modify, cancel and exit as Kite's order routes define them, with each variety's extra steps.
 
+Orders come in as typed :class:`~kitekit.engine.validation.PlaceRequest` objects (:meth:`OrderDesk.submit`);
+Kite's form fields are parsed into one first (:meth:`OrderDesk.place`), so both paths run the same code.
 Varieties on top of the state machine of :mod:`.flow`: ``amo`` queues until the open, ``iceberg`` places
 its legs one after another, ``co`` adds an SL-M stop-loss leg once the entry fills, and ``autoslice=true``
 splits an order above the freeze quantity into children that may fail one by one (``docs/protocol.md`` §8.5).
@@ -8,9 +10,10 @@ splits an order above the freeze quantity into children that may fail one by one
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from kitekit.engine import risk
 from kitekit.engine.flow import OrderFlow
@@ -18,6 +21,7 @@ from kitekit.engine.margins import margin_for
 from kitekit.engine.order import Order
 from kitekit.engine.spec import InstrumentSpec
 from kitekit.engine.validation import (
+    MAX_NUMBER,
     PlaceRequest,
     check_place,
     check_terms,
@@ -28,7 +32,7 @@ from kitekit.engine.validation import (
 )
 from kitekit.errors import RejectionError
 from kitekit.wire.orders import OrderStatus as S
-from kitekit.wire.orders import OrderType, Validity, Variety
+from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = ["OrderDesk"]
 
@@ -42,13 +46,27 @@ class OrderDesk:
 
     # -- place --------------------------------------------------------------------------------------
     def place(self, variety: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        """``POST /orders/{variety}``: return ``{"order_id"}``, or the autoslice shape with ``children``.
+        """``POST /orders/{variety}``: parse the form into a request and :meth:`submit` it.
+
+        Raises:
+            RejectionError: the request is refused outright (see :mod:`.validation`).
+        """
+        return self.submit(parse_place(variety, params), now, parsed=True)
+
+    def submit(self, req: PlaceRequest, now: datetime, *, parsed: bool = False) -> dict[str, Any]:
+        """Place a request: return ``{"order_id"}``, or the autoslice shape with ``children``.
+
+        Args:
+            req: the request.
+            now: the time of placement.
+            parsed: ``req`` comes from :func:`parse_place`, so its fields are known to be well-formed.
 
         Raises:
             RejectionError: the request is refused outright (see :mod:`.validation`).
         """
         flow = self.flow
-        req = parse_place(variety, params)
+        if not parsed:
+            req = well_formed(req)
         spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.rules, now, flow.calendar)
         if req.autoslice:
             return self._autoslice(req, spec, now)
@@ -120,9 +138,9 @@ class OrderDesk:
         else:
             back = S.OPEN
         order.cap_price = 0.0  # a modified market order takes a new protection band from the next quote
-        order.enter(back, now)
+        snap = order.enter(back, now)
         flow.account.track(order)
-        flow.emit(order.as_kite(S.UPDATE))
+        flow.emit(order, snap, S.UPDATE)
         if back is S.OPEN:
             flow.match(order, now, arriving=True)  # a modified order re-enters the book and may cross now
         return {"order_id": order.order_id}
@@ -232,6 +250,79 @@ class OrderDesk:
         leg.enter(S.PUT_ORDER_REQ_RECEIVED, now)
         leg.enter(S.VALIDATION_PENDING, now)
         flow.open(leg, now)
+
+
+_ENUMS = (
+    ("variety", Variety),
+    ("transaction_type", TransactionType),
+    ("order_type", OrderType),
+    ("product", Product),
+    ("validity", Validity),
+)
+_INTS = ("quantity", "disclosed_quantity", "iceberg_legs", "iceberg_quantity", "market_protection")
+_UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
+_NUMBERS = frozenset({int, float})
+
+
+def well_formed(req: PlaceRequest) -> PlaceRequest:
+    """Return a typed request as :func:`parse_place` would have made it, or refuse what no form could carry.
+
+    A request built in code skips the parser, so what the parser guarantees is checked here: the wire enums,
+    whole numbers, finite prices within :data:`MAX_NUMBER`, text fields; MARKET and SL-M prices become 0.
+
+    Raises:
+        RejectionError: InputException naming the field.
+    """
+    # One expression for the common case (every field fine); the loops below only name what is wrong.
+    price, trigger, ttl = req.price, req.trigger_price, req.validity_ttl
+    if not (
+        type(req.variety) is Variety
+        and type(req.transaction_type) is TransactionType
+        and type(req.order_type) is OrderType
+        and type(req.product) is Product
+        and type(req.validity) is Validity
+        and type(req.quantity) is int
+        and type(req.disclosed_quantity) is int
+        and type(req.iceberg_legs) is int
+        and type(req.iceberg_quantity) is int
+        and type(req.market_protection) is int
+        and -MAX_NUMBER <= req.quantity <= MAX_NUMBER
+        and (ttl is None or (type(ttl) is int and -MAX_NUMBER <= ttl <= MAX_NUMBER))
+        and type(price) in _NUMBERS
+        and -MAX_NUMBER <= price <= MAX_NUMBER  # False for NaN; infinities are beyond MAX_NUMBER
+        and type(trigger) in _NUMBERS
+        and -MAX_NUMBER <= trigger <= MAX_NUMBER
+        and type(req.exchange) is str
+        and type(req.tradingsymbol) is str
+        and (req.tag is None or type(req.tag) is str)
+        and (req.auction_number is None or type(req.auction_number) is str)
+    ):
+        _refuse(req)
+    if req.price and req.order_type in _UNPRICED:
+        req = dataclasses.replace(req, price=0.0)  # the parser drops a MARKET or SL-M order's price too
+    return req
+
+
+def _refuse(req: PlaceRequest) -> NoReturn:
+    """Raise the InputException naming the first field of ``req`` that :func:`well_formed` does not take."""
+    for name, kind in _ENUMS:
+        if type(getattr(req, name)) is not kind:
+            raise invalid(f"Invalid `{name}` {getattr(req, name)!r}. Use a {kind.__name__} member.")
+    for name in (*_INTS, "validity_ttl"):
+        value = getattr(req, name)
+        if value is None and name == "validity_ttl":
+            continue
+        if type(value) is not int or abs(value) > MAX_NUMBER:
+            raise invalid(f"Invalid `{name}` {value!r}. It must be a whole number.")
+    for name in ("price", "trigger_price"):
+        value = getattr(req, name)
+        if type(value) not in _NUMBERS or not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise invalid(f"Invalid `{name}` {value!r}. It must be a number below {MAX_NUMBER:g}.")
+    for name in ("exchange", "tradingsymbol", "tag", "auction_number"):
+        value = getattr(req, name)
+        if type(value) is not str and not (value is None and name in ("tag", "auction_number")):
+            raise invalid(f"Invalid `{name}` {value!r}. It must be text.")
+    raise AssertionError(f"well_formed refused {req!r} but no field is wrong")  # pragma: no cover
 
 
 def _iceberg_meta(leg: int, legs: int, leg_quantity: int, total: int, remaining_before: int) -> dict[str, int]:

@@ -70,7 +70,7 @@ class OrderDesk:
         spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.rules, now, flow.calendar)
         if req.autoslice:
             return self._autoslice(req, spec, now)
-        if req.variety is Variety.ICEBERG:
+        if req.variety is _ICEBERG:
             first = dataclasses.replace(req, quantity=req.iceberg_quantity)
             meta = {"iceberg": _iceberg_meta(1, req.iceberg_legs, req.iceberg_quantity, req.quantity, req.quantity)}
             return {"order_id": flow.submit(first, spec, now, meta=meta).order_id}
@@ -215,10 +215,10 @@ class OrderDesk:
     # -- follow-ups ---------------------------------------------------------------------------------
     def _done(self, order: Order, now: datetime) -> None:
         """Place what follows a finished order: the next iceberg leg, or a cover order's stop-loss leg."""
-        iceberg = order.meta.get("iceberg")
+        iceberg = order.meta.get("iceberg") if order.meta else None
         if iceberg and order.status is S.COMPLETE and iceberg["remaining_quantity"] > 0:
             self._next_leg(order, iceberg, now)
-        if order.variety is Variety.CO and order.parent_order_id is None and order.filled_quantity > 0:
+        if order.variety is _CO and order.parent_order_id is None and order.filled_quantity > 0:
             self._stop_leg(order, now)
 
     def _next_leg(self, done: Order, iceberg: dict[str, Any], now: datetime) -> None:
@@ -261,6 +261,7 @@ _ENUMS = (
 )
 _INTS = ("quantity", "disclosed_quantity", "iceberg_legs", "iceberg_quantity", "market_protection")
 _UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
+_ICEBERG, _CO = Variety.ICEBERG, Variety.CO  # read at every order: bound once, not looked up on the enum
 _NUMBERS = frozenset({int, float})
 
 

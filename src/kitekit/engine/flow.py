@@ -9,7 +9,7 @@ state a client would see pushed (everything but the transient ones) goes to the 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from kitekit.clock import IST
@@ -64,6 +64,7 @@ class OrderFlow:
         self._session: tuple[datetime | None, datetime | None] = (None, None)
         # The running session's [open, close), once a moment in it was seen: most moments fall inside it.
         self._window: tuple[datetime, datetime] | None = None
+        self._day: tuple[datetime | None, date] = (None, date.min)  # the last fill's moment and its IST date
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -376,9 +377,10 @@ class OrderFlow:
         acct.remargin(spec.instrument_token)
         if realised:
             funds.credit_realised(realised)
-        charged = charges_total(
-            spec, order.product, order.is_buy, order.filled_quantity, order.average_price, now.astimezone(IST).date()
-        )
+        day = self._day
+        if day[0] is not now:  # the fills of one moment share its date
+            day = self._day = (now, now.astimezone(IST).date())
+        charged = charges_total(spec, order.product, order.is_buy, order.filled_quantity, order.average_price, day[1])
         funds.debit_charges(charged - order.charged)
         order.charged = charged
         self._release(order, order.blocked * quantity / pending_before if pending_before else order.blocked)

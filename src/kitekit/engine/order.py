@@ -117,7 +117,7 @@ class Order:
     blocked: float = 0.0
     charged: float = 0.0
     #: Every state the order has been in, oldest first, each read as Kite's full order object.
-    history: StateLog = field(default_factory=lambda: StateLog())
+    history: StateLog = field(default_factory=lambda: StateLog())  # StateLog is defined below
     #: The account's set of changed order ids (derived, never saved), told of every change: see :meth:`touch`.
     _changed: set[str] | None = field(default=None, repr=False, compare=False)
 

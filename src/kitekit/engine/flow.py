@@ -34,7 +34,7 @@ _DELIVERY = (Product.CNC, Product.MTF)
 # Members bound once: reading one off its enum class costs as much as a dict lookup, and an order reads dozens.
 _CO, _AMO_VARIETY = Product.CO, Variety.AMO
 _CO_VARIETY = Variety.CO
-_MARKET, _LIMIT, _SL, _SL_M = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
+_SL_M = OrderType.SL_M
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})

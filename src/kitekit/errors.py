@@ -32,14 +32,17 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderBudgetError        the day's order budget (5,000) is spent
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
-    │   └── JournalError            the intent journal or the paper ledger cannot be used
+    │   ├── JournalError            the intent journal or the paper ledger cannot be used
+    │   └── RiskLimitError          a strategy's order refused by its run's risk limits (names the limit)
     ├── TickError                   (also ValueError) the WebSocket tick codec refused something
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
     │   └── TickValueError          a value the official SDK would misread was given to the encoder
     ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
     │                               connections carry, a tick recording that cannot be read
-    └── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
-                                    instant it has already left behind, another kind of clock)
+    ├── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
+    │                               instant it has already left behind, another kind of clock)
+    └── RunError                    a strategy run cannot start or go on as asked (killed, a strategy file
+                                    without a strategy, a mode it may not run in)
 
 Messages never contain an api_secret, access_token, request_token or TOTP secret.
 
@@ -76,6 +79,8 @@ __all__ = [
     "OrderValidationError",
     "PartialDataError",
     "RejectionError",
+    "RiskLimitError",
+    "RunError",
     "SessionError",
     "SessionExpiredError",
     "SessionSaveError",
@@ -251,6 +256,18 @@ class JournalError(OrderError):
     """
 
 
+class RiskLimitError(OrderError):
+    """A strategy's order was refused by its run's risk limits; nothing was sent.
+
+    ``limit`` names the limit (``max_order_value``, ``reducing_only``, ``halted``, …), as the run's settings
+    spell it.
+    """
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class TickError(KitekitError, ValueError):
     """Base of the tick codec's refusals (docs/protocol.md §15.3-§15.5)."""
 
@@ -339,3 +356,7 @@ def _session_expired_error() -> type[SessionError]:
 
 class SimWorldError(KitekitError, ValueError):
     """A simulated world cannot be opened as asked; the message says how (usually: add ``--fresh``)."""
+
+
+class RunError(KitekitError):
+    """A strategy run cannot start or go on as asked: it was killed, its file holds no strategy, a bad parameter."""

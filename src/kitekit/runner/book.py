@@ -134,7 +134,8 @@ class Book:
     unrealised: float = 0.0
     #: How many lots hold a quantity (kept as fills come, so "is the run in the market" costs nothing).
     held: int = 0
-    _by_token: dict[int, list[Lot]] = field(default_factory=dict, repr=False)
+    #: The lots of each instrument (what a new price marks).
+    by_token: dict[int, list[Lot]] = field(default_factory=dict, repr=False)
     _portions: dict[str, list[_Portion]] = field(default_factory=dict, repr=False)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class Book:
 
     def last_price(self, instrument_token: int) -> float | None:
         """Return the last price the book marked an instrument at, None if never."""
-        lots = self._by_token.get(instrument_token)
+        lots = self.by_token.get(instrument_token)
         return lots[0].last if lots and lots[0].last else None
 
     # -- changing -----------------------------------------------------------------------------------
@@ -169,8 +170,8 @@ class Book:
         lot = self.lots.get((key, product))
         if lot is None:
             lot = self.lots[(key, product)] = Lot(key, instrument_token, product, multiplier)
-            self._by_token.setdefault(instrument_token, []).append(lot)
-            same = self._by_token[instrument_token]
+            self.by_token.setdefault(instrument_token, []).append(lot)
+            same = self.by_token[instrument_token]
             if len(same) > 1 and same[0].last:
                 lot.last = same[0].last
         return lot
@@ -253,7 +254,7 @@ class Book:
 
     def mark(self, instrument_token: int, price: float) -> None:
         """Mark every lot of an instrument at ``price`` (the unrealised total moves by the change alone)."""
-        lots = self._by_token.get(instrument_token)
+        lots = self.by_token.get(instrument_token)
         if not lots:
             return
         for lot in lots:

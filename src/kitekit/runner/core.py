@@ -185,6 +185,9 @@ class RunCore:
         self.timers = StrategyClock(clock, on_change=self._timer_set)
         self.orders = RunOrders(self)
         self.tracked: dict[str, Tracked] = {}
+        #: The run's orders that may still fill (sent, not yet known to be final): what a new order is weighed
+        #: with, kept as orders change so its cost does not grow with the day's orders.
+        self.working: dict[str, Tracked] = {}
         self.tokens: dict[str, int] = {}
         self.keys: dict[int, str] = {}
         self.samples = Sample()
@@ -204,7 +207,8 @@ class RunCore:
         self.next_check: datetime = datetime.min.replace(tzinfo=IST)
         self.started_at: datetime | None = None
         self._pending: collections.deque[OrderEvent] = collections.deque()
-        self._dirty = False
+        #: True when an order may have changed: the run looks at its orders before the next event.
+        self.dirty = False
         self._dispatching = False
         self._prefix = ""
         self._squareoff: time | None = limits.squareoff_at
@@ -277,7 +281,7 @@ class RunCore:
         try:
             strategy.on_start()
         except Exception as exc:
-            self._refused(exc)
+            self.refused(exc)
         self._strategy_started = True
         self.after()
         self.reschedule()
@@ -294,6 +298,7 @@ class RunCore:
         self.guard.load(saved.risk)
         self.book = Book.from_json(saved.book) if saved.book else Book()
         self.tracked = {oid: Tracked.from_json(data) for oid, data in saved.orders.items()}
+        self.working = {oid: t for oid, t in self.tracked.items() if t.status is None or t.live}
         for item in self.tracked.values():
             self.tokens.setdefault(item.key, item.instrument_token)
             self.keys.setdefault(item.instrument_token, item.key)
@@ -411,7 +416,7 @@ class RunCore:
             moments = [datetime.min.replace(tzinfo=IST)]  # live: every moment looks at the kill switch
         self.next_check = min(moments)
 
-    def _refused(self, exc: Exception) -> None:
+    def refused(self, exc: Exception) -> None:
         """Note an order the strategy let a refusal of escape (the run goes on); raise anything else."""
         if not _is_refusal(exc):
             raise exc
@@ -430,7 +435,7 @@ class RunCore:
             else:
                 self.strategy.on_timer(timer)
         except Exception as exc:
-            self._refused(exc)
+            self.refused(exc)
         self.after()
 
     def deliver_bar(self, bar: Bar) -> None:
@@ -442,8 +447,8 @@ class RunCore:
             try:
                 self.strategy.on_bar(bar)
             except Exception as exc:
-                self._refused(exc)
-            if self._dirty or self._pending:
+                self.refused(exc)
+            if self.dirty:
                 self.after()
 
     def deliver_ticks(self, ticks: list[dict[str, Any]]) -> None:
@@ -459,7 +464,7 @@ class RunCore:
             try:
                 self.strategy.on_tick(ticks)
             except Exception as exc:
-                self._refused(exc)
+                self.refused(exc)
             self.after()
 
     def sample(self, now: datetime) -> None:
@@ -475,7 +480,7 @@ class RunCore:
     # -- orders -------------------------------------------------------------------------------------
     def touched(self) -> None:
         """Note that an order changed: the run looks at its orders before the next event."""
-        self._dirty = True
+        self.dirty = True
 
     def place(self, request: OrderRequest, intent_id: str | None, *, quote: Any = None,
               internal: str | None = None) -> Placement:  # fmt: skip
@@ -529,7 +534,7 @@ class RunCore:
             raise
         record["order_id"] = placement.order_id
         order_type = str(request.order_type)
-        self.tracked.setdefault(
+        self.working[placement.order_id] = self.tracked.setdefault(
             placement.order_id,
             Tracked(placement.order_id, full, key, token, product, request.is_buy, placed_at=now.isoformat(),
                     order_type=order_type, quantity=request.quantity, price=request.price or 0.0,
@@ -537,7 +542,7 @@ class RunCore:
         )  # fmt: skip
         self._row(name, record, now, placement.order_id, "placed")
         self.note(f"placed {name}: {record['side']} {request.quantity} {key} {order_type}")
-        self._dirty = True
+        self.dirty = True
         return placement
 
     def _row(self, name: str, record: Mapping[str, Any], now: datetime, order_id: str | None, outcome: str) -> None:
@@ -568,7 +573,7 @@ class RunCore:
         price = change.price or tracked.price or self._last_price(tracked.key, tracked.instrument_token, now)
         self.guard.check_change(tracked.key, tracked.is_buy, added, price, now, self._exposure())
         result = str(self.broker.modify(order_id, change))
-        self._dirty = True
+        self.dirty = True
         return result
 
     def _default_product(self, key: str) -> str:
@@ -596,8 +601,8 @@ class RunCore:
                 positions[lot.key] = positions.get(lot.key, 0) + lot.quantity
                 prices[lot.key] = lot.last or lot.average
         pending: dict[str, tuple[int, int]] = {}
-        for item in self.tracked.values():
-            if item.live:
+        for item in self.working.values():
+            if item.live or item.status is None:
                 buys, sells = pending.get(item.key, (0, 0))
                 left = max(item.quantity - item.filled, 0)
                 pending[item.key] = (buys + left, sells) if item.is_buy else (buys, sells + left)
@@ -613,8 +618,8 @@ class RunCore:
         try:
             handled = 0
             while True:
-                if self._dirty:
-                    self._dirty = False
+                if self.dirty:
+                    self.dirty = False
                     self.poll()
                 if not self._pending:
                     break
@@ -626,7 +631,7 @@ class RunCore:
                     try:
                         self.strategy.on_order(event)
                     except Exception as exc:
-                        self._refused(exc)
+                        self.refused(exc)
         finally:
             self._dispatching = False
 
@@ -637,7 +642,7 @@ class RunCore:
             for payload in drain():
                 self.process(Order.from_kite(payload))
             return
-        if not any(item.live or item.status is None for item in self.tracked.values()):
+        if not self.working:
             return
         for order in self.broker.orders():
             if order.order_id in self.tracked:
@@ -694,6 +699,8 @@ class RunCore:
             events.append((OrderEventKind.MODIFIED, 0, 0.0))
         tracked.status = status
         tracked.quantity, tracked.price, tracked.trigger_price = order.quantity, order.price, order.trigger_price
+        if status in _TERMINAL:
+            self.working.pop(order.order_id, None)
         if status in _TERMINAL and tracked.filled > 0 and not tracked.charged:
             self._charge(order, tracked)
         if self.durable:
@@ -715,6 +722,7 @@ class RunCore:
             placed_at=(order.order_timestamp or self.clock.now()).isoformat(),
         )  # fmt: skip
         self.tracked[order.order_id] = tracked
+        self.working[order.order_id] = tracked
         self.tokens.setdefault(order.key, tracked.instrument_token)
         self.keys.setdefault(tracked.instrument_token, order.key)
         return tracked
@@ -777,7 +785,7 @@ class RunCore:
         elif moved is RiskState.REDUCING:
             self.note(f"REDUCING only: {self.guard.reason}")
             self.log.warning("run %s may only reduce positions: %s", self.name, self.guard.reason)
-            for item in list(self.tracked.values()):
+            for item in list(self.working.values()):
                 held = self.book.quantity(item.key)
                 if item.live and not (held and (held > 0) != item.is_buy):
                     self._cancel(item)
@@ -805,7 +813,7 @@ class RunCore:
             for lot in self.book.open_lots()
             if lot.product == "MIS" and lot.key.split(":", 1)[0] in SQUAREOFF_EXCHANGES
         ]
-        live = [t for t in self.tracked.values() if t.live and t.product == "MIS"]
+        live = [t for t in self.working.values() if t.live and t.product == "MIS"]
         if not lots and not live:
             return
         self.note(f"intraday square-off at {now:%H:%M}: {len(lots)} positions, {len(live)} open orders")
@@ -823,8 +831,8 @@ class RunCore:
         self.after()
 
     def _cancel_all(self) -> None:
-        for item in list(self.tracked.values()):
-            if item.live:
+        for item in list(self.working.values()):
+            if item.live or item.status is None:
                 self._cancel(item)
         self.after()
 
@@ -835,7 +843,7 @@ class RunCore:
             pass  # it filled or ended meanwhile: the next poll says which
         except Exception as exc:  # the cancel failed: said, and the loop goes on
             self.note(f"cancel of {item.order_id} failed: {type(exc).__name__}: {exc}")
-        self._dirty = True
+        self.dirty = True
 
     def _close_lot(self, key: str, product: str, quantity: int, why: str) -> None:
         if not quantity:
@@ -867,7 +875,7 @@ class RunCore:
 
     def open_orders(self, key: str | None = None) -> list[Order]:
         """Return the run's live orders (of ``key``), as the broker has them."""
-        live = {oid for oid, item in self.tracked.items() if item.live and (key is None or item.key == key)}
+        live = {oid for oid, item in self.working.items() if item.live and (key is None or item.key == key)}
         if not live:
             return []
         return [o for o in self.broker.orders() if o.order_id in live]
@@ -892,7 +900,7 @@ class RunCore:
         if added:
             self.market.subscribe(added, self.clock.now())
             self._new_keys.extend(added)
-            self.subscribed = True
+            self.subscribed = self.dirty = True
         return [self.resolve(k) for k in keys]
 
     def subscribed_keys(self) -> list[str]:

@@ -123,6 +123,14 @@ def merge_bars(frames: Mapping[str, pd.DataFrame], tokens: Mapping[str, int]) ->
     keys = [key for key, frame in frames.items() if len(frame)]
     if not keys:
         return BarData([], [], [], [], [], [], [], [])
+    if len(keys) == 1:  # one instrument: already in time order
+        key = keys[0]
+        frame = frames[key]
+        n = len(frame)
+        o, h, lo, c = (frame[name].to_numpy(dtype=float).tolist() for name in ("open", "high", "low", "close"))
+        volume = frame["volume"].to_numpy(dtype=np.int64).tolist()
+        stamps = pd.DatetimeIndex(frame.index).as_unit("ns").asi8
+        return BarData(_moments(stamps), [key] * n, [tokens[key]] * n, o, h, lo, c, volume)
     stamps = np.concatenate([pd.DatetimeIndex(frames[k].index).as_unit("ns").asi8 for k in keys])
     codes = np.concatenate([np.full(len(frames[k]), i, dtype=np.int64) for i, k in enumerate(keys)])
     order = np.lexsort((codes, stamps))
@@ -130,10 +138,9 @@ def merge_bars(frames: Mapping[str, pd.DataFrame], tokens: Mapping[str, int]) ->
     def column(name: str) -> list[Any]:
         return np.concatenate([frames[k][name].to_numpy() for k in keys])[order].tolist()  # type: ignore[no-any-return]
 
-    index = pd.DatetimeIndex(stamps[order]).tz_localize("UTC").tz_convert(IST)
     picked = codes[order].tolist()
     return BarData(
-        list(index.to_pydatetime()),
+        _moments(stamps[order]),
         [keys[c] for c in picked],
         [tokens[keys[c]] for c in picked],
         column("open"),
@@ -142,6 +149,28 @@ def merge_bars(frames: Mapping[str, pd.DataFrame], tokens: Mapping[str, int]) ->
         column("close"),
         [int(v) for v in column("volume")],
     )
+
+
+def _moments(stamps: Any) -> list[datetime]:
+    """Return sorted epoch nanoseconds as aware IST datetimes, fast: the first one, then a running sum of the gaps.
+
+    ``DatetimeIndex.to_pydatetime`` asks the time zone for every element (~0.6 µs each). IST keeps one offset all
+    year, so adding the gap between two bars to the previous datetime gives the same moment; the gaps take few
+    values (a minute, a night, a weekend), each made into a timedelta once, and the sum runs in C.
+    """
+    import itertools
+    import operator
+
+    import numpy as np
+
+    if not len(stamps):
+        return []
+    first = datetime.fromtimestamp(int(stamps[0]) // 10**9, IST) + timedelta(
+        microseconds=int(stamps[0]) % 10**9 // 1000
+    )
+    gaps = np.diff(stamps) // 1000  # microseconds
+    spans = {g: timedelta(microseconds=g) for g in np.unique(gaps).tolist()}
+    return list(itertools.accumulate(map(spans.__getitem__, gaps.tolist()), operator.add, initial=first))
 
 
 def run_bars(
@@ -155,46 +184,104 @@ def run_bars(
     """Drive a backtest through ``data``; return how many bars it handled.
 
     Each bar is handled at its last second (a minute bar of 10:00 at 10:00:59): the broker's engine sees it
-    first, then the strategy. ``more(now)`` returns the remaining bars again when the strategy subscribed to
-    more instruments (None when nothing changed).
+    first, then the book is marked and the strategy gets it, then the equity curve takes a point (once per moment
+    when several instruments share it). ``more(now)`` returns the remaining bars again when the strategy added
+    instruments (None when nothing changed).
+
+    The loop is the backtest's hot path (hundreds of thousands of bars a second): what the core and the broker do
+    for every bar is inlined here, and the rest is only reached when something is there to do (an order, a
+    position, a timer, a session event).
     """
     last = span - timedelta(seconds=1)
+    book = core.book
+    by_token = book.by_token
+    samples = core.samples
+    add_time = samples.times.append
+    # The equity curve is kept where it changes (most bars change nothing) and filled in at the end.
+    first_point = len(samples.times)
+    changed_at: list[int] = []
+    changed_to: list[tuple[float, bool]] = []
+    point = first_point
+    previous: tuple[float, bool] | None = None
+    capital = core.capital
+    make = tuple.__new__
+    checks_loss = core.guard.limits.max_daily_loss is not None or core.guard.limits.reduce_at is not None
+    on_bar = core.strategy.on_bar
+    last_bars, watched = broker.last_bars, broker.watched
     n = 0
     while True:
         starts, keys, tokens = data.starts, data.keys, data.tokens
         opens, highs, lows, closes, volumes = data.opens, data.highs, data.lows, data.closes, data.volumes
         count = len(starts)
-        deliver = core.deliver_bar
-        on_bar = broker.on_bar
-        sample = core.sample
-        i = 0
+        shared = len(set(keys)) > 1  # several instruments: one equity point per moment, after its last bar
         restart: BarData | None = None
-        while i < count:
+        for i in range(count):
             start = starts[i]
             now = start + last
             clock.at = now
             if now >= core.next_check:
                 core.advance(now)
                 if core.stopping:
-                    return n
-            bar = Bar(keys[i], tokens[i], start, opens[i], highs[i], lows[i], closes[i], volumes[i], span)
-            on_bar(bar, now)
-            if broker.touched:
-                core.touched()
-                core.after()
-            deliver(bar)
-            i += 1
+                    break
+            token = tokens[i]
+            close = closes[i]
+            bar = make(Bar, (keys[i], token, start, opens[i], highs[i], lows[i], close, volumes[i], span))
+            if now >= broker.next_event or token in watched:
+                broker.on_bar(bar, now)
+                watched = broker.watched
+                if broker.touched:
+                    core.touched()
+                    core.after()
+            else:
+                last_bars[token] = bar
+            if token in by_token:
+                book.mark(token, close)
+                if checks_loss:
+                    core.check_loss()
+            if core.active:
+                try:
+                    on_bar(bar)
+                except Exception as exc:
+                    core.refused(exc)
+                if core.dirty:
+                    core.after()
+                    watched = broker.watched
             n += 1
-            if i == count or starts[i] != start:
-                sample(now)
+            if not shared or i + 1 == count or starts[i + 1] != start:
+                add_time(now)
+                current = (capital + book.realised + book.unrealised - book.charges, book.held > 0)
+                if current != previous:
+                    changed_at.append(point)
+                    changed_to.append(current)
+                    previous = current
+                point += 1
             if core.subscribed and more is not None:
                 core.subscribed = False
                 restart = more(now)
                 if restart is not None:
                     break
-        if restart is None:
-            return n
+        if restart is None or core.stopping:
+            break
         data = restart
+    _fill_curve(core, first_point, point, changed_at, changed_to)
+    return n
+
+
+def _fill_curve(
+    core: RunCore, first: int, end: int, changed_at: list[int], changed_to: list[tuple[float, bool]]
+) -> None:
+    """Write the equity curve's points ``first``…``end`` from where it changed (each value holds until the next)."""
+    import numpy as np
+
+    samples = core.samples
+    if end <= first:
+        return
+    bounds = [*changed_at, end]
+    counts = [bounds[k + 1] - bounds[k] for k in range(len(changed_at))]
+    values = np.repeat(np.array([v for v, _ in changed_to], dtype=float), counts)
+    held = np.repeat(np.array([h for _, h in changed_to], dtype=bool), counts)
+    samples.equity.extend(values.tolist())
+    samples.exposed.extend(held.tolist())
 
 
 # -- ticks --------------------------------------------------------------------------------------------
@@ -379,7 +466,7 @@ def run_live(
                 source.quotes.update(payload)
                 if source.paper is not None:
                     source.paper.on_ticks(payload)
-                    if any(t.live for t in core.tracked.values()):
+                    if core.working:
                         core.touched()
                 core.after()
                 for bar in bars.update(payload, now):
@@ -393,7 +480,7 @@ def run_live(
             wall = _time.monotonic()
             if wall >= next_poll:
                 next_poll = wall + source.poll_every
-                if any(t.live for t in core.tracked.values()):
+                if core.working:
                     core.touched()
                     core.after()
                 if now - last_sample >= sample_every:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from kitekit.orders import Order
@@ -21,36 +21,22 @@ class RunMode(StrEnum):
     LIVE = "live"  # the live ticker and real orders, only when asked for explicitly
 
 
-class Bar:
+class Bar(NamedTuple):
     """One OHLCV bar of one instrument; ``start`` is aware (IST), ``interval`` its length.
 
-    A plain class with slots rather than a dataclass: a backtest makes one per bar, hundreds of thousands a
-    second, and the generated ``__init__`` of a frozen dataclass costs twice as much.
+    A named tuple: a backtest makes one per bar, hundreds of thousands a second, and a tuple is the cheapest
+    object Python makes (a slotted class's ``__init__`` costs twice as much). Bars are values: never changed.
     """
 
-    __slots__ = ("close", "high", "instrument_token", "interval", "key", "low", "open", "start", "volume")
-
-    def __init__(
-        self,
-        key: str,
-        instrument_token: int,
-        start: datetime,
-        open: float,
-        high: float,
-        low: float,
-        close: float,
-        volume: int,
-        interval: timedelta,
-    ) -> None:
-        self.key = key
-        self.instrument_token = instrument_token
-        self.start = start
-        self.open = open
-        self.high = high
-        self.low = low
-        self.close = close
-        self.volume = volume
-        self.interval = interval
+    key: str
+    instrument_token: int
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    interval: timedelta
 
     @property
     def end(self) -> datetime:
@@ -62,13 +48,6 @@ class Bar:
             f"Bar({self.key} {self.start:%Y-%m-%d %H:%M} o={self.open:g} h={self.high:g} l={self.low:g} "
             f"c={self.close:g} v={self.volume})"
         )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Bar):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in Bar.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable values: equal bars need not hash alike
 
 
 class OrderEventKind(StrEnum):

@@ -102,12 +102,15 @@ class BacktestBroker:
         self.account = account
         self._intents: dict[str, dict[str, Any]] = {}
         self._tags: set[str] = set()
-        self._bars: dict[int, Bar] = {}  # the latest bar of each instrument
+        #: The latest bar of each instrument (a backtest's driver keeps it: most bars need nothing else).
+        self.last_bars: dict[int, Bar] = {}
         self._ticks: dict[int, dict[str, Any]] = {}  # the latest tick of each instrument (as a /quote item)
         self._fresh: dict[int, datetime] = {}  # when the engine last got the instrument's current market
-        self._watched: set[int] = set()
+        #: The instruments the engine holds something in: a bar of another only needs keeping in last_bars.
+        self.watched: set[int] = set()
         self._levels: dict[int, list[float]] = {}
-        self._next_event = self._session_event(clock.now())
+        #: The next moment the engine's day changes something (the square-off, the close, the next open).
+        self.next_event = self._session_event(clock.now())
         #: True once the engine may have changed an order since the last :meth:`drain`.
         self.touched = False
 
@@ -125,10 +128,10 @@ class BacktestBroker:
     def on_bar(self, bar: Bar, now: datetime) -> None:
         """Take a bar that ended by ``now``: resting orders meet its path; positions get its close at session events."""
         token = bar.instrument_token
-        self._bars[token] = bar
-        if now >= self._next_event:
+        self.last_bars[token] = bar
+        if now >= self.next_event:
             self._session_events(now)
-        if token not in self._watched:
+        if token not in self.watched:
             return
         levels = self._levels.get(token)
         if levels:
@@ -148,9 +151,9 @@ class BacktestBroker:
         for tick in ticks:
             if tick.get("exchange_timestamp") or tick.get("last_trade_time"):
                 self._ticks[int(tick["instrument_token"])] = tick_item(tick)
-        if now >= self._next_event:
+        if now >= self.next_event:
             self._session_events(now)
-        if not self._watched:
+        if not self.watched:
             return
         engine = self.engine
         self.path.catch_up(engine, now)
@@ -164,7 +167,7 @@ class BacktestBroker:
         item = self._ticks.get(token)
         if item is not None:
             return MarketQuote.from_kite(item)
-        bar = self._bars.get(token)
+        bar = self.last_bars.get(token)
         return self._bar_quote(bar, now) if bar is not None else None
 
     def quote_item(self, token: int, now: datetime) -> dict[str, Any] | None:
@@ -175,7 +178,7 @@ class BacktestBroker:
         quote = self.current_quote(token, now)
         if quote is None:
             return None
-        bar = self._bars[token]
+        bar = self.last_bars[token]
         out = quote.as_kite()
         out["ohlc"] = {"open": bar.open, "high": bar.high, "low": bar.low, "close": quote.close}
         out["volume"] = bar.volume
@@ -197,10 +200,10 @@ class BacktestBroker:
 
     def _session_events(self, now: datetime) -> None:
         """Before the engine's square-off or close, give it the current market of everything it holds."""
-        for token in sorted(self._watched):
+        for token in sorted(self.watched):
             self._push(token, now)
         self.engine.advance(now)
-        self._next_event = self._session_event(now)
+        self.next_event = self._session_event(now)
         self.touched = True
         self._refresh_watch()
 
@@ -218,7 +221,7 @@ class BacktestBroker:
 
     def _refresh_watch(self) -> None:
         self.touched = True
-        self._watched = set(self.engine.watched_tokens())
+        self.watched = set(self.engine.watched_tokens())
         self._levels = self.engine.resting_levels()
 
     def drain(self) -> list[dict[str, Any]]:

@@ -19,9 +19,10 @@ import argparse
 import collections
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -89,10 +90,10 @@ class DoNothing(Strategy):
 
 
 class SmaCross(Strategy):
-    """SMA 20/50 crossover that reverses its position on every cross (one order a cross, twice the lot after the first)."""
+    """SMA 20/50 crossover reversing its position on every cross: one order a cross, twice the lot after the first."""
 
     symbols = (KEY,)
-    params = {"fast": 20, "slow": 50, "quantity": 25}
+    params: ClassVar[Mapping[str, Any]] = {"fast": 20, "slow": 50, "quantity": 25}
 
     def on_start(self) -> None:
         self.window: collections.deque[float] = collections.deque(maxlen=self.p.slow)

@@ -30,14 +30,30 @@ class EmaCross(Strategy):
         self.slow: dict[str, float] = dict(saved.get("slow", {}))
         self.seen: dict[str, int] = dict(saved.get("seen", {}))
         self.cutoff = time.fromisoformat(self.p.last_entry)
+        for symbol in self.symbols:
+            key = self.instruments.key(symbol)
+            if key in self.seen:
+                continue
+            # Warm up on the candles before the start (none: it warms up on the bars to come).
+            try:
+                closes = self.history(key, bars=self.p.slow * 3)["close"].tolist()
+            except Exception as exc:
+                self.log.info("no history to warm up %s on (%s); warming up on live bars", key, exc)
+                continue
+            for price in closes:
+                self._update(key, price)
 
-    def on_bar(self, bar: Bar) -> None:
-        key, price = bar.key, bar.close
+    def _update(self, key: str, price: float) -> tuple[float, float, int]:
         fast = self.fast.get(key, price)
         slow = self.slow.get(key, price)
         fast = self.fast[key] = fast + 2.0 / (self.p.fast + 1) * (price - fast)
         slow = self.slow[key] = slow + 2.0 / (self.p.slow + 1) * (price - slow)
         seen = self.seen[key] = self.seen.get(key, 0) + 1
+        return fast, slow, seen
+
+    def on_bar(self, bar: Bar) -> None:
+        key = bar.key
+        fast, slow, seen = self._update(key, bar.close)
         if seen < self.p.slow or bar.end.time() > self.cutoff or fast == slow:
             return
         want = self.p.quantity if fast > slow else -self.p.quantity

@@ -17,6 +17,7 @@ from kitekit.cli import (
     options,
     orders_cmd,
     quote_cmd,
+    run_cmd,
     session_cmds,
     sim_cmd,
     stream_cmd,
@@ -117,6 +118,10 @@ app.command()(orders_cmd.positions)
 app.command()(orders_cmd.holdings)
 app.command()(orders_cmd.funds)
 app.command()(orders_cmd.trades)
+app.command()(run_cmd.run)
+app.command()(run_cmd.kill)
+app.command()(run_cmd.report)
+app.command()(run_cmd.runs)
 
 
 def run(argv: list[str] | None = None) -> int:

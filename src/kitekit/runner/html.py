@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from kitekit.runner.report import RunReport
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["format_stat", "render_html", "rupees", "write_html"]
 
 #: Points drawn of the equity curve, at most.
 MAX_POINTS = 4000
@@ -62,10 +62,22 @@ def format_stat(name: str, value: Any) -> str:
     if name in _PERCENT:
         return f"{float(value) * 100:,.2f}%"
     if name in _MONEY:
-        return f"₹{float(value):,.2f}"
+        return rupees(float(value))
     if isinstance(value, int):
         return f"{value:,}"
     return f"{float(value):,.2f}"
+
+
+def rupees(amount: float) -> str:
+    """Return ``amount`` in rupees with Indian digit grouping: ``₹12,34,567.50``, ``-₹1,234.00``."""
+    whole, fraction = f"{abs(amount):.2f}".split(".")
+    head, tail = whole[:-3], whole[-3:]
+    pairs = []
+    while len(head) > 2:
+        pairs.insert(0, head[-2:])
+        head = head[:-2]
+    grouped = ",".join(p for p in [head, *pairs, tail] if p)
+    return f"{'-' if amount < 0 and float(whole + '.' + fraction) else ''}₹{grouped}.{fraction}"
 
 
 def _thin(curve: pd.DataFrame) -> pd.DataFrame:

@@ -72,7 +72,7 @@ def rupees(amount: float) -> str:
     """Return ``amount`` in rupees with Indian digit grouping: ``₹12,34,567.50``, ``-₹1,234.00``."""
     whole, fraction = f"{abs(amount):.2f}".split(".")
     head, tail = whole[:-3], whole[-3:]
-    pairs = []
+    pairs: list[str] = []
     while len(head) > 2:
         pairs.insert(0, head[-2:])
         head = head[:-2]

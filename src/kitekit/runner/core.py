@@ -495,24 +495,7 @@ class RunCore:
             if known is not None and known.get("order_id"):
                 return Placement(full, str(known["tag"]), str(known["order_id"]), replayed=True)
         product = str(request.product) if request.product is not None else self._default_product(key)
-        if internal is None:
-            if (
-                product == "MIS"
-                and self.state.squared_off == day
-                and request.exchange in SQUAREOFF_EXCHANGES
-                and not self._reduces(key, request)
-            ):
-                raise RiskLimitError("squareoff_at", f"intraday (MIS) orders are closed after {self._squareoff} today")
-            price = request.price or request.trigger_price or self._last_price(key, token, now)
-            self.guard.check_order(key, request.is_buy, request.quantity, price, now, self._exposure())
-        self.state.seq += 1
-        seq = self.state.seq
-        name = intent_id if intent_id is not None else (f"{internal}-{seq}" if internal else f"n{seq}")
-        full = f"{self.name}:{day}:{name}"
-        suffix = f"{seq:08d}"[-8:] if intent_id is None else intent_suffix(name)
-        tag = f"{self._prefix}{suffix}"
         record: dict[str, Any] = {
-            "tag": tag,
             "key": key,
             "side": str(request.transaction_type),
             "quantity": request.quantity,
@@ -522,6 +505,29 @@ class RunCore:
             "trigger_price": request.trigger_price,
             "at": now.isoformat(),
         }
+        if internal is None:
+            try:
+                if (
+                    product == "MIS"
+                    and self.state.squared_off == day
+                    and request.exchange in SQUAREOFF_EXCHANGES
+                    and not self._reduces(key, request)
+                ):
+                    raise RiskLimitError(
+                        "squareoff_at", f"intraday (MIS) orders are closed after {self._squareoff} today"
+                    )
+                price = request.price or request.trigger_price or self._last_price(key, token, now)
+                self.guard.check_order(key, request.is_buy, request.quantity, price, now, self._exposure())
+            except RiskLimitError as exc:
+                self._row(intent_id or "", record, now, None, f"refused: {exc.limit}")
+                raise
+        self.state.seq += 1
+        seq = self.state.seq
+        name = intent_id if intent_id is not None else (f"{internal}-{seq}" if internal else f"n{seq}")
+        full = f"{self.name}:{day}:{name}"
+        suffix = f"{seq:08d}"[-8:] if intent_id is None else intent_suffix(name)
+        tag = f"{self._prefix}{suffix}"
+        record["tag"] = tag
         self.state.intents[full] = record
         self.save()  # written ahead: after a crash the run finds the order by this tag
         try:

@@ -228,10 +228,8 @@ def backtest(
                  start=first.isoformat(), end=last.isoformat(), started=first.isoformat(),
                  data=str(ticks) if ticks is not None else "candles")  # fmt: skip
     run_folder.write_meta(meta)
-    core.start()
-    if ticks is not None:
-        count = run_ticks(core, broker, clock, recording, TickBars(_minutes(interval), core.keys, span))
-    else:
+    data = None
+    if ticks is None:
         if isinstance(access, BarAccess):
             access.tokens.update({k: core.token_of(k) for k in frames})
         data = merge_bars(frames, core.tokens).tail(first - span)
@@ -240,6 +238,13 @@ def backtest(
 
             cut = bisect.bisect_right(data.starts, end)
             data = type(data)(*(column[:cut] for column in data._columns()))
+        if len(data):
+            clock.at = max(clock.at, data.starts[0])  # the strategy starts when its market does (timers count from it)
+    core.start()
+    if ticks is not None:
+        count = run_ticks(core, broker, clock, recording, TickBars(_minutes(interval), core.keys, span))
+    else:
+        assert data is not None  # noqa: S101 - made above for candles
         count = run_bars(core, broker, clock, data, span, access.remaining if isinstance(access, BarAccess) else None)
     reason = core.stopping or "the end of the data"
     core.stop(reason)

@@ -35,7 +35,7 @@ from kitekit.runner.killswitch import KILL_FILE, KillSwitch
 from kitekit.runner.market import DepthModel, TickQuotes
 from kitekit.runner.model import RunMode
 from kitekit.runner.report import RunReport, write_report
-from kitekit.runner.risk import RiskLimits
+from kitekit.runner.risk import RiskLimits, RiskState
 from kitekit.runner.simbroker import BacktestBroker
 from kitekit.runner.state import RunFolder, run_name, runs_root
 from kitekit.runner.strategy import Strategy
@@ -122,7 +122,8 @@ def _finish(core: RunCore, meta: dict[str, Any], reason: str, html: bool) -> Run
         capital=core.capital,
         html=html,
     )
-    status = "killed" if core.stopping == "killed" else ("halted" if not core.active else "finished")
+    state = core.guard.state
+    status = "killed" if state is RiskState.KILLED else ("halted" if state is RiskState.HALTED else "finished")
     folder.update_meta(status=status, reason=reason, finished=core.clock.now().isoformat(),
                        total_return=report.stats.get("total_return"), trades=report.stats.get("trades"))  # fmt: skip
     return report

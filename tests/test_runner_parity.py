@@ -59,6 +59,7 @@ def test_the_same_recorded_ticks_give_the_same_intents_and_fills_in_backtest_and
     tested = backtest(load_strategy(EXAMPLES / "opening_range.py", PARAMS), instruments=store, ticks=recording,
                       root=tmp_path / "runs")  # fmt: skip
     paper = run_over_replay(replaying, sim_market, live=False)
+    assert tested.report is not None and paper.report is not None
     assert len(intents_of(tested.report.orders)) >= 3  # an entry, its stop and its target
     assert len(fills_of(tested.report.trades)) >= 2
     assert intents_of(paper.report.orders) == intents_of(tested.report.orders)
@@ -73,6 +74,7 @@ def test_live_against_the_replay_lists_each_difference_with_its_cause(
     tested = backtest(load_strategy(EXAMPLES / "opening_range.py", PARAMS), instruments=store, ticks=recording,
                       root=tmp_path / "runs")  # fmt: skip
     live = run_over_replay(replaying, sim_market, live=True)
+    assert tested.report is not None and live.report is not None
     left, right = intents_of(tested.report.orders), intents_of(live.report.orders)
     assert right and right[0] == left[0]  # the entry: decided on the same tick in both
     differences = compare_runs(tested.report, live.report, right_is_live=True)

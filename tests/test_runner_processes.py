@@ -23,7 +23,7 @@ from tests.conftest import eventually
 from tests.orders_helpers import accepted, order_faults
 from tests.runner_helpers import EXAMPLES, running_sim
 
-pytestmark = pytest.mark.slow  # real time passes: a replay, a market that runs
+pytestmark = pytest.mark.slow  # real time passes: real processes against a market that runs
 
 #: A minute bar a second.
 SPEED = 60.0

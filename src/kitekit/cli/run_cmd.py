@@ -33,6 +33,18 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+def _load(path: Path, params: dict[str, str]) -> "Strategy":
+    """Load the strategy file: a file without a strategy or a wrong parameter is a wrong argument (exit code 2)."""
+    from kitekit.errors import RunError
+    from kitekit.runner import load_strategy
+
+    try:
+        return load_strategy(path, params)
+    except RunError as exc:
+        hint = "--param" if "parameter" in str(exc) else "STRATEGY"
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
+
+
 def _moment(text: str | None, flag: str, end: bool = False) -> datetime | None:
     """Return ``--from``/``--to``: a date is its whole day (from 00:00, or to 23:59:59), an instant itself."""
     if text is None:
@@ -115,7 +127,7 @@ def run(
     if backtest and (duration or flatten_on_exit):
         raise typer.BadParameter("--for and --flatten-on-exit are for paper and live runs")
     given = _pairs(param, "--param")
-    from kitekit.runner import RiskLimits, load_strategy, parse_limits
+    from kitekit.runner import RiskLimits, parse_limits
 
     try:
         limits = parse_limits(_pairs(risk, "--risk"), RiskLimits())
@@ -131,12 +143,12 @@ def run(
             _grid(cli, strategy, [*grid, *(axes or [])], given, frm, to, interval, keys, capital, limits, rank_by,
                   workers)  # fmt: skip
             return
-        loaded = load_strategy(strategy, given)
+        loaded = _load(strategy, given)
         result = _backtest(cli, strategy, loaded, frm, to, interval, keys, ticks, capital, limits, name, html)
     else:
         if start or end:
             raise typer.BadParameter("--from and --to are for backtests (--backtest)")
-        loaded = load_strategy(strategy, given)
+        loaded = _load(strategy, given)
         result = _trade(cli, strategy, loaded, live, yes, interval, keys, capital, limits, name, span, status, html,
                         flatten_on_exit, kill_file or [])  # fmt: skip
     _summary(cli, result)
@@ -238,7 +250,7 @@ def _grid(
 
     from kitekit.cli.run_view import grid_table
     from kitekit.errors import RunError
-    from kitekit.runner import StaticInstruments, load_strategy, parse_grid, rank, run_grid, runs_root
+    from kitekit.runner import StaticInstruments, parse_grid, rank, run_grid, runs_root
     from kitekit.runner.grid import GridJob, combinations
     from kitekit.runner.run import WARMUP, new_run_folder
 
@@ -252,7 +264,7 @@ def _grid(
     if frm is None:
         raise typer.BadParameter("a grid backtest needs --from", param_hint="--from")
     combos = [{**given, **combo} for combo in combinations(axes)]
-    probe = load_strategy(path, combos[0])  # every parameter name is checked before any process starts
+    probe = _load(path, combos[0])  # every parameter name is checked before any process starts
     store, history = _store_and_history(cli)
     to = to or cli.clock.now()
     interval = interval or probe.interval

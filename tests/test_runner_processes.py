@@ -145,3 +145,23 @@ def test_a_run_killed_by_sigkill_mid_session_restarts_without_a_duplicate_order(
     state = json.loads(folder.file("state.json").read_text())
     assert [i.get("order_id") for i in state["intents"].values()] == [orders[0]["order_id"]]
     assert os.environ.get("KITE_SIM_URL") == market_sim.url
+
+
+def test_ctrl_c_stops_a_paper_run_cleanly_cancelling_what_it_left_open(market_sim: SimServer, tmp_path: Path) -> None:
+    strategy = tmp_path / "resting_buy.py"
+    strategy.write_text(RESTING)
+    folder = run_folder(market_sim, "interrupted")
+    run = kitekit("run", str(strategy), "--paper", "--name", "interrupted", "--for", "10h", "--no-status")
+    try:
+        eventually(lambda: any(r["outcome"] == "placed" for r in lines(folder, "orders.jsonl")), timeout=60)
+        run.send_signal(signal.SIGINT)
+        code, out = finished(run, timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate(timeout=10)
+    assert code == 130, out
+    assert "interrupted (Ctrl-C)" in out and "Report:" in out and "Traceback" not in out
+    state = json.loads(folder.file("state.json").read_text())
+    assert state["orders"] and {o["status"] for o in state["orders"].values()} == {"CANCELLED"}
+    assert folder.file("report.html").is_file()

@@ -154,6 +154,8 @@ def run(
     _summary(cli, result)
     if open_report and result.report is not None and result.report.html.exists():
         webbrowser.open(result.report.html.as_uri())
+    if result.reason.startswith(("interrupted", "terminated")):
+        raise typer.Exit(failures.INTERRUPTED)
 
 
 def _store_and_history(cli: CliContext) -> tuple[Any, Any]:

@@ -412,6 +412,32 @@ def run_ticks(
 
 
 # -- live ---------------------------------------------------------------------------------------------
+def _stop_on_signals(asked: list[str]) -> Callable[[], None]:
+    """Make Ctrl-C and SIGTERM ask the live loop to stop (a second Ctrl-C interrupts); return how to undo it.
+
+    Only the main thread may install handlers: elsewhere (a library calling from a thread) nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        if asked and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        asked.append("interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)")
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
 @dataclass
 class LiveSource:
     """What a paper or live run listens to: the ticker, the quotes it keeps, and the paper broker (paper only)."""
@@ -434,13 +460,17 @@ def run_live(
     cancel_on_stop: bool = True,
     flatten_on_stop: bool = False,
 ) -> str:
-    """Run on the live ticker until ``until`` (the run's time), a kill, or Ctrl-C; return why it ended.
+    """Run on the live ticker until ``until`` (the run's time), a kill, Ctrl-C or SIGTERM; return why it ended.
 
     Ticks and order updates arrive on the ticker's thread and are handled here, on the caller's, one at a time.
+    Ctrl-C (and SIGTERM) ask the loop to stop between two events, so no order call is cut in the middle; a second
+    Ctrl-C interrupts at once. Either way the run stops cleanly: its open orders cancelled, its state saved.
 
     Raises:
         SessionExpiredError: the ticker stopped on a dead session (the run is stopped first).
     """
+    asked: list[str] = []
+    restore = _stop_on_signals(asked)
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     ticker = source.ticker
     ticker.on_ticks = lambda ticks: events.put(("ticks", ticks))
@@ -457,6 +487,9 @@ def run_live(
                 kind, payload = events.get(timeout=0.1)
             except queue.Empty:
                 kind, payload = "", None
+            if asked:
+                reason = asked[0]
+                break
             now = core.clock.now()
             core.advance(now)
             if core.stopping:
@@ -500,6 +533,7 @@ def run_live(
         reason = "interrupted (Ctrl-C)"
         raise
     finally:
+        restore()
         ticker.stop()
         core.stop(reason, cancel_orders=cancel_on_stop, flatten=flatten_on_stop)
         if status is not None:

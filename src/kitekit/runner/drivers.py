@@ -438,6 +438,7 @@ def _stop_on_signals(asked: list[str]) -> Callable[[], None]:
 
     return restore
 
+
 @dataclass
 class LiveSource:
     """What a paper or live run listens to: the ticker, the quotes it keeps, and the paper broker (paper only)."""

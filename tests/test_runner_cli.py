@@ -117,3 +117,14 @@ def test_kill_sets_and_clears_the_flag_and_refuses_an_unknown_run(
     assert code == 2 and "no run named 'nosuchrun'" in text
     code, text = kitekit(capsys, "report", "nosuchrun")
     assert code == 2 and "no run named" in text
+
+
+def test_the_demo_paper_trades_the_ema_example_on_the_embedded_simulator_and_says_where_its_report_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, text = kitekit(capsys, "--sim", "demo", "--readings", "1", "--trade-for", "4", "--speed", "120")
+    assert code == 0, text
+    assert "Paper-trading ema_cross.py" in text and "PAPER" in text and "the run's time is up" in text
+    report = paths.sim_home(None) / "runs" / "demo-ema_cross" / "report.html"
+    assert f"Report: {report}" in text and report.is_file()

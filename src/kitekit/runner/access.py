@@ -76,6 +76,8 @@ class BarAccess:
         self.source = history
         self._added = False
         self._starts: dict[str, list[datetime]] = {}
+        #: The last moment the backtest runs to (None: the data's end).
+        self.end: datetime | None = None
 
     def quote(self, key: str, token: int, now: datetime) -> dict[str, Any]:
         """Return the simulated market of ``key`` at ``now``.
@@ -136,7 +138,11 @@ class BarAccess:
         if not self._added:
             return None
         self._added = False
-        return merge_bars(self.frames, self.tokens).tail(now - self.span + timedelta(seconds=1))
+        data = merge_bars(self.frames, self.tokens).tail(now - self.span + timedelta(seconds=1))
+        if self.end is not None:
+            cut = bisect.bisect_right(data.starts, self.end)
+            data = BarData(*(column[:cut] for column in data._columns()))
+        return data
 
 
 class TickAccess:

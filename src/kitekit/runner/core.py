@@ -213,7 +213,8 @@ class RunCore:
         self._prefix = ""
         self._squareoff: time | None = limits.squareoff_at
         self._next_day: datetime | None = None
-        self._checks_loss = limits.max_daily_loss is not None or limits.reduce_at is not None
+        #: True when a loss limit is set: marks are checked against it.
+        self.checks_loss = limits.max_daily_loss is not None or limits.reduce_at is not None
         self.on_save_state: Callable[[], None] | None = None
         self._logs = {
             name: JsonLines(folder.file(f"{name}.jsonl"), durable=name != "equity")
@@ -441,7 +442,7 @@ class RunCore:
     def deliver_bar(self, bar: Bar) -> None:
         """Mark the book at the bar's close, then give the bar to the strategy."""
         self.book.mark(bar.instrument_token, bar.close)
-        if self._checks_loss:
+        if self.checks_loss:
             self.check_loss()
         if self.active:
             try:
@@ -458,7 +459,7 @@ class RunCore:
             price = tick.get("last_price")
             if price:
                 mark(int(tick["instrument_token"]), float(price))
-        if self._checks_loss:
+        if self.checks_loss:
             self.check_loss()
         if self.active and self.strategy.ticks:
             try:
@@ -717,7 +718,7 @@ class RunCore:
             if kind is not OrderEventKind.PLACED:
                 what = f" {quantity} @ {fill_price:,.2f}" if quantity else ""
                 self.note(f"{kind} {order.order_id} {order.key}{what}")
-        if events and self._checks_loss:
+        if events and self.checks_loss:
             self.check_loss()
 
     def _track(self, order: Order, intent: str, record: Mapping[str, Any] | None) -> Tracked:

@@ -180,8 +180,10 @@ def run_bars(
     data: BarData,
     span: timedelta,
     more: Callable[[datetime], BarData | None] | None = None,
+    begin: int = 0,
+    stop: int | None = None,
 ) -> int:
-    """Drive a backtest through ``data``; return how many bars it handled.
+    """Drive a backtest through ``data[begin:stop]``; return how many bars it handled.
 
     Each bar is handled at its last second (a minute bar of 10:00 at 10:00:59): the broker's engine sees it
     first, then the book is marked and the strategy gets it, then the equity curve takes a point (once per moment
@@ -190,53 +192,67 @@ def run_bars(
 
     The loop is the backtest's hot path (hundreds of thousands of bars a second): what the core and the broker do
     for every bar is inlined here, and the rest is only reached when something is there to do (an order, a
-    position, a timer, a session event).
+    position, a timer, a session event). The equity curve is worked out again only after something that can
+    move it (a mark of a position, an order, a session event), and kept where it changes.
     """
+    import itertools
+
     last = span - timedelta(seconds=1)
     book = core.book
     by_token = book.by_token
-    samples = core.samples
-    add_time = samples.times.append
-    # The equity curve is kept where it changes (most bars change nothing) and filled in at the end.
-    first_point = len(samples.times)
+    add_time = core.samples.times.append
+    first_point = point = len(core.samples.times)
     changed_at: list[int] = []
     changed_to: list[tuple[float, bool]] = []
-    point = first_point
-    previous: tuple[float, bool] | None = None
     capital = core.capital
+    previous: tuple[float, bool] | None = None
+    moved = True  # the equity may have moved since the last point
     make = tuple.__new__
-    checks_loss = core.guard.limits.max_daily_loss is not None or core.guard.limits.reduce_at is not None
     on_bar = core.strategy.on_bar
     last_bars, watched = broker.last_bars, broker.watched
     n = 0
+    pending: datetime | None = None  # the moment whose point is still to be taken (its last bar may be next)
     while True:
-        starts, keys, tokens = data.starts, data.keys, data.tokens
-        opens, highs, lows, closes, volumes = data.opens, data.highs, data.lows, data.closes, data.volumes
-        count = len(starts)
-        shared = len(set(keys)) > 1  # several instruments: one equity point per moment, after its last bar
+        stop_at = len(data) if stop is None else min(stop, len(data))
+        rows = itertools.islice(
+            zip(data.starts, data.keys, data.tokens, data.opens, data.highs, data.lows, data.closes, data.volumes,
+                strict=True),
+            begin, stop_at,
+        )  # fmt: skip
         restart: BarData | None = None
-        for i in range(count):
-            start = starts[i]
+        for start, key, token, o, h, lo, c, v in rows:
             now = start + last
+            if pending is not None and now != pending:
+                add_time(pending)
+                if moved:
+                    current = (capital + book.realised + book.unrealised - book.charges, book.held > 0)
+                    if current != previous:
+                        changed_at.append(point)
+                        changed_to.append(current)
+                        previous = current
+                    moved = False
+                point += 1
+            pending = now
             clock.at = now
             if now >= core.next_check:
                 core.advance(now)
+                moved = True
                 if core.stopping:
                     break
-            token = tokens[i]
-            close = closes[i]
-            bar = make(Bar, (keys[i], token, start, opens[i], highs[i], lows[i], close, volumes[i], span))
+            bar = make(Bar, (key, token, start, o, h, lo, c, v, span))
             if now >= broker.next_event or token in watched:
                 broker.on_bar(bar, now)
                 watched = broker.watched
+                moved = True
                 if broker.touched:
                     core.touched()
                     core.after()
             else:
                 last_bars[token] = bar
             if token in by_token:
-                book.mark(token, close)
-                if checks_loss:
+                book.mark(token, c)
+                moved = True
+                if core.checks_loss:
                     core.check_loss()
             if core.active:
                 try:
@@ -246,23 +262,24 @@ def run_bars(
                 if core.dirty:
                     core.after()
                     watched = broker.watched
+                    moved = True
+                    if core.subscribed and more is not None:
+                        core.subscribed = False
+                        restart = more(now)
+                        if restart is not None:
+                            n += 1
+                            break
             n += 1
-            if not shared or i + 1 == count or starts[i + 1] != start:
-                add_time(now)
-                current = (capital + book.realised + book.unrealised - book.charges, book.held > 0)
-                if current != previous:
-                    changed_at.append(point)
-                    changed_to.append(current)
-                    previous = current
-                point += 1
-            if core.subscribed and more is not None:
-                core.subscribed = False
-                restart = more(now)
-                if restart is not None:
-                    break
         if restart is None or core.stopping:
             break
-        data = restart
+        data, begin, stop = restart, 0, None
+    if pending is not None:
+        add_time(pending)
+        current = (capital + book.realised + book.unrealised - book.charges, book.held > 0)
+        if current != previous:
+            changed_at.append(point)
+            changed_to.append(current)
+        point += 1
     _fill_curve(core, first_point, point, changed_at, changed_to)
     return n
 

@@ -221,6 +221,7 @@ def backtest(
             return {k: history.candles(k, interval, clock.at - WARMUP, last) for k in more}
 
         access = BarAccess(broker, dict(frames), interval, {}, load if history is not None else None, history)
+        access.end = end
     core = RunCore(
         strategy, mode=RunMode.BACKTEST, broker=broker, clock=clock, instruments=instruments, folder=run_folder,
         limits=limits, capital=capital, symbols=keys, interval=interval, market=access,
@@ -230,23 +231,24 @@ def backtest(
                  data=str(ticks) if ticks is not None else "candles")  # fmt: skip
     run_folder.write_meta(meta)
     data = None
+    begin = stop = 0
     if ticks is None:
         if isinstance(access, BarAccess):
             access.tokens.update({k: core.token_of(k) for k in frames})
-        data = merge_bars(frames, core.tokens).tail(first - span)
-        if end is not None:
-            import bisect
+        import bisect
 
-            cut = bisect.bisect_right(data.starts, end)
-            data = type(data)(*(column[:cut] for column in data._columns()))
-        if len(data):
-            clock.at = max(clock.at, data.starts[0])  # the strategy starts when its market does (timers count from it)
+        data = merge_bars(frames, core.tokens)
+        begin = bisect.bisect_right(data.starts, first - span)  # the warm-up's candles are history, not events
+        stop = bisect.bisect_right(data.starts, end) if end is not None else len(data)
+        if begin < stop:
+            clock.at = max(clock.at, data.starts[begin])  # the strategy starts when its market does (timers too)
     core.start()
     if ticks is not None:
         count = run_ticks(core, broker, clock, recording, TickBars(_minutes(interval), core.keys, span))
     else:
         assert data is not None  # noqa: S101 - made above for candles
-        count = run_bars(core, broker, clock, data, span, access.remaining if isinstance(access, BarAccess) else None)
+        remaining = access.remaining if isinstance(access, BarAccess) else None
+        count = run_bars(core, broker, clock, data, span, remaining, begin, stop)
     reason = core.stopping or "the end of the data"
     core.stop(reason)
     result = RunResult(run_folder.name, run_folder, RunMode.BACKTEST, reason, count, core, None)

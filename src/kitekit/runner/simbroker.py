@@ -49,6 +49,9 @@ from kitekit.wire.envelope import exception_class
 
 __all__ = ["BacktestBroker"]
 
+#: "No session event to wait for": the engine holds nothing.
+_NEVER = datetime.max.replace(tzinfo=IST)
+
 
 class _Validator(Validator):
     """The pre-trade rules with each instrument's spec built once (a backtest checks thousands of orders)."""
@@ -199,7 +202,14 @@ class BacktestBroker:
         self._fresh[token] = now
 
     def _session_events(self, now: datetime) -> None:
-        """Before the engine's square-off or close, give it the current market of everything it holds."""
+        """Before the engine's square-off or close, give it the current market of everything it holds.
+
+        An engine that holds nothing has nothing to do at a session event: it catches up by itself at its next
+        order, so a backtest that trades seldom does not walk every session's events.
+        """
+        if not self.watched:
+            self.next_event = _NEVER
+            return
         for token in sorted(self.watched):
             self._push(token, now)
         self.engine.advance(now)
@@ -223,6 +233,8 @@ class BacktestBroker:
         self.touched = True
         self.watched = set(self.engine.watched_tokens())
         self._levels = self.engine.resting_levels()
+        if self.watched and self.next_event is _NEVER:
+            self.next_event = self._session_event(self.clock.now())
 
     def drain(self) -> list[dict[str, Any]]:
         """Return the order updates since the last call (the engine's order-update payloads), oldest first."""

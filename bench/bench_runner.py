@@ -127,8 +127,9 @@ def floor(frame: pd.DataFrame) -> float:
     v = frame["volume"].tolist()
     started = time.perf_counter()
     on_bar = strategy.on_bar
-    for i in range(len(starts)):
-        on_bar(BarClass(KEY, TOKEN, starts[i], o[i], h[i], lo[i], c[i], v[i], span))
+    make = tuple.__new__  # as the runner makes its bars: the cheapest way Python builds one
+    for start, op, hi, low, close, volume in zip(starts, o, h, lo, c, v, strict=True):
+        on_bar(make(BarClass, (KEY, TOKEN, start, op, hi, low, close, volume, span)))
     return time.perf_counter() - started
 
 

@@ -646,7 +646,13 @@ class RunCore:
         """Read the run's orders from the broker and book what changed (a backtest drains its engine's updates)."""
         drain = getattr(self.broker, "drain", None)
         if callable(drain):
+            # An order placed and filled at once sends several states; its last one says it all (its fills, its
+            # status), and is read once.
+            latest: dict[str, dict[str, Any]] = {}
             for payload in drain():
+                latest.pop(str(payload["order_id"]), None)
+                latest[str(payload["order_id"])] = payload
+            for payload in latest.values():
                 self.process(Order.from_kite(payload))
             return
         if not self.working:

@@ -46,6 +46,7 @@ from kitekit.orders.catchup import MarketPath
 from kitekit.runner.market import DepthModel, tick_item
 from kitekit.runner.model import Bar
 from kitekit.wire.envelope import exception_class
+from kitekit.wire.orders import Product
 
 __all__ = ["BacktestBroker"]
 
@@ -389,12 +390,21 @@ class BacktestBroker:
         return float(self.engine.order_margins([request.margin_item()], now)[0]["total"])
 
     def charges(self, orders: Sequence[Order]) -> list[Charges]:
-        """Return what each order's fills cost, as Kite's contract note would (``/charges/orders``)."""
-        items = [o.contract_note_item() for o in orders]
-        if not items:
-            return []
-        notes = self.engine.order_charges(items, self.clock.now())
-        return [Charges.from_kite(note["charges"]) for note in notes]
+        """Return what each order's fills cost, as Kite's contract note computes it (on the order's own day).
+
+        The contract note's own function (:func:`kitekit.engine.charges.order_charges`), called directly: the
+        backtest asks once per filled order, and the calculator route would parse each order again.
+        """
+        from kitekit.engine.charges import order_charges
+
+        out = []
+        for order in orders:
+            spec = self.validator.spec(order.key)
+            day = (order.order_timestamp or self.clock.now()).astimezone(IST).date()
+            block = order_charges(spec, Product(str(order.product)), order.transaction_type == "BUY",
+                                  order.filled_quantity, order.average_price, day)  # fmt: skip
+            out.append(Charges.from_kite(block))
+        return out
 
     # -- GTT ----------------------------------------------------------------------------------------
     def gtts(self) -> list[Gtt]:

@@ -269,6 +269,7 @@ class RunCore:
         if self.mode is not RunMode.BACKTEST:
             self.reconcile()
         strategy = self.strategy
+        vars(strategy)["symbols"] = tuple(self.symbols)  # the run's instruments (--symbols), not only the class's
         strategy.orders = self.orders
         strategy.clock = self.timers
         strategy.log = self.log

@@ -111,7 +111,10 @@ def run_grid(
     done = 0
     if progress is not None:
         progress(0, len(jobs))
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    import multiprocessing
+
+    # Spawned, not forked: the caller may run threads (a simulator, a ticker) whose locks a fork would copy held.
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending: dict[Future[dict[str, Any]], int] = {pool.submit(_run_one, job): i for i, job in enumerate(jobs)}
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)

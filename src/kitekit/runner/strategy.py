@@ -94,7 +94,8 @@ class Strategy:
     Class attributes (a subclass sets them; ``--symbols`` and ``--interval`` override the first two):
 
     Attributes:
-        symbols: the instruments it trades and watches (``"NSE:INFY"``, ``"NIFTY 50"``, tokens…).
+        symbols: the instruments it trades and watches (``"NSE:INFY"``, ``"NIFTY 50"``, tokens…); during a run,
+            the run's instruments as ``EXCHANGE:TRADINGSYMBOL`` (``--symbols`` replaces the class's).
         interval: the bar interval, one of Kite's (``minute``, ``3minute``, … ``60minute``, ``day``).
         ticks: deliver ``on_tick`` too (paper and live subscribe in full mode; a backtest needs recorded ticks).
         params: parameters and their defaults (``--param fast=20`` changes one; ``self.p.fast`` reads it).

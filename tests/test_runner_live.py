@@ -89,7 +89,10 @@ def test_a_halt_for_the_days_loss_holds_across_a_restart_the_same_day(
     orders = first.report.orders
     assert list(orders["intent"].str.split("-").str[0])[:2] == ["n1", "halt"]  # one buy, then flattened
     assert first.core.book.open_lots() == []
+    lost = first.core.day_pnl()
+    assert lost < -1.0
     again = run_on(market_sim, kite, sim_market, BuyEveryBar(), 3.0, False, name="loser", limits=limits)
     assert again.core.guard.state is RiskState.HALTED and "max_daily_loss" in again.core.guard.reason
+    assert again.core.day_pnl() == pytest.approx(lost)  # the day's loss came back with the run
     assert len(again.report.orders) == len(orders)  # the restarted run placed nothing: still halted today
     assert any("halted for the day" in line for line in again.core.events)

@@ -38,6 +38,7 @@ from kitekit.orders import (
     Placement,
     Positions,
     PreTradeRules,
+    Product,
     Trade,
     Validator,
     new_intent_id,
@@ -46,7 +47,7 @@ from kitekit.orders.catchup import MarketPath
 from kitekit.runner.market import DepthModel, tick_item
 from kitekit.runner.model import Bar
 from kitekit.wire.envelope import exception_class
-from kitekit.wire.orders import Product
+
 
 __all__ = ["BacktestBroker"]
 

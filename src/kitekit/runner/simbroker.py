@@ -48,7 +48,6 @@ from kitekit.runner.market import DepthModel, tick_item
 from kitekit.runner.model import Bar
 from kitekit.wire.envelope import exception_class
 
-
 __all__ = ["BacktestBroker"]
 
 #: "No session event to wait for": the engine holds nothing.

@@ -101,12 +101,12 @@ def _fmt(name: str, value: Any) -> str:
 
 def stats_table(stats: Mapping[str, Any], title: str = "") -> Table:
     """Return a run's statistics as a two-column table."""
-    from kitekit.runner.html import _LABELS
+    from kitekit.runner.html import LABELS
 
     table = Table(title=title or None, show_header=False, box=None, pad_edge=False, title_justify="left")
     table.add_column("figure", style="dim")
     table.add_column("value", justify="right")
-    for key, label in _LABELS.items():
+    for key, label in LABELS.items():
         if key in stats:
             text = _fmt(key, stats[key])
             style = ""

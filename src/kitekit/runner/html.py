@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
     from kitekit.runner.report import RunReport
 
-__all__ = ["format_stat", "render_html", "rupees", "write_html"]
+__all__ = ["LABELS", "format_stat", "render_html", "rupees", "write_html"]
 
 #: Points drawn of the equity curve, at most.
 MAX_POINTS = 4000
 
 _PERCENT = {"total_return", "annualised_return", "max_drawdown", "win_rate", "exposure"}
 _MONEY = {"capital", "final_equity", "expectancy", "charges", "net_pnl"}
-_LABELS = {
+LABELS = {
     "total_return": "Total return",
     "annualised_return": "Annualised return",
     "sharpe": "Sharpe",
@@ -138,8 +138,8 @@ def render_html(report: RunReport, meta: Mapping[str, Any]) -> str:
         parts.append(str(bars.to_html(include_plotlyjs=False, full_html=False)))
     title = f"{meta.get('name', '')} — {meta.get('mode', '')} — {meta.get('strategy', '')}"
     rows = "".join(
-        f"<tr><th>{html.escape(_LABELS.get(k, k))}</th><td>{html.escape(format_stat(k, stats.get(k)))}</td></tr>"
-        for k in _LABELS
+        f"<tr><th>{html.escape(LABELS.get(k, k))}</th><td>{html.escape(format_stat(k, stats.get(k)))}</td></tr>"
+        for k in LABELS
         if k in stats
     )
     params = meta.get("params") or {}

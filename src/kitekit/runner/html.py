@@ -10,16 +10,32 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitekit.files import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from kitekit.runner.report import RunReport
+__all__ = ["LABELS", "Report", "format_stat", "render_html", "rupees", "write_html"]
 
-__all__ = ["LABELS", "format_stat", "render_html", "rupees", "write_html"]
+
+class Report(Protocol):
+    """What the page shows of a run's report (:class:`kitekit.runner.report.RunReport` is one; a protocol, not
+    that class, as the report module writes its page through this one)."""
+
+    @property
+    def stats(self) -> dict[str, Any]: ...
+    @property
+    def equity(self) -> pd.DataFrame: ...
+    @property
+    def trades(self) -> pd.DataFrame: ...
+    @property
+    def round_trips(self) -> pd.DataFrame: ...
+    @property
+    def html(self) -> Path: ...
+
 
 #: Points drawn of the equity curve, at most.
 MAX_POINTS = 4000
@@ -94,7 +110,7 @@ def _thin(curve: pd.DataFrame) -> pd.DataFrame:
     return curve.iloc[sorted(keep)]
 
 
-def render_html(report: RunReport, meta: Mapping[str, Any]) -> str:
+def render_html(report: Report, meta: Mapping[str, Any]) -> str:
     """Return the report as one HTML page (plotly.js embedded)."""
     from plotly.subplots import make_subplots
 
@@ -181,6 +197,6 @@ def _table(frame: pd.DataFrame, limit: int = 500) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>{more}"
 
 
-def write_html(report: RunReport, meta: Mapping[str, Any]) -> None:
+def write_html(report: Report, meta: Mapping[str, Any]) -> None:
     """Write ``report.html`` into the run's folder, atomically."""
     atomic_write(report.html, render_html(report, meta).encode())

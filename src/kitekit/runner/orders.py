@@ -10,8 +10,8 @@ later, outside the limits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Container, Sequence
+from typing import Any, Protocol
 
 from kitekit.errors import OrderStateError, RiskLimitError
 from kitekit.orders import (
@@ -22,6 +22,7 @@ from kitekit.orders import (
     Holding,
     Order,
     OrderChange,
+    OrderGateway,
     OrderRequest,
     Placement,
     Positions,
@@ -29,10 +30,40 @@ from kitekit.orders import (
     Validator,
 )
 
-if TYPE_CHECKING:
-    from kitekit.runner.core import RunCore
+__all__ = ["RunDesk", "RunOrders", "intent_suffix"]
 
-__all__ = ["RunOrders", "intent_suffix"]
+
+class _Sequenced(Protocol):
+    seq: int
+
+
+class RunDesk(Protocol):
+    """What :class:`RunOrders` needs of its run (:class:`kitekit.runner.core.RunCore` is one).
+
+    A protocol rather than the core's class: the core holds its ``RunOrders``, so naming the class here would
+    tie the two modules in a circle.
+    """
+
+    @property
+    def broker(self) -> OrderGateway: ...  # where the run's orders go
+    @property
+    def instruments(self) -> Any: ...  # the instrument store (``.instrument(key)``)
+    @property
+    def state(self) -> _Sequenced: ...  # the run's saved state (``seq``: the last intent number)
+    @property
+    def tracked(self) -> Container[str]: ...  # the ids of the run's orders
+
+    def place(self, request: OrderRequest, intent_id: str | None, *, quote: Any = None) -> Placement:
+        """Check an order against the risk limits, name and tag it, write it ahead, then send it."""
+        ...
+
+    def modify(self, order_id: str, change: OrderChange) -> str:
+        """Check a modification against the limits, then send it."""
+        ...
+
+    def touched(self) -> None:
+        """Note that an order changed."""
+        ...
 
 
 def intent_suffix(intent: str) -> str:
@@ -47,7 +78,7 @@ class RunOrders:
         core: the run.
     """
 
-    def __init__(self, core: RunCore) -> None:
+    def __init__(self, core: RunDesk) -> None:
         self._core = core
         #: True unless the run trades for real.
         self.paper = bool(core.broker.paper)

@@ -289,9 +289,9 @@ def _grid(
     ranked = rank(results, metric)
     import pandas as pd
 
-    from kitekit.runner.report import _parquet
+    from kitekit.runner.report import write_parquet
 
-    _parquet(pd.DataFrame(ranked), folder.file("grid.parquet"))
+    write_parquet(pd.DataFrame(ranked), folder.file("grid.parquet"))
     folder.update_meta(status="finished", best=ranked[0] if ranked else None, finished=cli.clock.now().isoformat())
     cli.console.print(grid_table(ranked, list(axes), metric))
     cli.console.print(f"Results: {folder.file('grid.parquet')}", highlight=False, soft_wrap=True)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from kitekit.runner.book import RoundTrip
 
-__all__ = ["RunReport", "compute_stats", "load_report", "write_report"]
+__all__ = ["RunReport", "compute_stats", "load_report", "write_parquet", "write_report"]
 
 TRADE_COLUMNS = (
     "time", "order_id", "intent", "key", "product", "side", "quantity", "average_price", "value", "realised",
@@ -166,7 +166,8 @@ def _longest_drawdown(equity: pd.DataFrame) -> float:
     return longest / 86400.0
 
 
-def _parquet(frame: pd.DataFrame, path: Path) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` (its index too) to ``path`` as Parquet, replacing the file atomically."""
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=True)
     atomic_write(path, buffer.getvalue())
@@ -212,11 +213,11 @@ def write_report(
             trip_frame[name] = pd.to_datetime(trip_frame[name], utc=True).dt.tz_convert(IST)
     stats = compute_stats(curve, trips, trade_frame, capital, len(order_frame))
     stats = {"run": meta.get("name"), "mode": meta.get("mode"), "strategy": meta.get("strategy"), **stats}
-    _parquet(curve, folder / "equity.parquet")
-    _parquet(trade_frame, folder / "trades.parquet")
-    _parquet(order_frame, folder / "orders.parquet")
-    _parquet(trip_frame, folder / "round_trips.parquet")
-    _parquet(pd.DataFrame([_jsonable(stats)]), folder / "stats.parquet")
+    write_parquet(curve, folder / "equity.parquet")
+    write_parquet(trade_frame, folder / "trades.parquet")
+    write_parquet(order_frame, folder / "orders.parquet")
+    write_parquet(trip_frame, folder / "round_trips.parquet")
+    write_parquet(pd.DataFrame([_jsonable(stats)]), folder / "stats.parquet")
     atomic_write(folder / "stats.json", (json.dumps(_jsonable(stats), indent=1, default=str) + "\n").encode())
     report = RunReport(stats, curve, trade_frame, order_frame, trip_frame, folder)
     if html:

@@ -11,19 +11,20 @@ on paper, with no ledger on disk and no quote requests: the market is what the b
 - Ticks: each frame is judged as :meth:`PaperBroker.on_ticks <kitekit.orders.PaperBroker.on_ticks>` judges it
   (the same code), and an order meets the last tick's own book, as a paper order does on the same ticks.
 
-The one call into the engine that places an order is :meth:`BacktestBroker._send`: the engine's typed fast path
-goes there when it lands, nothing else changes.
+Orders go into the engine by its typed door (``Engine.submit``): the pre-trade check's terms
+(:meth:`Validator.terms <kitekit.orders.Validator.terms>`), not Kite's form fields to be parsed again. Quotes and
+ticks are fed as the paper broker feeds them (:mod:`kitekit.engine.catchup`, the same functions).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from kitekit.clock import IST, Clock
-from kitekit.engine import Engine, EngineConfig, InstrumentSpec, MarketQuote
+from kitekit.engine import Engine, EngineConfig, InstrumentSpec, MarketQuote, PlaceRequest
+from kitekit.engine.catchup import feed_quotes, feed_ticks
 from kitekit.engine.path import Candle, candle_path, path_quotes
 from kitekit.errors import IntentConflictError, OrderStateError, UnknownInstrumentError
 from kitekit.orders import (
@@ -43,7 +44,6 @@ from kitekit.orders import (
     Validator,
     new_intent_id,
 )
-from kitekit.orders.catchup import MarketPath
 from kitekit.runner.market import DepthModel, tick_item
 from kitekit.runner.model import Bar
 from kitekit.wire.envelope import RejectionError, exception_class
@@ -102,7 +102,6 @@ class BacktestBroker:
         base = engine_config or EngineConfig()
         self.config = EngineConfig(**{**base.__dict__, "user_id": account, "equity_funds": funds})
         self.engine = Engine(self._resolve, clock.now(), self.config)
-        self.path = MarketPath(None, self.config.calendar)
         self.account = account
         self._intents: dict[str, dict[str, Any]] = {}
         self._tags: set[str] = set()
@@ -160,9 +159,12 @@ class BacktestBroker:
         if not self.watched:
             return
         engine = self.engine
-        self.path.catch_up(engine, now)
-        for token in self.path.on_ticks(engine, ticks, now):
-            self._fresh[token] = now
+        opens = self.config.calendar.last_session_start(now)
+        if engine.now < opens:
+            engine.advance(opens)  # past sessions end first (their day orders lapse), then queued AMOs go out
+        for fed in feed_ticks(engine, ticks, now):
+            if fed.depth:
+                self._fresh[fed.instrument_token] = now
         self.touched = True
         self._refresh_watch()
 
@@ -199,7 +201,7 @@ class BacktestBroker:
         quote = self.current_quote(token, now)
         if quote is None:
             return
-        self.path.observe(self.engine, [quote], now)
+        feed_quotes(self.engine, [quote], now)
         self._fresh[token] = now
 
     def _session_events(self, now: datetime) -> None:
@@ -266,10 +268,10 @@ class BacktestBroker:
         at_hand = quote if quote is not None else self.engine.last_quote(token)
         checked = self.validator.check(request, at_hand)
         tag = tag or _tag_of(intent_id)
-        params = checked.to_kite(tag)
+        terms = self.validator.terms(checked, tag)
         known = self._intents.get(intent_id)
         if known is not None:
-            if json.dumps(known["request"], sort_keys=True) != json.dumps(params, sort_keys=True):
+            if known["request"] != terms:
                 raise IntentConflictError(f"intent {intent_id!r} was already used for another order")
             if "order_id" not in known:
                 raise exception_class(known["error_type"])(known["message"], code=known["status"])
@@ -278,20 +280,19 @@ class BacktestBroker:
             raise IntentConflictError(f"tag {tag!r} already belongs to another intent; give another")
         self._tags.add(tag)
         try:
-            order_id = self._send(checked, params, now)
+            order_id = self._send(terms, now)
         except RejectionError as exc:
-            self._intents[intent_id] = {"tag": tag, "request": params, "error_type": exc.error_type,
+            self._intents[intent_id] = {"tag": tag, "request": terms, "error_type": exc.error_type,
                                         "status": exc.status, "message": exc.message}  # fmt: skip
             raise exception_class(exc.error_type)(exc.message, code=exc.status) from exc
         finally:
             self._refresh_watch()
-        self._intents[intent_id] = {"tag": tag, "request": params, "order_id": order_id}
-        self.path.restart(self.engine, token, now)
+        self._intents[intent_id] = {"tag": tag, "request": terms, "order_id": order_id}
         return Placement(intent_id, tag, order_id)
 
-    def _send(self, checked: OrderRequest, params: Mapping[str, Any], now: datetime) -> str:
-        """Place a checked order on the engine: the one call of the backtest into its matching (see the module)."""
-        return str(self.engine.place_order(checked.variety, params, now)["order_id"])
+    def _send(self, terms: PlaceRequest, now: datetime) -> str:
+        """Place checked terms on the engine by its typed door: the one call of the backtest into its matching."""
+        return str(self.engine.submit(terms, now)["order_id"])
 
     def place_sliced(self, request: OrderRequest, intent_id: str | None = None) -> list[Placement]:
         """Place ``request`` in slices within the freeze quantity, each its own intent (``<id>-s1``, …)."""
@@ -318,7 +319,6 @@ class BacktestBroker:
         now = self.clock.now()
         self._push(order.instrument_token, now)
         self._engine_call(lambda: self.engine.modify_order(str(order.variety), order_id, change.to_kite(), now))
-        self.path.restart(self.engine, order.instrument_token, now)
         return order_id
 
     def cancel(self, order_id: str) -> str:

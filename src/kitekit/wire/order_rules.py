@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from kitekit.wire.order_terms import Contract, OrderLimits, PlaceRequest, Quoted, slice_size
 from kitekit.wire.orders import OrderType, Product, Validity, Variety
-from kitekit.wire.price_bands import band_range
+from kitekit.wire.price_bands import BAND_EXCHANGES, band_range
 
 __all__ = [
     "MARKET_RULES",
@@ -152,6 +152,8 @@ def band_reference(quote: Quoted) -> float:
 
 
 def _outside_band(price: float, spec: Contract, quote: Quoted | None) -> bool:
+    if spec.exchange not in BAND_EXCHANGES:
+        return False  # no band (band_of), known before drawing one: most orders are in the cash market
     edges = band_range(spec, band_reference(quote)) if quote is not None else None
     return edges is not None and price > 0 and (price < edges[0] - 1e-9 or price > edges[1] + 1e-9)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kitekit.clock import ManualClock
+from kitekit.engine.validation import parse_place
 from kitekit.errors import OrderValidationError, UnknownInstrumentError
 from kitekit.instruments import InstrumentStore
 from kitekit.orders import OrderRequest, PreTradeRules, Product, Rule, Validator
@@ -144,6 +145,30 @@ def test_a_valid_request_comes_back_completed_with_the_segments_product_and_auto
     assert (fut.product, fut.market_protection, fut.order_type) == (Product.NRML, None, OrderType.LIMIT)
     berg = validator.check(buy("NSE:INFY", 100, price=1600.0, variety=Variety.ICEBERG, iceberg_legs=3))
     assert berg.iceberg_quantity == 34
+
+
+TYPED = [
+    buy("NSE:INFY", 10),
+    buy("NSE:INFY", 10, price=1600.0, product=Product.MIS, validity=Validity.IOC),
+    sell("NSE:INFY", 5, price=1590.0, trigger_price=1595.0),
+    sell("NSE:INFY", 5, trigger_price=1595.0, market_protection=2.5),
+    buy("NSE:INFY", 10, price=1600.0, validity=Validity.TTL, validity_ttl=5, disclosed_quantity=2),
+    buy("NSE:INFY", 100, price=1600.0, variety=Variety.ICEBERG, iceberg_legs=3),
+    buy("NSE:INFY", 10, price=1600.0, variety=Variety.CO, trigger_price=1590.0, order_type=OrderType.LIMIT),
+    sell(FUT, 130, price=25000.0),
+    buy(FUT, 65),
+]
+
+
+@pytest.mark.parametrize("request_", TYPED, ids=lambda r: f"{r.variety}-{r.order_type}-{r.key}")
+def test_a_checked_requests_terms_are_what_the_exchange_parses_from_its_form(
+    validator: Validator, request_: OrderRequest
+) -> None:
+    # A backtest places these terms by the engine's typed door; the simulator parses the SDK's form into the
+    # same terms. Both must be one order.
+    checked = validator.check(request_)
+    assert validator.terms(checked, "run7") == parse_place(checked.variety, checked.to_kite("run7"))
+    assert validator.terms(checked).tag is None
 
 
 def test_an_unknown_instrument_is_refused_with_the_closest_names(validator: Validator) -> None:

@@ -26,8 +26,8 @@ from typing import Any
 
 from kitekit.clock import IST
 from kitekit.engine import Engine, MarketQuote
-from kitekit.engine.catchup import MinuteOf, feed_minute
-from kitekit.engine.path import MINUTE, Candle, PathPoint, path_quotes, through
+from kitekit.engine.catchup import MinuteOf, feed_minute, feed_quotes, feed_ticks
+from kitekit.engine.path import MINUTE, Candle, PathPoint
 from kitekit.markethours import TradingCalendar
 from kitekit.orders.quotes import CandleSource
 from kitekit.wire.envelope import ErrorType, error_type_of
@@ -234,59 +234,22 @@ class MarketPath:
         candles = [Candle.from_kite(row) for row in rows]
         return [c for c in candles if first <= c.start <= last]
 
-    # -- observations -------------------------------------------------------------------------------
+    # -- observations ----------------------------------------------------------------------------------
     def observe(self, engine: Engine, quotes: Iterable[MarketQuote], now: datetime) -> None:
-        """Feed fetched quotes, each after the crossings between the last price known and its own."""
-        levels = engine.resting_levels()
-        for quote in quotes:
-            engine.on_quotes([*self._crossings(engine, quote, now, levels.get(quote.instrument_token)), quote], now)
+        """Feed fetched quotes, each after the crossings between the last price known and its own
+        (:func:`kitekit.engine.catchup.feed_quotes`)."""
+        feed_quotes(engine, quotes, now, paths=self.enabled)
 
     def on_ticks(self, engine: Engine, ticks: Iterable[Mapping[str, Any]], now: datetime) -> list[int]:
-        """Feed live ticks of the instruments the engine watches; move the marks with them.
-
-        A tick without depth (``ltp`` and ``quote`` modes) becomes a quote at its last price (see
-        :func:`~kitekit.engine.path.path_quotes`), so orders still meet a book.
+        """Feed live ticks of the instruments the engine watches (:func:`kitekit.engine.catchup.feed_ticks`);
+        move the marks with them.
 
         Returns:
             The instruments a tick with depth was fed for (their quotes are fresh).
         """
-        watched = set(engine.watched_tokens())
-        levels = engine.resting_levels()
-        fresh = []
-        for tick in ticks:
-            token, price = tick.get("instrument_token"), tick.get("last_price")
-            if token not in watched or price is None:
-                continue
-            token = int(token)
-            stamp = tick.get("exchange_timestamp") or tick.get("last_trade_time") or now
-            template = engine.last_quote(token)
-            quote = MarketQuote.from_kite({**tick, "timestamp": stamp})
-            if template is not None and not quote.lower_circuit_limit:
-                quote = MarketQuote(
-                    token, quote.last_price, quote.timestamp, quote.bids, quote.asks,
-                    template.lower_circuit_limit, template.upper_circuit_limit, quote.close or template.close,
-                    quote.average_price or template.average_price,
-                )  # fmt: skip
-            feed = self._crossings(engine, quote, now, levels.get(token))
-            if quote.bids or quote.asks:
-                feed.append(quote)
-                fresh.append(token)
-            elif not feed or feed[-1].last_price != quote.last_price:
-                feed.extend(path_quotes(token, [PathPoint(quote.timestamp, quote.last_price)], template=quote))
-            engine.on_quotes(feed, now)
-            if token in levels and self.enabled:
-                self.marks[token] = Mark(now, quote.last_price, ticks=True)
-        return fresh
-
-    def _crossings(
-        self, engine: Engine, quote: MarketQuote, now: datetime, levels: list[float] | None
-    ) -> list[MarketQuote]:
-        """Return path quotes for the resting levels crossed (or reached) from the last price to ``quote``'s."""
-        before = engine.last_quote(quote.instrument_token)
-        if not levels or before is None or not self.enabled:
-            return []
-        start = PathPoint(before.timestamp, before.last_price)
-        points = through([PathPoint(now, quote.last_price)], levels, start=start)
-        if not any(abs(quote.last_price - level) < 1e-9 for level in levels):
-            points = points[:-1]  # the price itself is the quote's own; a level right at it is reached, too
-        return path_quotes(quote.instrument_token, points, template=quote)
+        fed = feed_ticks(engine, ticks, now, paths=self.enabled)
+        if self.enabled:
+            for tick in fed:
+                if tick.resting:
+                    self.marks[tick.instrument_token] = Mark(now, tick.last_price, ticks=True)
+        return [tick.instrument_token for tick in fed if tick.depth]

@@ -85,6 +85,16 @@ class Validator:
         refuse(PLACE_RULES + MARKET_RULES, terms_of(req, spec), spec, self._facts(spec, at_hand))
         return req
 
+    def terms(self, req: OrderRequest, tag: str | None = None) -> PlaceRequest:
+        """Return the terms Kite reads from a request :meth:`check` returned, as the exchange parses them from
+        its form (with ``tag``): what ``kitekit.engine.Engine.submit`` places without a form to parse.
+
+        Raises:
+            UnknownInstrumentError: no such instrument.
+        """
+        terms = terms_of(req, self.spec(req.key))
+        return terms if tag is None else dataclasses.replace(terms, tag=tag)
+
     def slices(self, req: OrderRequest) -> list[OrderRequest]:
         """Return ``req`` cut into orders each within the freeze quantity (one order when it already is).
 

@@ -11,6 +11,7 @@ from kitekit import redact
 from kitekit.cli import (
     alerts_cmd,
     chain_cmd,
+    dashboard_cmd,
     demo,
     doctor_cmd,
     failures,
@@ -126,6 +127,7 @@ app.command()(orders_cmd.trades)
 app.command()(alerts_cmd.alerts)
 app.add_typer(alerts_cmd.alert_app, name="alert")
 app.command()(postbacks_cmd.postbacks)
+app.command()(dashboard_cmd.dashboard)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -52,8 +52,10 @@ log = logging.getLogger("kitekit.dashboard")
 STATIC = Path(str(resources.files("kitekit.dashboard") / "static"))
 
 _HEADERS = {
-    # Only the dashboard's own scripts, styles and connections; no frames, no inline script.
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    # Only the dashboard's own scripts and connections; no frames, no inline script. Inline styles are allowed:
+    # the chart library sets them on the elements it draws.
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",

@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const state = { meta: null, page: null, stream: null, lastBatch: null, receivedAt: 0, ordersVersion: -1,
-                  charts: [], timers: [], errors: [] };
+                  charts: [], timers: [], errors: [], route: 0 };
   const $ = (sel, root) => (root || document).querySelector(sel);
   const el = (tag, attrs, ...kids) => {
     const node = document.createElement(tag);
@@ -13,7 +13,7 @@
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
-    for (const kid of kids.flat()) node.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+    for (const kid of kids.flat(Infinity)) node.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
     return node;
   };
   const sign = (v) => (v > 0 ? "pos" : v < 0 ? "neg" : "");
@@ -126,7 +126,9 @@
           ["Reconnects", feed.reconnects, "reconnects"], ["Stalls", feed.stalls, "stalls"]]));
     };
     await draw();
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     state.timers.push(setInterval(() => draw().catch(showError), 2000));
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream([], false);
   };
 
@@ -169,6 +171,7 @@
     };
     const view = await api("api/positions");
     draw(view);
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream(view.rows.map((r) => r.instrument_token), true, (batch) => { if (batch.positions) draw(batch.positions); });
   };
 
@@ -221,6 +224,7 @@
         [el("tr", {}, el("td", { class: "empty", colspan: 9 }, "No trades today."))]));
     };
     await refreshOrders();
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream([], false, (batch) => {
       if (batch.orders_version !== state.ordersVersion) refreshOrders().catch(showError);
     });
@@ -253,6 +257,7 @@
       live.set(String(data.instrument_token), { series, seconds: data.seconds, last });
       box.dataset.candles = String(data.candles.length);
     }
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream([...live.keys()].map(Number), false, (batch) => {
       for (const [token, tick] of Object.entries(batch.ticks)) {
         const c = live.get(token);
@@ -289,7 +294,9 @@
         el("td", {}, pct(r.pe_iv)), el("td", {}, num(r.pe_oi, 0)), el("td", { class: sign(r.pe_oi_change) }, num(r.pe_oi_change, 0)))));
     };
     await draw();
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     state.timers.push(setInterval(() => draw().catch(showError), 5000));
+    if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream([], false);
   };
 
@@ -307,14 +314,17 @@
     for (const c of state.charts) c.remove();
     state.charts = [];
     for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.dataset.page === name);
-    const root = $("#page");
-    root.replaceChildren();
+    // Each visit draws into a container of its own: a slower visit still running (the first page, while the
+    // address already moved on) draws into a container no longer shown, and never marks the new one ready.
+    const route = ++state.route;
+    const root = $("#page"), box = el("div", { class: "view" });
+    root.replaceChildren(box);
     root.dataset.page = name;
     root.dataset.ready = "0";
     state.page = name;
-    try { await pages[name](root, new URLSearchParams(query || "")); showError(null); }
-    catch (err) { showError(err); }
-    root.dataset.ready = "1";
+    try { await pages[name](box, new URLSearchParams(query || "")); if (route === state.route) showError(null); }
+    catch (err) { if (route === state.route) showError(err); }
+    if (route === state.route) root.dataset.ready = "1";
   }
 
   async function start() {

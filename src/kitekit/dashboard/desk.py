@@ -103,6 +103,10 @@ class Desk:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Set when the server stops: the live streams end themselves (an open one would be cut mid-answer).
+        self.closing = threading.Event()
+        #: Live streams open now.
+        self.streams = 0
         self._positions: tuple[Positions, int] | None = None
         self._order_digest: tuple[Any, ...] = ()
 

@@ -48,13 +48,17 @@ def batch(desk: Desk, watch: Sequence[int], seq: int, positions: bool) -> tuple[
 async def batches(
     desk: Desk, watch: Sequence[int], positions: bool, interval: float = BATCH_SECONDS
 ) -> AsyncIterator[str]:
-    """Yield the page's batches as server-sent events, forever (the response ends it when the page goes)."""
+    """Yield the page's batches as server-sent events until the page goes or the server stops."""
     seq = 0
     desk.follow(watch)
-    yield "retry: 1000\n\n"
-    while True:
-        started = time.monotonic()
-        # Positions may need one broker call the first time: off the event loop.
-        data, seq = await asyncio.to_thread(batch, desk, watch, seq, positions)
-        yield f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
-        await asyncio.sleep(max(interval - (time.monotonic() - started), 0.01))
+    desk.streams += 1
+    try:
+        yield "retry: 1000\n\n"
+        while not desk.closing.is_set():
+            started = time.monotonic()
+            # Positions may need one broker call the first time: off the event loop.
+            data, seq = await asyncio.to_thread(batch, desk, watch, seq, positions)
+            yield f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+            await asyncio.sleep(max(interval - (time.monotonic() - started), 0.01))
+    finally:
+        desk.streams -= 1

@@ -130,6 +130,10 @@ class DashboardServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving, the feed and the refresher, and release the port."""
+        self.desk.closing.set()
+        deadline = time.monotonic() + 2.0
+        while self.desk.streams and time.monotonic() < deadline:  # each stream ends within a batch
+            time.sleep(0.02)
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const state = { meta: null, page: null, stream: null, lastBatch: null, receivedAt: 0, ordersVersion: -1,
-                  charts: [], timers: [], errors: [], route: 0 };
+                  charts: [], timers: [], errors: [], route: 0, arrivals: [] };
   const $ = (sel, root) => (root || document).querySelector(sel);
   const el = (tag, attrs, ...kids) => {
     const node = document.createElement(tag);
@@ -58,6 +58,12 @@
     const stream = new EventSource(`api/stream?${query}`);
     stream.onmessage = (event) => {
       const batch = JSON.parse(event.data);
+      const previous = state.lastBatch;
+      if (previous && batch.feed.ticks !== previous.feed.ticks && batch.feed.last_tick_age !== null) {
+        // How old the newest tick was when it reached the page: how far the page is behind the feed.
+        state.arrivals.push(batch.feed.last_tick_age * 1000 + (Date.now() - batch.sent_at));
+        if (state.arrivals.length > 10000) state.arrivals.shift();
+      }
       state.lastBatch = batch;
       state.receivedAt = Date.now();
       feedPill(batch.feed);
@@ -77,7 +83,7 @@
     $("#feed-pill").textContent = `feed: ${feed.connections} conn · ${num(feed.ticks_per_second, 0)} ticks/s · ` +
       `last tick ${age === null ? "—" : age.toFixed(1) + " s"} ago`;
   }
-  window.kitekitDashboard = { tickAge, state, errors: state.errors };
+  window.kitekitDashboard = { tickAge, state, errors: state.errors, arrivals: state.arrivals };
 
   // ---- confirmation ------------------------------------------------------------------------------------------
   function confirmSend(title, body, fields) {

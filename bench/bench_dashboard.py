@@ -119,11 +119,15 @@ def main(argv: list[str]) -> Figures:
     age = np.array(sampled or [np.nan])
     print(f"{args.instruments:,} instruments in full mode, positions page with 20 rows in headless Chromium, "
           f"{seconds:g} s measured after {warmup:g} s warm-up")  # fmt: skip
-    print(f"newest tick's age on reaching the page: p50 {np.nanpercentile(arr, 50):.0f} ms, "
-          f"p99 {np.nanpercentile(arr, 99):.0f} ms, max {np.nanmax(arr):.0f} ms ({len(arrivals)} batches with news)")
+    print(
+        f"newest tick's age on reaching the page: p50 {np.nanpercentile(arr, 50):.0f} ms, "
+        f"p99 {np.nanpercentile(arr, 99):.0f} ms, max {np.nanmax(arr):.0f} ms ({len(arrivals)} batches with news)"
+    )
     print(f"newest tick's age sampled on the page: median {np.nanmedian(age):.2f} s, max {np.nanmax(age):.2f} s")
-    print(f"CPU, share of one core: dashboard {cpu:.1f}%, baseline (the ticker alone) {base_cpu:.1f}%, "
-          f"ratio {cpu / base_cpu if base_cpu else float('nan'):.2f}x")
+    print(
+        f"CPU, share of one core: dashboard {cpu:.1f}%, baseline (the ticker alone) {base_cpu:.1f}%, "
+        f"ratio {cpu / base_cpu if base_cpu else float('nan'):.2f}x"
+    )
     p99, share = float(np.nanpercentile(arr, 99)), cpu
     print(f"target: the page under a second behind the feed (arrival p99 < 1,000 ms): {'yes' if p99 < 1000 else 'NO'}")
     print(f"target: the dashboard's process under 25% of one core: {'yes' if share < 25 else 'NO'}")

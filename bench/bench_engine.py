@@ -1,25 +1,43 @@
 """How many orders per second the matching engine accepts and matches in process (no HTTP, no simulator).
 
-Run: ``./dev bench engine`` (``--quick`` for a small input that finishes in a couple of seconds, as CI runs it).
-Scenarios, each on a fresh account at a frozen mid-session moment:
+Run: ``./dev bench engine`` (``--quick`` for a small input that finishes in a few seconds, as CI runs it).
+Scenarios, each on a fresh account at a frozen mid-session moment, each order taken through the whole
+accept → checks → RMS margin → open → fill → position → charges path, by two doors into the same code:
 
-* marketable: LIMIT orders that cross the book and fill on arrival, sides alternating, the quote refreshed
-  every 50 orders; the cost of the whole accept → RMS → open → fill → position → charges path.
+* form: ``Engine.place_order`` with Kite's form fields as the SDK sends them (text), parsed on every order.
+* typed: ``Engine.submit`` with a :class:`~kitekit.engine.PlaceRequest` built once (issue 24's fast path).
+
+* marketable: LIMIT orders that cross the book and fill on arrival, sides alternating over 8 stocks, the
+  quote refreshed every 50 orders.
+* open positions: the same orders while 8, 32 or 128 other stocks hold open positions (1×, 4×, 16×): the
+  cost of an order must not grow with the book (before issue 24 every order re-margined every position).
+* the day's orders: the cost of an order among the day's first 2,000 and after 18,000 more.
 * resting then swept: LIMIT orders away from the market that rest, then one quote that fills them all.
 * place and cancel: orders that rest and are cancelled, the modify/cancel part of the state machine.
+
+The machine the figures come from is shared, so times are the CPU time of this process (``process_time``:
+single-threaded work with no I/O, which is what wall time is on an idle machine; wall time on a busy one also
+counts other people's work), every figure is the median of several runs, each run starts from a collected
+heap, and the form and typed runs are interleaved so that load falls on both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bench.common import BENCH_NOW, Figures
-from kitekit.engine import Engine, EngineConfig, InstrumentSpec, Level, MarketQuote, resolver_of
+from kitekit.engine import Engine, EngineConfig, InstrumentSpec, Level, MarketQuote, PlaceRequest, resolver_of
+from kitekit.wire.orders import OrderType, Product, TransactionType, Variety
 
 SPECS = [InstrumentSpec(token * 256 + 1, "NSE", f"STOCK{token}", "NSE", "EQ", 0.05, 1) for token in range(1, 9)]
+#: Stocks that only hold open positions while the 8 above trade (up to 16 × 8).
+HELD = [InstrumentSpec(90_000 + i, "NSE", f"HELD{i}", "NSE", "EQ", 0.05, 1) for i in range(128)]
+BUY_PRICE, SELL_PRICE = 1000.2, 999.8
 
 
 def _quote(spec: InstrumentSpec, step: int, depth: int = 5, size: int = 10_000) -> MarketQuote:
@@ -30,8 +48,15 @@ def _quote(spec: InstrumentSpec, step: int, depth: int = 5, size: int = 10_000) 
     return MarketQuote(spec.instrument_token, ltp, when, bids, asks, 900.0, 1100.0, 995.0)
 
 
-def _engine() -> Engine:
-    return Engine(resolver_of(SPECS), BENCH_NOW, EngineConfig(equity_funds=1e12))
+def _engine(held: int = 0) -> Engine:
+    """Return an account with quotes for the 8 traded stocks and an open position in each of ``held`` others."""
+    eng = Engine(resolver_of([*SPECS, *HELD]), BENCH_NOW, EngineConfig(equity_funds=1e12))
+    eng.on_quotes([_quote(s, 0) for s in (*SPECS, *HELD[:held])], BENCH_NOW)
+    for spec in HELD[:held]:
+        eng.place_order("regular", _params(spec, "BUY", BUY_PRICE), BENCH_NOW)
+    if sum(1 for p in eng.positions(BENCH_NOW)["net"] if p["quantity"]) != held:
+        raise RuntimeError("the held positions did not open; the benchmark measures nothing")
+    return eng
 
 
 def _params(spec: InstrumentSpec, side: str, price: float, quantity: int = 10) -> dict[str, str]:
@@ -46,6 +71,19 @@ def _params(spec: InstrumentSpec, side: str, price: float, quantity: int = 10) -
     }
 
 
+def _request(spec: InstrumentSpec, side: str, price: float, quantity: int = 10) -> PlaceRequest:
+    return PlaceRequest(
+        Variety.REGULAR,
+        spec.exchange,
+        spec.tradingsymbol,
+        TransactionType(side),
+        OrderType.LIMIT,
+        Product.MIS,
+        quantity,
+        price,
+    )
+
+
 def _check_filled(eng: Engine, now: datetime) -> None:
     # A benchmark that silently stopped filling would measure the wrong thing.
     unfilled = [o["order_id"] for o in eng.orders(now) if o["status"] != "COMPLETE"]
@@ -53,37 +91,51 @@ def _check_filled(eng: Engine, now: datetime) -> None:
         raise RuntimeError(f"{len(unfilled)} orders did not fill; the benchmark measures nothing")
 
 
-def marketable(n: int) -> float:
-    """Place ``n`` crossing orders; return seconds."""
-    eng = _engine()
-    eng.on_quotes([_quote(s, 0) for s in SPECS], BENCH_NOW)
-    started = time.perf_counter()
+def marketable(n: int, typed: bool, held: int = 0, marks: Sequence[int] = ()) -> list[float]:
+    """Place ``n`` crossing orders; return the seconds they took (and the seconds at each of ``marks``)."""
+    eng = _engine(held)
+    requests = {(s.instrument_token, True): _request(s, "BUY", BUY_PRICE) for s in SPECS}
+    requests |= {(s.instrument_token, False): _request(s, "SELL", SELL_PRICE) for s in SPECS}
+    forms = {(s.instrument_token, True): _params(s, "BUY", BUY_PRICE) for s in SPECS}
+    forms |= {(s.instrument_token, False): _params(s, "SELL", SELL_PRICE) for s in SPECS}
+
+    def place(key: tuple[int, bool]) -> None:
+        if typed:
+            eng.submit(requests[key], BENCH_NOW)
+        else:
+            eng.place_order("regular", forms[key], BENCH_NOW)
+
+    stops = set(marks)
+    seconds: list[float] = []
+    gc.collect()
+    started = time.process_time()
     for i in range(n):
+        if i in stops:
+            seconds.append(time.process_time() - started)
         spec = SPECS[i % len(SPECS)]
         if i % 50 == 0:
             eng.on_quotes([_quote(s, i) for s in SPECS], BENCH_NOW)
-        side, price = ("BUY", 1000.2) if (i // len(SPECS)) % 2 == 0 else ("SELL", 999.8)
-        eng.place_order("regular", _params(spec, side, price), BENCH_NOW)
-    elapsed = time.perf_counter() - started
+        place((spec.instrument_token, (i // len(SPECS)) % 2 == 0))
+    elapsed = time.process_time() - started
     _check_filled(eng, BENCH_NOW)
-    return elapsed
+    return [elapsed, *seconds]
 
 
 def resting_then_swept(n: int) -> tuple[float, float]:
     """Rest ``n`` orders below the market, then sweep them with one quote; return (place s, sweep s)."""
     eng = _engine()
-    eng.on_quotes([_quote(s, 0) for s in SPECS], BENCH_NOW)
-    started = time.perf_counter()
+    gc.collect()
+    started = time.process_time()
     for i in range(n):
         eng.place_order("regular", _params(SPECS[i % len(SPECS)], "BUY", 990.0), BENCH_NOW)
-    placed = time.perf_counter() - started
+    placed = time.process_time() - started
     sweep = [
         MarketQuote(s.instrument_token, 989.0, BENCH_NOW + timedelta(seconds=1), (), (Level(989.0, 10**9),))
         for s in SPECS
     ]
-    started = time.perf_counter()
+    started = time.process_time()
     eng.on_quotes(sweep, BENCH_NOW + timedelta(seconds=1))
-    swept = time.perf_counter() - started
+    swept = time.process_time() - started
     _check_filled(eng, BENCH_NOW + timedelta(seconds=1))
     return placed, swept
 
@@ -91,34 +143,71 @@ def resting_then_swept(n: int) -> tuple[float, float]:
 def place_and_cancel(n: int) -> float:
     """Place and cancel ``n`` resting orders; return seconds."""
     eng = _engine()
-    eng.on_quotes([_quote(s, 0) for s in SPECS], BENCH_NOW)
-    started = time.perf_counter()
+    gc.collect()
+    started = time.process_time()
     for i in range(n):
         oid = eng.place_order("regular", _params(SPECS[i % len(SPECS)], "BUY", 990.0), BENCH_NOW)["order_id"]
         eng.cancel_order("regular", oid, BENCH_NOW)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
-def _best(fn: Callable[[], float], repeat: int) -> float:
-    return min(fn() for _ in range(repeat))
+def _median(runs: Callable[[], float], repeat: int) -> float:
+    return statistics.median(runs() for _ in range(repeat))
+
+
+def _cost(count: int, typed: bool, held: int, repeat: int) -> float:
+    """Return µs an order of :func:`marketable` with ``held`` other open positions, median of ``repeat``."""
+    return _median(lambda: marketable(count, typed, held)[0], repeat) / count * 1e6
 
 
 def main(argv: list[str]) -> Figures:
-    """Measure and print orders per second."""
+    """Measure and print orders per second and the cost of an order as the book grows."""
     parser = argparse.ArgumentParser(prog="bench engine")
-    parser.add_argument("--quick", action="store_true", help="a small input that runs in a couple of seconds")
+    parser.add_argument("--quick", action="store_true", help="a small input that runs in a few seconds")
     args = parser.parse_args(argv)
-    n, repeat = (2_000, 1) if args.quick else (20_000, 3)
-    cross = _best(lambda: marketable(n), repeat)
-    print(f"marketable LIMIT orders, accepted and filled: {n / cross:>10,.0f} orders/s  ({n} in {cross:.3f}s)")
+    n, day, repeat = (2_000, 4_000, 1) if args.quick else (20_000, 20_000, 5)
+    figures: Figures = {}
+
+    form_runs, typed_runs = [], []
+    for _ in range(repeat):  # interleaved: the machine's load falls on both alike
+        form_runs.append(marketable(n, typed=False)[0])
+        typed_runs.append(marketable(n, typed=True)[0])
+    form, typed = statistics.median(form_runs), statistics.median(typed_runs)
+    verdict = "yes" if n / typed >= 25_000 else "NO"
+    print(f"marketable LIMIT orders, accepted and filled ({n:,}, median of {repeat}):")
+    print(f"  by form (place_order, Kite's text fields):  {n / form:>10,.0f} orders/s  {form / n * 1e6:6.1f} µs")
+    print(f"  typed (submit, a PlaceRequest):             {n / typed:>10,.0f} orders/s  {typed / n * 1e6:6.1f} µs"
+          f"  (target >= 25,000: {verdict})")  # fmt: skip
+    figures |= {"marketable_orders_per_s": n / form, "typed_orders_per_s": n / typed}
+
+    per_book = max(n // 4, 1_000)
+    print(f"the same orders while other stocks hold open positions, µs an order ({per_book:,}, median of {repeat}):")
+    base: dict[bool, float] = {}
+    for held, scale in ((8, 1), (32, 4), (128, 16)):
+        cost = {typed: _cost(per_book, typed, held, repeat) for typed in (False, True)}
+        base = base or cost
+        print(
+            f"  {held:>3} open positions ({scale:>2}×):   form {cost[False]:6.1f} µs ({cost[False] / base[False]:.2f}×)"
+            f"   typed {cost[True]:6.1f} µs ({cost[True] / base[True]:.2f}×)"
+        )
+        figures[f"typed_us_at_{held}_positions"] = cost[True]
+        figures[f"form_us_at_{held}_positions"] = cost[False]
+
+    first = min(2_000, day // 4)
+    later = day - first
+    spans = [marketable(day, True, marks=(first, later)) for _ in range(repeat)]
+    early = statistics.median(s[1] for s in spans) / first * 1e6
+    late = statistics.median(s[0] - s[2] for s in spans) / (day - later) * 1e6
+    print(f"typed, µs an order among the day's first {first:,}: {early:6.1f};  after {later:,} more: {late:6.1f}")
+    figures |= {"typed_us_first_orders": early, "typed_us_later_orders": late}
+
     runs = [resting_then_swept(n) for _ in range(repeat)]
-    placed, swept = min(r[0] for r in runs), min(r[1] for r in runs)
-    print(f"resting LIMIT orders, accepted:               {n / placed:>10,.0f} orders/s  ({n} in {placed:.3f}s)")
+    placed, swept = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    print(f"resting LIMIT orders, accepted (form):        {n / placed:>10,.0f} orders/s  ({n} in {placed:.3f}s)")
     print(f"  then filled by one quote per instrument:    {n / swept:>10,.0f} orders/s  ({n} in {swept:.3f}s)")
-    cycle = _best(lambda: place_and_cancel(n), repeat)
-    print(f"place + cancel:                               {n / cycle:>10,.0f} orders/s  ({n} in {cycle:.3f}s)")
-    return {
-        "marketable_orders_per_s": n / cross,
+    cycle = _median(lambda: place_and_cancel(n), repeat)
+    print(f"place + cancel (form):                        {n / cycle:>10,.0f} orders/s  ({n} in {cycle:.3f}s)")
+    return figures | {
         "resting_orders_per_s": n / placed,
         "swept_orders_per_s": n / swept,
         "place_cancel_per_s": n / cycle,

@@ -32,7 +32,8 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── OrderBudgetError        the day's order budget (5,000) is spent
     │   ├── OrderStateError         the order is in a state that does not allow the change (a fill to cancel)
     │   ├── IntentConflictError     an intent id or tag reused for a different order
-    │   └── JournalError            the intent journal or the paper ledger cannot be used
+    │   ├── JournalError            the intent journal or the paper ledger cannot be used
+    │   └── RiskLimitError          a strategy's order refused by its run's risk limits (names the limit)
     ├── AlertValidationError        (also ValueError) an alert Kite would refuse (a field, an instrument, the
     │                               200-alert cap); nothing was sent
     ├── TickError                   (also ValueError) the WebSocket ticker's codec refused something
@@ -41,8 +42,10 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   └── TickMessageError        a text message (subscribe, mode, an order update) is malformed
     ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
     │                               connections carry, a tick recording that cannot be read
-    └── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
-                                    instant it has already left behind, another kind of clock)
+    ├── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
+    │                               instant it has already left behind, another kind of clock)
+    └── RunError                    a strategy run cannot start or go on as asked (killed, a strategy file
+                                    without a strategy, a mode it may not run in)
 
 This module imports nothing else of kitekit: it is the ground floor every layer stands on. That is why
 :class:`~kitekit.wire.envelope.RejectionError`, which carries Kite's ``ErrorType``, lives beside it in
@@ -81,6 +84,8 @@ __all__ = [
     "OrderStateError",
     "OrderValidationError",
     "PartialDataError",
+    "RiskLimitError",
+    "RunError",
     "SessionError",
     "SessionExpiredError",
     "SessionSaveError",
@@ -247,6 +252,18 @@ class AlertValidationError(KitekitError, ValueError):
         self.field = field
 
 
+class RiskLimitError(OrderError):
+    """A strategy's order was refused by its run's risk limits; nothing was sent.
+
+    ``limit`` names the limit (``max_order_value``, ``reducing_only``, ``halted``, …), as the run's settings
+    spell it.
+    """
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class TickError(KitekitError, ValueError):
     """Base of the ticker codec's refusals: binary frames (docs/protocol.md §15.3-§15.5) and text messages."""
 
@@ -339,3 +356,7 @@ def _session_expired_error() -> type[SessionError]:
 
 class SimWorldError(KitekitError, ValueError):
     """A simulated world cannot be opened as asked; the message says how (usually: add ``--fresh``)."""
+
+
+class RunError(KitekitError):
+    """A strategy run cannot start or go on as asked: it was killed, its file holds no strategy, a bad parameter."""

@@ -115,10 +115,18 @@ class TradingCalendar:
         hol = np.array(sorted(holidays), dtype="datetime64[D]")
         self._cal = np.busdaycalendar(weekmask="1111100", holidays=hol)
         self._epoch = np.datetime64(EPOCH, "D")
+        # Answers by day: numpy's busday call costs microseconds, and the engine asks at every order and quote.
+        self._trading: dict[date, bool] = {}
+        self._last_phase: tuple[datetime, MarketPhase] | None = None
 
     def is_trading_day(self, day: date) -> bool:
         """Return True if ``day`` is a weekday and not an exchange holiday."""
-        return bool(np.is_busday(np.datetime64(day, "D"), busdaycal=self._cal))
+        known = self._trading.get(day)
+        if known is None:
+            if type(day) is not date:  # a datetime is a date too: memoise by its day, not its every moment
+                return self.is_trading_day(date(day.year, day.month, day.day))
+            known = self._trading[day] = bool(np.is_busday(np.datetime64(day, "D"), busdaycal=self._cal))
+        return known
 
     def on_or_before(self, day: date) -> date:
         """Return ``day`` if it is a trading day, else the trading day before it."""
@@ -167,14 +175,20 @@ class TradingCalendar:
 
     def phase(self, moment: datetime) -> MarketPhase:
         """Return whether the market is open at ``moment``, about to open today, or closed."""
+        last = self._last_phase
+        if last is not None and last[0] == moment:  # an order and the quotes of its moment ask alike
+            return last[1]
         local = ensure_aware(moment).astimezone(IST)
         if not self.is_trading_day(local.date()):
-            return MarketPhase.CLOSED
-        if local.time() < SESSION_OPEN:
-            return MarketPhase.PRE_OPEN
-        if local.time() < SESSION_CLOSE:
-            return MarketPhase.OPEN
-        return MarketPhase.CLOSED
+            phase = MarketPhase.CLOSED
+        elif local.time() < SESSION_OPEN:
+            phase = MarketPhase.PRE_OPEN
+        elif local.time() < SESSION_CLOSE:
+            phase = MarketPhase.OPEN
+        else:
+            phase = MarketPhase.CLOSED
+        self._last_phase = (moment, phase)
+        return phase
 
     def last_session_start(self, moment: datetime) -> datetime:
         """Return 09:15 IST of the latest trading session that has begun at or before ``moment``."""

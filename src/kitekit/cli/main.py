@@ -22,6 +22,7 @@ from kitekit.cli import (
     orders_cmd,
     postbacks_cmd,
     quote_cmd,
+    run_cmd,
     session_cmds,
     sim_cmd,
     stream_cmd,
@@ -127,6 +128,10 @@ app.command()(orders_cmd.trades)
 app.command()(alerts_cmd.alerts)
 app.add_typer(alerts_cmd.alert_app, name="alert")
 app.command()(postbacks_cmd.postbacks)
+app.command()(run_cmd.run)
+app.command()(run_cmd.kill)
+app.command()(run_cmd.report)
+app.command()(run_cmd.runs)
 app.command()(dashboard_cmd.dashboard)
 
 

@@ -23,6 +23,7 @@ from kitekit.engine.matching import Liquidity
 from kitekit.engine.path import Candle, PathPoint
 from kitekit.engine.quote import Level, MarketQuote
 from kitekit.engine.spec import AssetClass, InstrumentResolver, InstrumentSpec, resolver_of
+from kitekit.wire.order_terms import PlaceRequest
 
 __all__ = [
     "STATE_VERSION",
@@ -36,6 +37,7 @@ __all__ = [
     "Liquidity",
     "MarketQuote",
     "PathPoint",
+    "PlaceRequest",
     "apply_changes",
     "resolver_of",
 ]

@@ -1,4 +1,9 @@
-"""One account's books (orders, trades, positions, holdings, funds, GTTs, last quotes) and the sums over them."""
+"""One account's books (orders, trades, positions, holdings, funds, GTTs, last quotes) and the sums over them.
+
+The margin the open positions block and their unrealised P&L are kept as running totals per funds segment,
+each instrument's share re-margined only when its positions or its price moved (:meth:`Account.remargin`), so
+what a new order's funds check costs does not grow with the number of open positions.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import date, datetime
 from kitekit.engine.funds import Funds, Utilised
 from kitekit.engine.gtt import Gtt
 from kitekit.engine.holdings import Holding
-from kitekit.engine.margins import Margin, margin_for
+from kitekit.engine.margins import Margin, margin_for, margin_total
 from kitekit.engine.matching import Liquidity
 from kitekit.engine.order import Ids, Order, Trade
 from kitekit.engine.positions import Position
@@ -19,6 +24,11 @@ from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType
 __all__ = ["Account"]
 
 _DELIVERY = (Product.CNC, Product.MTF)
+_CO, _MIS = Product.CO, Product.MIS
+_LIVE = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING, OrderStatus.AMO_REQ_RECEIVED})
+# Live and on the exchange's book (a queued AMO is live but rests nowhere yet).
+_BOOKED = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 
 
 @dataclass(slots=True)
@@ -54,12 +64,20 @@ class Account:
     # The prices live orders rest at, per instrument, with how many rest at each (kept by track); derived.
     _levels: dict[int, dict[float, int]] = field(default_factory=dict)
     _resting: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # Positions by instrument; each instrument's (segment, margin, unrealised P&L) share of the running totals
+    # per segment; the instruments to re-margin before the totals are next read. Derived, never serialized.
+    _held: dict[int, list[Position]] = field(default_factory=dict)
+    _shares: dict[int, tuple[str, float, float]] = field(default_factory=dict)
+    _margin: dict[str, float] = field(default_factory=dict)
+    _unrealised: dict[str, float] = field(default_factory=dict)
+    _margined: dict[str, int] = field(default_factory=dict)
+    _dirty: set[int] = field(default_factory=set)
 
     def add(self, order: Order) -> None:
         """Put a new order in the book; its changes are noted from now on."""
         self.orders[order.order_id] = order
         order.report_changes_to(self._changed)
-        order.touch()
+        self._changed.add(order.order_id)
 
     def take_changed(self) -> set[str]:
         """Return the ids of orders changed since the last call (still in the book or not), and forget them."""
@@ -70,8 +88,10 @@ class Account:
     def track(self, order: Order) -> None:
         """Keep the live-order index in step with ``order``'s status (call after every status change)."""
         self._rest(order)
-        book = self._live.setdefault(order.instrument_token, {})
-        if order.status.is_live:
+        book = self._live.get(order.instrument_token)
+        if book is None:
+            book = self._live[order.instrument_token] = {}
+        if order.status in _LIVE:
             book[order.order_id] = order
             if order.expires_at is not None:
                 self._ttl[order.order_id] = order
@@ -82,10 +102,14 @@ class Account:
     def _rest(self, order: Order) -> None:
         """Keep the resting prices in step with ``order``: its limit, its stop's trigger, its protection band."""
         now: tuple[float, ...] = ()
-        if order.status.is_live and order.status is not OrderStatus.AMO_REQ_RECEIVED:
-            limit = order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else 0.0
+        if order.status in _BOOKED:
+            limit = order.price if order.order_type in _PRICED else 0.0
             trigger = order.trigger_price if order.is_stop and not order.triggered else 0.0
-            now = tuple(p for p in (limit, trigger, order.cap_price) if p)
+            cap = order.cap_price
+            if trigger or cap:
+                now = tuple(p for p in (limit, trigger, cap) if p)
+            elif limit:
+                now = (limit,)  # a plain limit order, the common case
         before = self._resting.pop(order.order_id, ())
         if now:
             self._resting[order.order_id] = now
@@ -118,17 +142,22 @@ class Account:
         return list(self._ttl.values())
 
     def reindex(self) -> None:
-        """Rebuild the live-order index from the orders (after loading a saved state, or a new session's book)."""
+        """Rebuild the derived indexes: live orders (after loading a saved state, or a new session's book), and
+        the positions by instrument with their margin totals."""
         self._live, self._ttl, self._levels, self._resting = {}, {}, {}, {}
         self._changed.clear()  # a new book (loaded, or a new session's) is written whole anyway
         for order in self.orders.values():
             self.track(order)
             order.report_changes_to(self._changed)
+        self._held, self._shares, self._margin, self._unrealised, self._margined = {}, {}, {}, {}, {}
+        for pos in self.positions.values():
+            self._held.setdefault(pos.instrument_token, []).append(pos)
+        self._dirty = set(self._held)
 
     # -- lookups ------------------------------------------------------------------------------------
     def position(self, spec: InstrumentSpec, product: Product) -> Position:
         """Return the position of ``spec`` in ``product``, creating a flat one if needed."""
-        key = f"{spec.instrument_token}:{product}"
+        key = f"{spec.instrument_token}:{product._value_}"
         pos = self.positions.get(key)
         if pos is None:
             quote = self.quotes.get(spec.instrument_token)
@@ -142,11 +171,16 @@ class Account:
                 last_price=quote.last_price if quote else 0.0,
             )
             self.positions[key] = pos
+            self._held.setdefault(spec.instrument_token, []).append(pos)
         return pos
+
+    def held(self, token: int) -> list[Position]:
+        """Return the positions of an instrument, one per product it was traded in (open or flat)."""
+        return self._held.get(token, [])
 
     def open_quantity(self, token: int, product: Product) -> int:
         """Return the signed open quantity in ``product`` (0 when there is no position)."""
-        pos = self.positions.get(f"{token}:{product}")
+        pos = self.positions.get(f"{token}:{product._value_}")
         return pos.quantity if pos else 0
 
     def live_orders(self, token: int) -> list[Order]:
@@ -173,15 +207,17 @@ class Account:
 
     # -- money --------------------------------------------------------------------------------------
     def position_margins(self, segment: str) -> tuple[Margin, Margin, float]:
-        """Return (delivery margin, other margin, unrealised P&L) of the open positions of a funds segment."""
+        """Return (delivery margin, other margin, unrealised P&L) of the open positions of a funds segment.
+
+        This walks every position, split by kind as ``/user/margins`` reports it; a funds check reads the
+        running totals instead (:meth:`available`).
+        """
         delivery, other, unrealised = Margin(), Margin(), 0.0
         for pos in self.positions.values():
             spec = self.specs.get(pos.instrument_token)
             if spec is None or spec.funds_segment != segment or pos.quantity == 0:
                 continue
-            # A cover order's position is margined like MIS: its stop is a separate order by then.
-            product = Product.MIS if pos.product is Product.CO else pos.product
-            need = margin_for(spec, product, pos.quantity > 0, abs(pos.quantity), pos.net.average)
+            need = margin_for(spec, _margined_as(pos), pos.quantity > 0, abs(pos.quantity), pos.net.average)
             if pos.product in _DELIVERY:
                 delivery = delivery + need
             else:
@@ -189,10 +225,47 @@ class Account:
                 unrealised += pos.unrealised()
         return delivery, other, unrealised
 
+    def remargin(self, token: int) -> None:
+        """Note that an instrument's positions or price moved: its share of the totals is redone when next read."""
+        self._dirty.add(token)
+
     def available(self, segment: str) -> float:
         """Return the margin a new order of a funds segment may block."""
-        delivery, other, unrealised = self.position_margins(segment)
-        return self.funds[segment].available(delivery.total + other.total, unrealised)
+        if self._dirty:
+            for token in self._dirty:
+                self._margin_instrument(token)
+            self._dirty.clear()
+        return self.funds[segment].available(self._margin.get(segment, 0.0), self._unrealised.get(segment, 0.0))
+
+    def _margin_instrument(self, token: int) -> None:
+        """Replace an instrument's share of its segment's totals: margin of its open positions, their P&L."""
+        old = self._shares.pop(token, None)
+        if old is not None:
+            segment, margin, unrealised = old
+            left = self._margined[segment] - 1
+            self._margined[segment] = left
+            # With nothing left open the totals are exactly zero, not what subtracting left of them.
+            self._margin[segment] = self._margin[segment] - margin if left else 0.0
+            self._unrealised[segment] = self._unrealised[segment] - unrealised if left else 0.0
+        spec = self.specs.get(token)
+        if spec is None:
+            return
+        margin = unrealised = 0.0
+        open_any = False
+        for pos in self._held.get(token, ()):
+            if pos.quantity == 0:
+                continue
+            open_any = True
+            margin += margin_total(spec, _margined_as(pos), pos.quantity > 0, abs(pos.quantity), pos.net.average)
+            if pos.product not in _DELIVERY:
+                unrealised += pos.unrealised()
+        if not open_any:
+            return
+        segment = spec.funds_segment
+        self._shares[token] = (segment, margin, unrealised)
+        self._margined[segment] = self._margined.get(segment, 0) + 1
+        self._margin[segment] = self._margin.get(segment, 0.0) + margin
+        self._unrealised[segment] = self._unrealised.get(segment, 0.0) + unrealised
 
     def utilised(self, segment: str) -> Utilised:
         """Return what is blocked in a funds segment, by kind, for ``/user/margins``."""
@@ -210,3 +283,8 @@ class Account:
             else:
                 other = other + share
         return Utilised.of(delivery, other, unrealised)
+
+
+def _margined_as(pos: Position) -> Product:
+    """Return the product a position is margined as: a cover order's as MIS (its stop is an order of its own)."""
+    return _MIS if pos.product is _CO else pos.product

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from kitekit.engine import rates
-from kitekit.engine.spec import InstrumentSpec
+from kitekit.engine.spec import InstrumentSpec, asset_class_of
 from kitekit.wire.orders import Product
 
-__all__ = ["DELIVERY_PRODUCTS", "add_charges", "order_charges", "zero_charges"]
+__all__ = ["DELIVERY_PRODUCTS", "add_charges", "charges_total", "order_charges", "zero_charges"]
 
 #: Products whose equity trades are delivery (the rest are intraday).
 DELIVERY_PRODUCTS = frozenset({Product.CNC, Product.MTF})
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    """The rates one kind of order pays: brokerage, transaction tax, exchange charge, stamp duty."""
+
+    brokerage_pct: float | None
+    brokerage_flat: float
+    tax_rate: float
+    tax_both_sides: bool
+    tax_name: str
+    exchange: float
+    stamp: float
+
+
+@lru_cache(maxsize=256)
+def _schedule(exchange: str, option: bool, delivery: bool, mtf: bool, on: date) -> _Schedule:
+    # Keyed by plain values (the asset class follows from exchange and option): an order is charged at every
+    # fill, and looking four tables up by enum keys each time was a good part of what a fill cost.
+    asset = asset_class_of(exchange, option)
+    pct, flat = rates.brokerage_rate(asset, delivery, mtf=mtf)
+    tax_rate, both_sides, tax_name = rates.transaction_tax(asset, delivery, on)
+    exchange_rate, stamp = rates.exchange_rate(asset, exchange), rates.stamp_rate(asset, delivery)
+    return _Schedule(pct, flat, tax_rate, both_sides, tax_name, exchange_rate, stamp)
+
+
+def _of(spec: InstrumentSpec, product: Product, on: date) -> _Schedule:
+    return _schedule(spec.exchange, spec.is_option, product in DELIVERY_PRODUCTS, product is Product.MTF, on)
 
 
 def order_charges(
@@ -22,20 +52,12 @@ def order_charges(
 
     Brokerage is per executed order (its ₹20 ceiling applies to the whole order, however many fills).
     """
+    rate = _of(spec, product, on)
     turnover = quantity * price * spec.multiplier
-    asset = spec.asset_class
-    delivery = product in DELIVERY_PRODUCTS
-    pct, flat = rates.brokerage_rate(asset, delivery, mtf=product is Product.MTF)
-    brokerage = 0.0 if turnover <= 0 else (flat if pct is None else min(turnover * pct, flat))
-    tax_rate, both_sides, tax_name = rates.transaction_tax(asset, delivery, on)
-    tax = turnover * tax_rate if (both_sides or not is_buy) else 0.0
-    exchange = turnover * rates.exchange_rate(asset, spec.exchange)
-    sebi = turnover * rates.SEBI_FEE
-    stamp = turnover * rates.stamp_rate(asset, delivery) if is_buy else 0.0
-    gst = (brokerage + exchange + sebi) * rates.GST
+    brokerage, tax, exchange, sebi, stamp, gst = _parts(rate, is_buy, turnover)
     return {
         "transaction_tax": tax,
-        "transaction_tax_type": tax_name,
+        "transaction_tax_type": rate.tax_name,
         "exchange_turnover_charge": exchange,
         "sebi_turnover_charge": sebi,
         "brokerage": brokerage,
@@ -44,6 +66,25 @@ def order_charges(
         "gst": {"igst": gst, "cgst": 0.0, "sgst": 0.0, "total": gst},
         "total": brokerage + tax + exchange + sebi + stamp + gst,
     }
+
+
+def charges_total(spec: InstrumentSpec, product: Product, is_buy: bool, quantity: int, price: float, on: date) -> float:
+    """Return the ``total`` of :func:`order_charges` alone (what a fill debits), without building the block."""
+    turnover = quantity * price * spec.multiplier
+    brokerage, tax, exchange, sebi, stamp, gst = _parts(_of(spec, product, on), is_buy, turnover)
+    return brokerage + tax + exchange + sebi + stamp + gst
+
+
+def _parts(rate: _Schedule, is_buy: bool, turnover: float) -> tuple[float, float, float, float, float, float]:
+    """Return (brokerage, transaction tax, exchange charge, SEBI fee, stamp duty, GST) on ``turnover``."""
+    pct, flat = rate.brokerage_pct, rate.brokerage_flat
+    brokerage = 0.0 if turnover <= 0 else (flat if pct is None else min(turnover * pct, flat))
+    tax = turnover * rate.tax_rate if (rate.tax_both_sides or not is_buy) else 0.0
+    exchange = turnover * rate.exchange
+    sebi = turnover * rates.SEBI_FEE
+    stamp = turnover * rate.stamp if is_buy else 0.0
+    gst = (brokerage + exchange + sebi) * rates.GST
+    return brokerage, tax, exchange, sebi, stamp, gst
 
 
 def zero_charges() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Engine state to and from plain JSON-able values, driven by the dataclasses' type annotations.
 
 Datetimes become ISO 8601 text with their offset, dates ``yyyy-mm-dd``, enums their wire value, dict keys
-text. Fields whose name starts with ``_`` are derived indexes: they are skipped and rebuilt after loading.
+text, other sequences (an order's history) lists. Fields whose name starts with ``_`` are derived indexes: they
+are skipped and rebuilt after loading.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import cache
@@ -47,7 +49,7 @@ def dump(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, list | tuple):
+    if isinstance(value, Sequence) and not isinstance(value, str):  # lists, tuples, an order's StateLog
         return [dump(v) for v in value]
     if isinstance(value, dict):
         return {_key(k): dump(v) for k, v in value.items()}

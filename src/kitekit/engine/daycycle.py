@@ -36,6 +36,12 @@ class DayCycle:
     def advance(self, now: datetime) -> datetime:
         """Bring the account up to ``now`` and return the time it is at (time never runs backwards)."""
         acct, cal = self.flow.account, self.flow.calendar
+        if now == acct.now and self._quiet_until is not None and now < self._quiet_until and not acct.gtts:
+            # Already brought up to this very moment: no session event is due and nothing placed since can
+            # expire at it (a TTL runs a minute at least). Every call of a burst at one moment (a backtest's
+            # bar: its quote, then its order) passes here.
+            acct.now = now
+            return now
         now = max(now, acct.now)
         while self._quiet_until is None or now >= self._quiet_until:
             day = acct.day

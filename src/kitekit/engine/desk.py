@@ -1,5 +1,7 @@
 """Place, modify, cancel and exit as Kite's order routes define them, with each variety's extra steps.
 
+Orders come in as typed :class:`~kitekit.wire.order_terms.PlaceRequest` objects (:meth:`OrderDesk.submit`);
+Kite's form fields are parsed into one first (:meth:`OrderDesk.place`), so both paths run the same code.
 Varieties on top of the state machine of :mod:`.flow`: ``amo`` queues until the open, ``iceberg`` places
 its legs one after another, ``co`` adds an SL-M stop-loss leg once the entry fills, and ``autoslice=true``
 splits an order above the freeze quantity into children that may fail one by one (``docs/protocol.md`` §8.5).
@@ -8,9 +10,10 @@ splits an order above the freeze quantity into children that may fail one by one
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from kitekit.engine import risk
 from kitekit.engine.flow import OrderFlow
@@ -20,9 +23,9 @@ from kitekit.engine.spec import InstrumentSpec
 from kitekit.engine.validation import check_modified, check_place, invalid, parse_modify, parse_place
 from kitekit.wire.envelope import RejectionError
 from kitekit.wire.order_rules import MODIFY_MARKET_RULES, TRIGGERED_MARKET_RULES
-from kitekit.wire.order_terms import PlaceRequest, merge, slice_size
+from kitekit.wire.order_terms import MAX_NUMBER, PlaceRequest, merge, slice_size
 from kitekit.wire.orders import OrderStatus as S
-from kitekit.wire.orders import OrderType, Validity, Variety
+from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
 __all__ = ["OrderDesk"]
 
@@ -36,17 +39,31 @@ class OrderDesk:
 
     # -- place --------------------------------------------------------------------------------------
     def place(self, variety: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        """``POST /orders/{variety}``: return ``{"order_id"}``, or the autoslice shape with ``children``.
+        """``POST /orders/{variety}``: parse the form into a request and :meth:`submit` it.
+
+        Raises:
+            RejectionError: the request is refused outright (see :mod:`.validation`).
+        """
+        return self.submit(parse_place(variety, params), now, parsed=True)
+
+    def submit(self, req: PlaceRequest, now: datetime, *, parsed: bool = False) -> dict[str, Any]:
+        """Place a request: return ``{"order_id"}``, or the autoslice shape with ``children``.
+
+        Args:
+            req: the request.
+            now: the time of placement.
+            parsed: ``req`` comes from :func:`parse_place`, so its fields are known to be well-formed.
 
         Raises:
             RejectionError: the request is refused outright (see :mod:`.validation`).
         """
         flow = self.flow
-        req = parse_place(variety, params)
+        if not parsed:
+            req = well_formed(req)
         spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.limits, now, flow.calendar)
         if req.autoslice:
             return self._autoslice(req, spec, now)
-        if req.variety is Variety.ICEBERG:
+        if req.variety is _ICEBERG:
             first = dataclasses.replace(req, quantity=req.iceberg_quantity)
             meta = {"iceberg": _iceberg_meta(1, req.iceberg_legs, req.iceberg_quantity, req.quantity, req.quantity)}
             return {"order_id": flow.submit(first, spec, now, meta=meta).order_id}
@@ -112,9 +129,9 @@ class OrderDesk:
         else:
             back = S.OPEN
         order.cap_price = 0.0  # a modified market order takes a new protection band from the next quote
-        order.enter(back, now)
+        snap = order.enter(back, now)
         flow.account.track(order)
-        flow.emit(order.as_kite(S.UPDATE))
+        flow.emit(order, snap, S.UPDATE)
         if back is S.OPEN:
             flow.match(order, now, arriving=True)  # a modified order re-enters the book and may cross now
         return {"order_id": order.order_id}
@@ -187,10 +204,10 @@ class OrderDesk:
     # -- follow-ups ---------------------------------------------------------------------------------
     def _done(self, order: Order, now: datetime) -> None:
         """Place what follows a finished order: the next iceberg leg, or a cover order's stop-loss leg."""
-        iceberg = order.meta.get("iceberg")
+        iceberg = order.meta.get("iceberg") if order.meta else None
         if iceberg and order.status is S.COMPLETE and iceberg["remaining_quantity"] > 0:
             self._next_leg(order, iceberg, now)
-        if order.variety is Variety.CO and order.parent_order_id is None and order.filled_quantity > 0:
+        if order.variety is _CO and order.parent_order_id is None and order.filled_quantity > 0:
             self._stop_leg(order, now)
 
     def _next_leg(self, done: Order, iceberg: dict[str, Any], now: datetime) -> None:
@@ -222,6 +239,89 @@ class OrderDesk:
         leg.enter(S.PUT_ORDER_REQ_RECEIVED, now)
         leg.enter(S.VALIDATION_PENDING, now)
         flow.open(leg, now)
+
+
+_ENUMS = (
+    ("variety", Variety),
+    ("transaction_type", TransactionType),
+    ("order_type", OrderType),
+    ("product", Product),
+    ("validity", Validity),
+)
+_INTS = ("quantity", "disclosed_quantity", "iceberg_legs", "iceberg_quantity")
+_FLOATS = ("price", "trigger_price", "market_protection")
+_UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
+_ICEBERG, _CO = Variety.ICEBERG, Variety.CO  # read at every order: bound once, not looked up on the enum
+_NUMBERS = frozenset({int, float})
+
+
+def well_formed(req: PlaceRequest) -> PlaceRequest:
+    """Return a typed request as :func:`parse_place` would have made it, or refuse what no form could carry.
+
+    A request built in code skips the parser, so what the parser guarantees is checked here: the wire enums,
+    whole numbers, finite prices within :data:`MAX_NUMBER`, text fields; MARKET and SL-M prices become 0, and
+    market protection a float (the parser reads it as one: ``2.5`` is allowed since 2026).
+
+    Raises:
+        RejectionError: InputException naming the field.
+    """
+    # One expression for the common case (every field fine); the loops below only name what is wrong.
+    price, trigger, ttl, protection = req.price, req.trigger_price, req.validity_ttl, req.market_protection
+    if not (
+        type(req.variety) is Variety
+        and type(req.transaction_type) is TransactionType
+        and type(req.order_type) is OrderType
+        and type(req.product) is Product
+        and type(req.validity) is Validity
+        and type(req.quantity) is int
+        and type(req.disclosed_quantity) is int
+        and type(req.iceberg_legs) is int
+        and type(req.iceberg_quantity) is int
+        and -MAX_NUMBER <= req.quantity <= MAX_NUMBER
+        and (ttl is None or (type(ttl) is int and -MAX_NUMBER <= ttl <= MAX_NUMBER))
+        and type(price) in _NUMBERS
+        and -MAX_NUMBER <= price <= MAX_NUMBER  # False for NaN; infinities are beyond MAX_NUMBER
+        and type(trigger) in _NUMBERS
+        and -MAX_NUMBER <= trigger <= MAX_NUMBER
+        and type(protection) in _NUMBERS
+        and -MAX_NUMBER <= protection <= MAX_NUMBER
+        and type(req.autoslice) is bool
+        and type(req.exchange) is str
+        and type(req.tradingsymbol) is str
+        and (req.tag is None or type(req.tag) is str)
+        and (req.auction_number is None or type(req.auction_number) is str)
+        and (req.algo_id is None or type(req.algo_id) is str)
+    ):
+        _refuse(req)
+    if req.price and req.order_type in _UNPRICED:
+        req = dataclasses.replace(req, price=0.0)  # the parser drops a MARKET or SL-M order's price too
+    if type(protection) is not float:
+        req = dataclasses.replace(req, market_protection=float(protection))
+    return req
+
+
+def _refuse(req: PlaceRequest) -> NoReturn:
+    """Raise the InputException naming the first field of ``req`` that :func:`well_formed` does not take."""
+    for name, kind in _ENUMS:
+        if type(getattr(req, name)) is not kind:
+            raise invalid(f"Invalid `{name}` {getattr(req, name)!r}. Use a {kind.__name__} member.")
+    for name in (*_INTS, "validity_ttl"):
+        value = getattr(req, name)
+        if value is None and name == "validity_ttl":
+            continue
+        if type(value) is not int or abs(value) > MAX_NUMBER:
+            raise invalid(f"Invalid `{name}` {value!r}. It must be a whole number.")
+    for name in _FLOATS:
+        value = getattr(req, name)
+        if type(value) not in _NUMBERS or not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise invalid(f"Invalid `{name}` {value!r}. It must be a number below {MAX_NUMBER:g}.")
+    for name in ("exchange", "tradingsymbol", "tag", "auction_number", "algo_id"):
+        value = getattr(req, name)
+        if type(value) is not str and not (value is None and name in ("tag", "auction_number", "algo_id")):
+            raise invalid(f"Invalid `{name}` {value!r}. It must be text.")
+    if type(req.autoslice) is not bool:
+        raise invalid(f"Invalid `autoslice` {req.autoslice!r}. It must be True or False.")
+    raise AssertionError(f"well_formed refused {req!r} but no field is wrong")  # pragma: no cover
 
 
 def _iceberg_meta(leg: int, legs: int, leg_quantity: int, total: int, remaining_before: int) -> dict[str, int]:

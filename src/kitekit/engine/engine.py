@@ -32,7 +32,7 @@ from kitekit.engine.spec import InstrumentResolver
 from kitekit.engine.validation import invalid
 from kitekit.markethours import TradingCalendar
 from kitekit.wire.envelope import RejectionError
-from kitekit.wire.order_terms import OrderLimits
+from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import GttStatus, OrderStatus
 
 __all__ = ["STATE_VERSION", "Engine", "EngineConfig"]
@@ -93,8 +93,7 @@ class Engine:
         if liquidity is not None:
             account.liquidity = liquidity
         self._account = account
-        self._updates: list[dict[str, Any]] = []
-        self._flow = OrderFlow(account, resolve, self.config.limits, cal, self._updates.append)
+        self._flow = OrderFlow(account, resolve, self.config.limits, cal)
         self._desk = OrderDesk(self._flow)
         self._cycle = DayCycle(self._flow, self.config.squareoff_at)
         self._cycle.advance(now)
@@ -177,18 +176,43 @@ class Engine:
         return {token: sorted(prices) for token, prices in levels.items()}
 
     def drain_updates(self) -> list[dict[str, Any]]:
-        """Return the order updates since the last call (WebSocket/postback payloads), oldest first."""
-        out, self._updates[:] = list(self._updates), []
-        return out
+        """Return the order updates since the last call (WebSocket/postback payloads), oldest first.
+
+        Updates are kept as references to order states until drained, and built into Kite's dicts here: a
+        caller that never reads them (a backtest) never pays for them. Drain now and then to keep them few.
+        """
+        return self._flow.drain()
 
     # -- orders -------------------------------------------------------------------------------------
     def place_order(self, variety: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """``POST /orders/{variety}``: return ``{"order_id"}`` (with ``children`` for autoslice).
 
+        The form fields are parsed into a :class:`~kitekit.wire.order_terms.PlaceRequest` and placed as
+        :meth:`submit` places one.
+
         Raises:
             RejectionError: the request is refused outright (validation, market hours, …).
         """
         return self._desk.place(variety, params, self._cycle.advance(ensure_aware(now)))
+
+    def submit(self, request: PlaceRequest, now: datetime) -> dict[str, Any]:
+        """Place a typed order request: ``POST /orders/{variety}`` without Kite's form fields to parse.
+
+        The fast path for code that builds its orders itself (a backtest, a strategy runner): the same checks,
+        RMS, matching, charges and margins as :meth:`place_order`, which parses its form into this very
+        request. MARKET and SL-M requests must carry ``price=0``, as parsing leaves them.
+
+        Args:
+            request: the order; its enums must be the wire enums and its numbers finite.
+            now: the time of placement, aware.
+
+        Returns:
+            ``{"order_id"}`` (with ``children`` for autoslice), as :meth:`place_order` returns.
+
+        Raises:
+            RejectionError: the request is refused outright (validation, market hours, …).
+        """
+        return self._desk.submit(request, self._cycle.advance(ensure_aware(now)))
 
     def modify_order(self, variety: str, order_id: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """``PUT /orders/{variety}/{order_id}``: return ``{"order_id"}``.
@@ -394,7 +418,7 @@ class Engine:
         return gtt
 
     def _fire_gtts(self, quote: MarketQuote, now: datetime) -> None:
-        if self._flow.fresh_quote(quote.instrument_token, now) is None:
+        if not self._account.gtts or self._flow.fresh_quote(quote.instrument_token, now) is None:
             return  # GTTs trigger only on live prices in market hours
         for gtt in list(self._account.gtts.values()):
             if gtt.instrument_token != quote.instrument_token:

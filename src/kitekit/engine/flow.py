@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from kitekit.clock import IST
 from kitekit.engine import risk
 from kitekit.engine.account import Account
-from kitekit.engine.charges import order_charges
-from kitekit.engine.margins import closable, margin_for
+from kitekit.engine.charges import charges_total
+from kitekit.engine.margins import closable, margin_total
 from kitekit.engine.matching import auto_protection, protection_cap, stop_triggered
-from kitekit.engine.order import Order, Trade
+from kitekit.engine.order import Order, Snapshot, Trade
 from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import invalid
@@ -34,6 +34,18 @@ from kitekit.wire.price_bands import band_range
 __all__ = ["OrderFlow"]
 
 _DELIVERY = (Product.CNC, Product.MTF)
+# Members bound once: reading one off its enum class costs as much as a dict lookup, and an order reads dozens.
+_CO, _AMO_VARIETY = Product.CO, Variety.AMO
+_CO_VARIETY = Variety.CO
+_MARKET, _SL_M = OrderType.MARKET, OrderType.SL_M
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+_UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
+_TTL, _IOC = Validity.TTL, Validity.IOC
+_PUT, _VALIDATING, _OPEN_PENDING = S.PUT_ORDER_REQ_RECEIVED, S.VALIDATION_PENDING, S.OPEN_PENDING
+_OPEN, _TRIGGER_PENDING, _COMPLETE = S.OPEN, S.TRIGGER_PENDING, S.COMPLETE
+_CANCEL_PENDING, _CANCELLED, _REJECTED, _AMO = S.CANCEL_PENDING, S.CANCELLED, S.REJECTED, S.AMO_REQ_RECEIVED
+_UPDATE = S.UPDATE
 
 
 class OrderFlow:
@@ -45,14 +57,17 @@ class OrderFlow:
         resolve: InstrumentResolver,
         limits: OrderLimits,
         calendar: TradingCalendar,
-        emit: Callable[[dict[str, Any]], None],
     ) -> None:
         self.account = account
         self.resolve = resolve
         self.limits = limits
         self.calendar = calendar
-        self.emit = emit
+        #: The updates since they were last drained, oldest first, three items each (see :meth:`emit`).
+        self.updates: list[Any] = []
         self._session: tuple[datetime | None, datetime | None] = (None, None)
+        # The running session's [open, close), once a moment in it was seen: most moments fall inside it.
+        self._window: tuple[datetime, datetime] | None = None
+        self._day: tuple[datetime | None, date] = (None, date.min)  # the last fill's moment and its IST date
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -61,8 +76,24 @@ class OrderFlow:
         """Resolve an instrument and remember it (positions must outlive the resolver's dump)."""
         spec = self.resolve(exchange, tradingsymbol)
         if spec is not None:
-            self.account.specs[spec.instrument_token] = spec
+            specs = self.account.specs
+            known = specs.get(spec.instrument_token)
+            if known is not spec:
+                specs[spec.instrument_token] = spec
+                if known != spec:  # a new lot size or multiplier changes what its positions block
+                    self.account.remargin(spec.instrument_token)
         return spec
+
+    def emit(self, order: Order, snap: Snapshot, status: S | None = None) -> None:
+        """Queue a state of an order (one :meth:`Order.enter` returned) as an update, reporting ``status`` instead
+        if given. It becomes Kite's dict when drained (:meth:`drain`)."""
+        # Flat, three items an update: no tuple per update for the garbage collector to track until drained.
+        self.updates += (order, snap, status)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Return the queued updates as Kite's order objects, oldest first, and forget them."""
+        queued, self.updates = self.updates, []
+        return [order.kite_of(snap, status) for order, snap, status in zip(*[iter(queued)] * 3, strict=True)]
 
     def get(self, order_id: str, variety: str | None = None) -> Order:
         """Return an order of today's book.
@@ -80,11 +111,16 @@ class OrderFlow:
 
     def session_start(self, now: datetime) -> datetime | None:
         """Return 09:15 IST of the running session if the market is open at ``now``, else None."""
+        window = self._window
+        if window is not None and window[0] <= now < window[1]:
+            return window[0]  # a backtest asks at every bar: no calendar lookup while the session runs
         moment, start = self._session
         if moment != now:  # one calendar lookup per moment, however many orders match at it
             is_open = self.calendar.phase(now) is MarketPhase.OPEN
             start = self.calendar.session_open(now.astimezone(IST).date()) if is_open else None
             self._session = (now, start)
+            if start is not None:
+                self._window = (start, self.calendar.session_close(start.date()))
         return start
 
     def fresh_quote(self, token: int, now: datetime) -> MarketQuote | None:
@@ -133,16 +169,16 @@ class OrderFlow:
         if rejection is not None and strict:
             raise rejection.error()
         order = self.new_order(req, spec, now, order_id=order_id, tags=tags, meta=meta)
-        order.enter(S.PUT_ORDER_REQ_RECEIVED, now)
-        order.enter(S.VALIDATION_PENDING, now)
+        order.enter(_PUT, now)
+        order.enter(_VALIDATING, now)
         if rejection is not None:
             order.status_message_raw = rejection.raw
-            self.settle(order, S.REJECTED, now, rejection.message)
+            self.settle(order, _REJECTED, now, rejection.message)
             return order
         order.blocked = required
         self.account.funds[spec.funds_segment].blocked += required
-        if req.variety is Variety.AMO:
-            self.settle(order, S.AMO_REQ_RECEIVED, now)
+        if req.variety is _AMO_VARIETY:
+            self.settle(order, _AMO, now)
         else:
             self.open(order, now)
         return order
@@ -161,8 +197,7 @@ class OrderFlow:
         """Create an order object (not yet in any state) and put it in the book."""
         ids = self.account.ids
         oid = order_id or ids.order_id(now)
-        all_tags = [req.tag] if req.tag else []
-        all_tags.extend(tags)
+        all_tags = (req.tag, *tags) if req.tag else tuple(tags)
         order = Order(
             order_id=oid,
             variety=req.variety,
@@ -172,13 +207,13 @@ class OrderFlow:
             transaction_type=req.transaction_type,
             order_type=req.order_type,
             # Cover orders are placed as MIS and show as CO in the order book (``docs/protocol.md`` §8.1).
-            product=Product.CO if req.variety is Variety.CO else req.product,
+            product=_CO if req.variety is _CO_VARIETY else req.product,
             validity=req.validity,
             quantity=req.quantity,
             price=req.price,
             trigger_price=req.trigger_price,
             placed_at=now,
-            validity_ttl=req.validity_ttl if req.validity is Validity.TTL else None,
+            validity_ttl=req.validity_ttl if req.validity is _TTL else None,
             disclosed_quantity=req.disclosed_quantity,
             market_protection=req.market_protection,
             tag=req.tag,
@@ -200,39 +235,41 @@ class OrderFlow:
         """Return the RMS verdict on a request and the margin it would block (at ``booked``'s price, if given:
         a protected market order blocks margin at its protection price)."""
         acct = self.account
-        quote = acct.quotes.get(spec.instrument_token)
-        product = Product.CO if req.variety is Variety.CO else req.product
+        token, segment = spec.instrument_token, spec.funds_segment
+        quote = acct.quotes.get(token)
+        variety, is_buy = req.variety, req.is_buy
+        product = _CO if variety is _CO_VARIETY else req.product
         priced = booked or req
-        ref = priced.price or (priced.trigger_price if priced.order_type is OrderType.SL_M else 0.0)
+        ref = priced.price or (priced.trigger_price if priced.order_type is _SL_M else 0.0)
         ref = ref or (quote.last_price if quote else 0.0)
         # An AMO's quote is the last session's; the exchange judges it at the open.
-        found = None if req.variety is Variety.AMO else risk.market(MARKET_RULES, req, spec, quote)
+        found = None if variety is _AMO_VARIETY else risk.market(MARKET_RULES, req, spec, quote)
         if found is None and ref <= 0:
             found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
-        if req.product in _DELIVERY and not req.is_buy:
-            holding = risk.holdings(spec.tradingsymbol, req.quantity, acct.sellable(spec.instrument_token))
+        if req.product in _DELIVERY and not is_buy:
+            holding = risk.holdings(spec.tradingsymbol, req.quantity, acct.sellable(token))
             return found or holding, 0.0
-        position = acct.open_quantity(spec.instrument_token, product)
-        against = -position if req.is_buy else position
+        position = acct.open_quantity(token, product)
+        against = -position if is_buy else position
         # Orders already working against the position close it first; summing them only matters if there is one.
-        queued = acct.pending(spec.instrument_token, product, req.transaction_type) if against > 0 else 0
-        opening = req.quantity - min(req.quantity, closable(position, queued, req.is_buy))
-        required = margin_for(spec, product, req.is_buy, opening, ref, req.trigger_price).total
+        queued = acct.pending(token, product, req.transaction_type) if against > 0 else 0
+        opening = req.quantity - min(req.quantity, closable(position, queued, is_buy))
+        required = margin_total(spec, product, is_buy, opening, ref, req.trigger_price)
         if found is None:
-            found = risk.funds(required, acct.available(spec.funds_segment))
+            found = risk.funds(required, acct.available(segment))
         return found, required
 
     def open(self, order: Order, now: datetime) -> None:
         """Send an order to the exchange: OPEN PENDING, then OPEN (or TRIGGER PENDING), then match it."""
-        order.enter(S.OPEN_PENDING, now)
+        order.enter(_OPEN_PENDING, now)
         order.exchange_order_id = self.account.ids.exchange_order_id()
         order.exchange_timestamp = now
-        if order.validity is Validity.TTL and order.validity_ttl:
+        if order.validity is _TTL and order.validity_ttl:
             order.expires_at = now + timedelta(minutes=order.validity_ttl)
         if order.is_stop and not order.triggered:
-            self.settle(order, S.TRIGGER_PENDING, now)
+            self.settle(order, _TRIGGER_PENDING, now)
             return
-        self.settle(order, S.OPEN, now)
+        self.settle(order, _OPEN, now)
         self.match(order, now, arriving=True)
 
     def protected(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[PlaceRequest, tuple[str, ...]]:
@@ -244,8 +281,8 @@ class OrderFlow:
         ``mktp`` and ``mktp:<percent, two decimals>`` (kiteconnect-mocks' ``orders.json``). An AMO, or a
         MARKET order with no price to start from, stays as it is until it meets a live quote (:meth:`arm`).
         """
-        market = req.order_type is OrderType.MARKET
-        if not (market or req.order_type is OrderType.SL_M) or not req.market_protection or req.variety is Variety.AMO:
+        market = req.order_type is _MARKET
+        if not req.market_protection or not (market or req.order_type is _SL_M) or req.variety is _AMO_VARIETY:
             return req, ()
         quote = self.account.quotes.get(spec.instrument_token)
         reference = (quote.last_price if quote is not None else 0.0) if market else req.trigger_price
@@ -263,38 +300,40 @@ class OrderFlow:
     def arm(self, order: Order, quote: MarketQuote) -> None:
         """Book a protected market order still unpriced (an AMO at the open, a cover order's stop-loss leg) as a
         LIMIT at its protection price, from the first live quote it meets (see :meth:`protected`)."""
-        if order.order_type not in (OrderType.MARKET, OrderType.SL_M) or not order.market_protection:
+        if order.order_type not in _UNPRICED or not order.market_protection:
             return
         spec = self.account.specs[order.instrument_token]
         pct = auto_protection(spec, quote.last_price) if order.market_protection == -1 else order.market_protection
         band = band_range(spec, band_reference(quote))
         order.price = protection_cap(order.is_buy, quote.last_price, pct, quote, spec.tick_size, band)
         order.order_type, order.market_protection = OrderType.LIMIT, 0.0
-        order.tags = [t for t in order.tags if t != "mktp" and not t.startswith("mktp:")]
-        order.tags += ["mktp", f"mktp:{pct:.2f}"]
-        order.touch()  # the one change that comes without a new state
+        kept = [t for t in order.tags if t != "mktp" and not t.startswith("mktp:")]
+        order.retag([*kept, "mktp", f"mktp:{pct:.2f}"])  # the one change that comes without a new state
         self.account.track(order)  # it rests at its protection price from now on
 
     # -- matching -----------------------------------------------------------------------------------
     def on_quote(self, quote: MarketQuote, now: datetime) -> None:
         """Take a new quote: trigger stops it reaches and fill open orders against its depth."""
         acct = self.account
-        acct.quotes[quote.instrument_token] = quote
-        acct.quoted_at[quote.instrument_token] = now
-        for product in Product:
-            pos = acct.positions.get(f"{quote.instrument_token}:{product}")
-            if pos is not None:
+        token = quote.instrument_token
+        acct.quotes[token] = quote
+        acct.quoted_at[token] = now
+        held = acct.held(token)
+        if held:
+            for pos in held:
                 pos.last_price, pos.close_price = quote.last_price, quote.close or pos.close_price
-        holding = acct.holdings.get(quote.instrument_token)
+            acct.remargin(token)  # its unrealised P&L moved
+        holding = acct.holdings.get(token)
         if holding is not None:
             holding.last_price, holding.close_price = quote.last_price, quote.close or holding.close_price
-        if self.fresh_quote(quote.instrument_token, now) is None:
+        live = acct.live_orders(token)
+        if not live or self.fresh_quote(token, now) is None:
             return
-        for order in acct.live_orders(quote.instrument_token):
+        for order in live:
             reached = stop_triggered(order.is_buy, order.trigger_price, quote.last_price)
-            if order.status is S.TRIGGER_PENDING and reached:
+            if order.status is _TRIGGER_PENDING and reached:
                 self.trigger(order, now)
-            elif order.status is S.OPEN:
+            elif order.status is _OPEN:
                 self.match(order, now, arriving=False)
 
     def trigger(self, order: Order, now: datetime) -> None:
@@ -310,7 +349,7 @@ class OrderFlow:
         if found is not None:
             self.reject(order, now, found.message)
             return
-        self.settle(order, S.OPEN, now)
+        self.settle(order, _OPEN, now)
         self.match(order, now, arriving=True)
 
     def match(self, order: Order, now: datetime, arriving: bool) -> None:
@@ -319,14 +358,15 @@ class OrderFlow:
         A resting order with a disclosed quantity shows only that much, so it fills at most that much per
         quote; an IOC order gets one attempt, on arrival, and the rest is cancelled.
         """
-        if order.status is not S.OPEN:
+        if order.status is not _OPEN:
             return
         quote = self.fresh_quote(order.instrument_token, now)
         fills: list[tuple[float, int]] = []
         if quote is not None:
             spec = self.account.specs[order.instrument_token]
-            self.arm(order, quote)
-            limit = order.price if order.order_type in (OrderType.LIMIT, OrderType.SL) else (order.cap_price or None)
+            if order.order_type not in _PRICED:
+                self.arm(order, quote)  # a protected market order still unpriced is booked as a LIMIT now
+            limit = order.price if order.order_type in _PRICED else (order.cap_price or None)
             want = order.pending_quantity
             if order.disclosed_quantity and not arriving:
                 want = min(want, order.disclosed_quantity)
@@ -334,12 +374,11 @@ class OrderFlow:
             for price, qty in fills:
                 self.execute(order, price, qty, now)
         if order.pending_quantity == 0:
-            self.settle(order, S.COMPLETE, now)
+            self.settle(order, _COMPLETE, now)
             self.on_done(order, now)
         elif fills:
-            order.enter(S.OPEN, now)
-            self.emit({**order.history[-1], "status": str(S.UPDATE)})
-        if order.validity is Validity.IOC and order.status is S.OPEN:
+            self.emit(order, order.enter(_OPEN, now), _UPDATE)
+        if order.validity is _IOC and order.status is _OPEN:
             self.lapse(order, now)
 
     def execute(self, order: Order, price: float, quantity: int, now: datetime) -> None:
@@ -366,11 +405,13 @@ class OrderFlow:
         order.add_fill(price, quantity)
         funds = acct.funds[spec.funds_segment]
         realised = acct.position(spec, order.product).apply_fill(order.is_buy, quantity, price)
+        acct.remargin(spec.instrument_token)
         if realised:
             funds.credit_realised(realised)
-        charged = order_charges(
-            spec, order.product, order.is_buy, order.filled_quantity, order.average_price, now.astimezone(IST).date()
-        )["total"]
+        day = self._day
+        if day[0] is not now:  # the fills of one moment share its date
+            day = self._day = (now, now.astimezone(IST).date())
+        charged = charges_total(spec, order.product, order.is_buy, order.filled_quantity, order.average_price, day[1])
         funds.debit_charges(charged - order.charged)
         order.charged = charged
         self._release(order, order.blocked * quantity / pending_before if pending_before else order.blocked)
@@ -384,20 +425,20 @@ class OrderFlow:
         """
         if not order.status.is_live:
             raise invalid(f"Order cannot be cancelled as it is {order.status.lower()}.")
-        order.enter(S.CANCEL_PENDING, now)
+        order.enter(_CANCEL_PENDING, now)
         self.lapse(order, now)
 
     def lapse(self, order: Order, now: datetime, message: str | None = None) -> None:
         """Cancel what is left of an order on the exchange's side (IOC remainder, TTL, end of day)."""
         order.cancelled_quantity = order.quantity - order.filled_quantity
         self._release(order, order.blocked)
-        self.settle(order, S.CANCELLED, now, message)
+        self.settle(order, _CANCELLED, now, message)
         self.on_done(order, now)
 
     def reject(self, order: Order, now: datetime, message: str) -> None:
         """Reject a live order (a queued AMO the exchange refuses at the open)."""
         self._release(order, order.blocked)
-        self.settle(order, S.REJECTED, now, message)
+        self.settle(order, _REJECTED, now, message)
 
     def _release(self, order: Order, amount: float) -> None:
         if amount:
@@ -406,9 +447,9 @@ class OrderFlow:
 
     def settle(self, order: Order, status: S, now: datetime, message: str | None = None) -> None:
         """Enter ``status``, update the live index and push the new state to the update stream."""
-        order.enter(status, now, message)
+        snap = order.enter(status, now, message)
         self.account.track(order)
-        self.emit(dict(order.history[-1]))
+        self.emit(order, snap)
 
     def request_of(self, order: Order) -> PlaceRequest:
         """Return the request that would place ``order`` as it stands (to re-check a modification)."""
@@ -418,7 +459,7 @@ class OrderFlow:
             tradingsymbol=order.tradingsymbol,
             transaction_type=order.transaction_type,
             order_type=order.order_type,
-            product=Product.MIS if order.product is Product.CO else order.product,
+            product=Product.MIS if order.product is _CO else order.product,
             quantity=order.quantity,
             price=order.price,
             trigger_price=order.trigger_price,

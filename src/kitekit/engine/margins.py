@@ -11,7 +11,7 @@ from kitekit.engine.charges import zero_charges
 from kitekit.engine.spec import AssetClass, InstrumentSpec
 from kitekit.wire.orders import Product
 
-__all__ = ["CO_MIN_MARGIN", "BasketLine", "Margin", "basket_margin", "closable", "margin_for"]
+__all__ = ["CO_MIN_MARGIN", "BasketLine", "Margin", "basket_margin", "closable", "margin_for", "margin_total"]
 
 #: SIM: a cover order blocks the loss up to its stop, but at least this share of the order value.
 CO_MIN_MARGIN = 0.10
@@ -73,28 +73,53 @@ def margin_for(
 
     ``product`` CO means a cover order, whose margin is the loss up to its stop at ``trigger_price``.
     """
+    return Margin(*_need(spec, product, is_buy, quantity, price, trigger_price))
+
+
+def margin_total(
+    spec: InstrumentSpec,
+    product: Product,
+    is_buy: bool,
+    quantity: int,
+    price: float,
+    trigger_price: float = 0.0,
+) -> float:
+    """Return ``margin_for(...).total`` without building the :class:`Margin` (every order's RMS check asks)."""
+    span, exposure, premium, var, _ = _need(spec, product, is_buy, quantity, price, trigger_price)
+    return span + exposure + premium + var
+
+
+_NONE = (0.0, 0.0, 0.0, 0.0, 1.0)
+_CO, _CNC, _MTF = Product.CO, Product.CNC, Product.MTF
+_EQUITY = AssetClass.EQUITY
+
+
+def _need(
+    spec: InstrumentSpec, product: Product, is_buy: bool, quantity: int, price: float, trigger_price: float
+) -> tuple[float, float, float, float, float]:
+    """Return (span, exposure, option premium, var, leverage) of :func:`margin_for`."""
     if quantity <= 0 or price <= 0:
-        return Margin()
+        return _NONE
     value = quantity * price * spec.multiplier
-    if product is Product.CO:
+    if product is _CO:
         risk = abs(price - trigger_price) * quantity * spec.multiplier if trigger_price > 0 else value
         need = max(risk, value * CO_MIN_MARGIN)
-        return Margin(var=need, leverage=value / need)
+        return (0.0, 0.0, 0.0, need, value / need)
     asset = spec.asset_class
-    if asset is AssetClass.EQUITY:
-        if product is Product.CNC:
+    if asset is _EQUITY:
+        if product is _CNC:
             # Delivery needs the full value to buy; a sell is covered by the holding it sells.
-            return Margin(var=value) if is_buy else Margin()
-        if product is Product.MTF:
-            return Margin(var=value * rates.MTF_MARGIN, leverage=1 / rates.MTF_MARGIN) if is_buy else Margin()
-        return Margin(var=value * rates.MIS_MARGIN, leverage=1 / rates.MIS_MARGIN)
+            return (0.0, 0.0, 0.0, value, 1.0) if is_buy else _NONE
+        if product is _MTF:
+            return (0.0, 0.0, 0.0, value * rates.MTF_MARGIN, 1 / rates.MTF_MARGIN) if is_buy else _NONE
+        return (0.0, 0.0, 0.0, value * rates.MIS_MARGIN, 1 / rates.MIS_MARGIN)
     if spec.is_option and is_buy:
-        return Margin(option_premium=value)
+        return (0.0, 0.0, value, 0.0, 1.0)
     # Futures and short options: SPAN + exposure on the notional (a short option's strike stands in for the
     # underlying's price, which the engine is not given).
     notional = quantity * (spec.strike if spec.is_option and spec.strike > 0 else price) * spec.multiplier
     span, exposure = rates.futures_margin(asset, spec.is_index_underlying)
-    return Margin(span=notional * span, exposure=notional * exposure)
+    return (notional * span, notional * exposure, 0.0, 0.0, 1.0)
 
 
 def closable(position: int, pending_same_side: int, is_buy: bool) -> int:

@@ -1,22 +1,38 @@
-"""Orders and trades as the engine keeps them, their Kite wire shapes (docs/protocol.md §8.2, §8.6), and their ids."""
+"""Orders and trades as the engine keeps them, their Kite wire shapes (docs/protocol.md §8.2, §8.6), and their ids.
+
+An order goes through half a dozen states in a millisecond and Kite shows the full order object at each one
+(``GET /orders/{id}``, the update stream). Building those dicts as the states pass was most of what an order
+cost, so each state is kept as a :data:`Snapshot` (a tuple of the fields that can change) and becomes Kite's
+dict only when something reads it: :class:`StateLog`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from kitekit.clock import IST
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["TERMINAL_ID", "Ids", "Order", "Trade", "json_number"]
+__all__ = ["TERMINAL_ID", "Ids", "Order", "Snapshot", "StateLog", "Trade", "json_number"]
 
 #: What the simulator puts in an order's ``terminal_id`` (unconfirmed: Kite's value for API orders is not public).
 TERMINAL_ID = "API"
+
+#: The fields of an order that change over its life, as one state found them (see :meth:`Order.snapshot`).
+Snapshot = tuple[Any, ...]
+
+# Members bound once: reading ``OrderType.SL`` off an enum class costs as much as a dict lookup, every time.
+_TERMINAL = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.LAPSED})
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+_BUY = TransactionType.BUY
+_TTL_TEXT = Validity.TTL.value
 
 
 @dataclass(slots=True)
@@ -32,7 +48,7 @@ class Ids:
     def order_id(self, now: datetime) -> str:
         """Return the next order id: ``yymmdd`` + 4 seed digits + 9-digit sequence (Kite's 19-digit form)."""
         self.orders += 1
-        return f"{now.astimezone(IST):%y%m%d}{self.seed % 10_000:04d}{self.orders:09d}"
+        return f"{_prefix(now, self.seed)}{self.orders:09d}"
 
     def exchange_order_id(self) -> str:
         """Return the next exchange order id (16 digits, as NSE's)."""
@@ -57,7 +73,11 @@ class Ids:
 
 @dataclass(slots=True)
 class Order:
-    """One order: its spec, its fills, its state and every state it has been in (``history``)."""
+    """One order: its spec, its fills, its state and every state it has been in (``history``).
+
+    Who placed it, its ids, variety, instrument, side, tags and meta are fixed when it is made; the history
+    reads them once, then, for every state (:meth:`snapshot` holds the rest).
+    """
 
     order_id: str
     variety: Variety
@@ -76,7 +96,7 @@ class Order:
     disclosed_quantity: int = 0
     market_protection: float = 0.0
     tag: str | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: tuple[str, ...] = ()
     status: OrderStatus = OrderStatus.PUT_ORDER_REQ_RECEIVED
     status_message: str | None = None
     status_message_raw: str | None = None
@@ -104,9 +124,44 @@ class Order:
     expires_at: datetime | None = None
     blocked: float = 0.0
     charged: float = 0.0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    #: Every state the order has been in, oldest first, each read as Kite's full order object.
+    history: StateLog = field(default_factory=lambda: StateLog())  # StateLog is defined below
     #: The account's set of changed order ids (derived, never saved), told of every change: see :meth:`touch`.
     _changed: set[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.history) is not StateLog:  # loaded from a saved state: Kite's dicts as they were saved
+            self.history = StateLog(self.history)
+        self.history.identity = self._identity()
+
+    def _identity(self) -> tuple[Any, ...]:
+        # What never changes after an order is made, once, for every state the history will build. Plain values
+        # only (meta None unless set): the collector then stops tracking the tuple.
+        return (
+            self.placed_by,
+            self.order_id,
+            self.parent_order_id,
+            self.variety._value_,
+            self.exchange,
+            self.tradingsymbol,
+            self.instrument_token,
+            self.transaction_type._value_,
+            self.meta or None,  # any dict, even an empty one, keeps a tuple on the collector's books
+            self.tag,
+            self.guid,
+            self.auction_number,
+            tuple(self.tags),
+            self.account_id or self.placed_by,
+            self.algo_id,
+        )
+
+    def retag(self, tags: Sequence[str]) -> None:
+        """Replace the order's tags (the one field fixed at making that may change: a protected market order
+        booked at the first quote it meets says so in its tags). The states recorded before keep theirs."""
+        self.history.build_all()  # states already recorded are read with the tags they had
+        self.tags = tuple(tags)
+        self.history.identity = self._identity()
+        self.touch()
 
     def report_changes_to(self, changed: set[str] | None) -> None:
         """Tell ``changed`` this order's id whenever it changes (the account's incremental writes read it)."""
@@ -121,29 +176,32 @@ class Order:
     @property
     def is_buy(self) -> bool:
         """Return True for a BUY."""
-        return self.transaction_type is TransactionType.BUY
+        return self.transaction_type is _BUY
 
     @property
     def pending_quantity(self) -> int:
         """Return what is still to fill; 0 once the order is terminal (as Kite reports it)."""
-        if self.status.is_terminal:
+        if self.status in _TERMINAL:
             return 0
         return self.quantity - self.filled_quantity - self.cancelled_quantity
 
     @property
     def is_stop(self) -> bool:
         """Return True for SL and SL-M orders, which wait for their trigger."""
-        return self.order_type in (OrderType.SL, OrderType.SL_M)
+        return self.order_type in _STOPS
 
-    def enter(self, status: OrderStatus, now: datetime, message: str | None = None) -> None:
-        """Move to ``status`` at ``now`` and record the full order object in the history."""
+    def enter(self, status: OrderStatus, now: datetime, message: str | None = None) -> Snapshot:
+        """Move to ``status`` at ``now``, record the order as it stands in the history, and return that state."""
         self.status = status
         if message is not None:
             self.status_message = message
         if self.exchange_order_id is not None:
             self.exchange_update_timestamp = now
-        self.history.append(self.as_kite())
-        self.touch()
+        snap = self.snapshot()
+        self.history._entries.append(snap)
+        if self._changed is not None:  # touch(), inlined: every state of every order passes here
+            self._changed.add(self.order_id)
+        return snap
 
     def add_fill(self, price: float, quantity: int) -> None:
         """Fold one fill into ``filled_quantity`` and ``average_price``."""
@@ -152,59 +210,192 @@ class Order:
         self.average_price = round(total / self.filled_quantity, 6)
         self.touch()
 
-    def as_kite(self, status: OrderStatus | None = None) -> dict[str, Any]:
-        """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE).
+    def snapshot(self) -> Snapshot:
+        """Return the fields that can change over the order's life, as they are now (see :meth:`kite_of`).
 
-        Prices are numbers as Kite's JSON writes them: a whole one without a fraction (``72``, ``0``), as in
-        kiteconnect-mocks' ``orders.json``.
+        Enums are kept as their wire text: a tuple of plain values leaves the garbage collector's books at its
+        first pass, and an order leaves half a dozen of them behind.
         """
-        out: dict[str, Any] = {
-            "account_id": self.account_id or self.placed_by,
-            "placed_by": self.placed_by,
-            "order_id": self.order_id,
-            "exchange_order_id": self.exchange_order_id,
-            "parent_order_id": self.parent_order_id,
-            "status": (status or self.status).value,
-            "status_message": self.status_message,
-            "status_message_raw": self.status_message_raw,
-            "order_timestamp": _stamp(self.placed_at),
-            "exchange_update_timestamp": _maybe_stamp(self.exchange_update_timestamp),
-            "exchange_timestamp": _maybe_stamp(self.exchange_timestamp),
-            "variety": self.variety.value,
-            "modified": self.modified,
-            "exchange": self.exchange,
-            "tradingsymbol": self.tradingsymbol,
-            "instrument_token": self.instrument_token,
-            "order_type": self.order_type.value,
-            "transaction_type": self.transaction_type.value,
-            "validity": self.validity.value,
-            "product": self.product.value,
-            "quantity": self.quantity,
-            "disclosed_quantity": self.disclosed_quantity,
-            # SL-M and MARKET orders report price 0 (``docs/protocol.md`` §8.2).
-            "price": json_number(self.price),
-            "trigger_price": json_number(self.trigger_price),
-            "average_price": json_number(self.average_price),
-            "filled_quantity": self.filled_quantity,
-            "pending_quantity": self.pending_quantity,
-            "cancelled_quantity": self.cancelled_quantity,
-            "market_protection": json_number(self.market_protection),
-            "meta": dict(self.meta),
-            "tag": self.tag,
-            "guid": self.guid,
-            # SIM: Kite's 2026 order book carries these two; what they hold for API orders is not public.
-            "terminal_id": TERMINAL_ID,
-            "meta_raw": json.dumps(self.meta, separators=(",", ":")) if self.meta else "",
-        }
-        if self.validity is Validity.TTL:
-            out["validity_ttl"] = self.validity_ttl
-        if self.auction_number is not None:
-            out["auction_number"] = self.auction_number
-        if self.tags:
-            out["tags"] = list(self.tags)
-        if self.algo_id is not None:
-            out["algo_id"] = self.algo_id
-        return out
+        status = self.status
+        return (
+            status._value_,
+            self.status_message,
+            self.status_message_raw,
+            self.exchange_order_id,
+            self.placed_at,
+            self.exchange_update_timestamp,
+            self.exchange_timestamp,
+            self.modified,
+            self.order_type._value_,
+            self.validity._value_,
+            self.product._value_,
+            self.quantity,
+            self.disclosed_quantity,
+            self.price,
+            self.trigger_price,
+            self.average_price,
+            self.filled_quantity,
+            0 if status in _TERMINAL else self.quantity - self.filled_quantity - self.cancelled_quantity,
+            self.cancelled_quantity,
+            self.market_protection,
+            self.validity_ttl,
+        )
+
+    def as_kite(self, status: OrderStatus | None = None) -> dict[str, Any]:
+        """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE)."""
+        return _kite(self.history.identity, self.snapshot(), status)
+
+    def kite_of(self, snap: Snapshot, status: OrderStatus | None = None) -> dict[str, Any]:
+        """Return the order object in Kite's shape as it was when ``snap`` was taken."""
+        return _kite(self.history.identity, snap, status)
+
+
+def _kite(identity: tuple[Any, ...], snap: Snapshot, status: OrderStatus | None = None) -> dict[str, Any]:
+    """Return Kite's order object from what an order was made with and one of its snapshots."""
+    (
+        placed_by,
+        order_id,
+        parent_order_id,
+        variety,
+        exchange,
+        tradingsymbol,
+        instrument_token,
+        transaction_type,
+        meta,
+        tag,
+        guid,
+        auction_number,
+        tags,
+        account_id,
+        algo_id,
+    ) = identity
+    (
+        current,
+        status_message,
+        status_message_raw,
+        exchange_order_id,
+        placed_at,
+        update_stamp,
+        exchange_stamp,
+        modified,
+        order_type,
+        validity,
+        product,
+        quantity,
+        disclosed_quantity,
+        price,
+        trigger_price,
+        average_price,
+        filled_quantity,
+        pending_quantity,
+        cancelled_quantity,
+        market_protection,
+        validity_ttl,
+    ) = snap
+    out: dict[str, Any] = {
+        "account_id": account_id,
+        "placed_by": placed_by,
+        "order_id": order_id,
+        "exchange_order_id": exchange_order_id,
+        "parent_order_id": parent_order_id,
+        "status": current if status is None else status._value_,
+        "status_message": status_message,
+        "status_message_raw": status_message_raw,
+        "order_timestamp": _stamp(placed_at),
+        "exchange_update_timestamp": _maybe_stamp(update_stamp),
+        "exchange_timestamp": _maybe_stamp(exchange_stamp),
+        "variety": variety,
+        "modified": modified,
+        "exchange": exchange,
+        "tradingsymbol": tradingsymbol,
+        "instrument_token": instrument_token,
+        "order_type": order_type,
+        "transaction_type": transaction_type,
+        "validity": validity,
+        "product": product,
+        "quantity": quantity,
+        "disclosed_quantity": disclosed_quantity,
+        # SL-M and MARKET orders report price 0 (``docs/protocol.md`` §8.2).
+        # Prices are numbers as Kite's JSON writes them: a whole one without a fraction (``72``, ``0``), as in
+        # kiteconnect-mocks' ``orders.json``.
+        "price": json_number(price),
+        "trigger_price": json_number(trigger_price),
+        "average_price": json_number(average_price),
+        "filled_quantity": filled_quantity,
+        "pending_quantity": pending_quantity,
+        "cancelled_quantity": cancelled_quantity,
+        "market_protection": json_number(market_protection),
+        "meta": dict(meta) if meta else {},
+        "tag": tag,
+        "guid": guid,
+        # SIM: Kite's 2026 order book carries these two; what they hold for API orders is not public.
+        "terminal_id": TERMINAL_ID,
+        "meta_raw": json.dumps(meta, separators=(",", ":")) if meta else "",
+    }
+    if validity == _TTL_TEXT:
+        out["validity_ttl"] = validity_ttl
+    if auction_number is not None:
+        out["auction_number"] = auction_number
+    if tags:
+        out["tags"] = list(tags)
+    if algo_id is not None:
+        out["algo_id"] = algo_id
+    return out
+
+
+class StateLog(Sequence[dict[str, Any]]):
+    """An order's history: one entry per state, each read as Kite's full order object.
+
+    Entries are kept as snapshots and turned into dicts on first read (then kept as dicts); a saved history
+    comes back as the dicts it was saved as. Reading gives the same dicts the history always held.
+    """
+
+    __slots__ = ("_entries", "identity")
+
+    def __init__(self, entries: Iterable[dict[str, Any]] = ()) -> None:
+        self._entries: list[dict[str, Any] | Snapshot] = list(entries)
+        #: The order's fixed fields (set by the order; no reference back to it, so no cycle to collect).
+        self.identity: tuple[Any, ...] = ()
+
+    def build_all(self) -> None:
+        """Turn every state still kept as a snapshot into its dict now (before the identity changes)."""
+        for i in range(len(self._entries)):
+            self._built(i)
+
+    def _built(self, index: int) -> dict[str, Any]:
+        entry = self._entries[index]
+        if type(entry) is tuple:
+            entry = self._entries[index] = _kite(self.identity, entry)
+        return entry  # type: ignore[return-value]
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._built(i) for i in range(len(self._entries))[index]]
+        return self._built(index if index >= 0 else len(self._entries) + index)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self._built(i) for i in range(len(self._entries)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StateLog):
+            return list(self) == list(other)
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StateLog({len(self._entries)} states)"
 
 
 @dataclass(slots=True)
@@ -233,8 +424,8 @@ class Trade:
             "exchange": self.exchange,
             "tradingsymbol": self.tradingsymbol,
             "instrument_token": self.instrument_token,
-            "product": self.product.value,
-            "transaction_type": self.transaction_type.value,
+            "product": self.product._value_,
+            "transaction_type": self.transaction_type._value_,
             "quantity": self.quantity,
             "average_price": json_number(self.average_price),
             "fill_timestamp": _stamp(self.fill_timestamp),
@@ -256,3 +447,9 @@ def _stamp(moment: datetime) -> str:
 
 def _maybe_stamp(moment: datetime | None) -> str | None:
     return None if moment is None else _stamp(moment)
+
+
+@lru_cache(maxsize=64)
+def _prefix(now: datetime, seed: int) -> str:
+    # Orders placed at one moment share it (a burst, a backtest's bar): the date is formatted once.
+    return f"{now.astimezone(IST):%y%m%d}{seed % 10_000:04d}"

@@ -63,3 +63,4 @@ def convert_position(flow: OrderFlow, params: Mapping[str, Any], now: datetime) 
         if extra > 0 and short_funds is not None:
             raise short_funds.error()
     pos.move(is_long, quantity, kind is PositionType.OVERNIGHT, acct.position(spec, new))
+    acct.remargin(spec.instrument_token)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kitekit.wire.orders import Product
 
-__all__ = ["AssetClass", "InstrumentResolver", "InstrumentSpec", "resolver_of"]
+__all__ = ["AssetClass", "InstrumentResolver", "InstrumentSpec", "asset_class_of", "resolver_of"]
 
 # Index underlyings get index-derivative margin rates (SEBI's exposure margin differs for index and stock).
 INDEX_UNDERLYINGS = frozenset(
@@ -33,6 +33,8 @@ class AssetClass(StrEnum):
 
 _CURRENCY = frozenset({"CDS", "BCD"})
 _DERIVATIVE = frozenset({"NFO", "BFO", "CDS", "BCD", "MCX"})
+_DERIVATIVE_PRODUCTS = (Product.NRML, Product.MIS)
+_CASH_PRODUCTS = (Product.CNC, Product.MIS, Product.MTF)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class InstrumentSpec:
     @property
     def asset_class(self) -> AssetClass:
         """Return the charge/margin schedule this instrument falls under."""
-        return _asset_class(self.exchange, self.instrument_type in ("CE", "PE"))
+        return asset_class_of(self.exchange, self.instrument_type in ("CE", "PE"))
 
     @property
     def funds_segment(self) -> str:
@@ -116,13 +118,12 @@ class InstrumentSpec:
     @property
     def products(self) -> tuple[Product, ...]:
         """Return the products an order on this instrument may carry (delivery products only in cash)."""
-        if self.is_derivative:
-            return (Product.NRML, Product.MIS)
-        return (Product.CNC, Product.MIS, Product.MTF)
+        return _DERIVATIVE_PRODUCTS if self.exchange in _DERIVATIVE else _CASH_PRODUCTS
 
 
 @cache
-def _asset_class(exchange: str, option: bool) -> AssetClass:
+def asset_class_of(exchange: str, option: bool) -> AssetClass:
+    """Return the charge/margin schedule of an instrument on ``exchange`` (``option``: a call or a put)."""
     if exchange not in _DERIVATIVE:
         return AssetClass.EQUITY
     if exchange in _CURRENCY:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from kitekit.engine.spec import InstrumentSpec
@@ -201,6 +202,14 @@ def _refuse(rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpe
         raise invalid(KITE_SAYS[broken](req, spec, facts.limits))
 
 
+@lru_cache(maxsize=4096)
+def _place_breach(req: PlaceRequest, facts: Facts) -> OrderRule | None:
+    # The rules are pure functions of the terms and the facts (both frozen, hashable values), and a strategy or
+    # a backtest sends the same few orders again and again: each is judged once, then looked up (~1 µs, not
+    # the ~30 rule calls).
+    return first_breach(PLACE_RULES, req, facts)
+
+
 def check_place(
     req: PlaceRequest, spec: InstrumentSpec | None, limits: OrderLimits, now: datetime, calendar: TradingCalendar
 ) -> InstrumentSpec:
@@ -211,7 +220,9 @@ def check_place(
     """
     if spec is None:
         raise invalid(f"Invalid `tradingsymbol`: {req.exchange}:{req.tradingsymbol} is not a known instrument.")
-    _refuse(PLACE_RULES, req, spec, Facts(spec, limits, now.date()))
+    broken = _place_breach(req, Facts(spec, limits, now.date()))
+    if broken is not None:
+        raise invalid(KITE_SAYS[broken](req, spec, limits))
     phase = calendar.phase(now)
     if req.variety is Variety.AMO:
         if phase is MarketPhase.OPEN:

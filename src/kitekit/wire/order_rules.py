@@ -41,6 +41,18 @@ __all__ = [
 ]
 
 
+# Members bound once: every order runs every rule, and reading a member off its enum class (or building a tuple
+# of two) costs more than the test it serves.
+_CO, _ICEBERG, _AUCTION = Variety.CO, Variety.ICEBERG, Variety.AUCTION
+_LIMIT, _SL = OrderType.LIMIT, OrderType.SL
+_DAY, _TTL, _IOC = Validity.DAY, Validity.TTL, Validity.IOC
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+_UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
+_COVER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+_COVER_PRODUCTS = frozenset({Product.MIS, Product.CO})
+
+
 class Rule(StrEnum):
     """The families of rules; a client's ``OrderValidationError.rule`` is one of these."""
 
@@ -131,7 +143,7 @@ def tag_ok(tag: str, limits: OrderLimits) -> bool:
 
 
 def _market(req: PlaceRequest) -> bool:
-    return req.order_type in (OrderType.MARKET, OrderType.SL_M)
+    return req.order_type in _UNPRICED
 
 
 def band_reference(quote: Quoted) -> float:
@@ -159,8 +171,8 @@ def index(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.PRODUCT, "product")
 def product(req: PlaceRequest, at: Facts) -> bool:
     """A product the segment does not take (delivery only in cash, NRML only in derivatives); a CO not MIS."""
-    if req.variety is Variety.CO:
-        return req.product not in (Product.MIS, Product.CO)
+    if req.variety is _CO:
+        return req.product not in _COVER_PRODUCTS
     return req.product not in at.spec.products
 
 
@@ -186,13 +198,13 @@ def lot(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.PRICE, "price")
 def price(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL order without a price above 0."""
-    return req.priced and req.price <= 0
+    return req.order_type in _PRICED and req.price <= 0
 
 
 @refuses(Rule.TRIGGER, "trigger_price")
 def trigger(req: PlaceRequest, at: Facts) -> bool:
     """A stop (SL, SL-M) or a cover order without a trigger above 0."""
-    return (req.stop or req.variety is Variety.CO) and req.trigger_price <= 0
+    return (req.order_type in _STOPS or req.variety is _CO) and req.trigger_price <= 0
 
 
 @refuses(Rule.TICK, "price")
@@ -210,7 +222,7 @@ def trigger_tick(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.TRIGGER, "trigger_price")
 def stop_beyond_price(req: PlaceRequest, at: Facts) -> bool:
     """An SL order triggering beyond its own price: above it on a buy, below it on a sell."""
-    if req.order_type is not OrderType.SL:
+    if req.order_type is not _SL:
         return False
     return req.trigger_price > req.price if req.is_buy else req.trigger_price < req.price
 
@@ -219,13 +231,13 @@ def stop_beyond_price(req: PlaceRequest, at: Facts) -> bool:
 def ttl_minutes(req: PlaceRequest, at: Facts) -> bool:
     """TTL validity without 1 minute to a day of it."""
     ttl = req.validity_ttl
-    return req.validity is Validity.TTL and not (ttl is not None and 1 <= ttl <= at.limits.max_ttl_minutes)
+    return req.validity is _TTL and not (ttl is not None and 1 <= ttl <= at.limits.max_ttl_minutes)
 
 
 @refuses(Rule.VALIDITY, "validity")
 def ttl_order_type(req: PlaceRequest, at: Facts) -> bool:
     """TTL validity on an order without a price (only LIMIT and SL take it)."""
-    return req.validity is Validity.TTL and not req.priced
+    return req.validity is _TTL and req.order_type not in _PRICED
 
 
 @refuses(Rule.DISCLOSED, "disclosed_quantity")
@@ -260,31 +272,31 @@ def protection_required(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.COVER, "order_type")
 def cover_order_type(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not MARKET or LIMIT."""
-    return req.variety is Variety.CO and req.order_type not in (OrderType.MARKET, OrderType.LIMIT)
+    return req.variety is _CO and req.order_type not in _COVER_TYPES
 
 
 @refuses(Rule.COVER, "validity")
 def cover_validity(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not a DAY order."""
-    return req.variety is Variety.CO and req.validity is not Validity.DAY
+    return req.variety is _CO and req.validity is not _DAY
 
 
 @refuses(Rule.ICEBERG, "iceberg_legs")
 def iceberg_legs(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg of fewer than 2 or more than ``max_iceberg_legs`` legs."""
-    return req.variety is Variety.ICEBERG and not 2 <= req.iceberg_legs <= at.limits.max_iceberg_legs
+    return req.variety is _ICEBERG and not 2 <= req.iceberg_legs <= at.limits.max_iceberg_legs
 
 
 @refuses(Rule.ICEBERG, "order_type")
 def iceberg_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg that is not a LIMIT or SL order, or is IOC."""
-    return req.variety is Variety.ICEBERG and (not req.priced or req.validity is Validity.IOC)
+    return req.variety is _ICEBERG and (req.order_type not in _PRICED or req.validity is _IOC)
 
 
 @refuses(Rule.ICEBERG, "autoslice")
 def iceberg_autoslice(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg asked to be autosliced too."""
-    return req.variety is Variety.ICEBERG and req.autoslice
+    return req.variety is _ICEBERG and req.autoslice
 
 
 @refuses(Rule.ICEBERG, "iceberg_quantity")
@@ -292,33 +304,33 @@ def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs that are not whole lots or do not together cover the quantity."""
     leg, legs = req.iceberg_quantity, req.iceberg_legs
     short = leg <= 0 or leg % max(at.spec.lot_size, 1) != 0 or leg * legs < req.quantity
-    return req.variety is Variety.ICEBERG and short
+    return req.variety is _ICEBERG and short
 
 
 @refuses(Rule.ICEBERG, "iceberg_quantity")
 def iceberg_empty_leg(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs so large that the last would carry nothing."""
-    return req.variety is Variety.ICEBERG and req.iceberg_quantity * (req.iceberg_legs - 1) >= req.quantity
+    return req.variety is _ICEBERG and req.iceberg_quantity * (req.iceberg_legs - 1) >= req.quantity
 
 
 @refuses(Rule.AUCTION, "auction_number")
 def auction_number(req: PlaceRequest, at: Facts) -> bool:
     """An auction order without the auction's number."""
     number = req.auction_number or ""
-    return req.variety is Variety.AUCTION and not (number.isascii() and number.isdigit())
+    return req.variety is _AUCTION and not (number.isascii() and number.isdigit())
 
 
 @refuses(Rule.AUCTION, "order_type")
 def auction_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An auction order that is not a LIMIT order."""
-    return req.variety is Variety.AUCTION and req.order_type is not OrderType.LIMIT
+    return req.variety is _AUCTION and req.order_type is not _LIMIT
 
 
 @refuses(Rule.FREEZE, "quantity")
 def freeze(req: PlaceRequest, at: Facts) -> bool:
     """More than the freeze quantity in one order (autoslice splits it instead)."""
     # An iceberg's legs reach the exchange one by one, so only a leg must stay within the limit.
-    iceberg = req.variety is Variety.ICEBERG and req.iceberg_quantity > 0
+    iceberg = req.variety is _ICEBERG and req.iceberg_quantity > 0
     size = req.iceberg_quantity if iceberg else req.quantity
     limit = at.spec.freeze_quantity
     return limit > 0 and size > limit and not req.autoslice
@@ -335,31 +347,31 @@ def autoslice_slices(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.CIRCUIT, "price")
 def price_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL price outside the day's circuit limits."""
-    return at.quote is not None and req.priced and _outside_circuit(req.price, at.quote)
+    return at.quote is not None and req.order_type in _PRICED and _outside_circuit(req.price, at.quote)
 
 
 @refuses(Rule.CIRCUIT, "trigger_price")
 def trigger_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A stop's trigger outside the day's circuit limits."""
-    return at.quote is not None and req.stop and _outside_circuit(req.trigger_price, at.quote)
+    return at.quote is not None and req.order_type in _STOPS and _outside_circuit(req.trigger_price, at.quote)
 
 
 @refuses(Rule.BAND, "price")
 def price_band(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT price outside the exchange's price band around the market (:mod:`kitekit.wire.price_bands`)."""
-    return req.order_type is OrderType.LIMIT and _outside_band(req.price, at.spec, at.quote)
+    return req.order_type is _LIMIT and _outside_band(req.price, at.spec, at.quote)
 
 
 @refuses(Rule.BAND, "price")
 def stop_band(req: PlaceRequest, at: Facts) -> bool:
     """An SL order's price outside the price band when its stop triggers (judged then, on the market then)."""
-    return req.order_type is OrderType.SL and _outside_band(req.price, at.spec, at.quote)
+    return req.order_type is _SL and _outside_band(req.price, at.spec, at.quote)
 
 
 @refuses(Rule.TRIGGER, "trigger_price")
 def stop_passed(req: PlaceRequest, at: Facts) -> bool:
     """A stop whose trigger the last price already passed: it would fire at once."""
-    if at.quote is None or not req.stop or at.quote.last_price <= 0:
+    if at.quote is None or req.order_type not in _STOPS or at.quote.last_price <= 0:
         return False
     last = at.quote.last_price
     return req.trigger_price <= last if req.is_buy else req.trigger_price >= last
@@ -368,7 +380,7 @@ def stop_passed(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.TRIGGER, "trigger_price")
 def cover_stop_side(req: PlaceRequest, at: Facts) -> bool:
     """A cover order whose stop is not on the losing side of its entry (its price, or the last price)."""
-    if at.quote is None or req.variety is not Variety.CO:
+    if at.quote is None or req.variety is not _CO:
         return False
     entry = req.price or at.quote.last_price
     if entry <= 0:

@@ -29,6 +29,11 @@ __all__ = [
     "slice_size",
 ]
 
+# Members bound once (a request's properties are read by every rule of every order).
+_BUY = TransactionType.BUY
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+
 #: The largest magnitude a price, quantity or amount may have: far beyond any real order, small enough that
 #: price × quantity and every sum over them stay finite.
 MAX_NUMBER = 1e12
@@ -149,17 +154,17 @@ class PlaceRequest:
     @property
     def is_buy(self) -> bool:
         """Return True for a BUY."""
-        return self.transaction_type is TransactionType.BUY
+        return self.transaction_type is _BUY
 
     @property
     def priced(self) -> bool:
         """Return True for the order types that carry a price (LIMIT, SL)."""
-        return self.order_type in (OrderType.LIMIT, OrderType.SL)
+        return self.order_type in _PRICED
 
     @property
     def stop(self) -> bool:
         """Return True for the order types that carry a trigger (SL, SL-M)."""
-        return self.order_type in (OrderType.SL, OrderType.SL_M)
+        return self.order_type in _STOPS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,98 @@
+"""Paper and live on a running simulator: the three examples trade, a halt holds across a restart, orders are
+reconciled, and a live run's orders reach the exchange while a paper run's never do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kiteconnect import KiteConnect
+
+from kitekit.runner import Bar, RiskLimits, RiskState, Strategy, load_strategy, trade
+from kitekit.sim.market import Market
+from kitekit.sim.server import SimServer
+from tests.orders_helpers import accepted
+from tests.runner_helpers import EXAMPLES, client, running_sim, store_of
+
+#: Market seconds per second of the test: a minute bar closes every half second.
+SPEED = 120.0
+
+
+@pytest.fixture
+def market_sim(sim_market: Market) -> Iterator[SimServer]:
+    with running_sim(sim_market, SPEED) as server:
+        yield server
+
+
+@pytest.fixture
+def kite(market_sim: SimServer) -> KiteConnect:
+    return client(market_sim, market_sim.sim.clock)
+
+
+def run_on(server: SimServer, kite: KiteConnect, market: Market, strategy: Strategy, minutes: float, live: bool,
+           **options: Any) -> Any:  # fmt: skip
+    store = store_of(market, server.sim.clock)
+    return trade(strategy, kite=kite, instruments=store, live=live, duration=timedelta(minutes=minutes), html=False,
+                 poll_every=0.2, **options)  # fmt: skip
+
+
+def tags_at_exchange(server: SimServer, prefix: str) -> list[str]:
+    return [o["tag"] for o in accepted(server) if str(o.get("tag") or "").startswith(prefix)]
+
+
+EXAMPLE_RUNS = [
+    ("ema_cross.py", {"fast": "2", "slow": "3"}, 10.0),
+    ("opening_range.py", {"range_minutes": "1", "stop": "0.0003", "target": "0.0003"}, 8.0),
+    ("short_straddle.py", {"entry": "11:01", "exit": "11:04", "stop": "0.05"}, 6.0),
+]
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["paper", "live"])
+@pytest.mark.parametrize(("name", "params", "minutes"), EXAMPLE_RUNS, ids=[e[0] for e in EXAMPLE_RUNS])
+def test_each_example_trades_on_the_simulator_in_paper_and_in_live(
+    market_sim: SimServer, kite: KiteConnect, sim_market: Market, name: str, params: dict[str, str], minutes: float,
+    live: bool,
+) -> None:  # fmt: skip
+    strategy = load_strategy(EXAMPLES / name, params)
+    result = run_on(market_sim, kite, sim_market, strategy, minutes, live)
+    assert result.reason == "the run's time is up"
+    orders, trades = result.report.orders, result.report.trades
+    assert len(orders) >= 2 and len(trades) >= 1, list(result.core.events)
+    assert set(orders["outcome"]) == {"placed"}
+    prefix = result.core._prefix
+    at_exchange = tags_at_exchange(market_sim, prefix)
+    if live:  # every order of the run went to the simulator's exchange, once
+        assert len(at_exchange) == len(orders) and len(set(at_exchange)) == len(at_exchange)
+    else:  # paper: nothing reached it
+        assert at_exchange == []
+    assert (trades["charges"] > 0).all()
+
+
+class BuyEveryBar(Strategy):
+    """Buys one share a bar: with a loss limit of a rupee, the first fill's charges halt it."""
+
+    symbols = ("NSE:INFY",)
+
+    def on_bar(self, bar: Bar) -> None:
+        self.buy(bar.key, 1, product="MIS")
+
+
+def test_a_halt_for_the_days_loss_holds_across_a_restart_the_same_day(
+    market_sim: SimServer, kite: KiteConnect, sim_market: Market, tmp_path: Path
+) -> None:
+    limits = RiskLimits(max_daily_loss=1.0)
+    first = run_on(market_sim, kite, sim_market, BuyEveryBar(), 4.0, False, name="loser", limits=limits)
+    assert first.core.guard.state is RiskState.HALTED
+    orders = first.report.orders
+    assert list(orders["intent"].str.split("-").str[0])[:2] == ["n1", "halt"]  # one buy, then flattened
+    assert first.core.book.open_lots() == []
+    lost = first.core.day_pnl()
+    assert lost < -1.0
+    again = run_on(market_sim, kite, sim_market, BuyEveryBar(), 3.0, False, name="loser", limits=limits)
+    assert again.core.guard.state is RiskState.HALTED and "max_daily_loss" in again.core.guard.reason
+    assert again.core.day_pnl() == pytest.approx(lost)  # the day's loss came back with the run
+    assert len(again.report.orders) == len(orders)  # the restarted run placed nothing: still halted today
+    assert any("halted for the day" in line for line in again.core.events)

@@ -16,6 +16,7 @@ import requests
 
 from kitekit.clock import ManualClock
 from kitekit.dashboard import DashboardServer, Desk
+from kitekit.dashboard.runs import Runs
 from kitekit.instruments import InstrumentStore
 from kitekit.orders import LiveBroker
 from kitekit.session.record import next_token_expiry
@@ -51,6 +52,8 @@ class World:
     gateway: LiveBroker
     desk: Desk
     server: DashboardServer
+    #: Where the runner's runs and paper ledger live (the Strategies page reads ``runs/`` under it).
+    data: Path
 
     def api(self, path: str) -> Any:
         """Return the dashboard's JSON at ``path``, asked with the token."""
@@ -73,8 +76,9 @@ def world(market: Market, folder: Path) -> Iterator[World]:
         gateway = LiveBroker(kite, store, folder=folder / "orders", clock=clock)
         desk = Desk(kite, gateway, store, clock, mode="live", simulated=True, login_hint="kitekit --sim login",
                     expires_at=next_token_expiry(SIM_NOW), refresh=30.0)  # fmt: skip
-        with DashboardServer(desk) as server:
-            yield World(sim, clock, kite, store, gateway, desk, server)
+        runs = Runs(folder / "runs", clock)
+        with DashboardServer(desk, runs=runs) as server:
+            yield World(sim, clock, kite, store, gateway, desk, server, folder)
 
 
 def launch_chromium(playwright: Any) -> Any:

@@ -6,6 +6,7 @@ last one ends the session. Each test saves a screenshot of the page it drove und
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import requests
 
 from kitekit.dashboard.views import money
 from kitekit.orders import OrderRequest
+from kitekit.runner import Strategy
 from kitekit.sim.market import Market
 from tests.conftest import eventually
 from tests.dashboard_helpers import SCREENS, World, launch_chromium, world
@@ -219,6 +221,58 @@ def test_no_secret_reaches_the_page(dash: World) -> None:
     for body in bodies:
         assert all(s not in body for s in secrets)
     assert dash.server.access.token not in Path(SCREENS).as_posix()
+
+
+class BuyOnce(Strategy):
+    """Buys 5 INFY (MIS) on its first tick, then waits."""
+
+    symbols = ("NSE:INFY",)
+    ticks = True
+
+    def on_tick(self, ticks: list[dict[str, Any]]) -> None:
+        if not getattr(self, "bought", False):
+            self.bought = True
+            self.buy("NSE:INFY", 5, product="MIS")
+
+
+def test_kill_and_flatten_from_the_strategies_page_stops_a_paper_run_and_leaves_no_position(
+    dash: World, page: Page
+) -> None:
+    from kitekit.orders import PaperBroker
+    from kitekit.runner import RunFolder, trade
+
+    ended: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            trade(BuyOnce(), kite=dash.kite, instruments=dash.store, name="buyer", data=dash.data,
+                  root=dash.data / "runs", clock=dash.clock, html=False, poll_every=0.2)  # fmt: skip
+            ended.append(None)
+        except BaseException as exc:  # the run's own account of how it ended, checked below
+            ended.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    folder = RunFolder(dash.data / "runs" / "buyer")
+    eventually(lambda: folder.file("trades.jsonl").is_file() and folder.file("trades.jsonl").read_text(), timeout=30)
+    paper = PaperBroker(dash.kite, dash.store, folder=dash.data / "paper", clock=dash.clock)
+    assert sum(p.quantity for p in paper.positions().net if p.key == "NSE:INFY") == 5
+    p = page.open("#/strategies?run=buyer")
+    row = 'tr[data-run="buyer"]'
+    p.wait_for_selector(f"{row} button.kill-flatten", timeout=10_000)
+    assert _text(p, f"{row} td.risk") == "active"
+    page.shot("strategies")
+    p.click(f"{row} button.kill-flatten")
+    assert "Kill and flatten run buyer" in _text(p, "#confirm-body")
+    p.click("#confirm-yes")
+    runner.join(30)
+    assert not runner.is_alive() and ended
+    # The runner's own state says it was killed, and its paper account holds nothing.
+    assert folder.meta()["status"] == "killed", folder.meta()
+    state = folder.load_state()
+    assert state is not None and state.killed
+    eventually(lambda: sum(p.quantity for p in paper.positions().net if p.key == "NSE:INFY") == 0, timeout=10)
+    p.wait_for_selector(f'{row} td.risk:text("killed")', timeout=10_000)
 
 
 def test_an_expired_session_shows_the_relogin_banner(dash: World, page: Page) -> None:

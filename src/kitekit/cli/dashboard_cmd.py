@@ -46,7 +46,9 @@ def dashboard(
     import webbrowser
 
     from kitekit.dashboard import DashboardServer, Desk
+    from kitekit.dashboard.runs import Runs
     from kitekit.orders import LiveBroker, PaperBroker
+    from kitekit.runner import runs_root
     from kitekit.wire.ticks import Mode
 
     cli: CliContext = ctx.obj
@@ -76,11 +78,11 @@ def dashboard(
         expires_at=saved.expires_at if saved is not None else None,
         watch=[store.token(w) for w in watch or []],
         watch_mode=tick_mode,
-        runs=cli.data_dir / "runs",
         candles=cli.data_dir / "candles.duckdb",
     )
     try:
-        server = DashboardServer(desk, host=host, port=port, root_path=root_path, public_url=public_url)
+        runs = Runs(runs_root(cli.data_dir), clock)
+        server = DashboardServer(desk, host=host, port=port, root_path=root_path, public_url=public_url, runs=runs)
     except OSError as exc:
         from kitekit.errors import KitekitError
 

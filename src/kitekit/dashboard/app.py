@@ -42,6 +42,7 @@ from kitekit.dashboard.auth import COOKIE, Access
 from kitekit.dashboard.desk import ControlError, Desk, _session_dead
 from kitekit.dashboard.market import INTERVALS, chain_view, chart_view
 from kitekit.dashboard.push import batches
+from kitekit.dashboard.runs import Runs
 from kitekit.errors import KitekitError, OrderValidationError, UnknownInstrumentError
 
 __all__ = ["STATIC", "build_app"]
@@ -125,6 +126,8 @@ def _answer(desk: Desk, exc: Exception) -> JSONResponse:
         return _error("session", desk.session.message or str(exc), 401)
     if isinstance(exc, ControlError):
         return _error("refused", str(exc), 409)
+    if isinstance(exc, KeyError):
+        return _error("unknown", f"nothing by that name: {exc}", 404)
     if isinstance(exc, UnknownInstrumentError):
         return _error("unknown", str(exc), 404)
     if isinstance(exc, OrderValidationError):
@@ -135,7 +138,7 @@ def _answer(desk: Desk, exc: Exception) -> JSONResponse:
     return _error("bug", f"an unexpected error inside kitekit ({type(exc).__name__}); see the dashboard's log", 500)
 
 
-def build_app(desk: Desk, access: Access, *, runs: Any = None) -> Starlette:
+def build_app(desk: Desk, access: Access, *, runs: Runs | None = None) -> Starlette:
     """Return the dashboard's ASGI app over ``desk``, guarded by ``access``.
 
     Args:

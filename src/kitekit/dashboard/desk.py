@@ -72,7 +72,6 @@ class Desk:
         expires_at: when the session ends (Kite: 06:00 IST next day), for the countdown.
         watch: instruments kept subscribed besides the positions' (``kitekit dashboard --watch``).
         watch_mode: their ticker mode.
-        runs: the runner's folder of runs (``<data dir>/runs``), for the Strategies page.
         candles: a candle store path for the chart (None: fetched each time, kept nowhere).
         refresh: seconds between refreshes of positions and orders.
     """
@@ -87,7 +86,6 @@ class Desk:
     expires_at: datetime | None = None
     watch: list[int] = field(default_factory=list)
     watch_mode: Mode = Mode.QUOTE
-    runs: Path | None = None
     candles: Path | None = None
     refresh: float = 2.0
     board: TickBoard = field(default_factory=TickBoard)

@@ -14,6 +14,7 @@ from kitekit import redact
 from kitekit.dashboard.app import build_app
 from kitekit.dashboard.auth import Access
 from kitekit.dashboard.desk import Desk
+from kitekit.dashboard.runs import Runs
 
 __all__ = ["DashboardServer"]
 
@@ -55,7 +56,7 @@ class DashboardServer:
         port: int = 0,
         root_path: str = "",
         public_url: str | None = None,
-        runs: object = None,
+        runs: Runs | None = None,
         ticker: bool = True,
     ) -> None:
         self.desk = desk

@@ -306,9 +306,67 @@
     openStream([], false);
   };
 
-  pages.strategies = async (root) => {
-    if (window.kitekitStrategies) return window.kitekitStrategies(root, { api, post, el, confirmSend, showError, openStream, amountCell, state });
-    root.append(el("h2", {}, "Strategies"), el("p", { class: "empty" }, "The strategy runner is not part of this kitekit."));
+  const riskClass = (r) => (r === "active" ? "pos" : r === "reducing" ? "warn-text" : "neg");
+  function limitText(l) {
+    if (l.share === null) return `${l.name} ${l.value}`;
+    return `${l.name} ${num(l.used, 0)} / ${num(l.value, 0)} (${Math.round(l.share * 100)}%)`;
+  }
+  async function killRun(run, flatten) {
+    const what = flatten ? "Kill and flatten" : "Kill";
+    const text = `${what} run ${run.name} (${run.mode}): no new orders, its open orders cancelled` +
+      (flatten ? ", its positions closed at market." : "; its positions are kept.") + "\nIt stays killed until the flag is cleared (kitekit kill RUN --clear).";
+    if (!(await confirmSend(what, text))) return;
+    try { await post(`api/runs/${encodeURIComponent(run.name)}/kill`, { flatten }); showError(null); }
+    catch (err) { showError(err); }
+  }
+  pages.strategies = async (root, params) => {
+    const body = el("tbody", { id: "runs-body" });
+    const detail = el("div", { id: "run-detail" });
+    root.append(el("h2", {}, "Strategies"), el("table", { id: "runs" }, el("thead", {}, el("tr", {},
+      ["Run", "Mode", "Strategy", "Status", "Risk", "P&L", "Day P&L", "Limits", ""].map((h, i) => el("th", { class: i < 5 || i === 7 ? "text" : "" }, h)))), body), detail);
+    let chart = null, series = null;
+    const drawList = async () => {
+      const data = await api("api/runs");
+      body.replaceChildren(...(data.runs.length ? data.runs.map((r) => el("tr", { "data-run": r.name },
+        el("td", { class: "text" }, el("a", { href: `#/strategies?run=${encodeURIComponent(r.name)}` }, r.name)),
+        el("td", { class: "text" }, r.mode), el("td", { class: "text" }, r.strategy),
+        el("td", { class: "text status" }, r.status), el("td", { class: `text risk ${riskClass(r.risk)}`, title: r.risk_reason }, r.risk),
+        amountCell(r.pnl, "pnl"), amountCell(r.day_pnl, "day-pnl"),
+        el("td", { class: "text small" }, r.limits.map(limitText).join(" · ")),
+        el("td", {}, r.report ? el("a", { href: `api/runs/${encodeURIComponent(r.name)}/report`, target: "_blank", rel: "noopener" }, "report") : "",
+          r.status === "running" && !r.kill_flag ? [" ", el("button", { class: "danger kill", onclick: () => killRun(r, false) }, "Kill"),
+            " ", el("button", { class: "danger kill-flatten", onclick: () => killRun(r, true) }, "Kill and flatten")] : ""))) :
+        [el("tr", {}, el("td", { class: "empty", colspan: 9 }, `No runs yet in ${data.root}. Start one: kitekit run STRATEGY.py`))]));
+    };
+    const name = params.get("run");
+    const drawDetail = async () => {
+      if (!name) return;
+      const d = await api(`api/runs/${encodeURIComponent(name)}`);
+      if (!chart) {
+        const box = el("div", { class: "chart", id: "equity-chart" });
+        const rows = (list, cols) => el("table", {}, el("thead", {}, el("tr", {}, cols.map((c) => el("th", { class: "text" }, c)))),
+          el("tbody", {}, list.map((o) => el("tr", {}, cols.map((c) => el("td", { class: "text" },
+            typeof o[c] === "number" && !Number.isInteger(o[c]) ? num(o[c], 2) : o[c] ?? ""))))));
+        detail.replaceChildren(el("h2", {}, `${d.name}: equity`), box, el("div", { id: "run-tables" }));
+        chart = LightweightCharts.createChart(box, { autoSize: true, layout: { background: { color: "#0f1419" }, textColor: "#d8dee6", attributionLogo: true },
+          grid: { vertLines: { color: "#1d242c" }, horzLines: { color: "#1d242c" } }, timeScale: { timeVisible: true } });
+        state.charts.push(chart);
+        series = chart.addSeries(LightweightCharts.LineSeries, { color: "#4c8dff" });
+        detail.rows = rows;
+      }
+      series.setData(d.equity);
+      const stats = Object.entries(d.stats || {}).map(([k, v]) => ({ stat: k, value: typeof v === "number" ? num(v, 4) : String(v) }));
+      $("#run-tables", detail).replaceChildren(
+        el("h3", {}, "Recent orders"), detail.rows(d.orders, ["time", "intent", "key", "side", "quantity", "order_type", "price", "outcome"]),
+        el("h3", {}, "Recent trades"), detail.rows(d.trades, ["time", "key", "side", "quantity", "average_price", "charges"]),
+        stats.length ? [el("h3", {}, "Statistics"), detail.rows(stats, ["stat", "value"])] : []);
+    };
+    await drawList();
+    await drawDetail();
+    if (!root.isConnected) return;  // the address moved on while this page loaded
+    state.timers.push(setInterval(() => { drawList().catch(showError); drawDetail().catch(showError); }, 1000));
+    if (!root.isConnected) return;  // the address moved on while this page loaded
+    openStream([], false);
   };
 
   // ---- routing -----------------------------------------------------------------------------------------------

@@ -154,14 +154,25 @@ def test_positions_and_overview_show_the_engines_numbers_and_a_tick_arrives_with
     assert latency < 1.0
 
 
-def test_orders_page_cancels_on_the_simulator_and_shows_the_charges(dash: World, page: Page) -> None:
+def test_orders_page_modifies_and_cancels_on_the_simulator_and_shows_the_engines_prices_and_charges(
+    dash: World, page: Page
+) -> None:
     quote = dash.kite.quote("NSE:INFY")["NSE:INFY"]
     far = round(quote["last_price"] * 0.95, 1)
     placed = dash.gateway.place(OrderRequest.of("NSE:INFY", "BUY", 1, order_type="LIMIT", price=far, product="MIS"))
     assert dash.gateway.order(placed.order_id).status == "OPEN"
     p = page.open("#/orders")
     row = f'tr[data-order="{placed.order_id}"]'
-    p.wait_for_selector(f"{row} button.cancel", timeout=10_000)
+    p.wait_for_selector(f"{row} button.modify", timeout=10_000)
+    # Modify first: the new price reaches the simulator's order, and the row shows it as the engine has it.
+    lower = round(far - 1.0, 1)
+    p.click(f"{row} button.modify")
+    p.fill('#confirm-fields input[name="price"]', str(lower))
+    p.click("#confirm-yes")
+    eventually(lambda: dash.kite.order_history(placed.order_id)[-1]["price"] == lower, timeout=10)
+    p.wait_for_selector(f'{row} td.price:text("{money(lower)}")', timeout=10_000)
+    filled = next(o for o in dash.kite.orders() if o["status"] == "COMPLETE")
+    assert _text(p, f'tr[data-order="{filled["order_id"]}"] td.avg') == money(filled["average_price"])
     p.click(f"{row} button.cancel")
     assert placed.order_id in _text(p, "#confirm-body")
     p.click("#confirm-yes")

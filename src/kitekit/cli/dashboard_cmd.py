@@ -40,8 +40,8 @@ def dashboard(
 ) -> None:
     """Serve the dashboard (positions, P&L, orders, charts, option chain, strategies) until Ctrl-C.
 
-    It binds 127.0.0.1 and prints a URL carrying a fresh access token; opening it sets a cookie. Controls (cancel,
-    modify, square off, kill) ask for confirmation in the page and are accepted only from the page itself.
+    It binds 127.0.0.1 and prints a URL carrying a fresh access token; opening it sets a cookie.
+    Controls (cancel, modify, square off, kill) ask for confirmation in the page and are accepted only from the page.
     """
     import webbrowser
 

@@ -17,7 +17,8 @@
     return node;
   };
   const sign = (v) => (v > 0 ? "pos" : v < 0 ? "neg" : "");
-  const amountCell = (a, cls) => el("td", { class: `${cls || ""} ${a ? sign(a.value) : ""}`.trim() }, a ? a.text : "");
+  // Profit and loss cells are coloured by sign; prices and values are not.
+  const amountCell = (a, cls, plain) => el("td", { class: `${cls || ""} ${a && !plain ? sign(a.value) : ""}`.trim() }, a ? a.text : "");
   const num = (v, digits) => (v === null || v === undefined ? "—" :
     Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 
@@ -142,7 +143,7 @@
     return el("tr", { "data-id": r.id, "data-token": r.instrument_token },
       el("td", { class: "text" }, el("a", { href: `#/chart?symbol=${encodeURIComponent(r.key)}` }, r.key)),
       el("td", { class: "text" }, r.product), el("td", { class: "qty" }, r.quantity),
-      amountCell(r.average_price, "avg"), amountCell(r.last_price, "ltp"), amountCell(r.pnl, "pnl"),
+      amountCell(r.average_price, "avg", true), amountCell(r.last_price, "ltp", true), amountCell(r.pnl, "pnl"),
       amountCell(r.m2m, "m2m"), amountCell(r.realised, "realised"), amountCell(r.unrealised, "unrealised"),
       el("td", {}, r.quantity ? el("button", { class: "danger square-off", onclick: () => squareOff(r) }, "Square off") : ""));
   }
@@ -189,7 +190,7 @@
       el("td", { class: "text" }, o.time), el("td", { class: "text" }, o.order_id),
       el("td", { class: "text" }, el("a", { href: `#/chart?symbol=${encodeURIComponent(o.key)}` }, o.key)),
       el("td", { class: "text" }, o.side), el("td", { class: "text" }, o.order_type), el("td", { class: "text" }, o.product),
-      el("td", {}, `${o.filled_quantity}/${o.quantity}`), amountCell(o.price, "price"), amountCell(o.average_price, "avg"),
+      el("td", {}, `${o.filled_quantity}/${o.quantity}`), amountCell(o.price, "price", true), amountCell(o.average_price, "avg", true),
       el("td", { class: `text status status-${o.status.replace(/ /g, "-")}`, title: o.status_message }, o.status),
       el("td", {}, actions));
   }
@@ -225,8 +226,8 @@
       tradesBody.replaceChildren(...(view.trades.length ? view.trades.map((t) => el("tr", { "data-trade": t.trade_id },
         el("td", { class: "text" }, t.time), el("td", { class: "text" }, t.trade_id), el("td", { class: "text" }, t.order_id),
         el("td", { class: "text" }, el("a", { href: `#/chart?symbol=${encodeURIComponent(t.key)}` }, t.key)),
-        el("td", { class: "text" }, t.side), el("td", {}, t.quantity), amountCell(t.price, "price"),
-        amountCell(t.value, "value"), el("td", { class: "charges" }, t.charges ? t.charges.text : "—"))) :
+        el("td", { class: "text" }, t.side), el("td", {}, t.quantity), amountCell(t.price, "price", true),
+        amountCell(t.value, "value", true), el("td", { class: "charges" }, t.charges ? t.charges.text : "—"))) :
         [el("tr", {}, el("td", { class: "empty", colspan: 9 }, "No trades today."))]));
     };
     await refreshOrders();

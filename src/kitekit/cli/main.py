@@ -11,6 +11,7 @@ from kitekit import redact
 from kitekit.cli import (
     alerts_cmd,
     chain_cmd,
+    dashboard_cmd,
     demo,
     doctor_cmd,
     failures,
@@ -144,6 +145,7 @@ app.command()(run_cmd.run)
 app.command()(run_cmd.kill)
 app.command()(run_cmd.report)
 app.command()(run_cmd.runs)
+app.command()(dashboard_cmd.dashboard)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -7,7 +7,16 @@ from typing import Any
 
 from kitekit.wire.orders import Product
 
-__all__ = ["CostBook", "Position"]
+__all__ = ["CostBook", "Position", "marked_pnl"]
+
+
+def marked_pnl(sell_value: float, buy_value: float, quantity: int, last_price: float, multiplier: float) -> float:
+    """Return Kite's P&L of a position: what was sold, less what was bought, plus the open quantity at ``last_price``.
+
+    The one formula of a position's ``pnl`` (and, on the m2m values, of its ``m2m``): the engine's positions and
+    the dashboard, which marks positions again at each tick, both use it, so neither can drift from the other.
+    """
+    return sell_value - buy_value + quantity * last_price * multiplier
 
 
 @dataclass(slots=True)
@@ -148,8 +157,7 @@ class Position:
         sell_m2m = self.day_sell_value + short_on * self.close_price * m
         book = self.day if day_only else self.net
         quantity = book.quantity
-        open_value = quantity * self.last_price * m
-        pnl = sell_value - buy_value + open_value
+        pnl = marked_pnl(sell_value, buy_value, quantity, self.last_price, m)
         return {
             "tradingsymbol": self.tradingsymbol,
             "exchange": self.exchange,
@@ -164,7 +172,7 @@ class Position:
             # Kite's value is sell value minus buy value (negative for a fresh long).
             "value": sell_value - buy_value,
             "pnl": pnl,
-            "m2m": sell_m2m - buy_m2m + open_value,
+            "m2m": marked_pnl(sell_m2m, buy_m2m, quantity, self.last_price, m),
             "unrealised": pnl - book.realised,
             "realised": book.realised,
             "buy_quantity": buy_q,

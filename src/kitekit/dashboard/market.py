@@ -1,0 +1,129 @@
+"""The chart's candles and fills, and the option chain's rows, for the dashboard's Chart and Option chain pages.
+
+Candles come from kitekit's history client (kept in the candle store when the dashboard has one); the page
+extends them live from ticks. Times go to the page as epoch seconds shifted to IST, because the chart library
+draws its axis in UTC and a trader reads the chart in exchange time.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kitekit.clock import IST
+from kitekit.dashboard.views import money
+from kitekit.wire.history import Interval
+
+if TYPE_CHECKING:
+    from kitekit.dashboard.desk import Desk
+
+__all__ = ["INTERVALS", "IST_SHIFT", "chain_view", "chart_view"]
+
+#: Seconds added to UTC epoch times so the chart's UTC axis reads IST.
+IST_SHIFT = 19_800
+
+#: The intervals the chart offers, and how many days back each shows.
+INTERVALS: dict[str, int] = {"minute": 2, "5minute": 7, "15minute": 15, "60minute": 45, "day": 365}
+
+
+def chart_view(desk: Desk, symbol: str, interval: str) -> dict[str, Any]:
+    """Return the candles of ``symbol`` at ``interval`` up to now, and the day's fills on it as markers.
+
+    Route: ``GET /instruments/historical/{instrument_token}/{interval}``.
+
+    Raises:
+        ValueError: an interval the chart does not offer.
+        UnknownInstrumentError: nothing matches ``symbol``.
+    """
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, not {interval!r}")
+    instrument = desk.store.instrument(symbol)
+    history = _history(desk)
+    now = desk.clock.now()
+    frame = desk.call(
+        history.candles, instrument.instrument_token, Interval(interval), now - timedelta(days=INTERVALS[interval]), now
+    )
+    candles = [
+        {"time": int(ts.timestamp()) + IST_SHIFT, "open": o, "high": h, "low": lo, "close": c}
+        for ts, o, h, lo, c in zip(frame.index, frame["open"], frame["high"], frame["low"], frame["close"], strict=True)
+    ]
+    fills = []
+    for t in desk.call(desk.gateway.trades):
+        if t.instrument_token != instrument.instrument_token or t.fill_timestamp is None:
+            continue
+        fills.append({
+            "time": int(t.fill_timestamp.timestamp()) + IST_SHIFT,
+            "side": str(t.transaction_type),
+            "quantity": t.quantity,
+            "price": t.average_price,
+            "text": f"{t.transaction_type} {t.quantity} @ {money(t.average_price)}",
+        })  # fmt: skip
+    desk.follow([instrument.instrument_token])
+    return {
+        "key": f"{instrument.exchange}:{instrument.tradingsymbol}",
+        "instrument_token": instrument.instrument_token,
+        "interval": interval,
+        "seconds": _seconds(interval),
+        "candles": candles,
+        "fills": fills,
+    }
+
+
+def _seconds(interval: str) -> int:
+    if interval == "day":
+        return 86_400
+    return 60 * int(interval.removesuffix("minute") or 1)
+
+
+def _history(desk: Desk) -> Any:
+    from kitekit.history import History
+
+    store = None
+    if desk.candles is not None:
+        from kitekit.history import CandleStore
+
+        store = CandleStore(desk.candles)
+    return History(desk.kite, desk.store, store, clock=desk.clock)
+
+
+def chain_view(desk: Desk, underlying: str, strikes: int) -> dict[str, Any]:
+    """Return the option chain of ``underlying``: strikes around the money, LTP, OI and change in OI per side.
+
+    The change in OI is against the previous session's close (day candles with OI, one request per contract, kept
+    in the candle store when the dashboard has one); without a candle store it is left out (None).
+
+    Route: ``GET /quote`` (and ``GET /instruments/historical/...`` for the change in OI).
+    """
+    from kitekit.chain import chain, previous_oi
+    from kitekit.quotes import MarketData
+
+    data = MarketData(desk.kite, resolve=desk.store.key)
+    previous = None
+    if desk.candles is not None:
+        snap = desk.call(lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes))
+        tokens = [int(t) for side in ("ce_token", "pe_token") for t in snap.columns[side].tolist() if t > 0]
+        previous = desk.call(previous_oi, _history(desk), tokens, snap.now.date())
+    snap = desk.call(
+        lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes, previous_oi=previous)
+    )
+    cols = snap.columns
+    rows = []
+    for i, strike in enumerate(snap.strikes.tolist()):
+        row: dict[str, Any] = {"strike": strike, "atm": strike == snap.atm_strike}
+        for side in ("ce", "pe"):
+            for name in ("ltp", "oi", "oi_change", "iv"):
+                value = cols.get(f"{side}_{name}")
+                v = float(value[i]) if value is not None else math.nan
+                row[f"{side}_{name}"] = None if math.isnan(v) or (name == "oi_change" and previous is None) else v
+        rows.append(row)
+    return {
+        "underlying": snap.underlying,
+        "expiry": snap.expiry.isoformat(),
+        "now": snap.now.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S IST"),
+        "forward": snap.forward,
+        "atm_strike": snap.atm_strike,
+        "pcr_oi": None if math.isnan(snap.pcr_oi) else snap.pcr_oi,
+        "max_pain": snap.max_pain,
+        "rows": rows,
+    }

@@ -11,6 +11,7 @@ from kitekit import redact
 from kitekit.cli import (
     demo,
     failures,
+    feed_cmd,
     history_cmd,
     instruments_cmd,
     monitor_cmd,
@@ -105,6 +106,7 @@ app.command()(monitor_cmd.monitor)
 app.command()(quote_cmd.quote)
 app.command()(stream_cmd.ticks)
 app.command()(stream_cmd.record)
+app.add_typer(feed_cmd.feed_app, name="feed")
 app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
 app.add_typer(instruments_cmd.instruments_app, name="instruments")

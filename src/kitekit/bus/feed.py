@@ -123,7 +123,7 @@ class FeedOwner:
         self.keys = FeedKeys(name)
         self.lease_ttl = lease_ttl
         self.keep = keep
-        self.pinned = dict(pinned or {})
+        self.pinned = {token: Mode(mode) for token, mode in (pinned or {}).items()}
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{next(self._ids)}"
         self.stats = OwnerStats()
         self._redis = client if client is not None else redis_client(url)

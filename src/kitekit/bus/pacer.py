@@ -12,7 +12,9 @@ order placement at 9.8 a second never puts more than Kite's 10 into any calendar
 It fails closed: while Redis cannot be reached no permit is given and nothing is sent; :meth:`acquire` keeps
 trying for ``max_outage`` seconds, then raises :class:`~kitekit.errors.BusUnavailableError`. A bucket Redis no
 longer holds (first use, or a server restarted without persistence) cannot tell when its last permit went
-out, so its first permit waits one whole interval: a restart never lets two requests through back to back.
+out. Reservations are therefore never handed out more than ``ahead`` seconds beyond the server's now (a caller
+further back in the queue is told to ask again later, holding nothing), and a bucket starts ``ahead`` in the
+future: every slot given out before a restart has passed before the first one after it.
 """
 
 from __future__ import annotations
@@ -39,19 +41,24 @@ log = logging.getLogger("kitekit.bus.pacer")
 #: Redis key of one bucket; the value is its theoretical arrival time in microseconds of the server's clock.
 KEY = "kitekit:pacer:{api_key}:{cls}"
 
-# KEYS[1] the bucket; ARGV: interval (us), "take" or "cool", pause (us), horizon (us), idle expiry (ms).
-# Returns the microseconds the caller waits before sending (0 for "cool").
+# KEYS[1] the bucket; ARGV: interval (us), "take" or "cool", pause (us), horizon (us), idle expiry (ms), ahead (us).
+# Returns the microseconds the caller waits before sending (0 for "cool"), or minus the microseconds after which
+# to ask again when the next slot lies more than `ahead` away (nothing is reserved then).
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local ahead = tonumber(ARGV[6])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat - now > tonumber(ARGV[4]) then
-  tat = now + interval
+  tat = now + ahead
 end
 local wait = 0
 if ARGV[2] == 'take' then
   local slot = math.max(tat, now)
+  if slot - now > ahead then
+    return -math.max(1, math.ceil(slot - now - ahead))
+  end
   tat = slot + interval
   wait = slot - now
 else
@@ -85,6 +92,8 @@ class RedisPacer:
         margin: share of each limit kept in reserve (default 2%).
         cooldown: seconds a class pauses, for every process on the server, after a 429 got through anyway.
         max_outage: seconds :meth:`acquire` waits for an unreachable Redis before refusing.
+        ahead: the furthest ahead of now a slot is handed out (seconds; at least two intervals). It is also the
+            wait for the first slot of a fresh bucket (first use, or after Redis lost its memory in a restart).
         client: a Redis client to use instead of one opened from ``url`` (tests).
         sleep: how to wait, injectable for tests.
         clock: wall-clock time, used only to express :meth:`reserve`'s answer as a time.
@@ -102,6 +111,7 @@ class RedisPacer:
         margin: float = 0.02,
         cooldown: float = 1.0,
         max_outage: float = 30.0,
+        ahead: float = 1.0,
         client: redis.Redis | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -117,6 +127,7 @@ class RedisPacer:
         self.margin = margin
         self.cooldown = cooldown
         self.max_outage = max_outage
+        self.ahead = ahead
         self.sleep = sleep
         self.clock = clock
         self._client = client if client is not None else redis_client(url)
@@ -214,6 +225,9 @@ class RedisPacer:
         for attempt in itertools.count():
             try:
                 wait = self._run(api_key, cls, "take", interval, 0.0)
+                if wait < 0:  # the queue is full as far as `ahead` reaches: ask again when it has moved on
+                    self.sleep(-wait)
+                    continue
             except BusUnavailableError:
                 waited = max(slept, time.monotonic() - started)
                 if waited >= self.max_outage:
@@ -233,7 +247,15 @@ class RedisPacer:
 
         key = KEY.format(api_key=api_key, cls=cls.value)
         horizon = (_HORIZON_INTERVALS * interval + self.cooldown + pause) * 1e6
-        args: list[int | str] = [round(interval * 1e6), op, round(pause * 1e6), round(horizon), _IDLE_MS]
+        ahead = max(self.ahead, 2 * interval)
+        args: list[int | str] = [
+            round(interval * 1e6),
+            op,
+            round(pause * 1e6),
+            round(horizon),
+            _IDLE_MS,
+            round(ahead * 1e6),
+        ]
         try:
             answer = self._script(keys=[key], args=args)
         except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError) as exc:

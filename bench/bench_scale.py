@@ -66,6 +66,7 @@ class FeedResult:
     frames: int
     ticks: int
     out_of_order: int
+    direct_out_of_order: int
     lost_frames: int
     p50_ms: float
     p99_ms: float
@@ -139,13 +140,17 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         sent_at[(first, stamp)] = min(ns, sent_at.get((first, stamp), ns))
     bus_lat: list[float] = []
     direct_lat: list[float] = []
-    frames = ticks = out_of_order = lost = 0
+    frames = ticks = out_of_order = lost = direct_errors = 0
     for role, log, summary in summaries:
         rows = np.load(log).tolist()
         lost += summary["lost_frames"]
         stamps = [row[1] for row in rows]
         # Every frame the next second: none lost, none twice, none out of order (direct tickers included).
-        out_of_order += sum(1 for a, b in itertools.pairwise(stamps) if b - a != 1)
+        errors = sum(1 for a, b in itertools.pairwise(stamps) if b - a != 1)
+        if role == "consumer":
+            out_of_order += errors
+        else:
+            direct_errors += errors
         target = bus_lat if role == "consumer" else direct_lat
         for first, stamp, at, _count in rows[1:]:  # the first is a late joiner's last-tick frame
             if (first, stamp) in sent_at:
@@ -155,7 +160,9 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
             ticks += sum(row[3] for row in rows)
     p50, p99 = percentiles(bus_lat)
     d50, d99 = percentiles(direct_lat)
-    return FeedResult(n, consumers, seconds, kills, frames, ticks, out_of_order, lost, p50, p99, d50, d99)
+    return FeedResult(
+        n, consumers, seconds, kills, frames, ticks, out_of_order, direct_errors, lost, p50, p99, d50, d99
+    )
 
 
 def pacer(processes: int, seconds: float, tmp: Path) -> dict[str, float]:
@@ -209,6 +216,7 @@ def main(argv: list[str]) -> Figures:
     parser = argparse.ArgumentParser(prog="bench scale")
     parser.add_argument("--quick", action="store_true", help="one small scenario of each kind, for CI")
     parser.add_argument("--seconds", type=float, default=None, help="seconds of each feed scenario")
+    parser.add_argument("--only", type=int, default=None, help="run only the feed scenario with this many instruments")
     args = parser.parse_args(argv)
     if args.quick:
         scenarios, seconds, pacer_seconds = [(200, 2, 1)], args.seconds or 9.0, 8.0
@@ -217,19 +225,23 @@ def main(argv: list[str]) -> Figures:
     figures: Figures = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        results = [feed(n, c, seconds, kills, tmp) for n, c, kills in scenarios]
+        chosen = [s for s in scenarios if args.only in (None, s[0])]
+        results = [feed(n, c, seconds, kills, tmp) for n, c, kills in chosen]
         print("feed: owners active + standby (the active one SIGKILLed K times), C bus consumers (half late), "
               "1 direct ticker; full mode, columns")  # fmt: skip
-        print(f"{'instruments':>11} {'consumers':>9} {'kills':>5} {'frames':>7} {'ticks/s':>9} {'order errs':>10} "
+        print(f"{'instruments':>11} {'consumers':>9} {'kills':>5} {'frames':>7} {'ticks/s':>9} "
+              f"{'order errs bus/direct':>21} "
               f"{'lost':>5} {'bus p50/p99 ms':>15} {'direct p50/p99 ms':>18}")  # fmt: skip
         for r in results:
             rate = r.ticks / r.seconds
             print(f"{r.instruments:>11,} {r.consumers:>9} {r.kills:>5} {r.frames:>7,} {rate:>9,.0f} "
-                  f"{r.out_of_order:>10} {r.lost_frames:>5} {r.p50_ms:>7.1f}/{r.p99_ms:<7.1f} "
+                  f"{r.out_of_order:>14}/{r.direct_out_of_order:<6} {r.lost_frames:>5} "
+                  f"{r.p50_ms:>7.1f}/{r.p99_ms:<7.1f} "
                   f"{r.direct_p50_ms:>9.1f}/{r.direct_p99_ms:<8.1f}")  # fmt: skip
             key = f"{r.instruments}x{r.consumers}"
             figures.update({
                 f"feed_order_errors_{key}": float(r.out_of_order),
+                f"direct_order_errors_{key}": float(r.direct_out_of_order),
                 f"feed_lost_frames_{key}": float(r.lost_frames),
                 f"feed_ticks_per_s_{key}": rate,
                 f"feed_p50_ms_{key}": r.p50_ms,

@@ -34,9 +34,10 @@ def serve(
 ) -> None:
     """Hold the account's ticker connections and publish every frame to the bus; run a second one as a standby.
 
-    Consumers read it with `kitekit ticks --bus`, `kitekit record --bus` or `kitekit.bus.BusTicker`. The first owner
-    to start is active; another on the same bus and name waits hot and takes over within `--lease` seconds when the
-    active one dies, with no frame lost or repeated. Ctrl-C hands over at once.
+    Consumers read it with `kitekit ticks --bus`, `kitekit record --bus` or `kitekit.bus.BusTicker`.
+    The first owner to start is active; another on the same bus and name waits hot.
+    It takes over within `--lease` seconds when the active one dies, with no frame lost or repeated.
+    Ctrl-C hands over at once.
     """
     from kitekit.bus.connect import check_bus_url
     from kitekit.bus.feed import FeedOwner

@@ -28,7 +28,7 @@ class Owner:
     """A feed owner running in a thread of the test."""
 
     def __init__(self, url: str, kite: Any, **options: Any) -> None:
-        self.owner = FeedOwner(url, Ticker.from_kite(kite), lease_ttl=1.0, **options)
+        self.owner = FeedOwner(url, Ticker.from_kite(kite), lease_ttl=2.0, **options)
         self.thread = threading.Thread(target=self.owner.run, daemon=True)
         self.thread.start()
 
@@ -143,6 +143,28 @@ def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goe
     assert [type(e) for e in seen.errors] == [FellBehindError]
     assert isinstance(seen.errors[0], FellBehindError) and seen.errors[0].lost == 3
     assert consumer.last_seq == (stood or 0) + 4
+    consumer.stop()
+
+
+def test_a_redis_restarted_empty_is_reported_and_owner_and_consumer_go_on_from_its_new_state(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite))
+    consumer, seen = consumer_for(redis_server.url, [INFY])
+    for _ in range(3):
+        before = seen.count(INFY)
+        sim_clock.advance(1)
+        eventually(lambda: seen.count(INFY) > before)  # noqa: B023 - waited on at once
+    redis_server.kill()
+    eventually(lambda: owners[0].owner.stats.outages == 1)  # the owner stands by while the bus is away
+    redis_server.start()  # no persistence: the stream, its sequence and the lease are gone
+    eventually(lambda: any("restarted without its data" in str(e) for e in seen.errors), timeout=20)
+    eventually(lambda: owners[0].owner.active, timeout=20)
+    before = seen.count(INFY)
+    sim_clock.advance(1)
+    eventually(lambda: seen.count(INFY) > before, timeout=20)
+    stamps = seen.ticks[INFY]
+    assert stamps[-1] > stamps[-2] and len(stamps) == len(set(stamps))
     consumer.stop()
 
 

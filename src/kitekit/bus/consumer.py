@@ -281,6 +281,8 @@ class BusTicker(TickerEvents):
         try:
             while True:
                 try:
+                    if attempt and self.last_seq is not None:
+                        await self._check_reset(client)
                     if self.last_seq is None:
                         await self._prime(client)
                     if self._ready is not None and not self._ready.is_set():
@@ -307,6 +309,19 @@ class BusTicker(TickerEvents):
                 await asyncio.shield(client.delete(self.keys.sub(self.consumer_id)))
             with contextlib.suppress(Exception):
                 await client.aclose()
+
+    async def _check_reset(self, client: redis.asyncio.Redis) -> None:
+        """After a lost link: if the feed's sequence went back, Redis restarted empty; start again from its state."""
+        now = int(await client.get(self.keys.seq) or 0)
+        if self.last_seq is not None and now < self.last_seq:
+            error = TickerError(
+                f"the bus at {self.keys.prefix} restarted without its data (its sequence went back from "
+                f"{self.last_seq} to {now}): frames published meanwhile are unknown; starting again from the last "
+                "ticks it holds. Run Redis with persistence to keep the stream across restarts."
+            )
+            log.warning("%s", error)
+            self._callback(self.on_error, error)
+            self.last_seq = None
 
     async def _register(self, client: redis.asyncio.Redis) -> None:
         with self._lock:

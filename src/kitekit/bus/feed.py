@@ -85,6 +85,8 @@ class OwnerStats:
     takeovers: int = 0
     deposed: int = 0
     dropped_as_published: int = 0
+    #: Times the bus stopped answering (the owner stood by, keeping frames, until it answered again).
+    outages: int = 0
     refused: dict[int, str] = field(default_factory=dict)
 
 
@@ -162,20 +164,39 @@ class FeedOwner:
         self._seen = int(self._redis.get(self.keys.seq) or 0)
         self._follow_consumers()
         self.ticker.start()
+        import redis
+
         housekeeping = 0.0
+        down: float | None = None
         try:
             while not self._stop.is_set():
-                if time.monotonic() >= housekeeping:
-                    self._hold_lease()
-                    self._follow_consumers()
-                    if not self._active:
-                        self._align()
-                    housekeeping = time.monotonic() + self.lease_ttl / 6
-                    if self.ticker.error is not None:
-                        raise self.ticker.error
-                with contextlib.suppress(queue.Empty):
-                    frame, ns = self._frames.get(timeout=0.05)
-                    self._handle(frame, ns)
+                if self.ticker.error is not None:
+                    raise self.ticker.error
+                try:
+                    if time.monotonic() >= housekeeping:
+                        self._hold_lease()
+                        self._follow_consumers()
+                        if not self._active:
+                            self._align()
+                        housekeeping = time.monotonic() + self.lease_ttl / 6
+                    with contextlib.suppress(queue.Empty):
+                        frame, ns = self._frames.get(timeout=0.05)
+                        self._handle(frame, ns)
+                    if down is not None:
+                        log.warning(
+                            "feed %s: the bus answers again after %.1fs", self.keys.name, time.monotonic() - down
+                        )
+                        down = None
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    # Without the bus the lease cannot be known: stand by, keeping frames, until it answers.
+                    if down is None:
+                        down = time.monotonic()
+                        self.stats.outages += 1
+                        log.warning("feed %s: the bus is unreachable (%s); keeping frames until it answers",
+                                    self.keys.name, type(exc).__name__)  # fmt: skip
+                    self._active = False
+                    housekeeping = 0.0
+                    self._stop.wait(0.2)
         finally:
             self.ticker.stop()
             if self._active and self._hand_over:
@@ -225,7 +246,11 @@ class FeedOwner:
     # -- frames ----------------------------------------------------------------------------------------
     def _handle(self, frame: bytes, ns: int) -> None:
         if self._active:
-            self._send(frame, ns)
+            try:
+                self._send(frame, ns)
+            except BaseException:
+                self._pending.append((frame, ns, _canon(frame)))  # kept for when the bus answers again
+                raise
         else:
             self._pending.append((frame, ns, _canon(frame)))
 

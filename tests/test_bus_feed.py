@@ -5,14 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 
 from kitekit.bus.consumer import BusTicker
 from kitekit.bus.feed import FeedOwner
-from kitekit.bus.keys import FeedKeys, join_frame, split_frame
+from kitekit.bus.keys import Entries, FeedKeys, join_frame, split_frame
 from kitekit.bus.server import RedisServer
 from kitekit.clock import ManualClock
 from kitekit.errors import FellBehindError, TickFrameError
@@ -119,6 +119,31 @@ def test_a_standby_takes_over_from_a_dead_owner_with_no_gap_and_no_duplicate(
     assert seen.errors == []
     assert owners[1].owner.stats.takeovers == 1
     consumer.stop()
+
+
+def test_a_frame_the_standby_receives_after_the_stream_showed_it_published_is_not_sent_again(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    # The standby's connection lags the active one's: the stream shows a frame before the standby has it.
+    frames = [join_frame([bytes([0, 0, 1, i]) + bytes(40)]) for i in range(1, 5)]
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    one._hold_lease()
+    assert one.active
+    two._handle(frames[0], 1)
+    for i, frame in enumerate(frames[:3]):
+        one._handle(frame, i)  # published: 1, 2, 3
+    two._align()  # the stream shows 1 (matched), 2 and 3 (not received yet)
+    two._handle(frames[1], 2)  # arrive late: already out
+    raw = redis.Redis.from_url(redis_server.url)
+    raw.delete(FeedKeys().lease)  # the active owner died
+    two._hold_lease()
+    assert two.active
+    two._handle(frames[2], 3)
+    two._handle(frames[3], 4)  # new: published by the new owner
+    stream = cast(Entries, raw.xrange(FeedKeys().frames))
+    assert [fields[b"f"] for _, fields in stream] == frames
+    raw.close()
 
 
 def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goes_on(

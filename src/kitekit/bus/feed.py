@@ -134,6 +134,10 @@ class FeedOwner:
         self._frames: queue.SimpleQueue[tuple[bytes, int]] = queue.SimpleQueue()
         self._pending: deque[tuple[bytes, int, bytes]] = deque(maxlen=_PENDING)
         self._seen = 0  # the last stream entry a standby has matched against its pending frames
+        # Frames the stream shows published that this owner has not received yet (by identity, with counts).
+        self._unmatched: dict[bytes, int] = {}
+        self._unmatched_order: deque[bytes] = deque()
+        self._forget_at = 0.0
         self._active = False
         self._stop = threading.Event()
         self._hand_over = True
@@ -178,6 +182,11 @@ class FeedOwner:
                         self._follow_consumers()
                         if not self._active:
                             self._align()
+                        elif self._unmatched and time.monotonic() > self._forget_at:
+                            # Long enough after the takeover: what the old owner sent and this one never got
+                            # will not come any more.
+                            self._unmatched.clear()
+                            self._unmatched_order.clear()
                         housekeeping = time.monotonic() + self.lease_ttl / 6
                     with contextlib.suppress(queue.Empty):
                         frame, ns = self._frames.get(timeout=0.05)
@@ -237,6 +246,7 @@ class FeedOwner:
         )
         for frame, ns, _ in backlog:
             self._send(frame, ns)
+        self._forget_at = time.monotonic() + 5 * self.lease_ttl
 
     def _deposed(self) -> None:
         self._active = False
@@ -245,6 +255,14 @@ class FeedOwner:
 
     # -- frames ----------------------------------------------------------------------------------------
     def _handle(self, frame: bytes, ns: int) -> None:
+        canon = _canon(frame) if self._unmatched or not self._active else b""
+        if canon and self._unmatched.get(canon):
+            # Published by the other owner before this connection brought it here (it lags a little): drop it.
+            self._unmatched[canon] -= 1
+            if not self._unmatched[canon]:
+                del self._unmatched[canon]
+            self.stats.dropped_as_published += 1
+            return
         if self._active:
             try:
                 self._send(frame, ns)
@@ -252,7 +270,7 @@ class FeedOwner:
                 self._pending.append((frame, ns, _canon(frame)))  # kept for when the bus answers again
                 raise
         else:
-            self._pending.append((frame, ns, _canon(frame)))
+            self._pending.append((frame, ns, canon))
 
     def _send(self, frame: bytes, ns: int) -> None:
         args: list[bytes | int | str] = [self.owner_id, frame, ns, self.keep]
@@ -278,6 +296,16 @@ class FeedOwner:
                         self._pending.popleft()
                     self.stats.dropped_as_published += i + 1
                     break
+            else:
+                # Not here yet: this connection may bring it a moment later, and then it must not go out again.
+                self._unmatched[canon] = self._unmatched.get(canon, 0) + 1
+                self._unmatched_order.append(canon)
+                while len(self._unmatched_order) > _PENDING:
+                    old = self._unmatched_order.popleft()
+                    if self._unmatched.get(old, 0) > 0:
+                        self._unmatched[old] -= 1
+                    if not self._unmatched.get(old):
+                        self._unmatched.pop(old, None)
 
     # -- subscriptions -----------------------------------------------------------------------------------
     def wants(self) -> dict[int, Mode]:

@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from kitekit.bus.server import RedisServer
 from kitekit.cli.embedded import sim_settings as settings_for
 from kitekit.clock import ManualClock, SystemClock
 from kitekit.config import Settings
+from kitekit.errors import BusUnavailableError
 from kitekit.instruments import InstrumentStore
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
@@ -70,6 +72,23 @@ def empty_cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int
 
 
 @pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on 127.0.0.1 at a free port, in a temporary folder, with no persistence.
+
+    It fails the test (never skips it) when the server cannot be started: the bus is part of kitekit, and
+    ``./dev test`` and ``.ci/run`` install Debian's redis-server on a fresh machine.
+    """
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    except BusUnavailableError as exc:
+        pytest.fail(f"this test needs a real Redis: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def unlimited(sim_config: SimConfig) -> SimConfig:
     """Turn the simulator's rate limits off for tests that call quotes back to back."""
     sim_config.rate_limit_enabled = False
@@ -103,8 +122,12 @@ def cli_sim(sim_market: Market) -> Iterator[SimServer]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``live`` unless KITE_LIVE=1 and real credentials are configured."""
+    """Mark tests that start Redis ``redis``; skip tests marked ``live`` unless KITE_LIVE=1 and credentials are set."""
     import os
+
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
 
     if os.environ.get("KITE_LIVE") == "1" and os.environ.get("KITE_API_KEY"):
         return

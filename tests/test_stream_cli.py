@@ -14,6 +14,7 @@ import pytest
 import requests
 from kiteconnect import KiteConnect
 
+from kitekit.bus.server import RedisServer
 from kitekit.cli import run
 from kitekit.sim.config import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from kitekit.sim.pytest_plugin import login_via_redirect
@@ -142,3 +143,22 @@ def test_record_stopped_by_sigterm_merges_its_parts_and_reports_like_ctrl_c(on_s
     assert re.search(r"Recorded [1-9]\d* ticks in [1-9]\d* frames to rec \(dropped 0\)\.", out), out
     assert not list((tmp_path / "rec").glob("ticks-*.parts/*")) and list((tmp_path / "rec").glob("ticks-*.parquet"))
     assert read_recording(tmp_path / "rec").column("instrument_token").to_pylist()[0] == RELIANCE
+
+
+def test_ticks_on_the_bus_reads_what_a_feed_serve_process_publishes(
+    on_sim: SimServer, redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    argv = [sys.executable, "-m", "kitekit.cli", "feed", "serve", "--bus", redis_server.url]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as owner:
+        try:
+            assert run(["ticks", "RELIANCE", "--mode", "full", "--count", "1", "--bus", redis_server.url]) == 0
+            owner.send_signal(signal.SIGINT)
+            _, err = owner.communicate(timeout=60)
+        finally:
+            if owner.poll() is None:
+                owner.kill()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("11:00:00  NSE:RELIANCE  ") and "bid " in lines[0]
+    assert owner.returncode == 130 and re.search(r"Published [1-9]\d* frames; took over [1-9]\d* time", err), err

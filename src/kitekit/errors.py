@@ -43,6 +43,11 @@ because users already catch them. Everything kitekit raises for a *local* reason
     │   ├── TickFrameError          a binary frame is truncated or inconsistent: no tick is returned
     │   ├── TickValueError          a value the official SDK would misread was given to the encoder
     │   └── TickMessageError        a text message (subscribe, mode, an order update) is malformed
+    ├── BusError                    the shared bus (Redis) cannot be used as asked
+    │   ├── BusUnavailableError     the bus server cannot be reached (the pacer refuses instead of sending
+    │   │                           unpaced), or no redis-server / redis client is installed
+    │   └── FellBehindError         a bus consumer fell further behind than the stream keeps: the ticks it
+    │                               lost are counted and reported, never skipped silently
     ├── TickerError                 streaming cannot go on as asked: more instruments than Kite's
     │                               connections carry, a tick recording that cannot be read
     ├── SimWorldError               (also ValueError) a simulated world cannot be opened as asked (an
@@ -72,9 +77,12 @@ __all__ = [
     "AmbiguousInstrumentError",
     "BrokerFeatureError",
     "BrokerUnavailableError",
+    "BusError",
+    "BusUnavailableError",
     "CandleStoreError",
     "ConfigError",
     "CredentialsRequiredError",
+    "FellBehindError",
     "HistoryRangeError",
     "InstrumentCacheError",
     "InstrumentError",
@@ -327,6 +335,27 @@ class SimulatorUnreachableError(KitekitError):
         )
         self.url = url
         self.why = why
+
+
+class BusError(KitekitError):
+    """The shared bus (Redis) cannot be used as asked."""
+
+
+class BusUnavailableError(BusError):
+    """The bus server cannot be reached, or no ``redis-server`` / ``redis`` client is installed."""
+
+
+class FellBehindError(BusError):
+    """A bus consumer fell further behind than the stream keeps; ``lost`` ticks' frames are gone.
+
+    Args:
+        message: what happened and what to do.
+        lost: how many frames (sequence numbers) were no longer in the stream.
+    """
+
+    def __init__(self, message: str, lost: int) -> None:
+        super().__init__(message)
+        self.lost = lost
 
 
 class TickerError(KitekitError):

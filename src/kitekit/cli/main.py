@@ -15,6 +15,7 @@ from kitekit.cli import (
     demo,
     doctor_cmd,
     failures,
+    feed_cmd,
     history_cmd,
     instruments_cmd,
     monitor_cmd,
@@ -125,6 +126,7 @@ app.command()(monitor_cmd.monitor)
 app.command()(quote_cmd.quote)
 app.command()(stream_cmd.ticks)
 app.command()(stream_cmd.record)
+app.add_typer(feed_cmd.feed_app, name="feed")
 app.command()(demo.demo)
 app.command("sim")(sim_cmd.sim_command)
 app.command("chain")(chain_cmd.chain)

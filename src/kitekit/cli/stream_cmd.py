@@ -10,11 +10,20 @@ from kitekit.cli import options
 from kitekit.cli.context import CliContext
 
 if TYPE_CHECKING:
+    from kitekit.bus.consumer import BusTicker
     from kitekit.ticker import Ticker
 
 __all__ = ["StreamMode", "record", "ticks"]
 
 _INSTRUMENTS = typer.Argument(help='Instruments: RELIANCE, "NIFTY 50", NSE:INFY, 408065…')
+_Bus = Annotated[
+    str | None,
+    typer.Option(
+        "--bus",
+        help="Read the feed a `kitekit feed serve` publishes to this Redis (redis://host:6379/0) instead of "
+        "opening a connection to Kite.",
+    ),
+]
 _Count = Annotated[
     int | None, typer.Option(help="Stop after this many ticks (default: until Ctrl-C).", callback=options.at_least(1))
 ]
@@ -35,6 +44,7 @@ def ticks(
         StreamMode.QUOTE
     ),
     count: _Count = None,
+    bus: _Bus = None,
 ) -> None:
     """Print ticks from Kite's WebSocket feed as they arrive; reconnects by itself, stops on an expired session."""
     import asyncio
@@ -42,7 +52,7 @@ def ticks(
     from kitekit.cli.stream_view import print_ticks
 
     cli: CliContext = ctx.obj
-    ticker, labels = _ticker(cli, instruments, mode)
+    ticker, labels = _ticker(cli, instruments, mode, bus)
     asyncio.run(print_ticks(ticker, labels, cli.console, cli.clock, count))
 
 
@@ -55,6 +65,7 @@ def record(
         float, typer.Option(help="Seconds between writes: the most a crash loses.", callback=options.finite_positive)
     ] = 1.0,
     count: _Count = None,
+    bus: _Bus = None,
 ) -> None:
     """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C or SIGTERM.
 
@@ -70,7 +81,7 @@ def record(
     cli: CliContext = ctx.obj
     writable_dir(out)  # a folder that cannot be made or written fails before anything connects
     recorder = TickRecorder(out, flush_every=flush_every)
-    ticker, _ = _ticker(cli, instruments, mode)
+    ticker, _ = _ticker(cli, instruments, mode, bus)
     stats = asyncio.run(record_ticks(ticker, recorder, cli.err, count))
     cli.console.print(
         f"Recorded {stats.written_ticks:,} ticks in {stats.written_frames:,} frames to {out} "
@@ -90,11 +101,19 @@ def record(
         )
 
 
-def _ticker(cli: CliContext, instruments: list[str], mode: StreamMode) -> "tuple[Ticker, dict[int, str]]":
-    """Return a subscribed ticker for this run's session, and each token's label as the user typed it."""
-    from kitekit.ticker import Ticker
+def _ticker(
+    cli: CliContext, instruments: list[str], mode: StreamMode, bus: str | None = None
+) -> "tuple[Ticker | BusTicker, dict[int, str]]":
+    """Return a subscribed ticker (direct, or on the bus), and each token's label as the user typed it."""
+    from kitekit.bus.connect import check_bus_url
+    from kitekit.bus.consumer import BusTicker as OnBus
+    from kitekit.ticker import Ticker as Direct
 
     store = cli.store()
-    ticker = Ticker.from_kite(cli.kite(), store, login_hint=cli.login_hint)
+    ticker: Ticker | BusTicker
+    if bus is not None:
+        ticker = OnBus(check_bus_url(bus), store=store)
+    else:
+        ticker = Direct.from_kite(cli.kite(), store, login_hint=cli.login_hint)
     tokens = ticker.subscribe(instruments, mode.value)
     return ticker, {token: store.key(token) for token in tokens}

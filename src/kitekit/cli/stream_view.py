@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -16,6 +16,9 @@ from kitekit.clock import IST, Clock
 from kitekit.monitor import CsvRecorder, Reading, Track
 from kitekit.ticker import Ticker, TickRecorder
 from kitekit.ticker.recorder import RecorderStats
+
+if TYPE_CHECKING:
+    from kitekit.bus.consumer import BusTicker
 
 __all__ = ["print_ticks", "record_ticks", "stream_monitor", "tick_line"]
 
@@ -45,7 +48,9 @@ def tick_line(tick: dict[str, Any], label: str, now: datetime) -> Text:
     return line
 
 
-async def print_ticks(ticker: Ticker, labels: dict[int, str], console: Console, clock: Clock, count: int | None) -> int:
+async def print_ticks(
+    ticker: Ticker | BusTicker, labels: dict[int, str], console: Console, clock: Clock, count: int | None
+) -> int:
     """Print each tick as it arrives until ``count`` ticks (or forever); return how many were printed."""
     printed = 0
     async with ticker:
@@ -60,7 +65,9 @@ async def print_ticks(ticker: Ticker, labels: dict[int, str], console: Console, 
     return printed
 
 
-async def record_ticks(ticker: Ticker, recorder: TickRecorder, err: Console, count: int | None) -> RecorderStats:
+async def record_ticks(
+    ticker: Ticker | BusTicker, recorder: TickRecorder, err: Console, count: int | None
+) -> RecorderStats:
     """Record until ``count`` ticks have arrived, Ctrl-C or SIGTERM; write what is buffered; return the counts."""
     import asyncio
 

@@ -29,12 +29,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from kitekit.files import private_file
 from kitekit.rest.serverclock import ServerClock, parse_date
 from kitekit.wire.routes import DEFAULT_RATES, PER_SECOND_CAPS, EndpointClass
 
-__all__ = ["DEFAULT_FILENAME", "Pacer"]
+__all__ = ["DEFAULT_FILENAME", "Pacer", "PacerBackend"]
 
 log = logging.getLogger("kitekit.rest.pacer")
 
@@ -64,6 +65,27 @@ _UPSERT = (
     "INSERT INTO buckets (api_key, cls, tat, seen) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (api_key, cls) DO UPDATE SET tat = excluded.tat, seen = excluded.seen"
 )
+
+
+class PacerBackend(Protocol):
+    """What the transport needs of a pacer: this module's :class:`Pacer` (one machine, SQLite) or
+    :class:`kitekit.bus.pacer.RedisPacer` (every process and host sharing one Redis server)."""
+
+    def interval(self, cls: EndpointClass) -> float:
+        """Return the seconds between two requests of ``cls`` (0 when the class is unpaced)."""
+
+    def reserve(self, api_key: str, cls: EndpointClass) -> float:
+        """Take the next free slot without waiting; return the wall-clock time it comes."""
+
+    def acquire(self, api_key: str, cls: EndpointClass) -> float:
+        """Take the next free slot and sleep until it comes; return the seconds waited."""
+
+    def cool_down(self, api_key: str, cls: EndpointClass, seconds: float | None = None) -> None:
+        """Pause the class for everyone sharing the pacer (after a 429)."""
+
+    def close(self) -> None:
+        """Release what the pacer holds open."""
+
 
 #: Turns (stored theoretical arrival time, now) into the new one.
 Step = Callable[[float, float], float]

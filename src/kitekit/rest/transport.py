@@ -29,7 +29,7 @@ import requests
 from kiteconnect import KiteConnect
 from requests.adapters import HTTPAdapter
 
-from kitekit.rest.pacer import Pacer
+from kitekit.rest.pacer import PacerBackend
 from kitekit.rest.retry import IDEMPOTENT, TRANSPORT_ERRORS, Action, RetryPolicy, action_for
 from kitekit.wire.envelope import ErrorType, decode_error
 from kitekit.wire.routes import EndpointClass, classify
@@ -72,7 +72,7 @@ class KiteTransport(HTTPAdapter):
 
     def __init__(
         self,
-        pacer: Pacer | None = None,
+        pacer: PacerBackend | None = None,
         policy: RetryPolicy | None = None,
         on_token_error: Callable[[], None] | None = None,
         guard: Callable[[], None] | None = None,
@@ -162,7 +162,7 @@ class KiteTransport(HTTPAdapter):
 
 def install_transport(
     kite: KiteConnect,
-    pacer: Pacer | None = None,
+    pacer: PacerBackend | None = None,
     policy: RetryPolicy | None = None,
     on_token_error: Callable[[], None] | None = None,
     guard: Callable[[], None] | None = None,

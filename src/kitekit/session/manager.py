@@ -23,7 +23,7 @@ from kitekit.clock import IST, Clock, SystemClock, bind_clock
 from kitekit.config import Settings
 from kitekit.errors import LoginError, NoSessionError, SessionExpiredError, SessionSaveError
 from kitekit.rest.client import default_pacer, paced_client
-from kitekit.rest.pacer import Pacer
+from kitekit.rest.pacer import PacerBackend
 from kitekit.rest.retry import RetryPolicy
 from kitekit.session.login import RedirectCatcher, RedirectResult, build_login_url, parse_redirect
 from kitekit.session.record import SavedSession, SessionStore, next_token_expiry
@@ -60,7 +60,7 @@ class SessionManager:
         clock: Clock | None = None,
         verify_every: timedelta = timedelta(minutes=5),
         login_hint: str = "kitekit login",
-        pacer: Pacer | None = None,
+        pacer: PacerBackend | None = None,
         retry: RetryPolicy | None = None,
         totp_clock: Clock | None = None,
     ) -> None:
@@ -78,7 +78,7 @@ class SessionManager:
         self._pacer = pacer
 
     @property
-    def pacer(self) -> Pacer:
+    def pacer(self) -> PacerBackend:
         """Return the rate-limit scheduler every client of this manager shares (machine-wide by default)."""
         if self._pacer is None:
             self._pacer = default_pacer()

@@ -1,0 +1,253 @@
+"""Past one process: one feed fanned out over Redis to many consumer processes, and one pacer shared by many.
+
+Run: ``./dev bench scale`` (``--quick``: under a minute, for CI). Everything runs on this machine, each part in
+a process of its own, against the simulator (``bench.stream_sim``: every instrument ticks once a market second,
+at real speed, in full mode) and a ``redis-server`` started on loopback:
+
+- **feed**: two feed owners (active and hot standby, one connection each), C consumer processes on the bus
+  (half started a third of the way in, late) and one direct ticker beside them (the third connection Kite
+  allows), on N instruments. The active owner is killed (SIGKILL) K times and replaced by a fresh standby.
+  Each consumer must see every second's frame exactly once and in order (the exchange second goes up by
+  exactly one from frame to frame); latency is from the simulator handing a frame to its socket to the
+  consumer's callback (p50, p99), beside the direct ticker's.
+- **pacer**: 8 processes with clocks skewed from -2 s to +2 s call ``ltp`` through one Redis pacer at Kite's
+  quote limit (1 a second, enforced by the simulator); Redis is killed and restarted mid-run. Counted: 429s,
+  the share of the limit used, and requests sent while Redis was down (beyond the one permit each process may
+  hold from before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from bench.bench_stream import login
+from bench.common import BENCH_NOW, Figures
+from kitekit.bus.keys import FeedKeys
+from kitekit.bus.server import RedisServer
+from kitekit.clock import ManualClock
+from kitekit.sim import SimConfig, SimServer
+from kitekit.sim.config import LoginMode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child(*args: str) -> subprocess.Popen[str]:
+    """Start ``bench.scale_child`` with ``args``; its input stays open until the parent closes it."""
+    return subprocess.Popen([sys.executable, "-m", "bench.scale_child", *args], cwd=ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120) -> str:
+    """Close ``process``'s input and return what it printed."""
+    out, _ = process.communicate("", timeout=timeout)
+    return out
+
+
+@dataclass
+class FeedResult:
+    """One feed scenario's numbers."""
+
+    instruments: int
+    consumers: int
+    seconds: float
+    kills: int
+    frames: int
+    ticks: int
+    out_of_order: int
+    direct_out_of_order: int
+    lost_frames: int
+    p50_ms: float
+    p99_ms: float
+    direct_p50_ms: float
+    direct_p99_ms: float
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    arr = np.array(values or [np.nan])
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedResult:
+    """Run one feed scenario and check every consumer's frames."""
+    sim_log = tmp / f"sent-{n}-{consumers}.npy"
+    sim = subprocess.Popen([sys.executable, "-m", "bench.stream_sim", str(sim_log)], cwd=ROOT, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert sim.stdout is not None  # noqa: S101
+    url = sim.stdout.readline().strip()
+    kite = login(url)
+    session = (url, kite.api_key, kite.access_token)
+    server = RedisServer(tmp / f"redis-{n}-{consumers}").start()
+    raw = redis.Redis.from_url(server.url)
+    lease = FeedKeys().lease
+    owners: dict[str, subprocess.Popen[str]] = {}
+    serial = iter(range(1000))
+
+    def new_owner() -> None:
+        name = f"owner{next(serial)}"
+        owners[name] = child("owner", *session, server.url, name, str(n))
+
+    readers: list[tuple[str, Path, subprocess.Popen[str]]] = []
+    try:
+        new_owner()
+        deadline = time.monotonic() + 120
+        while raw.get(lease) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        new_owner()
+        direct = tmp / "direct.npy"
+        readers.append(("direct", direct, child("direct", *session, server.url, str(direct), str(n))))
+        for i in range(consumers):
+            if i == (consumers + 1) // 2:
+                time.sleep(seconds / 3)  # the rest join late
+            log = tmp / f"consumer{i}.npy"
+            readers.append(("consumer", log, child("consumer", *session, server.url, str(log), str(n))))
+        start = time.monotonic()
+        for k in range(kills):
+            time.sleep(max(0.0, start + (k + 1) * seconds * 2 / 3 / (kills + 1) - time.monotonic()))
+            holder = raw.get(lease)
+            active = holder.decode() if isinstance(holder, bytes) else str(holder or "")
+            if active in owners:
+                owners.pop(active).kill()  # a crash: the lease is left to expire
+                new_owner()
+        time.sleep(max(0.0, start + seconds * 2 / 3 - time.monotonic()))
+        summaries = [(role, log, json.loads(finish(p).strip().splitlines()[-1])) for role, log, p in readers]
+    finally:
+        for process in [p for _, _, p in readers] + list(owners.values()):
+            if process.poll() is None:
+                with contextlib.suppress(Exception):
+                    finish(process, 30)
+                if process.poll() is None:
+                    process.kill()
+        raw.close()
+        server.stop()
+        assert sim.stdin is not None  # noqa: S101
+        sim.stdin.close()
+        sim.wait(60)
+    sent = np.load(sim_log)
+    sent_at: dict[tuple[int, int], int] = {}
+    for first, stamp, ns, _ in sent.tolist():
+        sent_at[(first, stamp)] = min(ns, sent_at.get((first, stamp), ns))
+    bus_lat: list[float] = []
+    direct_lat: list[float] = []
+    frames = ticks = out_of_order = lost = direct_errors = 0
+    for role, log, summary in summaries:
+        rows = np.load(log).tolist()
+        lost += summary["lost_frames"]
+        stamps = [row[1] for row in rows]
+        # Every frame the next second: none lost, none twice, none out of order (direct tickers included).
+        errors = sum(1 for a, b in itertools.pairwise(stamps) if b - a != 1)
+        if role == "consumer":
+            out_of_order += errors
+        else:
+            direct_errors += errors
+        target = bus_lat if role == "consumer" else direct_lat
+        for first, stamp, at, _count in rows[1:]:  # the first is a late joiner's last-tick frame
+            if (first, stamp) in sent_at:
+                target.append((at - sent_at[(first, stamp)]) / 1e6)
+        if role == "consumer":
+            frames += len(rows)
+            ticks += sum(row[3] for row in rows)
+    p50, p99 = percentiles(bus_lat)
+    d50, d99 = percentiles(direct_lat)
+    return FeedResult(
+        n, consumers, seconds, kills, frames, ticks, out_of_order, direct_errors, lost, p50, p99, d50, d99
+    )
+
+
+def pacer(processes: int, seconds: float, tmp: Path) -> dict[str, float]:
+    """Run the shared-pacer scenario; return its figures."""
+    config = SimConfig(login_mode=LoginMode.AUTO)
+    sim = SimServer(config, ManualClock(BENCH_NOW)).start()
+    server = RedisServer(tmp / "redis-pacer").start()
+    try:
+        kite = login(sim.url)
+        kite.ltp(["NSE:INFY"])  # the simulator's first quote builds its caches: not part of the run
+        sim.sim.limiter.reset()
+        skews = [-2 + 4 * i / max(1, processes - 1) for i in range(processes)]
+        session = (sim.url, kite.api_key, kite.access_token)
+        callers = [child("pacer", *session, server.url, f"{skew:.2f}", str(seconds)) for skew in skews]
+        raw = redis.Redis.from_url(server.url)
+        deadline = time.monotonic() + 120
+        while not raw.exists(f"kitekit:pacer:{kite.api_key}:quote") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the callers are still starting (8 interpreters on this machine's cores)
+        raw.close()
+        time.sleep(seconds / 3)
+        server.kill()
+        down = time.time()
+        time.sleep(4.0)  # longer than `ahead` (2 s at 1/s): slots from before the kill have all come by then
+        server.start()
+        up = time.time()
+        outputs = [finish(p).splitlines() for p in callers]
+    finally:
+        server.stop()
+        sim.stop()
+    sent = sorted(
+        (float(t), int(s)) for out in outputs for _, t, s in (ln.split() for ln in out if ln.startswith("sent"))
+    )
+    missed = sum(int(out[-1].split()[3]) for out in outputs if out)
+    # The share of the limit used on either side of the outage (a slot missed counts as used: it was spent).
+    before, after = [t for t, _ in sent if t < down], [t for t, _ in sent if t > up]
+    spans = [side[-1] - side[0] for side in (before, after) if len(side) > 1]
+    used = (len(before) + len(after) - 2 + missed) / sum(spans) if spans else 0.0
+    while_down = [t for t, _ in sent if down + 2.1 < t < up]  # slots reach 2.04 s (`ahead`) past the kill
+    print(f"pacer: {processes} processes, clocks -2..+2 s, {seconds:g} s, Redis down {up - down:.1f} s mid-run")
+    print(f"  requests {len(sent)}, 429s {sim.sim.limiter.rejected}, share of the 1/s limit used (outage excluded) "
+          f"{used:.3f}, sent while Redis was down {len(while_down)}, slots missed {missed}")  # fmt: skip
+    return {
+        "pacer_429s": float(sim.sim.limiter.rejected),
+        "pacer_share_used": used,
+        "pacer_sent_while_down": float(len(while_down)),
+    }
+
+
+def main(argv: list[str]) -> Figures:
+    """Measure and print the tables."""
+    parser = argparse.ArgumentParser(prog="bench scale")
+    parser.add_argument("--quick", action="store_true", help="one small scenario of each kind, for CI")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds of each feed scenario")
+    parser.add_argument("--only", type=int, default=None, help="run only the feed scenario with this many instruments")
+    args = parser.parse_args(argv)
+    if args.quick:
+        scenarios, seconds, pacer_seconds = [(200, 2, 1)], args.seconds or 9.0, 8.0
+    else:
+        scenarios, seconds, pacer_seconds = [(250, 2, 2), (500, 4, 2), (1000, 8, 3)], args.seconds or 30.0, 30.0
+    figures: Figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        chosen = [s for s in scenarios if args.only in (None, s[0])]
+        results = [feed(n, c, seconds, kills, tmp) for n, c, kills in chosen]
+        print("feed: owners active + standby (the active one SIGKILLed K times), C bus consumers (half late), "
+              "1 direct ticker; full mode, columns")  # fmt: skip
+        print(f"{'instruments':>11} {'consumers':>9} {'kills':>5} {'frames':>7} {'ticks/s':>9} "
+              f"{'order errs bus/direct':>21} "
+              f"{'lost':>5} {'bus p50/p99 ms':>15} {'direct p50/p99 ms':>18}")  # fmt: skip
+        for r in results:
+            rate = r.ticks / r.seconds
+            print(f"{r.instruments:>11,} {r.consumers:>9} {r.kills:>5} {r.frames:>7,} {rate:>9,.0f} "
+                  f"{r.out_of_order:>14}/{r.direct_out_of_order:<6} {r.lost_frames:>5} "
+                  f"{r.p50_ms:>7.1f}/{r.p99_ms:<7.1f} "
+                  f"{r.direct_p50_ms:>9.1f}/{r.direct_p99_ms:<8.1f}")  # fmt: skip
+            key = f"{r.instruments}x{r.consumers}"
+            figures.update({
+                f"feed_order_errors_{key}": float(r.out_of_order),
+                f"direct_order_errors_{key}": float(r.direct_out_of_order),
+                f"feed_lost_frames_{key}": float(r.lost_frames),
+                f"feed_ticks_per_s_{key}": rate,
+                f"feed_p50_ms_{key}": r.p50_ms,
+                f"feed_p99_ms_{key}": r.p99_ms,
+                f"direct_p50_ms_{key}": r.direct_p50_ms,
+                f"direct_p99_ms_{key}": r.direct_p99_ms,
+            })  # fmt: skip
+        figures.update(pacer(8, pacer_seconds, tmp))
+    return figures

@@ -1,0 +1,367 @@
+"""The feed owner: the one process holding the broker's WebSocket connections, publishing every frame to Redis.
+
+Each owner runs a :class:`~kitekit.ticker.Ticker` (sharded, reconnecting, as a direct one) subscribed to the
+union of what the consumers ask for (``keys.FeedKeys.sub``), within the connections it may hold; what it cannot
+carry is listed under ``refused`` with the reason. One owner at a time is *active*: it holds the lease and
+publishes each frame, in one Lua script that checks the lease, takes the next sequence number, appends the
+frame to the stream as entry ``0-<seq>`` (trimmed to about ``keep`` entries) and stores each packet as its
+instrument's last tick. A deposed owner's script refuses to publish, so two owners never both write.
+
+Every other owner is a hot *standby*: connected and subscribed like the active one, it keeps the frames it
+received and drops each one the stream shows the active owner published (frames are matched by their packets,
+so the order of packets inside a frame does not matter). When the lease expires (the active owner died) the
+standby takes it, drops what the stream holds by then, publishes the rest in order and goes on live: consumers
+see the sequence go on with no hole, and no frame twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from kitekit.bus.connect import redis_client
+from kitekit.bus.keys import MODE_RANK, Entries, FeedKeys, packet_token, split_frame
+from kitekit.wire.ticks import Mode
+
+if TYPE_CHECKING:
+    import redis
+
+    from kitekit.ticker import Ticker
+
+__all__ = ["FeedOwner", "OwnerStats"]
+
+log = logging.getLogger("kitekit.bus.feed")
+
+# KEYS: lease, seq, frames, last. ARGV: owner id, frame, received ns, keep, then token, packet, token, packet...
+# Returns the frame's sequence number, or -1 when this owner does not hold the lease (nothing is written).
+_PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '0-' .. seq, 'f', ARGV[2], 'ns', ARGV[3])
+local n = #ARGV
+local i = 5
+while i <= n do
+  local j = math.min(i + 999, n)
+  redis.call('HSET', KEYS[4], unpack(ARGV, i, j))
+  i = j + 1
+end
+return seq
+"""
+# KEYS: lease. ARGV: owner id, ttl ms. Renews the lease if it is ours (1), else 0.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+#: Frames a standby keeps while the stream has not shown them published (a minute of one frame a second per shard).
+_PENDING = 600
+
+
+def _canon(frame: bytes) -> bytes:
+    """Return a frame's identity: its packets in sorted order, hashed (two connections may order them apart)."""
+    return hashlib.blake2b(b"".join(sorted(split_frame(frame))), digest_size=16).digest()
+
+
+@dataclass
+class OwnerStats:
+    """What a feed owner has done."""
+
+    published: int = 0
+    takeovers: int = 0
+    deposed: int = 0
+    dropped_as_published: int = 0
+    #: Times the bus stopped answering (the owner stood by, keeping frames, until it answered again).
+    outages: int = 0
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+class FeedOwner:
+    """Run one feed owner (active or standby) until :meth:`stop`.
+
+    Args:
+        url: the Redis server (``redis://host:port/db``).
+        ticker: a direct ticker for the account (not started); its subscriptions are managed here.
+        name: the feed's name (one per account).
+        lease_ttl: seconds the lease lasts unrenewed: how soon a standby takes over from a dead owner.
+        keep: about how many frames the stream keeps (older ones are trimmed): how far a consumer may fall behind.
+        pinned: instruments always subscribed, whatever the consumers ask ({token: mode}).
+        owner_id: this owner's id in the lease (default: host, pid and a counter).
+        client: a Redis client to use instead of one opened from ``url``.
+    """
+
+    _ids = itertools.count(1)
+
+    def __init__(
+        self,
+        url: str,
+        ticker: Ticker,
+        *,
+        name: str = "default",
+        lease_ttl: float = 3.0,
+        keep: int = 1000,
+        pinned: Mapping[int, Mode] | None = None,
+        owner_id: str | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        if not lease_ttl > 0 or keep < 1:
+            raise ValueError(f"lease_ttl must be above 0 and keep at least 1, got {lease_ttl} and {keep}")
+        self.url = url
+        self.ticker = ticker
+        self.keys = FeedKeys(name)
+        self.lease_ttl = lease_ttl
+        self.keep = keep
+        self.pinned = {token: Mode(mode) for token, mode in (pinned or {}).items()}
+        self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{next(self._ids)}"
+        self.stats = OwnerStats()
+        self._redis = client if client is not None else redis_client(url)
+        self._publish = self._redis.register_script(_PUBLISH)
+        self._renew = self._redis.register_script(_RENEW)
+        self._frames: queue.SimpleQueue[tuple[bytes, int]] = queue.SimpleQueue()
+        self._pending: deque[tuple[bytes, int, bytes]] = deque(maxlen=_PENDING)
+        self._seen = 0  # the last stream entry a standby has matched against its pending frames
+        # Frames the stream shows published that this owner has not received yet (by identity, with counts).
+        self._unmatched: dict[bytes, int] = {}
+        self._unmatched_order: deque[bytes] = deque()
+        self._forget_at = 0.0
+        self._active = False
+        self._stop = threading.Event()
+        self._hand_over = True
+
+    @property
+    def active(self) -> bool:
+        """Return True while this owner holds the lease and publishes."""
+        return self._active
+
+    def stop(self, hand_over: bool = True) -> None:
+        """Ask :meth:`run` to return (from any thread).
+
+        Args:
+            hand_over: release the lease on the way out, so a standby takes over at once; False leaves it to
+                expire, as a crashed owner does (tests and benchmarks).
+        """
+        self._hand_over = hand_over
+        self._stop.set()
+
+    def run(self) -> None:
+        """Hold the feed until :meth:`stop`: keep the lease (or stand by), follow the consumers, publish frames.
+
+        Raises:
+            SessionExpiredError: the broker refused the access token (from the ticker).
+            redis.RedisError: the bus failed (the ticker is stopped first).
+        """
+        self.ticker.on_frame = lambda frame, ns: self._frames.put((frame, ns))
+        self._seen = int(self._redis.get(self.keys.seq) or 0)
+        self._follow_consumers()
+        self.ticker.start()
+        import redis
+
+        housekeeping = 0.0
+        down: float | None = None
+        try:
+            while not self._stop.is_set():
+                if self.ticker.error is not None:
+                    raise self.ticker.error
+                try:
+                    if time.monotonic() >= housekeeping:
+                        self._hold_lease()
+                        self._follow_consumers()
+                        if not self._active:
+                            self._align()
+                        elif self._unmatched and time.monotonic() > self._forget_at:
+                            # Long enough after the takeover: what the old owner sent and this one never got
+                            # will not come any more.
+                            self._unmatched.clear()
+                            self._unmatched_order.clear()
+                        housekeeping = time.monotonic() + self.lease_ttl / 6
+                    with contextlib.suppress(queue.Empty):
+                        frame, ns = self._frames.get(timeout=0.05)
+                        self._handle(frame, ns)
+                    if down is not None:
+                        log.warning(
+                            "feed %s: the bus answers again after %.1fs", self.keys.name, time.monotonic() - down
+                        )
+                        down = None
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                    # Without the bus the lease cannot be known: stand by, keeping frames, until it answers.
+                    if down is None:
+                        down = time.monotonic()
+                        self.stats.outages += 1
+                        log.warning("feed %s: the bus is unreachable (%s); keeping frames until it answers",
+                                    self.keys.name, type(exc).__name__)  # fmt: skip
+                    self._active = False
+                    housekeeping = 0.0
+                    self._stop.wait(0.2)
+        finally:
+            self.ticker.stop()
+            if self._active and self._hand_over:
+                # A clean stop hands over at once instead of making the standby wait out the lease.
+                with contextlib.suppress(Exception):
+                    self._redis.eval(
+                        "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+                        1,
+                        self.keys.lease,
+                        self.owner_id,
+                    )
+            self._active = False
+
+    # -- the lease -------------------------------------------------------------------------------------
+    def _hold_lease(self) -> None:
+        ttl = round(self.lease_ttl * 1000)
+        if self._active:
+            if not self._renew(keys=[self.keys.lease], args=[self.owner_id, ttl]):
+                self._deposed()
+            return
+        if self._redis.set(self.keys.lease, self.owner_id, nx=True, px=ttl):
+            self._take_over()
+
+    def _take_over(self) -> None:
+        # Every frame received so far joins the pending ones before matching: one still queued here may well
+        # have been published by the owner that just died.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                frame, ns = self._frames.get_nowait()
+                self._pending.append((frame, ns, _canon(frame)))
+        self._align()
+        backlog = list(self._pending)
+        self._pending.clear()
+        self._active = True
+        self.stats.takeovers += 1
+        log.warning(
+            "feed %s: %s is now the active owner (%d frames to publish)", self.keys.name, self.owner_id, len(backlog)
+        )
+        for frame, ns, _ in backlog:
+            self._send(frame, ns)
+        self._forget_at = time.monotonic() + 5 * self.lease_ttl
+
+    def _deposed(self) -> None:
+        self._active = False
+        self.stats.deposed += 1
+        log.warning("feed %s: %s lost the lease; standing by", self.keys.name, self.owner_id)
+
+    # -- frames ----------------------------------------------------------------------------------------
+    def _handle(self, frame: bytes, ns: int) -> None:
+        canon = _canon(frame) if self._unmatched or not self._active else b""
+        if canon and self._unmatched.get(canon):
+            # Published by the other owner before this connection brought it here (it lags a little): drop it.
+            self._unmatched[canon] -= 1
+            if not self._unmatched[canon]:
+                del self._unmatched[canon]
+            self.stats.dropped_as_published += 1
+            return
+        if self._active:
+            try:
+                self._send(frame, ns)
+            except BaseException:
+                self._pending.append((frame, ns, _canon(frame)))  # kept for when the bus answers again
+                raise
+        else:
+            self._pending.append((frame, ns, canon))
+
+    def _send(self, frame: bytes, ns: int) -> None:
+        args: list[bytes | int | str] = [self.owner_id, frame, ns, self.keep]
+        for packet in split_frame(frame):
+            args += [packet_token(packet), packet]
+        seq = int(self._publish(keys=[self.keys.lease, self.keys.seq, self.keys.frames, self.keys.last], args=args))
+        if seq < 0:
+            self._deposed()
+            self._pending.append((frame, ns, _canon(frame)))
+            return
+        self._seen = seq
+        self.stats.published += 1
+
+    def _align(self) -> None:
+        """Drop the pending frames the stream shows published (up to the last one matched)."""
+        entries = cast(Entries, self._redis.xrange(self.keys.frames, min=f"(0-{self._seen}", max="+"))
+        for entry_id, fields in entries:
+            self._seen = int(entry_id.split(b"-")[1])
+            canon = _canon(fields[b"f"])
+            for i, (_, _, pending) in enumerate(self._pending):
+                if pending == canon:
+                    for _ in range(i + 1):
+                        self._pending.popleft()
+                    self.stats.dropped_as_published += i + 1
+                    break
+            else:
+                # Not here yet: this connection may bring it a moment later, and then it must not go out again.
+                self._unmatched[canon] = self._unmatched.get(canon, 0) + 1
+                self._unmatched_order.append(canon)
+                while len(self._unmatched_order) > _PENDING:
+                    old = self._unmatched_order.popleft()
+                    if self._unmatched.get(old, 0) > 0:
+                        self._unmatched[old] -= 1
+                    if not self._unmatched.get(old):
+                        self._unmatched.pop(old, None)
+
+    # -- subscriptions -----------------------------------------------------------------------------------
+    def wants(self) -> dict[int, Mode]:
+        """Return the union of every live consumer's wants and the pinned ones (the larger mode wins)."""
+        union: dict[int, Mode] = dict(self.pinned)
+        keys = list(self._redis.scan_iter(match=self.keys.subs_pattern, count=500))
+        for raw in self._redis.mget(keys) if keys else []:
+            if raw is None:
+                continue  # expired between the scan and the read
+            try:
+                wanted: dict[str, str] = json.loads(raw)
+                for token, mode in wanted.items():
+                    have = union.get(int(token))
+                    union[int(token)] = Mode(mode) if have is None or MODE_RANK[Mode(mode)] > MODE_RANK[have] else have
+            except (ValueError, TypeError, AttributeError) as exc:
+                log.warning("feed %s: a consumer's subscription is unreadable (%s); ignoring it", self.keys.name, exc)
+        return union
+
+    def _follow_consumers(self) -> None:
+        union = self.wants()
+        capacity = self.ticker.book.capacity
+        tokens = sorted(union)
+        served, refused = tokens[:capacity], tokens[capacity:]
+        current = self.ticker.subscriptions
+        gone = [t for t in current if t not in union or t in refused]
+        if gone:
+            self.ticker.unsubscribe(gone)
+        for mode in Mode:
+            # Sorted, so every owner subscribes in one order and the broker sends them alike-built frames.
+            changed = [t for t in served if union[t] is mode and current.get(t) is not mode]
+            if changed:
+                self.ticker.subscribe(changed, mode)
+        reasons = {
+            t: f"the feed owner carries {capacity} instruments ({self.ticker.book.per_connection} on each of "
+            f"{self.ticker.book.max_connections} connections); this one is past them"
+            for t in refused
+        }
+        if reasons != self.stats.refused:
+            self.stats.refused = reasons
+            pipe = self._redis.pipeline()
+            pipe.delete(self.keys.refused)
+            if reasons:
+                pipe.hset(self.keys.refused, mapping={str(t): r for t, r in reasons.items()})
+            pipe.execute()
+            if refused:
+                log.warning(
+                    "feed %s: %d instruments asked for are past the connections' capacity", self.keys.name, len(refused)
+                )
+
+    def info(self) -> dict[str, Any]:
+        """Return this owner's state (for ``kitekit feed serve`` to print)."""
+        return {
+            "owner": self.owner_id,
+            "active": self._active,
+            "instruments": len(self.ticker.subscriptions),
+            "published": self.stats.published,
+            "takeovers": self.stats.takeovers,
+            "refused": len(self.stats.refused),
+        }

@@ -1,0 +1,221 @@
+"""One feed fanned out through Redis: owners, standby takeover, late joiners, slow consumers, aggregated wants."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+
+from kitekit.bus.consumer import BusTicker
+from kitekit.bus.feed import FeedOwner
+from kitekit.bus.keys import Entries, FeedKeys, join_frame, split_frame
+from kitekit.bus.server import RedisServer
+from kitekit.clock import ManualClock
+from kitekit.errors import FellBehindError, TickFrameError
+from kitekit.ticker import Ticker
+from kitekit.ticker.shards import SubscriptionBook
+from kitekit.wire.ticks import Mode
+from tests.conftest import eventually
+
+INFY, RELIANCE, TCS = 408065, 738561, 2953217
+
+
+class Owner:
+    """A feed owner running in a thread of the test."""
+
+    def __init__(self, url: str, kite: Any, **options: Any) -> None:
+        self.owner = FeedOwner(url, Ticker.from_kite(kite), lease_ttl=2.0, **options)
+        self.thread = threading.Thread(target=self.owner.run, daemon=True)
+        self.thread.start()
+
+    def stop(self, hand_over: bool = True) -> None:
+        self.owner.stop(hand_over)
+        self.thread.join(15)
+
+
+@pytest.fixture
+def owners(redis_server: RedisServer, sim_kite: Any) -> Iterator[list[Owner]]:
+    started: list[Owner] = []
+    yield started
+    for owner in started:
+        owner.stop()
+
+
+class Seen:
+    """What a consumer got: each token's exchange timestamps, and its errors."""
+
+    def __init__(self, consumer: BusTicker) -> None:
+        self.ticks: dict[int, list[Any]] = {}
+        self.errors: list[Exception] = []
+        consumer.on_ticks = self.add
+        consumer.on_error = self.errors.append
+
+    def add(self, ticks: list[dict[str, Any]]) -> None:
+        for tick in ticks:
+            self.ticks.setdefault(tick["instrument_token"], []).append(tick["exchange_timestamp"])
+
+    def count(self, token: int) -> int:
+        return len(self.ticks.get(token, []))
+
+
+def consumer_for(url: str, tokens: list[int], mode: str = "full") -> tuple[BusTicker, Seen]:
+    consumer = BusTicker(url, refresh=0.2)
+    seen = Seen(consumer)
+    consumer.subscribe(tokens, mode)
+    consumer.start()
+    return consumer, seen
+
+
+def test_consumers_get_every_frame_in_order_and_a_late_joiner_starts_from_the_last_ticks(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite))
+    first, seen = consumer_for(redis_server.url, [INFY, RELIANCE])
+    eventually(lambda: owners[0].owner.active and seen.count(INFY) >= 1)  # the subscription's own tick
+    for _ in range(3):
+        before = seen.count(INFY)
+        sim_clock.advance(1)
+        eventually(lambda: seen.count(INFY) > before)  # noqa: B023 - waited on before the loop moves on
+    late, late_seen = consumer_for(redis_server.url, [INFY])
+    # Primed at once, before anything new is published: the last tick of its instrument.
+    assert late_seen.ticks[INFY] == seen.ticks[INFY][-1:]
+    assert late_seen.count(RELIANCE) == 0  # only what it asked for
+    sim_clock.advance(1)
+    eventually(lambda: late_seen.count(INFY) == 2 and seen.count(INFY) == 5)
+    assert late_seen.ticks[INFY][-1] == seen.ticks[INFY][-1]
+    stamps = seen.ticks[INFY]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert first.last_seq == late.last_seq == owners[0].owner.stats.published
+    first.stop()
+    late.stop()
+
+
+def test_a_standby_takes_over_from_a_dead_owner_with_no_gap_and_no_duplicate(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite, owner_id="one"))
+    eventually(lambda: owners[0].owner.active)
+    owners.append(Owner(redis_server.url, sim_kite, owner_id="two"))
+    consumer, seen = consumer_for(redis_server.url, [INFY, RELIANCE])
+    eventually(lambda: seen.count(INFY) >= 1 and len(owners[1].owner.ticker.subscriptions) == 2)
+    for _ in range(3):
+        sim_clock.advance(1)
+        eventually(lambda: owners[1].owner._frames.empty() and seen.count(RELIANCE) >= 1)
+    eventually(lambda: seen.count(INFY) == 4)
+    owners[0].stop(hand_over=False)  # dies holding the lease
+    for _ in range(3):  # the market goes on while nobody publishes: the standby keeps these
+        sim_clock.advance(1)
+    eventually(lambda: owners[1].owner.active, timeout=10)
+    sim_clock.advance(1)
+    eventually(lambda: seen.count(INFY) >= 8)
+    for token in (INFY, RELIANCE):
+        stamps = seen.ticks[token]
+        assert len(stamps) == len(set(stamps)) == 8, stamps  # each second once: 1 on subscribing, then 7
+        assert stamps == sorted(stamps)
+    assert seen.errors == []
+    assert owners[1].owner.stats.takeovers == 1
+    consumer.stop()
+
+
+def test_a_frame_the_standby_receives_after_the_stream_showed_it_published_is_not_sent_again(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    # The standby's connection lags the active one's: the stream shows a frame before the standby has it.
+    frames = [join_frame([bytes([0, 0, 1, i]) + bytes(40)]) for i in range(1, 5)]
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    one._hold_lease()
+    assert one.active
+    two._handle(frames[0], 1)
+    for i, frame in enumerate(frames[:3]):
+        one._handle(frame, i)  # published: 1, 2, 3
+    two._align()  # the stream shows 1 (matched), 2 and 3 (not received yet)
+    two._handle(frames[1], 2)  # arrive late: already out
+    raw = redis.Redis.from_url(redis_server.url)
+    raw.delete(FeedKeys().lease)  # the active owner died
+    two._hold_lease()
+    assert two.active
+    two._handle(frames[2], 3)
+    two._handle(frames[3], 4)  # new: published by the new owner
+    stream = cast(Entries, raw.xrange(FeedKeys().frames))
+    assert [fields[b"f"] for _, fields in stream] == frames
+    raw.close()
+
+
+def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goes_on(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite, pinned={INFY: Mode.FULL}))  # served with no consumer
+    consumer, seen = consumer_for(redis_server.url, [INFY])
+    eventually(lambda: seen.count(INFY) >= 1)
+    consumer.stop()  # away (a long pause): it keeps its place
+    stood = consumer.last_seq
+    for _ in range(4):
+        before = owners[0].owner.stats.published
+        sim_clock.advance(1)
+        eventually(lambda: owners[0].owner.stats.published > before)  # noqa: B023 - waited on at once
+    raw = redis.Redis.from_url(redis_server.url)
+    raw.xtrim(
+        FeedKeys().frames, maxlen=1, approximate=False
+    )  # what trimming by size does to a consumer that far behind
+    raw.close()
+    consumer.start()
+    eventually(lambda: consumer.lost_frames == 3)
+    assert [type(e) for e in seen.errors] == [FellBehindError]
+    assert isinstance(seen.errors[0], FellBehindError) and seen.errors[0].lost == 3
+    assert consumer.last_seq == (stood or 0) + 4
+    consumer.stop()
+
+
+def test_a_redis_restarted_empty_is_reported_and_owner_and_consumer_go_on_from_its_new_state(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite))
+    consumer, seen = consumer_for(redis_server.url, [INFY])
+    for _ in range(3):
+        before = seen.count(INFY)
+        sim_clock.advance(1)
+        eventually(lambda: seen.count(INFY) > before)  # noqa: B023 - waited on at once
+    redis_server.kill()
+    eventually(lambda: owners[0].owner.stats.outages == 1)  # the owner stands by while the bus is away
+    redis_server.start()  # no persistence: the stream, its sequence and the lease are gone
+    eventually(lambda: any("restarted without its data" in str(e) for e in seen.errors), timeout=20)
+    eventually(lambda: owners[0].owner.active, timeout=20)
+    before = seen.count(INFY)
+    sim_clock.advance(1)
+    eventually(lambda: seen.count(INFY) > before, timeout=20)
+    stamps = seen.ticks[INFY]
+    assert stamps[-1] > stamps[-2] and len(stamps) == len(set(stamps))
+    consumer.stop()
+
+
+def test_the_owner_subscribes_the_union_within_its_capacity_and_says_what_it_refused(
+    redis_server: RedisServer, sim_kite: Any, owners: list[Owner]
+) -> None:
+    owner = Owner(redis_server.url, sim_kite)
+    owner.owner.ticker.book = SubscriptionBook(per_connection=2, max_connections=1)
+    owners.append(owner)
+    one, _ = consumer_for(redis_server.url, [INFY, RELIANCE], "ltp")
+    two, _ = consumer_for(redis_server.url, [RELIANCE, TCS], "full")
+    eventually(lambda: two.refused != {})
+    assert owner.owner.ticker.subscriptions == {INFY: "ltp", RELIANCE: "full"}  # the larger mode wins
+    assert list(two.refused) == [TCS] and "carries 2 instruments" in two.refused[TCS]
+    assert one.refused == {}
+    one.stop()
+    eventually(lambda: INFY not in owner.owner.ticker.subscriptions and TCS in owner.owner.ticker.subscriptions)
+    two.stop()
+
+
+def test_frames_split_into_packets_and_join_back_byte_for_byte() -> None:
+    packets = [bytes([0, 0, 1, i]) + b"x" * i for i in range(1, 5)]
+    frame = join_frame(packets)
+    assert split_frame(frame) == packets and join_frame(split_frame(frame)) == frame
+    for cut in itertools.chain(range(0, 2), range(3, len(frame) - 1)):
+        if cut in (2,):
+            continue
+        with pytest.raises(TickFrameError):
+            split_frame(frame[:cut])

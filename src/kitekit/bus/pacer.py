@@ -199,6 +199,10 @@ class RedisPacer:
         except BusUnavailableError as exc:
             log.warning("could not pause %s calls of %s for every process: %s", cls, api_key, exc)
 
+    def observe(self, api_key: str, date: str | None, sent: float, received: float) -> None:
+        """Learn nothing from Kite's ``Date`` header: requests of a class leave at least ``1 / rate`` apart on
+        Redis's clock with no burst, so no more than the per-second cap can reach Kite in any of its seconds."""
+
     def close(self) -> None:
         """Close the connection pool (it reopens on the next use)."""
         self._client.close()

@@ -86,6 +86,12 @@ class PacerBackend(Protocol):
     def close(self) -> None:
         """Release what the pacer holds open."""
 
+    def clock(self) -> float:
+        """Return the pacer's wall-clock time in seconds (the times :meth:`observe` is given)."""
+
+    def observe(self, api_key: str, date: str | None, sent: float, received: float) -> None:
+        """Learn the server's clock from an answer's ``Date`` header (called for every answer)."""
+
 
 #: Turns (stored theoretical arrival time, now) into the new one.
 Step = Callable[[float, float], float]

@@ -95,4 +95,6 @@ def _trade(cli: CliContext, path: Path, minutes: float) -> None:
         )  # fmt: skip
     cli.console.print(stats_table(result.stats, title=f"{result.name}: {result.reason}"))
     report = result.report.html if result.report is not None else result.folder.path
-    cli.console.print(f"Report: {report}  (again: kitekit --sim report {result.name} --open)", highlight=False)
+    cli.console.print(
+        f"Report: {report}  (again: kitekit --sim report {result.name} --open)", highlight=False, soft_wrap=True
+    )

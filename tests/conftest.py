@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -161,16 +162,28 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     import subprocess
 
-    def noted(original: Callable[..., T]) -> Callable[..., T]:
+    def noted(original: Callable[..., T], counts: Callable[..., bool] = lambda *a, **k: True) -> Callable[..., T]:
         def wrapper(*args: object, **kwargs: object) -> T:
-            if _reading[0] is not None:
+            if _reading[0] is not None and counts(*args, **kwargs):
                 _wall_readers.add(_reading[0])
             return original(*args, **kwargs)
 
         return wrapper
 
     SystemClock.now = noted(SystemClock.now)  # type: ignore[method-assign]
-    subprocess.Popen.__init__ = noted(subprocess.Popen.__init__)  # type: ignore[method-assign]
+    subprocess.Popen.__init__ = noted(subprocess.Popen.__init__, _runs_python)  # type: ignore[method-assign]
+
+
+def _runs_python(popen: object, args: object = None, *rest: object, **kwargs: object) -> bool:
+    """Return whether a new process runs Python (kitekit's code, which reads KITEKIT_NOW's clock).
+
+    A redis-server, Chromium or Playwright's driver cannot tell kitekit's time, so a test that starts only those
+    does not join the calendar matrix for it.
+    """
+    argv = args if args is not None else kwargs.get("args")
+    first = argv if isinstance(argv, str | bytes) else next(iter(argv), "") if isinstance(argv, list | tuple) else ""
+    name = Path(os.fsdecode(str(kwargs.get("executable") or first).split()[0] if first else "")).name
+    return name.startswith("python") or name in ("kitekit", Path(sys.executable).name) or name.endswith(".py")
 
 
 @pytest.hookimpl(wrapper=True)

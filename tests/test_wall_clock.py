@@ -32,6 +32,10 @@ ALLOWED = {
     "src/kitekit/orders/owners.py": "the age of a lock file, against the file system's own clock",
     "scripts/calendar_instants.py": "the matrix counts its instants from today, on purpose",
     "tests/test_wall_clock.py": "this file's pattern",
+    "tests/pacer_child.py": "send times and a skewed client clock, compared between the processes of one run",
+    "tests/test_bus_pacer.py": "send times and skewed client clocks, compared between the processes of one run",
+    "bench/scale_child.py": "send times and a skewed client clock, compared between the processes of one run",
+    "bench/bench_scale.py": "send times and the outage's span, compared between the processes of one run",
 }
 
 

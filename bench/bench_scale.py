@@ -146,7 +146,11 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         lost += summary["lost_frames"]
         stamps = [row[1] for row in rows]
         # Every frame the next second: none lost, none twice, none out of order (direct tickers included).
-        errors = sum(1 for a, b in itertools.pairwise(stamps) if b - a != 1)
+        breaks = [b - a for a, b in itertools.pairwise(stamps) if b - a != 1]
+        errors = len(breaks)
+        if breaks:
+            print(f"  {role} {log.name}: {len(stamps)} frames, breaks (seconds from one frame to the next): "
+                  f"{breaks[:12]}", flush=True)  # fmt: skip
         if role == "consumer":
             out_of_order += errors
         else:

@@ -33,11 +33,10 @@ ALLOWED = {
     "scripts/calendar_instants.py": "the matrix counts its instants from today, on purpose",
     "src/kitekit/dashboard/push.py": "when a batch leaves, for the browser's clock to age it by; never shown as a time",
     "tests/test_wall_clock.py": "this file's pattern",
-    "src/kitekit/bus/pacer.py": "pacing times compared across processes, as the SQLite pacer's; never a date",
-    "tests/pacer_child.py": "a child's skewed pacing clock and its send times, compared as durations",
-    "tests/test_bus_pacer.py": "send times and skewed pacing clocks, compared as durations",
-    "bench/scale_child.py": "send and receive times of ticks across processes, for latency",
-    "bench/bench_scale.py": "send and receive times of ticks across processes, for latency",
+    "tests/pacer_child.py": "send times and a skewed client clock, compared between the processes of one run",
+    "tests/test_bus_pacer.py": "send times and skewed client clocks, compared between the processes of one run",
+    "bench/scale_child.py": "send times and a skewed client clock, compared between the processes of one run",
+    "bench/bench_scale.py": "send times and the outage's span, compared between the processes of one run",
 }
 
 

@@ -59,12 +59,13 @@ def test_the_readme_python_snippets_run_as_written_with_kite_sim_set(
     placed, again, scalp = namespace["placed"], namespace["again"], namespace["scalp"]
     assert again.order_id == placed.order_id and again.replayed and "True COMPLETE" in printed
     assert library._context is not None and library._context._embedded is not None
-    exchange = library._context._embedded.sim.exchange
+    assert library._context._embedded.server is not None
+    exchange = library._context._embedded.server.sim.exchange
     assert [o["tag"] for o in exchange.accepted_orders()] == [scalp.tag]  # paper never reached it
     ticks, bars, ticker = namespace["ticks"], namespace["bars"], namespace["ticker"]
     assert {t["instrument_token"] for t in ticks} == {256265, 738561} and bars.forming(256265) is not None
     assert ticker.stats.ticks > 0 and not ticker.running and ticker.subscriptions == {260105: "quote", 408065: "quote"}
-    assert library._context._embedded.sim.limiter.rejected == 0
+    assert library._context._embedded.server.sim.limiter.rejected == 0
 
 
 def cli_examples(text: str, *commands: str) -> list[list[str]]:

@@ -2,7 +2,10 @@
 
 One :class:`CliContext` lives for one command: it resolves settings once, builds one session manager and
 one instrument store, and stops the embedded simulator when the command ends. Heavy modules (the SDK,
-pandas, the simulator) are imported only by the commands that use them, so ``kitekit --help`` stays fast.
+pandas, the simulator's server) are imported only by the commands that use them, so ``kitekit --help`` stays
+fast. On a simulator, the clock, the api_key and the folders come from the world on disk and its documented
+config: a command that reads only local state (``instruments find`` on a warm cache, ``status`` with no
+session) starts nothing, and the embedded simulator's server starts on the first request made to it.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ class CliContext:
     _settings: Settings | None = None
     _brokers: BrokerChoice | None = None
     _clock: Clock | None = None
-    _embedded: embedded.Embedded | None = None
+    _embedded: embedded.EmbeddedSimulator | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
 
@@ -114,7 +117,7 @@ class CliContext:
 
     # -- settings ----------------------------------------------------------------------------------
     def settings(self) -> Settings:
-        """Return the settings for this run, starting the embedded simulator if that is what was asked for.
+        """Return the settings for this run; on the embedded simulator, its URL (it starts on the first request).
 
         Raises:
             CredentialsRequiredError: no api_key and no simulator chosen (names both ways out).
@@ -153,18 +156,13 @@ class CliContext:
         return settings
 
     def _sim_settings(self) -> Settings:
+        market = self.clock  # the world first: a fresh one is made before anything reads or serves it
         config = embedded.sim_config(self.data_dir)
         if self.sim_url:
-            url = simulator_at(self.sim_url)  # one line, in a second, when no simulator answers there
-            self._clock = embedded.remote_clock(url, self.wall)
+            url = self.sim_url  # found answering by the clock's first reading
         else:
-            self._clock = embedded.world_clock(
-                self.data_dir, self.wall, at=self.sim_at, speed=self.sim_speed, fresh=self.sim_fresh
-            )
-            server = embedded.sim_server(config, self._clock)
-            self._embedded = server.start()
-            url = server.url
-        embedded.banner(self.err, url, embedded=self._embedded is not None)
+            self._embedded = embedded.EmbeddedSimulator(config, market)
+            url = self._embedded.url
         # Real credentials never go to a simulator: it gets its own documented defaults.
         return embedded.sim_settings(config, url)
 
@@ -173,13 +171,37 @@ class CliContext:
         """Return the one clock of this run: a simulator's market time on a simulator, IST wall time on Kite.
 
         Every "now" the command shows or decides by (session expiry, closed candles, order times, monitor
-        stamps, file names) comes from it, so nothing mixes a simulated session with the wall clock.
+        stamps, file names) comes from it, so nothing mixes a simulated session with the wall clock. The
+        embedded simulator's is its world's, read from disk (the server, when it starts, follows the same one);
+        a running simulator's is asked once.
         """
         if not self.sim:
             return self.wall
-        self.settings()
-        assert self._clock is not None  # noqa: S101 - set by settings() for every simulator
+        if self._clock is None:
+            if self.sim_url:
+                url = simulator_at(self.sim_url)  # one line, in a second, when no simulator answers there
+                self._clock = embedded.remote_clock(url, self.wall)
+                where = f"simulator at {url}"
+            else:
+                self._clock = embedded.world_clock(
+                    self.data_dir, self.wall, at=self.sim_at, speed=self.sim_speed, fresh=self.sim_fresh
+                )
+                where = f"embedded simulator, its world in {self.data_dir}"
+            embedded.banner(self.err, where)
         return self._clock
+
+    def api_key(self) -> str:
+        """Return this run's api_key; a simulator's documented one needs neither settings nor a running server.
+
+        Raises:
+            CredentialsRequiredError: no api_key and no simulator chosen (names both ways out).
+        """
+        if not self.sim:
+            settings = self.settings()
+            settings.require("api_key")
+            return settings.api_key or ""
+        self.clock  # noqa: B018 - the world first: a fresh one has removed the sessions this key opens
+        return embedded.sim_config(self.data_dir).api_key
 
     # -- sessions ----------------------------------------------------------------------------------
     @property
@@ -191,9 +213,7 @@ class CliContext:
         """Return where this run's api_key keeps its saved session (no SDK import: ``status`` stays fast)."""
         from kitekit.session.record import SessionStore
 
-        settings = self.settings()
-        settings.require("api_key")
-        return SessionStore.for_api_key(settings.api_key or "", self.data_dir / "sessions")
+        return SessionStore.for_api_key(self.api_key(), self.data_dir / "sessions")
 
     def manager(self) -> SessionManager:
         """Return this command's session manager (built once)."""
@@ -212,6 +232,10 @@ class CliContext:
         On a simulator, whose credentials are public, a missing, expired or rejected session is renewed by itself.
         """
         manager = self.manager()
+        if self._embedded is not None:
+            # A client is handed out to make requests: its server starts now rather than behind the first one,
+            # which would wait out its timeout under load (an order POST, above all, is never sent twice).
+            self._embedded.start()
         if self.sim and manager.valid() is None:
             self.sim_login()
         if not self.sim:
@@ -278,7 +302,7 @@ class CliContext:
         return MarketData(self.kite(), resolve=self.store().key)
 
     def close(self) -> None:
-        """Stop the embedded simulator, if one runs."""
+        """Stop the embedded simulator, if one was set up (a server never started has nothing to wait for)."""
         if self._embedded is not None:
             self._embedded.stop()
             self._embedded = None

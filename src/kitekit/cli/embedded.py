@@ -3,15 +3,23 @@
 With ``cli/library.py`` (``get_kite()`` on a simulator) and ``cli/sim_cmd.py`` (``kitekit sim``), the only place on
 the client side allowed to import ``kitekit.sim`` (``tests/test_import_graph.py``); ``--sim`` and ``kitekit sim``
 both start the simulator through it, and :class:`~kitekit.cli.context.CliContext` holds what it started.
+
+Only the light parts of the simulator are imported at once (its world's clock, its config, its listening
+socket): its server (uvicorn, Starlette, the market model, ~0.5 s) is imported and started by
+:class:`EmbeddedSimulator` when the first client connects, so a ``--sim`` command that reads only local
+state (a cached dump, a session file) never pays for it (``tests/test_cli_startup.py``).
 """
 
 from __future__ import annotations
 
+import logging
+import select
 import shutil
 import socket
+import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.panel import Panel
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
     from kitekit.sim.server import SimServer
 
 __all__ = [
-    "Embedded",
+    "EmbeddedSimulator",
     "banner",
     "is_loopback",
     "remote_clock",
@@ -34,8 +42,7 @@ __all__ = [
     "world_clock",
 ]
 
-#: A simulator started in this process (named here, so the rest of the CLI never imports ``kitekit.sim``).
-Embedded: TypeAlias = "SimServer"
+log = logging.getLogger("kitekit.cli")
 
 
 def sim_config(home: Path) -> SimConfig:
@@ -123,16 +130,97 @@ def sim_settings(config: SimConfig, url: str) -> Settings:
     )
 
 
-def banner(err: Console, url: str, embedded: bool) -> None:
-    """Say that the data is simulated (on stderr, so piped output stays clean)."""
-    where = "embedded simulator" if embedded else "simulator"
+def banner(err: Console, where: str) -> None:
+    """Say that the data is simulated (on stderr, so piped output stays clean); ``where`` names the simulator."""
     err.print(
         Panel.fit(
-            f"[bold]SIMULATED MARKET[/] — kitekit {where} at {url}\n"
+            f"[bold]SIMULATED MARKET[/] — kitekit {where}\n"
             "Prices, accounts and orders are simulated; nothing here is real or reaches Zerodha.",
             border_style="yellow",
+            highlight=False,
         )
     )
+
+
+class EmbeddedSimulator:
+    """The embedded simulator of one command: its address at once, its server from the first connection on.
+
+    The socket is bound (and listening) at once, so clients get the URL; importing and starting the server
+    waits until one of them connects, however it does (the SDK, the ticker's WebSocket, a plain request):
+    it queues in the socket's backlog meanwhile and is served as soon as the server runs.
+
+    Args:
+        config: the simulator's configuration.
+        market: the world's market clock the server follows (the command's one clock).
+        host: the loopback address to listen on.
+    """
+
+    def __init__(self, config: SimConfig, market: Clock, host: str = "127.0.0.1") -> None:
+        from kitekit.sim.listen import listening_socket
+
+        self._config = config
+        self._market = market
+        self._sock = listening_socket(host, 0)
+        self.url = f"http://{host}:{self._sock.getsockname()[1]}"
+        self._server: SimServer | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        # A wake-up line for the watcher: closing a socket another thread selects on is not portable.
+        self._wake, self._waker = socket.socketpair()
+        self._watcher = threading.Thread(target=self._watch, name="kitekit-sim-lazy", daemon=True)
+        self._watcher.start()
+
+    @property
+    def server(self) -> SimServer | None:
+        """Return the server (running, or starting for its first client), or None while no client has connected."""
+        return self._server
+
+    def start(self) -> SimServer:
+        """Start the server now if it does not run yet; return it.
+
+        Raises:
+            RuntimeError: the simulator is closed, or failed to start.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the embedded simulator is closed")
+            if self._server is None:
+                server = sim_server(self._config, self._market, sock=self._sock)
+                # Known before it serves: the first answer can reach its client before start() returns.
+                self._server = server
+                try:
+                    server.start()
+                except BaseException:
+                    self._server = None
+                    raise
+            return self._server
+
+    def _watch(self) -> None:
+        ready, _, _ = select.select([self._sock, self._wake], [], [])
+        if self._sock not in ready:
+            return  # closed before any client came
+        try:
+            self.start()
+        except Exception as exc:  # no traceback from a thread: one line, and the waiting client is refused
+            log.error("the embedded simulator could not start (%s); run again with -v for details", exc)
+            log.info("why the embedded simulator could not start", exc_info=True)
+            self._sock.close()
+
+    def stop(self) -> None:
+        """Stop the server if it runs (its accounts are saved) and release the port."""
+        self._waker.send(b"\0")
+        # The watcher either returns at once or is starting the server for a client: that start is awaited,
+        # so the server it makes is stopped here rather than left running.
+        self._watcher.join()
+        with self._lock:
+            self._closed = True
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # it owns the socket from its start
+        else:
+            self._sock.close()
+        self._wake.close()
+        self._waker.close()
 
 
 def is_loopback(host: str) -> bool:

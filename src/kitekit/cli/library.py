@@ -2,7 +2,7 @@
 
 The library side of the CLI's wiring: the same simulator, world, session and clock a ``--sim`` command would
 use, so a program and the CLI on one simulator share the session (neither logs the other out) and the time.
-The embedded simulator runs in a background thread of the program until it exits.
+The embedded simulator runs in a background thread of the program, from its first request until the program exits.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def sim_kite(verify: bool | None = None) -> KiteConnect:
             from kitekit.cli.context import CliContext
 
             context = CliContext.from_env(None, None, None)
-            context.settings()  # starts the embedded simulator (or reads a running one's clock) once
+            context.settings()  # binds the embedded simulator, started by its first request (or finds a running one)
             atexit.register(context.close)
             _context = context
         return _context.kite(verify=verify)

@@ -53,13 +53,17 @@ def postbacks(
 
     events.on_update(show)
     inbox = PostbackInbox(settings.api_secret or "", events, book=book)
-    cli.console.print(
-        f"Listening for Kite postbacks on http://{host}:{port}{path} ({'the simulator' if cli.sim else 'Kite'}); "
-        f"the order book fills gaps every {reconcile_every:g}s. Ctrl-C stops.",
-        highlight=False,
-    )
+
+    def listening() -> None:
+        cli.console.print(
+            f"Listening for Kite postbacks on http://{host}:{port}{path} ({'the simulator' if cli.sim else 'Kite'}); "
+            f"the order book fills gaps every {reconcile_every:g}s. Ctrl-C stops.",
+            highlight=False,
+        )
+
     try:
-        serve(postback_app(inbox, path, reconcile_every), host, port)
+        # Said once the port is bound: a postback sent on the word of this line must find it open.
+        serve(postback_app(inbox, path, reconcile_every), host, port, on_listening=listening)
     finally:  # Ctrl-C reaches here after uvicorn has shut down (and then ends the command with 130)
         counts = ", ".join(f"{n} {k}" for k, n in sorted(inbox.counts.items())) or "none"
         cli.console.print(f"Stopped. Postbacks: {counts}.", highlight=False)

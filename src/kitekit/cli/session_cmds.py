@@ -134,7 +134,7 @@ def status(ctx: typer.Context) -> None:
     cli: CliContext = ctx.obj
     store = cli.session_store()
     session = store.load()
-    api_key = cli.settings().api_key
+    api_key = cli.api_key()
     if session is not None and session.api_key != api_key:
         session = None
     now = cli.clock.now()

@@ -147,7 +147,7 @@ def sim_command(
         from kitekit.sim.feed import Recording
 
         recording = Recording.load(replay)  # a missing folder or one without recordings fails before listening
-    from kitekit.sim.server import listening_socket
+    from kitekit.sim.listen import listening_socket
 
     try:  # before the world: a port in use or a foreign address leaves nothing behind
         sock = listening_socket(host, port)

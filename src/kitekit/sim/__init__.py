@@ -9,7 +9,21 @@ model), ``exchange`` (accounts and order flow on :mod:`kitekit.engine`), ``http/
 :mod:`kitekit.wire`, :mod:`kitekit.engine` and the ground floor (``tests/test_import_graph.py``).
 """
 
-from kitekit.sim.config import SimConfig
-from kitekit.sim.server import SimServer
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitekit.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from kitekit.sim.config import SimConfig
+    from kitekit.sim.server import SimServer
 
 __all__ = ["SimConfig", "SimServer"]
+
+# Names load their modules on first use: a command that only reads the world's clock (``kitekit.sim.world``)
+# or the simulator's public credentials (``kitekit.sim.config``) must not pay for uvicorn, Starlette and the
+# market model, which importing ``kitekit.sim.server`` costs (~0.4 s).
+_LAZY = {"SimConfig": "kitekit.sim.config", "SimServer": "kitekit.sim.server"}
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

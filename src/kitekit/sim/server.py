@@ -18,6 +18,7 @@ from kitekit.sim.config import SimConfig
 from kitekit.sim.deadline import with_request_deadline
 from kitekit.sim.exchange import SimExchange
 from kitekit.sim.http import SimApp
+from kitekit.sim.listen import listening_socket
 from kitekit.sim.market import Market
 
 __all__ = ["AppServer", "ServedApp", "SimServer", "listening_socket"]
@@ -40,35 +41,6 @@ class _NoTokens(logging.Filter):
         if "access_token=" in message:
             record.msg, record.args = self._TOKEN.sub(r"\1***", message), ()
         return True
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """Return a socket listening on ``host:port`` for :class:`SimServer` (``sock=``).
-
-    ``kitekit sim`` binds first, so a port in use or an address this machine lacks fails before anything
-    (the simulated world's folder, the admin token) is written.
-
-    Raises:
-        OSError: the address cannot be bound.
-    """
-    return _bind(host, port)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    # The protocol must be named: asyncio sets TCP_NODELAY on accepted connections only when the listening
-    # socket says IPPROTO_TCP. Without it every answer after the first on a kept-alive connection waits
-    # ~40 ms for Nagle's algorithm and the client's delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        # Listen at once: clients that connect between bind() and uvicorn's start queue up instead of failing.
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 #: An ASGI application (spelled out: Starlette's own alias belongs to the HTTP edge, tests/test_sim_layering.py).
@@ -135,7 +107,7 @@ class AppServer(Generic[S]):
     def bind(self) -> socket.socket:
         """Bind the listening socket (so the port is known) without serving yet, publish the admin token; return it."""
         if self._sock is None:
-            self._sock = _bind(self.host, self._requested_port)
+            self._sock = listening_socket(self.host, self._requested_port)
             self.sim.publish_admin_token()  # only now: a failed bind must leave a running simulator's file alone
         return self._sock
 

@@ -18,13 +18,15 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 from kitekit.clock import IST, Clock, SystemClock, ensure_aware
 from kitekit.errors import SimWorldError
@@ -95,7 +97,7 @@ class World:
         self.wall = wall or SystemClock()
         self.calendar = calendar or TradingCalendar()
         self.path = folder / WORLD_FILE
-        self._lock = FileLock(str(folder / ".world.lock"), mode=0o600)  # filelock makes 0644 & ~umask
+        self._file_lock: BaseFileLock | None = None
 
     def open(
         self, *, at: datetime | None = None, speed: float = 1.0, real_time: bool = False, fresh: bool = False
@@ -119,13 +121,21 @@ class World:
             raise SimWorldError(f"the simulator's speed must be positive, got {speed:g}")
         if at is not None:
             at = ensure_aware(at).astimezone(IST)
+        mode = WorldMode.WALL if real_time else WorldMode.SESSIONS
+        if not fresh:
+            # The common case, every `--sim` command on an existing world: nothing to write, so no lock (and no
+            # import of filelock, which pulls in asyncio). The file is only ever replaced whole, so a read
+            # without the lock sees one complete version of it.
+            record = self._peek()
+            unchanged = record is not None and record.mode is mode and at in (None, record.origin)
+            if record is not None and unchanged and (mode is WorldMode.WALL or speed == record.speed):
+                return self._clock(record)
         ensure_dir(self.folder)
-        with self._lock:
+        with self._locked():
             if fresh:
                 self._remove_state()
             record = self._load()
             wall_now = self.wall.now()
-            mode = WorldMode.WALL if real_time else WorldMode.SESSIONS
             if record is None:
                 start = at if at is not None else self.calendar.last_session_start(wall_now)
                 if mode is WorldMode.WALL:
@@ -151,7 +161,7 @@ class World:
         """
         if not seconds >= 0:
             raise SimWorldError(f"a simulated world only goes forward; {seconds:g} seconds is not a step forward")
-        with self._lock:
+        with self._locked():
             record = self._load()
             if record is None or record.mode is WorldMode.WALL:
                 raise SimWorldError(f"there is no simulated world of market sessions in {self.folder} to move on")
@@ -163,7 +173,7 @@ class World:
 
     def clock(self) -> Clock | None:
         """Return the existing world's market clock without changing anything, or None when there is none."""
-        with self._lock:
+        with self._locked():
             record = self._load()
         return None if record is None else self._clock(record)
 
@@ -173,6 +183,23 @@ class World:
         return {} if record is None else record.to_json()
 
     # -- internals -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the world's file lock: only those who write the world (or may set a damaged file aside) take it."""
+        if self._file_lock is None:
+            from filelock import FileLock  # imported here: reading an existing world needs no lock
+
+            self._file_lock = FileLock(str(self.folder / ".world.lock"), mode=0o600)  # filelock: 0644 & ~umask
+        with self._file_lock:
+            yield
+
+    def _peek(self) -> _Record | None:
+        """Return the world file's record, or None when it is missing or damaged; change nothing."""
+        try:
+            return _Record.from_json(json.loads(self.path.read_bytes()))
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+
     def _clock(self, record: _Record) -> Clock:
         if record.mode is WorldMode.WALL:
             return self.wall

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -97,8 +97,23 @@ async def _reconcile_forever(inbox: PostbackInbox, every: float) -> None:
             log.warning("reconciling postbacks with the order book failed (%s: %s)", type(exc).__name__, exc)
 
 
-def serve(app: Starlette, host: str = "127.0.0.1", port: int = 5056) -> None:
-    """Serve ``app`` with uvicorn in the foreground until Ctrl-C."""
+def serve(
+    app: Starlette, host: str = "127.0.0.1", port: int = 5056, on_listening: Callable[[], None] | None = None
+) -> None:
+    """Serve ``app`` with uvicorn in the foreground until Ctrl-C.
+
+    Args:
+        app: the ASGI app.
+        host: the address to listen on.
+        port: the port to listen on.
+        on_listening: called once the port accepts connections (to say so): a postback sent before that
+            would be refused, and Kite never sends it again.
+    """
     import uvicorn
 
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)).run()
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    sock = config.bind_socket()
+    sock.listen(2048)  # connections queue from here on, until the server takes them
+    if on_listening is not None:
+        on_listening()
+    uvicorn.Server(config).run(sockets=[sock])

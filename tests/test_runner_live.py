@@ -4,13 +4,14 @@ reconciled, and a live run's orders reach the exchange while a paper run's never
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kiteconnect import KiteConnect
 
+from kitekit.instruments import InstrumentStore
 from kitekit.runner import Bar, RiskLimits, RiskState, Strategy, load_strategy, trade
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
@@ -33,8 +34,8 @@ def kite(market_sim: SimServer) -> KiteConnect:
 
 
 def run_on(server: SimServer, kite: KiteConnect, market: Market, strategy: Strategy, minutes: float, live: bool,
-           **options: Any) -> Any:  # fmt: skip
-    store = store_of(market, server.sim.clock)
+           store: InstrumentStore | None = None, **options: Any) -> Any:  # fmt: skip
+    store = store or store_of(market, server.sim.clock)
     return trade(strategy, kite=kite, instruments=store, live=live, duration=timedelta(minutes=minutes), html=False,
                  poll_every=0.2, **options)  # fmt: skip
 
@@ -46,8 +47,21 @@ def tags_at_exchange(server: SimServer, prefix: str) -> list[str]:
 EXAMPLE_RUNS = [
     ("ema_cross.py", {"fast": "2", "slow": "3"}, 10.0),
     ("opening_range.py", {"range_minutes": "1", "stop": "0.0003", "target": "0.0003"}, 8.0),
-    ("short_straddle.py", {"entry": "11:01", "exit": "11:04", "stop": "0.05"}, 6.0),
+    # Entry and exit come from the market's clock when the run starts (see ``timed``).
+    ("short_straddle.py", {"entry": "+2", "exit": "+4", "stop": "0.05"}, 6.0),
 ]
+
+
+def timed(params: dict[str, str], now: datetime) -> dict[str, str]:
+    """Return ``params`` with each ``+N`` time as the market minute N minutes after ``now`` (HH:MM).
+
+    The market runs at 120x: the seconds a loaded machine takes to set a run up are minutes of it, so a fixed
+    11:01 could already be gone when the run starts.
+    """
+    return {
+        k: (now + timedelta(minutes=int(v[1:]))).strftime("%H:%M") if v.startswith("+") else v
+        for k, v in params.items()
+    }
 
 
 @pytest.mark.parametrize("live", [False, True], ids=["paper", "live"])
@@ -56,8 +70,9 @@ def test_each_example_trades_on_the_simulator_in_paper_and_in_live(
     market_sim: SimServer, kite: KiteConnect, sim_market: Market, name: str, params: dict[str, str], minutes: float,
     live: bool,
 ) -> None:  # fmt: skip
-    strategy = load_strategy(EXAMPLES / name, params)
-    result = run_on(market_sim, kite, sim_market, strategy, minutes, live)
+    store = store_of(sim_market, market_sim.sim.clock)
+    strategy = load_strategy(EXAMPLES / name, timed(params, market_sim.sim.clock.now()))
+    result = run_on(market_sim, kite, sim_market, strategy, minutes, live, store)
     assert result.reason == "the run's time is up"
     orders, trades = result.report.orders, result.report.trades
     assert len(orders) >= 2 and len(trades) >= 1, list(result.core.events)

@@ -17,6 +17,7 @@ import pytest
 from kitekit.brokers import Broker
 from kitekit.brokers.kite import KiteBroker
 from kitekit.clock import ManualClock
+from kitekit.files import atomic_write
 from kitekit.instruments import InstrumentStore
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
@@ -129,8 +130,19 @@ def _free_port() -> int:
         return port
 
 
+@pytest.fixture(scope="session")
+def upstox_dump(sim_market: Market) -> bytes:
+    """The Upstox simulator's dump at ``SIM_NOW``, built once per test session (each simulator would build it)."""
+    from kitekit.sim.pytest_plugin import SIM_NOW
+    from kitekit.sim.upstox.catalog import UpstoxCatalog
+
+    return UpstoxCatalog(sim_market).dump(SIM_NOW)
+
+
 @pytest.fixture
-def upstox_harness(upstox_sim: UpstoxServer, sim_clock: ManualClock, sim_market: Market, tmp_path: Path) -> Harness:
+def upstox_harness(
+    upstox_sim: UpstoxServer, upstox_dump: bytes, sim_clock: ManualClock, sim_market: Market, tmp_path: Path
+) -> Harness:
     """Upstox on the Upstox simulator: kitekit's Upstox session, instruments, quotes, candles, feed and orders.
 
     The unattended login is the v3 token request: the simulator approves it at once and POSTs the token to
@@ -173,8 +185,11 @@ def upstox_harness(upstox_sim: UpstoxServer, sim_clock: ManualClock, sim_market:
         universe = sim_market.universe(sim_clock.now())
         return [f"{universe.exchange[i]}:{universe.symbol[i]}" for i in range(count)]
 
+    broker = UpstoxBroker(session, tmp_path / "cache" / "instruments")
+    # The day's dump cached as if downloaded earlier: the client reads the simulator's own bytes.
+    atomic_write(broker.instruments()._file(sim_clock.now().date()), upstox_dump, 0o644)
     return Harness(
-        UpstoxBroker(session, tmp_path / "cache" / "instruments"),
+        broker,
         sim_clock,
         calls,
         lambda: [str(o.get("tag")) for o in upstox_sim.sim.exchange.accepted_orders()],

@@ -52,7 +52,9 @@ class Catcher:
             self.server = ThreadingHTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
         except OSError as exc:
             raise LoginError(f"Cannot listen on {parts.netloc} for Upstox's answer: {exc.strerror or exc}") from None
-        self._thread = threading.Thread(target=self.server.serve_forever, name="upstox-catcher", daemon=True)
+        # A short poll: close() waits for it, and a cron login opens and closes one listener per try.
+        serve = lambda: self.server.serve_forever(poll_interval=0.05)  # noqa: E731
+        self._thread = threading.Thread(target=serve, name="upstox-catcher", daemon=True)
         self._thread.start()
 
     def _handle(self, request: BaseHTTPRequestHandler, body: bytes | None) -> None:

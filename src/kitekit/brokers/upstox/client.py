@@ -81,6 +81,7 @@ class UpstoxClient:
         capabilities: the limits (Upstox's by default).
         on_token_error: called once a token is refused (the session manager marks the session dead).
         timeout: seconds to wait for an answer.
+        login_hint: the command named when a token is refused.
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class UpstoxClient:
         capabilities: BrokerCapabilities | None = None,
         on_token_error: Callable[[UpstoxApiError], None] | None = None,
         timeout: float = 10.0,
+        login_hint: str = "kitekit --broker upstox login",
     ) -> None:
         from kitekit.brokers.upstox.capabilities import UPSTOX_CAPABILITIES
 
@@ -107,6 +109,7 @@ class UpstoxClient:
         self.retry = retry or RetryPolicy()
         self.on_token_error = on_token_error
         self.timeout = timeout
+        self.login_hint = login_hint
         self.session = requests.Session()
 
     def url(self, path: str) -> str:
@@ -128,7 +131,8 @@ class UpstoxClient:
         """Send one request and return its ``data`` (the whole body when ``envelope`` is False).
 
         Raises:
-            UpstoxApiError: Upstox answered an error (after the retries a GET gets).
+            SessionExpiredError: Upstox refused the token (401, UDAPI100050); ``on_token_error`` was called.
+            UpstoxApiError: Upstox answered another error (after the retries a GET gets).
             requests.RequestException: no answer (after the retries a GET gets).
         """
         headers = {"Accept": "application/json"}
@@ -160,7 +164,10 @@ class UpstoxClient:
             if error.token_rejected:
                 if self.on_token_error is not None:
                     self.on_token_error(error)
-                raise error
+                from kitekit.errors import SessionExpiredError
+
+                refused = f"Upstox refused the access token. Log in again: {self.login_hint}"
+                raise SessionExpiredError(refused) from error
             if last or not (error.rate_limited or answer.status_code >= 500):
                 raise error
             log.info("%s %s: %s; retrying", method, path, error)

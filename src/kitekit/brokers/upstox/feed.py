@@ -286,13 +286,7 @@ class UpstoxFeed:
                         if self.on_connect is not None:
                             self.on_connect(0)
                         await self._read(ws)
-                except UpstoxApiError as exc:
-                    if exc.token_rejected:
-                        from kitekit.errors import SessionExpiredError
-
-                        raise SessionExpiredError(
-                            f"Upstox refused the feed's token. Log in again: {self.login_hint}"
-                        ) from None
+                except UpstoxApiError as exc:  # not a refused token: the client raises SessionExpiredError
                     self._report(exc)
                 except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ProtoError) as exc:
                     self._report(exc)

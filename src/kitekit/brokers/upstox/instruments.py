@@ -13,6 +13,7 @@ token shifted left a byte with the segment in the low byte, as Kite builds its o
 
 from __future__ import annotations
 
+import functools
 import threading
 import zlib
 from collections.abc import Callable
@@ -49,6 +50,12 @@ _SEGMENT_CODE = {s: n + 1 for n, s in enumerate(Segment)}
 _KINDS = {"FUT": "FUT", "CE": "CE", "PE": "PE"}
 
 
+@functools.lru_cache(maxsize=4096)
+def _expiry(millis: int) -> date:
+    # A dump has a few hundred distinct expiries across 100,000 rows: each is converted once.
+    return expiry_date(millis)
+
+
 def _token(row: dict[str, Any], segment: Segment) -> int:
     text = str(row.get("exchange_token") or "")
     base = int(text) if text.isascii() and text.isdigit() else zlib.crc32(str(row["instrument_key"]).encode())
@@ -64,7 +71,7 @@ def _record(row: dict[str, Any]) -> Instrument | None:
     exchange = _EXCHANGE[segment]
     kind = str(row.get("instrument_type", ""))
     name = str(row.get("name", ""))
-    expiry = expiry_date(int(row["expiry"])) if row.get("expiry") else None
+    expiry = _expiry(int(row["expiry"])) if row.get("expiry") else None
     strike = float(row.get("strike_price") or 0.0)
     if segment.is_index:
         symbol, name, kite_type, kite_segment = name.upper(), name.upper(), "EQ", "INDICES"

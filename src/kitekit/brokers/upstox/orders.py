@@ -83,10 +83,6 @@ def _raise(error: UpstoxApiError) -> NoReturn:
     """Raise ``error`` as the SDK exception the gateway's outcome table reads by its HTTP status."""
     if error.status == 429 or error.status >= 500:
         raise GeneralException(str(error), code=error.status) from error  # in doubt: looked up by tag
-    if error.token_rejected:
-        from kitekit.errors import SessionExpiredError
-
-        raise SessionExpiredError(str(error)) from error
     raise InputException(str(error), code=400) from error
 
 

@@ -38,6 +38,8 @@ from kitekit.wire.upstox.routes import Route
 __all__ = ["BROKER", "SavedUpstoxSession", "UpstoxApp", "UpstoxSession", "next_upstox_expiry"]
 
 BROKER = "upstox"
+#: Tries of the token request in an unattended login (a cron job has no one to try again).
+_UNATTENDED_ATTEMPTS = 8
 #: Upstox ends every access token at this IST time of day.
 EXPIRY = time(3, 30)
 
@@ -167,6 +169,7 @@ class UpstoxSession:
             pacer=pacer,
             retry=self.retry,
             on_token_error=self._rejected,
+            login_hint=login_hint,
         )
 
     # -- the saved session --------------------------------------------------------------------------------
@@ -237,20 +240,11 @@ class UpstoxSession:
 
         Raises:
             NoSessionError: nothing saved.
-            SessionExpiredError: the session is over or was rejected.
+            SessionExpiredError: the session is over or was rejected (also when ``verify`` finds it refused).
         """
-        from kitekit.errors import SessionExpiredError
-
         self.access_token()
         if verify:
-            try:
-                self.http.call("GET", Route.PROFILE)
-            except UpstoxApiError as exc:
-                if exc.token_rejected:
-                    raise SessionExpiredError(
-                        f"Upstox refused the saved token. Log in again: {self.login_hint}"
-                    ) from None
-                raise
+            self.http.call("GET", Route.PROFILE)
         return self.http
 
     # -- logging in ---------------------------------------------------------------------------------------
@@ -341,26 +335,40 @@ class UpstoxSession:
                 f'in config.json\'s "upstox" section) to an address kitekit can listen on. Or log in: {self.login_hint}'
             )
         path = Route.TOKEN_REQUEST.format(client_id=self.app.api_key)
+        attempts = max(self.retry.attempts, _UNATTENDED_ATTEMPTS)
         with Catcher(self.app.webhook_url) as catcher:
-            for attempt in range(self.retry.attempts):
+            for attempt in range(attempts):
                 try:
                     self.http.call(
                         "POST", path, json={"client_secret": self.app.api_secret}, token="", endpoint=Endpoint.OTHER
                     )
                     break
                 except UpstoxApiError as exc:
-                    if not (exc.rate_limited or exc.status >= 500) or attempt == self.retry.attempts - 1:
+                    if not (exc.rate_limited or exc.status >= 500) or attempt == attempts - 1:
                         raise LoginError(f"Upstox refused the token request: {exc}") from None
                 except (requests.RequestException, OSError):
-                    if attempt == self.retry.attempts - 1:
-                        raise
+                    if attempt == attempts - 1:
+                        break  # a request may have arrived although its answer did not: wait for the webhook
                 self.retry.sleep(self.retry.delay(attempt))
             while True:
                 got = catcher.wait(self.webhook_timeout)
                 token = got.get("access_token")
                 if got.get("client_id", self.app.api_key) == self.app.api_key and isinstance(token, str) and token:
                     break
-        return self._start(token)
+        return self._start(token, self._profile(token, got))
+
+    def _profile(self, token: str, delivered: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the user's profile, or the webhook's user id alone when the profile cannot be read now.
+
+        The token is good either way (Upstox just delivered it); a cron login must not fail on the name.
+        """
+        try:
+            found: dict[str, Any] = self.http.call("GET", Route.PROFILE, token=token)
+            return found
+        except (UpstoxApiError, requests.RequestException, OSError):
+            if not delivered.get("user_id"):
+                return None
+            return {"user_id": str(delivered["user_id"]), "user_name": ""}
 
     def logout(self) -> bool:
         """End the token at Upstox (``DELETE /v2/logout``) and delete the saved session; True if one was saved."""

@@ -1,0 +1,199 @@
+"""What only Upstox has, on the Upstox simulator: its session file, both login flows, a refused token, the
+registry's opener, and the order and login paths under injected transport faults.
+
+The contract suite (``test_contract.py``) covers everything neutral; faults are injected at the client's own
+HTTP adapter (the request is dropped before it leaves, or its answer is lost after the simulator acted on it),
+since the Upstox simulator injects none itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import stat
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from kitekit.brokers.registry import OpenOptions, choose, open_broker
+from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
+from kitekit.clock import IST
+from kitekit.errors import LoginError, SessionExpiredError
+from kitekit.orders import OrderRequest, OrderStatus
+from kitekit.sim.upstox import UpstoxServer
+
+from ..orders_helpers import advancing
+from .conftest import Harness, _free_port
+
+INFY = "NSE:INFY"
+
+
+class Faults(HTTPAdapter):
+    """Fail a share of the requests whose path holds ``where``: half dropped unsent, half with the answer lost.
+
+    Args:
+        rate: the share of matching requests that fail.
+        where: a path fragment (all requests when empty).
+        seed: the draw's seed, so a run is repeatable.
+    """
+
+    def __init__(self, rate: float, where: str = "", seed: int = 26) -> None:
+        super().__init__()
+        self.rate = rate
+        self.where = where
+        self.draw = random.Random(seed)
+        self.dropped = 0
+        self.lost = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if self.where in (request.url or "") and self.draw.random() < self.rate:
+            if self.draw.random() < 0.5:
+                self.dropped += 1
+                raise requests.ConnectionError("fault: dropped before it left")
+            super().send(request, *args, **kwargs)
+            self.lost += 1
+            raise requests.ReadTimeout("fault: the answer was lost")
+        return super().send(request, *args, **kwargs)
+
+
+def _inject(session: requests.Session, faults: Faults) -> Faults:
+    session.mount("http://", faults)
+    return faults
+
+
+@pytest.fixture
+def upstox(upstox_harness: Harness) -> Harness:
+    """Upstox alone (the tests below exercise its own flows)."""
+    return upstox_harness
+
+
+def test_the_session_file_is_private_and_ends_at_0330_ist(upstox: Harness) -> None:
+    logged_in = upstox
+    session = logged_in.broker.session
+    assert isinstance(session, UpstoxSession)
+    session.login_unattended()
+    assert stat.S_IMODE(session.path.stat().st_mode) == 0o600
+    saved = json.loads(session.path.read_bytes())
+    expires = session.next_expiry(logged_in.clock.now())
+    assert saved["expires_at"] == expires.isoformat() and expires.astimezone(IST).time() == time(3, 30)
+    token = saved["access_token"]
+    assert token not in repr(session.saved()) and token not in (session.advice(timedelta(days=2)) or "")
+
+
+def test_a_browser_login_catches_the_code_on_the_redirect_url_and_a_pasted_code_works_once(
+    upstox: Harness, upstox_sim: UpstoxServer, tmp_path: Path
+) -> None:
+    config = upstox_sim.sim.config
+    config.redirect_uri = f"http://127.0.0.1:{_free_port()}/upstox/callback"
+    session = upstox.broker.session
+    assert isinstance(session, UpstoxSession)
+    browser = UpstoxSession(
+        UpstoxApp(config.client_id, config.client_secret, config.redirect_uri, base_url=upstox_sim.url),
+        tmp_path / "browser.json",
+        clock=upstox.clock,
+    )
+    info = browser.login_with_redirect(timeout=10, open_browser=lambda url: requests.get(url, timeout=10).ok)
+    assert info.user_id and browser.valid() == info
+
+    dialog = requests.get(browser.login_url(), allow_redirects=False, timeout=10)
+    pasted = dialog.headers["location"]
+    assert browser.login_with_paste(pasted).user_id == info.user_id
+    with pytest.raises(LoginError):
+        browser.login_with_paste(pasted)  # codes are single-use
+
+
+def test_a_token_upstox_refuses_marks_the_session_dead_and_says_how_to_log_in(
+    upstox: Harness, upstox_sim: UpstoxServer
+) -> None:
+    session = upstox.broker.session
+    session.login_unattended()
+    upstox_sim.sim.auth.expire_all()
+    with pytest.raises(SessionExpiredError, match="kitekit --broker upstox login"):
+        upstox.broker.quotes().ltp(INFY)
+    saved = session.saved()
+    assert saved is not None and saved.dead
+    assert "rejected" in (session.advice() or "")
+
+
+def test_the_registry_opens_upstox_from_its_credentials(
+    upstox_sim: UpstoxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim_clock: Any
+) -> None:
+    monkeypatch.setenv("KITEKIT_DATA_DIR", str(tmp_path / "data"))
+    config = upstox_sim.sim.config
+    env = {
+        "KITEKIT_BROKER": "upstox",
+        "UPSTOX_API_KEY": config.client_id,
+        "UPSTOX_API_SECRET": config.client_secret,
+        "UPSTOX_BASE_URL": upstox_sim.url,
+        "UPSTOX_DUMP_URL": f"{upstox_sim.url}/market-quote/instruments/exchange/complete.json.gz",
+    }
+    (tmp_path / "config.json").write_text("{}")
+    options = OpenOptions(env=env, clock=sim_clock, cache_dir=tmp_path / "cache", config_file=tmp_path / "config.json")
+    assert choose(options=options).data == "upstox"
+    broker = open_broker("upstox", options)
+    assert isinstance(broker, UpstoxBroker)
+    assert broker.session.path == tmp_path / "data" / "sessions" / "upstox.json"
+    assert broker.instruments().sync() is True  # the dump downloaded (no token needed) and cached
+    assert broker.instruments().instrument(INFY).broker_key.startswith("NSE_EQ|")
+
+
+def test_an_order_whose_answer_is_lost_is_found_by_its_tag_and_never_sent_again(
+    upstox: Harness, tmp_path: Path
+) -> None:
+    upstox.broker.session.login_unattended()
+    gateway = upstox.broker.orders(paper=False, folder=tmp_path / "live", sleep=advancing(upstox.clock))
+    price = _resting_price(upstox)
+    faults = Faults(1.0, "/v2/order/place", seed=1)
+    faults.draw = _always_lose()
+    _inject(upstox.broker.native().session, faults)
+    placed = gateway.place(OrderRequest.buy(INFY, 1, price=price), "lost-answer-1")
+    assert faults.lost == 1 and placed.recovered
+    assert upstox.accepted_tags().count(placed.tag) == 1
+    assert gateway.order(placed.order_id).status == OrderStatus.OPEN
+
+
+def _always_lose() -> random.Random:
+    class Lose(random.Random):
+        def random(self) -> float:
+            return 0.75  # under a rate of 1.0, and in the answer-lost half
+
+    return Lose()
+
+
+def _resting_price(harness: Harness) -> float:
+    last = harness.broker.quotes().ltp(INFY)[INFY].last_price
+    tick = harness.broker.instruments().instrument(INFY).tick_size
+    return round(round(last * 0.9 / tick) * tick, 2)
+
+
+def test_cron_logins_under_30_percent_faults_succeed_at_least_99_in_100(upstox: Harness) -> None:
+    session = upstox.broker.session
+    assert isinstance(session, UpstoxSession)
+    faults = _inject(session.http.session, Faults(0.3))
+    ok = 0
+    for _ in range(100):
+        try:
+            session.login_unattended()
+            ok += 1
+        except (LoginError, requests.RequestException):
+            pass
+    assert faults.dropped + faults.lost > 30  # the faults did happen
+    assert ok >= 99
+
+
+def test_orders_under_30_percent_faults_are_neither_lost_nor_duplicated(upstox: Harness, tmp_path: Path) -> None:
+    upstox.broker.session.login_unattended()
+    gateway = upstox.broker.orders(paper=False, folder=tmp_path / "live", sleep=advancing(upstox.clock))
+    price = _resting_price(upstox)
+    faults = _inject(upstox.broker.native().session, Faults(0.3, "/v2/order/place"))
+    tags = []
+    for n in range(120):
+        placed = gateway.place(OrderRequest.buy(INFY, 1, price=price), f"reliability-{n}")
+        tags.append(placed.tag)
+    accepted = upstox.accepted_tags()
+    assert faults.dropped + faults.lost > 20
+    assert [accepted.count(t) for t in tags] == [1] * len(tags)  # 0 lost, 0 duplicated

@@ -19,6 +19,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from kitekit.brokers import FeedMode, Tick
 from kitekit.brokers.registry import OpenOptions, choose, open_broker
 from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
 from kitekit.clock import IST
@@ -26,6 +27,7 @@ from kitekit.errors import LoginError, SessionExpiredError
 from kitekit.orders import OrderRequest, OrderStatus
 from kitekit.sim.upstox import UpstoxServer
 
+from ..conftest import eventually
 from ..orders_helpers import advancing
 from .conftest import Harness, _free_port
 
@@ -197,3 +199,56 @@ def test_orders_under_30_percent_faults_are_neither_lost_nor_duplicated(upstox: 
     accepted = upstox.accepted_tags()
     assert faults.dropped + faults.lost > 20
     assert [accepted.count(t) for t in tags] == [1] * len(tags)  # 0 lost, 0 duplicated
+
+
+def test_the_feed_swaps_its_token_by_reconnecting_and_resubscribes_everything(
+    upstox: Harness, upstox_sim: UpstoxServer
+) -> None:
+    session = upstox.broker.session
+    session.login_unattended()
+    feed = upstox.broker.feed()
+    connects: list[int] = []
+    seen: list[Tick] = []
+    feed.on_connect = connects.append
+    feed.on_ticks = seen.extend
+    feed.subscribe([INFY], FeedMode.FULL)
+    feed.start()
+    try:
+        eventually(lambda: any(t.key == INFY for t in list(seen)))
+        assert isinstance(session, UpstoxSession)
+        old = session.access_token()
+        session.login_unattended()  # a fresh token; the old one is revoked: a reconnect on it would fail
+        upstox_sim.sim.auth.logout(upstox_sim.sim.auth.authenticate(f"Bearer {old}"))
+        del seen[:]
+        feed.set_access_token(session.access_token())
+        eventually(lambda: len(connects) == 2)
+        assert feed.subscriptions == {INFY: FeedMode.FULL}
+        eventually(lambda: any(t.key == INFY and t.bids for t in list(seen)))
+    finally:
+        feed.stop()
+
+
+def test_a_quiet_feed_stays_connected_while_the_link_answers_pings(upstox: Harness, upstox_sim: UpstoxServer) -> None:
+    upstox.broker.session.login_unattended()
+    upstox_sim.sim.config.feed_interval_s = 3600.0  # no market data after the first snapshot: only pings
+    feed = upstox.broker.feed(watchdog=0.2)
+    connects: list[int] = []
+    errors: list[Exception] = []
+    seen: list[Tick] = []
+    feed.on_connect = connects.append
+    feed.on_error = errors.append
+    feed.on_ticks = seen.extend
+    feed.subscribe([INFY], FeedMode.LTP)
+    feed.start()
+    try:
+        eventually(lambda: len(seen) >= 1)
+        quiet = len(seen)
+        eventually(lambda: _pings_answered(feed) >= 5)
+        assert errors == [] and connects == [0] and len(seen) == quiet and feed.connected == 1
+    finally:
+        feed.stop()
+
+
+def _pings_answered(feed: Any) -> int:
+    count: int = feed.pongs
+    return count

@@ -5,8 +5,8 @@ single-use WebSocket URL; requests go as JSON in binary frames (:func:`~kitekit.
 and updates come as protobuf ``FeedResponse`` messages, read by :func:`~kitekit.wire.upstox.feed.decode_feed`
 (no SDK, no protobuf package). Upstox allows one connection per user, so the feed keeps one.
 
-Kept alive as Kite's ticker is: a watchdog declares the link dead after ``watchdog`` silent seconds, where a
-silent link is first pinged and its pong counts as life (an idle feed is pinged by Upstox and answers ours);
+Kept alive as Kite's ticker is: after ``watchdog`` silent seconds the link is pinged, and a pong counts as life
+(an idle Upstox feed sends pings, not data); no pong within ``pong_timeout`` and the link is dead;
 a lost link reconnects with backoff through a fresh authorize call and resubscribes everything; a token Upstox
 refuses stops the feed with :class:`~kitekit.errors.SessionExpiredError`; :meth:`set_access_token` swaps the
 token and reconnects, subscriptions kept.
@@ -34,7 +34,7 @@ from kitekit.brokers.upstox.client import UpstoxApiError, UpstoxClient
 from kitekit.brokers.upstox.instruments import UpstoxInstruments
 from kitekit.clock import IST
 from kitekit.errors import TickerError
-from kitekit.ticker.reconnect import Backoff, Watchdog
+from kitekit.ticker.reconnect import Backoff
 from kitekit.wire.upstox.feed import decode_feed
 from kitekit.wire.upstox.proto import ProtoError
 from kitekit.wire.upstox.routes import Route
@@ -88,7 +88,8 @@ class UpstoxFeed:
         client: the REST client on the session (the authorize call; its token is the feed's).
         instruments: names to Upstox's keys and back.
         capabilities: the feed's key limits.
-        watchdog: seconds of silence before the link is pinged; as long again without a pong, it is dead.
+        watchdog: seconds of silence before the link is pinged.
+        pong_timeout: seconds a ping may go unanswered before the link is taken as dead (and reconnected).
         backoff: the reconnect delays.
         login_hint: the command to log in again, named when the token is refused.
     """
@@ -100,6 +101,7 @@ class UpstoxFeed:
         capabilities: BrokerCapabilities,
         *,
         watchdog: float = 15.0,
+        pong_timeout: float = 10.0,
         backoff: Backoff | None = None,
         login_hint: str = "kitekit --broker upstox login",
     ) -> None:
@@ -107,6 +109,7 @@ class UpstoxFeed:
         self.instruments = instruments
         self.capabilities = capabilities
         self.watchdog_timeout = watchdog
+        self.pong_timeout = pong_timeout
         self.backoff = backoff or Backoff()
         self.login_hint = login_hint
         self.on_ticks: Callable[[list[Tick]], object] | None = None
@@ -128,6 +131,8 @@ class UpstoxFeed:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._pending: set[asyncio.Future[None]] = set()
+        #: Pings the watchdog sent a quiet link that were answered (each counted as life).
+        self.pongs = 0
 
     # -- subscriptions (any thread) -------------------------------------------------------------------------
     def _resolve(self, instruments: Iterable[str | int]) -> list[str]:
@@ -331,17 +336,15 @@ class UpstoxFeed:
             await ws.send(build_request(uuid.uuid4().hex, Method.SUB, keys, FEED_MODES[mode.value]))
 
     async def _read(self, ws: ClientConnection) -> None:
-        dog = Watchdog(self.watchdog_timeout)
         while True:
             try:
                 frame = await asyncio.wait_for(ws.recv(), timeout=self.watchdog_timeout)
             except TimeoutError:
                 # Silent: a ping answered in time counts as life (an idle feed sends none of its own data).
                 pong = await ws.ping()
-                await asyncio.wait_for(pong, timeout=self.watchdog_timeout)
-                dog.feed()
+                await asyncio.wait_for(pong, timeout=self.pong_timeout)
+                self.pongs += 1
                 continue
-            dog.feed()
             if isinstance(frame, str):
                 continue
             ticks = self._ticks(decode_feed(frame))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import stat
+from dataclasses import replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from kitekit.brokers import FeedMode, Tick
+from kitekit.brokers import Endpoint, FeedMode, RateLimit, Tick
 from kitekit.brokers.registry import OpenOptions, choose, open_broker
 from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
 from kitekit.clock import IST
@@ -252,3 +253,41 @@ def test_a_quiet_feed_stays_connected_while_the_link_answers_pings(upstox: Harne
 def _pings_answered(feed: Any) -> int:
     count: int = feed.pongs
     return count
+
+
+def test_every_contract_of_upstoxs_dump_meets_kites_listing_on_its_neutral_key(
+    upstox_dump: bytes, sim_market: Any
+) -> None:
+    from kitekit.brokers.upstox.instruments import records_of
+    from kitekit.sim.pytest_plugin import SIM_NOW
+    from kitekit.wire.upstox.instruments import decode_dump
+
+    records, keys = records_of(decode_dump(upstox_dump))
+    universe = sim_market.universe(SIM_NOW)
+    kite = {f"{universe.exchange[i]}:{universe.symbol[i]}" for i in range(len(universe))}
+    ours = {r.key for r in records}
+    assert ours == kite and len(records) == len(keys) == len(universe)  # one-to-one, nothing dropped or doubled
+    assert len(set(keys.values())) == len(keys)  # and back: each Upstox key once
+
+
+def test_paced_quotes_keep_within_upstoxs_limits_without_one_refusal(upstox: Harness, upstox_sim: UpstoxServer) -> None:
+    from kitekit.brokers.upstox.client import pacer_for
+    from kitekit.wire.upstox.routes import Limit, LimitClass
+
+    upstox.broker.session.login_unattended()
+    config = upstox_sim.sim.config
+    config.limits = {**config.limits, LimitClass.STANDARD: Limit(5, 300, 9000)}  # 5 a second, every window alike
+    config.rate_limit_enabled = True
+    upstox_sim.sim.limiter = type(upstox_sim.sim.limiter)(config.limits)
+    caps = replace(upstox.broker.capabilities, rates=dict.fromkeys(Endpoint, (RateLimit(5, 1.0),)))
+    client = upstox.broker.native()
+    client.pacer = pacer_for(caps)
+    client.pacer.margin = 0.3  # arrivals on a loaded machine bunch up: the margin absorbs it
+    refused: list[int] = []
+    client.session.hooks["response"].append(
+        lambda r, *a, **k: refused.append(r.status_code) if r.status_code == 429 else None
+    )
+    quotes = upstox.broker.quotes()
+    for _ in range(16):
+        quotes.ltp(INFY)
+    assert refused == []

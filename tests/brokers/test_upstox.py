@@ -291,3 +291,32 @@ def test_paced_quotes_keep_within_upstoxs_limits_without_one_refusal(upstox: Har
     for _ in range(16):
         quotes.ltp(INFY)
     assert refused == []
+
+
+def test_a_backfill_keeps_upstoxs_candles_in_the_store_under_the_neutral_series(
+    upstox: Harness, tmp_path: Path
+) -> None:
+    from kitekit.history.store import CandleStore, SeriesKey
+    from kitekit.wire.history import Interval
+
+    upstox.broker.session.login_unattended()
+    store = CandleStore(tmp_path / "candles.duckdb")
+    now = upstox.clock.now()
+    [frame] = upstox.broker.history(store).backfill([INFY], "5minute", now - timedelta(days=3), now)
+    kept = store.read(SeriesKey("NSE", "INFY", Interval("5minute")), oi=True)
+    assert len(kept) == len(frame) > 50
+    assert (kept["close"].to_numpy() == frame["close"].to_numpy()).all()
+
+
+def test_a_live_order_is_modified_and_its_change_shows_in_the_book(upstox: Harness, tmp_path: Path) -> None:
+    from kitekit.orders import OrderChange
+
+    upstox.broker.session.login_unattended()
+    gateway = upstox.broker.orders(paper=False, folder=tmp_path / "live", sleep=advancing(upstox.clock))
+    price = _resting_price(upstox)
+    placed = gateway.place(OrderRequest.buy(INFY, 2, price=price), "modify-1")
+    lower = round(price - 1.0, 2)
+    gateway.modify(placed.order_id, OrderChange(price=lower, quantity=3))
+    order = gateway.order(placed.order_id)
+    assert (order.price, order.quantity, order.status) == (lower, 3, OrderStatus.OPEN)
+    assert [o.order_id for o in gateway.orders()] == [placed.order_id]

@@ -11,7 +11,7 @@ the wire) and merged oldest first, each time once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
@@ -208,10 +208,13 @@ class UpstoxHistory:
     def backfill(
         self, instruments: Iterable[str | int], interval: str, start: Moment, end: Moment | None = None
     ) -> list[Any]:
-        """Fetch each instrument's candles (kept in the store when there is one); one frame per instrument."""
+        """Fetch each instrument's candles (with OI), kept in the store when there is one; one frame per instrument.
+
+        Route: ``GET /v3/historical-candle/…`` per window, as :meth:`candles`.
+        """
         out: list[Any] = []
         for name in instruments:
-            frame = self.candles(name, interval, start, end)
+            frame = self.candles(name, interval, start, end, oi=True)
             if self.store is not None:
                 self._keep(name, interval, start, end, frame)
             out.append(frame)
@@ -224,6 +227,5 @@ class UpstoxHistory:
         assert self.store is not None  # noqa: S101 - checked by the caller
         found = self.instruments.instrument(name)
         last = _moment(end, end=True) if end is not None else self.clock.now()
-        window = (_moment(start, end=False), last - timedelta(0))
         series = SeriesKey(found.exchange, found.symbol, Interval(str(interval)), False)
-        self.store.write(series, found.token or 0, window, frame.reset_index())
+        self.store.write(series, found.token or 0, (_moment(start, end=False), last), frame)

@@ -320,3 +320,75 @@ def test_a_live_order_is_modified_and_its_change_shows_in_the_book(upstox: Harne
     order = gateway.order(placed.order_id)
     assert (order.price, order.quantity, order.status) == (lower, 3, OrderStatus.OPEN)
     assert [o.order_id for o in gateway.orders()] == [placed.order_id]
+
+
+_PLACER = """
+import random, sys
+from pathlib import Path
+import requests
+from kitekit.brokers.upstox import UPSTOX_CAPABILITIES, UpstoxApp, UpstoxBroker, UpstoxSession
+from kitekit.brokers.upstox.client import pacer_for
+from kitekit.clock import ManualClock
+from kitekit.orders import OrderRequest
+from kitekit.rest.retry import RetryPolicy
+from kitekit.sim.pytest_plugin import SIM_NOW
+
+url, secret_file, folder, count, price, seed = sys.argv[1:7]
+key, secret = Path(secret_file).read_text().split()
+clock = ManualClock(SIM_NOW)
+app = UpstoxApp(key, secret, base_url=url)
+pacer = pacer_for(UPSTOX_CAPABILITIES)
+pacer.rates = dict.fromkeys(pacer.rates, 1000.0)  # the simulator's limits are off, as in the harness
+retry = RetryPolicy(base=0.01, cap=0.05)
+session = UpstoxSession(app, Path(folder) / "session.json", clock=clock, retry=retry, pacer=pacer)
+broker = UpstoxBroker(session, Path(folder) / "cache")
+sys.path.insert(0, str(Path(folder)))
+from faults import Faults
+broker.native().session.mount("http://", Faults(0.3, "/v2/order/place", seed=int(seed)))
+gateway = broker.orders(paper=False, folder=Path(folder) / "journal", sleep=clock.advance)
+for n in range(int(count)):
+    gateway.place(OrderRequest.buy("NSE:INFY", 1, price=float(price)), f"kill-{n}")
+print("done")
+"""
+
+
+def test_orders_survive_client_kills_and_faults_neither_lost_nor_duplicated(
+    upstox: Harness, upstox_sim: UpstoxServer, tmp_path: Path
+) -> None:
+    import inspect
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    session = upstox.broker.session
+    assert isinstance(session, UpstoxSession)
+    session.login_unattended()
+    price = _resting_price(upstox)
+    folder = tmp_path / "client"
+    (folder / "cache").mkdir(parents=True)
+    shutil.copy(session.path, folder / "session.json")
+    for cached in (tmp_path / "cache" / "instruments").iterdir():
+        shutil.copy(cached, folder / "cache" / cached.name)
+    config = upstox_sim.sim.config
+    (folder / "secret").write_text(f"{config.client_id} {config.client_secret}")
+    (folder / "faults.py").write_text(
+        "import random\nimport requests\nfrom typing import Any\nfrom requests.adapters import HTTPAdapter\n\n\n"
+        + inspect.getsource(Faults)
+    )
+    count = 40
+
+    def run(seed: int) -> int:
+        argv = [sys.executable, "-c", _PLACER, upstox_sim.url, str(folder / "secret"), str(folder), str(count)]
+        with (folder / f"run-{seed}.err").open("wb") as err:
+            child = subprocess.Popen([*argv, str(price), str(seed)], stdout=subprocess.DEVNULL, stderr=err)
+            if seed < 3:  # killed after 8, 16 and 24 orders reached the exchange
+                eventually(lambda: len(upstox.accepted_tags()) >= 8 * (seed + 1) or child.poll() is not None, 60)
+                child.send_signal(signal.SIGKILL)
+            return child.wait(timeout=90)
+
+    for kill in range(3):
+        assert run(kill) == -signal.SIGKILL, (folder / f"run-{kill}.err").read_text()[-2000:]
+    assert run(99) == 0, (folder / "run-99.err").read_text()[-2000:]
+    accepted = upstox.accepted_tags()
+    assert len(accepted) == count and len(set(accepted)) == count  # 0 lost, 0 duplicated across kills

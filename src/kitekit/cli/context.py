@@ -127,11 +127,12 @@ class CliContext:
     def brokers(self) -> BrokerChoice:
         """Return the brokers this run uses (``--broker``/``--data``/``--orders``, ``KITEKIT_BROKER``, config).
 
-        The commands run on Kite; another broker is refused here, before anything starts, until it is built.
+        The commands run on Kite; another broker is refused here, before anything starts, until they run on it
+        (Python code may already open it through :mod:`kitekit.brokers.registry`).
 
         Raises:
             UnknownBrokerError: a broker name kitekit does not know.
-            BrokerUnavailableError: a broker kitekit does not offer yet.
+            BrokerUnavailableError: a broker kitekit or its commands do not offer yet.
         """
         if self._brokers is None:
             from kitekit.brokers.registry import OpenOptions, choose

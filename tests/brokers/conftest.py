@@ -7,6 +7,7 @@ tests themselves are written once, against the neutral interfaces only.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from kitekit.brokers import Broker
 from kitekit.brokers.kite import KiteBroker
 from kitekit.clock import ManualClock
+from kitekit.files import atomic_write
 from kitekit.instruments import InstrumentStore
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
@@ -23,13 +25,14 @@ from kitekit.session import SessionManager, SessionStore
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
+from kitekit.sim.upstox import UpstoxServer
 from kitekit.wire.routes import EndpointClass
 
 from ..conftest import sim_settings
 from ..orders_helpers import accepted
 
 #: Every broker the contract runs against.
-BROKERS = ["kite"]
+BROKERS = ["kite", "upstox"]
 
 
 @dataclass
@@ -108,5 +111,87 @@ def kite_harness(
         sim_clock,
         calls,
         lambda: [str(o.get("tag")) for o in accepted(sim)],
+        listed,
+    )
+
+
+#: Upstox's routes by the contract's endpoint class.
+_UPSTOX_ROUTES = {
+    "quote": ("GET /v2/market-quote/", "GET /v3/market-quote/"),
+    "history": ("GET /v2/historical-candle/", "GET /v3/historical-candle/"),
+    "order": ("POST /v2/order/", "POST /v3/order/"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def upstox_dump(sim_market: Market) -> bytes:
+    """The Upstox simulator's dump at ``SIM_NOW``, built once per test session (each simulator would build it)."""
+    from kitekit.sim.pytest_plugin import SIM_NOW
+    from kitekit.sim.upstox.catalog import UpstoxCatalog
+
+    return UpstoxCatalog(sim_market).dump(SIM_NOW)
+
+
+@pytest.fixture
+def upstox_harness(
+    upstox_sim: UpstoxServer, upstox_dump: bytes, sim_clock: ManualClock, sim_market: Market, tmp_path: Path
+) -> Harness:
+    """Upstox on the Upstox simulator: kitekit's Upstox session, instruments, quotes, candles, feed and orders.
+
+    The unattended login is the v3 token request: the simulator approves it at once and POSTs the token to
+    the webhook kitekit listens on.
+    """
+    from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
+    from kitekit.brokers.upstox.capabilities import UPSTOX_CAPABILITIES
+    from kitekit.brokers.upstox.client import pacer_for
+
+    config = upstox_sim.sim.config
+    config.rate_limit_enabled = False  # as the Kite harness: the pacer's real rates would only slow the suite
+    config.auto_approve_requests = True
+    webhook = f"http://127.0.0.1:{_free_port()}/upstox/webhook"
+    config.notifier_url = webhook
+    app = UpstoxApp(
+        api_key=config.client_id,
+        api_secret=config.client_secret,
+        redirect_url=config.redirect_uri,
+        webhook_url=webhook,
+        base_url=upstox_sim.url,
+        dump_url=f"{upstox_sim.url}/market-quote/instruments/exchange/complete.json.gz",
+    )
+    fast = pacer_for(UPSTOX_CAPABILITIES)
+    fast.rates = dict.fromkeys(fast.rates, 1000.0)
+    session = UpstoxSession(
+        app,
+        tmp_path / "sessions" / "upstox.json",
+        clock=sim_clock,
+        login_hint="kitekit --broker upstox login",
+        pacer=fast,
+        retry=RetryPolicy(base=0.01, cap=0.05),
+        webhook_timeout=10.0,
+    )
+
+    def calls(kind: str) -> int:
+        counts = dict(upstox_sim.sim.requests)
+        return sum(n for route, n in counts.items() if route.startswith(_UPSTOX_ROUTES[kind]))
+
+    def listed(count: int) -> list[str]:
+        universe = sim_market.universe(sim_clock.now())
+        return [f"{universe.exchange[i]}:{universe.symbol[i]}" for i in range(count)]
+
+    broker = UpstoxBroker(session, tmp_path / "cache" / "instruments")
+    # The day's dump cached as if downloaded earlier: the client reads the simulator's own bytes.
+    atomic_write(broker.instruments()._file(sim_clock.now().date()), upstox_dump, 0o644)
+    return Harness(
+        broker,
+        sim_clock,
+        calls,
+        lambda: [str(o.get("tag")) for o in upstox_sim.sim.exchange.accepted_orders()],
         listed,
     )

@@ -210,10 +210,15 @@ UPSTOX = register(
             "user_id",
             "pin",
             "totp_secret",
+            "webhook_url",
+            "base_url",
+            "order_url",
+            "dump_url",
             secrets=frozenset({"api_secret", "access_token", "pin", "totp_secret"}),
         ),
         required=("api_key", "api_secret"),
         section="upstox",
+        opener="kitekit.brokers.upstox.broker:open_upstox",
     )
 )
 ANGEL = register(

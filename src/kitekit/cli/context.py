@@ -130,17 +130,20 @@ class CliContext:
     def brokers(self) -> BrokerChoice:
         """Return the brokers this run uses (``--broker``/``--data``/``--orders``, ``KITEKIT_BROKER``, config).
 
-        The commands run on Kite; another broker is refused here, before anything starts, until it is built.
+        The commands run on Kite; another broker is refused here, before anything starts, until they run on it
+        (Python code may already open it through :mod:`kitekit.brokers.registry`).
 
         Raises:
             UnknownBrokerError: a broker name kitekit does not know.
-            BrokerUnavailableError: a broker kitekit does not offer yet.
+            BrokerUnavailableError: a broker kitekit or its commands do not offer yet.
         """
         if self._brokers is None:
             from kitekit.brokers.registry import OpenOptions, choose
 
             broker, data, orders = self.broker_flags
-            self._brokers = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
+            chosen = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
+            _commands_run_on_kite(chosen)
+            self._brokers = chosen
         return self._brokers
 
     def _real_settings(self) -> Settings:
@@ -306,3 +309,20 @@ class CliContext:
         if self._embedded is not None:
             self._embedded.stop()
             self._embedded = None
+
+
+def _commands_run_on_kite(chosen: BrokerChoice) -> None:
+    """Refuse a broker the commands do not run on yet (exit 5), though Python code may open it.
+
+    Raises:
+        BrokerUnavailableError: a broker other than Kite was chosen.
+    """
+    from kitekit.brokers.registry import entry
+    from kitekit.errors import BrokerUnavailableError
+
+    for name in chosen.names:
+        if name != "kite":
+            raise BrokerUnavailableError(
+                f"{entry(name).label} is not available in this kitekit's commands yet: they run on Kite Connect. "
+                f"Python code can open it (kitekit.brokers.registry.open_broker({name!r})); here choose kite."
+            )

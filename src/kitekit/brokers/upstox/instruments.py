@@ -1,0 +1,277 @@
+"""Upstox's instruments dump behind the neutral :class:`~kitekit.brokers.BrokerInstruments`.
+
+The day's gzipped JSON dump is cached as downloaded (one file a day, replaced atomically) and read into two
+things: Kite-shaped records under the neutral identity (``NSE:INFY``, ``NSE:NIFTY 50``, ``NFO:NIFTY26DECFUT``),
+indexed by kitekit's own :class:`~kitekit.instruments.InstrumentStore` so search, futures, expiries, option
+chains and the pre-trade rules work unchanged; and the map between each record's numeric token and Upstox's
+instrument key (``NSE_EQ|INE009A01021``, ``NSE_FO|43650``, ``NSE_INDEX|Nifty 50``).
+
+A contract's neutral symbol is spelled from its facts (:func:`~kitekit.brokers.model.derivative_symbol`); an
+index's is its name in capitals (``Nifty 50`` → ``NIFTY 50``, Kite's spelling). Tokens are Upstox's exchange
+token shifted left a byte with the segment in the low byte, as Kite builds its own: unique across segments.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import zlib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kitekit.brokers.instruments import CHAIN_COLUMNS
+from kitekit.brokers.model import BrokerInstrument, InstrumentKind, derivative_symbol
+from kitekit.clock import Clock
+from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
+from kitekit.files import atomic_write
+from kitekit.wire.instruments_csv import Instrument, encode_rows
+from kitekit.wire.upstox.instruments import decode_dump, expiry_date
+from kitekit.wire.upstox.keys import Segment, segment_for
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kitekit.instruments import InstrumentStore
+
+__all__ = ["UpstoxInstruments", "records_of"]
+
+BROKER = "upstox"
+
+# Each segment's Kite exchange, from the one table wire/upstox/keys keeps (its inverse).
+_EXCHANGE: dict[Segment, str] = {}
+for _kite in ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX"):
+    for _index in (False, True):
+        _seg = segment_for(_kite, _index)
+        if _seg is not None:
+            _EXCHANGE.setdefault(_seg, _kite)
+_SEGMENT_CODE = {s: n + 1 for n, s in enumerate(Segment)}
+_KINDS = {"FUT": "FUT", "CE": "CE", "PE": "PE"}
+
+
+@functools.lru_cache(maxsize=4096)
+def _expiry(millis: int) -> date:
+    # A dump has a few hundred distinct expiries across 100,000 rows: each is converted once.
+    return expiry_date(millis)
+
+
+def _token(row: dict[str, Any], segment: Segment) -> int:
+    text = str(row.get("exchange_token") or "")
+    base = int(text) if text.isascii() and text.isdigit() else zlib.crc32(str(row["instrument_key"]).encode())
+    return (base << 8) | _SEGMENT_CODE[segment]
+
+
+def _record(row: dict[str, Any]) -> Instrument | None:
+    """Return one dump row as a Kite-shaped record under the neutral identity; None for what kitekit cannot name."""
+    try:
+        segment = Segment(str(row.get("segment")))
+    except ValueError:
+        return None
+    exchange = _EXCHANGE[segment]
+    kind = str(row.get("instrument_type", ""))
+    name = str(row.get("name", ""))
+    expiry = _expiry(int(row["expiry"])) if row.get("expiry") else None
+    strike = float(row.get("strike_price") or 0.0)
+    if segment.is_index:
+        symbol, name, kite_type, kite_segment = name.upper(), name.upper(), "EQ", "INDICES"
+    elif kind in _KINDS and expiry is not None:
+        under = str(row.get("underlying_symbol") or row.get("asset_symbol") or name)
+        symbol = derivative_symbol(under, kind, expiry, strike, monthly=not row.get("weekly", False))
+        name, kite_type = under, kind
+        kite_segment = f"{exchange}-{'FUT' if kind == 'FUT' else 'OPT'}"
+    else:
+        symbol, kite_type, kite_segment = str(row.get("trading_symbol", "")), "EQ", exchange
+    if not symbol:
+        return None
+    return Instrument(
+        instrument_token=_token(row, segment),
+        exchange_token=int(_token(row, segment) >> 8),
+        tradingsymbol=symbol,
+        name=name,
+        last_price=0.0,
+        expiry=expiry,
+        strike=strike,
+        tick_size=round(float(row.get("tick_size") or 0.0) / 100, 4),  # the dump gives paise
+        lot_size=int(row.get("lot_size") or 0),
+        instrument_type=kite_type,
+        segment=kite_segment,
+        exchange=exchange,
+    )
+
+
+def records_of(rows: list[dict[str, Any]]) -> tuple[list[Instrument], dict[int, str]]:
+    """Return the Kite-shaped records of a dump's rows, and each record's token's Upstox instrument key."""
+    records: list[Instrument] = []
+    keys: dict[int, str] = {}
+    for row in rows:
+        record = _record(row)
+        if record is not None and record.instrument_token not in keys:
+            records.append(record)
+            keys[record.instrument_token] = str(row["instrument_key"])
+    return records, keys
+
+
+class UpstoxInstruments:
+    """The neutral instrument store on Upstox's dump.
+
+    Args:
+        cache_dir: where each day's dump is kept.
+        download: returns the dump's bytes (Upstox's asset URL, or a simulator's).
+        clock: the time source (which day's dump is current).
+    """
+
+    broker = BROKER
+
+    def __init__(self, cache_dir: Path, download: Callable[[], bytes], clock: Clock) -> None:
+        self.cache_dir = cache_dir
+        self.download = download
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._day: date | None = None
+        self._store: InstrumentStore | None = None
+        self._keys: dict[int, str] = {}
+        self._tokens: dict[str, int] = {}
+
+    def _today(self) -> date:
+        from kitekit.instruments import InstrumentStore
+
+        return InstrumentStore(self.cache_dir, clock=self.clock).dump_day()
+
+    def _file(self, day: date) -> Path:
+        return self.cache_dir / f"upstox-{day.isoformat()}.json.gz"
+
+    def sync(self, force: bool = False) -> bool:
+        """Download the day's dump unless cached (always with ``force``); return True if it downloaded.
+
+        Route: ``GET complete.json.gz`` (Upstox's asset host; no token).
+        """
+        day = self._today()
+        path = self._file(day)
+        if path.exists() and not force:
+            return False
+        raw = self.download()
+        decode_dump(raw)  # a broken download never replaces a good file
+        try:
+            atomic_write(path, raw, 0o644)
+        except OSError as exc:
+            raise InstrumentCacheError(f"Could not cache Upstox's instruments in {path}: {exc}") from exc
+        with self._lock:
+            self._day = None
+        return True
+
+    def load(self) -> UpstoxInstruments:
+        """Load the day's dump (downloading it only when the cache lacks it); return self."""
+        self.store()
+        return self
+
+    def store(self) -> InstrumentStore:
+        """Return kitekit's instrument store over the day's records (the rules' facts)."""
+        from kitekit.instruments import InstrumentStore
+
+        day = self._today()
+        with self._lock:
+            if self._store is not None and self._day == day:
+                return self._store
+            self.sync()
+            try:
+                rows = decode_dump(self._file(day).read_bytes())
+            except (OSError, ValueError) as exc:
+                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
+            records, keys = records_of(rows)
+            self._store = InstrumentStore.from_bytes(encode_rows(records), day, self.clock)
+            self._keys, self._tokens = keys, {v: k for k, v in keys.items()}
+            self._day = day
+            return self._store
+
+    def _query(self, query: str | int) -> str | int:
+        # Upstox's own key is taken wherever a name is: it is turned into the record's token.
+        if isinstance(query, str) and "|" in query:
+            self.store()
+            token = self._tokens.get(query)
+            if token is None:
+                raise UnknownInstrumentError(query)
+            return token
+        return query
+
+    def _neutral(self, record: Instrument) -> BrokerInstrument:
+        if record.segment == "INDICES":
+            kind = InstrumentKind.INDEX
+        else:
+            kind = InstrumentKind(record.instrument_type) if record.instrument_type in _KINDS else InstrumentKind.EQUITY
+        return BrokerInstrument(
+            exchange=record.exchange,
+            symbol=record.tradingsymbol,
+            name=record.name,
+            kind=kind,
+            segment=record.segment,
+            tick_size=record.tick_size,
+            lot_size=record.lot_size,
+            broker=BROKER,
+            broker_key=self._keys[record.instrument_token],
+            expiry=record.expiry,
+            strike=record.strike,
+            token=record.instrument_token,
+        )
+
+    def instrument(self, query: str | int) -> BrokerInstrument:
+        """Return the instrument ``query`` names: ``EXCHANGE:SYMBOL``, Upstox's key, a token, an index or a symbol."""
+        return self._neutral(self.store().instrument(self._query(query)))
+
+    def key(self, query: str | int) -> str:
+        """Return the neutral identity of ``query``."""
+        return self.store().key(self._query(query))
+
+    def broker_key(self, query: str | int) -> str:
+        """Return Upstox's instrument key of ``query`` (what its quotes, candles and feed take)."""
+        return self._keys[self.store().token(self._query(query))]
+
+    def upstox_key(self, token: int) -> str:
+        """Return Upstox's instrument key of a record's token."""
+        self.store()
+        return self._keys[token]
+
+    def search(self, text: str, limit: int = 10) -> list[BrokerInstrument]:
+        """Return instruments whose symbol or name contains ``text``, best first."""
+        return [self._neutral(i) for i in self.store().search(text, limit)]
+
+    def futures(self, underlying: str, exchange: str | None = None) -> list[BrokerInstrument]:
+        """Return the live futures of ``underlying``, nearest first."""
+        return [self._neutral(i) for i in self.store().futures(underlying, exchange)]
+
+    def nearest_future(self, underlying: str, n: int = 0, exchange: str | None = None) -> BrokerInstrument:
+        """Return the ``n``-th nearest live future of ``underlying``."""
+        return self._neutral(self.store().nearest_future(underlying, n, exchange))
+
+    def expiries(self, underlying: str, exchange: str | None = None) -> list[date]:
+        """Return the option expiries of ``underlying`` from today on, nearest first."""
+        return self.store().expiries(underlying, exchange)
+
+    def option_chain(
+        self, underlying: str, expiry: date | str | None = None, exchange: str | None = None
+    ) -> pd.DataFrame:
+        """Return one expiry's chain with the neutral columns (:data:`~kitekit.brokers.instruments.CHAIN_COLUMNS`)."""
+        import pandas as pd
+
+        store = self.store()
+        chain = store.option_chain(underlying, expiry, exchange)
+        tokens = pd.concat([chain["ce_token"].dropna(), chain["pe_token"].dropna()])
+        venue = store.instrument(int(tokens.iloc[0])).exchange if len(tokens) else exchange or ""
+
+        def key(symbol: object) -> str | None:
+            return f"{venue}:{symbol}" if isinstance(symbol, str) and symbol else None
+
+        def upstox(token: object) -> str | None:
+            return None if pd.isna(token) else self._keys.get(int(token))  # type: ignore[call-overload]
+
+        out = chain.assign(
+            ce_key=chain["ce_symbol"].map(key),
+            pe_key=chain["pe_symbol"].map(key),
+            ce_broker_key=chain["ce_token"].astype(object).map(upstox),
+            pe_broker_key=chain["pe_token"].astype(object).map(upstox),
+        )
+        return out.loc[:, list(CHAIN_COLUMNS)]
+
+    def rule_facts(self) -> InstrumentStore:
+        """Return the store of Kite-shaped records: what the pre-trade rules and the paper broker read."""
+        return self.store()

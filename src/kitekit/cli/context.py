@@ -137,7 +137,21 @@ class CliContext:
             from kitekit.brokers.registry import OpenOptions, choose
 
             broker, data, orders = self.broker_flags
-            self._brokers = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
+            chosen = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
+            from kitekit.brokers.registry import entry
+            from kitekit.errors import BrokerUnavailableError
+
+            for name in chosen.names:
+                if name != "kite":
+                    # Built for Python code, not yet for the commands: running them on Kite instead would
+                    # show one broker's data under another's name.
+                    label = entry(name).label
+                    raise BrokerUnavailableError(
+                        f"{label} is not available from kitekit's command line yet: its commands run on Kite "
+                        f"Connect. Use {label} from Python (kitekit.brokers.registry.open_pair), or choose "
+                        "--broker kite."
+                    )
+            self._brokers = chosen
         return self._brokers
 
     def _real_settings(self) -> Settings:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from kitekit import errors as kk_errors
 from kitekit.brokers.angel.capabilities import ANGEL_CAPABILITIES, ROUTE_ENDPOINTS
@@ -96,6 +97,8 @@ class AngelClient:
         retry: attempts and backoff for reads.
         on_token_rejected: called when Angel's gateway rejects the JWT.
         timeout: seconds to wait for an answer.
+        adapter: the ``requests`` transport to send through (the seam tests swap for a faulty network);
+            None: requests' own.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class AngelClient:
         retry: RetryPolicy | None = None,
         on_token_rejected: Callable[[], None] | None = None,
         timeout: float = 10.0,
+        adapter: HTTPAdapter | None = None,
     ) -> None:
         self.api_key = api_key
         self.client_code = client_code
@@ -119,6 +123,9 @@ class AngelClient:
         self.on_token_rejected = on_token_rejected
         self.timeout = timeout
         self.reqsession = requests.Session()
+        if adapter is not None:
+            self.reqsession.mount("http://", adapter)
+            self.reqsession.mount("https://", adapter)
         # The values of the address headers are not checked by Angel; their presence is.
         self.headers = dict.fromkeys(CLIENT_HEADERS, "127.0.0.1")
         self.headers.update(

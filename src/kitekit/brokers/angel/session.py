@@ -26,6 +26,7 @@ from typing import Any
 
 import pyotp
 import requests
+from requests.adapters import HTTPAdapter
 
 from kitekit import redact
 from kitekit.brokers.angel.capabilities import BROKER, SESSION_LIFETIME
@@ -126,6 +127,7 @@ class AngelSession:
         login_hint: the command users are told to run to log in again.
         refresh_before: how long before the JWT's end :meth:`client` renews it.
         sleep: how to pause between login attempts (injectable).
+        adapter: the ``requests`` transport every client of this session sends through (None: requests' own).
     """
 
     broker = BROKER
@@ -142,6 +144,7 @@ class AngelSession:
         login_hint: str = "kitekit login --broker angel",
         refresh_before: timedelta = timedelta(hours=1),
         sleep: Callable[[float], None] = time.sleep,
+        adapter: HTTPAdapter | None = None,
     ) -> None:
         self.credentials = credentials
         self.path = path
@@ -152,6 +155,7 @@ class AngelSession:
         self.login_hint = login_hint
         self.refresh_before = refresh_before
         self.sleep = sleep
+        self.adapter = adapter
         self._lock = threading.RLock()
         redact.register(credentials.pin, credentials.totp_secret)
 
@@ -222,7 +226,9 @@ class AngelSession:
 
     def _bare(self, jwt: str | None = None) -> AngelClient:
         c = self.credentials
-        return AngelClient(c.api_key, c.client_code, c.root, jwt, pacer=self.pacer, retry=self.retry)
+        return AngelClient(
+            c.api_key, c.client_code, c.root, jwt, pacer=self.pacer, retry=self.retry, adapter=self.adapter
+        )
 
     def login_unattended(self) -> SessionInfo:
         """Log in by client code, PIN and a TOTP code; save the session. Cron-safe.
@@ -369,6 +375,7 @@ class AngelSession:
             pacer=self.pacer,
             retry=self.retry,
             on_token_rejected=self.mark_dead,
+            adapter=self.adapter,
         )
         if verify:
             client.call(Route.PROFILE, method="GET")

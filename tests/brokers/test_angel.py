@@ -18,6 +18,8 @@ from requests.adapters import HTTPAdapter
 
 from kitekit.brokers import BrokerPair, FeedMode, Tick
 from kitekit.brokers.angel.broker import AngelBroker
+from kitekit.brokers.registry import OpenOptions, choose, open_pair
+from kitekit.clock import ManualClock
 from kitekit.errors import LoginError
 from kitekit.orders import OrderRequest, OrderStatus
 from kitekit.orders.placement import LookupPolicy
@@ -177,3 +179,44 @@ def test_the_mixed_mode_takes_angels_quotes_and_fills_kite_paper_orders_at_them(
     assert order.status == OrderStatus.COMPLETE and order.filled_quantity == 3
     assert book.asks[0].price <= order.average_price <= book.asks[-1].price
     assert kite_harness.accepted_tags() == [] and angel_harness.accepted_tags() == []
+
+
+# -- choosing it ----------------------------------------------------------------------------------------------------
+def test_the_registry_opens_angel_from_its_credentials_and_a_simulators_root(
+    angel_sim: AngelSimServer, sim_clock: ManualClock, tmp_path: Path
+) -> None:
+    cfg = angel_sim.angel.config
+    env = {
+        "KITEKIT_BROKER": "angel",
+        "ANGEL_API_KEY": cfg.api_key,
+        "ANGEL_CLIENT_CODE": cfg.client_code,
+        "ANGEL_PIN": cfg.pin,
+        "ANGEL_TOTP_SECRET": cfg.totp_secret,
+        "ANGEL_ROOT": angel_sim.url,
+    }
+    (tmp_path / "config.json").write_text("{}")
+    options = OpenOptions(env=env, clock=sim_clock, cache_dir=tmp_path / "cache", config_file=tmp_path / "config.json")
+    pair = open_pair(choose(options=options), options)
+    assert not pair.mixed and pair.data.name == "angel"
+    pair.data.session.login_unattended()
+    assert "kitekit login --broker angel" in (pair.data.session.login_hint or "")
+    assert pair.quotes().ltp("INFY")["INFY"].key == INFY
+
+
+def test_order_updates_come_through_the_feed_as_kites_order_objects(logged_in: Harness, tmp_path: Path) -> None:
+    broker = _angel(logged_in)
+    updates: list[dict[str, Any]] = []
+    feed = broker.feed()
+    feed.on_order_update = updates.append
+    feed.subscribe([INFY], FeedMode.LTP)
+    feed.start()
+    try:
+        eventually(lambda: feed.connected == 1)
+        gateway = broker.orders(paper=False, folder=tmp_path / "live")
+        last = broker.quotes().ltp(INFY)[INFY].last_price
+        placed = gateway.place(OrderRequest.buy(INFY, 1, price=round(round(last * 0.9 / 0.05) * 0.05, 2)), "upd-1")
+        found = eventually(lambda: [u for u in list(updates) if u["order_id"] == placed.order_id])
+        update = found[0]
+        assert update["tradingsymbol"] == "INFY" and update["tag"] == placed.tag and update["status"] == "OPEN"
+    finally:
+        feed.stop()

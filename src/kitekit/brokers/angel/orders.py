@@ -33,11 +33,12 @@ from kitekit.errors import BrokerFeatureError, UnknownInstrumentError
 from kitekit.orders.journal import derive_tag, new_intent_id
 from kitekit.orders.live import LiveBroker
 from kitekit.orders.model import OrderRequest, Placement
+from kitekit.orders.placement import Budget
 from kitekit.wire.angel.envelope import Dialect, ErrorCode
 from kitekit.wire.angel.orders import OrderStatus as AngelStatus
 from kitekit.wire.angel.orders import OrderType as AngelType
 from kitekit.wire.angel.orders import ProductType, Variety
-from kitekit.wire.angel.routes import Route
+from kitekit.wire.angel.routes import RATE_LIMITS, Route
 
 if TYPE_CHECKING:
     from kitekit.brokers.angel.instruments import AngelInstruments
@@ -390,4 +391,7 @@ def live_broker(
 ) -> AngelLiveBroker:
     """Return the live Angel broker journaling in ``folder``."""
     shim = AngelOrderClient(client, instruments, clock)
+    # Angel allows 500 order requests a minute (Kite 400); its 1,000 an hour has no local budget: a request
+    # past it is answered 403, which is in doubt and looked up by tag like any other.
+    options.setdefault("budget", Budget(per_minute=RATE_LIMITS[Route.ORDER_PLACE].per_minute or Budget.per_minute))
     return AngelLiveBroker(shim, instruments.rule_facts(), folder=folder, clock=clock, **options)

@@ -7,6 +7,7 @@ is the simulator's, Friday 2026-11-27 11:00 IST.
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -15,15 +16,18 @@ from typing import Any
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from websockets.asyncio.server import ServerConnection, serve
 
 from kitekit.brokers import BrokerPair, FeedMode, Tick
 from kitekit.brokers.angel.broker import AngelBroker
+from kitekit.brokers.angel.feed import AngelFeed
 from kitekit.brokers.registry import OpenOptions, choose, open_pair
 from kitekit.clock import ManualClock
 from kitekit.errors import LoginError
 from kitekit.orders import OrderRequest, OrderStatus
 from kitekit.orders.placement import LookupPolicy
 from kitekit.sim.angel.server import AngelSimServer
+from kitekit.ticker.reconnect import Backoff
 from kitekit.wire.angel.routes import Route
 
 from ..conftest import eventually
@@ -220,3 +224,41 @@ def test_order_updates_come_through_the_feed_as_kites_order_objects(logged_in: H
         assert update["tradingsymbol"] == "INFY" and update["tag"] == placed.tag and update["status"] == "OPEN"
     finally:
         feed.stop()
+
+
+def test_a_silent_link_is_declared_dead_by_the_watchdog_and_reconnected(logged_in: Harness) -> None:
+    broker = _angel(logged_in)
+    reconnects: list[int] = []
+    errors: list[Exception] = []
+
+    async def scenario() -> None:
+        async def silent(link: ServerConnection) -> None:
+            async for _ in link:  # reads the subscriptions and pings; never a pong, never a packet
+                pass
+
+        async with serve(silent, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            feed = AngelFeed(
+                broker.session,
+                broker.instruments(),
+                f"ws://127.0.0.1:{port}/smart-stream",
+                heartbeat=0.05,
+                watchdog=0.3,
+                backoff=Backoff(first=0.01, cap=0.02),
+            )
+            twice = asyncio.Event()
+
+            def reconnecting(shard: int, attempt: int) -> None:
+                reconnects.append(attempt)
+                if len(reconnects) >= 2:
+                    twice.set()
+
+            feed.on_reconnect = reconnecting
+            feed.on_error = errors.append
+            feed.subscribe([INFY], FeedMode.LTP)
+            async with feed:
+                await twice.wait()
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert reconnects[:2] == [1, 1]  # each new link starts its count again: it was up before it went silent
+    assert any("no packet nor pong" in str(e) for e in errors)

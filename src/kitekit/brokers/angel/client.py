@@ -116,6 +116,8 @@ class AngelClient:
     ) -> None:
         self.api_key = api_key
         self.client_code = client_code
+        # The pacer's database is shared with Kite's clients, keyed by api_key there: a prefix keeps the two apart.
+        self.pace_key = f"angel:{client_code}"
         self.root = root.rstrip("/")
         self.jwt = jwt
         self.pacer = pacer
@@ -170,7 +172,7 @@ class AngelClient:
         cls = _CLASSES[ROUTE_ENDPOINTS.get(route, Endpoint.OTHER)]
         for attempt in range(attempts):
             if self.pacer is not None:
-                self.pacer.acquire(self.client_code, cls)
+                self.pacer.acquire(self.pace_key, cls)
             try:
                 answer = self.reqsession.request(
                     method, url, json=dict(body) if body is not None else None, headers=headers, timeout=self.timeout
@@ -191,7 +193,7 @@ class AngelClient:
             again = got.dialect is Dialect.RATE_LIMIT or got.http_status >= 500 or got.dialect is Dialect.NOT_JSON
             if again and attempt + 1 < attempts:
                 if got.dialect is Dialect.RATE_LIMIT and self.pacer is not None:
-                    self.pacer.cool_down(self.client_code, cls)
+                    self.pacer.cool_down(self.pace_key, cls)
                 self.retry.sleep(max(self.retry.delay(attempt), self.retry.rate_limit_pause * 0.2))
                 continue
             raise AngelApiError(got, route)

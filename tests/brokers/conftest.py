@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from kitekit.brokers import Broker
+from kitekit.brokers.angel.broker import AngelBroker
+from kitekit.brokers.angel.client import angel_pacer
+from kitekit.brokers.angel.session import AngelCredentials, AngelSession
 from kitekit.brokers.kite import KiteBroker
 from kitekit.clock import ManualClock
 from kitekit.files import atomic_write
@@ -22,17 +25,20 @@ from kitekit.instruments import InstrumentStore
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
 from kitekit.session import SessionManager, SessionStore
+from kitekit.sim.angel.server import AngelSimServer
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.server import SimServer
 from kitekit.sim.upstox import UpstoxServer
+from kitekit.wire.angel.routes import Route
+from kitekit.wire.angel.scrip import SCRIP_MASTER_PATH
 from kitekit.wire.routes import EndpointClass
 
 from ..conftest import sim_settings
 from ..orders_helpers import accepted
 
 #: Every broker the contract runs against.
-BROKERS = ["kite", "upstox"]
+BROKERS = ["kite", "upstox", "angel"]
 
 
 @dataclass
@@ -195,3 +201,54 @@ def upstox_harness(
         lambda: [str(o.get("tag")) for o in upstox_sim.sim.exchange.accepted_orders()],
         listed,
     )
+
+
+#: Angel's routes by the contract's endpoint class.
+_ANGEL_ROUTES = {
+    "quote": (f"POST {Route.QUOTE.value}",),
+    "history": (f"POST {Route.CANDLES.value}",),
+    "order": (f"POST {Route.ORDER_PLACE.value}",),
+}
+
+
+@pytest.fixture(scope="session")
+def angel_scrip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One scrip-master cache for the session: the master is one day's, the same for every test."""
+    return tmp_path_factory.mktemp("angel-instruments")
+
+
+@pytest.fixture
+def angel_harness(
+    angel_sim: AngelSimServer, sim_clock: ManualClock, sim_market: Market, angel_scrip_cache: Path, tmp_path: Path
+) -> Harness:
+    """Angel One on the Angel simulator, its rate limits on: kitekit's Angel client paces under them."""
+    cfg = angel_sim.angel.config
+    credentials = AngelCredentials(cfg.api_key, cfg.client_code, cfg.pin, cfg.totp_secret, angel_sim.url)
+    session = AngelSession(
+        credentials,
+        tmp_path / "sessions" / "angel.json",
+        clock=sim_clock,
+        pacer=angel_pacer(),
+        retry=RetryPolicy(base=0.01, cap=0.05),
+        login_hint="kitekit --sim login --broker angel",
+    )
+    broker = AngelBroker(
+        session,
+        angel_scrip_cache,
+        scrip_url=angel_sim.url + SCRIP_MASTER_PATH,
+        stream_url=angel_sim.stream_url,
+        order_update_url=angel_sim.order_update_url,
+    )
+
+    def calls(kind: str) -> int:
+        counts = dict(angel_sim.angel.requests)
+        return sum(n for route, n in counts.items() if route.startswith(_ANGEL_ROUTES[kind]))
+
+    def listed(count: int) -> list[str]:
+        universe = sim_market.universe(sim_clock.now())
+        return [f"{universe.exchange[i]}:{universe.symbol[i]}" for i in range(count)]
+
+    def accepted_tags() -> list[str]:
+        return [str(o.get("tag")) for o in angel_sim.angel.exchange.accepted_orders()]
+
+    return Harness(broker, sim_clock, calls, accepted_tags, listed)

@@ -136,6 +136,8 @@ class BrokerCapabilities:
         feed: the live feed's capacity.
         tag: the order tag rule.
         session_expiry: the IST time of day a session ends (Kite 06:00; Upstox 03:30).
+        session_lifetime: how long a session lives from its login, for a broker whose sessions end after a
+            lifetime rather than at a time of day (Angel One's JWT); None: ``session_expiry`` decides.
         login_methods: the login flows the broker offers.
         extras: features only the broker's own client reaches.
     """
@@ -150,6 +152,7 @@ class BrokerCapabilities:
     session_expiry: time
     login_methods: frozenset[LoginMethod]
     extras: frozenset[Extra] = frozenset()
+    session_lifetime: timedelta | None = None
 
     def rate(self, endpoint: Endpoint | str) -> float:
         """Return the sustained calls per second ``endpoint`` allows: its tightest window's."""

@@ -231,10 +231,12 @@ ANGEL = register(
             "client_code",
             "pin",
             "totp_secret",
+            "root",
             secrets=frozenset({"pin", "totp_secret"}),
         ),
         required=("api_key", "client_code", "pin", "totp_secret"),
         section="angel",
+        opener="kitekit.brokers.angel.broker:open_angel",
     )
 )
 

@@ -67,7 +67,8 @@ def test_a_fresh_home_on_the_simulator_is_told_to_log_in_and_download_the_instru
     assert lines["config file"].startswith("✓ none (looked for")
     assert lines["session"] == "✗ no saved session for api_key kitekit_sim → log in: `kitekit --sim login`"
     assert lines["clock"].startswith("✓ the client's clock of the simulator (one clock) agrees")
-    assert "(2026-11-27 11:00:00 IST)" in lines["clock"]
+    # The embedded world starts at 11:00 and runs on with the wall clock: a loaded machine takes seconds to get here.
+    assert "(2026-11-27 11:00:" in lines["clock"]
     assert lines["instruments"].startswith(
         "! the dump current at 2026-11-27 11:00 IST (of 2026-11-27) is not downloaded"
     )

@@ -129,3 +129,12 @@ def test_amounts_are_written_the_indian_way() -> None:
     assert rupees(1234567.891) == "₹12,34,567.89" and rupees(-2284.31) == "-₹2,284.31"
     assert format_stat("total_return", 0.1234) == "12.34%" and format_stat("sharpe", float("nan")) == "–"
     assert format_stat("profit_factor", "inf") == "∞"
+
+
+def test_round_trip_times_with_and_without_fractions_of_a_second_are_read_alike() -> None:
+    import pandas as pd
+
+    from kitekit.runner.report import instants
+
+    read = instants(pd.Series(["2026-11-27T09:43:13+05:30", "2026-11-27T09:43:13.053280+05:30"]))
+    assert [t.isoformat() for t in read] == ["2026-11-27T09:43:13+05:30", "2026-11-27T09:43:13.053280+05:30"]

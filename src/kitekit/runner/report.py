@@ -210,7 +210,7 @@ def write_report(
     trip_frame = _frame(trip_rows, TRIP_COLUMNS)
     for name in ("opened", "closed"):
         if len(trip_frame):
-            trip_frame[name] = pd.to_datetime(trip_frame[name], utc=True).dt.tz_convert(IST)
+            trip_frame[name] = instants(trip_frame[name])
     stats = compute_stats(curve, trips, trade_frame, capital, len(order_frame))
     stats = {"run": meta.get("name"), "mode": meta.get("mode"), "strategy": meta.get("strategy"), **stats}
     write_parquet(curve, folder / "equity.parquet")
@@ -225,6 +225,17 @@ def write_report(
 
         write_html(report, meta)
     return report
+
+
+def instants(texts: pd.Series) -> pd.Series:
+    """Return ISO 8601 texts as IST timestamps, whole seconds and fractions alike.
+
+    pandas guesses one format from the first text: a fill at 09:43:13 then one at 09:43:13.053280 (a paper run
+    on a live clock) would fail, so the format is named.
+    """
+    import pandas as pd
+
+    return pd.to_datetime(texts, utc=True, format="ISO8601").dt.tz_convert(IST)
 
 
 def load_report(folder: Path) -> RunReport:

@@ -192,7 +192,7 @@ class UpstoxFeed:
         self._token = access_token
         ws, loop = self._ws, self._loop
         if ws is not None and loop is not None:
-            asyncio.run_coroutine_threadsafe(ws.close(1000, "token swap"), loop)
+            asyncio.run_coroutine_threadsafe(ws.close(1000, "access token swapped"), loop)
 
     def _send(self, method: Method, keys: list[str], mode: FeedMode | None) -> None:
         ws, loop = self._ws, self._loop

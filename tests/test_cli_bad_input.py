@@ -325,6 +325,14 @@ def test_an_unknown_symbol_and_a_bad_expiry_are_clear(on_sim: SimServer, capsys:
     assert code == FAILED and "no data" in text
 
 
+def test_brackets_in_a_message_are_printed_not_taken_for_markup(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Messages quote what the user typed and name extras (pip install 'kitekit[scale]'): rich must not eat them.
+    code, text = outcome(capsys, ["ticks", "RELIANCE", "--bus", "http://host/[scale]"])
+    assert code == CONFIG and "got 'http://host/[scale]'" in text
+
+
 def test_verbose_shows_the_traceback_for_those_who_want_it(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (home / "config.json").write_bytes(b"[1]")
     assert run(["-v", "status"]) == CONFIG

@@ -59,28 +59,35 @@ class Failure:
     code: int
 
 
+def _plain(value: object) -> str:
+    """Return ``value`` as text rich prints as it is: a message's own brackets are not markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def describe(exc: BaseException) -> Failure:
     """Return what to tell the user about ``exc`` and the exit code to end with."""
     if isinstance(exc, ConfigError):
-        return Failure(f"[red]Configuration error:[/] {exc}", CONFIG)
+        return Failure(f"[red]Configuration error:[/] {_plain(exc)}", CONFIG)
     if isinstance(exc, KitekitError) and isinstance(exc, OSError):  # e.g. a session Kite gave but no disk took
-        return Failure(f"[red]File error:[/] {exc}", FILES)
+        return Failure(f"[red]File error:[/] {_plain(exc)}", FILES)
     if isinstance(exc, HistoryRangeError):  # a range Kite would refuse is a wrong argument, as for orders
-        return Failure(f"[red]Error:[/] {exc}", USAGE)
+        return Failure(f"[red]Error:[/] {_plain(exc)}", USAGE)
     if isinstance(exc, SessionError):
-        return Failure(f"[red]Error:[/] {exc}", SESSION)
+        return Failure(f"[red]Error:[/] {_plain(exc)}", SESSION)
     if isinstance(exc, SimWorldError):  # a simulator asked to start where it cannot: a wrong argument
-        return Failure(f"[red]Error:[/] {exc}", USAGE)
+        return Failure(f"[red]Error:[/] {_plain(exc)}", USAGE)
     if isinstance(exc, OrderValidationError):  # a wrong order is a wrong argument: the message names the rule
-        return Failure(f"[red]Order refused before sending ({exc.rule}):[/] {exc}", USAGE)
+        return Failure(f"[red]Order refused before sending ({_plain(exc.rule)}):[/] {_plain(exc)}", USAGE)
     if isinstance(exc, BrokerFeatureError):  # asking a broker for what it does not offer: a wrong argument
-        return Failure(f"[red]Error:[/] {exc}", USAGE)
+        return Failure(f"[red]Error:[/] {_plain(exc)}", USAGE)
     if isinstance(exc, AlertValidationError):  # the same for an alert Kite would refuse
-        return Failure(f"[red]Alert refused before sending:[/] {exc}", USAGE)
+        return Failure(f"[red]Alert refused before sending:[/] {_plain(exc)}", USAGE)
     if isinstance(exc, HistoryRangeError):  # dates, interval or flags a candle request may not have: arguments
-        return Failure(f"[red]Candle request refused before sending:[/] {exc}", USAGE)
+        return Failure(f"[red]Candle request refused before sending:[/] {_plain(exc)}", USAGE)
     if isinstance(exc, KitekitError):
-        return Failure(f"[red]Error:[/] {exc}", FAILED)
+        return Failure(f"[red]Error:[/] {_plain(exc)}", FAILED)
     kite = _kite_failure(exc)
     if kite is not None:
         return kite
@@ -88,13 +95,13 @@ def describe(exc: BaseException) -> Failure:
     if network is not None:
         return network
     if isinstance(exc, OSError):
-        return Failure(f"[red]File error:[/] {_os_error(exc)}", FILES)
+        return Failure(f"[red]File error:[/] {_plain(_os_error(exc))}", FILES)
     if isinstance(exc, sqlite3.Error):
-        return Failure(f"[red]File error:[/] a kitekit database could not be used ({exc}).", FILES)
+        return Failure(f"[red]File error:[/] a kitekit database could not be used ({_plain(exc)}).", FILES)
     if isinstance(exc, UnicodeError):
-        return Failure(f"[red]Error:[/] a file or value is not valid text ({exc}).", FAILED)
+        return Failure(f"[red]Error:[/] a file or value is not valid text ({_plain(exc)}).", FAILED)
     return Failure(
-        f"[red]kitekit hit an unexpected error[/] ({type(exc).__name__}: {exc}). Run the command again with -v "
+        f"[red]kitekit hit an unexpected error[/] ({type(exc).__name__}: {_plain(exc)}). Run the command again with -v "
         "to see the traceback, and please report it.",
         INTERNAL,
     )
@@ -106,10 +113,10 @@ def _kite_failure(exc: BaseException) -> Failure | None:
         return None
     name = type(exc).__name__
     if isinstance(exc, kex.TokenException):
-        return Failure(f"[red]Kite rejected the session ({name}, HTTP {exc.code}):[/] {exc}", SESSION)
+        return Failure(f"[red]Kite rejected the session ({name}, HTTP {exc.code}):[/] {_plain(exc)}", SESSION)
     if PAPER_REFUSAL_NOTE in getattr(exc, "__notes__", ()):
-        return Failure(f"[red]The paper broker refused it ({name}, as Kite would):[/] {exc}", FAILED)
-    return Failure(f"[red]Kite answered {name} (HTTP {exc.code}):[/] {exc}", FAILED)
+        return Failure(f"[red]The paper broker refused it ({name}, as Kite would):[/] {_plain(exc)}", FAILED)
+    return Failure(f"[red]Kite answered {name} (HTTP {exc.code}):[/] {_plain(exc)}", FAILED)
 
 
 def _network_failure(exc: BaseException) -> Failure | None:
@@ -119,7 +126,7 @@ def _network_failure(exc: BaseException) -> Failure | None:
     if isinstance(exc, rex.InvalidURL | rex.MissingSchema | rex.InvalidSchema | rex.URLRequired):
         url = getattr(exc.request, "url", None) or (exc.args[0] if exc.args else "")
         return Failure(
-            f'[red]The API root is malformed[/] ({url}). Set KITE_ROOT (or "root" in config.json) to a URL '
+            f'[red]The API root is malformed[/] ({_plain(url)}). Set KITE_ROOT (or "root" in config.json) to a URL '
             "like https://api.kite.trade, or KITE_SIM_URL to http://127.0.0.1:PORT.",
             CONFIG,
         )

@@ -28,7 +28,7 @@ from kitekit.errors import CredentialsRequiredError
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
-    from kitekit.brokers.broker import BrokerPair
+    from kitekit.brokers.broker import Broker, BrokerPair
     from kitekit.brokers.selection import BrokerChoice
     from kitekit.instruments import InstrumentStore, Progress
     from kitekit.quotes import MarketData
@@ -76,6 +76,9 @@ class CliContext:
     _embedded: embedded.EmbeddedSimulator | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
+    #: Each broker opened by this command, by name; and the embedded simulators of brokers other than Kite.
+    _opened: dict[str, Broker] = field(default_factory=dict)
+    _other_sims: dict[str, embedded.EmbeddedSimulator] = field(default_factory=dict)
 
     @classmethod
     def from_env(
@@ -130,21 +133,43 @@ class CliContext:
     def brokers(self) -> BrokerChoice:
         """Return the brokers this run uses (``--broker``/``--data``/``--orders``, ``KITEKIT_BROKER``, config).
 
-        The commands run on Kite; another broker is refused here, before anything starts, until they run on it
-        (Python code may already open it through :mod:`kitekit.brokers.registry`).
-
         Raises:
             UnknownBrokerError: a broker name kitekit does not know.
-            BrokerUnavailableError: a broker kitekit or its commands do not offer yet.
+            BrokerUnavailableError: a broker kitekit does not offer yet.
         """
         if self._brokers is None:
             from kitekit.brokers.registry import OpenOptions, choose
 
             broker, data, orders = self.broker_flags
-            chosen = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
-            _commands_run_on_kite(chosen)
-            self._brokers = chosen
+            self._brokers = choose(broker, data, orders, OpenOptions(config_file=self.config_file))
         return self._brokers
+
+    @property
+    def on_kite(self) -> bool:
+        """Return True when every broker chosen is Kite: the commands then run on Kite's own packages, as always."""
+        return self.brokers().names == ("kite",)
+
+    def require_kite(self, what: str, role: str = "both") -> None:
+        """Refuse an extra only Kite offers (GTTs, alerts...) when another broker is chosen for ``role``.
+
+        Args:
+            what: the extra, as the message names it (``"GTT orders"``).
+            role: whose broker must be Kite: ``"data"``, ``"orders"`` or ``"both"``.
+
+        Raises:
+            BrokerFeatureError: another broker was chosen (exit 2); the message names it and the way out.
+        """
+        from kitekit.brokers.registry import entry
+        from kitekit.errors import BrokerFeatureError
+
+        chosen = self.brokers()
+        names = {"data": (chosen.data,), "orders": (chosen.orders,)}.get(role, chosen.names)
+        for name in names:
+            if name != "kite":
+                raise BrokerFeatureError(
+                    f"{what}: only Kite Connect offers them, and this run uses {entry(name).label} "
+                    f"(--broker {name}). Run it with --broker kite."
+                )
 
     def _real_settings(self) -> Settings:
         settings = load_settings(config_file=self.config_file)
@@ -211,6 +236,12 @@ class CliContext:
     def login_hint(self) -> str:
         """Return the command that logs in again for this run's choice of Kite or simulator."""
         return "kitekit --sim login" if self.sim else "kitekit login"
+
+    def login_hint_for(self, name: str) -> str:
+        """Return the command that logs in again to broker ``name`` (Kite's is :attr:`login_hint`)."""
+        if name == "kite":
+            return self.login_hint
+        return f"kitekit {'--sim ' if self.sim else ''}--broker {name} login"
 
     def session_store(self) -> SessionStore:
         """Return where this run's api_key keeps its saved session (no SDK import: ``status`` stays fast)."""
@@ -285,18 +316,135 @@ class CliContext:
 
         return fetch_dump(self.kite(), exchange, progress)
 
+    def broker(self, name: str) -> Broker:
+        """Return broker ``name`` behind the neutral interfaces, opened once for this command, not logged in.
+
+        Kite is this run's session manager and instrument store. Another broker is opened from its credentials
+        (:mod:`kitekit.brokers.registry`), or, on a simulator, on its embedded simulator over this run's world:
+        the same market clock and accounts, its public credentials, its files in the world's folder.
+
+        Raises:
+            CredentialsRequiredError: a required credential is missing (the message names it).
+            BrokerFeatureError: ``--sim-url`` with a broker other than Kite.
+        """
+        if name not in self._opened:
+            if name == "kite":
+                from kitekit.brokers.kite.broker import KiteBroker
+
+                self.settings()
+                self._opened[name] = KiteBroker(self.manager(), self.store())
+            elif self.sim:
+                self._opened[name] = self._open_on_sim(name)
+            else:
+                from kitekit.brokers.registry import OpenOptions, open_broker
+
+                options = OpenOptions(
+                    config_file=self.config_file, clock=self.wall, login_hint=self.login_hint_for(name)
+                )
+                self._opened[name] = open_broker(name, options)
+        return self._opened[name]
+
+    def _open_on_sim(self, name: str) -> Broker:
+        from kitekit.brokers.registry import entry
+        from kitekit.errors import BrokerFeatureError
+
+        if self.sim_url:
+            raise BrokerFeatureError(
+                f"--sim-url (KITE_SIM_URL) reaches a running Kite simulator; {entry(name).label} runs on the "
+                f"embedded one here: drop --sim-url and use --sim with --broker {name}."
+            )
+        market, home = self.clock, self.data_dir
+        cache = home / "cache" / "instruments" / name
+        if name == "upstox":
+            from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
+
+            webhook = f"http://127.0.0.1:{embedded.free_port()}/upstox/webhook"
+            server = embedded.EmbeddedSimulator(
+                embedded.sim_config(home), market, make=embedded.upstox_server(home, market, webhook)
+            )
+            self._other_sims[name] = server
+            given = embedded.upstox_defaults()
+            app = UpstoxApp(
+                api_key=given["api_key"],
+                api_secret=given["api_secret"],
+                redirect_url=given["redirect_url"],
+                webhook_url=webhook,
+                base_url=server.url,
+                dump_url=f"{server.url}/market-quote/instruments/exchange/complete.json.gz",
+            )
+            session = UpstoxSession(
+                app, home / "sessions" / "upstox.json", clock=market, login_hint=self.login_hint_for(name)
+            )
+            return UpstoxBroker(session, cache)
+        from kitekit.brokers.angel.broker import AngelBroker
+        from kitekit.brokers.angel.client import angel_pacer
+        from kitekit.brokers.angel.session import AngelCredentials, AngelSession
+        from kitekit.rest.client import pacer_path
+        from kitekit.wire.angel.scrip import SCRIP_MASTER_PATH
+
+        server = embedded.EmbeddedSimulator(embedded.sim_config(home), market, make=embedded.angel_server(home, market))
+        self._other_sims[name] = server
+        given = embedded.angel_defaults()
+        creds = AngelCredentials(given["api_key"], given["client_code"], given["pin"], given["totp_secret"], server.url)
+        angel = AngelSession(
+            creds,
+            home / "sessions" / f"angel-{creds.client_code}.json",
+            clock=market,
+            totp_clock=self.wall,
+            pacer=angel_pacer(pacer_path()),
+            login_hint=self.login_hint_for(name),
+        )
+        ws = server.url.replace("http", "ws", 1)
+        return AngelBroker(
+            angel,
+            cache,
+            scrip_url=server.url + SCRIP_MASTER_PATH,
+            stream_url=f"{ws}/smart-stream",
+            order_update_url=f"{ws}/smart-order-update",
+        )
+
+    def online(self, name: str, login: bool = True) -> Broker:
+        """Return broker ``name`` ready for requests: on a simulator, its server started and a session opened.
+
+        A simulator's credentials are public: a missing or ended session is renewed by its unattended login
+        (unless ``login`` is False: a public download, or the login command itself).
+        """
+        broker = self.broker(name)
+        if name == "kite":
+            if login:
+                self.kite()
+            return broker
+        server = self._other_sims.get(name)
+        if server is not None:
+            fresh = server.server is None
+            server.start()  # now, rather than behind the first request's timeout (an order POST is never resent)
+            # Its simulator keeps no sessions across restarts: one saved by an earlier command is dead now.
+            if login and (fresh or broker.session.valid() is None):
+                self.err.print(
+                    f"Logging in to the {broker.capabilities.label} simulator with its documented credentials…"
+                )
+                broker.session.login_unattended()
+        return broker
+
     def broker_pair(self) -> BrokerPair:
-        """Return this run's brokers behind the neutral interfaces, on this run's session, store and clock.
+        """Return this run's data and order brokers behind the neutral interfaces, ready for requests.
 
         Raises:
             UnknownBrokerError, BrokerUnavailableError: as :meth:`brokers`.
         """
         from kitekit.brokers.broker import BrokerPair
-        from kitekit.brokers.kite.broker import KiteBroker
 
-        self.settings()  # every broker chosen is Kite until another is built (brokers() refuses the rest)
-        kite = KiteBroker(self.manager(), self.store())
-        return BrokerPair(kite, kite)
+        chosen = self.brokers()
+        data = self.online(chosen.data)
+        return BrokerPair(data, data if chosen.orders == chosen.data else self.online(chosen.orders))
+
+    def orders_folder(self, name: str, live: bool) -> Path:
+        """Return where broker ``name``'s paper ledger (or, ``live``, its order journal) is kept on this run.
+
+        Kite's are where they always were; another broker's beside them in a folder of its own.
+        """
+        folder = self.data_dir / ("orders" if live else "paper")
+        return folder if name == "kite" else folder / name
 
     def market_data(self) -> MarketData:
         """Return the batched quotes layer on the saved session's client, resolving names with the store."""
@@ -309,20 +457,5 @@ class CliContext:
         if self._embedded is not None:
             self._embedded.stop()
             self._embedded = None
-
-
-def _commands_run_on_kite(chosen: BrokerChoice) -> None:
-    """Refuse a broker the commands do not run on yet (exit 5), though Python code may open it.
-
-    Raises:
-        BrokerUnavailableError: a broker other than Kite was chosen.
-    """
-    from kitekit.brokers.registry import entry
-    from kitekit.errors import BrokerUnavailableError
-
-    for name in chosen.names:
-        if name != "kite":
-            raise BrokerUnavailableError(
-                f"{entry(name).label} is not available in this kitekit's commands yet: they run on Kite Connect. "
-                f"Python code can open it (kitekit.brokers.registry.open_broker({name!r})); here choose kite."
-            )
+        while self._other_sims:
+            self._other_sims.popitem()[1].stop()

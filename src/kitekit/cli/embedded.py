@@ -19,7 +19,7 @@ import socket
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -28,17 +28,25 @@ from kitekit.clock import Clock
 from kitekit.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kitekit.sim.config import SimConfig
-    from kitekit.sim.server import SimServer
+    from kitekit.sim.server import AppServer, SimServer
+
+    #: Builds an unstarted simulator server on a bound, listening socket.
+    ServerFactory = Callable[[socket.socket], AppServer[Any]]
 
 __all__ = [
     "EmbeddedSimulator",
+    "angel_server",
     "banner",
+    "free_port",
     "is_loopback",
     "remote_clock",
     "sim_config",
     "sim_server",
     "sim_settings",
+    "upstox_server",
     "world_clock",
 ]
 
@@ -115,6 +123,64 @@ def sim_server(
     return SimServer(config, market, host=host, port=port, sock=sock)
 
 
+def upstox_server(home: Path, market: Clock, webhook_url: str) -> ServerFactory:
+    """Return what builds the Upstox simulator of the world kept in ``home`` (its accounts: Kite's simulator's).
+
+    Its v3 token requests are approved at once and POSTed to ``webhook_url``, the notifier URL the client
+    listens on: that is the simulator's unattended login, as TOTP is on Kite's (its credentials are public).
+    """
+
+    def make(sock: socket.socket) -> AppServer[Any]:
+        from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+
+        config = UpstoxSimConfig(shared=sim_config(home), auto_approve_requests=True, notifier_url=webhook_url)
+        return UpstoxServer(config, market, sock=sock)
+
+    return make
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a port free on ``host`` now (for a webhook the client listens on while it logs in)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def angel_server(home: Path, market: Clock) -> ServerFactory:
+    """Return what builds the Angel One simulator of the world kept in ``home`` (as ``kitekit sim --broker angel``)."""
+
+    def make(sock: socket.socket) -> AppServer[Any]:
+        from kitekit.sim.angel.config import AngelSimConfig
+        from kitekit.sim.angel.server import AngelSimServer
+
+        config = AngelSimConfig(state_file=home / "angel-state.json")
+        return AngelSimServer(config, market, sock=sock)
+
+    return make
+
+
+def angel_defaults() -> dict[str, str]:
+    """Return the Angel simulator's documented client: api_key, client code, PIN and TOTP secret (public)."""
+    from kitekit.sim.angel.config import AngelSimConfig
+
+    config = AngelSimConfig()
+    return {
+        "api_key": config.api_key,
+        "client_code": config.client_code,
+        "pin": config.pin,
+        "totp_secret": config.totp_secret,
+    }
+
+
+def upstox_defaults() -> dict[str, str]:
+    """Return the Upstox simulator's documented app: client id and secret, redirect URI (public)."""
+    from kitekit.sim.upstox import UpstoxSimConfig
+
+    config = UpstoxSimConfig()
+    return {"api_key": config.client_id, "api_secret": config.client_secret, "redirect_url": config.redirect_uri}
+
+
 def sim_settings(config: SimConfig, url: str) -> Settings:
     """Return client settings that log in to the simulator at ``url`` with its own documented credentials."""
     given = config.client_credentials(url)
@@ -150,19 +216,21 @@ class EmbeddedSimulator:
     it queues in the socket's backlog meanwhile and is served as soon as the server runs.
 
     Args:
-        config: the simulator's configuration.
+        config: the simulator's configuration (Kite's).
         market: the world's market clock the server follows (the command's one clock).
         host: the loopback address to listen on.
+        make: builds another broker's simulator instead of Kite's (:func:`upstox_server`, :func:`angel_server`).
     """
 
-    def __init__(self, config: SimConfig, market: Clock, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, config: SimConfig, market: Clock, host: str = "127.0.0.1", make: ServerFactory | None = None
+    ) -> None:
         from kitekit.sim.listen import listening_socket
 
-        self._config = config
-        self._market = market
+        self._make: ServerFactory = make or (lambda sock: sim_server(config, market, sock=sock))
         self._sock = listening_socket(host, 0)
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        self._server: SimServer | None = None
+        self._server: AppServer[Any] | None = None
         self._lock = threading.Lock()
         self._closed = False
         # A wake-up line for the watcher: closing a socket another thread selects on is not portable.
@@ -171,11 +239,11 @@ class EmbeddedSimulator:
         self._watcher.start()
 
     @property
-    def server(self) -> SimServer | None:
+    def server(self) -> AppServer[Any] | None:
         """Return the server (running, or starting for its first client), or None while no client has connected."""
         return self._server
 
-    def start(self) -> SimServer:
+    def start(self) -> AppServer[Any]:
         """Start the server now if it does not run yet; return it.
 
         Raises:
@@ -185,7 +253,7 @@ class EmbeddedSimulator:
             if self._closed:
                 raise RuntimeError("the embedded simulator is closed")
             if self._server is None:
-                server = sim_server(self._config, self._market, sock=self._sock)
+                server = self._make(self._sock)
                 # Known before it serves: the first answer can reach its client before start() returns.
                 self._server = server
                 try:

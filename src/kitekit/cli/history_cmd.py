@@ -155,6 +155,18 @@ def get(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--out") from None
     first, last = _range(lambda: cli.clock, start, end, days)
+    if not cli.on_kite:
+        if continuous or refresh:
+            _refuse_flag(cli, "--continuous" if continuous else "--refresh")
+        frame, key = _neutral_candles(cli, symbol, interval, first, last, oi)
+        summary = f"{len(frame):,} {interval.value} candles of {key}{_span(frame)}"
+        if out is not None:
+            write_candles(frame, out)
+            cli.console.print(f"{summary}. Wrote {out}.")
+            return
+        cli.console.print(_table(frame.tail(10), title=f"{key} {interval.value}, the last {min(10, len(frame))}"))
+        cli.console.print(summary + ".")
+        return
     history, _ = _history(cli, cli.clock)  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last, oi=oi, continuous=continuous)
     label = f"{request.key} {request.interval.value}"
@@ -178,6 +190,30 @@ def get(
     cli.console.print(summary + ".")
 
 
+def _refuse_flag(cli: CliContext, flag: str) -> None:
+    """Refuse a flag only Kite's history offers (exit 2), naming the broker chosen."""
+    from kitekit.brokers.registry import entry
+    from kitekit.errors import BrokerFeatureError
+
+    label = entry(cli.brokers().data).label
+    raise BrokerFeatureError(f"{flag} is offered on Kite Connect's candles only, not on {label}: drop {flag}.")
+
+
+def _neutral_candles(
+    cli: CliContext, symbol: str, interval: Interval, first: date | datetime, last: date | datetime | None, oi: bool
+) -> "tuple[pd.DataFrame, str]":
+    """Fetch candles from the data broker (another than Kite) and keep them in the candle store; return them."""
+    from kitekit.brokers.candles_kept import keep_candles
+    from kitekit.history import CandleStore
+
+    pair = cli.broker_pair()
+    found = pair.data.instruments().instrument(symbol)
+    asked_at = cli.clock.now()
+    frame = pair.history().candles(found.key, interval.value, first, last, oi=oi)
+    keep_candles(CandleStore(cli.data_dir / "candles.duckdb"), found, interval.value, first, last, frame, asked_at)
+    return frame, found.key
+
+
 @history_app.command("backfill")
 def backfill(
     ctx: typer.Context,
@@ -191,9 +227,19 @@ def backfill(
 
     cli: CliContext = ctx.obj
     clock = cli.clock  # one clock for the range and for what counts as closed
-    history, store = _history(cli, clock)
     first = clock.now().astimezone(IST) - timedelta(days=days)
     names = list(dict.fromkeys(symbols))
+    if not cli.on_kite:
+        if continuous:
+            _refuse_flag(cli, "--continuous")
+        table = Table("instrument", "candles stored", "first", "last", title=f"{interval.value} backfill")
+        for name in names:
+            frame, key = _neutral_candles(cli, name, interval, first, None, False)
+            table.add_row(key, f"{len(frame):,}", *_ends(frame))
+        cli.console.print(table)
+        cli.console.print(f"The candles are in {cli.data_dir / 'candles.duckdb'}.")
+        return
+    history, store = _history(cli, clock)
     filled, _ = _fetch(
         cli,
         f"{len(names)} instruments, {interval.value}",
@@ -232,6 +278,14 @@ def chart(
     if out is not None:
         check_writable(out)
     first, last = _range(lambda: cli.clock, start, end, days if days is not None or start is not None else 180)
+    if not cli.on_kite:
+        frame, key = _neutral_candles(cli, symbol, interval, first, last, False)
+        out = out or Path(f"{key.partition(':')[2].replace(' ', '_').replace('/', '_')}-{interval.value}.html")
+        write_chart(frame, out, f"{key}, {interval.value}: {len(frame):,} candles{_span(frame)}")
+        cli.console.print(f"Wrote the chart of {len(frame):,} candles to {out}.")
+        if not no_open:
+            open_in_browser(out.resolve().as_uri())
+        return
     history, _ = _history(cli, cli.clock)  # the same clock: the range's and what counts as closed
     request = history.request(symbol, interval, first, last)
     if out is None:

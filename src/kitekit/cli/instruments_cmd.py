@@ -49,6 +49,13 @@ def sync(
 ) -> None:
     """Download today's dump if it is not cached yet (at most once per trading day, after 08:30 IST)."""
     cli: CliContext = ctx.obj
+    if not cli.on_kite:
+        name = cli.brokers().data
+        listing = cli.online(name, login=False).instruments()  # a public file: no session needed
+        label = cli.broker(name).capabilities.label
+        done = "Downloaded" if listing.sync(force=force) else "Already cached:"
+        cli.console.print(f"{done} {label}'s instrument list of {cli.clock.now():%Y-%m-%d}.")
+        return
     store = cli.store()
     if store.sync(force=force):
         cli.console.print(f"Downloaded the instruments dump of {store.dump_day()} into {store.cache_dir}.")
@@ -68,6 +75,9 @@ def find(
 ) -> None:
     """Find instruments by symbol, name or token; an exact match comes first."""
     cli: CliContext = ctx.obj
+    if not cli.on_kite:
+        _find_neutral(cli, query, limit)
+        return
     store = cli.store().load()
     rows: list[Instrument] = []
     with contextlib.suppress(KitekitError):
@@ -81,6 +91,21 @@ def find(
     cli.console.print(_table(rows[:limit]))
 
 
+def _find_neutral(cli: CliContext, query: str, limit: int) -> None:
+    from kitekit.brokers.model import BrokerInstrument
+    from kitekit.cli.neutral import instruments_table
+
+    listing = cli.online(cli.brokers().data, login=False).instruments().load()
+    rows: list[BrokerInstrument] = []
+    with contextlib.suppress(KitekitError):
+        rows.append(listing.instrument(query))
+    rows += [hit for hit in listing.search(query, limit=limit) if hit not in rows]
+    if not rows:
+        cli.console.print(f"Nothing matches {query!r}.")
+        raise typer.Exit(1)
+    cli.console.print(instruments_table(rows[:limit]))
+
+
 @instruments_app.command("chain")
 def chain(
     ctx: typer.Context,
@@ -89,6 +114,9 @@ def chain(
 ) -> None:
     """Show an option chain: per strike, the CE and PE symbols, last prices and open interest."""
     cli: CliContext = ctx.obj
+    if not cli.on_kite:
+        _chain_neutral(cli, underlying, expiry)
+        return
     store = cli.store().load()
     try:
         frame = store.option_chain(underlying, expiry)
@@ -122,6 +150,44 @@ def chain(
     others = [d.isoformat() for d in store.expiries(underlying)[1:6]]
     if others:
         cli.console.print(f"Other expiries: {', '.join(others)}")
+
+
+def _chain_neutral(cli: CliContext, underlying: str, expiry: str | None) -> None:
+    """Show the data broker's chain, priced by its quotes, keyed by the neutral identity."""
+    from kitekit.cli.neutral import quote_dict
+
+    pair = cli.broker_pair()
+    listing = pair.data.instruments().load()
+    try:
+        frame = listing.option_chain(underlying, expiry)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--expiry") from None
+    if frame.empty:
+        raise KitekitError(f"{pair.data.capabilities.label} lists no options of {underlying.upper()} expiring then.")
+    when = frame["expiry"].iloc[0]
+    keys = [str(k) for side in ("ce_key", "pe_key") for k in frame[side].dropna()]
+    got = pair.quotes().quote(*keys, strict=False)
+    quotes = {k: quote_dict(q) for k, q in got.items()}
+    table = FitTable(
+        Col("CE", whole=True, keep=ALWAYS),
+        Col("CE OI", whole=True, keep=2, justify="right"),
+        Col("CE LTP", whole=True, keep=ALWAYS, justify="right"),
+        Col("strike", whole=True, keep=ALWAYS, justify="right"),
+        Col("PE LTP", whole=True, keep=ALWAYS, justify="right"),
+        Col("PE OI", whole=True, keep=2, justify="right"),
+        Col("PE", whole=True, keep=ALWAYS),
+        title=f"{underlying.upper()} options expiring {when} (lot {frame['lot_size'].iloc[0]}, "
+        f"{pair.data.capabilities.label})",
+    )
+    for row in frame.itertuples():
+        ce = {} if _missing(row.ce_key) else quotes.get(str(row.ce_key), {})
+        pe = {} if _missing(row.pe_key) else quotes.get(str(row.pe_key), {})
+        table.add_row(
+            _text(row.ce_key), _oi(ce), _ltp(ce), f"{row.strike:g}", _ltp(pe), _oi(pe), _text(row.pe_key)
+        )  # fmt: skip
+    cli.console.print(table)
+    if got.missing:
+        cli.err.print(f"No quote for {len(got.missing)} of {len(keys)} options; their prices are blank.")
 
 
 def _missing(value: Any) -> bool:
@@ -158,6 +224,7 @@ def export(
     from kitekit.history.export import check_writable
 
     cli: CliContext = ctx.obj
+    cli.require_kite("tokens.json (Kite's instrument tokens)", "data")
     check_writable(output)  # before the instruments dump is downloaded, not after
     mapping = cli.store().load().build_token_cache(output, symbols or [])
     cli.console.print(f"Wrote {len(mapping)} tokens to {output}")

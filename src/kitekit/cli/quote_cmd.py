@@ -24,9 +24,17 @@ def quote(
     """
     cli: CliContext = ctx.obj
     names = list(dict.fromkeys(instruments))
-    # GET /quote, batched (500 instruments a call) and paced by the client.
-    got = cli.market_data().quote(*names, strict=False)
-    shown = [(str(name), got[name]) for name in names if name in got]
+    got: Any
+    if cli.on_kite:
+        # GET /quote, batched (500 instruments a call) and paced by the client.
+        got = cli.market_data().quote(*names, strict=False)
+        shown = [(str(name), got[name]) for name in names if name in got]
+    else:
+        from kitekit.cli.neutral import quote_dict
+
+        # The data broker's full quotes, in the batches it takes, under its limits.
+        got = cli.broker_pair().quotes().quote(*names, strict=False)
+        shown = [(str(name), quote_dict(got[name])) for name in names if name in got]
     if shown:
         cli.console.print(quotes_table(shown))
     if depth:

@@ -12,6 +12,7 @@ from kitekit.cli.context import CliContext
 from kitekit.clock import IST
 
 if TYPE_CHECKING:
+    from kitekit.brokers.session import SessionInfo
     from kitekit.session import SavedSession
 
 #: ``login --if-needed`` renews a session with less than this left: a cron job that finds one about to die
@@ -27,7 +28,7 @@ def _until(later: datetime, now: datetime) -> str:
     return f"in {hours}h {rest // 60:02d}m"
 
 
-def _describe(session: "SavedSession", now: datetime) -> str:
+def _describe(session: "SavedSession | SessionInfo", now: datetime) -> str:
     return (
         f"{session.user_id} ({session.user_name}), logged in {session.login_time.astimezone(IST):%Y-%m-%d %H:%M} "
         f"IST, expires {session.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(session.expires_at, now)})"
@@ -62,8 +63,49 @@ def login(
         float, typer.Option(help="Seconds to wait for the redirect.", callback=options.finite_positive)
     ] = 300.0,
 ) -> None:
-    """Log in to Kite and save the session (0600) until it expires at 06:00 IST."""
+    """Log in and save the session (0600) until the broker ends it (Kite: 06:00 IST)."""
     cli: CliContext = ctx.obj
+    for name in cli.brokers().names:
+        if name != "kite":
+            _login_neutral(cli, name, paste, totp, if_needed, no_browser, timeout)
+    if "kite" in cli.brokers().names:
+        _login_kite(cli, paste, totp, if_needed, no_browser, timeout)
+
+
+def _login_neutral(
+    cli: CliContext, name: str, paste: str | None, totp: bool, if_needed: bool, no_browser: bool, timeout: float
+) -> None:
+    """Log in to a broker other than Kite through its neutral session (the same flags, its own flows)."""
+    broker = cli.broker(name)
+    session, label = broker.session, broker.capabilities.label
+    now = cli.clock.now()
+    if if_needed:
+        current = session.valid(for_at_least=RENEW_WITHIN)
+        if current is not None:
+            cli.console.print(f"{label} session still valid: {_describe(current, now)}. Nothing to do.")
+            return
+    if paste is not None:
+        info = session.login_with_paste(_pasted(cli) if paste == "-" else paste)
+    elif totp or cli.sim:
+        # A simulator's credentials are public: its unattended login needs no browser.
+        cli.online(name, login=False)  # on a simulator: its server started
+        cli.err.print(f"Logging in to {label} unattended…")
+        info = session.login_unattended()
+    else:
+
+        def show(url: str) -> None:
+            cli.err.print(f"Open this URL to log in to {label}:")
+            cli.console.print(url, soft_wrap=True, highlight=False)
+
+        info = session.login_with_redirect(
+            timeout=timeout, open_browser=None if no_browser else _open_browser, show_url=show
+        )
+    cli.console.print(f"[green]Logged in to {label}:[/] {_describe(info, now)}")
+
+
+def _login_kite(
+    cli: CliContext, paste: str | None, totp: bool, if_needed: bool, no_browser: bool, timeout: float
+) -> None:
     manager = cli.manager()
     now = cli.clock.now()
     if if_needed:
@@ -132,6 +174,35 @@ def _open_browser(url: str) -> bool:
 def status(ctx: typer.Context) -> None:
     """Show the saved session: user, login time and when it expires."""
     cli: CliContext = ctx.obj
+    for name in cli.brokers().names:
+        if name != "kite":
+            _status_neutral(cli, name)
+    if "kite" in cli.brokers().names:
+        _status_kite(cli)
+
+
+def _status_neutral(cli: CliContext, name: str) -> None:
+    """Show the saved session of a broker other than Kite; exit 3 unless it is valid."""
+    broker = cli.broker(name)
+    session, label = broker.session, broker.capabilities.label
+    info, now = session.saved(), cli.clock.now()
+    if info is None:
+        cli.console.print(f"No saved {label} session. Log in with: {session.login_hint}")
+        raise typer.Exit(failures.SESSION)
+    state = f"dead ({label} rejected it)" if info.dead else "valid" if not info.expired(now) else "expired"
+    table = Table(show_header=False, box=None)
+    table.add_row("broker", label)
+    table.add_row("user", f"{info.user_id} ({info.user_name})")
+    table.add_row("logged in", f"{info.login_time.astimezone(IST):%Y-%m-%d %H:%M:%S} IST")
+    table.add_row("expires", f"{info.expires_at.astimezone(IST):%Y-%m-%d %H:%M} IST ({_until(info.expires_at, now)})")
+    table.add_row("state", state)
+    cli.console.print(table)
+    if state != "valid":
+        cli.console.print(f"Log in again with: {session.login_hint}")
+        raise typer.Exit(failures.SESSION)
+
+
+def _status_kite(cli: CliContext) -> None:
     store = cli.session_store()
     session = store.load()
     api_key = cli.api_key()
@@ -173,8 +244,20 @@ def _simulator_accepts(cli: CliContext) -> bool:
 
 
 def logout(ctx: typer.Context) -> None:
-    """Invalidate the session on Kite and delete the saved session file."""
+    """Invalidate the session at the broker and delete the saved session file."""
     cli: CliContext = ctx.obj
+    for name in cli.brokers().names:
+        if name != "kite":
+            broker = cli.broker(name)
+            if cli.sim and broker.session.saved() is not None:
+                cli.online(name)  # its server must answer the logout
+            label = broker.capabilities.label
+            if broker.session.logout():
+                cli.console.print(f"Logged out of {label}; the saved session is gone.")
+            else:
+                cli.console.print(f"No saved {label} session; nothing to do.")
+    if "kite" not in cli.brokers().names:
+        return
     if cli.manager().logout():
         cli.console.print("Logged out; the saved session is gone.")
     else:
@@ -184,6 +267,7 @@ def logout(ctx: typer.Context) -> None:
 def profile(ctx: typer.Context) -> None:
     """Print the logged-in user's profile (GET /user/profile)."""
     cli: CliContext = ctx.obj
+    cli.require_kite("The profile command", "data")
     data = cli.kite().profile()
     table = Table(show_header=False, box=None)
     for key in ("user_id", "user_name", "email", "broker", "user_type"):

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kitekit.quotes import MarketData
     from kitekit.session.manager import SessionManager
     from kitekit.session.record import SessionStore
+    from kitekit.sim.server import SimServer
 
 __all__ = ["CliContext"]
 
@@ -73,12 +74,12 @@ class CliContext:
     _settings: Settings | None = None
     _brokers: BrokerChoice | None = None
     _clock: Clock | None = None
-    _embedded: embedded.EmbeddedSimulator | None = None
+    _embedded: embedded.EmbeddedSimulator[SimServer] | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
     #: Each broker opened by this command, by name; and the embedded simulators of brokers other than Kite.
     _opened: dict[str, Broker] = field(default_factory=dict)
-    _other_sims: dict[str, embedded.EmbeddedSimulator] = field(default_factory=dict)
+    _other_sims: dict[str, embedded.EmbeddedSimulator[Any]] = field(default_factory=dict)
 
     @classmethod
     def from_env(
@@ -189,7 +190,7 @@ class CliContext:
         if self.sim_url:
             url = self.sim_url  # found answering by the clock's first reading
         else:
-            self._embedded = embedded.EmbeddedSimulator(config, market)
+            self._embedded = embedded.EmbeddedSimulator.kite(config, market)
             url = self._embedded.url
         # Real credentials never go to a simulator: it gets its own documented defaults.
         return embedded.sim_settings(config, url)
@@ -359,9 +360,7 @@ class CliContext:
             from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession
 
             webhook = f"http://127.0.0.1:{embedded.free_port()}/upstox/webhook"
-            server = embedded.EmbeddedSimulator(
-                embedded.sim_config(home), market, make=embedded.upstox_server(home, market, webhook)
-            )
+            server = embedded.EmbeddedSimulator(embedded.upstox_server(home, market, webhook))
             self._other_sims[name] = server
             given = embedded.upstox_defaults()
             app = UpstoxApp(
@@ -382,7 +381,7 @@ class CliContext:
         from kitekit.rest.client import pacer_path
         from kitekit.wire.angel.scrip import SCRIP_MASTER_PATH
 
-        server = embedded.EmbeddedSimulator(embedded.sim_config(home), market, make=embedded.angel_server(home, market))
+        server = embedded.EmbeddedSimulator(embedded.angel_server(home, market))
         self._other_sims[name] = server
         given = embedded.angel_defaults()
         creds = AngelCredentials(given["api_key"], given["client_code"], given["pin"], given["totp_secret"], server.url)

@@ -19,7 +19,7 @@ import socket
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from rich.console import Console
 from rich.panel import Panel
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
     #: Builds an unstarted simulator server on a bound, listening socket.
     ServerFactory = Callable[[socket.socket], AppServer[Any]]
+
+#: The server an embedded simulator runs: Kite's :class:`SimServer`, or another broker's.
+ServerT = TypeVar("ServerT", bound="AppServer[Any]")
 
 __all__ = [
     "EmbeddedSimulator",
@@ -208,7 +211,7 @@ def banner(err: Console, where: str) -> None:
     )
 
 
-class EmbeddedSimulator:
+class EmbeddedSimulator(Generic[ServerT]):
     """The embedded simulator of one command: its address at once, its server from the first connection on.
 
     The socket is bound (and listening) at once, so clients get the URL; importing and starting the server
@@ -216,21 +219,18 @@ class EmbeddedSimulator:
     it queues in the socket's backlog meanwhile and is served as soon as the server runs.
 
     Args:
-        config: the simulator's configuration (Kite's).
-        market: the world's market clock the server follows (the command's one clock).
+        make: builds the server on the bound socket: Kite's (:meth:`kite`), or another broker's
+            (:func:`upstox_server`, :func:`angel_server`).
         host: the loopback address to listen on.
-        make: builds another broker's simulator instead of Kite's (:func:`upstox_server`, :func:`angel_server`).
     """
 
-    def __init__(
-        self, config: SimConfig, market: Clock, host: str = "127.0.0.1", make: ServerFactory | None = None
-    ) -> None:
+    def __init__(self, make: Callable[[socket.socket], ServerT], host: str = "127.0.0.1") -> None:
         from kitekit.sim.listen import listening_socket
 
-        self._make: ServerFactory = make or (lambda sock: sim_server(config, market, sock=sock))
+        self._make = make
         self._sock = listening_socket(host, 0)
         self.url = f"http://{host}:{self._sock.getsockname()[1]}"
-        self._server: AppServer[Any] | None = None
+        self._server: ServerT | None = None
         self._lock = threading.Lock()
         self._closed = False
         # A wake-up line for the watcher: closing a socket another thread selects on is not portable.
@@ -238,12 +238,17 @@ class EmbeddedSimulator:
         self._watcher = threading.Thread(target=self._watch, name="kitekit-sim-lazy", daemon=True)
         self._watcher.start()
 
+    @classmethod
+    def kite(cls, config: SimConfig, market: Clock, host: str = "127.0.0.1") -> EmbeddedSimulator[SimServer]:
+        """Return Kite's embedded simulator on ``config``, its market following ``market``."""
+        return EmbeddedSimulator(lambda sock: sim_server(config, market, sock=sock), host)
+
     @property
-    def server(self) -> AppServer[Any] | None:
+    def server(self) -> ServerT | None:
         """Return the server (running, or starting for its first client), or None while no client has connected."""
         return self._server
 
-    def start(self) -> AppServer[Any]:
+    def start(self) -> ServerT:
         """Start the server now if it does not run yet; return it.
 
         Raises:

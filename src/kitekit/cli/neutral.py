@@ -26,6 +26,9 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
         "ohlc": {"open": ohlc.open, "high": ohlc.high, "low": ohlc.low, "close": ohlc.close} if ohlc else {},
         "volume": quote.volume,
         "oi": quote.oi,
+        "average_price": quote.average_price,
+        "lower_circuit_limit": quote.lower_circuit_limit,
+        "upper_circuit_limit": quote.upper_circuit_limit,
         "last_trade_time": quote.last_trade_time or quote.timestamp or "",
         "depth": {
             "buy": [{"price": x.price, "quantity": x.quantity, "orders": x.orders} for x in quote.bids],

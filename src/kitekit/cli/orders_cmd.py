@@ -7,7 +7,7 @@ account, with ``--sim``), printing each order in full and asking before it is se
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -25,20 +25,31 @@ T = TypeVar("T")
 
 order_app = typer.Typer(help="Place, show, modify and cancel orders (paper unless --live).", no_args_is_help=True)
 
-Live = Annotated[bool, typer.Option("--live", help="Use the real Kite account instead of the paper one.")]
+Live = Annotated[bool, typer.Option("--live", help="Use the broker's real account instead of the paper one.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="With --live: send without asking first.")]
 
 
 def _where(cli: CliContext, live: bool) -> str:
     if not live:
         return "the PAPER account"
-    return "the simulator's account (LIVE mode)" if cli.sim else "your Kite account (LIVE)"
+    if cli.on_kite:
+        return "the simulator's account (LIVE mode)" if cli.sim else "your Kite account (LIVE)"
+    label = _order_label(cli)
+    return f"the {label} simulator's account (LIVE mode)" if cli.sim else f"your {label} account (LIVE)"
+
+
+def _order_label(cli: CliContext) -> str:
+    from kitekit.brokers.registry import entry
+
+    return entry(cli.brokers().orders).label
 
 
 def _gateway(cli: CliContext, live: bool) -> "OrderGateway":
     """Return the paper broker (saying so) or, with ``--live``, the live one."""
     from kitekit.orders import LiveBroker, PaperBroker
 
+    if not cli.on_kite:
+        return _neutral_gateway(cli, live)
     kite, store, clock = cli.kite(), cli.store().load(), cli.clock
     if live:
         return LiveBroker(kite, store, folder=cli.data_dir / "orders", clock=clock)
@@ -47,6 +58,29 @@ def _gateway(cli: CliContext, live: bool) -> "OrderGateway":
         f"{'simulated' if cli.sim else 'live Kite'} prices; nothing reaches the exchange. Add --live to trade for real."
     )
     return PaperBroker(kite, store, folder=cli.data_dir / "paper", clock=clock)
+
+
+def _neutral_gateway(cli: CliContext, live: bool) -> "OrderGateway":
+    """Return the order broker's gateway through the neutral layer: paper unless ``--live``, as on Kite."""
+    from kitekit.brokers.registry import entry
+
+    pair = cli.broker_pair()
+    chosen = cli.brokers()
+    if not live:
+        prices = entry(chosen.data).label
+        cli.err.print(
+            f"[bold yellow]PAPER[/] — kitekit's local matching engine at {'simulated ' if cli.sim else ''}{prices} "
+            "prices; nothing reaches the exchange. Add --live to trade for real."
+        )
+    gateway = pair.orders(paper=not live, folder=cli.orders_folder(chosen.orders, live))
+    return gateway  # type: ignore[return-value]  # every BrokerOrders is an OrderGateway (Paper/LiveBroker)
+
+
+def _instrument_key(cli: CliContext, symbol: str) -> str:
+    """Return the neutral key (``EXCHANGE:SYMBOL``) of ``symbol`` on the order broker's list."""
+    if cli.on_kite:
+        return cli.store().load().key(symbol)
+    return cli.broker_pair().instruments().load().key(symbol)
 
 
 def _confirm(cli: CliContext, live: bool, yes: bool, what: str) -> None:
@@ -146,7 +180,7 @@ def _place(
         "disclosed_quantity": disclosed,
         "market_protection": protection,
     }
-    key = cli.store().load().key(symbol)
+    key = _instrument_key(cli, symbol)
     request = OrderRequest.of(key, side, quantity, **terms)
     gateway = _gateway(cli, live)
     with _in_cli_words():
@@ -156,7 +190,7 @@ def _place(
 
             # One quote (GET /quote) lets the circuit limits and stop triggers be checked before anything is
             # sent, and values a MARKET order; POST /margins/orders says what the order will block.
-            quote = cli.kite().quote(key).get(key)
+            quote = _live_quote(cli, key)
             checked = gateway.check(request, quote)
             last = float(quote["last_price"]) if quote and quote.get("last_price") else None
             margin = _besides(cli, "the margin it needs", lambda: gateway.margin_required(checked))
@@ -175,6 +209,17 @@ def _place(
             highlight=False,
         )
         raise typer.Exit(failures.FAILED)
+
+
+def _live_quote(cli: CliContext, key: str) -> "dict[str, Any] | None":
+    """Return the quote a live order is checked and valued by: Kite's, or the data broker's in Kite's shape."""
+    if cli.on_kite:
+        found: dict[str, Any] | None = cli.kite().quote(key).get(key)
+        return found
+    from kitekit.cli.neutral import quote_dict
+
+    got = cli.broker_pair().quotes().quote(key, strict=False)
+    return quote_dict(got[key]) if key in got else None
 
 
 def _report(

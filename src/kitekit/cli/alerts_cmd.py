@@ -26,6 +26,13 @@ alert_app = typer.Typer(
 )
 
 
+@alert_app.callback()
+def _kite_only(ctx: typer.Context) -> None:
+    """Refuse every ``alert`` subcommand on a broker other than Kite (alerts are Kite's own)."""
+    cli: CliContext = ctx.obj
+    cli.require_kite("Alerts", "data")
+
+
 def _alerts(cli: CliContext) -> "Alerts":
     from kitekit.alerts import Alerts
     from kitekit.orders import Validator
@@ -49,6 +56,7 @@ def alerts(
 ) -> None:
     """List the alerts, newest first."""
     cli: CliContext = ctx.obj
+    cli.require_kite("Alerts", "data")
     if status is AlertStatus.DELETED:
         raise typer.BadParameter("deleted alerts are gone; list enabled or disabled ones", param_hint="--status")
     listed = _alerts(cli).list(status)

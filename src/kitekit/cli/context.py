@@ -164,12 +164,14 @@ class CliContext:
         from kitekit.errors import BrokerFeatureError
 
         chosen = self.brokers()
-        names = {"data": (chosen.data,), "orders": (chosen.orders,)}.get(role, chosen.names)
-        for name in names:
+        roles = {"data": ("data_broker",), "orders": ("order_broker",)}.get(role, ("data_broker", "order_broker"))
+        for setting in roles:
+            name = chosen.data if setting == "data_broker" else chosen.orders
             if name != "kite":
+                source = chosen.sources.get(setting, "the configuration")
                 raise BrokerFeatureError(
-                    f"{what}: only Kite Connect offers them, and this run uses {entry(name).label} "
-                    f"(--broker {name}). Run it with --broker kite."
+                    f"{what} is offered on Kite Connect only, and this run uses {entry(name).label} (from {source}). "
+                    "Run it with --broker kite."
                 )
 
     def _real_settings(self) -> Settings:

@@ -47,7 +47,7 @@ def dashboard(
 
     from kitekit.dashboard import DashboardServer, Desk
     from kitekit.dashboard.runs import Runs
-    from kitekit.orders import LiveBroker, PaperBroker
+    from kitekit.orders import LiveBroker, OrderGateway, PaperBroker
     from kitekit.runner import runs_root
     from kitekit.wire.ticks import Mode
 
@@ -60,12 +60,18 @@ def dashboard(
         from kitekit.config import check_url
 
         check_url(public_url, "--public-url")
+    # The desk reads Kite's client, instrument store and ticker: market data from Kite; orders may go elsewhere.
+    cli.require_kite("The dashboard's market data (--data)", "data")
     kite, store, clock = cli.kite(), cli.store().load(), cli.clock
     folder: Path = cli.data_dir / ("orders" if live else "paper")
-    if live:
+    gateway: OrderGateway
+    if not cli.on_kite:
+        order_broker = cli.brokers().orders  # the neutral layer: its rules, its journal, paper by default
+        gateway = cli.broker_pair().orders(paper=not live, folder=cli.orders_folder(order_broker, live))  # type: ignore[assignment]
+    elif live:
         gateway = LiveBroker(kite, store, folder=folder, clock=clock)
     else:
-        gateway = PaperBroker(kite, store, folder=folder, clock=clock)  # type: ignore[assignment]
+        gateway = PaperBroker(kite, store, folder=folder, clock=clock)
     saved = cli.manager().valid()
     desk = Desk(
         kite,

@@ -45,6 +45,7 @@ def demo(
     from kitekit.monitor import Monitor
 
     cli: CliContext = ctx.obj
+    cli.require_kite("The demo")
     if cli.sim and not cli.sim_url and trade_for:
         cli.sim_speed = speed  # the embedded world's market runs faster from now on (the next command slows it)
     manager = cli.manager()

@@ -36,6 +36,7 @@ def doctor(ctx: typer.Context) -> None:
     Each check prints a line: green, or what is wrong and the fix. Exits 0 when every line is green, 1 otherwise.
     """
     cli: CliContext = ctx.obj
+    cli.require_kite("kitekit doctor's checks")
     found: list[Finding] = []
     for finding in _run(cli):
         found.append(finding)

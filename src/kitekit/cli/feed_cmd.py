@@ -45,6 +45,7 @@ def serve(
     from kitekit.wire.ticks import Mode
 
     cli: CliContext = ctx.obj
+    cli.require_kite("The Redis feed owner (feed serve)", "data")
     store = cli.store()
     ticker = Ticker.from_kite(cli.kite(), store, login_hint=cli.login_hint, max_connections=connections)
     pinned = {store.token(i) if not i.isdigit() else int(i): Mode(mode.value) for i in instruments or []}

@@ -1,7 +1,7 @@
 """``kitekit monitor``: LTP readings every N seconds, as lines, a live table, and/or a CSV file; or ``--stream``."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,7 +42,13 @@ def monitor(
     from kitekit.cli.monitor_view import run_monitor
     from kitekit.monitor import Monitor
 
-    data = cli.market_data()
+    data: Any
+    if cli.on_kite:
+        data = cli.market_data()
+    else:
+        from kitekit.cli.neutral import KiteShapedQuotes
+
+        data = KiteShapedQuotes(cli.broker_pair().quotes())
     mon = Monitor(data, instruments, every=every, count=count, with_ohlc=live, clock=cli.clock)
     run = run_monitor(mon, cli.console, live, csv)
     if run.readings and run.all_failed == run.readings:
@@ -55,6 +61,17 @@ def _stream(cli: CliContext, instruments: list[str], count: int | None, csv: Pat
     from kitekit.cli.stream_view import stream_monitor
     from kitekit.ticker import Ticker
 
+    if not cli.on_kite:
+        from kitekit.cli.neutral import TickDicts
+
+        feed = cli.broker_pair().feed()
+        keys = feed.subscribe(instruments, "quote")
+        shaped = TickDicts(feed, keys)
+        by_token: dict[int, list[str]] = {}
+        for name, key in zip(instruments, keys, strict=True):
+            by_token.setdefault(shaped.tokens[key], []).append(name)
+        asyncio.run(stream_monitor(shaped, by_token, cli.console, cli.clock, count, csv))
+        return
     ticker = Ticker.from_kite(cli.kite(), cli.store(), login_hint=cli.login_hint)
     labels: dict[int, list[str]] = {}
     for key, token in zip(instruments, ticker.subscribe(instruments, "quote"), strict=True):

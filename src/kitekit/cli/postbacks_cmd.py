@@ -34,6 +34,7 @@ def postbacks(
     from kitekit.web.postbacks import postback_app, serve
 
     cli: CliContext = ctx.obj
+    cli.require_kite("Order postbacks", "orders")
     if not listen:
         raise typer.BadParameter("add --listen to receive postbacks (it is the one thing this command does)")
     if not path.startswith("/"):

@@ -11,6 +11,7 @@ from kitekit.cli.context import CliContext
 
 if TYPE_CHECKING:
     from kitekit.bus.consumer import BusTicker
+    from kitekit.cli.neutral import TickDicts
     from kitekit.ticker import Ticker
 
 __all__ = ["StreamMode", "record", "ticks"]
@@ -52,8 +53,32 @@ def ticks(
     from kitekit.cli.stream_view import print_ticks
 
     cli: CliContext = ctx.obj
+    if not cli.on_kite:
+        if bus is not None:
+            _refuse_bus(cli)
+        feed, labels = _neutral_feed(cli, instruments, mode)
+        asyncio.run(print_ticks(feed, labels, cli.console, cli.clock, count))
+        return
     ticker, labels = _ticker(cli, instruments, mode, bus)
     asyncio.run(print_ticks(ticker, labels, cli.console, cli.clock, count))
+
+
+def _refuse_bus(cli: CliContext) -> None:
+    from kitekit.brokers.registry import entry
+    from kitekit.errors import BrokerFeatureError
+
+    label = entry(cli.brokers().data).label
+    raise BrokerFeatureError(f"--bus carries Kite Connect's feed only, not {label}'s: drop --bus.")
+
+
+def _neutral_feed(cli: CliContext, instruments: list[str], mode: "StreamMode") -> "tuple[TickDicts, dict[int, str]]":
+    """Return the data broker's feed (another than Kite's) subscribed, and each token's label as typed."""
+    from kitekit.cli.neutral import TickDicts
+
+    feed = cli.broker_pair().feed()
+    keys = feed.subscribe(instruments, mode.value)
+    shaped = TickDicts(feed, keys)
+    return shaped, {shaped.tokens[key]: name for name, key in zip(instruments, keys, strict=True)}
 
 
 def record(
@@ -79,6 +104,15 @@ def record(
     from kitekit.ticker import TickRecorder
 
     cli: CliContext = ctx.obj
+    if not cli.on_kite:
+        from kitekit.brokers.registry import entry
+        from kitekit.errors import BrokerFeatureError
+
+        label = entry(cli.brokers().data).label
+        raise BrokerFeatureError(
+            f"record writes Kite Connect's raw frames; {label}'s feed is not recorded yet. "
+            "Use `kitekit ticks` to see it."
+        )
     writable_dir(out)  # a folder that cannot be made or written fails before anything connects
     recorder = TickRecorder(out, flush_every=flush_every)
     ticker, _ = _ticker(cli, instruments, mode, bus)

@@ -19,6 +19,7 @@ from kitekit.ticker.recorder import RecorderStats
 
 if TYPE_CHECKING:
     from kitekit.bus.consumer import BusTicker
+    from kitekit.cli.neutral import TickDicts
 
 __all__ = ["print_ticks", "record_ticks", "stream_monitor", "tick_line"]
 
@@ -49,7 +50,7 @@ def tick_line(tick: dict[str, Any], label: str, now: datetime) -> Text:
 
 
 async def print_ticks(
-    ticker: Ticker | BusTicker, labels: dict[int, str], console: Console, clock: Clock, count: int | None
+    ticker: Ticker | BusTicker | TickDicts, labels: dict[int, str], console: Console, clock: Clock, count: int | None
 ) -> int:
     """Print each tick as it arrives until ``count`` ticks (or forever); return how many were printed."""
     printed = 0
@@ -114,7 +115,7 @@ def _stop_on_sigterm(task: Any) -> Any:
 
 
 async def stream_monitor(
-    ticker: Ticker,
+    ticker: Ticker | TickDicts,
     labels: dict[int, list[str]],
     console: Console,
     clock: Clock,

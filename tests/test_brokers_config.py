@@ -144,14 +144,13 @@ def test_a_brokers_section_that_is_not_an_object_is_a_configuration_error(home: 
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
-        (["--broker", "upstox", "status"], {}, "Upstox is not available in this kitekit's commands yet"),
-        (["--data", "angel", "--orders", "kite", "status"], {}, "Angel One SmartAPI is not available"),
+        (["--broker", "upstox", "status"], {}, 'Missing "api_key", "api_secret" for Upstox. Set UPSTOX_API_KEY'),
+        (["--data", "angel", "--orders", "kite", "status"], {}, "for Angel One SmartAPI. Set ANGEL_API_KEY"),
         (["--broker", "fyers", "status"], {}, "Unknown broker 'fyers' (from --broker)"),
-        (["status"], {"KITEKIT_BROKER": "upstox"}, "Upstox is not available"),
-        (["--sim", "--broker", "angel", "quote", "INFY"], {}, "Angel One SmartAPI is not available"),
+        (["status"], {"KITEKIT_BROKER": "upstox"}, "Set UPSTOX_API_KEY, UPSTOX_API_SECRET"),
     ],
 )
-def test_the_cli_refuses_a_broker_it_cannot_use_with_exit_code_5(
+def test_the_cli_refuses_a_broker_it_cannot_use_or_open_with_exit_code_5(
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -65,6 +65,8 @@ def chain(
     from kitekit.chain import live_expiry
 
     cli: CliContext = ctx.obj
+    # IV, greeks and OI build-up are read from Kite's quotes and candles; `instruments chain` runs on any broker.
+    cli.require_kite("The chain analytics (kitekit chain; `kitekit instruments chain` works on any broker)", "data")
     if (count is not None or every != 5.0) and not watch:
         raise typer.BadParameter("--every and --count only apply with --watch", param_hint="--watch")
     store = cli.store().load()

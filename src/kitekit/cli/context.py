@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from kitekit.quotes import MarketData
     from kitekit.session.manager import SessionManager
     from kitekit.session.record import SessionStore
-    from kitekit.sim.server import SimServer
 
 __all__ = ["CliContext"]
 
@@ -74,7 +73,7 @@ class CliContext:
     _settings: Settings | None = None
     _brokers: BrokerChoice | None = None
     _clock: Clock | None = None
-    _embedded: embedded.EmbeddedSimulator[SimServer] | None = None
+    _embedded: embedded.KiteSimulator | None = None
     _manager: SessionManager | None = None
     _store: InstrumentStore | None = None
     #: Each broker opened by this command, by name; and the embedded simulators of brokers other than Kite.

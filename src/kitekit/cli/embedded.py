@@ -296,6 +296,11 @@ class EmbeddedSimulator(Generic[ServerT]):
         self._waker.close()
 
 
+if TYPE_CHECKING:
+    #: Kite's embedded simulator (a name for annotations, so the CLI's other modules need not import sim/).
+    KiteSimulator = EmbeddedSimulator[SimServer]
+
+
 def is_loopback(host: str) -> bool:
     """Return True if ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
     import ipaddress

@@ -99,7 +99,7 @@ def tick_dict(tick: Tick, token: int) -> dict[str, Any]:
         found["ohlc"] = {"open": ohlc.open, "high": ohlc.high, "low": ohlc.low, "close": ohlc.close}
         if ohlc.close:
             found["change"] = (tick.last_price - ohlc.close) / ohlc.close * 100
-    if tick.mode != "ltp":
+    if tick.mode != "ltp" and tick.volume:  # an index trades no volume: Kite's index ticks carry none
         found["volume_traded"] = tick.volume
     if tick.bids and tick.asks:
         found["depth"] = {

@@ -72,13 +72,13 @@ def _refuse_bus(cli: CliContext) -> None:
 
 
 def _neutral_feed(cli: CliContext, instruments: list[str], mode: "StreamMode") -> "tuple[TickDicts, dict[int, str]]":
-    """Return the data broker's feed (another than Kite's) subscribed, and each token's label as typed."""
+    """Return the data broker's feed (another than Kite's) subscribed, and each token's label (its neutral key)."""
     from kitekit.cli.neutral import TickDicts
 
     feed = cli.broker_pair().feed()
     keys = feed.subscribe(instruments, mode.value)
     shaped = TickDicts(feed, keys)
-    return shaped, {shaped.tokens[key]: name for name, key in zip(instruments, keys, strict=True)}
+    return shaped, {token: key for key, token in shaped.tokens.items()}  # labelled as Kite's ticks are: the key
 
 
 def record(

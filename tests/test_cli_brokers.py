@@ -183,3 +183,20 @@ def test_wrong_input_on_another_broker_is_one_clear_line(
 def test_the_mixed_mode_prices_kite_paper_orders_by_angel_quotes(cli: Callable[[str], Cli]) -> None:
     code, out, err = cli("kite")("--data", "angel", "--orders", "kite", "order", "buy", "RELIANCE", "1")
     assert code == 0 and "at simulated Angel One SmartAPI prices" in err and "COMPLETE" in out
+
+
+@pytest.mark.parametrize("broker", OTHERS)
+def test_an_option_chain_and_the_monitor_polling_and_streaming(broker: str, cli: Callable[[str], Cli]) -> None:
+    kk = cli(broker)
+    code, out, _ = kk("instruments", "chain", "NIFTY")
+    assert code == 0 and f"NIFTY options expiring 2026-12-01 (lot 65, {LABELS[broker]})" in out
+    priced = re.findall(r"^│ NFO:NIFTY\w+CE │\s+[\d,]+ │\s+([\d,]+\.\d\d) │", out, re.M)
+    assert any(float(p.replace(",", "")) > 0 for p in priced)  # strikes priced by the broker's own quotes
+    code, out, _ = kk("monitor", "RELIANCE", "--count", "2", "--every", "0.5")
+    assert code == 0 and len(re.findall(r"^2026-11-27 \d\d:\d\d:\d\d  RELIANCE [\d,]+\.\d\d$", out, re.M)) == 2
+    code, out, _ = kk("monitor", "RELIANCE", "NIFTY 50", "--stream", "--count", "8")  # frames: each may carry one
+    assert (
+        code == 0
+        and re.search(r"│ NIFTY 50\s+│\s+[\d,]+\.\d\d", out)
+        and re.search(r"│ RELIANCE\s+│\s+[\d,]+\.\d\d", out)
+    )

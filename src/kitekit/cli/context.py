@@ -6,6 +6,11 @@ pandas, the simulator's server) are imported only by the commands that use them,
 fast. On a simulator, the clock, the api_key and the folders come from the world on disk and its documented
 config: a command that reads only local state (``instruments find`` on a warm cache, ``status`` with no
 session) starts nothing, and the embedded simulator's server starts on the first request made to it.
+
+The brokers chosen (``--broker``, ``--data``, ``--orders``) are opened here too (:meth:`CliContext.broker`,
+:meth:`CliContext.broker_pair`): Kite on the session manager and store above, Upstox and Angel One from their
+credentials, or on ``--sim`` on their own embedded simulator over the same world. Commands run Kite's own code
+when Kite is the only broker chosen (:attr:`CliContext.on_kite`) and the neutral interfaces otherwise.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import socket
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kitekit.sim.server import SimServer
 
 __all__ = [
+    "BrokerSimulator",
     "EmbeddedSimulator",
     "banner",
     "is_loopback",
@@ -39,6 +40,7 @@ __all__ = [
     "sim_config",
     "sim_server",
     "sim_settings",
+    "start_broker_sim",
     "world_clock",
 ]
 
@@ -233,3 +235,66 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class BrokerSimulator:
+    """Another broker's simulator (Upstox, Angel One) started for one command, and its client's credentials.
+
+    Attributes:
+        name: the broker (``upstox``, ``angel``).
+        url: its REST root.
+        ws_url: its WebSocket root.
+        credentials: its documented client credentials, by the names the broker's credential fields use.
+    """
+
+    def __init__(self, name: str, server: Any, credentials: dict[str, str]) -> None:
+        self.name = name
+        self._server = server
+        self.url: str = server.url
+        self.ws_url: str = server.ws_url
+        self.credentials = credentials
+
+    def stop(self) -> None:
+        """Stop it (its accounts are saved in the world)."""
+        self._server.stop()
+
+
+def start_broker_sim(name: str, home: Path, market: Clock, *, webhook_url: str | None = None) -> BrokerSimulator:
+    """Start broker ``name``'s simulator on the world kept in ``home`` (the Kite simulator's market and seed).
+
+    As ``kitekit sim --broker NAME`` serves it, on a free loopback port. Upstox's approves v3 token requests at
+    once and posts the token to ``webhook_url`` (the unattended login, as a simulator's public login allows);
+    Angel's TOTP codes follow ``market``, as the client's do.
+
+    Raises:
+        ValueError: ``name`` has no simulator.
+    """
+    config = sim_config(home)
+    if name == "upstox":
+        from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+
+        upstox = UpstoxSimConfig(shared=config, notifier_url=webhook_url, auto_approve_requests=True)
+        server: Any = UpstoxServer(upstox, market).start()
+        return BrokerSimulator(name, server, {
+            "api_key": upstox.client_id,
+            "api_secret": upstox.client_secret,
+            "redirect_url": upstox.redirect_uri,
+            "base_url": server.url,
+            "dump_url": f"{server.url}/market-quote/instruments/exchange/complete.json.gz",
+        })  # fmt: skip
+    if name == "angel":
+        from kitekit.sim.angel.config import AngelSimConfig
+        from kitekit.sim.angel.server import AngelSimServer
+
+        angel = AngelSimConfig(seed=config.seed, state_file=home / "angel-state.json")
+        server = AngelSimServer(angel, market, totp_clock=market).start()
+        return BrokerSimulator(name, server, {
+            "api_key": angel.api_key,
+            "client_code": angel.client_code,
+            "pin": angel.pin,
+            "totp_secret": angel.totp_secret,
+            "root": server.url,
+            "stream_url": server.stream_url,
+            "order_update_url": server.order_update_url,
+        })  # fmt: skip
+    raise ValueError(f"no embedded simulator of {name!r} (kite's is EmbeddedSimulator)")

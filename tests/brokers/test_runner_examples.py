@@ -17,8 +17,10 @@ import pytest
 from kitekit.brokers import Broker, BrokerPair
 from kitekit.clock import IST, SystemClock
 from kitekit.runner import backtest, load_strategy, trade
+from kitekit.runner.brokered import FeedTicker, RunInstruments, pair_of
 from kitekit.sessionclock import SessionClock
 from kitekit.sim.pytest_plugin import SIM_NOW
+from tests.conftest import eventually
 from tests.runner_helpers import EXAMPLES
 
 from .conftest import Harness
@@ -129,4 +131,43 @@ def test_the_short_straddle_backtests_on_each_brokers_option_chain(
     assert len(entries) == 2 and set(entries["side"]) == {"SELL"}
     assert {k.endswith(("CE", "PE")) for k in entries["key"]} == {True} and entries["key"].nunique() == 2
     assert len(stops) == 2 and set(stops["order_type"]) == {"SL"}
+    assert result.core.book.open_lots() == []
+
+
+def record_feed(brokers: Broker | BrokerPair, keys: list[str], minutes: float, clock: SessionClock) -> list[Any]:
+    """Return ``minutes`` of the data broker's ticks of ``keys`` as (time, Kite tick dicts) frames, oldest first."""
+    pair = pair_of(brokers)
+    frames: list[tuple[datetime, list[dict[str, Any]]]] = []
+    ticker = FeedTicker(pair.feed(), RunInstruments(pair.instruments()))
+
+    def keep(ticks: list[dict[str, Any]]) -> None:
+        stamps = [t["exchange_timestamp"] for t in ticks if t.get("exchange_timestamp")]
+        if stamps:
+            frames.append((max(stamps), ticks))
+
+    ticker.on_ticks = keep
+    ticker.subscribe(keys, mode="full")
+    end = clock.now() + timedelta(minutes=minutes)
+    ticker.start()
+    try:
+        eventually(lambda: clock.now() >= end and len(frames) > 0, timeout=60)
+    finally:
+        ticker.stop()
+    assert ticker.error is None
+    return sorted(frames, key=lambda f: f[0])
+
+
+def test_the_opening_range_example_backtests_each_brokers_recorded_ticks(
+    brokers: Broker | BrokerPair, sim_clock: SessionClock, tmp_path: Path
+) -> None:
+    frames = record_feed(brokers, ["NSE:RELIANCE"], 6.0, sim_clock)
+    strategy = load_strategy(
+        EXAMPLES / "opening_range.py", {"range_minutes": "1", "stop": "0.0003", "target": "0.0003"}
+    )
+    result = backtest(strategy, brokers=brokers, ticks=frames, root=tmp_path, html=False)
+    assert result.report is not None
+    orders = result.report.orders
+    assert result.events == len(frames) and orders["intent"].iloc[0].startswith("entry-"), list(result.core.events)
+    assert {i.split("-")[0] for i in orders["intent"]} == {"entry", "stop", "target"}
+    assert result.stats["trades"] >= 2  # the entry and the exit that filled first (the other was cancelled)
     assert result.core.book.open_lots() == []

@@ -108,6 +108,13 @@ def _meta(strategy: Strategy, name: str, mode: RunMode, keys: Sequence[str], int
     }
 
 
+def _data_label(ticks: Path | Sequence[Any] | None) -> str:
+    """Return what a backtest ran on, for its record: the recording's folder, ``ticks`` in memory, or ``candles``."""
+    if ticks is None:
+        return "candles"
+    return str(ticks) if isinstance(ticks, Path) else "ticks"
+
+
 def _finish(core: RunCore, meta: dict[str, Any], reason: str, html: bool) -> RunReport:
     folder = core.folder
     samples = core.samples
@@ -138,7 +145,7 @@ def backtest(
     start: datetime | None = None,
     end: datetime | None = None,
     bars: Mapping[str, pd.DataFrame] | None = None,
-    ticks: Path | None = None,
+    ticks: Path | Sequence[tuple[datetime, list[dict[str, Any]]]] | None = None,
     history: History | None = None,
     symbols: Sequence[str] | None = None,
     interval: str | None = None,
@@ -166,7 +173,8 @@ def backtest(
         start: the first moment run (default: the data's first).
         end: the last moment run (default: the data's last).
         bars: candles per ``EXCHANGE:TRADINGSYMBOL``.
-        ticks: a tick recording folder.
+        ticks: a tick recording folder, or frames of Kite tick dicts as (time, ticks), oldest first (another
+            broker's feed recorded through :class:`~kitekit.runner.brokered.FeedTicker`).
         history: where candles come from when ``bars`` and ``ticks`` are not given.
         symbols: the instruments (default: the strategy's).
         interval: the bar interval (default: the strategy's).
@@ -200,7 +208,12 @@ def backtest(
     frames: dict[str, pd.DataFrame] = {}
     recording: list[tuple[datetime, list[dict[str, Any]]]] = []
     if ticks is not None:
-        recording = load_recording(ticks, start, end)
+        if isinstance(ticks, Path):
+            recording = load_recording(ticks, start, end)
+        else:  # frames in memory, e.g. another broker's feed through runner.brokered.FeedTicker
+            recording = [f for f in ticks if (start is None or f[0] >= start) and (end is None or f[0] <= end)]
+            if not recording:
+                raise RunError("no tick frames between the dates asked for")
         first, last = recording[0][0], recording[-1][0]
     else:
         if bars is not None:
@@ -241,7 +254,7 @@ def backtest(
     )  # fmt: skip
     meta = _meta(strategy, run_folder.name, RunMode.BACKTEST, keys, interval, capital, limits, source,
                  start=first.isoformat(), end=last.isoformat(), started=first.isoformat(),
-                 data=str(ticks) if ticks is not None else "candles")  # fmt: skip
+                 data=_data_label(ticks))  # fmt: skip
     run_folder.write_meta(meta)
     data = None
     begin = stop = 0

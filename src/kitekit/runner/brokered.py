@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from kitekit.brokers.broker import Broker, BrokerPair
     from kitekit.brokers.feed import LiveFeed
-    from kitekit.brokers.instruments import BrokerInstruments
+    from kitekit.brokers.instruments import BrokerInstruments, RuleFacts
     from kitekit.brokers.market import HistoryService
     from kitekit.brokers.model import Tick
     from kitekit.clock import Clock
@@ -51,9 +51,13 @@ class RunInstruments:
 
     def __init__(self, neutral: BrokerInstruments) -> None:
         self.neutral = neutral
-        self.facts = neutral.rule_facts()
         self.broker = neutral.broker
         self._keys: dict[str | int, str] = {}
+
+    @property
+    def facts(self) -> RuleFacts:
+        """Return the broker's records as the rules read them (asked each time: a run may outlive the day's list)."""
+        return self.neutral.rule_facts()
 
     def instrument(self, query: str | int) -> Instrument:
         """Return the record of a key, symbol, token or the broker's own key (the rules' and the engine's).
@@ -174,8 +178,9 @@ class FeedTicker:
 
     def subscribe(self, tokens: Iterable[int | str], mode: str = "full") -> None:
         """Subscribe instruments named by the run's tokens (or keys) on the feed."""
+        tokens = list(tokens)
         keys = [self.instruments.key(t) for t in tokens]
-        for key, token in zip(keys, tokens, strict=False):
+        for key, token in zip(keys, tokens, strict=True):
             if isinstance(token, int):
                 self._tokens[key] = token
         self.feed.subscribe(keys, mode)

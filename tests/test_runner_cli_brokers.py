@@ -45,3 +45,28 @@ def test_a_backtest_runs_on_each_brokers_embedded_simulator(
     assert f"BACKTEST ema_cross.py {LABELS[which]}" in text
     assert "Round trips" in text and "Charges" in text
     assert (world / "runs" / "ema_cross-backtest-20261126-20261126" / "run.json").is_file()
+
+
+TRADES = {
+    "upstox": ("--paper",),
+    "angel": ("--live", "--yes"),
+    "mixed": ("--paper",),
+}
+SAYS = {"upstox": "PAPER ema_cross.py on Upstox", "angel": "LIVE ema_cross.py sends orders to the simulator's",
+        "mixed": "PAPER ema_cross.py on Angel One SmartAPI data, Kite Connect orders"}  # fmt: skip
+
+
+@pytest.mark.parametrize("which", list(TRADES))
+def test_a_paper_or_live_run_starts_and_stops_cleanly_on_each_brokers_embedded_simulator(
+    world: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    argv = ["--sim", "--sim-state", str(world), "--sim-at", AT, *BROKERS[which], "run", EMA, *TRADES[which],
+            "--for", "3s", "--no-status", "--no-html"]  # fmt: skip
+    code = run(argv)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == 0, text
+    assert "Traceback" not in text and SAYS[which] in text
+    assert "the run's time is up" in text
+    mode = "live" if which == "angel" else "paper"
+    assert (world / "runs" / f"ema_cross-{mode}" / "run.json").is_file()

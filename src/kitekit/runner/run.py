@@ -363,6 +363,8 @@ def trade(
         instruments = instruments or market.instruments
     elif kite is None:
         raise RunError("a paper or live run needs a broker: kite= or brokers=")
+    if instruments is None:
+        raise RunError("a paper or live run on kite= needs its instrument store (instruments=)")
     limits = limits or RiskLimits()
     interval = interval or strategy.interval
     span = interval_span(interval)

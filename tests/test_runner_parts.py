@@ -107,6 +107,8 @@ def test_grids_limits_and_names_are_parsed_strictly() -> None:
     assert run_name("my strategy/v2") == "my-strategy-v2"
     prefix = tag_prefix("run", T0.date())
     assert len(prefix) == 12 and prefix.isalnum() and prefix.endswith("1127")
+    short = tag_prefix("run", T0.date(), 11)  # Angel's tags take 19: the hash gives up a character
+    assert len(short) == 11 and short.endswith("1127") and prefix.startswith(short[:7])
 
 
 def test_a_runs_state_and_logs_survive_a_torn_last_line_and_a_damaged_state_is_refused(tmp_path: Path) -> None:
@@ -138,3 +140,20 @@ def test_round_trip_times_with_and_without_fractions_of_a_second_are_read_alike(
 
     read = instants(pd.Series(["2026-11-27T09:43:13+05:30", "2026-11-27T09:43:13.053280+05:30"]))
     assert [t.isoformat() for t in read] == ["2026-11-27T09:43:13+05:30", "2026-11-27T09:43:13.053280+05:30"]
+
+
+def test_a_neutral_tick_becomes_the_kite_tick_dict_strategies_and_the_paper_broker_read() -> None:
+    from kitekit.brokers.model import Level, Ohlc, Tick
+    from kitekit.runner.brokered import kite_tick
+
+    stamp = T0.replace(hour=10)
+    tick = Tick("NSE:INFY", 1500.5, "full", stamp, volume=900, last_quantity=3, average_price=1499.0,
+                ohlc=Ohlc(1490.0, 1510.0, 1480.0, 1495.0), bids=(Level(1500.4, 10, 2),),
+                asks=(Level(1500.6, 7, 1),))  # fmt: skip
+    got = kite_tick(tick, 408065)
+    assert got["instrument_token"] == 408065 and got["last_price"] == 1500.5
+    assert got["exchange_timestamp"] == stamp and got["volume_traded"] == 900 and got["last_traded_quantity"] == 3
+    assert got["ohlc"] == {"open": 1490.0, "high": 1510.0, "low": 1480.0, "close": 1495.0}
+    assert got["depth"] == {"buy": [{"price": 1500.4, "quantity": 10, "orders": 2}],
+                            "sell": [{"price": 1500.6, "quantity": 7, "orders": 1}]}  # fmt: skip
+    assert "depth" not in kite_tick(Tick("NSE:NIFTY 50", 26000.0, "ltp", stamp), 256265)  # no book: none made up

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 ServerT = TypeVar("ServerT", bound="AppServer[Any]")
 
 __all__ = [
+    "BrokerSimulator",
     "EmbeddedSimulator",
     "angel_server",
     "banner",
@@ -49,6 +50,7 @@ __all__ = [
     "sim_config",
     "sim_server",
     "sim_settings",
+    "start_broker_sim",
     "upstox_server",
     "world_clock",
 ]
@@ -157,7 +159,8 @@ def angel_server(home: Path, market: Clock) -> ServerFactory:
         from kitekit.sim.angel.config import AngelSimConfig
         from kitekit.sim.angel.server import AngelSimServer
 
-        config = AngelSimConfig(state_file=home / "angel-state.json")
+        # The Kite world's seed, so Angel's prices are the world's (as start_broker_sim's are).
+        config = AngelSimConfig(seed=sim_config(home).seed, state_file=home / "angel-state.json")
         return AngelSimServer(config, market, sock=sock)
 
     return make
@@ -311,3 +314,66 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class BrokerSimulator:
+    """Another broker's simulator (Upstox, Angel One) started for one command, and its client's credentials.
+
+    Attributes:
+        name: the broker (``upstox``, ``angel``).
+        url: its REST root.
+        ws_url: its WebSocket root.
+        credentials: its documented client credentials, by the names the broker's credential fields use.
+    """
+
+    def __init__(self, name: str, server: Any, credentials: dict[str, str]) -> None:
+        self.name = name
+        self._server = server
+        self.url: str = server.url
+        self.ws_url: str = server.ws_url
+        self.credentials = credentials
+
+    def stop(self) -> None:
+        """Stop it (its accounts are saved in the world)."""
+        self._server.stop()
+
+
+def start_broker_sim(name: str, home: Path, market: Clock, *, webhook_url: str | None = None) -> BrokerSimulator:
+    """Start broker ``name``'s simulator on the world kept in ``home`` (the Kite simulator's market and seed).
+
+    As ``kitekit sim --broker NAME`` serves it, on a free loopback port. Upstox's approves v3 token requests at
+    once and posts the token to ``webhook_url`` (the unattended login, as a simulator's public login allows);
+    Angel's TOTP codes follow ``market``, as the client's do.
+
+    Raises:
+        ValueError: ``name`` has no simulator.
+    """
+    config = sim_config(home)
+    if name == "upstox":
+        from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+
+        upstox = UpstoxSimConfig(shared=config, notifier_url=webhook_url, auto_approve_requests=True)
+        server: Any = UpstoxServer(upstox, market).start()
+        return BrokerSimulator(name, server, {
+            "api_key": upstox.client_id,
+            "api_secret": upstox.client_secret,
+            "redirect_url": upstox.redirect_uri,
+            "base_url": server.url,
+            "dump_url": f"{server.url}/market-quote/instruments/exchange/complete.json.gz",
+        })  # fmt: skip
+    if name == "angel":
+        from kitekit.sim.angel.config import AngelSimConfig
+        from kitekit.sim.angel.server import AngelSimServer
+
+        angel = AngelSimConfig(seed=config.seed, state_file=home / "angel-state.json")
+        server = AngelSimServer(angel, market, totp_clock=market).start()
+        return BrokerSimulator(name, server, {
+            "api_key": angel.api_key,
+            "client_code": angel.client_code,
+            "pin": angel.pin,
+            "totp_secret": angel.totp_secret,
+            "root": server.url,
+            "stream_url": server.stream_url,
+            "order_update_url": server.order_update_url,
+        })  # fmt: skip
+    raise ValueError(f"no embedded simulator of {name!r} (kite's is EmbeddedSimulator)")

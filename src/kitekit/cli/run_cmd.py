@@ -1,8 +1,10 @@
 """``kitekit run STRATEGY.py`` (backtest, paper, live, a parameter grid), ``kitekit kill``, ``report`` and ``runs``.
 
 Paper is the default; ``--live`` sends real orders (on the simulator's account with ``--sim``) after a
-confirmation, unless ``--yes``. A live or paper run shows its status as it goes and stops cleanly on Ctrl-C:
-its open orders are cancelled, its positions kept (``--flatten-on-exit`` closes them too), its report written.
+confirmation, unless ``--yes``. The broker is a choice (``--broker upstox``, ``--data angel --orders kite``):
+see :mod:`kitekit.cli.run_brokers`; Kite alone runs as it always has. A live or paper run shows its status as it
+goes and stops cleanly on Ctrl-C: its open orders are cancelled, its positions kept (``--flatten-on-exit`` closes
+them too), its report written.
 """
 
 import contextlib
@@ -18,6 +20,7 @@ from kitekit.cli import failures, options
 from kitekit.cli.context import CliContext
 
 if TYPE_CHECKING:
+    from kitekit.cli.run_brokers import RunBrokers
     from kitekit.runner import RunFolder, RunResult, Strategy
 
 __all__ = ["kill", "report", "run", "runs"]
@@ -135,22 +138,31 @@ def run(
         raise typer.BadParameter(str(exc), param_hint="--risk") from None
     keys = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
     span = _span(duration)
-    if backtest:
-        frm, to = _moment(start, "--from"), _moment(end, "--to", end=True)
-        if frm is not None and to is not None and to < frm:
-            raise typer.BadParameter("--to is before --from")
-        if grid:
-            _grid(cli, strategy, [*grid, *(axes or [])], given, frm, to, interval, keys, capital, limits, rank_by,
-                  workers)  # fmt: skip
-            return
-        loaded = _load(strategy, given)
-        result = _backtest(cli, strategy, loaded, frm, to, interval, keys, ticks, capital, limits, name, html)
-    else:
-        if start or end:
-            raise typer.BadParameter("--from and --to are for backtests (--backtest)")
-        loaded = _load(strategy, given)
-        result = _trade(cli, strategy, loaded, live, yes, interval, keys, capital, limits, name, span, status, html,
-                        flatten_on_exit, kill_file or [])  # fmt: skip
+    from kitekit.cli.run_brokers import RunBrokers, choice_of
+
+    choice = choice_of(cli)
+    brokers = None if choice.names == ("kite",) else RunBrokers(cli, choice)
+    try:
+        if backtest:
+            frm, to = _moment(start, "--from"), _moment(end, "--to", end=True)
+            if frm is not None and to is not None and to < frm:
+                raise typer.BadParameter("--to is before --from")
+            if grid:
+                _grid(cli, strategy, [*grid, *(axes or [])], given, frm, to, interval, keys, capital, limits, rank_by,
+                      workers, brokers)  # fmt: skip
+                return
+            loaded = _load(strategy, given)
+            result = _backtest(cli, strategy, loaded, frm, to, interval, keys, ticks, capital, limits, name, html,
+                               brokers)  # fmt: skip
+        else:
+            if start or end:
+                raise typer.BadParameter("--from and --to are for backtests (--backtest)")
+            loaded = _load(strategy, given)
+            result = _trade(cli, strategy, loaded, live, yes, interval, keys, capital, limits, name, span, status,
+                            html, flatten_on_exit, kill_file or [], brokers)  # fmt: skip
+    finally:
+        if brokers is not None:
+            brokers.close()
     _summary(cli, result)
     if open_report and result.report is not None and result.report.html.exists():
         webbrowser.open(result.report.html.as_uri())
@@ -158,26 +170,37 @@ def run(
         raise typer.Exit(failures.INTERRUPTED)
 
 
-def _store_and_history(cli: CliContext) -> tuple[Any, Any]:
+def _store_and_history(cli: CliContext, brokers: "RunBrokers | None" = None) -> tuple[Any, Any]:
+    """Return the run's instruments and candles: Kite's store and candle store, or the chosen brokers' (neutral)."""
+    if brokers is not None:
+        from kitekit.runner.brokered import RunInstruments
+
+        pair = brokers.pair()
+        return RunInstruments(pair.instruments()), pair.history()
     from kitekit.history import CandleStore, History
 
     store = cli.store().load()
     return store, History(cli.kite(), store, CandleStore(cli.data_dir / "candles.duckdb"), clock=cli.clock)
 
 
+def _on(brokers: "RunBrokers | None") -> str:
+    return f" on {brokers.label()}" if brokers is not None else ""
+
+
 def _backtest(
     cli: CliContext, path: Path, strategy: "Strategy", frm: datetime | None, to: datetime | None,
     interval: str | None, keys: list[str] | None, ticks: Path | None, capital: float, limits: Any, name: str | None,
-    html: bool,
+    html: bool, brokers: "RunBrokers | None" = None,
 ) -> "RunResult":  # fmt: skip
     from kitekit.runner import backtest, runs_root
 
     if ticks is None and frm is None:
         raise typer.BadParameter("a backtest on candles needs --from (and --to, or up to now)", param_hint="--from")
-    store, history = _store_and_history(cli)
+    store, history = _store_and_history(cli, brokers)
     if to is None and ticks is None:
         to = cli.clock.now()
-    cli.err.print(f"[bold]BACKTEST[/] {path.name} — simulated clock, fills by kitekit's engine; nothing is sent.")
+    cli.err.print(f"[bold]BACKTEST[/] {path.name}{_on(brokers)} — simulated clock, fills by kitekit's engine; "
+                  "nothing is sent.")  # fmt: skip
     return backtest(
         strategy, instruments=store, history=history, ticks=ticks, start=frm, end=to, interval=interval,
         symbols=keys, capital=capital, limits=limits, name=name, root=runs_root(cli.data_dir), source=str(path),
@@ -188,27 +211,29 @@ def _backtest(
 def _trade(
     cli: CliContext, path: Path, strategy: "Strategy", live: bool, yes: bool, interval: str | None,
     keys: list[str] | None, capital: float, limits: Any, name: str | None, span: timedelta | None, status: bool,
-    html: bool, flatten: bool, kill_files: list[Path],
+    html: bool, flatten: bool, kill_files: list[Path], brokers: "RunBrokers | None" = None,
 ) -> "RunResult":  # fmt: skip
     from kitekit.runner import trade
 
-    store, history = _store_and_history(cli)
-    kite = cli.kite()
+    store, history = _store_and_history(cli, brokers)
+    kite = cli.kite() if brokers is None else None
+    label = "Kite" if brokers is None else brokers.label()
     if live:
-        where = "the simulator's account (LIVE mode)" if cli.sim else "your Kite account (REAL MONEY)"
+        where = "the simulator's account (LIVE mode)" if cli.sim else f"your {label} account (REAL MONEY)"
         cli.err.print(f"[bold red]LIVE[/] {path.name} sends orders to {where}.")
         _confirm_live(cli, yes, path, strategy, keys, limits)
     else:
         cli.err.print(
-            f"[bold yellow]PAPER[/] {path.name} — kitekit's local matching engine at "
-            f"{'simulated' if cli.sim else 'live Kite'} prices; nothing reaches the exchange."
+            f"[bold yellow]PAPER[/] {path.name}{_on(brokers)} — kitekit's local matching engine at "
+            f"{'simulated' if cli.sim else 'live ' + label} prices; nothing reaches the exchange."
         )
     from kitekit.cli.run_view import LiveStatus
 
     view = LiveStatus(cli.console)
     with view:
         return trade(
-            strategy, kite=kite, instruments=store, live=live, symbols=keys, interval=interval, capital=capital,
+            strategy, kite=kite, instruments=store, brokers=brokers.pair() if brokers is not None else None,
+            live=live, symbols=keys, interval=interval, capital=capital,
             limits=limits, name=name, data=cli.data_dir, source=str(path), history=history, clock=cli.clock,
             duration=span, status=view if status else None, kill_files=kill_files, flatten_on_stop=flatten,
             html=html,
@@ -247,6 +272,7 @@ def _summary(cli: CliContext, result: "RunResult") -> None:
 def _grid(
     cli: CliContext, path: Path, specs: list[str], given: dict[str, str], frm: datetime | None, to: datetime | None,
     interval: str | None, keys: list[str] | None, capital: float, limits: Any, metric: str, workers: int | None,
+    brokers: "RunBrokers | None" = None,
 ) -> None:  # fmt: skip
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -267,7 +293,7 @@ def _grid(
         raise typer.BadParameter("a grid backtest needs --from", param_hint="--from")
     combos = [{**given, **combo} for combo in combinations(axes)]
     probe = _load(path, combos[0])  # every parameter name is checked before any process starts
-    store, history = _store_and_history(cli)
+    store, history = _store_and_history(cli, brokers)
     to = to or cli.clock.now()
     interval = interval or probe.interval
     wanted = keys or list(probe.symbols)

@@ -165,6 +165,7 @@ class RunCore:
         market: MarketAccess,
         kill: KillSwitch | None = None,
         durable: bool = False,
+        tag_length: int = 20,
     ) -> None:
         self.strategy = strategy
         self.mode = mode
@@ -180,6 +181,8 @@ class RunCore:
         self.market = market
         self.kill_switch = kill
         self.durable = durable
+        #: The longest order tag the order broker takes (Kite and Upstox 20, Angel 19).
+        self.tag_length = tag_length
         self.book = Book()
         self.state = RunState()
         self.timers = StrategyClock(clock, on_change=self._timer_set)
@@ -367,7 +370,7 @@ class RunCore:
     def _start_day(self, now: datetime, first: bool = False) -> None:
         local = now.astimezone(IST)
         day = local.date().isoformat()
-        self._prefix = tag_prefix(self.name, local.date())
+        self._prefix = tag_prefix(self.name, local.date(), self.tag_length - 8)
         self._next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=IST)
         if day == self.state.day:
             if self.guard.day != day:

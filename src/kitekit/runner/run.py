@@ -43,6 +43,7 @@ from kitekit.runner.strategy import Strategy
 if TYPE_CHECKING:
     import pandas as pd
 
+    from kitekit.brokers.broker import Broker, BrokerPair
     from kitekit.history import History
 
 __all__ = ["RunResult", "backtest", "new_run_folder", "trade"]
@@ -107,6 +108,13 @@ def _meta(strategy: Strategy, name: str, mode: RunMode, keys: Sequence[str], int
     }
 
 
+def _data_label(ticks: Path | Sequence[Any] | None) -> str:
+    """Return what a backtest ran on, for its record: the recording's folder, ``ticks`` in memory, or ``candles``."""
+    if ticks is None:
+        return "candles"
+    return str(ticks) if isinstance(ticks, Path) else "ticks"
+
+
 def _finish(core: RunCore, meta: dict[str, Any], reason: str, html: bool) -> RunReport:
     folder = core.folder
     samples = core.samples
@@ -132,11 +140,12 @@ def _finish(core: RunCore, meta: dict[str, Any], reason: str, html: bool) -> Run
 def backtest(
     strategy: Strategy,
     *,
-    instruments: Any,
+    instruments: Any = None,
+    brokers: Broker | BrokerPair | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     bars: Mapping[str, pd.DataFrame] | None = None,
-    ticks: Path | None = None,
+    ticks: Path | Sequence[tuple[datetime, list[dict[str, Any]]]] | None = None,
     history: History | None = None,
     symbols: Sequence[str] | None = None,
     interval: str | None = None,
@@ -157,11 +166,15 @@ def backtest(
 
     Args:
         strategy: the strategy.
-        instruments: the instrument store (pre-trade rules, the engine's instrument specs).
+        instruments: the instrument store (pre-trade rules, the engine's instrument specs); default the order
+            broker's of ``brokers``.
+        brokers: a broker (or a data broker and an order broker) to take instruments and candles from, instead of
+            ``instruments`` and ``history``: candles from the data broker, instrument facts from the order broker.
         start: the first moment run (default: the data's first).
         end: the last moment run (default: the data's last).
         bars: candles per ``EXCHANGE:TRADINGSYMBOL``.
-        ticks: a tick recording folder.
+        ticks: a tick recording folder, or frames of Kite tick dicts as (time, ticks), oldest first (another
+            broker's feed recorded through :class:`~kitekit.runner.brokered.FeedTicker`).
         history: where candles come from when ``bars`` and ``ticks`` are not given.
         symbols: the instruments (default: the strategy's).
         interval: the bar interval (default: the strategy's).
@@ -178,6 +191,14 @@ def backtest(
     Raises:
         RunError: no market to run on, an unknown interval, a strategy that names no instruments.
     """
+    if brokers is not None:
+        from kitekit.runner.brokered import RunInstruments, pair_of
+
+        pair = pair_of(brokers)
+        instruments = instruments or RunInstruments(pair.instruments())
+        history = history or pair.history()  # type: ignore[assignment] # the neutral candles: History's shape
+    if instruments is None:
+        raise RunError("a backtest needs instruments (instruments= or brokers=)")
     limits = limits or RiskLimits()
     interval = interval or strategy.interval
     span = interval_span(interval)
@@ -187,7 +208,12 @@ def backtest(
     frames: dict[str, pd.DataFrame] = {}
     recording: list[tuple[datetime, list[dict[str, Any]]]] = []
     if ticks is not None:
-        recording = load_recording(ticks, start, end)
+        if isinstance(ticks, Path):
+            recording = load_recording(ticks, start, end)
+        else:  # frames in memory, e.g. another broker's feed through runner.brokered.FeedTicker
+            recording = [f for f in ticks if (start is None or f[0] >= start) and (end is None or f[0] <= end)]
+            if not recording:
+                raise RunError("no tick frames between the dates asked for")
         first, last = recording[0][0], recording[-1][0]
     else:
         if bars is not None:
@@ -228,7 +254,7 @@ def backtest(
     )  # fmt: skip
     meta = _meta(strategy, run_folder.name, RunMode.BACKTEST, keys, interval, capital, limits, source,
                  start=first.isoformat(), end=last.isoformat(), started=first.isoformat(),
-                 data=str(ticks) if ticks is not None else "candles")  # fmt: skip
+                 data=_data_label(ticks))  # fmt: skip
     run_folder.write_meta(meta)
     data = None
     begin = stop = 0
@@ -267,8 +293,9 @@ def _minutes(interval: str) -> int:
 def trade(
     strategy: Strategy,
     *,
-    kite: Any,
-    instruments: Any,
+    kite: Any = None,
+    instruments: Any = None,
+    brokers: Broker | BrokerPair | None = None,
     live: bool = False,
     symbols: Sequence[str] | None = None,
     interval: str | None = None,
@@ -297,8 +324,10 @@ def trade(
 
     Args:
         strategy: the strategy.
-        kite: the client from ``get_kite()`` (or a simulator's, bound to its clock).
-        instruments: the instrument store.
+        kite: the client from ``get_kite()`` (or a simulator's, bound to its clock); or ``brokers``.
+        instruments: the instrument store (default with ``brokers``: the order broker's).
+        brokers: any broker behind the neutral interfaces instead of ``kite``, or a pair of a data broker (ticks,
+            quotes, candles) and an order broker (orders, instrument facts): see :mod:`kitekit.runner.brokered`.
         live: send real orders (``LiveBroker``); False uses ``PaperBroker``.
         symbols: the instruments (default: the strategy's).
         interval: the bar interval (default: the strategy's).
@@ -317,7 +346,7 @@ def trade(
         flatten_on_stop: close the run's positions when it stops (they are kept by default).
         cancel_on_stop: cancel the run's open orders when it stops.
         html: write the HTML report.
-        ticker: the ticker (default ``Ticker.from_kite``).
+        ticker: the ticker (default ``Ticker.from_kite``, or the data broker's feed).
         poll_every: seconds between looks at the order book while orders are open.
 
     Raises:
@@ -326,21 +355,35 @@ def trade(
     """
     from kitekit.config import data_dir
 
+    market = None
+    if brokers is not None:
+        from kitekit.runner.brokered import BrokerMarket, pair_of
+
+        market = BrokerMarket(pair_of(brokers))
+        instruments = instruments or market.instruments
+    elif kite is None:
+        raise RunError("a paper or live run needs a broker: kite= or brokers=")
+    if instruments is None:
+        raise RunError("a paper or live run on kite= needs its instrument store (instruments=)")
     limits = limits or RiskLimits()
     interval = interval or strategy.interval
     span = interval_span(interval)
     keys = _keys(strategy, instruments, symbols)
     mode = RunMode.LIVE if live else RunMode.PAPER
-    clock = clock or clock_of(kite)
+    clock = clock or (market.clock if market is not None else clock_of(kite))
     base = data or data_dir()
     root = root or runs_root(base)
     stem = Path(source).stem if source else type(strategy).__name__
     run_folder = RunFolder(root / run_name(name or f"{stem}-{mode}")).create()
-    quotes = TickQuotes(kite, instruments.token)
-    if live:
+    quotes = TickQuotes(market.quotes if market is not None else kite, instruments.token)
+    if market is not None:
+        broker: Any = market.gateway(quotes, live=live, base=base, clock=clock, capital=capital)
+        history = history or market.history  # type: ignore[assignment] # the neutral candles: History's shape
+        ticker = ticker or market.ticker(live)
+    elif live:
         from kitekit.orders import LiveBroker
 
-        broker: Any = LiveBroker(kite, instruments, folder=base / "orders", clock=clock)
+        broker = LiveBroker(kite, instruments, folder=base / "orders", clock=clock)
     else:
         from kitekit.orders import PaperBroker
 
@@ -356,12 +399,14 @@ def trade(
     core = RunCore(
         strategy, mode=mode, broker=broker, clock=clock, instruments=instruments, folder=run_folder, limits=limits,
         capital=capital, symbols=keys, interval=interval, market=LiveAccess(quotes, history), kill=kill, durable=True,
+        tag_length=market.tag_length if market is not None else 20,
     )  # fmt: skip
     started = clock.now()
     previous = run_folder.meta()
     meta = _meta(strategy, run_folder.name, mode, keys, interval, capital, limits, source,
                  started=previous.get("started") or started.isoformat(), resumed=started.isoformat(),
-                 kill_files=[str(p) for p in kill.paths])  # fmt: skip
+                 kill_files=[str(p) for p in kill.paths],
+                 **({"broker": market.name} if market is not None else {}))  # fmt: skip
     run_folder.write_meta(meta)
     core.start()
     if ticker is None:

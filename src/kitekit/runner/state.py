@@ -53,13 +53,14 @@ def run_name(text: str) -> str:
     return name[:80]
 
 
-def tag_prefix(run: str, day: date) -> str:
-    """Return the first 12 characters of the tags of ``run``'s orders on ``day``: ``kk``, 6 of a hash, ``mmdd``.
+def tag_prefix(run: str, day: date, length: int = 12) -> str:
+    """Return the first ``length`` characters of the tags of ``run``'s orders on ``day``: ``kk``, a hash, ``mmdd``.
 
     Kite's tag takes 20 letters and digits; the last 8 number the intent. Every order of the run carries the
-    prefix, so the run finds its own orders in an account's order book after a restart.
+    prefix, so the run finds its own orders in an account's order book after a restart. A broker with shorter
+    tags (Angel's take 19) gets a shorter hash: ``length`` 11 keeps 5 of its characters.
     """
-    digest = hashlib.sha256(run.encode()).hexdigest()[:6]
+    digest = hashlib.sha256(run.encode()).hexdigest()[: max(length - 6, 1)]
     return f"kk{digest}{day:%m%d}"
 
 

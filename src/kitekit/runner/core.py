@@ -199,6 +199,8 @@ class RunCore:
         self.stopping: str | None = None
         self._stopped = False
         self._strategy_started = False
+        #: True while the warm-up's bars go to the strategy (``Strategy.warming``).
+        self.warming = False
         #: Set when the strategy added instruments (the driver loads or subscribes them, then clears it).
         self.subscribed = False
         self._new_keys: list[str] = []
@@ -280,6 +282,8 @@ class RunCore:
             self.active = False
             self.note(f"halted for the day: {self.guard.reason}")
             self._flatten("halt")
+        if not self.state.strategy:  # a restart's saved state already holds what the bars before taught it
+            self.warm_up(self.symbols)
         try:
             strategy.on_start()
         except Exception as exc:
@@ -438,6 +442,35 @@ class RunCore:
                 self.strategy.on_timer(timer)
         except Exception as exc:
             self.refused(exc)
+        self.after()
+
+    def warm_up(self, keys: Sequence[str]) -> None:
+        """Hand the strategy the last ``warmup`` closed bars of ``keys`` through ``on_bar``, flagged as warming.
+
+        Nothing else sees them: the book is not marked, no limit is checked, the broker is not fed (they are the
+        past). See :mod:`kitekit.runner.warmup`.
+        """
+        from kitekit.runner.warmup import warmup_bars
+
+        count = int(getattr(self.strategy, "warmup", 0) or 0)
+        if count <= 0 or not keys:
+            return
+        now = self.clock.now()
+        tokens = {key: self.token_of(key) for key in keys}
+        bars, failed = warmup_bars(self.market.history, keys, tokens, self.interval, count, now)
+        for key, why in failed.items():
+            self.note(f"no warm-up for {key}: {why}")
+        self.warming = True
+        try:
+            for bar in bars:
+                try:
+                    self.strategy.on_bar(bar)
+                except Exception as exc:
+                    self.refused(exc)
+        finally:
+            self.warming = False
+        if bars:
+            self.note(f"warmed up on {len(bars)} bars of {len(keys) - len(failed)} instruments")
         self.after()
 
     def deliver_bar(self, bar: Bar) -> None:
@@ -913,6 +946,7 @@ class RunCore:
                 added.append(key)
         if added:
             self.market.subscribe(added, self.clock.now())
+            self.warm_up(added)
             self._new_keys.extend(added)
             self.subscribed = self.dirty = True
         return [self.resolve(k) for k in keys]

@@ -205,9 +205,41 @@ def test_chart_marks_the_fills_and_the_chain_lists_strikes(dash: World, page: Pa
     assert box.locator("canvas").count() > 0
     assert len(dash.api("api/chart?symbol=NSE:INFY&interval=minute")["fills"]) == 2  # the buy and the square-off
     page.shot("chart")
+
+
+def _cell_number(text: str) -> float | None:
+    return None if text.strip() == "—" else float(text.replace(",", ""))
+
+
+def test_the_chain_shows_oi_and_its_change_as_kitekit_chain_computes_them_without_a_candle_store(
+    dash: World, page: Page
+) -> None:
+    from kitekit.chain import chain, previous_oi
+    from kitekit.history import History
+    from kitekit.quotes import MarketData
+
+    assert dash.desk.candles is None  # a fresh start: no candle store to read the previous close from
     p = page.open("#/chain?underlying=NIFTY&strikes=5")
     assert p.locator("#chain-body tr").count() == 11
     assert p.locator("#chain-body tr.atm").count() == 1
+    data = MarketData(dash.kite, resolve=dash.store.key)
+    first = chain(dash.store, data, "NIFTY", clock=dash.clock, strikes=5)
+    tokens = [int(t) for side in ("ce_token", "pe_token") for t in first.columns[side].tolist() if t > 0]
+    base = previous_oi(History(dash.kite, dash.store, None, clock=dash.clock), tokens, dash.clock.now().date())
+    frame = chain(dash.store, data, "NIFTY", clock=dash.clock, strikes=5, previous_oi=base).frame()
+    assert frame[["ce_oi_change", "pe_oi_change"]].notna().all().all()  # every contract had a previous close
+    assert (frame[["ce_oi_change", "pe_oi_change"]] != 0).any().any()  # and the OI moved since
+    columns = ["ce_oi_change", "ce_oi", None, "ce_ltp", "strike", "pe_ltp", None, "pe_oi", "pe_oi_change"]
+    for _, row in frame.iterrows():
+        cells = p.locator(f'#chain-body tr[data-strike="{row["strike"]:g}"] > *').all_inner_texts()
+        assert len(cells) == len(columns)
+        for name, text in zip(columns, cells, strict=True):
+            if name is None:
+                continue  # IV: the same frame's, as a percentage
+            digits = 2 if name.endswith("ltp") else 0
+            assert _cell_number(text) == round(float(row[name]), digits), (row["strike"], name, text)
+    sign = p.locator("#chain-body tr td:first-child.neg, #chain-body tr td:first-child.pos").count()
+    assert sign > 0  # the change is coloured by its sign
 
 
 def test_nothing_is_served_without_the_token_and_no_control_without_the_page(dash: World) -> None:

@@ -8,7 +8,9 @@ draws its axis in UTC and a trader reads the chart in exchange time.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST
@@ -18,13 +20,52 @@ from kitekit.wire.history import Interval
 if TYPE_CHECKING:
     from kitekit.dashboard.desk import Desk
 
-__all__ = ["INTERVALS", "IST_SHIFT", "chain_view", "chart_view"]
+__all__ = ["INTERVALS", "IST_SHIFT", "PreviousOi", "chain_view", "chart_view"]
 
 #: Seconds added to UTC epoch times so the chart's UTC axis reads IST.
 IST_SHIFT = 19_800
 
 #: The intervals the chart offers, and how many days back each shows.
 INTERVALS: dict[str, int] = {"minute": 2, "5minute": 7, "15minute": 15, "60minute": 45, "day": 365}
+
+
+class PreviousOi:
+    """Each option contract's open interest at the previous session's close, for the day it was asked on.
+
+    Fetched once a contract a day (a new day starts afresh); a contract with no candle then (listed that day) is
+    remembered as having none, so it is not asked again.
+    """
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self._oi: dict[int, float | None] = {}
+        self._lock = threading.Lock()
+
+    def values(self, day: date) -> dict[int, float]:
+        """Return the closing OI known for ``day``'s chain, by token."""
+        with self._lock:
+            if self.day != day:
+                return {}
+            return {t: v for t, v in self._oi.items() if v is not None}
+
+    def missing(self, day: date, tokens: list[int]) -> list[int]:
+        """Return the tokens whose previous close was not looked up yet on ``day``."""
+        with self._lock:
+            if self.day != day:
+                return list(tokens)
+            return [t for t in tokens if t not in self._oi]
+
+    def fetch(self, day: date, tokens: list[int], get: Callable[[list[int]], dict[int, float]]) -> None:
+        """Look up the missing ones of ``tokens`` with ``get`` and keep them."""
+        missing = self.missing(day, tokens)
+        if not missing:
+            return
+        found = get(missing)
+        with self._lock:
+            if self.day != day:
+                self.day, self._oi = day, {}
+            for token in missing:
+                self._oi[token] = found.get(token)
 
 
 def chart_view(desk: Desk, symbol: str, interval: str) -> dict[str, Any]:
@@ -76,6 +117,12 @@ def _seconds(interval: str) -> int:
     return 60 * int(interval.removesuffix("minute") or 1)
 
 
+def _previous_oi(history: Any, tokens: list[int], day: Any) -> dict[int, float]:
+    from kitekit.chain import previous_oi
+
+    return previous_oi(history, tokens, day)
+
+
 def _history(desk: Desk) -> Any:
     from kitekit.history import History
 
@@ -90,23 +137,32 @@ def _history(desk: Desk) -> Any:
 def chain_view(desk: Desk, underlying: str, strikes: int) -> dict[str, Any]:
     """Return the option chain of ``underlying``: strikes around the money, LTP, OI and change in OI per side.
 
-    The change in OI is against the previous session's close (day candles with OI, one request per contract, kept
-    in the candle store when the dashboard has one); without a candle store it is left out (None).
+    The change in OI is the open interest now (the quote's ``oi``) less the contract's open interest at the
+    previous session's close, as :func:`kitekit.chain.chain` computes it (and ``kitekit chain`` shows it). Kite's
+    quote carries the OI now and the day's high and low, not a base to change from; the previous close comes from
+    the contract's day candle with OI (``GET /instruments/historical/…/day?oi=1``), fetched once a day per contract
+    and kept by the dashboard (and in the candle store when it has one), so it shows on a fresh start and costs
+    nothing after the first look. A contract listed today has no previous close: its change is left blank.
 
-    Route: ``GET /quote`` (and ``GET /instruments/historical/...`` for the change in OI).
+    Route: ``GET /quote`` (and ``GET /instruments/historical/...`` once a day per contract).
     """
-    from kitekit.chain import chain, previous_oi
+    from kitekit.chain import chain
     from kitekit.quotes import MarketData
 
     data = MarketData(desk.kite, resolve=desk.store.key)
-    previous = None
-    if desk.candles is not None:
-        snap = desk.call(lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes))
-        tokens = [int(t) for side in ("ce_token", "pe_token") for t in snap.columns[side].tolist() if t > 0]
-        previous = desk.call(previous_oi, _history(desk), tokens, snap.now.date())
-    snap = desk.call(
-        lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes, previous_oi=previous)
-    )
+    known = desk.previous_oi
+
+    def snapshot(previous: dict[int, float]) -> Any:
+        return desk.call(
+            lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes, previous_oi=previous)
+        )
+
+    snap = snapshot(known.values(desk.clock.now().astimezone(IST).date()))
+    day = snap.now.astimezone(IST).date()
+    tokens = [int(t) for side in ("ce_token", "pe_token") for t in snap.columns[side].tolist() if t > 0]
+    if known.missing(day, tokens):
+        known.fetch(day, tokens, lambda missing: desk.call(_previous_oi, _history(desk), missing, day))
+        snap = snapshot(known.values(day))
     cols = snap.columns
     rows = []
     for i, strike in enumerate(snap.strikes.tolist()):
@@ -115,7 +171,7 @@ def chain_view(desk: Desk, underlying: str, strikes: int) -> dict[str, Any]:
             for name in ("ltp", "oi", "oi_change", "iv"):
                 value = cols.get(f"{side}_{name}")
                 v = float(value[i]) if value is not None else math.nan
-                row[f"{side}_{name}"] = None if math.isnan(v) or (name == "oi_change" and previous is None) else v
+                row[f"{side}_{name}"] = None if math.isnan(v) else v
         rows.append(row)
     return {
         "underlying": snap.underlying,

@@ -283,6 +283,7 @@ def test_kill_and_flatten_from_the_strategies_page_stops_a_paper_run_and_leaves_
 ) -> None:
     from kitekit.orders import PaperBroker
     from kitekit.runner import RunFolder, trade
+    from kitekit.runner.state import JsonLines
 
     ended: list[BaseException | None] = []
 
@@ -316,6 +317,20 @@ def test_kill_and_flatten_from_the_strategies_page_stops_a_paper_run_and_leaves_
     assert state is not None and state.killed
     eventually(lambda: sum(p.quantity for p in paper.positions().net if p.key == "NSE:INFY") == 0, timeout=10)
     p.wait_for_selector(f'{row} td.risk:text("killed")', timeout=10_000)
+    # The recent events are the run's own record (events.jsonl), newest first: its order, its fill, the kill, the stop.
+    record = JsonLines(folder.file("events.jsonl")).load()
+    kinds = [e["kind"] for e in record]
+    for kind in ("order", "fill", "kill", "stop"):
+        assert kind in kinds, record
+    assert kinds.index("order") < kinds.index("fill") < kinds.index("kill") < kinds.index("stop")
+    last = record[-1]["text"]
+    p.wait_for_selector(f'#run-events tbody tr:first-child:has-text("{last}")', timeout=10_000)
+    shown = p.locator("#run-events tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.kind, r.cells[2].innerText])"
+    )
+    assert shown == [[e["kind"], e["text"]] for e in record[::-1][: len(shown)]]
+    assert any(text.startswith("placed") for _, text in shown) and any("KILLED" in text for _, text in shown)
+    page.shot("strategies-events")
 
 
 def test_an_expired_session_shows_the_relogin_banner(dash: World, page: Page) -> None:

@@ -297,3 +297,31 @@ def test_a_backtest_warms_the_strategy_on_the_bars_before_its_start_and_never_ha
     assert max(b.end for b in warm) <= DAY + timedelta(hours=9, minutes=15)  # the sessions before: closed by the start
     assert min(b.start for b in live) == datetime(2026, 11, 26, 9, 15, tzinfo=IST)
     assert not {(b.key, b.start) for b in warm} & {(b.key, b.start) for b in live}  # no bar twice
+
+
+def test_a_plain_function_strategy_warms_up_too_and_an_instrument_it_subscribes_is_warmed_in_that_call(
+    kite: KiteConnect, store: InstrumentStore, sim_clock: ManualClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.py"
+    path.write_text(
+        "SYMBOLS = ['NSE:INFY']\nWARMUP = 20\n\n"
+        "def on_start(ctx):\n"
+        "    ctx.seen = []\n"
+        "    ctx.before_subscribe = len(ctx.warm)\n"
+        "    ctx.subscribe('NSE:RELIANCE')\n\n"
+        "def on_bar(ctx, bar):\n"
+        "    if not hasattr(ctx, 'warm'):\n"
+        "        ctx.warm = []\n"
+        "    if ctx.warming:\n"
+        "        ctx.warm.append(bar)\n"
+        "    else:\n"
+        "        ctx.seen.append(bar)\n"
+    )
+    strategy: Any = load_strategy(path)
+    backtest(strategy, instruments=store, history=history_of(kite, store, sim_clock), start=DAY,
+             end=DAY + timedelta(hours=10, minutes=30), root=tmp_path / "runs")  # fmt: skip
+    assert strategy.before_subscribe == 20 and {b.key for b in strategy.warm[:20]} == {"NSE:INFY"}
+    added = strategy.warm[20:]
+    assert len(added) == 20 and {b.key for b in added} == {"NSE:RELIANCE"}  # warmed when it joined, at the start
+    assert max(b.end for b in added) <= DAY + timedelta(hours=9, minutes=15)
+    assert {b.key for b in strategy.seen} >= {"NSE:INFY"}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST, Clock
 from kitekit.dashboard.feed import TickBoard
-from kitekit.dashboard.market import PreviousOi
+from kitekit.dashboard.oi import PreviousOi
 from kitekit.dashboard.views import funds_view, order_rows, pnl_totals, position_rows, trade_rows
 from kitekit.orders.model import OrderChange, OrderRequest
 from kitekit.orders.portfolio import Positions

@@ -8,9 +8,7 @@ draws its axis in UTC and a trader reads the chart in exchange time.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST
@@ -20,52 +18,13 @@ from kitekit.wire.history import Interval
 if TYPE_CHECKING:
     from kitekit.dashboard.desk import Desk
 
-__all__ = ["INTERVALS", "IST_SHIFT", "PreviousOi", "chain_view", "chart_view"]
+__all__ = ["INTERVALS", "IST_SHIFT", "chain_view", "chart_view"]
 
 #: Seconds added to UTC epoch times so the chart's UTC axis reads IST.
 IST_SHIFT = 19_800
 
 #: The intervals the chart offers, and how many days back each shows.
 INTERVALS: dict[str, int] = {"minute": 2, "5minute": 7, "15minute": 15, "60minute": 45, "day": 365}
-
-
-class PreviousOi:
-    """Each option contract's open interest at the previous session's close, for the day it was asked on.
-
-    Fetched once a contract a day (a new day starts afresh); a contract with no candle then (listed that day) is
-    remembered as having none, so it is not asked again.
-    """
-
-    def __init__(self) -> None:
-        self.day: date | None = None
-        self._oi: dict[int, float | None] = {}
-        self._lock = threading.Lock()
-
-    def values(self, day: date) -> dict[int, float]:
-        """Return the closing OI known for ``day``'s chain, by token."""
-        with self._lock:
-            if self.day != day:
-                return {}
-            return {t: v for t, v in self._oi.items() if v is not None}
-
-    def missing(self, day: date, tokens: list[int]) -> list[int]:
-        """Return the tokens whose previous close was not looked up yet on ``day``."""
-        with self._lock:
-            if self.day != day:
-                return list(tokens)
-            return [t for t in tokens if t not in self._oi]
-
-    def fetch(self, day: date, tokens: list[int], get: Callable[[list[int]], dict[int, float]]) -> None:
-        """Look up the missing ones of ``tokens`` with ``get`` and keep them."""
-        missing = self.missing(day, tokens)
-        if not missing:
-            return
-        found = get(missing)
-        with self._lock:
-            if self.day != day:
-                self.day, self._oi = day, {}
-            for token in missing:
-                self._oi[token] = found.get(token)
 
 
 def chart_view(desk: Desk, symbol: str, interval: str) -> dict[str, Any]:

@@ -11,11 +11,11 @@ way in every mode.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from kitekit.runner.drivers import interval_span
 from kitekit.runner.model import Bar
+from kitekit.wire.history import Interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,9 @@ def warmup_bars(
         The bars, oldest first, and for each instrument whose history could not be read, why (its bars are
         left out: the strategy warms up on the live bars to come).
     """
-    span = interval_span(interval)
+    # The bar's length as drivers.interval_span says (not imported: the drivers import the core, which imports this).
+    kind = Interval(interval)
+    span = timedelta(days=1) if kind is Interval.DAY else timedelta(minutes=kind.minutes)
     out: list[tuple[datetime, int, Bar]] = []
     failed: dict[str, str] = {}
     for rank, key in enumerate(keys):

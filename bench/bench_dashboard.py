@@ -10,6 +10,10 @@ and this one, which drives Chromium on the positions page and measures over a wi
   feed's seconds);
 - the dashboard process's CPU (all its threads) as a share of one core, against the baseline doing equal feed
   work: the same ticker on the same 3,000 instruments into a tick board, with no dashboard (the ratio).
+
+Then the wall time a user waits on a fresh start for the example strategy's first position on the page
+(:mod:`bench.first_position`: the README's two terminals in an empty data dir); the full run also times the
+baseline, the same example waiting for a bar to close before it acts (the ratio). ``--no-fresh`` skips it.
 """
 
 from __future__ import annotations
@@ -94,12 +98,32 @@ def dashboard(url: str, count: int, warmup: float, seconds: float) -> tuple[floa
     return cpu, arrivals, sampled
 
 
+def fresh_start(quick: bool) -> dict[str, float]:
+    """Time a fresh start to the first position on the page (and, unless quick, the baseline); print the lines."""
+    from bench.first_position import measure
+
+    warm = measure()
+    print(f"fresh start to the example's first position: filled after {warm['fill_s']:.1f} s, "
+          f"on the Positions page after {warm['page_s']:.1f} s ({warm['reloads']:.0f} reloads)")  # fmt: skip
+    figures = {"fresh_fill_s": warm["fill_s"], "fresh_page_s": warm["page_s"]}
+    if not quick:
+        waiting = measure(waiting=True)
+        print(f"baseline (the example waiting for a bar to close): filled after {waiting['fill_s']:.1f} s, on the "
+              f"page after {waiting['page_s']:.1f} s ({waiting['reloads']:.0f} reloads); "
+              f"ratio {waiting['page_s'] / warm['page_s']:.2f}x")  # fmt: skip
+        figures.update(baseline_page_s=waiting["page_s"], fresh_ratio=waiting["page_s"] / warm["page_s"])
+    print(f"target: the first position on the page within a minute of a fresh start: "
+          f"{'yes' if warm['page_s'] < 60 else 'NO'}")  # fmt: skip
+    return figures
+
+
 def main(argv: list[str]) -> Figures:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(prog="bench dashboard")
     parser.add_argument("--quick", action="store_true", help="a short window, for CI")
     parser.add_argument("--instruments", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=None, help="the measured window of each run")
+    parser.add_argument("--no-fresh", action="store_true", help="skip the fresh start to first position")
     args = parser.parse_args(argv)
     seconds = args.seconds or (6.0 if args.quick else 30.0)
     warmup = 2.0 if args.quick else 5.0
@@ -131,7 +155,9 @@ def main(argv: list[str]) -> Figures:
     p99, share = float(np.nanpercentile(arr, 99)), cpu
     print(f"target: the page under a second behind the feed (arrival p99 < 1,000 ms): {'yes' if p99 < 1000 else 'NO'}")
     print(f"target: the dashboard's process under 25% of one core: {'yes' if share < 25 else 'NO'}")
+    figures = fresh_start(args.quick) if not args.no_fresh else {}
     return {
+        **figures,
         "arrival_age_p50_ms": float(np.nanpercentile(arr, 50)),
         "arrival_age_p99_ms": float(np.nanpercentile(arr, 99)),
         "arrival_age_max_ms": float(np.nanmax(arr)),

@@ -205,9 +205,41 @@ def test_chart_marks_the_fills_and_the_chain_lists_strikes(dash: World, page: Pa
     assert box.locator("canvas").count() > 0
     assert len(dash.api("api/chart?symbol=NSE:INFY&interval=minute")["fills"]) == 2  # the buy and the square-off
     page.shot("chart")
+
+
+def _cell_number(text: str) -> float | None:
+    return None if text.strip() == "—" else float(text.replace(",", ""))
+
+
+def test_the_chain_shows_oi_and_its_change_as_kitekit_chain_computes_them_without_a_candle_store(
+    dash: World, page: Page
+) -> None:
+    from kitekit.chain import chain, previous_oi
+    from kitekit.history import History
+    from kitekit.quotes import MarketData
+
+    assert dash.desk.candles is None  # a fresh start: no candle store to read the previous close from
     p = page.open("#/chain?underlying=NIFTY&strikes=5")
     assert p.locator("#chain-body tr").count() == 11
     assert p.locator("#chain-body tr.atm").count() == 1
+    data = MarketData(dash.kite, resolve=dash.store.key)
+    first = chain(dash.store, data, "NIFTY", clock=dash.clock, strikes=5)
+    tokens = [int(t) for side in ("ce_token", "pe_token") for t in first.columns[side].tolist() if t > 0]
+    base = previous_oi(History(dash.kite, dash.store, None, clock=dash.clock), tokens, dash.clock.now().date())
+    frame = chain(dash.store, data, "NIFTY", clock=dash.clock, strikes=5, previous_oi=base).frame()
+    assert frame[["ce_oi_change", "pe_oi_change"]].notna().all().all()  # every contract had a previous close
+    assert (frame[["ce_oi_change", "pe_oi_change"]] != 0).any().any()  # and the OI moved since
+    columns = ["ce_oi_change", "ce_oi", None, "ce_ltp", "strike", "pe_ltp", None, "pe_oi", "pe_oi_change"]
+    for _, row in frame.iterrows():
+        cells = p.locator(f'#chain-body tr[data-strike="{row["strike"]:g}"] > *').all_inner_texts()
+        assert len(cells) == len(columns)
+        for name, text in zip(columns, cells, strict=True):
+            if name is None:
+                continue  # IV: the same frame's, as a percentage
+            digits = 2 if name.endswith("ltp") else 0
+            assert _cell_number(text) == round(float(row[name]), digits), (row["strike"], name, text)
+    sign = p.locator("#chain-body tr td:first-child.neg, #chain-body tr td:first-child.pos").count()
+    assert sign > 0  # the change is coloured by its sign
 
 
 def test_nothing_is_served_without_the_token_and_no_control_without_the_page(dash: World) -> None:
@@ -251,6 +283,7 @@ def test_kill_and_flatten_from_the_strategies_page_stops_a_paper_run_and_leaves_
 ) -> None:
     from kitekit.orders import PaperBroker
     from kitekit.runner import RunFolder, trade
+    from kitekit.runner.state import JsonLines
 
     ended: list[BaseException | None] = []
 
@@ -284,6 +317,20 @@ def test_kill_and_flatten_from_the_strategies_page_stops_a_paper_run_and_leaves_
     assert state is not None and state.killed
     eventually(lambda: sum(p.quantity for p in paper.positions().net if p.key == "NSE:INFY") == 0, timeout=10)
     p.wait_for_selector(f'{row} td.risk:text("killed")', timeout=10_000)
+    # The recent events are the run's own record (events.jsonl), newest first: its order, its fill, the kill, the stop.
+    record = JsonLines(folder.file("events.jsonl")).load()
+    kinds = [e["kind"] for e in record]
+    for kind in ("order", "fill", "kill", "stop"):
+        assert kind in kinds, record
+    assert kinds.index("order") < kinds.index("fill") < kinds.index("kill") < kinds.index("stop")
+    last = record[-1]["text"]
+    p.wait_for_selector(f'#run-events tbody tr:first-child:has-text("{last}")', timeout=10_000)
+    shown = p.locator("#run-events tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.kind, r.cells[2].innerText])"
+    )
+    assert shown == [[e["kind"], e["text"]] for e in record[::-1][: len(shown)]]
+    assert any(text.startswith("placed") for _, text in shown) and any("KILLED" in text for _, text in shown)
+    page.shot("strategies-events")
 
 
 def test_an_expired_session_shows_the_relogin_banner(dash: World, page: Page) -> None:

@@ -262,3 +262,66 @@ def test_a_strategy_file_without_a_strategy_or_with_a_wrong_parameter_is_refused
         load_strategy(EXAMPLES / "ema_cross.py", {"fats": "3"})
     with pytest.raises(RunError, match="fast='x' is not a int"):
         load_strategy(EXAMPLES / "ema_cross.py", {"fast": "x"})
+
+
+class Warmed(Strategy):
+    """Counts what it is handed: the warm-up's bars (flagged), then the backtest's own."""
+
+    symbols = ("NSE:INFY", "NSE:RELIANCE")
+    warmup = 50
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history_bars: list[Bar] = []
+        self.live_bars: list[Bar] = []
+        self.started_after: int | None = None
+
+    def on_start(self) -> None:
+        self.started_after = len(self.history_bars)
+
+    def on_bar(self, bar: Bar) -> None:
+        (self.history_bars if self.warming else self.live_bars).append(bar)
+
+
+def test_a_backtest_warms_the_strategy_on_the_bars_before_its_start_and_never_hands_a_bar_twice(
+    kite: KiteConnect, store: InstrumentStore, sim_clock: ManualClock, tmp_path: Path
+) -> None:
+    strategy = Warmed()
+    result = backtest(strategy, instruments=store, history=history_of(kite, store, sim_clock), start=DAY,
+                      end=DAY + timedelta(hours=23), root=tmp_path)  # fmt: skip
+    assert result.events == 2 * 375  # the day's own bars, each once: the warm-up is not counted among them
+    warm, live = strategy.history_bars, strategy.live_bars
+    assert strategy.started_after == len(warm) == 2 * 50  # all before on_start, the last 50 of each instrument
+    assert {b.key for b in warm} == set(Warmed.symbols)
+    assert [b.start for b in warm] == sorted(b.start for b in warm)  # in time order, as the run's own bars
+    assert max(b.end for b in warm) <= DAY + timedelta(hours=9, minutes=15)  # the sessions before: closed by the start
+    assert min(b.start for b in live) == datetime(2026, 11, 26, 9, 15, tzinfo=IST)
+    assert not {(b.key, b.start) for b in warm} & {(b.key, b.start) for b in live}  # no bar twice
+
+
+def test_a_plain_function_strategy_warms_up_too_and_an_instrument_it_subscribes_is_warmed_in_that_call(
+    kite: KiteConnect, store: InstrumentStore, sim_clock: ManualClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "watch.py"
+    path.write_text(
+        "SYMBOLS = ['NSE:INFY']\nWARMUP = 20\n\n"
+        "def on_start(ctx):\n"
+        "    ctx.seen = []\n"
+        "    ctx.before_subscribe = len(ctx.warm)\n"
+        "    ctx.subscribe('NSE:RELIANCE')\n\n"
+        "def on_bar(ctx, bar):\n"
+        "    if not hasattr(ctx, 'warm'):\n"
+        "        ctx.warm = []\n"
+        "    if ctx.warming:\n"
+        "        ctx.warm.append(bar)\n"
+        "    else:\n"
+        "        ctx.seen.append(bar)\n"
+    )
+    strategy: Any = load_strategy(path)
+    backtest(strategy, instruments=store, history=history_of(kite, store, sim_clock), start=DAY,
+             end=DAY + timedelta(hours=10, minutes=30), root=tmp_path / "runs")  # fmt: skip
+    assert strategy.before_subscribe == 20 and {b.key for b in strategy.warm[:20]} == {"NSE:INFY"}
+    added = strategy.warm[20:]
+    assert len(added) == 20 and {b.key for b in added} == {"NSE:RELIANCE"}  # warmed when it joined, at the start
+    assert max(b.end for b in added) <= DAY + timedelta(hours=9, minutes=15)
+    assert {b.key for b in strategy.seen} >= {"NSE:INFY"}

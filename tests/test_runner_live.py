@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from kiteconnect import KiteConnect
 
@@ -111,3 +112,24 @@ def test_a_halt_for_the_days_loss_holds_across_a_restart_the_same_day(
     assert again.core.day_pnl() == pytest.approx(lost)  # the day's loss came back with the run
     assert len(again.report.orders) == len(orders)  # the restarted run placed nothing: still halted today
     assert any("halted for the day" in line for line in again.core.events)
+
+
+def test_the_ema_example_holds_its_position_before_the_first_bar_after_its_start_has_closed(
+    sim_market: Market,
+) -> None:
+    # A slower market than the other tests': the seconds the run takes to start are market seconds too.
+    with running_sim(sim_market, 10.0) as server:
+        kite = client(server, server.sim.clock)
+        store = store_of(sim_market, server.sim.clock)
+        started = server.sim.clock.now()
+        # The bar forming at the start is partial (left out); the first bar after the start closes a minute later.
+        first_bar_closes = started.replace(second=0, microsecond=0) + timedelta(minutes=2)
+        strategy = load_strategy(EXAMPLES / "ema_cross.py", {"fast": "2", "slow": "3"})
+        result = trade(strategy, kite=kite, instruments=store, until=first_bar_closes, html=False, poll_every=0.2,
+                       name="ema-warm")  # fmt: skip
+    assert result.report is not None
+    trades = result.report.trades
+    assert len(trades) == 1, list(result.core.events)  # its side, taken at the start on the warmed EMAs
+    assert pd.Timestamp(trades["time"].iloc[0]).to_pydatetime() < first_bar_closes
+    assert abs(result.core.position("NSE:INFY")) == 10  # held (a run keeps its positions when it stops)
+    assert any("warmed up on 9 bars of 1" in line for line in result.core.events), list(result.core.events)

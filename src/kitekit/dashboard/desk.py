@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitekit.clock import IST, Clock
 from kitekit.dashboard.feed import TickBoard
+from kitekit.dashboard.oi import PreviousOi
 from kitekit.dashboard.views import funds_view, order_rows, pnl_totals, position_rows, trade_rows
 from kitekit.orders.model import OrderChange, OrderRequest
 from kitekit.orders.portfolio import Positions
@@ -93,6 +94,8 @@ class Desk:
     ticker: Ticker | None = None
     #: Bumped whenever the order book changed (the page fetches it again).
     orders_version: int = 0
+    #: The option chain's base for the change in OI: each contract's previous close, fetched once a day.
+    previous_oi: PreviousOi = field(default_factory=PreviousOi)
 
     def __post_init__(self) -> None:
         self.session.expires_at = self.expires_at

@@ -76,6 +76,12 @@ def _seconds(interval: str) -> int:
     return 60 * int(interval.removesuffix("minute") or 1)
 
 
+def _previous_oi(history: Any, tokens: list[int], day: Any) -> dict[int, float]:
+    from kitekit.chain import previous_oi
+
+    return previous_oi(history, tokens, day)
+
+
 def _history(desk: Desk) -> Any:
     from kitekit.history import History
 
@@ -90,23 +96,32 @@ def _history(desk: Desk) -> Any:
 def chain_view(desk: Desk, underlying: str, strikes: int) -> dict[str, Any]:
     """Return the option chain of ``underlying``: strikes around the money, LTP, OI and change in OI per side.
 
-    The change in OI is against the previous session's close (day candles with OI, one request per contract, kept
-    in the candle store when the dashboard has one); without a candle store it is left out (None).
+    The change in OI is the open interest now (the quote's ``oi``) less the contract's open interest at the
+    previous session's close, as :func:`kitekit.chain.chain` computes it (and ``kitekit chain`` shows it). Kite's
+    quote carries the OI now and the day's high and low, not a base to change from; the previous close comes from
+    the contract's day candle with OI (``GET /instruments/historical/…/day?oi=1``), fetched once a day per contract
+    and kept by the dashboard (and in the candle store when it has one), so it shows on a fresh start and costs
+    nothing after the first look. A contract listed today has no previous close: its change is left blank.
 
-    Route: ``GET /quote`` (and ``GET /instruments/historical/...`` for the change in OI).
+    Route: ``GET /quote`` (and ``GET /instruments/historical/...`` once a day per contract).
     """
-    from kitekit.chain import chain, previous_oi
+    from kitekit.chain import chain
     from kitekit.quotes import MarketData
 
     data = MarketData(desk.kite, resolve=desk.store.key)
-    previous = None
-    if desk.candles is not None:
-        snap = desk.call(lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes))
-        tokens = [int(t) for side in ("ce_token", "pe_token") for t in snap.columns[side].tolist() if t > 0]
-        previous = desk.call(previous_oi, _history(desk), tokens, snap.now.date())
-    snap = desk.call(
-        lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes, previous_oi=previous)
-    )
+    known = desk.previous_oi
+
+    def snapshot(previous: dict[int, float]) -> Any:
+        return desk.call(
+            lambda: chain(desk.store, data, underlying, clock=desk.clock, strikes=strikes, previous_oi=previous)
+        )
+
+    snap = snapshot(known.values(desk.clock.now().astimezone(IST).date()))
+    day = snap.now.astimezone(IST).date()
+    tokens = [int(t) for side in ("ce_token", "pe_token") for t in snap.columns[side].tolist() if t > 0]
+    if known.missing(day, tokens):
+        known.fetch(day, tokens, lambda missing: desk.call(_previous_oi, _history(desk), missing, day))
+        snap = snapshot(known.values(day))
     cols = snap.columns
     rows = []
     for i, strike in enumerate(snap.strikes.tolist()):
@@ -115,7 +130,7 @@ def chain_view(desk: Desk, underlying: str, strikes: int) -> dict[str, Any]:
             for name in ("ltp", "oi", "oi_change", "iv"):
                 value = cols.get(f"{side}_{name}")
                 v = float(value[i]) if value is not None else math.nan
-                row[f"{side}_{name}"] = None if math.isnan(v) or (name == "oi_change" and previous is None) else v
+                row[f"{side}_{name}"] = None if math.isnan(v) else v
         rows.append(row)
     return {
         "underlying": snap.underlying,

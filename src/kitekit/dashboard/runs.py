@@ -2,8 +2,9 @@
 
 Everything is read from ``<data dir>/runs`` (:mod:`kitekit.runner.state`): ``run.json`` (mode, strategy, limits,
 status), ``state.json`` (the risk state, a kill, the day's starting P&L), ``equity.jsonl``, ``orders.jsonl`` and
-``trades.jsonl`` (appended as they come), ``stats.json`` and ``report.html``. So the page shows a run in another
-process (``kitekit run``) as well as one in this one, and a kill is the runner's own flag file
+``trades.jsonl`` (appended as they come), ``events.jsonl`` (the run's own record of its orders, fills, risk state
+changes, kills and stop: the page's recent events), ``stats.json`` and ``report.html``. So the page shows a run in
+another process (``kitekit run``) as well as one in this one, and a kill is the runner's own flag file
 (:func:`kitekit.runner.request_kill`), which the run obeys within a fraction of a second.
 """
 
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kitekit.clock import Clock
+from kitekit.clock import IST, Clock
 from kitekit.dashboard.views import money
 from kitekit.runner.killswitch import KILL_FILE, read_kill, request_kill
 from kitekit.runner.state import JsonLines, RunFolder, run_name
@@ -46,6 +47,16 @@ def _json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _event(record: dict[str, Any]) -> dict[str, Any]:
+    """Return one record of a run's ``events.jsonl`` for the page: its time of day (IST), kind and text."""
+    text = str(record.get("time", ""))
+    try:
+        at = datetime.fromisoformat(text).astimezone(IST).strftime("%H:%M:%S")
+    except ValueError:
+        at = text
+    return {"time": at, "at": text, "kind": str(record.get("kind", "info")), "text": str(record.get("text", ""))}
 
 
 class Runs:
@@ -128,7 +139,7 @@ class Runs:
         return {"runs": runs, "root": str(self.root)}
 
     def detail(self, name: str) -> dict[str, Any]:
-        """Return one run: its line, its equity curve, recent orders and trades, its statistics."""
+        """Return one run: its line, its equity curve, recent events, orders and trades, its statistics."""
         folder = self.folder(name)
         equity = JsonLines(folder.file("equity.jsonl")).load()
         curve = []
@@ -141,6 +152,7 @@ class Runs:
         return {
             **self.summary(folder),
             "equity": points,
+            "events": [_event(e) for e in JsonLines(folder.file("events.jsonl")).load()[-RECENT:][::-1]],
             "orders": JsonLines(folder.file("orders.jsonl")).load()[-RECENT:][::-1],
             "trades": JsonLines(folder.file("trades.jsonl")).load()[-RECENT:][::-1],
             "stats": _json(folder.file("stats.json")),

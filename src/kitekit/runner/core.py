@@ -38,9 +38,13 @@ from kitekit.runner.timers import StrategyClock, Timer
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MarketAccess", "RunCore", "Tracked"]
+__all__ = ["EVENT_KINDS", "MarketAccess", "RunCore", "Tracked"]
 
 log = logging.getLogger("kitekit.runner")
+
+#: The kinds of the run's event record (``events.jsonl``): its orders (placed, refused, cancelled, rejected...), its
+#: fills, its risk state (reducing, halted, the square-off), a kill, the run's stop, and the rest (a new day...).
+EVENT_KINDS = ("order", "fill", "risk", "kill", "stop", "info")
 
 #: Order events handled in one go before the loop calls it a runaway (a strategy answering each fill with an order
 #: that fills at once, forever).
@@ -202,6 +206,8 @@ class RunCore:
         self.stopping: str | None = None
         self._stopped = False
         self._strategy_started = False
+        #: True while the warm-up's bars go to the strategy (``Strategy.warming``).
+        self.warming = False
         #: Set when the strategy added instruments (the driver loads or subscribes them, then clears it).
         self.subscribed = False
         self._new_keys: list[str] = []
@@ -220,8 +226,9 @@ class RunCore:
         self.checks_loss = limits.max_daily_loss is not None or limits.reduce_at is not None
         self.on_save_state: Callable[[], None] | None = None
         self._logs = {
-            name: JsonLines(folder.file(f"{name}.jsonl"), durable=name != "equity")
-            for name in ("equity", "trades", "orders")
+            # The equity curve and the event record are for looking at: not worth an fsync each.
+            name: JsonLines(folder.file(f"{name}.jsonl"), durable=name not in ("equity", "events"))
+            for name in ("equity", "trades", "orders", "events")
         }
         for key in self.symbols:
             self.token_of(key)
@@ -281,8 +288,10 @@ class RunCore:
             strategy.on_load(dict(self.state.strategy))
         if self.guard.state is RiskState.HALTED:
             self.active = False
-            self.note(f"halted for the day: {self.guard.reason}")
+            self.note(f"halted for the day: {self.guard.reason}", "risk")
             self._flatten("halt")
+        if not self.state.strategy:  # a restart's saved state already holds what the bars before taught it
+            self.warm_up(self.symbols)
         try:
             strategy.on_start()
         except Exception as exc:
@@ -337,7 +346,7 @@ class RunCore:
             found = by_tag.get(str(intent.get("tag")))
             if found is None:
                 intent["error"] = "never reached the exchange (not in the order book after a restart)"
-                self.note(f"intent {full} never reached the exchange")
+                self.note(f"intent {full} never reached the exchange", "order")
             else:
                 intent["order_id"] = found.order_id
                 self._track(found, full, intent)
@@ -425,7 +434,7 @@ class RunCore:
         """Note an order the strategy let a refusal of escape (the run goes on); raise anything else."""
         if not _is_refusal(exc):
             raise exc
-        self.note(f"the strategy's order was refused: {type(exc).__name__}: {exc}")
+        self.note(f"the strategy's order was refused: {type(exc).__name__}: {exc}", "order")
 
     def _timer_set(self, due: datetime) -> None:
         if due < self.next_check:
@@ -441,6 +450,35 @@ class RunCore:
                 self.strategy.on_timer(timer)
         except Exception as exc:
             self.refused(exc)
+        self.after()
+
+    def warm_up(self, keys: Sequence[str]) -> None:
+        """Hand the strategy the last ``warmup`` closed bars of ``keys`` through ``on_bar``, flagged as warming.
+
+        Nothing else sees them: the book is not marked, no limit is checked, the broker is not fed (they are the
+        past). See :mod:`kitekit.runner.warmup`.
+        """
+        from kitekit.runner.warmup import warmup_bars
+
+        count = int(getattr(self.strategy, "warmup", 0) or 0)
+        if count <= 0 or not keys:
+            return
+        now = self.clock.now()
+        tokens = {key: self.token_of(key) for key in keys}
+        bars, failed = warmup_bars(self.market.history, keys, tokens, self.interval, count, now)
+        for key, why in failed.items():
+            self.note(f"no warm-up for {key}: {why}")
+        self.warming = True
+        try:
+            for bar in bars:
+                try:
+                    self.strategy.on_bar(bar)
+                except Exception as exc:
+                    self.refused(exc)
+        finally:
+            self.warming = False
+        if bars:
+            self.note(f"warmed up on {len(bars)} bars of {len(keys) - len(failed)} instruments")
         self.after()
 
     def deliver_bar(self, bar: Bar) -> None:
@@ -539,7 +577,7 @@ class RunCore:
             placement = self.broker.place(request, full, tag=tag, quote=quote)
         except Exception as exc:
             record["error"] = f"{type(exc).__name__}: {exc}"
-            self.note(f"refused {name} {record['side']} {request.quantity} {key}: {exc}")
+            self.note(f"refused {name} {record['side']} {request.quantity} {key}: {exc}", "order")
             self._row(name, record, now, None, "refused")
             self.save()
             raise
@@ -552,7 +590,7 @@ class RunCore:
                     trigger_price=request.trigger_price or 0.0),
         )  # fmt: skip
         self._row(name, record, now, placement.order_id, "placed")
-        self.note(f"placed {name}: {record['side']} {request.quantity} {key} {order_type}")
+        self.note(f"placed {name}: {record['side']} {request.quantity} {key} {order_type}", "order")
         self.dirty = True
         return placement
 
@@ -727,7 +765,7 @@ class RunCore:
             self._pending.append(OrderEvent(kind, order, intent, quantity, fill_price))
             if kind is not OrderEventKind.PLACED:
                 what = f" {quantity} @ {fill_price:,.2f}" if quantity else ""
-                self.note(f"{kind} {order.order_id} {order.key}{what}")
+                self.note(f"{kind} {order.order_id} {order.key}{what}", "fill" if quantity else "order")
         if events and self.checks_loss:
             self.check_loss()
 
@@ -794,13 +832,13 @@ class RunCore:
         """Move to reducing-only or halt when the day's loss crosses a limit."""
         moved = self.guard.on_loss(self.day_pnl())
         if moved is RiskState.HALTED:
-            self.note(f"HALTED: {self.guard.reason}; cancelling and flattening")
+            self.note(f"HALTED: {self.guard.reason}; cancelling and flattening", "risk")
             self.log.warning("run %s halted: %s", self.name, self.guard.reason)
             self.active = False
             self._flatten("halt")
             self.save()
         elif moved is RiskState.REDUCING:
-            self.note(f"REDUCING only: {self.guard.reason}")
+            self.note(f"REDUCING only: {self.guard.reason}", "risk")
             self.log.warning("run %s may only reduce positions: %s", self.name, self.guard.reason)
             for item in list(self.working.values()):
                 held = self.book.quantity(item.key)
@@ -812,7 +850,7 @@ class RunCore:
         """Obey the kill switch: no new orders, open ones cancelled, positions closed if asked; the run ends."""
         self.guard.kill(flag.reason)
         self.state.killed = {"reason": flag.reason, "flatten": flag.flatten, "at": self.clock.now().isoformat()}
-        self.note(f"KILLED: {flag.reason}{' (flattening)' if flag.flatten else ''}")
+        self.note(f"KILLED: {flag.reason}{' (flattening)' if flag.flatten else ''}", "kill")
         self.log.warning("run %s killed: %s", self.name, flag.reason)
         self.active = False
         if flag.flatten:
@@ -833,7 +871,7 @@ class RunCore:
         live = [t for t in self.working.values() if t.live and t.product == "MIS"]
         if not lots and not live:
             return
-        self.note(f"intraday square-off at {now:%H:%M}: {len(lots)} positions, {len(live)} open orders")
+        self.note(f"intraday square-off at {now:%H:%M}: {len(lots)} positions, {len(live)} open orders", "risk")
         for item in live:
             self._cancel(item)
         for lot in lots:
@@ -859,7 +897,7 @@ class RunCore:
         except OrderStateError:
             pass  # it filled or ended meanwhile: the next poll says which
         except Exception as exc:  # the cancel failed: said, and the loop goes on
-            self.note(f"cancel of {item.order_id} failed: {type(exc).__name__}: {exc}")
+            self.note(f"cancel of {item.order_id} failed: {type(exc).__name__}: {exc}", "order")
         self.dirty = True
 
     def _close_lot(self, key: str, product: str, quantity: int, why: str) -> None:
@@ -869,7 +907,7 @@ class RunCore:
         try:
             self.place(request, None, internal=why)
         except Exception as exc:  # a refusal is said; the position stays for the user to see
-            self.note(f"could not close {key} ({why}): {type(exc).__name__}: {exc}")
+            self.note(f"could not close {key} ({why}): {type(exc).__name__}: {exc}", "order")
 
     def close_position(self, key: str) -> list[Placement]:
         """Close the run's position in ``key`` (every product) at market, within the limits."""
@@ -916,6 +954,7 @@ class RunCore:
                 added.append(key)
         if added:
             self.market.subscribe(added, self.clock.now())
+            self.warm_up(added)
             self._new_keys.extend(added)
             self.subscribed = self.dirty = True
         return [self.resolve(k) for k in keys]
@@ -944,15 +983,21 @@ class RunCore:
         self.after()
         self.sample(now)
         self.stopping = f"stopped: {reason}"
-        self.note(f"stopped: {reason}")
+        self.note(f"stopped: {reason}", "stop")
         self.save()
 
     # -- records ------------------------------------------------------------------------------------
-    def note(self, text: str) -> None:
-        """Keep a line for the live status (the last few events)."""
+    def note(self, text: str, kind: str = "info") -> None:
+        """Keep a line for the live status (the last few events) and, paper and live, in the run's event record.
+
+        ``events.jsonl`` (time, kind, text) is what the dashboard lists as the run's recent events; ``kind`` is
+        one of :data:`EVENT_KINDS`.
+        """
         stamp = self.clock.now().astimezone(IST)
         self.events.append(f"{stamp:%H:%M:%S} {text}")
         log.info("%s: %s", self.name, text)
+        if self.durable:
+            self._logs["events"].append({"time": stamp.isoformat(), "kind": kind, "text": text})
 
     def save(self) -> None:
         """Write the run's state (paper and live; a backtest keeps it in memory)."""

@@ -7,6 +7,7 @@ A run's folder holds::
                     orders and intents, its book, the day's starting P&L, and what the strategy's on_save returned
     KILL            the kill flag (see kitekit.runner.killswitch), when set
     equity.jsonl, trades.jsonl, orders.jsonl   paper and live: the curve, fills and orders as they come
+    events.jsonl    paper and live: the run's events (orders, fills, risk state, kills, its stop) as it notes them
     equity.parquet, trades.parquet, round_trips.parquet, stats.parquet, stats.json, report.html   the report
 
 Every file is replaced atomically. ``state.json`` is written before each order is sent (the intent and its tag

@@ -10,12 +10,16 @@ A strategy reacts to events, each a method it may define::
     on_stop()                  the run ends (Ctrl-C, the end of the data, a kill)
     on_save() -> dict          what must outlive a restart (JSON-able); given back to on_load(state) on start
 
-and uses what the runner gives it: ``self.orders`` (an :class:`~kitekit.orders.OrderGateway` whose every order
+With ``warmup = N`` the runner first hands ``on_bar`` the last ``N`` closed bars of each instrument (before
+``on_start``, and when ``subscribe`` adds one) while ``self.warming`` is True, so indicators are ready at the
+start; see :mod:`kitekit.runner.warmup`.
+
+A strategy uses what the runner gives it: ``self.orders`` (an :class:`~kitekit.orders.OrderGateway` whose every order
 passes the run's risk limits first), ``self.positions`` and ``self.position(key)`` (the run's own), ``self.quote``,
 ``self.history``, ``self.clock`` (the run's time and timers), ``self.log``, ``self.p`` (parameters).
 
 Plain functions work too: a file with ``on_bar(ctx, bar)`` (and any other hook, each taking the context first)
-and module constants ``SYMBOLS``, ``INTERVAL``, ``TICKS``, ``PARAMS`` runs as if it were a class.
+and module constants ``SYMBOLS``, ``INTERVAL``, ``TICKS``, ``PARAMS``, ``WARMUP`` runs as if it were a class.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Host(Protocol):
     mode: RunMode
     name: str
     instruments: Any
+    warming: bool
 
     def positions(self) -> dict[str, PositionView]:
         """Return the run's open positions by key."""
@@ -99,12 +104,17 @@ class Strategy:
         interval: the bar interval, one of Kite's (``minute``, ``3minute``, … ``60minute``, ``day``).
         ticks: deliver ``on_tick`` too (paper and live subscribe in full mode; a backtest needs recorded ticks).
         params: parameters and their defaults (``--param fast=20`` changes one; ``self.p.fast`` reads it).
+        warmup: closed bars of ``interval`` per instrument handed to ``on_bar`` before the first live event, with
+            :attr:`warming` True (0: none). In every mode: a backtest's come from the candles before its start,
+            never its own bars again. A restart that gives ``on_load`` a saved state is not warmed again. Set it
+            in ``__init__`` to size it from the parameters (``self.warmup = 3 * self.p.slow``).
     """
 
     symbols: ClassVar[Sequence[str]] = ()
     interval: ClassVar[str] = "minute"
     ticks: ClassVar[bool] = False
     params: ClassVar[Mapping[str, Any]] = {}
+    warmup: int = 0
 
     # Set by the runner before on_start.
     orders: OrderGateway
@@ -131,6 +141,11 @@ class Strategy:
     def run_name(self) -> str:
         """Return the run's name (its folder under ``<data dir>/runs``)."""
         return self._host.name
+
+    @property
+    def warming(self) -> bool:
+        """Return True while ``on_bar`` is handed the warm-up's bars (the past: update indicators, do not trade)."""
+        return self._host.warming
 
     @property
     def instruments(self) -> Any:
@@ -240,6 +255,7 @@ class FunctionStrategy(Strategy):
             "interval": str(getattr(module, "INTERVAL", "minute")),
             "ticks": bool(getattr(module, "TICKS", False)),
             "params": dict(getattr(module, "PARAMS", {})),
+            "warmup": int(getattr(module, "WARMUP", 0)),
         }
         return type(name, (cls,), attributes)
 

@@ -214,11 +214,13 @@
   let refreshOrders = () => {};
   pages.orders = async (root) => {
     const ordersBody = el("tbody", { id: "orders-body" }), tradesBody = el("tbody", { id: "trades-body" });
-    const th = (names) => el("thead", {}, el("tr", {}, names.map((h) => el("th", {}, h))));
+    // A heading sits over its column: left over the text columns (first `texts` of them, and Status), else right.
+    const th = (names, texts, also) => el("thead", {}, el("tr", {}, names.map((h, i) =>
+      el("th", { class: i < texts || h === also ? "text" : "" }, h))));
     root.append(el("h2", {}, "Orders"), el("table", { id: "orders" }, th(["Time", "Order", "Instrument", "Side", "Type",
-      "Product", "Filled", "Price", "Avg", "Status", ""]), ordersBody),
+      "Product", "Filled", "Price", "Avg", "Status", ""], 6, "Status"), ordersBody),
       el("h2", {}, "Trades"), el("table", { id: "trades" }, th(["Time", "Trade", "Order", "Instrument", "Side", "Qty",
-      "Price", "Value", "Charges"]), tradesBody));
+      "Price", "Value", "Charges"], 5), tradesBody));
     refreshOrders = async () => {
       const view = await api("api/orders");
       state.ordersVersion = view.version;
@@ -253,7 +255,8 @@
       const data = await api(`api/chart?symbol=${encodeURIComponent(symbol)}&interval=${intervalSelect.value}`);
       const chart = LightweightCharts.createChart(box, { autoSize: true,
         layout: { background: { color: "#0f1419" }, textColor: "#d8dee6", attributionLogo: true },
-        grid: { vertLines: { color: "#1d242c" }, horzLines: { color: "#1d242c" } }, timeScale: { timeVisible: true } });
+        // Room right of the last candle, so the text of a fill's marker there is not cut by the price scale.
+        grid: { vertLines: { color: "#1d242c" }, horzLines: { color: "#1d242c" } }, timeScale: { timeVisible: true, rightOffset: 12 } });
       const series = chart.addSeries(LightweightCharts.CandlestickSeries, {});
       series.setData(data.candles);
       if (data.fills.length) LightweightCharts.createSeriesMarkers(series, data.fills.map((f) => ({
@@ -356,11 +359,17 @@
         detail.rows = rows;
       }
       series.setData(d.equity);
-      const stats = Object.entries(d.stats || {}).map(([k, v]) => ({ stat: k, value: typeof v === "number" ? num(v, 4) : String(v) }));
+      const stats = Object.entries(d.stats || {}).map(([k, v]) => ({ stat: k,
+        value: typeof v === "number" ? num(v, Number.isInteger(v) ? 0 : 4) : v === null ? "—" : String(v) }));
+      const events = d.events.length ? el("table", { id: "run-events" }, el("thead", {}, el("tr", {}, ["time", "kind", "event"].map((c) => el("th", { class: "text" }, c)))),
+        el("tbody", {}, d.events.map((e) => el("tr", { class: `event-${e.kind}`, "data-kind": e.kind, title: e.at },
+          el("td", { class: "text" }, e.time), el("td", { class: "text kind" }, e.kind), el("td", { class: "text" }, e.text)))))
+        : el("p", { class: "small", id: "run-events" }, "No events recorded (a backtest keeps them in its report).");
       $("#run-tables", detail).replaceChildren(
+        el("h3", {}, "Recent events"), events,
         el("h3", {}, "Recent orders"), detail.rows(d.orders, ["time", "intent", "key", "side", "quantity", "order_type", "price", "outcome"]),
         el("h3", {}, "Recent trades"), detail.rows(d.trades, ["time", "key", "side", "quantity", "average_price", "charges"]),
-        stats.length ? [el("h3", {}, "Statistics"), detail.rows(stats, ["stat", "value"])] : []);
+        ...(stats.length ? [el("h3", {}, "Statistics"), detail.rows(stats, ["stat", "value"])] : []));
     };
     await drawList();
     await drawDetail();

@@ -37,6 +37,7 @@ __all__ = [
     "band_reference",
     "first_breach",
     "on_tick",
+    "scoped",
     "tag_ok",
 ]
 
@@ -100,29 +101,85 @@ Check = Callable[[PlaceRequest, Facts], bool]
 
 @dataclass(frozen=True, slots=True)
 class OrderRule:
-    """One condition Kite refuses an order for: its name, family, the field at fault, and the test of it."""
+    """One condition Kite refuses an order for: its name, family, the field at fault, and the test of it.
+
+    ``order_types``, ``varieties`` and ``banded`` say where the rule can break at all (None: any order type or
+    variety; ``banded``: only on an exchange with price bands), so :func:`scoped` can leave it out for an
+    order it could never refuse. They only ever narrow: the test alone decides, wherever it is run.
+    """
 
     name: str
     rule: Rule
     field: str
     breaks: Check
+    order_types: frozenset[OrderType] | None = None
+    varieties: frozenset[Variety] | None = None
+    banded: bool = False
 
     def __repr__(self) -> str:
         return f"OrderRule({self.name})"
 
+    def can_break(self, order_type: OrderType, variety: Variety, exchange: str) -> bool:
+        """Return False if no order of this type and variety on ``exchange`` can break the rule."""
+        return (
+            (self.order_types is None or order_type in self.order_types)
+            and (self.varieties is None or variety in self.varieties)
+            and (not self.banded or exchange in BAND_EXCHANGES)
+        )
 
-def refuses(rule: Rule, field_name: str) -> Callable[[Check], OrderRule]:
-    """Return a decorator making a predicate (True: the terms break it) an :class:`OrderRule`."""
+
+def refuses(
+    rule: Rule,
+    field_name: str,
+    *,
+    order_types: frozenset[OrderType] | None = None,
+    varieties: frozenset[Variety] | None = None,
+    banded: bool = False,
+) -> Callable[[Check], OrderRule]:
+    """Return a decorator making a predicate (True: the terms break it) an :class:`OrderRule`.
+
+    The keywords narrow where it can break (see :class:`OrderRule`); ``tests/test_order_rules_scope.py``
+    holds every rule to them on every order type, variety and exchange.
+    """
 
     def define(check: Check) -> OrderRule:
-        return OrderRule(check.__name__, rule, field_name, check)
+        return OrderRule(check.__name__, rule, field_name, check, order_types, varieties, banded)
 
     return define
 
 
 def first_breach(rules: Iterable[OrderRule], req: PlaceRequest, facts: Facts) -> OrderRule | None:
     """Return the first of ``rules`` the terms break, or None when they break none."""
-    return next((r for r in rules if r.breaks(req, facts)), None)
+    for rule in rules:  # a plain loop: a generator's frame costs as much as a rule on the engine's hot path
+        if rule.breaks(req, facts):
+            return rule
+    return None
+
+
+# (id of a rule list, order type, variety, banded) -> (the list, the rules of it that can break): keyed by
+# identity because hashing a tuple of rules hashes every field of each, dearer than judging them; the list is
+# kept in the value so its id cannot be reused while the entry lives.
+_SCOPED: dict[tuple[int, OrderType, Variety, bool], tuple[tuple[OrderRule, ...], tuple[OrderRule, ...]]] = {}
+
+
+def scoped(
+    rules: tuple[OrderRule, ...], order_type: OrderType, variety: Variety, exchange: str
+) -> tuple[OrderRule, ...]:
+    """Return those of ``rules`` an order of this type and variety on ``exchange`` can break, in their order.
+
+    :func:`first_breach` over them answers as over all of ``rules``: the rules left out return False for
+    such an order whatever its other terms and facts (the engine judges the market rules this way at every
+    order: a LIMIT order on NSE meets one of the five).
+    """
+    key = (id(rules), order_type, variety, exchange in BAND_EXCHANGES)
+    hit = _SCOPED.get(key)
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    if len(_SCOPED) > 1024:  # only ever a few module-level lists; lists built on the fly must not pile up
+        _SCOPED.clear()
+    narrowed = tuple(r for r in rules if r.can_break(order_type, variety, exchange))
+    _SCOPED[key] = (rules, narrowed)
+    return narrowed
 
 
 def on_tick(price: float, tick: float) -> bool:
@@ -346,31 +403,31 @@ def autoslice_slices(req: PlaceRequest, at: Facts) -> bool:
 
 
 # -- the market at hand (Kite's RMS: these leave a REJECTED order, not an HTTP error) ----------------
-@refuses(Rule.CIRCUIT, "price")
+@refuses(Rule.CIRCUIT, "price", order_types=_PRICED)
 def price_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL price outside the day's circuit limits."""
     return at.quote is not None and req.order_type in _PRICED and _outside_circuit(req.price, at.quote)
 
 
-@refuses(Rule.CIRCUIT, "trigger_price")
+@refuses(Rule.CIRCUIT, "trigger_price", order_types=_STOPS)
 def trigger_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A stop's trigger outside the day's circuit limits."""
     return at.quote is not None and req.order_type in _STOPS and _outside_circuit(req.trigger_price, at.quote)
 
 
-@refuses(Rule.BAND, "price")
+@refuses(Rule.BAND, "price", order_types=frozenset({OrderType.LIMIT}), banded=True)
 def price_band(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT price outside the exchange's price band around the market (:mod:`kitekit.wire.price_bands`)."""
     return req.order_type is _LIMIT and _outside_band(req.price, at.spec, at.quote)
 
 
-@refuses(Rule.BAND, "price")
+@refuses(Rule.BAND, "price", order_types=frozenset({OrderType.SL}), banded=True)
 def stop_band(req: PlaceRequest, at: Facts) -> bool:
     """An SL order's price outside the price band when its stop triggers (judged then, on the market then)."""
     return req.order_type is _SL and _outside_band(req.price, at.spec, at.quote)
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", order_types=_STOPS)
 def stop_passed(req: PlaceRequest, at: Facts) -> bool:
     """A stop whose trigger the last price already passed: it would fire at once."""
     if at.quote is None or req.order_type not in _STOPS or at.quote.last_price <= 0:
@@ -379,7 +436,7 @@ def stop_passed(req: PlaceRequest, at: Facts) -> bool:
     return req.trigger_price <= last if req.is_buy else req.trigger_price >= last
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", varieties=frozenset({Variety.CO}))
 def cover_stop_side(req: PlaceRequest, at: Facts) -> bool:
     """A cover order whose stop is not on the losing side of its entry (its price, or the last price)."""
     if at.quote is None or req.variety is not _CO:

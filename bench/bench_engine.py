@@ -19,6 +19,10 @@ The machine the figures come from is shared, so times are the CPU time of this p
 single-threaded work with no I/O, which is what wall time is on an idle machine; wall time on a busy one also
 counts other people's work), every figure is the median of several runs, each run starts from a collected
 heap, and the form and typed runs are interleaved so that load falls on both alike.
+
+``--against REV`` also times the typed marketable scenario as the engine stood at git revision ``REV`` (its
+``src/`` and ``bench/`` unpacked to a temporary directory), in fresh processes interleaved with this tree's,
+so that a change is measured before and after in one run, under the same load.
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bench.common import BENCH_NOW, Figures
 from kitekit.engine import Engine, EngineConfig, InstrumentSpec, Level, MarketQuote, PlaceRequest, resolver_of
@@ -160,13 +168,59 @@ def _cost(count: int, typed: bool, held: int, repeat: int) -> float:
     return _median(lambda: marketable(count, typed, held)[0], repeat) / count * 1e6
 
 
+# One typed marketable run in a fresh process on the tree given: its bench and src first on the path.
+_CHILD = (
+    "import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/src']; from bench import bench_engine as b; "
+    "b.marketable(2000, True); print(b.marketable(int(sys.argv[2]), True)[0])"
+)
+
+
+def against(rev: str, n: int, repeat: int) -> dict[str, list[float]]:
+    """Time ``n`` typed marketable orders in this tree and at git revision ``rev``, ``repeat`` times each,
+    interleaved in fresh processes; return the seconds of each run by tree ("here" and ``rev``).
+
+    Raises:
+        RuntimeError: the revision cannot be unpacked or its engine cannot run the scenario.
+    """
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="kitekit-bench-") as tmp:
+        unpacked = subprocess.run(["git", "-C", str(root), "archive", rev, "src", "bench"], capture_output=True)
+        if unpacked.returncode:
+            raise RuntimeError(f"git archive {rev}: {unpacked.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=unpacked.stdout, check=True)
+        trees = {"here": str(root), rev: tmp}
+        runs: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(repeat):
+            for name, tree in trees.items():
+                # Run from the temporary directory: neither tree is on the path by being the working directory.
+                done = subprocess.run(
+                    [sys.executable, "-c", _CHILD, tree, str(n)], capture_output=True, text=True, cwd=tmp
+                )
+                if done.returncode:
+                    raise RuntimeError(f"the typed scenario failed on {name}: {done.stderr.strip()[-500:]}")
+                runs[name].append(float(done.stdout.split()[-1]))
+    return runs
+
+
 def main(argv: list[str]) -> Figures:
     """Measure and print orders per second and the cost of an order as the book grows."""
     parser = argparse.ArgumentParser(prog="bench engine")
     parser.add_argument("--quick", action="store_true", help="a small input that runs in a few seconds")
+    parser.add_argument("--against", metavar="REV", help="also time the typed path at this git revision")
     args = parser.parse_args(argv)
     n, day, repeat = (2_000, 4_000, 1) if args.quick else (20_000, 20_000, 5)
     figures: Figures = {}
+
+    if args.against:
+        trees = against(args.against, n, repeat)
+        print(f"typed marketable LIMIT orders ({n:,}), this tree and {args.against}, interleaved processes:")
+        for name, seconds in trees.items():
+            mid = statistics.median(seconds)
+            each = ", ".join(f"{n / s:,.0f}" for s in seconds)
+            print(f"  {name:>12}: {n / mid:>10,.0f} orders/s  {mid / n * 1e6:6.1f} µs  (median of {repeat}: {each})")
+        here, there = (statistics.median(v) for v in trees.values())
+        print(f"  {there / here:.2f}× the orders/s of {args.against}")
+        figures |= {"typed_orders_per_s_here": n / here, "typed_orders_per_s_against": n / there}
 
     form_runs, typed_runs = [], []
     for _ in range(repeat):  # interleaved: the machine's load falls on both alike

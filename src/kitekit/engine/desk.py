@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from kitekit.engine import risk
@@ -20,10 +20,10 @@ from kitekit.engine.flow import OrderFlow
 from kitekit.engine.margins import margin_for
 from kitekit.engine.order import Order
 from kitekit.engine.spec import InstrumentSpec
-from kitekit.engine.validation import check_hours, check_modified, check_place, invalid, parse_modify, parse_place
+from kitekit.engine.validation import check_modified, check_place, invalid, parse_modify, parse_place
 from kitekit.wire.envelope import RejectionError
 from kitekit.wire.order_rules import MODIFY_MARKET_RULES, TRIGGERED_MARKET_RULES
-from kitekit.wire.order_terms import MAX_NUMBER, OrderLimits, PlaceRequest, merge, slice_size
+from kitekit.wire.order_terms import MAX_NUMBER, PlaceRequest, merge, slice_size
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
@@ -36,8 +36,6 @@ class OrderDesk:
     def __init__(self, flow: OrderFlow) -> None:
         self.flow = flow
         flow.on_done = self._done
-        # Typed requests that passed the place rules, by id: (request, as well-formed, spec, limits, day).
-        self._passed: dict[int, tuple[PlaceRequest, PlaceRequest, InstrumentSpec, OrderLimits, date]] = {}
 
     # -- place --------------------------------------------------------------------------------------
     def place(self, variety: str, params: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -60,10 +58,9 @@ class OrderDesk:
             RejectionError: the request is refused outright (see :mod:`.validation`).
         """
         flow = self.flow
-        if parsed:
-            spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.limits, now, flow.calendar)
-        else:
-            req, spec = self._judge_typed(req, now)
+        if not parsed:
+            req = well_formed(req)
+        spec = check_place(req, flow.spec_of(req.exchange, req.tradingsymbol), flow.limits, now, flow.calendar)
         if req.autoslice:
             return self._autoslice(req, spec, now)
         if req.variety is _ICEBERG:
@@ -71,37 +68,6 @@ class OrderDesk:
             meta = {"iceberg": _iceberg_meta(1, req.iceberg_legs, req.iceberg_quantity, req.quantity, req.quantity)}
             return {"order_id": flow.submit(first, spec, now, meta=meta).order_id}
         return {"order_id": flow.submit(req, spec, now).order_id}
-
-    def _judge_typed(self, sent: PlaceRequest, now: datetime) -> tuple[PlaceRequest, InstrumentSpec]:
-        """Return a typed request as :func:`well_formed` makes it and its instrument, once :func:`check_place`
-        passed it.
-
-        A strategy or a backtest sends the very same request objects again and again (built once, as the
-        typed door invites). A request that passed is remembered by identity with what it was judged against;
-        sent again on the same instrument, limits and day it passes again without being re-checked, hashed
-        or looked up: it is frozen, and :func:`well_formed` saw every field hold an immutable value. The
-        market hours are judged every time, as they change with ``now``.
-
-        Raises:
-            RejectionError: the request is refused outright (see :mod:`.validation`).
-        """
-        flow = self.flow
-        day = now.date()
-        seen = self._passed.get(id(sent))
-        if seen is not None and seen[0] is sent:
-            req = seen[1]  # well-formed already
-            spec = flow.spec_of(req.exchange, req.tradingsymbol)
-            if seen[2] is spec and seen[3] is flow.limits and seen[4] == day:
-                check_hours(req, now, flow.calendar)
-                return req, spec
-        else:
-            req = well_formed(sent)  # before the lookup: it refuses an exchange that is not text
-            spec = flow.spec_of(req.exchange, req.tradingsymbol)
-        spec = check_place(req, spec, flow.limits, now, flow.calendar)
-        if len(self._passed) >= _PASSED_KEPT:
-            self._passed.clear()  # requests built afresh for every order must not pile up
-        self._passed[id(sent)] = (sent, req, spec, flow.limits, day)  # holding ``sent`` keeps its id unique
-        return req, spec
 
     def _autoslice(self, req: PlaceRequest, spec: InstrumentSpec, now: datetime) -> dict[str, Any]:
         # Kite answers with a parent id of its own, distinct from every slice's (no order in the book carries
@@ -287,8 +253,6 @@ _FLOATS = ("price", "trigger_price", "market_protection")
 _UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
 _ICEBERG, _CO = Variety.ICEBERG, Variety.CO  # read at every order: bound once, not looked up on the enum
 _NUMBERS = frozenset({int, float})
-#: How many passed typed requests an account remembers (a strategy sends a few dozen distinct ones).
-_PASSED_KEPT = 4096
 
 
 def well_formed(req: PlaceRequest) -> PlaceRequest:

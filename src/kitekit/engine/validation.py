@@ -31,7 +31,6 @@ __all__ = [
     "KITE_SAYS",
     "MARKET_CLOSED",
     "PROTECTION_REQUIRED",
-    "check_hours",
     "check_modified",
     "check_place",
     "invalid",
@@ -225,22 +224,13 @@ def check_place(
     broken = _place_breach(req, spec, limits, now.date())
     if broken is not None:
         raise invalid(KITE_SAYS[broken](req, spec, limits))
-    check_hours(req, now, calendar)
-    return spec
-
-
-def check_hours(req: PlaceRequest, now: datetime, calendar: TradingCalendar) -> None:
-    """Refuse a regular order while the market is closed, and an AMO while it is open (part of :func:`check_place`).
-
-    Raises:
-        RejectionError: InputException with Kite's message.
-    """
     phase = calendar.phase(now)
     if req.variety is Variety.AMO:
         if phase is MarketPhase.OPEN:
             raise invalid("After market orders can be placed only when the market is closed. Use a regular order.")
     elif phase is not MarketPhase.OPEN:
         raise invalid(MARKET_CLOSED)
+    return spec
 
 
 def check_modified(new: PlaceRequest, spec: InstrumentSpec, limits: OrderLimits, now: datetime) -> None:

@@ -16,14 +16,13 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from kitekit.engine.spec import InstrumentSpec
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire import order_rules as r
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MODIFY_RULES, PLACE_RULES, Facts, OrderRule, first_breach
+from kitekit.wire.order_rules import MODIFY_RULES, PLACE_RULES, Facts, OrderRule, first_breach, scoped
 from kitekit.wire.order_terms import MAX_NUMBER, ModifyRequest, OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
@@ -202,13 +201,13 @@ def _refuse(rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpe
         raise invalid(KITE_SAYS[broken](req, spec, facts.limits))
 
 
-@lru_cache(maxsize=4096)
 def _place_breach(req: PlaceRequest, spec: InstrumentSpec, limits: OrderLimits, day: date) -> OrderRule | None:
-    # The rules are pure functions of the terms and the facts (all frozen, hashable values), and a strategy or
-    # a backtest sends the same few orders again and again: each is judged once, then looked up (~1 µs, not
-    # the ~30 rule calls). The key is flat, the Facts built only to judge: a Facts costs a µs to build and
-    # another to hash, more than the lookup itself.
-    return first_breach(PLACE_RULES, req, Facts(spec, limits, day))
+    # Only the rules that can break for the order's type and variety are run (a LIMIT order on NSE meets 14 of
+    # the 27): scoped() answers as the whole list would. No verdict is remembered: the runner tags every
+    # order, and a strategy's prices move, so a request is seldom judged twice, and a cache keyed on one
+    # cost more to hash and file on every order than it saved.
+    rules = scoped(PLACE_RULES, req.order_type, req.variety, spec.exchange)
+    return first_breach(rules, req, Facts(spec, limits, day))
 
 
 def check_place(

@@ -52,6 +52,8 @@ _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
 _COVER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _COVER_PRODUCTS = frozenset({Product.MIS, Product.CO})
+# Where the rules of one variety can break (scopes for :func:`scoped`).
+_ONLY_CO, _ONLY_ICEBERG, _ONLY_AUCTION = frozenset({_CO}), frozenset({_ICEBERG}), frozenset({_AUCTION})
 
 
 class Rule(StrEnum):
@@ -254,7 +256,7 @@ def lot(req: PlaceRequest, at: Facts) -> bool:
     return req.quantity % max(at.spec.lot_size, 1) != 0
 
 
-@refuses(Rule.PRICE, "price")
+@refuses(Rule.PRICE, "price", order_types=_PRICED)
 def price(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL order without a price above 0."""
     return req.order_type in _PRICED and req.price <= 0
@@ -278,7 +280,7 @@ def trigger_tick(req: PlaceRequest, at: Facts) -> bool:
     return bool(req.trigger_price) and not on_tick(req.trigger_price, at.spec.tick_size)
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", order_types=frozenset({OrderType.SL}))
 def stop_beyond_price(req: PlaceRequest, at: Facts) -> bool:
     """An SL order triggering beyond its own price: above it on a buy, below it on a sell."""
     if req.order_type is not _SL:
@@ -293,7 +295,7 @@ def ttl_minutes(req: PlaceRequest, at: Facts) -> bool:
     return req.validity is _TTL and not (ttl is not None and 1 <= ttl <= at.limits.max_ttl_minutes)
 
 
-@refuses(Rule.VALIDITY, "validity")
+@refuses(Rule.VALIDITY, "validity", order_types=_UNPRICED)
 def ttl_order_type(req: PlaceRequest, at: Facts) -> bool:
     """TTL validity on an order without a price (only LIMIT and SL take it)."""
     return req.validity is _TTL and req.order_type not in _PRICED
@@ -312,14 +314,14 @@ def disclosed_share(req: PlaceRequest, at: Facts) -> bool:
     return shown != 0 and (shown < 0 or shown > req.quantity or shown * 10 < req.quantity)
 
 
-@refuses(Rule.PROTECTION, "market_protection")
+@refuses(Rule.PROTECTION, "market_protection", order_types=_UNPRICED)
 def protection_range(req: PlaceRequest, at: Facts) -> bool:
     """Market protection on a MARKET or SL-M order that is neither -1 (auto) nor 0-100 percent (2.5 is fine)."""
     mp = req.market_protection
     return _market(req) and mp != -1 and not 0 <= mp <= 100
 
 
-@refuses(Rule.PROTECTION, "market_protection")
+@refuses(Rule.PROTECTION, "market_protection", order_types=_UNPRICED)
 def protection_required(req: PlaceRequest, at: Facts) -> bool:
     """A MARKET or SL-M order without market protection, from the day that became mandatory."""
     since = at.limits.protection_required_from
@@ -328,37 +330,37 @@ def protection_required(req: PlaceRequest, at: Facts) -> bool:
 
 
 # -- what each variety needs ---------------------------------------------------------------------------
-@refuses(Rule.COVER, "order_type")
+@refuses(Rule.COVER, "order_type", varieties=_ONLY_CO)
 def cover_order_type(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not MARKET or LIMIT."""
     return req.variety is _CO and req.order_type not in _COVER_TYPES
 
 
-@refuses(Rule.COVER, "validity")
+@refuses(Rule.COVER, "validity", varieties=_ONLY_CO)
 def cover_validity(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not a DAY order."""
     return req.variety is _CO and req.validity is not _DAY
 
 
-@refuses(Rule.ICEBERG, "iceberg_legs")
+@refuses(Rule.ICEBERG, "iceberg_legs", varieties=_ONLY_ICEBERG)
 def iceberg_legs(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg of fewer than 2 or more than ``max_iceberg_legs`` legs."""
     return req.variety is _ICEBERG and not 2 <= req.iceberg_legs <= at.limits.max_iceberg_legs
 
 
-@refuses(Rule.ICEBERG, "order_type")
+@refuses(Rule.ICEBERG, "order_type", varieties=_ONLY_ICEBERG)
 def iceberg_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg that is not a LIMIT or SL order, or is IOC."""
     return req.variety is _ICEBERG and (req.order_type not in _PRICED or req.validity is _IOC)
 
 
-@refuses(Rule.ICEBERG, "autoslice")
+@refuses(Rule.ICEBERG, "autoslice", varieties=_ONLY_ICEBERG)
 def iceberg_autoslice(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg asked to be autosliced too."""
     return req.variety is _ICEBERG and req.autoslice
 
 
-@refuses(Rule.ICEBERG, "iceberg_quantity")
+@refuses(Rule.ICEBERG, "iceberg_quantity", varieties=_ONLY_ICEBERG)
 def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs that are not whole lots or do not together cover the quantity."""
     leg, legs = req.iceberg_quantity, req.iceberg_legs
@@ -366,20 +368,20 @@ def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
     return req.variety is _ICEBERG and short
 
 
-@refuses(Rule.ICEBERG, "iceberg_quantity")
+@refuses(Rule.ICEBERG, "iceberg_quantity", varieties=_ONLY_ICEBERG)
 def iceberg_empty_leg(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs so large that the last would carry nothing."""
     return req.variety is _ICEBERG and req.iceberg_quantity * (req.iceberg_legs - 1) >= req.quantity
 
 
-@refuses(Rule.AUCTION, "auction_number")
+@refuses(Rule.AUCTION, "auction_number", varieties=_ONLY_AUCTION)
 def auction_number(req: PlaceRequest, at: Facts) -> bool:
     """An auction order without the auction's number."""
     number = req.auction_number or ""
     return req.variety is _AUCTION and not (number.isascii() and number.isdigit())
 
 
-@refuses(Rule.AUCTION, "order_type")
+@refuses(Rule.AUCTION, "order_type", varieties=_ONLY_AUCTION)
 def auction_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An auction order that is not a LIMIT order."""
     return req.variety is _AUCTION and req.order_type is not _LIMIT

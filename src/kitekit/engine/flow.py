@@ -277,8 +277,13 @@ class OrderFlow:
         if order.is_stop and not order.triggered:
             self.settle(order, _TRIGGER_PENDING, now)
             return
-        self.settle(order, _OPEN, now)
+        # Most orders that arrive marketable fill at once: filing one among the resting orders only to take it
+        # out again cost every such order a round of the live index. Matching reads only the quote, so the
+        # order is filed after it, if it is still open (a completed or lapsed one was settled inside).
+        self.emit(order, order.enter(_OPEN, now))
         self.match(order, now, arriving=True)
+        if order.status is _OPEN:
+            self.account.track(order)
 
     def protected(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[PlaceRequest, tuple[str, ...]]:
         """Return a protected MARKET or SL-M order as Kite books it, and the tags that say so.

@@ -5,7 +5,10 @@ Scenarios, each on a fresh account at a frozen mid-session moment, each order ta
 accept → checks → RMS margin → open → fill → position → charges path, by two doors into the same code:
 
 * form: ``Engine.place_order`` with Kite's form fields as the SDK sends them (text), parsed on every order.
-* typed: ``Engine.submit`` with a :class:`~kitekit.engine.PlaceRequest` built once (issue 24's fast path).
+* typed: ``Engine.submit`` with a :class:`~kitekit.engine.PlaceRequest` built afresh for every order with a tag
+  of its own, inside the timed loop, as the runner's backtest broker (``runner/simbroker.py``) sends its terms
+  (issue 24's fast path). No request object is ever sent twice: a saving that only a reused object earns is
+  one no backtest sees.
 
 * marketable: LIMIT orders that cross the book and fill on arrival, sides alternating over 8 stocks, the
   quote refreshed every 50 orders.
@@ -19,6 +22,11 @@ The machine the figures come from is shared, so times are the CPU time of this p
 single-threaded work with no I/O, which is what wall time is on an idle machine; wall time on a busy one also
 counts other people's work), every figure is the median of several runs, each run starts from a collected
 heap, and the form and typed runs are interleaved so that load falls on both alike.
+
+``--against REV`` also times the typed marketable scenario as the engine stood at git revision ``REV`` (its
+``src/`` unpacked to a temporary directory and driven by this tree's ``bench/``, so both trees do the same
+work), in fresh processes interleaved with this tree's, so that a change is measured before and after in one
+run, under the same load.
 """
 
 from __future__ import annotations
@@ -26,9 +34,13 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bench.common import BENCH_NOW, Figures
 from kitekit.engine import Engine, EngineConfig, InstrumentSpec, Level, MarketQuote, PlaceRequest, resolver_of
@@ -71,16 +83,18 @@ def _params(spec: InstrumentSpec, side: str, price: float, quantity: int = 10) -
     }
 
 
-def _request(spec: InstrumentSpec, side: str, price: float, quantity: int = 10) -> PlaceRequest:
+def _request(spec: InstrumentSpec, side: TransactionType, price: float, tag: str, quantity: int = 10) -> PlaceRequest:
+    # Built for each order, tagged as the runner tags its terms ("bt" and 18 letters or digits): a fresh object.
     return PlaceRequest(
         Variety.REGULAR,
         spec.exchange,
         spec.tradingsymbol,
-        TransactionType(side),
+        side,
         OrderType.LIMIT,
         Product.MIS,
         quantity,
         price,
+        tag=tag,
     )
 
 
@@ -94,14 +108,19 @@ def _check_filled(eng: Engine, now: datetime) -> None:
 def marketable(n: int, typed: bool, held: int = 0, marks: Sequence[int] = ()) -> list[float]:
     """Place ``n`` crossing orders; return the seconds they took (and the seconds at each of ``marks``)."""
     eng = _engine(held)
-    requests = {(s.instrument_token, True): _request(s, "BUY", BUY_PRICE) for s in SPECS}
-    requests |= {(s.instrument_token, False): _request(s, "SELL", SELL_PRICE) for s in SPECS}
     forms = {(s.instrument_token, True): _params(s, "BUY", BUY_PRICE) for s in SPECS}
     forms |= {(s.instrument_token, False): _params(s, "SELL", SELL_PRICE) for s in SPECS}
+    buy, sell = TransactionType.BUY, TransactionType.SELL
+    specs = {s.instrument_token: s for s in SPECS}
+    sent = 0
 
     def place(key: tuple[int, bool]) -> None:
+        nonlocal sent
         if typed:
-            eng.submit(requests[key], BENCH_NOW)
+            sent += 1
+            spec, buying = specs[key[0]], key[1]
+            request = _request(spec, buy if buying else sell, BUY_PRICE if buying else SELL_PRICE, f"bt{sent:018x}")
+            eng.submit(request, BENCH_NOW)
         else:
             eng.place_order("regular", forms[key], BENCH_NOW)
 
@@ -160,13 +179,60 @@ def _cost(count: int, typed: bool, held: int, repeat: int) -> float:
     return _median(lambda: marketable(count, typed, held)[0], repeat) / count * 1e6
 
 
+# One typed marketable run in a fresh process: this tree's bench (the same work for both trees), then the
+# engine of the tree given (its src first on the path).
+_CHILD = (
+    "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2] + '/src']; from bench import bench_engine as b; "
+    "b.marketable(2000, True); print(b.marketable(int(sys.argv[3]), True)[0])"
+)
+
+
+def against(rev: str, n: int, repeat: int) -> dict[str, list[float]]:
+    """Time ``n`` typed marketable orders in this tree and at git revision ``rev``, ``repeat`` times each,
+    interleaved in fresh processes; return the seconds of each run by tree ("here" and ``rev``).
+
+    Raises:
+        RuntimeError: the revision cannot be unpacked or its engine cannot run the scenario.
+    """
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="kitekit-bench-") as tmp:
+        unpacked = subprocess.run(["git", "-C", str(root), "archive", rev, "src"], capture_output=True)
+        if unpacked.returncode:
+            raise RuntimeError(f"git archive {rev}: {unpacked.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=unpacked.stdout, check=True)
+        trees = {"here": str(root), rev: tmp}
+        runs: dict[str, list[float]] = {name: [] for name in trees}
+        for _ in range(repeat):
+            for name, tree in trees.items():
+                # Run from the temporary directory: neither tree is on the path by being the working directory.
+                done = subprocess.run(
+                    [sys.executable, "-c", _CHILD, str(root), tree, str(n)], capture_output=True, text=True, cwd=tmp
+                )
+                if done.returncode:
+                    raise RuntimeError(f"the typed scenario failed on {name}: {done.stderr.strip()[-500:]}")
+                runs[name].append(float(done.stdout.split()[-1]))
+    return runs
+
+
 def main(argv: list[str]) -> Figures:
     """Measure and print orders per second and the cost of an order as the book grows."""
     parser = argparse.ArgumentParser(prog="bench engine")
     parser.add_argument("--quick", action="store_true", help="a small input that runs in a few seconds")
+    parser.add_argument("--against", metavar="REV", help="also time the typed path at this git revision")
     args = parser.parse_args(argv)
     n, day, repeat = (2_000, 4_000, 1) if args.quick else (20_000, 20_000, 5)
     figures: Figures = {}
+
+    if args.against:
+        trees = against(args.against, n, repeat)
+        print(f"typed marketable LIMIT orders ({n:,}), this tree and {args.against}, interleaved processes:")
+        for name, seconds in trees.items():
+            mid = statistics.median(seconds)
+            each = ", ".join(f"{n / s:,.0f}" for s in seconds)
+            print(f"  {name:>12}: {n / mid:>10,.0f} orders/s  {mid / n * 1e6:6.1f} µs  (median of {repeat}: {each})")
+        here, there = (statistics.median(v) for v in trees.values())
+        print(f"  {there / here:.2f}× the orders/s of {args.against}")
+        figures |= {"typed_orders_per_s_here": n / here, "typed_orders_per_s_against": n / there}
 
     form_runs, typed_runs = [], []
     for _ in range(repeat):  # interleaved: the machine's load falls on both alike
@@ -175,8 +241,8 @@ def main(argv: list[str]) -> Figures:
     form, typed = statistics.median(form_runs), statistics.median(typed_runs)
     verdict = "yes" if n / typed >= 25_000 else "NO"
     print(f"marketable LIMIT orders, accepted and filled ({n:,}, median of {repeat}):")
-    print(f"  by form (place_order, Kite's text fields):  {n / form:>10,.0f} orders/s  {form / n * 1e6:6.1f} µs")
-    print(f"  typed (submit, a PlaceRequest):             {n / typed:>10,.0f} orders/s  {typed / n * 1e6:6.1f} µs"
+    print(f"  by form (place_order, Kite's text fields):   {n / form:>10,.0f} orders/s  {form / n * 1e6:6.1f} µs")
+    print(f"  typed (submit, a fresh tagged PlaceRequest): {n / typed:>10,.0f} orders/s  {typed / n * 1e6:6.1f} µs"
           f"  (target >= 25,000: {verdict})")  # fmt: skip
     figures |= {"marketable_orders_per_s": n / form, "typed_orders_per_s": n / typed}
 

@@ -25,7 +25,7 @@ from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import invalid
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, band_reference
+from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, Facts, band_reference
 from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
@@ -68,6 +68,9 @@ class OrderFlow:
         # The running session's [open, close), once a moment in it was seen: most moments fall inside it.
         self._window: tuple[datetime, datetime] | None = None
         self._day: tuple[datetime | None, date] = (None, date.min)  # the last fill's moment and its IST date
+        # Per instrument, what the market rules judged its last order against: built again only when the quote
+        # or the spec changed (by identity: both are frozen), not at every order.
+        self._facts: dict[int, Facts] = {}
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -243,7 +246,12 @@ class OrderFlow:
         ref = priced.price or (priced.trigger_price if priced.order_type is _SL_M else 0.0)
         ref = ref or (quote.last_price if quote else 0.0)
         # An AMO's quote is the last session's; the exchange judges it at the open.
-        found = None if variety is _AMO_VARIETY else risk.market(MARKET_RULES, req, spec, quote)
+        found = None
+        if quote is not None and variety is not _AMO_VARIETY:
+            facts = self._facts.get(token)
+            if facts is None or facts.quote is not quote or facts.spec is not spec:
+                facts = self._facts[token] = risk.market_facts(spec, quote)
+            found = risk.market(MARKET_RULES, req, spec, quote, facts)
         if found is None and ref <= 0:
             found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
         if req.product in _DELIVERY and not is_buy:
@@ -269,8 +277,13 @@ class OrderFlow:
         if order.is_stop and not order.triggered:
             self.settle(order, _TRIGGER_PENDING, now)
             return
-        self.settle(order, _OPEN, now)
+        # Most orders that arrive marketable fill at once: filing one among the resting orders only to take it
+        # out again cost every such order a round of the live index. Matching reads only the quote, so the
+        # order is filed after it, if it is still open (a completed or lapsed one was settled inside).
+        self.emit(order, order.enter(_OPEN, now))
         self.match(order, now, arriving=True)
+        if order.status is _OPEN:
+            self.account.track(order)
 
     def protected(self, req: PlaceRequest, spec: InstrumentSpec) -> tuple[PlaceRequest, tuple[str, ...]]:
         """Return a protected MARKET or SL-M order as Kite books it, and the tags that say so.

@@ -16,10 +16,13 @@ from kitekit.engine.quote import MarketQuote
 from kitekit.engine.spec import InstrumentSpec
 from kitekit.wire import order_rules as r
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import Facts, OrderRule, first_breach
-from kitekit.wire.order_terms import PlaceRequest, Quoted
+from kitekit.wire.order_rules import Facts, OrderRule, first_breach, scoped
+from kitekit.wire.order_terms import OrderLimits, PlaceRequest, Quoted
 
-__all__ = ["RMS_SAYS", "Rejection", "funds", "holdings", "market"]
+__all__ = ["RMS_SAYS", "Rejection", "funds", "holdings", "market", "market_facts"]
+
+# The market rules read no limit; one instance serves them all (a frozen dataclass costs a µs to build).
+_NO_LIMITS = OrderLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +104,35 @@ RMS_SAYS: Mapping[OrderRule, Callable[[PlaceRequest, Quoted], str]] = {
 }
 
 
+def market_facts(spec: InstrumentSpec, quote: MarketQuote) -> Facts:
+    """Return what the market rules judge an order on ``spec`` against while ``quote`` is the market."""
+    return Facts(spec, _NO_LIMITS, None, quote)
+
+
 def market(
-    rules: tuple[OrderRule, ...], req: PlaceRequest, spec: InstrumentSpec, quote: MarketQuote | None
+    rules: tuple[OrderRule, ...],
+    req: PlaceRequest,
+    spec: InstrumentSpec,
+    quote: MarketQuote | None,
+    facts: Facts | None = None,
 ) -> Rejection | None:
-    """Reject an order that breaks one of ``rules`` against the quote at hand (none: nothing to judge)."""
+    """Reject an order that breaks one of ``rules`` against the quote at hand (none: nothing to judge).
+
+    Only the rules that can break for the order's type and variety are run (:func:`~.order_rules.scoped`):
+    the verdict is the same, and a LIMIT order in the cash market meets one rule rather than five.
+
+    Args:
+        rules: the market rules to judge by, in order.
+        req: the order's terms.
+        spec: its instrument.
+        quote: the market at hand; None judges nothing.
+        facts: :func:`market_facts` of ``spec`` and ``quote``, for a caller that keeps them while the quote
+            stands (built here when not given).
+    """
     if quote is None:
         return None
-    broken = first_breach(rules, req, Facts(spec, quote=quote))
+    rules = scoped(rules, req.order_type, req.variety, spec.exchange)
+    if not rules:
+        return None
+    broken = first_breach(rules, req, facts or market_facts(spec, quote))
     return None if broken is None else Rejection(ErrorType.ORDER, RMS_SAYS[broken](req, quote))

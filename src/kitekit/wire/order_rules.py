@@ -37,6 +37,7 @@ __all__ = [
     "band_reference",
     "first_breach",
     "on_tick",
+    "scoped",
     "tag_ok",
 ]
 
@@ -51,6 +52,8 @@ _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _UNPRICED = frozenset({OrderType.MARKET, OrderType.SL_M})
 _COVER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _COVER_PRODUCTS = frozenset({Product.MIS, Product.CO})
+# Where the rules of one variety can break (scopes for :func:`scoped`).
+_ONLY_CO, _ONLY_ICEBERG, _ONLY_AUCTION = frozenset({_CO}), frozenset({_ICEBERG}), frozenset({_AUCTION})
 
 
 class Rule(StrEnum):
@@ -100,29 +103,85 @@ Check = Callable[[PlaceRequest, Facts], bool]
 
 @dataclass(frozen=True, slots=True)
 class OrderRule:
-    """One condition Kite refuses an order for: its name, family, the field at fault, and the test of it."""
+    """One condition Kite refuses an order for: its name, family, the field at fault, and the test of it.
+
+    ``order_types``, ``varieties`` and ``banded`` say where the rule can break at all (None: any order type or
+    variety; ``banded``: only on an exchange with price bands), so :func:`scoped` can leave it out for an
+    order it could never refuse. They only ever narrow: the test alone decides, wherever it is run.
+    """
 
     name: str
     rule: Rule
     field: str
     breaks: Check
+    order_types: frozenset[OrderType] | None = None
+    varieties: frozenset[Variety] | None = None
+    banded: bool = False
 
     def __repr__(self) -> str:
         return f"OrderRule({self.name})"
 
+    def can_break(self, order_type: OrderType, variety: Variety, exchange: str) -> bool:
+        """Return False if no order of this type and variety on ``exchange`` can break the rule."""
+        return (
+            (self.order_types is None or order_type in self.order_types)
+            and (self.varieties is None or variety in self.varieties)
+            and (not self.banded or exchange in BAND_EXCHANGES)
+        )
 
-def refuses(rule: Rule, field_name: str) -> Callable[[Check], OrderRule]:
-    """Return a decorator making a predicate (True: the terms break it) an :class:`OrderRule`."""
+
+def refuses(
+    rule: Rule,
+    field_name: str,
+    *,
+    order_types: frozenset[OrderType] | None = None,
+    varieties: frozenset[Variety] | None = None,
+    banded: bool = False,
+) -> Callable[[Check], OrderRule]:
+    """Return a decorator making a predicate (True: the terms break it) an :class:`OrderRule`.
+
+    The keywords narrow where it can break (see :class:`OrderRule`); ``tests/test_order_rules_scope.py``
+    holds every rule to them on every order type, variety and exchange.
+    """
 
     def define(check: Check) -> OrderRule:
-        return OrderRule(check.__name__, rule, field_name, check)
+        return OrderRule(check.__name__, rule, field_name, check, order_types, varieties, banded)
 
     return define
 
 
 def first_breach(rules: Iterable[OrderRule], req: PlaceRequest, facts: Facts) -> OrderRule | None:
     """Return the first of ``rules`` the terms break, or None when they break none."""
-    return next((r for r in rules if r.breaks(req, facts)), None)
+    for rule in rules:  # a plain loop: a generator's frame costs as much as a rule on the engine's hot path
+        if rule.breaks(req, facts):
+            return rule
+    return None
+
+
+# (id of a rule list, order type, variety, banded) -> (the list, the rules of it that can break): keyed by
+# identity because hashing a tuple of rules hashes every field of each, dearer than judging them; the list is
+# kept in the value so its id cannot be reused while the entry lives.
+_SCOPED: dict[tuple[int, OrderType, Variety, bool], tuple[tuple[OrderRule, ...], tuple[OrderRule, ...]]] = {}
+
+
+def scoped(
+    rules: tuple[OrderRule, ...], order_type: OrderType, variety: Variety, exchange: str
+) -> tuple[OrderRule, ...]:
+    """Return those of ``rules`` an order of this type and variety on ``exchange`` can break, in their order.
+
+    :func:`first_breach` over them answers as over all of ``rules``: the rules left out return False for
+    such an order whatever its other terms and facts (the engine judges the market rules this way at every
+    order: a LIMIT order on NSE meets one of the five).
+    """
+    key = (id(rules), order_type, variety, exchange in BAND_EXCHANGES)
+    hit = _SCOPED.get(key)
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    if len(_SCOPED) > 1024:  # only ever a few module-level lists; lists built on the fly must not pile up
+        _SCOPED.clear()
+    narrowed = tuple(r for r in rules if r.can_break(order_type, variety, exchange))
+    _SCOPED[key] = (rules, narrowed)
+    return narrowed
 
 
 def on_tick(price: float, tick: float) -> bool:
@@ -197,7 +256,7 @@ def lot(req: PlaceRequest, at: Facts) -> bool:
     return req.quantity % max(at.spec.lot_size, 1) != 0
 
 
-@refuses(Rule.PRICE, "price")
+@refuses(Rule.PRICE, "price", order_types=_PRICED)
 def price(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL order without a price above 0."""
     return req.order_type in _PRICED and req.price <= 0
@@ -221,7 +280,7 @@ def trigger_tick(req: PlaceRequest, at: Facts) -> bool:
     return bool(req.trigger_price) and not on_tick(req.trigger_price, at.spec.tick_size)
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", order_types=frozenset({OrderType.SL}))
 def stop_beyond_price(req: PlaceRequest, at: Facts) -> bool:
     """An SL order triggering beyond its own price: above it on a buy, below it on a sell."""
     if req.order_type is not _SL:
@@ -236,7 +295,7 @@ def ttl_minutes(req: PlaceRequest, at: Facts) -> bool:
     return req.validity is _TTL and not (ttl is not None and 1 <= ttl <= at.limits.max_ttl_minutes)
 
 
-@refuses(Rule.VALIDITY, "validity")
+@refuses(Rule.VALIDITY, "validity", order_types=_UNPRICED)
 def ttl_order_type(req: PlaceRequest, at: Facts) -> bool:
     """TTL validity on an order without a price (only LIMIT and SL take it)."""
     return req.validity is _TTL and req.order_type not in _PRICED
@@ -255,14 +314,14 @@ def disclosed_share(req: PlaceRequest, at: Facts) -> bool:
     return shown != 0 and (shown < 0 or shown > req.quantity or shown * 10 < req.quantity)
 
 
-@refuses(Rule.PROTECTION, "market_protection")
+@refuses(Rule.PROTECTION, "market_protection", order_types=_UNPRICED)
 def protection_range(req: PlaceRequest, at: Facts) -> bool:
     """Market protection on a MARKET or SL-M order that is neither -1 (auto) nor 0-100 percent (2.5 is fine)."""
     mp = req.market_protection
     return _market(req) and mp != -1 and not 0 <= mp <= 100
 
 
-@refuses(Rule.PROTECTION, "market_protection")
+@refuses(Rule.PROTECTION, "market_protection", order_types=_UNPRICED)
 def protection_required(req: PlaceRequest, at: Facts) -> bool:
     """A MARKET or SL-M order without market protection, from the day that became mandatory."""
     since = at.limits.protection_required_from
@@ -271,37 +330,37 @@ def protection_required(req: PlaceRequest, at: Facts) -> bool:
 
 
 # -- what each variety needs ---------------------------------------------------------------------------
-@refuses(Rule.COVER, "order_type")
+@refuses(Rule.COVER, "order_type", varieties=_ONLY_CO)
 def cover_order_type(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not MARKET or LIMIT."""
     return req.variety is _CO and req.order_type not in _COVER_TYPES
 
 
-@refuses(Rule.COVER, "validity")
+@refuses(Rule.COVER, "validity", varieties=_ONLY_CO)
 def cover_validity(req: PlaceRequest, at: Facts) -> bool:
     """A cover order that is not a DAY order."""
     return req.variety is _CO and req.validity is not _DAY
 
 
-@refuses(Rule.ICEBERG, "iceberg_legs")
+@refuses(Rule.ICEBERG, "iceberg_legs", varieties=_ONLY_ICEBERG)
 def iceberg_legs(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg of fewer than 2 or more than ``max_iceberg_legs`` legs."""
     return req.variety is _ICEBERG and not 2 <= req.iceberg_legs <= at.limits.max_iceberg_legs
 
 
-@refuses(Rule.ICEBERG, "order_type")
+@refuses(Rule.ICEBERG, "order_type", varieties=_ONLY_ICEBERG)
 def iceberg_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg that is not a LIMIT or SL order, or is IOC."""
     return req.variety is _ICEBERG and (req.order_type not in _PRICED or req.validity is _IOC)
 
 
-@refuses(Rule.ICEBERG, "autoslice")
+@refuses(Rule.ICEBERG, "autoslice", varieties=_ONLY_ICEBERG)
 def iceberg_autoslice(req: PlaceRequest, at: Facts) -> bool:
     """An iceberg asked to be autosliced too."""
     return req.variety is _ICEBERG and req.autoslice
 
 
-@refuses(Rule.ICEBERG, "iceberg_quantity")
+@refuses(Rule.ICEBERG, "iceberg_quantity", varieties=_ONLY_ICEBERG)
 def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs that are not whole lots or do not together cover the quantity."""
     leg, legs = req.iceberg_quantity, req.iceberg_legs
@@ -309,20 +368,20 @@ def iceberg_quantity(req: PlaceRequest, at: Facts) -> bool:
     return req.variety is _ICEBERG and short
 
 
-@refuses(Rule.ICEBERG, "iceberg_quantity")
+@refuses(Rule.ICEBERG, "iceberg_quantity", varieties=_ONLY_ICEBERG)
 def iceberg_empty_leg(req: PlaceRequest, at: Facts) -> bool:
     """Iceberg legs so large that the last would carry nothing."""
     return req.variety is _ICEBERG and req.iceberg_quantity * (req.iceberg_legs - 1) >= req.quantity
 
 
-@refuses(Rule.AUCTION, "auction_number")
+@refuses(Rule.AUCTION, "auction_number", varieties=_ONLY_AUCTION)
 def auction_number(req: PlaceRequest, at: Facts) -> bool:
     """An auction order without the auction's number."""
     number = req.auction_number or ""
     return req.variety is _AUCTION and not (number.isascii() and number.isdigit())
 
 
-@refuses(Rule.AUCTION, "order_type")
+@refuses(Rule.AUCTION, "order_type", varieties=_ONLY_AUCTION)
 def auction_order_type(req: PlaceRequest, at: Facts) -> bool:
     """An auction order that is not a LIMIT order."""
     return req.variety is _AUCTION and req.order_type is not _LIMIT
@@ -346,31 +405,31 @@ def autoslice_slices(req: PlaceRequest, at: Facts) -> bool:
 
 
 # -- the market at hand (Kite's RMS: these leave a REJECTED order, not an HTTP error) ----------------
-@refuses(Rule.CIRCUIT, "price")
+@refuses(Rule.CIRCUIT, "price", order_types=_PRICED)
 def price_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT or SL price outside the day's circuit limits."""
     return at.quote is not None and req.order_type in _PRICED and _outside_circuit(req.price, at.quote)
 
 
-@refuses(Rule.CIRCUIT, "trigger_price")
+@refuses(Rule.CIRCUIT, "trigger_price", order_types=_STOPS)
 def trigger_circuit(req: PlaceRequest, at: Facts) -> bool:
     """A stop's trigger outside the day's circuit limits."""
     return at.quote is not None and req.order_type in _STOPS and _outside_circuit(req.trigger_price, at.quote)
 
 
-@refuses(Rule.BAND, "price")
+@refuses(Rule.BAND, "price", order_types=frozenset({OrderType.LIMIT}), banded=True)
 def price_band(req: PlaceRequest, at: Facts) -> bool:
     """A LIMIT price outside the exchange's price band around the market (:mod:`kitekit.wire.price_bands`)."""
     return req.order_type is _LIMIT and _outside_band(req.price, at.spec, at.quote)
 
 
-@refuses(Rule.BAND, "price")
+@refuses(Rule.BAND, "price", order_types=frozenset({OrderType.SL}), banded=True)
 def stop_band(req: PlaceRequest, at: Facts) -> bool:
     """An SL order's price outside the price band when its stop triggers (judged then, on the market then)."""
     return req.order_type is _SL and _outside_band(req.price, at.spec, at.quote)
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", order_types=_STOPS)
 def stop_passed(req: PlaceRequest, at: Facts) -> bool:
     """A stop whose trigger the last price already passed: it would fire at once."""
     if at.quote is None or req.order_type not in _STOPS or at.quote.last_price <= 0:
@@ -379,7 +438,7 @@ def stop_passed(req: PlaceRequest, at: Facts) -> bool:
     return req.trigger_price <= last if req.is_buy else req.trigger_price >= last
 
 
-@refuses(Rule.TRIGGER, "trigger_price")
+@refuses(Rule.TRIGGER, "trigger_price", varieties=frozenset({Variety.CO}))
 def cover_stop_side(req: PlaceRequest, at: Facts) -> bool:
     """A cover order whose stop is not on the losing side of its entry (its price, or the last price)."""
     if at.quote is None or req.variety is not _CO:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.market import Moment
 from kitekit.brokers.model import CANDLE_COLUMNS, Level, Ohlc, Quote, QuoteSet
+from kitekit.brokers.quote_batches import BatchAnswer, batched_quotes
 from kitekit.brokers.upstox.capabilities import INTERVALS
 from kitekit.brokers.upstox.client import UpstoxClient
 from kitekit.brokers.upstox.instruments import UpstoxInstruments
 from kitekit.clock import IST, Clock
-from kitekit.errors import HistoryRangeError, PartialDataError, UnknownInstrumentError
+from kitekit.errors import HistoryRangeError
 from kitekit.wire.upstox.routes import Route
 
 if TYPE_CHECKING:
@@ -100,35 +101,23 @@ class UpstoxQuotes:
         return self._fetch("quote", instruments, strict)
 
     def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
-        wanted: dict[str | int, tuple[str, str]] = {}  # asked -> (neutral key, Upstox key)
-        missing: dict[str | int, str] = {}
-        for name in asked:
-            try:
-                found = self.instruments.instrument(name)
-            except UnknownInstrumentError:
-                missing[name] = "unknown instrument"
-                continue
-            wanted[name] = (found.key, found.broker_key)
-        keys = list(dict.fromkeys(k for _, k in wanted.values()))
-        items: dict[str, Mapping[str, Any]] = {}
-        for batch in self.capabilities.quote_batches(kind, keys):
+        def fetch(batch: list[str]) -> BatchAnswer:
             params = {"symbol": ",".join(batch)}
             if kind == "ohlc":
                 params["interval"] = "1d"
             answer = self.client.call("GET", _ROUTES[kind], Endpoint.QUOTE, params=params) or {}
-            for item in answer.values():
-                items[str(item.get("instrument_token"))] = item
-        quotes: dict[str | int, Quote] = {}
-        for name, (neutral, upstox) in wanted.items():
-            item = items.get(upstox)
-            if item is None:
-                missing[name] = "no data in Upstox's answer"
-            else:
-                quotes[name] = quote_of(neutral, item)
-        result = QuoteSet(quotes, missing)
-        if strict and missing:
-            raise PartialDataError(dict(result), missing)
-        return result
+            # Answers are keyed SEGMENT:SYMBOL; the instrument key asked for is each item's instrument_token.
+            return BatchAnswer({str(item.get("instrument_token")): item for item in answer.values()})
+
+        return batched_quotes(
+            asked,
+            strict,
+            self.instruments.instrument,
+            lambda keys: self.capabilities.quote_batches(kind, keys),
+            fetch,
+            quote_of,
+            "no data in Upstox's answer",
+        )
 
 
 def _moment(value: Moment, end: bool) -> datetime:

@@ -19,13 +19,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Self, TypeVar
 
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
 from kitekit.brokers.model import Tick
 from kitekit.errors import TickerError
 from kitekit.ticker.reconnect import Backoff
 
-__all__ = ["END", "FeedContext", "QueuedFeed", "keep_connected"]
+__all__ = ["END", "LINK_ERRORS", "FeedContext", "QueuedFeed", "keep_connected"]
 
 L = TypeVar("L")
+
+#: How a connection fails on the network or in its handshake: each broker's feed reconnects after these.
+LINK_ERRORS: tuple[type[BaseException], ...] = (OSError, InvalidHandshake, ConnectionClosed, TimeoutError)
 
 #: The queue's end mark: the feed closed (its error, if any, is raised to the reader).
 END: Any = object()
@@ -75,7 +80,18 @@ async def keep_connected(
 
 
 class FeedContext:
-    """``async with`` (connect, then close) and ``async for`` (the ticks :meth:`_iterate` yields) for a feed."""
+    """``async with`` (connect, then close) and ``async for`` (the ticks :meth:`_iterate` yields) for a feed.
+
+    :meth:`__init__` sets the neutral callbacks of :class:`~kitekit.brokers.feed.LiveFeed`, none by default.
+    """
+
+    def __init__(self) -> None:
+        self.on_ticks: Callable[[list[Tick]], object] | None = None
+        self.on_order_update: Callable[[dict[str, Any]], object] | None = None
+        self.on_error: Callable[[Exception], object] | None = None
+        self.on_connect: Callable[[int], object] | None = None
+        self.on_close: Callable[[int, int, str], object] | None = None
+        self.on_reconnect: Callable[[int, int], object] | None = None
 
     async def connect(self) -> None:
         """Start on the running loop (the broker's own)."""

@@ -30,11 +30,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kitekit.brokers.angel.capabilities import ANGEL_CAPABILITIES
 from kitekit.brokers.feed import FeedMode
-from kitekit.brokers.feed_loop import END, QueuedFeed, keep_connected
+from kitekit.brokers.feed_loop import END, LINK_ERRORS, QueuedFeed, keep_connected
 from kitekit.brokers.model import Level, Ohlc, Tick
 from kitekit.clock import IST
 from kitekit.errors import NoSessionError, SessionError, TickerError
@@ -120,12 +120,7 @@ class AngelFeed(QueuedFeed):
         self.watchdog = watchdog
         self.backoff = backoff or Backoff()
         self.queue_size = queue_size
-        self.on_ticks: Callable[[list[Tick]], object] | None = None
-        self.on_order_update: Callable[[dict[str, Any]], object] | None = None
-        self.on_error: Callable[[Exception], object] | None = None
-        self.on_connect: Callable[[int], object] | None = None
-        self.on_close: Callable[[int, int, str], object] | None = None
-        self.on_reconnect: Callable[[int, int], object] | None = None
+        super().__init__()
         self._lock = threading.Lock()
         #: broker key -> (neutral key, mode, shard): what the user wants, kept across reconnects.
         self._wanted: dict[str, tuple[str, FeedMode, int]] = {}
@@ -293,15 +288,7 @@ class AngelFeed(QueuedFeed):
         await keep_connected(
             open_link,
             serve,
-            transient=(
-                SessionError,
-                NoSessionError,
-                OSError,
-                InvalidHandshake,
-                ConnectionClosed,
-                TimeoutError,
-                _StaleLinkError,
-            ),
+            transient=(SessionError, NoSessionError, _StaleLinkError, *LINK_ERRORS),
             report=self._report,
             stopping=self._stopping,
             backoff=self.backoff,
@@ -419,15 +406,7 @@ class AngelFeed(QueuedFeed):
             await keep_connected(
                 open_link,
                 serve,
-                transient=(
-                    SessionError,
-                    NoSessionError,
-                    OSError,
-                    InvalidHandshake,
-                    ConnectionClosed,
-                    TimeoutError,
-                    ValueError,
-                ),
+                transient=(SessionError, NoSessionError, ValueError, *LINK_ERRORS),
                 report=report,
                 stopping=self._stopping,
                 backoff=self.backoff,

@@ -19,16 +19,16 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed
 
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.feed import FeedMode
-from kitekit.brokers.feed_loop import END, QueuedFeed, keep_connected
+from kitekit.brokers.feed_loop import END, LINK_ERRORS, QueuedFeed, keep_connected
 from kitekit.brokers.model import Level, Ohlc, Tick
 from kitekit.brokers.upstox.capabilities import FEED_MODES
 from kitekit.brokers.upstox.client import UpstoxApiError, UpstoxClient
@@ -111,12 +111,7 @@ class UpstoxFeed(QueuedFeed):
         self.pong_timeout = pong_timeout
         self.backoff = backoff or Backoff()
         self.login_hint = login_hint
-        self.on_ticks: Callable[[list[Tick]], object] | None = None
-        self.on_order_update: Callable[[dict[str, Any]], object] | None = None
-        self.on_error: Callable[[Exception], object] | None = None
-        self.on_connect: Callable[[int], object] | None = None
-        self.on_close: Callable[[int, int, str], object] | None = None
-        self.on_reconnect: Callable[[int, int], object] | None = None
+        super().__init__()
         self._subs: dict[str, FeedMode] = {}  # neutral key -> mode
         self._upstox: dict[str, str] = {}  # neutral key -> Upstox key
         self._neutral: dict[str, str] = {}  # Upstox key -> neutral key
@@ -279,7 +274,7 @@ class UpstoxFeed(QueuedFeed):
                 open_link,
                 serve,
                 # UpstoxApiError: not a refused token (the client raises SessionExpiredError for that).
-                transient=(UpstoxApiError, OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ProtoError),
+                transient=(UpstoxApiError, ProtoError, *LINK_ERRORS),
                 report=self._report,
                 stopping=self._stop_requested,
                 backoff=self.backoff,

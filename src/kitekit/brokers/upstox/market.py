@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.market import Moment
-from kitekit.brokers.model import CANDLE_COLUMNS, Level, Ohlc, Quote, QuoteSet
+from kitekit.brokers.model import CANDLE_COLUMNS, Ohlc, Quote, QuoteSet, depth_levels
 from kitekit.brokers.quote_batches import BatchAnswer, batched_quotes
 from kitekit.brokers.upstox.capabilities import INTERVALS
 from kitekit.brokers.upstox.client import UpstoxClient
@@ -44,15 +44,6 @@ def _time(value: Any) -> datetime | None:
     return None
 
 
-def _levels(rows: Iterable[Mapping[str, Any]]) -> tuple[Level, ...]:
-    # Upstox pads the depth with zero levels, as Kite does: they hold nothing.
-    return tuple(
-        Level(float(r["price"]), int(r["quantity"]), int(r.get("orders") or 0))
-        for r in rows
-        if r.get("price") and r.get("quantity")
-    )
-
-
 def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
     """Return one item of Upstox's v2 ``quotes``, ``ohlc`` or ``ltp`` answer as a neutral quote."""
     ohlc = item.get("ohlc")
@@ -65,8 +56,8 @@ def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
         volume=int(item.get("volume") or 0),
         average_price=float(item.get("average_price") or 0.0),
         oi=float(item.get("oi") or 0.0),
-        bids=_levels(depth.get("buy", ())),
-        asks=_levels(depth.get("sell", ())),
+        bids=depth_levels(depth.get("buy", ())),
+        asks=depth_levels(depth.get("sell", ())),
         lower_circuit_limit=float(item.get("lower_circuit_limit") or 0.0),
         upper_circuit_limit=float(item.get("upper_circuit_limit") or 0.0),
         last_trade_time=_time(item.get("last_trade_time")),

@@ -15,7 +15,7 @@ from typing import Any
 from kitekit.brokers.model import BrokerInstrument, Quote, QuoteSet
 from kitekit.errors import PartialDataError, UnknownInstrumentError
 
-__all__ = ["BatchAnswer", "batched_quotes"]
+__all__ = ["BatchAnswer", "BatchedQuotes", "batched_quotes"]
 
 
 @dataclass
@@ -80,3 +80,26 @@ def batched_quotes(
     if strict and missing:
         raise PartialDataError(dict(result), missing)
     return result
+
+
+class BatchedQuotes:
+    """The neutral :class:`~kitekit.brokers.market.QuoteService` calls over one broker's batched ``_fetch``.
+
+    A subclass implements ``_fetch(kind, names, strict)`` for ``kind`` ``ltp``, ``ohlc`` or ``quote`` (usually
+    with :func:`batched_quotes`) and names its routes in its own docstring.
+    """
+
+    def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
+        raise NotImplementedError
+
+    def ltp(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
+        """Return last prices."""
+        return self._fetch("ltp", instruments, strict)
+
+    def ohlc(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
+        """Return last prices and the day's OHLC."""
+        return self._fetch("ohlc", instruments, strict)
+
+    def quote(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
+        """Return full quotes (with five levels of depth a side where the broker gives them)."""
+        return self._fetch("quote", instruments, strict)

@@ -18,7 +18,7 @@ from kitekit.brokers.angel.capabilities import ANGEL_CAPABILITIES, INTERVALS
 from kitekit.brokers.angel.client import AngelClient
 from kitekit.brokers.market import Moment
 from kitekit.brokers.model import Level, Ohlc, Quote, QuoteSet
-from kitekit.brokers.quote_batches import BatchAnswer, batched_quotes
+from kitekit.brokers.quote_batches import BatchAnswer, BatchedQuotes, batched_quotes
 from kitekit.clock import IST, Clock
 from kitekit.errors import HistoryRangeError
 from kitekit.wire.angel.history import REQUEST_TIME_FORMAT
@@ -82,8 +82,10 @@ def quote_of(key: str, row: Mapping[str, Any], kind: str) -> Quote:
     )
 
 
-class AngelQuotes:
+class AngelQuotes(BatchedQuotes):
     """Neutral quotes over Angel's ``quote`` endpoint.
+
+    Route: ``POST quote`` in mode LTP, OHLC or FULL (five levels of depth), 50 tokens a call.
 
     Args:
         client: the paced Angel client on the session.
@@ -93,18 +95,6 @@ class AngelQuotes:
     def __init__(self, client: AngelClient, instruments: AngelInstruments) -> None:
         self.client = client
         self.instruments = instruments
-
-    def ltp(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices. Route: ``POST quote`` mode LTP (50 a call)."""
-        return self._fetch("ltp", instruments, strict)
-
-    def ohlc(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices and the day's OHLC. Route: ``POST quote`` mode OHLC (50 a call)."""
-        return self._fetch("ohlc", instruments, strict)
-
-    def quote(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return full quotes with five levels of depth. Route: ``POST quote`` mode FULL (50 a call)."""
-        return self._fetch("quote", instruments, strict)
 
     def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
         def fetch(batch: list[str]) -> BatchAnswer:

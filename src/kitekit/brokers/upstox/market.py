@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.market import Moment
 from kitekit.brokers.model import CANDLE_COLUMNS, Ohlc, Quote, QuoteSet, depth_levels
-from kitekit.brokers.quote_batches import BatchAnswer, batched_quotes
+from kitekit.brokers.quote_batches import BatchAnswer, BatchedQuotes, batched_quotes
 from kitekit.brokers.upstox.capabilities import INTERVALS
 from kitekit.brokers.upstox.client import UpstoxClient
 from kitekit.brokers.upstox.instruments import UpstoxInstruments
@@ -65,8 +65,10 @@ def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
     )
 
 
-class UpstoxQuotes:
+class UpstoxQuotes(BatchedQuotes):
     """Batched, paced quotes on Upstox, keyed as the caller named the instruments.
+
+    Routes: ``GET /v2/market-quote/ltp``, ``/ohlc`` (``interval=1d``) and ``/quotes``, 500 keys a call.
 
     Args:
         client: the REST client on the session.
@@ -78,18 +80,6 @@ class UpstoxQuotes:
         self.client = client
         self.instruments = instruments
         self.capabilities = capabilities
-
-    def ltp(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices. Route: ``GET /v2/market-quote/ltp`` (500 keys a call)."""
-        return self._fetch("ltp", instruments, strict)
-
-    def ohlc(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices and the day's OHLC. Route: ``GET /v2/market-quote/ohlc`` (500 keys a call)."""
-        return self._fetch("ohlc", instruments, strict)
-
-    def quote(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return full quotes. Route: ``GET /v2/market-quote/quotes`` (500 keys a call)."""
-        return self._fetch("quote", instruments, strict)
 
     def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
         def fetch(batch: list[str]) -> BatchAnswer:

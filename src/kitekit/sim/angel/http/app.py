@@ -57,4 +57,5 @@ class AngelSim(AngelState):
         return {
             "now": self.clock.now().isoformat(),
             "requests": dict(self.requests),
+            "rate_limited": sum(self.limiter.refused.values()),
         }

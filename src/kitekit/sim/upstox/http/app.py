@@ -92,7 +92,11 @@ class UpstoxSim(UpstoxState):
         return FaultEdge(app, self.faults, UPSTOX_DIALECT)
 
     def _info(self) -> dict[str, Any]:
-        return {"now": self.clock.now().isoformat(), "requests": dict(self.requests)}
+        return {
+            "now": self.clock.now().isoformat(),
+            "requests": dict(self.requests),
+            "rate_limited": self.limiter.rejected,
+        }
 
     def _routes(self) -> list[BaseRoute]:
         return [

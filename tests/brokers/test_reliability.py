@@ -17,6 +17,7 @@ from bench.reliability_brokers import BROKERS
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # a worker killed twice and slow acknowledgements: about a minute alone, more under load
 @pytest.mark.parametrize("broker", BROKERS)
 def test_orders_under_every_fault_and_client_kills_reach_the_exchange_exactly_once(tmp_path: Path, broker: str) -> None:
     out = run(orders=30, kills=2, seed=11, folder=tmp_path, quiet=True, broker=broker)

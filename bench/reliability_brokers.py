@@ -191,12 +191,19 @@ def gateway(args: argparse.Namespace, on_step: Any = None) -> Any:
         raise RuntimeError("the run cached the instruments before starting the worker")
 
     if args.broker == "upstox":
+        from kitekit.brokers.capabilities import Endpoint
         from kitekit.brokers.upstox.capabilities import UPSTOX_CAPABILITIES
         from kitekit.brokers.upstox.client import UpstoxClient, pacer_for
         from kitekit.brokers.upstox.instruments import UpstoxInstruments
         from kitekit.brokers.upstox.orders import UpstoxOrderClient
+        from kitekit.wire.routes import EndpointClass
 
         pacer = pacer_for(UPSTOX_CAPABILITIES, folder / "pacing.sqlite3")
+        # A run's orders and re-sends (some 1,200 for 1,000 intents) stay within Upstox's 2,000 per 30 minutes,
+        # so orders are paced at its per-minute cap (500) rather than the half hour's 1.1 a second: a run takes
+        # minutes, not twenty. The simulator enforces every window either way.
+        minute = min(w.per_second for w in UPSTOX_CAPABILITIES.rates[Endpoint.ORDER] if w.seconds <= 60)
+        pacer.rates = {**pacer.rates, EndpointClass.ORDER: minute}
         client = UpstoxClient(args.url, token=lambda: token, api_key=args.api_key, pacer=pacer, timeout=args.timeout)
         keys = UpstoxInstruments(folder / "instruments", cached, clock)
         return LiveBroker(UpstoxOrderClient(client, keys), keys.rule_facts(), clock=clock, **options)

@@ -32,8 +32,6 @@ from pathlib import Path
 
 import requests
 
-from bench.common import BENCH_NOW
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -69,16 +67,12 @@ class SharedOutcome:
 def worker(args: argparse.Namespace) -> int:
     """Place the whole plan through LiveBroker on the shared journal, stalling and dying at random steps."""
     import logging
-    from datetime import date
 
-    from kiteconnect import KiteConnect
     from kiteconnect.exceptions import KiteException
 
+    from bench.reliability_brokers import gateway
     from kitekit.errors import OrderError, OrderInDoubtError
-    from kitekit.instruments import InstrumentStore
-    from kitekit.orders import Intent, LiveBroker, LookupPolicy, OrderRequest, Step
-    from kitekit.rest.pacer import Pacer
-    from kitekit.rest.transport import install_transport
+    from kitekit.orders import Intent, OrderRequest, Step
 
     logging.getLogger("kitekit").setLevel(logging.CRITICAL)  # the injected faults are expected; the summary counts
     folder = Path(args.folder)
@@ -99,12 +93,7 @@ def worker(args: argparse.Namespace) -> int:
             note(f"stall {step}")
             time.sleep(rng.uniform(0, args.stall))
 
-    store = InstrumentStore.from_bytes((folder / "dump.csv").read_bytes(), date.fromisoformat(args.day))
-    kite = KiteConnect(args.api_key, access_token=os.environ["KITEKIT_BENCH_TOKEN"], root=args.url,
-                       timeout=args.timeout)  # fmt: skip
-    install_transport(kite, Pacer(folder / "pacing.sqlite3"))
-    broker = LiveBroker(kite, store, folder=folder / "orders", account=args.account, on_step=on_step,
-                        lookup=LookupPolicy(settle=args.settle, looks=4, max_sends=8))  # fmt: skip
+    broker = gateway(args, on_step)
     for step in json.loads((folder / "plan.json").read_text()):
         request = OrderRequest.from_kite(step["order"])
         while True:
@@ -144,79 +133,72 @@ def run_shared(
         stall_rate: the share of steps stalled.
         kill_rate: the share of steps at which a worker SIGKILLs itself (a twentieth of that while waiting).
     """
-    from kiteconnect import KiteConnect
-
     from bench.bench_reliability import ACCOUNT, RATES, SYMBOLS, faults, plan
-    from kitekit.clock import VirtualClock
+    from bench.reliability_brokers import start
     from kitekit.orders import IntentJournal, IntentState
-    from kitekit.sim import SimConfig, SimServer
-    from kitekit.sim.pytest_plugin import login_via_redirect
 
     rng = random.Random(seed + 2)
     procs: dict[int, subprocess.Popen[bytes]] = {}
-    server = SimServer(SimConfig(seed_holdings=False), VirtualClock(BENCH_NOW)).start()
-    try:
-        admin = f"{server.url}/__sim"
-        kite = KiteConnect(server.sim.config.api_key, root=server.url)
-        login_via_redirect(server, kite)
-        prices = {key[4:]: item["last_price"] for key, item in kite.ltp([f"NSE:{s}" for s in SYMBOLS]).items()}
-        (folder / "plan.json").write_text(json.dumps(plan(orders, prices, seed)))
-        (folder / "dump.csv").write_bytes(server.sim.market.universe(BENCH_NOW).dump()[0])
-        env = {**os.environ, "KITEKIT_BENCH_TOKEN": kite.access_token, "PYTHONPATH": str(ROOT)}
-        argv = [sys.executable, "-m", "bench.reliability_shared", "--worker", "--folder", str(folder),
-                "--url", server.url, "--api-key", server.sim.config.api_key, "--day", BENCH_NOW.date().isoformat(),
-                "--account", ACCOUNT, "--timeout", "1.5", "--settle", "3", "--seed", str(seed),
-                "--stall", str(stall), "--stall-rate", str(stall_rate), "--kill-rate", str(kill_rate)]  # fmt: skip
-        script = ["drop", "error", "reject"]
-        rng.shuffle(script)
-        faults(admin, {**RATES, "ack_delay_ms": 0, "next": script, "error_status": 502, "seed": seed})
-        journal = IntentJournal(folder / "orders")
-        span = range(max(1, orders // 10), max(2, orders * 9 // 10))
-        points = sorted(rng.choices(span, k=kills))
-        bursts = sorted(rng.sample(span, min(len(span), max(1, kills))))
-        started = time.monotonic()
-        procs.update({i: subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for i in range(workers)})
-        finished: set[int] = set()
-        external, slow_until, statuses = 0, -1, 0
-        while len(finished) < workers:
-            for i, proc in procs.items():
-                if i in finished or proc.poll() is None:
-                    continue
-                if proc.returncode == 0:
-                    finished.add(i)
-                elif proc.returncode == -signal.SIGKILL:
-                    procs[i] = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-                else:
-                    raise RuntimeError(f"worker {i} failed with exit code {proc.returncode}")
-            settled = sum(1 for i in journal.intents(ACCOUNT) if i.state.settled)
-            if slow_until < 0 and bursts and settled >= bursts[0]:
-                # Every accepted order answers after the clients gave up (1.5 s), for the next few intents.
-                faults(admin, {"ack_delay_ms": 2500, "drop_rate": 0, "error_rate": 0, "reject_rate": 0})
-                slow_until, bursts = settled + 4, bursts[1:]
-            elif 0 <= slow_until <= settled:
-                statuses += 1
-                faults(admin, {**RATES, "ack_delay_ms": 0, "error_status": (500, 502, 503, 504)[statuses % 4]})
-                slow_until = -1
-            running = [p for i, p in procs.items() if i not in finished and p.poll() is None]
-            if points and settled >= points[0] and running:
-                points = points[1:]
-                time.sleep(rng.uniform(0, 0.3))  # a random moment: mid-request, mid-write, mid-lookup, mid-wait
-                victim = rng.choice(running)
-                if victim.poll() is None:
-                    victim.send_signal(signal.SIGKILL)
-                    external += 1
-                    if not quiet:
-                        print(f"   killed a worker at {settled} settled intents", flush=True)
-            time.sleep(0.05)
-        seconds = time.monotonic() - started
-        info = requests.get(f"{admin}/info", timeout=5).json()["data"]
-        book = requests.get(f"{admin}/orders", timeout=5).json()["data"]
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        server.stop()
+    with start("kite", folder, SYMBOLS) as side:
+        try:
+            admin = f"{side.url}/__sim"
+            (folder / "plan.json").write_text(json.dumps(plan(orders, side.prices, seed)))
+            env = {**os.environ, "KITEKIT_BENCH_TOKEN": side.token, "PYTHONPATH": str(ROOT)}
+            argv = [sys.executable, "-m", "bench.reliability_shared", "--worker", "--folder", str(folder),
+                    "--url", side.url, *side.args, "--account", ACCOUNT, "--timeout", "1.5", "--settle", "3",
+                    "--seed", str(seed), "--stall", str(stall), "--stall-rate", str(stall_rate),
+                    "--kill-rate", str(kill_rate)]  # fmt: skip
+            script = ["drop", "error", "reject"]
+            rng.shuffle(script)
+            faults(admin, {**RATES, "ack_delay_ms": 0, "next": script, "error_status": 502, "seed": seed})
+            journal = IntentJournal(folder / "orders")
+            span = range(max(1, orders // 10), max(2, orders * 9 // 10))
+            points = sorted(rng.choices(span, k=kills))
+            bursts = sorted(rng.sample(span, min(len(span), max(1, kills))))
+            started = time.monotonic()
+            procs.update(
+                {i: subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for i in range(workers)}
+            )
+            finished: set[int] = set()
+            external, slow_until, statuses = 0, -1, 0
+            while len(finished) < workers:
+                for i, proc in procs.items():
+                    if i in finished or proc.poll() is None:
+                        continue
+                    if proc.returncode == 0:
+                        finished.add(i)
+                    elif proc.returncode == -signal.SIGKILL:
+                        procs[i] = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+                    else:
+                        raise RuntimeError(f"worker {i} failed with exit code {proc.returncode}")
+                settled = sum(1 for i in journal.intents(ACCOUNT) if i.state.settled)
+                if slow_until < 0 and bursts and settled >= bursts[0]:
+                    # Every accepted order answers after the clients gave up (1.5 s), for the next few intents.
+                    faults(admin, {"ack_delay_ms": 2500, "drop_rate": 0, "error_rate": 0, "reject_rate": 0})
+                    slow_until, bursts = settled + 4, bursts[1:]
+                elif 0 <= slow_until <= settled:
+                    statuses += 1
+                    faults(admin, {**RATES, "ack_delay_ms": 0, "error_status": (500, 502, 503, 504)[statuses % 4]})
+                    slow_until = -1
+                running = [p for i, p in procs.items() if i not in finished and p.poll() is None]
+                if points and settled >= points[0] and running:
+                    points = points[1:]
+                    time.sleep(rng.uniform(0, 0.3))  # a random moment: mid-request, mid-write, mid-lookup, mid-wait
+                    victim = rng.choice(running)
+                    if victim.poll() is None:
+                        victim.send_signal(signal.SIGKILL)
+                        external += 1
+                        if not quiet:
+                            print(f"   killed a worker at {settled} settled intents", flush=True)
+                time.sleep(0.05)
+            seconds = time.monotonic() - started
+            info = requests.get(f"{admin}/info", timeout=5).json()["data"]
+            book = requests.get(f"{admin}/orders", timeout=5).json()["data"]
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     intents = journal.intents(ACCOUNT)
     known: dict[str, str] = {}
     for day in {i.day for i in intents}:
@@ -286,6 +268,7 @@ def main(argv: list[str]) -> int:
                           ("--kill-rate", 0.002)):  # fmt: skip
         parser.add_argument(name, type=float, default=default)
     parser.add_argument("--seed", type=int, default=7)
+    parser.set_defaults(broker="kite")  # the shared journal runs on Kite (bench.reliability_brokers.gateway)
     return worker(parser.parse_args(argv))
 
 

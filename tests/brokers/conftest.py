@@ -51,6 +51,7 @@ class Harness:
         calls: how many calls of an endpoint class (``quote``, ``history``, ``order``) the simulator received.
         accepted_tags: the tags of every order the simulator's exchange accepted.
         listed: ``count`` neutral keys of instruments the simulator lists (for batches beyond one call).
+        admin: the simulator's admin API (``http://127.0.0.1:PORT/__sim``): faults, order faults, its orders.
     """
 
     broker: Broker
@@ -58,6 +59,7 @@ class Harness:
     calls: Callable[[str], int]
     accepted_tags: Callable[[], list[str]]
     listed: Callable[[int], list[str]]
+    admin: str
 
 
 @pytest.fixture(params=BROKERS)
@@ -118,6 +120,7 @@ def kite_harness(
         calls,
         lambda: [str(o.get("tag")) for o in accepted(sim)],
         listed,
+        f"{sim.url}/__sim",
     )
 
 
@@ -200,6 +203,7 @@ def upstox_harness(
         calls,
         lambda: [str(o.get("tag")) for o in upstox_sim.sim.exchange.accepted_orders()],
         listed,
+        f"{upstox_sim.url}/__sim",
     )
 
 
@@ -251,4 +255,4 @@ def angel_harness(
     def accepted_tags() -> list[str]:
         return [str(o.get("tag")) for o in angel_sim.angel.exchange.accepted_orders()]
 
-    return Harness(broker, sim_clock, calls, accepted_tags, listed)
+    return Harness(broker, sim_clock, calls, accepted_tags, listed, f"{angel_sim.url}/__sim")

@@ -11,7 +11,7 @@ from kitekit.wire.instruments_csv import Instrument
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CHAIN_COLUMNS", "BrokerInstruments", "RuleFacts", "rule_facts"]
+__all__ = ["CHAIN_COLUMNS", "BrokerInstruments", "RuleFacts", "neutral_instrument", "rule_facts"]
 
 #: The columns of a neutral option chain, one row per strike (a strike may list one side only: its key is None).
 CHAIN_COLUMNS = ("strike", "ce_key", "pe_key", "ce_broker_key", "pe_broker_key", "lot_size", "expiry")
@@ -104,4 +104,35 @@ def rule_facts(instrument: BrokerInstrument) -> Instrument:
         instrument_type="EQ" if kind is InstrumentKind.INDEX else kind.value,
         segment=instrument.segment,
         exchange=instrument.exchange,
+    )
+
+
+_KINDS = frozenset(k.value for k in InstrumentKind)
+
+
+def neutral_instrument(record: Instrument, broker: str, broker_key: str) -> BrokerInstrument:
+    """Return a Kite-shaped dump row (Kite's own, or a broker's dump read into that shape) as a neutral instrument.
+
+    Args:
+        record: the row; an ``INDICES`` segment makes an index, an unknown instrument type an equity.
+        broker: the broker it is listed by.
+        broker_key: the broker's own key of it (Kite's token, Upstox's instrument key).
+    """
+    if record.segment == "INDICES":
+        kind = InstrumentKind.INDEX
+    else:
+        kind = InstrumentKind(record.instrument_type) if record.instrument_type in _KINDS else InstrumentKind.EQUITY
+    return BrokerInstrument(
+        exchange=record.exchange,
+        symbol=record.tradingsymbol,
+        name=record.name,
+        kind=kind,
+        segment=record.segment,
+        tick_size=record.tick_size,
+        lot_size=record.lot_size,
+        broker=broker,
+        broker_key=broker_key,
+        expiry=record.expiry,
+        strike=record.strike,
+        token=record.instrument_token,
     )

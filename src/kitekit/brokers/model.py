@@ -13,7 +13,7 @@ spells a contract the neutral way from its facts, so two brokers' listings of on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -33,6 +33,7 @@ __all__ = [
     "Quote",
     "QuoteSet",
     "Tick",
+    "depth_levels",
     "derivative_symbol",
 ]
 
@@ -243,3 +244,15 @@ class Candle:
     close: float
     volume: int
     oi: float = 0.0
+
+
+def depth_levels(rows: Iterable[Mapping[str, Any]]) -> tuple[Level, ...]:
+    """Return Kite-shaped depth rows (``price``, ``quantity``, ``orders``) as levels, the empty ones left out.
+
+    Kite and Upstox pad the depth to five levels with zeros; a zero level holds nothing.
+    """
+    return tuple(
+        Level(float(r["price"]), int(r["quantity"]), int(r.get("orders") or 0))
+        for r in rows
+        if r.get("price") and r.get("quantity")
+    )

@@ -1,4 +1,4 @@
-"""The one interface both brokers implement (:class:`OrderGateway`), and what they need of the rest.
+"""The interfaces the order brokers implement (:class:`BrokerOrders`, :class:`OrderGateway`), and what they need.
 
 Only protocols and types live here: the brokers import this module, and :func:`kitekit.orders.factory.broker`
 imports the brokers.
@@ -14,7 +14,7 @@ from kitekit.orders.model import Charges, Order, OrderChange, OrderRequest, Plac
 from kitekit.orders.portfolio import Funds, Gtt, GttRequest, Holding, Positions
 from kitekit.wire.instruments_csv import Instrument
 
-__all__ = ["Instruments", "OrderGateway", "QuoteAtHand"]
+__all__ = ["BrokerOrders", "Instruments", "OrderGateway", "QuoteAtHand"]
 
 #: A quote to check circuit limits and stops against: the engine's, or a ``/quote`` item as Kite sends it.
 QuoteAtHand = MarketQuote | Mapping[str, Any] | None
@@ -29,12 +29,14 @@ class Instruments(Protocol):
 
 
 @runtime_checkable
-class OrderGateway(Protocol):
-    """Orders, portfolio, funds and GTTs, the same way on paper and live.
+class BrokerOrders(Protocol):
+    """Orders, portfolio and funds, the same way on paper and live, on any broker.
 
+    Re-exported by :mod:`kitekit.brokers.orders`, which the runner, dashboard and CLI program against.
     ``paper`` says which one it is. Placements are idempotent per intent id (unique per account and trading
     day): placing an intent again returns its first order. Cancels and modifies are idempotent too: a cancel
-    of a cancelled order succeeds.
+    of a cancelled order succeeds. Each broker keeps the promises of Kite's: requests checked by the pre-trade
+    rules before they leave, each intent placed once (journaled, looked up by tag after any doubt).
     """
 
     paper: bool
@@ -59,10 +61,6 @@ class OrderGateway(Protocol):
 
     def cancel(self, order_id: str) -> str:
         """Cancel an order; an order already cancelled succeeds."""
-        ...
-
-    def exit(self, order_id: str) -> str:
-        """Exit a cover order (its stop-loss leg at market); other orders are cancelled."""
         ...
 
     def orders(self) -> list[Order]:
@@ -99,6 +97,15 @@ class OrderGateway(Protocol):
 
     def charges(self, orders: Sequence[Order]) -> list[Charges]:
         """Return what each order's fills cost in brokerage, taxes and fees (Kite's virtual contract note)."""
+        ...
+
+
+@runtime_checkable
+class OrderGateway(BrokerOrders, Protocol):
+    """The neutral orders plus Kite's extras: cover-order exits and GTTs (Kite's ``PaperBroker`` and ``LiveBroker``)."""
+
+    def exit(self, order_id: str) -> str:
+        """Exit a cover order (its stop-loss leg at market); other orders are cancelled."""
         ...
 
     def gtts(self) -> list[Gtt]:

@@ -25,15 +25,16 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kitekit.brokers.angel.capabilities import ANGEL_CAPABILITIES
 from kitekit.brokers.feed import FeedMode
+from kitekit.brokers.feed_loop import END, LINK_ERRORS, QueuedFeed, keep_connected
 from kitekit.brokers.model import Level, Ohlc, Tick
 from kitekit.clock import IST
 from kitekit.errors import NoSessionError, SessionError, TickerError
@@ -52,7 +53,6 @@ log = logging.getLogger("kitekit.brokers.angel.feed")
 _MODES = {FeedMode.LTP: StreamMode.LTP, FeedMode.QUOTE: StreamMode.QUOTE, FeedMode.FULL: StreamMode.SNAP_QUOTE}
 _NEUTRAL = {StreamMode.LTP: FeedMode.LTP, StreamMode.QUOTE: FeedMode.QUOTE, StreamMode.SNAP_QUOTE: FeedMode.FULL}
 _SEGMENTS = {int(kind): exchange for exchange, kind in EXCHANGE_TYPES.items()}
-_END = object()
 
 
 def _levels(levels: Iterable[Any], divisor: int, best_high: bool) -> tuple[Level, ...]:
@@ -85,7 +85,7 @@ def tick_of(key: str, tick: AngelTick) -> Tick:
     )
 
 
-class AngelFeed:
+class AngelFeed(QueuedFeed):
     """Angel One's live feed with the neutral API.
 
     Args:
@@ -120,12 +120,7 @@ class AngelFeed:
         self.watchdog = watchdog
         self.backoff = backoff or Backoff()
         self.queue_size = queue_size
-        self.on_ticks: Callable[[list[Tick]], object] | None = None
-        self.on_order_update: Callable[[dict[str, Any]], object] | None = None
-        self.on_error: Callable[[Exception], object] | None = None
-        self.on_connect: Callable[[int], object] | None = None
-        self.on_close: Callable[[int, int, str], object] | None = None
-        self.on_reconnect: Callable[[int, int], object] | None = None
+        super().__init__()
         self._lock = threading.Lock()
         #: broker key -> (neutral key, mode, shard): what the user wants, kept across reconnects.
         self._wanted: dict[str, tuple[str, FeedMode, int]] = {}
@@ -272,48 +267,58 @@ class AngelFeed:
 
     async def _keep(self, shard: int) -> None:
         """Keep one connection up until the feed closes: connect, resubscribe, read, reconnect with backoff."""
-        attempt = 0
-        while not self._closing:
-            try:
-                headers = await asyncio.to_thread(self._headers)
-            except (SessionError, NoSessionError) as exc:
-                self._fail(exc)
-                return
-            try:
-                async with connect(self.url, additional_headers=headers, open_timeout=10, max_size=2**20) as link:
-                    attempt = 0
-                    self._links[shard] = link
-                    self._sent[shard] = {}
-                    self._call(self.on_connect, shard)
-                    if self._opened is not None:
-                        self._opened.set()
-                    await self._sync(shard, link)
-                    await self._read(shard, link)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in (401, 403):
-                    from kitekit.errors import SessionExpiredError
 
-                    self.session.mark_dead()
-                    self._fail(
-                        SessionExpiredError(
-                            f"Angel One refused the feed's handshake (HTTP {status}). "
-                            f"Log in again: {self.session.login_hint}"
-                        )
+        async def open_link() -> Any:
+            headers = await asyncio.to_thread(self._headers)
+            return connect(self.url, additional_headers=headers, open_timeout=10, max_size=2**20)
+
+        async def serve(link: ClientConnection) -> None:
+            self._links[shard] = link
+            self._sent[shard] = {}
+            self._call(self.on_connect, shard)
+            if self._opened is not None:
+                self._opened.set()
+            await self._sync(shard, link)
+            await self._read(shard, link)
+
+        def forget() -> None:
+            self._links.pop(shard, None)
+            self._sent.pop(shard, None)
+
+        await keep_connected(
+            open_link,
+            serve,
+            transient=(SessionError, NoSessionError, _StaleLinkError, *LINK_ERRORS),
+            report=self._report,
+            stopping=self._stopping,
+            backoff=self.backoff,
+            lost=lambda attempt: self._call(self.on_reconnect, shard, attempt),
+            cleanup=forget,
+        )
+
+    def _report(self, exc: BaseException) -> bool:
+        """Tell of a connection's failure; return False when it ends the feed (the session is over)."""
+        if isinstance(exc, SessionError | NoSessionError):
+            self._fail(exc)
+            return False
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in (401, 403):
+                from kitekit.errors import SessionExpiredError
+
+                self.session.mark_dead()
+                self._fail(
+                    SessionExpiredError(
+                        f"Angel One refused the feed's handshake (HTTP {status}). "
+                        f"Log in again: {self.session.login_hint}"
                     )
-                    return
-                self._call(self.on_error, TickerError(f"Angel One's feed refused the connection (HTTP {status})"))
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, _StaleLinkError) as exc:
-                if not self._closing:
-                    self._call(self.on_error, exc if isinstance(exc, Exception) else TickerError(str(exc)))
-            finally:
-                self._links.pop(shard, None)
-                self._sent.pop(shard, None)
-            if self._stopping():
-                return
-            attempt += 1
-            self._call(self.on_reconnect, shard, attempt)
-            await asyncio.sleep(self.backoff.delay(attempt))
+                )
+                return False
+            self._call(self.on_error, TickerError(f"Angel One's feed refused the connection (HTTP {status})"))
+            return True
+        if not self._closing:
+            self._call(self.on_error, exc if isinstance(exc, Exception) else TickerError(str(exc)))
+        return True
 
     async def _read(self, shard: int, link: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -376,25 +381,36 @@ class AngelFeed:
     async def _order_updates(self) -> None:
         from kitekit.brokers.angel.orders import to_kite_order
 
-        attempt = 0
-        while not self._closing and self.order_update_url:
-            try:
-                headers = await asyncio.to_thread(self._headers)
-                async with connect(self.order_update_url, additional_headers=headers, open_timeout=10) as link:
-                    attempt = 0
-                    async for message in link:
-                        body = json.loads(message) if isinstance(message, str) and message.startswith("{") else None
-                        order = body.get("orderData") if isinstance(body, dict) else None
-                        if order and self.on_order_update is not None:
-                            self._call(self.on_order_update, to_kite_order(order, self.instruments))
-            except (SessionError, NoSessionError) as exc:
+        url = self.order_update_url or ""
+
+        async def open_link() -> Any:
+            headers = await asyncio.to_thread(self._headers)
+            return connect(url, additional_headers=headers, open_timeout=10)
+
+        async def serve(link: ClientConnection) -> None:
+            async for message in link:
+                body = json.loads(message) if isinstance(message, str) and message.startswith("{") else None
+                order = body.get("orderData") if isinstance(body, dict) else None
+                if order and self.on_order_update is not None:
+                    self._call(self.on_order_update, to_kite_order(order, self.instruments))
+
+        def report(exc: BaseException) -> bool:
+            if isinstance(exc, SessionError | NoSessionError):
                 self._call(self.on_error, exc)
-                return
-            except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ValueError) as exc:
-                if not self._closing:
-                    self._call(self.on_error, exc)
-            attempt += 1
-            await asyncio.sleep(self.backoff.delay(attempt))
+                return False
+            if not self._closing:
+                self._call(self.on_error, exc)
+            return True
+
+        if url:
+            await keep_connected(
+                open_link,
+                serve,
+                transient=(SessionError, NoSessionError, ValueError, *LINK_ERRORS),
+                report=report,
+                stopping=self._stopping,
+                backoff=self.backoff,
+            )
 
     def _call(self, callback: Callable[..., object] | None, *args: Any) -> None:
         if callback is None:
@@ -479,33 +495,11 @@ class AngelFeed:
         self._sent.clear()
         if self._queue is not None:
             with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(_END)
+                self._queue.put_nowait(END)
         self._loop = None
         if self._done is not None:
             self._done.set()
         self._stopped.set()
-
-    async def __aenter__(self) -> AngelFeed:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[list[Tick]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[list[Tick]]:
-        queue = self._queue
-        if queue is None:
-            raise TickerError("the feed is not connected: use `async with feed:` first")
-        while True:
-            item = await queue.get()
-            if item is _END:
-                if self._error is not None:
-                    raise self._error
-                return
-            yield item
 
     def start(self) -> None:
         """Run in a background thread of its own; return at once (the first connection opens there)."""

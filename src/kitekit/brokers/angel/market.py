@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from kitekit.brokers.angel.capabilities import ANGEL_CAPABILITIES, INTERVALS
 from kitekit.brokers.angel.client import AngelClient
 from kitekit.brokers.market import Moment
-from kitekit.brokers.model import BrokerInstrument, Level, Ohlc, Quote, QuoteSet
+from kitekit.brokers.model import Level, Ohlc, Quote, QuoteSet
+from kitekit.brokers.quote_batches import BatchAnswer, BatchedQuotes, batched_quotes
 from kitekit.clock import IST, Clock
-from kitekit.errors import HistoryRangeError, PartialDataError, UnknownInstrumentError
+from kitekit.errors import HistoryRangeError
 from kitekit.wire.angel.history import REQUEST_TIME_FORMAT
 from kitekit.wire.angel.routes import Route
 
@@ -81,8 +82,10 @@ def quote_of(key: str, row: Mapping[str, Any], kind: str) -> Quote:
     )
 
 
-class AngelQuotes:
+class AngelQuotes(BatchedQuotes):
     """Neutral quotes over Angel's ``quote`` endpoint.
+
+    Route: ``POST quote`` in mode LTP, OHLC or FULL (five levels of depth), 50 tokens a call.
 
     Args:
         client: the paced Angel client on the session.
@@ -93,56 +96,30 @@ class AngelQuotes:
         self.client = client
         self.instruments = instruments
 
-    def ltp(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices. Route: ``POST quote`` mode LTP (50 a call)."""
-        return self._fetch("ltp", instruments, strict)
-
-    def ohlc(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices and the day's OHLC. Route: ``POST quote`` mode OHLC (50 a call)."""
-        return self._fetch("ohlc", instruments, strict)
-
-    def quote(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return full quotes with five levels of depth. Route: ``POST quote`` mode FULL (50 a call)."""
-        return self._fetch("quote", instruments, strict)
-
     def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
-        missing: dict[str | int, str] = {}
-        wanted: dict[str, BrokerInstrument] = {}
-        askers: dict[str, list[str | int]] = {}
-        for name in dict.fromkeys(asked):
-            try:
-                inst = self.instruments.instrument(name)
-            except UnknownInstrumentError as exc:
-                missing[name] = str(exc)
-                continue
-            wanted.setdefault(inst.broker_key, inst)
-            askers.setdefault(inst.broker_key, []).append(name)
-        got: dict[str | int, Quote] = {}
-        for batch in ANGEL_CAPABILITIES.quote_batches(kind, list(wanted)):
+        def fetch(batch: list[str]) -> BatchAnswer:
             tokens: dict[str, list[str]] = {}
             for broker_key in batch:
                 exchange, _, token = broker_key.partition("|")
                 tokens.setdefault(exchange, []).append(token)
             data = self.client.call(Route.QUOTE, {"mode": _MODES[kind], "exchangeTokens": tokens}) or {}
+            answer = BatchAnswer()
             for row in data.get("fetched") or []:
-                broker_key = f"{row.get('exchange')}|{row.get('symbolToken')}"
-                listed = wanted.get(broker_key)
-                if listed is None:
-                    continue
-                quote = quote_of(listed.key, row, kind)
-                for name in askers.pop(broker_key, []):
-                    got[name] = quote
+                answer.rows[f"{row.get('exchange')}|{row.get('symbolToken')}"] = row
             for row in data.get("unfetched") or []:
-                broker_key = f"{row.get('exchange')}|{row.get('symbolToken')}"
-                for name in askers.pop(broker_key, []):
-                    missing[name] = f"Angel One: {row.get('message') or 'no data'} ({row.get('errorCode', '')})"
-        for names in askers.values():
-            for name in names:
-                missing[name] = "Angel One answered no data for it"
-        result = QuoteSet(got, missing)
-        if strict and missing:
-            raise PartialDataError(dict(result), missing)
-        return result
+                reason = f"Angel One: {row.get('message') or 'no data'} ({row.get('errorCode', '')})"
+                answer.refused[f"{row.get('exchange')}|{row.get('symbolToken')}"] = reason
+            return answer
+
+        return batched_quotes(
+            asked,
+            strict,
+            self.instruments.instrument,
+            lambda keys: ANGEL_CAPABILITIES.quote_batches(kind, keys),
+            fetch,
+            lambda key, row: quote_of(key, row, kind),
+            "Angel One answered no data for it",
+        )
 
 
 def _bounds(start: Moment, end: Moment | None, now: datetime) -> tuple[datetime, datetime]:

@@ -291,16 +291,20 @@ class AngelOrderClient:
             )
         return out
 
+    def _listed(self, row: Mapping[str, Any]) -> tuple[str, int | None]:
+        """Return the symbol and token of a position or holding row (its own symbol and 0 when not listed)."""
+        try:
+            inst = self.instruments.instrument(f"{row.get('exchange')}|{row.get('symboltoken')}")
+        except UnknownInstrumentError:
+            return str(row.get("tradingsymbol", "")), 0
+        return inst.symbol, inst.token
+
     def positions(self) -> dict[str, list[dict[str, Any]]]:
         """Return net positions as Kite's (Angel lists no separate day positions). Route: ``GET getPosition``."""
         rows = self._call(Route.POSITION, method="GET") or []
         net = []
         for row in rows:
-            try:
-                inst = self.instruments.instrument(f"{row.get('exchange')}|{row.get('symboltoken')}")
-                symbol, number = inst.symbol, inst.token
-            except UnknownInstrumentError:
-                symbol, number = str(row.get("tradingsymbol", "")), 0
+            symbol, number = self._listed(row)
             net.append(
                 {
                     "exchange": row.get("exchange"),
@@ -326,11 +330,7 @@ class AngelOrderClient:
         rows = self._call(Route.HOLDING, method="GET") or []
         out = []
         for row in rows:
-            try:
-                inst = self.instruments.instrument(f"{row.get('exchange')}|{row.get('symboltoken')}")
-                symbol, number = inst.symbol, inst.token
-            except UnknownInstrumentError:
-                symbol, number = str(row.get("tradingsymbol", "")), 0
+            symbol, number = self._listed(row)
             out.append(
                 {
                     "exchange": row.get("exchange"),

@@ -16,10 +16,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from kitekit import redact
 from kitekit.brokers.angel.capabilities import BROKER, SESSION_LIFETIME
 from kitekit.brokers.angel.client import AngelApiError, AngelClient
 from kitekit.brokers.session import SessionInfo, relogin_advice
+from kitekit.brokers.session_file import SavedSessionFile, SessionReads, parse_times, record_json
 from kitekit.clock import IST, Clock, SystemClock
-from kitekit.errors import BrokerFeatureError, LoginError, NoSessionError, SessionSaveError
-from kitekit.files import atomic_write
+from kitekit.errors import BrokerFeatureError, LoginError, NoSessionError
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
 from kitekit.wire.angel.envelope import ErrorCode
@@ -84,10 +83,7 @@ class SavedAngelSession:
 
     def to_json(self) -> bytes:
         """Return the file's bytes."""
-        record: dict[str, Any] = asdict(self)
-        record["login_time"] = self.login_time.isoformat()
-        record["expires_at"] = self.expires_at.isoformat()
-        return json.dumps(record, indent=1).encode()
+        return record_json(self)
 
     @classmethod
     def from_json(cls, raw: bytes) -> SavedAngelSession:
@@ -99,9 +95,11 @@ class SavedAngelSession:
         record = json.loads(raw)
         if not isinstance(record, dict):
             raise ValueError("not a saved Angel session")
-        record["login_time"] = datetime.fromisoformat(record["login_time"])
-        record["expires_at"] = datetime.fromisoformat(record["expires_at"])
-        return cls(**record)
+        return cls(**parse_times(record))
+
+
+def _register_tokens(saved: SavedAngelSession) -> None:
+    redact.register(saved.jwt, saved.refresh_token, saved.feed_token)
 
 
 def jwt_expiry(jwt: str) -> datetime | None:
@@ -114,7 +112,7 @@ def jwt_expiry(jwt: str) -> datetime | None:
         return None
 
 
-class AngelSession:
+class AngelSession(SessionReads[SavedAngelSession]):
     """The neutral :class:`~kitekit.brokers.session.BrokerSession` for Angel One.
 
     Args:
@@ -156,55 +154,29 @@ class AngelSession:
         self.refresh_before = refresh_before
         self.sleep = sleep
         self.adapter = adapter
-        self._lock = threading.RLock()
+        self.file = SavedSessionFile(
+            path,
+            SavedAngelSession.from_json,
+            "Angel One",
+            lambda s: redact.register(s.jwt, s.refresh_token, s.feed_token),
+        )
+        self._lock = self.file.lock
         redact.register(credentials.pin, credentials.totp_secret)
 
     # -- the saved session -------------------------------------------------------------------------
     def _load(self) -> SavedAngelSession | None:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            saved = SavedAngelSession.from_json(raw)
-        except (ValueError, KeyError, TypeError):
-            log.warning("%s is not a saved Angel One session; ignoring it", self.path)
-            return None
-        redact.register(saved.jwt, saved.refresh_token, saved.feed_token)
-        return saved
+        return self.file.load()
 
     def _save(self, saved: SavedAngelSession) -> SavedAngelSession:
-        try:
-            atomic_write(self.path, saved.to_json(), 0o600)
-        except OSError as exc:
-            raise SessionSaveError(
-                exc.errno, f"Angel One accepted the login, but {self.path} could not be saved: {exc.strerror}"
-            ) from exc
-        return saved
+        return self.file.save(saved)
 
     def stored(self) -> SavedAngelSession | None:
         """Return the saved session with its tokens (for this package's clients), None if nothing is saved."""
         return self._load()
 
-    def saved(self) -> SessionInfo | None:
-        """Return the saved session, valid or not."""
-        found = self._load()
-        return found.info() if found else None
-
-    def valid(self, for_at_least: timedelta = timedelta(0)) -> SessionInfo | None:
-        """Return the saved session unless it is over, dead, or ends within ``for_at_least``."""
-        info = self.saved()
-        if info is None or info.expired(self.clock.now() + for_at_least):
-            return None
-        return info
-
     def next_expiry(self, moment: datetime) -> datetime:
         """Return when a JWT issued at ``moment`` ends: its lifetime later (Angel gives no daily flush)."""
         return moment + SESSION_LIFETIME
-
-    def advice(self, within: timedelta = timedelta(hours=1)) -> str | None:
-        """Return the advice to log in again, or None while the session has ``within`` or more left."""
-        return relogin_advice(self.saved(), self.clock.now(), self.login_hint, within)
 
     # -- logging in ---------------------------------------------------------------------------------
     def login_url(self) -> str:
@@ -330,10 +302,7 @@ class AngelSession:
 
     def mark_dead(self) -> None:
         """Record that Angel rejected the saved session's JWT (advice then says so)."""
-        with self._lock:
-            saved = self._load()
-            if saved is not None and not saved.dead:
-                self._save(replace(saved, dead=True))
+        self.file.mark_dead()
 
     def current(self) -> SavedAngelSession:
         """Return the saved session, renewed first when it ends within ``refresh_before``.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from kitekit.brokers.model import BrokerInstrument, InstrumentKind, Level, Ohlc, Quote, Tick
+from kitekit.brokers.instruments import neutral_instrument
+from kitekit.brokers.model import BrokerInstrument, Ohlc, Quote, Tick, depth_levels
 from kitekit.clock import IST
 from kitekit.wire.instruments_csv import Instrument
 
@@ -15,30 +16,11 @@ __all__ = ["BROKER", "instrument_of", "quote_of", "tick_of"]
 BROKER = "kite"
 
 #: Kite's dump lists indices as EQ in the INDICES segment.
-_INDICES = "INDICES"
-_KINDS = frozenset(k.value for k in InstrumentKind)
 
 
 def instrument_of(record: Instrument) -> BrokerInstrument:
     """Return a row of Kite's dump as a neutral instrument (its key is Kite's own ``EXCHANGE:TRADINGSYMBOL``)."""
-    if record.segment == _INDICES:
-        kind = InstrumentKind.INDEX
-    else:
-        kind = InstrumentKind(record.instrument_type) if record.instrument_type in _KINDS else InstrumentKind.EQUITY
-    return BrokerInstrument(
-        exchange=record.exchange,
-        symbol=record.tradingsymbol,
-        name=record.name,
-        kind=kind,
-        segment=record.segment,
-        tick_size=record.tick_size,
-        lot_size=record.lot_size,
-        broker=BROKER,
-        broker_key=str(record.instrument_token),
-        expiry=record.expiry,
-        strike=record.strike,
-        token=record.instrument_token,
-    )
+    return neutral_instrument(record, BROKER, str(record.instrument_token))
 
 
 def _ist(value: Any) -> datetime | None:
@@ -64,15 +46,6 @@ def _ohlc(item: Mapping[str, Any]) -> Ohlc | None:
     return Ohlc(float(ohlc["open"]), float(ohlc["high"]), float(ohlc["low"]), float(ohlc["close"]))
 
 
-def _levels(rows: Iterable[Mapping[str, Any]]) -> tuple[Level, ...]:
-    # Kite pads the depth to five levels with zeros; a zero level holds nothing.
-    return tuple(
-        Level(float(r["price"]), int(r["quantity"]), int(r.get("orders") or 0))
-        for r in rows
-        if r.get("price") and r.get("quantity")
-    )
-
-
 def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
     """Return one item of Kite's ``/quote``, ``/quote/ohlc`` or ``/quote/ltp`` answer as a neutral quote."""
     depth = item.get("depth") or {}
@@ -84,8 +57,8 @@ def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
         volume=int(item.get("volume") or 0),
         average_price=float(item.get("average_price") or 0.0),
         oi=float(item.get("oi") or 0.0),
-        bids=_levels(depth.get("buy", ())),
-        asks=_levels(depth.get("sell", ())),
+        bids=depth_levels(depth.get("buy", ())),
+        asks=depth_levels(depth.get("sell", ())),
         lower_circuit_limit=float(item.get("lower_circuit_limit") or 0.0),
         upper_circuit_limit=float(item.get("upper_circuit_limit") or 0.0),
         last_trade_time=_ist(item.get("last_trade_time")),
@@ -106,7 +79,7 @@ def tick_of(key: str, tick: Mapping[str, Any]) -> Tick:
         average_price=float(tick.get("average_traded_price") or 0.0),
         oi=float(tick.get("oi") or 0.0),
         ohlc=_ohlc(tick),
-        bids=_levels(depth.get("buy", ())),
-        asks=_levels(depth.get("sell", ())),
+        bids=depth_levels(depth.get("buy", ())),
+        asks=depth_levels(depth.get("sell", ())),
         raw=tick,
     )

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.feed import FeedMode
+from kitekit.brokers.feed_loop import FeedContext
 from kitekit.brokers.kite.convert import tick_of
 from kitekit.brokers.model import Tick
 
@@ -32,7 +33,7 @@ def _passed(name: str, doc: str) -> Any:
     return property(get, put, doc=doc)
 
 
-class KiteFeed:
+class KiteFeed(FeedContext):
     """A neutral live feed over a :class:`~kitekit.ticker.Ticker` (which must deliver dicts, not columns).
 
     Args:
@@ -119,16 +120,6 @@ class KiteFeed:
     async def close(self) -> None:
         """Close every connection."""
         await self.ticker.close()
-
-    async def __aenter__(self) -> KiteFeed:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[list[Tick]]:
-        return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[list[Tick]]:
         async for ticks in self.ticker:

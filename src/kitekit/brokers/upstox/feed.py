@@ -19,15 +19,16 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed
 
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.feed import FeedMode
+from kitekit.brokers.feed_loop import END, LINK_ERRORS, QueuedFeed, keep_connected
 from kitekit.brokers.model import Level, Ohlc, Tick
 from kitekit.brokers.upstox.capabilities import FEED_MODES
 from kitekit.brokers.upstox.client import UpstoxApiError, UpstoxClient
@@ -43,8 +44,6 @@ from kitekit.wire.upstox.stream import Method, build_request
 __all__ = ["UpstoxFeed", "tick_of"]
 
 log = logging.getLogger("kitekit.brokers.upstox.feed")
-
-_DONE = object()
 
 
 def _moment(millis: Any) -> datetime | None:
@@ -81,7 +80,7 @@ def tick_of(key: str, mode: FeedMode, feed: Mapping[str, Any]) -> Tick | None:
     )
 
 
-class UpstoxFeed:
+class UpstoxFeed(QueuedFeed):
     """The neutral live feed on Upstox's market-data WebSocket.
 
     Args:
@@ -112,12 +111,7 @@ class UpstoxFeed:
         self.pong_timeout = pong_timeout
         self.backoff = backoff or Backoff()
         self.login_hint = login_hint
-        self.on_ticks: Callable[[list[Tick]], object] | None = None
-        self.on_order_update: Callable[[dict[str, Any]], object] | None = None
-        self.on_error: Callable[[Exception], object] | None = None
-        self.on_connect: Callable[[int], object] | None = None
-        self.on_close: Callable[[int, int, str], object] | None = None
-        self.on_reconnect: Callable[[int, int], object] | None = None
+        super().__init__()
         self._subs: dict[str, FeedMode] = {}  # neutral key -> mode
         self._upstox: dict[str, str] = {}  # neutral key -> Upstox key
         self._neutral: dict[str, str] = {}  # Upstox key -> neutral key
@@ -126,7 +120,7 @@ class UpstoxFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
-        self._queue: asyncio.Queue[object] | None = None
+        self._queue: asyncio.Queue[Any] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -244,29 +238,6 @@ class UpstoxFeed:
                 await task
         self._ws = None
 
-    async def __aenter__(self) -> UpstoxFeed:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[list[Tick]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[list[Tick]]:
-        queue = self._queue
-        if queue is None:
-            raise TickerError("connect the feed before iterating it")
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                if self._error is not None:
-                    raise self._error
-                return
-            assert isinstance(item, list)  # noqa: S101 - the queue holds tick lists and the end mark
-            yield item
-
     async def _authorize(self) -> str:
         token = self._token
 
@@ -277,34 +248,39 @@ class UpstoxFeed:
         return str(answer["authorizedRedirectUri"])
 
     async def _run(self, opened: asyncio.Future[None]) -> None:
-        attempt = 0
+        async def open_link() -> Any:
+            return connect(await self._authorize(), ping_interval=None, max_size=2**24)
+
+        async def serve(ws: ClientConnection) -> None:
+            self._ws = ws
+            await self._resubscribe(ws)
+            if not opened.done():
+                opened.set_result(None)
+            if self.on_connect is not None:
+                self.on_connect(0)
+            await self._read(ws)
+
+        def lost(attempt: int) -> None:
+            if self.on_close is not None:
+                self.on_close(0, 1006, "connection lost")
+            if self.on_reconnect is not None:
+                self.on_reconnect(0, attempt)
+
+        def forget() -> None:
+            self._ws = None
+
         try:
-            while not self._stopping:
-                try:
-                    url = await self._authorize()
-                    async with connect(url, ping_interval=None, max_size=2**24) as ws:
-                        self._ws = ws
-                        attempt = 0
-                        await self._resubscribe(ws)
-                        if not opened.done():
-                            opened.set_result(None)
-                        if self.on_connect is not None:
-                            self.on_connect(0)
-                        await self._read(ws)
-                except UpstoxApiError as exc:  # not a refused token: the client raises SessionExpiredError
-                    self._report(exc)
-                except (OSError, InvalidHandshake, ConnectionClosed, TimeoutError, ProtoError) as exc:
-                    self._report(exc)
-                finally:
-                    self._ws = None
-                if self._stop_requested():
-                    break
-                attempt += 1
-                if self.on_close is not None:
-                    self.on_close(0, 1006, "connection lost")
-                if self.on_reconnect is not None:
-                    self.on_reconnect(0, attempt)
-                await asyncio.sleep(self.backoff.delay(attempt))
+            await keep_connected(
+                open_link,
+                serve,
+                # UpstoxApiError: not a refused token (the client raises SessionExpiredError for that).
+                transient=(UpstoxApiError, ProtoError, *LINK_ERRORS),
+                report=self._report,
+                stopping=self._stop_requested,
+                backoff=self.backoff,
+                lost=lost,
+                cleanup=forget,
+            )
         except asyncio.CancelledError:
             pass
         except Exception as exc:
@@ -317,16 +293,17 @@ class UpstoxFeed:
             if not opened.done():
                 opened.set_exception(TickerError("the feed closed before it connected"))
             if self._queue is not None:
-                self._queue.put_nowait(_DONE)
+                self._queue.put_nowait(END)
 
     def _stop_requested(self) -> bool:
         # A method, not the attribute: close() may set it while this task awaits.
         return self._stopping
 
-    def _report(self, exc: Exception) -> None:
+    def _report(self, exc: BaseException) -> bool:
         log.info("Upstox feed: %s; reconnecting", exc)
-        if self.on_error is not None:
+        if self.on_error is not None and isinstance(exc, Exception):
             self.on_error(exc)
+        return True
 
     async def _resubscribe(self, ws: ClientConnection) -> None:
         by_mode: dict[FeedMode, list[str]] = {}

@@ -21,8 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kitekit.brokers.instruments import CHAIN_COLUMNS
-from kitekit.brokers.model import BrokerInstrument, InstrumentKind, derivative_symbol
+from kitekit.brokers.instruments import CHAIN_COLUMNS, neutral_instrument
+from kitekit.brokers.model import BrokerInstrument, derivative_symbol
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
 from kitekit.files import atomic_write
@@ -195,24 +195,7 @@ class UpstoxInstruments:
         return query
 
     def _neutral(self, record: Instrument) -> BrokerInstrument:
-        if record.segment == "INDICES":
-            kind = InstrumentKind.INDEX
-        else:
-            kind = InstrumentKind(record.instrument_type) if record.instrument_type in _KINDS else InstrumentKind.EQUITY
-        return BrokerInstrument(
-            exchange=record.exchange,
-            symbol=record.tradingsymbol,
-            name=record.name,
-            kind=kind,
-            segment=record.segment,
-            tick_size=record.tick_size,
-            lot_size=record.lot_size,
-            broker=BROKER,
-            broker_key=self._keys[record.instrument_token],
-            expiry=record.expiry,
-            strike=record.strike,
-            token=record.instrument_token,
-        )
+        return neutral_instrument(record, BROKER, self._keys[record.instrument_token])
 
     def instrument(self, query: str | int) -> BrokerInstrument:
         """Return the instrument ``query`` names: ``EXCHANGE:SYMBOL``, Upstox's key, a token, an index or a symbol."""

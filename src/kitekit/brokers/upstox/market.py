@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.capabilities import BrokerCapabilities, Endpoint
 from kitekit.brokers.market import Moment
-from kitekit.brokers.model import CANDLE_COLUMNS, Level, Ohlc, Quote, QuoteSet
+from kitekit.brokers.model import CANDLE_COLUMNS, Ohlc, Quote, QuoteSet, depth_levels
+from kitekit.brokers.quote_batches import BatchAnswer, BatchedQuotes, batched_quotes
 from kitekit.brokers.upstox.capabilities import INTERVALS
 from kitekit.brokers.upstox.client import UpstoxClient
 from kitekit.brokers.upstox.instruments import UpstoxInstruments
 from kitekit.clock import IST, Clock
-from kitekit.errors import HistoryRangeError, PartialDataError, UnknownInstrumentError
+from kitekit.errors import HistoryRangeError
 from kitekit.wire.upstox.routes import Route
 
 if TYPE_CHECKING:
@@ -43,15 +44,6 @@ def _time(value: Any) -> datetime | None:
     return None
 
 
-def _levels(rows: Iterable[Mapping[str, Any]]) -> tuple[Level, ...]:
-    # Upstox pads the depth with zero levels, as Kite does: they hold nothing.
-    return tuple(
-        Level(float(r["price"]), int(r["quantity"]), int(r.get("orders") or 0))
-        for r in rows
-        if r.get("price") and r.get("quantity")
-    )
-
-
 def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
     """Return one item of Upstox's v2 ``quotes``, ``ohlc`` or ``ltp`` answer as a neutral quote."""
     ohlc = item.get("ohlc")
@@ -64,8 +56,8 @@ def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
         volume=int(item.get("volume") or 0),
         average_price=float(item.get("average_price") or 0.0),
         oi=float(item.get("oi") or 0.0),
-        bids=_levels(depth.get("buy", ())),
-        asks=_levels(depth.get("sell", ())),
+        bids=depth_levels(depth.get("buy", ())),
+        asks=depth_levels(depth.get("sell", ())),
         lower_circuit_limit=float(item.get("lower_circuit_limit") or 0.0),
         upper_circuit_limit=float(item.get("upper_circuit_limit") or 0.0),
         last_trade_time=_time(item.get("last_trade_time")),
@@ -73,8 +65,10 @@ def quote_of(key: str, item: Mapping[str, Any]) -> Quote:
     )
 
 
-class UpstoxQuotes:
+class UpstoxQuotes(BatchedQuotes):
     """Batched, paced quotes on Upstox, keyed as the caller named the instruments.
+
+    Routes: ``GET /v2/market-quote/ltp``, ``/ohlc`` (``interval=1d``) and ``/quotes``, 500 keys a call.
 
     Args:
         client: the REST client on the session.
@@ -87,48 +81,24 @@ class UpstoxQuotes:
         self.instruments = instruments
         self.capabilities = capabilities
 
-    def ltp(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices. Route: ``GET /v2/market-quote/ltp`` (500 keys a call)."""
-        return self._fetch("ltp", instruments, strict)
-
-    def ohlc(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return last prices and the day's OHLC. Route: ``GET /v2/market-quote/ohlc`` (500 keys a call)."""
-        return self._fetch("ohlc", instruments, strict)
-
-    def quote(self, *instruments: str | int, strict: bool = True) -> QuoteSet:
-        """Return full quotes. Route: ``GET /v2/market-quote/quotes`` (500 keys a call)."""
-        return self._fetch("quote", instruments, strict)
-
     def _fetch(self, kind: str, asked: Iterable[str | int], strict: bool) -> QuoteSet:
-        wanted: dict[str | int, tuple[str, str]] = {}  # asked -> (neutral key, Upstox key)
-        missing: dict[str | int, str] = {}
-        for name in asked:
-            try:
-                found = self.instruments.instrument(name)
-            except UnknownInstrumentError:
-                missing[name] = "unknown instrument"
-                continue
-            wanted[name] = (found.key, found.broker_key)
-        keys = list(dict.fromkeys(k for _, k in wanted.values()))
-        items: dict[str, Mapping[str, Any]] = {}
-        for batch in self.capabilities.quote_batches(kind, keys):
+        def fetch(batch: list[str]) -> BatchAnswer:
             params = {"symbol": ",".join(batch)}
             if kind == "ohlc":
                 params["interval"] = "1d"
             answer = self.client.call("GET", _ROUTES[kind], Endpoint.QUOTE, params=params) or {}
-            for item in answer.values():
-                items[str(item.get("instrument_token"))] = item
-        quotes: dict[str | int, Quote] = {}
-        for name, (neutral, upstox) in wanted.items():
-            item = items.get(upstox)
-            if item is None:
-                missing[name] = "no data in Upstox's answer"
-            else:
-                quotes[name] = quote_of(neutral, item)
-        result = QuoteSet(quotes, missing)
-        if strict and missing:
-            raise PartialDataError(dict(result), missing)
-        return result
+            # Answers are keyed SEGMENT:SYMBOL; the instrument key asked for is each item's instrument_token.
+            return BatchAnswer({str(item.get("instrument_token")): item for item in answer.values()})
+
+        return batched_quotes(
+            asked,
+            strict,
+            self.instruments.instrument,
+            lambda keys: self.capabilities.quote_batches(kind, keys),
+            fetch,
+            quote_of,
+            "no data in Upstox's answer",
+        )
 
 
 def _moment(value: Moment, end: bool) -> datetime:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import threading
 import webbrowser
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ import requests
 
 from kitekit.brokers.capabilities import Endpoint
 from kitekit.brokers.session import SessionInfo, relogin_advice
+from kitekit.brokers.session_file import SavedSessionFile, SessionReads, parse_times, record_json
 from kitekit.brokers.upstox.catcher import Catcher
 from kitekit.brokers.upstox.client import UpstoxApiError, UpstoxClient
 from kitekit.clock import IST, Clock, SystemClock
-from kitekit.errors import BrokerFeatureError, ConfigError, LoginError, NoSessionError, SessionSaveError
-from kitekit.files import atomic_write
+from kitekit.errors import BrokerFeatureError, ConfigError, LoginError, NoSessionError
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
 from kitekit.wire.upstox.routes import Route
@@ -97,19 +96,18 @@ class SavedUpstoxSession:
 
     def to_json(self) -> bytes:
         """Return the file's bytes."""
-        raw = asdict(self) | {"login_time": self.login_time.isoformat(), "expires_at": self.expires_at.isoformat()}
-        return json.dumps(raw, indent=2).encode()
+        return record_json(self)
 
     @classmethod
     def from_json(cls, data: bytes) -> SavedUpstoxSession:
         """Return the session of a file's bytes (ValueError when it is not one)."""
-        raw = json.loads(data)
+        raw = parse_times(json.loads(data))
         try:
             return cls(
                 str(raw["user_id"]),
                 str(raw.get("user_name", "")),
-                datetime.fromisoformat(raw["login_time"]),
-                datetime.fromisoformat(raw["expires_at"]),
+                raw["login_time"],
+                raw["expires_at"],
                 str(raw["access_token"]),
                 bool(raw.get("dead", False)),
             )
@@ -129,7 +127,7 @@ def _code_of(pasted: str) -> str:
     return text
 
 
-class UpstoxSession:
+class UpstoxSession(SessionReads[SavedUpstoxSession]):
     """The neutral :class:`~kitekit.brokers.BrokerSession` on Upstox.
 
     Args:
@@ -160,7 +158,8 @@ class UpstoxSession:
         self.login_hint = login_hint
         self.retry = retry or RetryPolicy()
         self.webhook_timeout = webhook_timeout
-        self._lock = threading.Lock()
+        self.file = SavedSessionFile(path, SavedUpstoxSession.from_json, "Upstox")
+        self._lock = self.file.lock
         self.http = UpstoxClient(
             app.base_url,
             order_url=app.order_url,
@@ -174,48 +173,21 @@ class UpstoxSession:
 
     # -- the saved session --------------------------------------------------------------------------------
     def _load(self) -> SavedUpstoxSession | None:
-        try:
-            return SavedUpstoxSession.from_json(self.path.read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return None  # an unreadable file is no session: logging in replaces it
+        return self.file.load()
 
     def _save(self, saved: SavedUpstoxSession) -> None:
-        try:
-            atomic_write(self.path, saved.to_json(), 0o600)
-        except OSError as exc:
-            raise SessionSaveError(f"Could not save the Upstox session to {self.path}: {exc}") from exc
-
-    def saved(self) -> SessionInfo | None:
-        """Return the saved session, valid or not."""
-        found = self._load()
-        return None if found is None else found.info()
-
-    def valid(self, for_at_least: timedelta = timedelta(0)) -> SessionInfo | None:
-        """Return the saved session unless it is over, dead, or ends within ``for_at_least``."""
-        info = self.saved()
-        if info is None or info.expired(self.clock.now() + for_at_least):
-            return None
-        return info
+        self.file.save(saved)
 
     def next_expiry(self, moment: datetime) -> datetime:
         """Return 03:30 IST after ``moment``: when Upstox ends a token issued then."""
         return next_upstox_expiry(moment)
-
-    def advice(self, within: timedelta = timedelta(hours=1)) -> str | None:
-        """Return the advice to log in again, or None while the session has ``within`` or more left."""
-        return relogin_advice(self.saved(), self.clock.now(), self.login_hint, within)
 
     def _token(self) -> str | None:
         found = self._load()
         return None if found is None else found.access_token
 
     def _rejected(self, error: UpstoxApiError) -> None:
-        with self._lock:
-            found = self._load()
-            if found is not None and not found.dead:
-                self._save(replace(found, dead=True))
+        self.file.mark_dead()
 
     def access_token(self) -> str:
         """Return the saved token while the session is valid.

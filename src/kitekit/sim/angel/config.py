@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kitekit.sim.config import DEFAULT_TOTP_SECRET, SimConfig
+from kitekit.sim.config import DEFAULT_TOTP_SECRET, FaultConfig, OrderFaultConfig, SimConfig
 
 __all__ = ["DEFAULT_CLIENT_CODE", "DEFAULT_PIN", "AngelSimConfig"]
 
@@ -44,6 +44,10 @@ class AngelSimConfig:
     feed_poll_s: float = 0.05
     #: Where the accounts persist (``exchange-<client code>.json`` beside it); None keeps them in memory.
     state_file: Path | None = None
+    #: Faults of API requests and of order placement (the Kite simulator's settings; ``/__sim/faults`` and
+    #: ``/__sim/order-faults`` change them while it runs).
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    order_faults: OrderFaultConfig = field(default_factory=OrderFaultConfig)
 
     def exchange_config(self) -> SimConfig:
         """Return the settings the shared :class:`~kitekit.sim.exchange.SimExchange` reads."""

@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Route
 from kitekit.sessionclock import describe_clock
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.errors import invalid_input
+from kitekit.sim.fault_edge import NO_FAULTS
+from kitekit.sim.fault_edge import order_faults_payload as shared_order_faults_payload
 from kitekit.sim.http.edge import error_response, json_of, success_response
 
 if TYPE_CHECKING:
@@ -36,17 +38,6 @@ __all__ = [
 
 #: Where the admin API is mounted.
 PREFIX = "/__sim"
-
-# Every fault rate and delay, zeroed by DELETE /__sim/faults (the dice's seed is kept).
-_NO_FAULTS: dict[str, Any] = {
-    "latency_ms": 0,
-    "jitter_ms": 0,
-    "network_error_rate": 0,
-    "data_error_rate": 0,
-    "html_502_rate": 0,
-    "drop_rate": 0,
-    "paths": (),
-}
 
 
 def info_payload(sim: SimState) -> dict[str, Any]:
@@ -102,11 +93,7 @@ def update_app(config: SimConfig, body: Any) -> None:
 
 def order_faults_payload(sim: SimState) -> dict[str, Any]:
     """Return the order faults as configured, the scripted ones still to come, and how many struck."""
-    return {
-        **asdict(sim.order_faults.config),
-        "next": sim.order_faults.pending(),
-        "injected": {str(k): v for k, v in sim.order_faults.injected.items()},
-    }
+    return shared_order_faults_payload(sim.order_faults)
 
 
 def postbacks_payload(sim: SimState) -> dict[str, Any]:
@@ -150,7 +137,7 @@ def routes(sim: SimState) -> list[BaseRoute]:
     async def faults(request: Request) -> Response:
         """``GET|PUT|DELETE /__sim/faults``: read, change or clear fault injection."""
         if request.method == "DELETE":
-            sim.faults.update(**_NO_FAULTS)
+            sim.faults.update(**NO_FAULTS)
         elif request.method == "PUT":
             try:
                 body = await json_of(request)

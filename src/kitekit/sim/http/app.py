@@ -9,26 +9,25 @@ answers unknown routes, wrong methods and crashes with Kite's error envelope.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hmac
 import logging
 import time
 from collections import Counter
 from email.utils import formatdate
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitekit.clock import Clock
 from kitekit.redact import SECRET_PARAMS
-from kitekit.sim.faults import Fault, FaultInjector
+from kitekit.sim.fault_edge import FaultEdge, loopback_refusal
 from kitekit.sim.http import (
     admin,
     alerts,
@@ -43,7 +42,8 @@ from kitekit.sim.http import (
     ticker,
     user,
 )
-from kitekit.sim.http.edge import drop_connection, error_response, json_response
+from kitekit.sim.http.edge import error_response, json_response
+from kitekit.sim.http.orders import KITE_DIALECT
 from kitekit.sim.http.state import SimState
 from kitekit.wire.envelope import ErrorType, RejectionError, error_body
 
@@ -51,11 +51,6 @@ __all__ = ["ADMIN_HEADER", "SimApp", "redact_query"]
 
 log = logging.getLogger("kitekit.sim")
 access_log = logging.getLogger("kitekit.sim.access")
-
-_HTML_502 = (
-    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
-    "<hr><center>nginx</center></body></html>"
-)
 
 
 def redact_query(query: str) -> str:
@@ -117,7 +112,6 @@ class _AccessLog:
 
 #: The header carrying the admin token.
 ADMIN_HEADER = "x-kitekit-admin"
-_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class _AdminGuard:
@@ -154,62 +148,7 @@ class _AdminGuard:
             return None
         if self.sim.config.admin_token_required:
             return "The simulator's admin API needs its admin token in the X-Kitekit-Admin header."
-        host = urlsplit(f"http://{headers.get('host', '')}").hostname or ""
-        if host not in _LOOPBACK_NAMES:
-            return f"The simulator's admin API answers only to requests for this machine (Host {host!r})."
-        if client is not None and not _is_loopback_address(client):
-            return f"The simulator's admin API answers only to programs on this machine (not {client})."
-        if "origin" in headers or "sec-fetch-site" in headers:
-            return (
-                "The simulator's admin API refuses requests from web pages (an Origin header) unless they carry "
-                "the admin token in the X-Kitekit-Admin header."
-            )
-        return None
-
-
-def _is_loopback_address(address: str) -> bool:
-    """Return True for 127.0.0.0/8, ::1 and an IPv4-mapped loopback; False for anything else (or no IP)."""
-    import ipaddress
-
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False  # a Unix socket's path, or a test client's name: not an address on loopback
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
-
-
-class _Faults:
-    """Injects latency, error answers and dropped connections into API routes (never the admin API)."""
-
-    def __init__(self, app: ASGIApp, injector: FaultInjector) -> None:
-        self.app = app
-        self.injector = injector
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(admin.PREFIX) or not self.injector.applies(path):
-            await self.app(scope, receive, send)
-            return
-        delay = self.injector.delay_s()
-        if delay:
-            await asyncio.sleep(delay)
-        fault = self.injector.draw()
-        if fault is None:
-            await self.app(scope, receive, send)
-            return
-        if fault is Fault.DROP:
-            await drop_connection(scope, send)
-            return
-        if fault is Fault.HTML_502:
-            response: Response = HTMLResponse(_HTML_502, status_code=502)
-        elif fault is Fault.NETWORK:
-            response = error_response(
-                RejectionError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again.")
-            )
-        else:
-            response = error_response(RejectionError(ErrorType.DATA, "Couldn't parse the OMS response."))
-        await response(scope, receive, send)
+        return loopback_refusal(headers, client, " unless they carry the admin token in the X-Kitekit-Admin header")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -252,7 +191,7 @@ class SimApp(SimState):
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
         )
-        return _AccessLog(_Faults(_AdminGuard(app, self), self.faults), self.requests, self.clock)
+        return _AccessLog(FaultEdge(_AdminGuard(app, self), self.faults, KITE_DIALECT), self.requests, self.clock)
 
     def _routes(self) -> list[BaseRoute]:
         return [

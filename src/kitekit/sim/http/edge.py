@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.errors import invalid_input, token_error
+from kitekit.sim.fault_edge import DroppedConnection, drop_connection
 from kitekit.wire.envelope import RejectionError, success_body
 
 __all__ = [
@@ -109,37 +109,6 @@ async def json_array(request: Request) -> list[dict[str, Any]]:
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
         raise invalid_input("The request body must be a JSON array of order objects.")
     return body
-
-
-async def drop_connection(scope: Scope, send: Send) -> None:
-    """Close the client's TCP connection without any answer (fault injection).
-
-    ASGI has no verb for that, so reach the transport behind uvicorn's send callable (the access log puts it
-    in the scope); elsewhere, start an answer and abandon it half-sent.
-    """
-    transport = scope.get("kitekit.transport")
-    if transport is not None:
-        transport.abort()
-        return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b"{", "more_body": True})
-    raise ConnectionAbortedError("simulated dropped connection")
-
-
-class DroppedConnection(Response):
-    """A "response" that drops the connection instead of answering (an order accepted, then the line cut)."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=200)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await drop_connection(scope, send)
 
 
 def user_of(grant: Grant | None) -> str:

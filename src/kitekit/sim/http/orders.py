@@ -9,15 +9,16 @@ delayed (``/__sim/order-faults``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.faults import OrderFault
-from kitekit.sim.http.edge import DroppedConnection, engine_call, error_response, form_of, json_response, user_of
+from kitekit.sim.fault_edge import place_with_faults
+from kitekit.sim.faults import Fault
+from kitekit.sim.http.edge import engine_call, error_response, form_of, json_response, user_of
 from kitekit.wire.envelope import ErrorType, RejectionError, rate_limited_body
 from kitekit.wire.orders import Variety
 from kitekit.wire.static_ip import ip_not_allowed
@@ -25,7 +26,7 @@ from kitekit.wire.static_ip import ip_not_allowed
 if TYPE_CHECKING:
     from kitekit.sim.http.state import SimState
 
-__all__ = ["accepted_error", "order_count", "routes"]
+__all__ = ["KITE_DIALECT", "accepted_error", "order_count", "routes"]
 
 # What each 5xx an accepted order may get says, and as which error type (docs/protocol.md §2.1).
 _ERRORS: dict[int, tuple[ErrorType, str]] = {
@@ -40,6 +41,25 @@ def accepted_error(status: int) -> RejectionError:
     """Return the 5xx answer of an order the exchange accepted (an injected fault)."""
     error_type, message = _ERRORS[status]
     return RejectionError(error_type, message, status)
+
+
+class _KiteDialect:
+    """Kite's answers to injected failures: its error envelope, its 429, the 5xx of an accepted order."""
+
+    def failure(self, fault: Fault) -> Response:
+        if fault is Fault.NETWORK:
+            return error_response(RejectionError(ErrorType.NETWORK, "Couldn't connect to the OMS. Please try again."))
+        return error_response(RejectionError(ErrorType.DATA, "Couldn't parse the OMS response."))
+
+    def rate_limited(self) -> Response:
+        return json_response(rate_limited_body(), 429)
+
+    def accepted_error(self, status: int) -> Response:
+        return error_response(accepted_error(status))
+
+
+#: How Kite's simulator answers injected faults (:mod:`kitekit.sim.fault_edge`).
+KITE_DIALECT = _KiteDialect()
 
 
 def order_count(variety: str, form: dict[str, str]) -> int:
@@ -69,22 +89,14 @@ def routes(sim: SimState) -> list[BaseRoute]:
             user_id, sim.clock.now(), order_count(variety, form)
         ):
             return json_response(rate_limited_body(), 429)
-        fault = sim.order_faults.draw()
-        if fault is OrderFault.REJECT:
-            return json_response(rate_limited_body(), 429)
         instrument = [(form.get("exchange", ""), form.get("tradingsymbol", ""))]
-        data = await engine_call(
-            exchange, grant, lambda engine, now: engine.place_order(variety, form, now), instrument
-        )
-        # From here on the exchange holds the order, whatever the client hears.
-        if fault is OrderFault.DROP:
-            return DroppedConnection()
-        if fault is OrderFault.ERROR:
-            return error_response(accepted_error(sim.order_faults.config.error_status))
-        delay = sim.order_faults.config.ack_delay_ms
-        if delay:
-            await asyncio.sleep(delay / 1000)
-        return data
+
+        async def accept() -> Any:
+            return await engine_call(
+                exchange, grant, lambda engine, now: engine.place_order(variety, form, now), instrument
+            )
+
+        return await place_with_faults(sim.order_faults, KITE_DIALECT, accept)
 
     async def modify(request: Request, grant: Grant | None) -> Any:
         """``PUT /orders/{variety}/{order_id}`` form of the new terms: ``{order_id}``."""

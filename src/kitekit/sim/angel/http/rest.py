@@ -28,6 +28,7 @@ from kitekit.sim.angel.orders import (
     rms_row,
     unique_order_id,
 )
+from kitekit.sim.fault_edge import place_with_faults
 from kitekit.wire.angel.envelope import ErrorCode
 from kitekit.wire.angel.routes import Route as Path
 from kitekit.wire.angel.scrip import SCRIP_MASTER_PATH
@@ -114,13 +115,17 @@ def routes(sim: AngelState) -> list[BaseRoute]:
         cat = await run_in_threadpool(catalog)
         variety, form = kite_order(cat, body)
         instrument = [(form["exchange"], form["tradingsymbol"])]
-        placed = await exchange_call(sim, session, lambda e, now: e.place_order(variety, form, now), instrument)
-        order_id = str(placed["order_id"])
-        return {
-            "script": str(body.get("tradingsymbol")),
-            "orderid": order_id,
-            "uniqueorderid": unique_order_id(order_id),
-        }
+
+        async def accept() -> dict[str, str]:
+            placed = await exchange_call(sim, session, lambda e, now: e.place_order(variety, form, now), instrument)
+            order_id = str(placed["order_id"])
+            return {
+                "script": str(body.get("tradingsymbol")),
+                "orderid": order_id,
+                "uniqueorderid": unique_order_id(order_id),
+            }
+
+        return await place_with_faults(sim.order_faults, sim.dialect, accept)
 
     async def modify(request: Request, body: dict[str, Any], session: AngelSession | None) -> Any:
         """``POST modifyOrder``: ``{orderid, uniqueorderid}``."""

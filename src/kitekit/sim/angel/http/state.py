@@ -25,9 +25,11 @@ from kitekit.clock import Clock, SystemClock
 from kitekit.sim.angel.auth import AngelAuth, AngelSession
 from kitekit.sim.angel.config import AngelSimConfig
 from kitekit.sim.angel.errors import AngelError
+from kitekit.sim.angel.http.faults import AngelDialect
 from kitekit.sim.angel.limits import AngelLimiter
 from kitekit.sim.angel.stream import StreamFeed
 from kitekit.sim.exchange import SimExchange
+from kitekit.sim.faults import FaultInjector, OrderFaults
 from kitekit.sim.market import Market
 from kitekit.sim.updates import OrderUpdates
 from kitekit.wire.angel.envelope import ErrorCode, error_body, success_body
@@ -102,6 +104,10 @@ class AngelState:
         #: Requests received, by "METHOD /path".
         self.requests: Counter[str] = Counter()
         self.admin_token = secrets.token_urlsafe(24)
+        #: Faults of API requests and of order placement (``/__sim/faults``, ``/__sim/order-faults``).
+        self.faults = FaultInjector(self.config.faults)
+        self.order_faults = OrderFaults(self.config.order_faults)
+        self.dialect = AngelDialect(lambda: self.config.rate_limit_status)
         #: WebSocket 2.0 and the order-update stream.
         self.stream = StreamFeed(self.market, self.clock, self.auth, self.order_updates, self.config.feed_poll_s)
 

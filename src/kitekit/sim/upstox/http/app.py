@@ -1,6 +1,8 @@
 """The Upstox simulator's ASGI app (:class:`UpstoxSim`): every Upstox area's routes, answered in Upstox's envelope.
 
-Unknown routes answer 404, wrong methods 405, and a crash inside the simulator 500, each as
+The fault routes of :mod:`kitekit.sim.fault_edge` sit under ``/__sim`` as on Kite's simulator, and its
+middleware injects the faults in Upstox's dialect (:mod:`.faults`). Unknown routes answer 404, wrong methods
+405, and a crash inside the simulator 500, each as
 ``{"status": "error", "errors": [...]}``; client input never reaches the 500 (every handler checks it).
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,7 +19,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from kitekit.sim.fault_edge import FaultEdge, admin_routes
 from kitekit.sim.upstox.http import history, login, market, orders, portfolio, stream
+from kitekit.sim.upstox.http.faults import UPSTOX_DIALECT
 from kitekit.sim.upstox.http.state import UpstoxState, json_response
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 
@@ -70,15 +75,28 @@ class UpstoxSim(UpstoxState):
         self.exchange.stop()
 
     def publish_admin_token(self) -> None:
-        """Do nothing: the Upstox simulator has no admin API yet (its state is reached in-process)."""
+        """Do nothing: the Upstox simulator's admin API (faults, orders) answers programs on this machine only."""
 
     @functools.cached_property
     def asgi(self) -> ASGIApp:
         """Return the ASGI application, built on first use."""
-        return Starlette(
+        return self.fault_edge
+
+    @functools.cached_property
+    def fault_edge(self) -> FaultEdge:
+        """Return the fault middleware in front of the routes (it also cuts open WebSockets on demand)."""
+        app = Starlette(
             routes=self._routes(),
             exception_handlers={HTTPException: _http_error, ClientDisconnect: _client_gone, Exception: _crash},
         )
+        return FaultEdge(app, self.faults, UPSTOX_DIALECT)
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "now": self.clock.now().isoformat(),
+            "requests": dict(self.requests),
+            "rate_limited": self.limiter.rejected,
+        }
 
     def _routes(self) -> list[BaseRoute]:
         return [
@@ -88,4 +106,5 @@ class UpstoxSim(UpstoxState):
             *history.routes(self),
             *orders.routes(self),
             *stream.routes(self),
+            *admin_routes(lambda: self.fault_edge, self.order_faults, self.exchange, self._info),
         ]

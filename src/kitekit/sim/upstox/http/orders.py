@@ -19,7 +19,9 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.engine import Engine
 from kitekit.sim.as_placed import as_placed
+from kitekit.sim.fault_edge import place_with_faults
 from kitekit.sim.upstox.auth import UpstoxGrant
+from kitekit.sim.upstox.http.faults import UPSTOX_DIALECT
 from kitekit.sim.upstox.http.state import json_body, json_response, success
 from kitekit.sim.upstox.shapes import kite_modify_form, kite_place_form, order_item, trade_item
 from kitekit.wire.envelope import RejectionError
@@ -72,11 +74,14 @@ def routes(state: UpstoxState) -> list[BaseRoute]:
         body = await json_body(request)
         sliced = v3 and isinstance(body, dict) and body.get("slice") is True
         variety, form = kite_place_form(state.listing(), body, sliced)
-        result = await state.engine(grant, _placer(variety, form), True, _instrument(form))
-        ids = _placed(result)
-        if not v3:
-            return {"order_id": ids[0]}
-        return success({"order_ids": ids}, metadata={"latency": int((time.perf_counter() - started) * 1000)})
+
+        async def accept() -> Any:
+            ids = _placed(await state.engine(grant, _placer(variety, form), True, _instrument(form)))
+            if not v3:
+                return {"order_id": ids[0]}
+            return success({"order_ids": ids}, metadata={"latency": int((time.perf_counter() - started) * 1000)})
+
+        return await place_with_faults(state.order_faults, UPSTOX_DIALECT, accept)
 
     async def place_v2(request: Request, grant: UpstoxGrant | None) -> Any:
         """``POST /v2/order/place`` JSON: ``{order_id}``."""

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from kitekit.clock import Clock, SystemClock
 from kitekit.engine import Engine
 from kitekit.sim.exchange import SimExchange
+from kitekit.sim.faults import FaultInjector, OrderFaults
 from kitekit.sim.market import Market
 from kitekit.sim.updates import OrderUpdates
 from kitekit.sim.upstox.auth import UpstoxAuth, UpstoxGrant
@@ -84,6 +85,9 @@ class UpstoxState:
         self.exchange = SimExchange(self.config.shared, self.clock, self.market, self.order_updates.publish)
         #: Requests received, by "METHOD /path".
         self.requests: Counter[str] = Counter()
+        #: Faults of API requests and of order placement (``/__sim/faults``, ``/__sim/order-faults``).
+        self.faults = FaultInjector(self.config.shared.faults)
+        self.order_faults = OrderFaults(self.config.shared.order_faults)
 
     def listing(self) -> UpstoxListing:
         """Return the instrument listing current on the clock."""

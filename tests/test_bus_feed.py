@@ -146,6 +146,110 @@ def test_a_frame_the_standby_receives_after_the_stream_showed_it_published_is_no
     raw.close()
 
 
+def fake_frames(n: int) -> list[bytes]:
+    """Return ``n`` distinct one-packet frames, as a connection would get one a second."""
+    return [join_frame([bytes([0, 0, 1, i]) + bytes(40)]) for i in range(1, n + 1)]
+
+
+def stream_frames(url: str) -> list[bytes]:
+    raw = redis.Redis.from_url(url)
+    stream = cast(Entries, raw.xrange(FeedKeys().frames))
+    raw.close()
+    return [fields[b"f"] for _, fields in stream]
+
+
+def owner_dies(url: str) -> None:
+    raw = redis.Redis.from_url(url)
+    raw.delete(FeedKeys().lease)  # the active owner died (its lease ran out)
+    raw.close()
+
+
+def test_a_standby_does_not_publish_again_the_snapshot_its_subscription_brought(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    # The broker answers a subscription with the current second's ticks: the very frame the active owner published
+    # just before the standby looked where the stream stood (the bench's order breaks at 1,000 x 8: a second twice).
+    frames = fake_frames(5)
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    for i, frame in enumerate(frames[:3]):
+        one._handle(frame, i)  # published: 1, 2, 3
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    two._begin()  # as run() does before its ticker connects
+    two._handle(frames[2], 3)  # its subscription's snapshot: frame 3 again, byte for byte
+    two._handle(frames[3], 4)  # one dies before publishing this one
+    owner_dies(redis_server.url)
+    two._align()
+    two._hold_lease()
+    assert two.active
+    two._handle(frames[4], 5)
+    assert stream_frames(redis_server.url) == frames
+
+
+def test_frames_a_standby_got_before_one_the_stream_shows_are_never_published(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    frames = fake_frames(4)
+    snapshot = join_frame([bytes([0, 0, 1, 9]) + bytes(20)])  # e.g. its subscription's ticks in quote mode
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    for i, frame in enumerate(frames[:3]):
+        one._handle(frame, i)
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    two._begin()
+    two._align()  # 1, 2, 3 published, none received yet
+    two._handle(snapshot, 3)  # never published: the active owner's connection had no such frame
+    two._handle(frames[2], 4)  # published already: so is (or is too late) everything before it
+    owner_dies(redis_server.url)
+    two._align()
+    two._hold_lease()
+    assert two.active
+    two._handle(frames[3], 5)
+    assert stream_frames(redis_server.url) == frames
+
+
+def test_a_free_lease_goes_to_the_standby_whose_frames_line_up_with_the_stream(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    frames = fake_frames(5)
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    two._begin()
+    for i, frame in enumerate(frames[:3]):
+        one._handle(frame, i)
+        two._handle(frame, i)
+    two._handle(frames[3], 3)  # one dies before publishing it
+    two._align()  # 1, 2, 3 matched: two's frames line up with the stream
+    # A standby just started (its connection brought nothing yet): it would publish from wherever its connection
+    # starts, losing what two holds. The lease lasts 30 s here, so its wait (a third of it) cannot run out.
+    three = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="three", lease_ttl=30.0)
+    three._begin()
+    three._align()
+    owner_dies(redis_server.url)
+    three._hold_lease()
+    assert not three.active
+    two._align()
+    two._hold_lease()
+    assert two.active
+    three._handle(frames[4], 4)
+    two._handle(frames[4], 4)
+    assert stream_frames(redis_server.url) == frames
+    # Alone, an owner not lined up takes a free lease after its wait: better a gap than no feed.
+    four = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="four", lease_ttl=0.3)
+    four._begin()
+    owner_dies(redis_server.url)
+
+    def takes() -> bool:
+        four._hold_lease()
+        return four.active
+
+    eventually(takes)
+
+
 def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goes_on(
     redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
 ) -> None:

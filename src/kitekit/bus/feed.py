@@ -11,7 +11,10 @@ Every other owner is a hot *standby*: connected and subscribed like the active o
 received and drops each one the stream shows the active owner published (frames are matched by their packets,
 so the order of packets inside a frame does not matter). When the lease expires (the active owner died) the
 standby takes it, drops what the stream holds by then, publishes the rest in order and goes on live: consumers
-see the sequence go on with no hole, and no frame twice.
+see the sequence go on with no hole, and no frame twice. A standby compares its first frames with the last few
+entries published before it started (the broker answers a subscription with the current second again), drops
+whatever its connection brought before a frame the stream shows, and takes a free lease at once only when its
+frames are known to line up with the stream; one that just started waits a moment for a standby that knows.
 """
 
 from __future__ import annotations
@@ -70,6 +73,10 @@ return 0
 
 #: Frames a standby keeps while the stream has not shown them published (a minute of one frame a second per shard).
 _PENDING = 600
+#: Stream entries a starting owner compares its first frames with, back from where the stream stood when it
+#: looked: the broker answers a subscription with the current second's ticks, the very frame the active owner
+#: may have published just before that look. Unseen, it would stay pending and go out again at a takeover.
+_LOOK_BACK = 20
 
 
 def _canon(frame: bytes) -> bytes:
@@ -138,6 +145,10 @@ class FeedOwner:
         self._unmatched: dict[bytes, int] = {}
         self._unmatched_order: deque[bytes] = deque()
         self._forget_at = 0.0
+        # True once this owner's frames are known to line up with the stream: a pending frame matched one the
+        # stream shows, or this owner published. Only then does what it holds follow the stream's last frame.
+        self._anchored = False
+        self._free_since: float | None = None  # when an owner not anchored first saw the lease free
         self._active = False
         self._stop = threading.Event()
         self._hand_over = True
@@ -165,7 +176,7 @@ class FeedOwner:
             redis.RedisError: the bus failed (the ticker is stopped first).
         """
         self.ticker.on_frame = lambda frame, ns: self._frames.put((frame, ns))
-        self._seen = int(self._redis.get(self.keys.seq) or 0)
+        self._begin()
         self._follow_consumers()
         self.ticker.start()
         import redis
@@ -178,11 +189,11 @@ class FeedOwner:
                     raise self.ticker.error
                 try:
                     if time.monotonic() >= housekeeping:
+                        if not self._active:
+                            self._align()  # first: whether it may take a free lease depends on it
                         self._hold_lease()
                         self._follow_consumers()
-                        if not self._active:
-                            self._align()
-                        elif self._unmatched and time.monotonic() > self._forget_at:
+                        if self._active and self._unmatched and time.monotonic() > self._forget_at:
                             # Long enough after the takeover: what the old owner sent and this one never got
                             # will not come any more.
                             self._unmatched.clear()
@@ -219,6 +230,10 @@ class FeedOwner:
                     )
             self._active = False
 
+    def _begin(self) -> None:
+        """Take the place in the stream this owner's frames are compared from (a little before where it stands)."""
+        self._seen = max(0, int(self._redis.get(self.keys.seq) or 0) - _LOOK_BACK)
+
     # -- the lease -------------------------------------------------------------------------------------
     def _hold_lease(self) -> None:
         ttl = round(self.lease_ttl * 1000)
@@ -226,7 +241,20 @@ class FeedOwner:
             if not self._renew(keys=[self.keys.lease], args=[self.owner_id, ttl]):
                 self._deposed()
             return
+        if not self._anchored and self._seen:
+            # Frames were published, but none this owner holds is known to be among them: where its frames stand
+            # against the stream is unknown (it has just started or connected). A standby that knows takes a free
+            # lease within two of its rounds (lease_ttl / 6 each), with no gap; wait that long for one before
+            # taking it anyway (better a gap than no feed).
+            if self._redis.get(self.keys.lease) is not None:
+                self._free_since = None
+                return
+            now = time.monotonic()
+            self._free_since = self._free_since or now
+            if now - self._free_since < self.lease_ttl / 3:
+                return
         if self._redis.set(self.keys.lease, self.owner_id, nx=True, px=ttl):
+            self._free_since = None
             self._take_over()
 
     def _take_over(self) -> None:
@@ -244,6 +272,7 @@ class FeedOwner:
         log.warning(
             "feed %s: %s is now the active owner (%d frames to publish)", self.keys.name, self.owner_id, len(backlog)
         )
+        self._anchored = True  # from here on the stream follows this owner's connection
         for frame, ns, _ in backlog:
             self._send(frame, ns)
         self._forget_at = time.monotonic() + 5 * self.lease_ttl
@@ -261,7 +290,11 @@ class FeedOwner:
             self._unmatched[canon] -= 1
             if not self._unmatched[canon]:
                 del self._unmatched[canon]
-            self.stats.dropped_as_published += 1
+            # What this connection brought before it is older than a published frame: out already, or missed
+            # by the active owner's connection; either way too late to publish (it would go out of order).
+            self.stats.dropped_as_published += 1 + len(self._pending)
+            self._pending.clear()
+            self._anchored = True
             return
         if self._active:
             try:
@@ -295,6 +328,7 @@ class FeedOwner:
                     for _ in range(i + 1):
                         self._pending.popleft()
                     self.stats.dropped_as_published += i + 1
+                    self._anchored = True
                     break
             else:
                 # Not here yet: this connection may bring it a moment later, and then it must not go out again.

@@ -8,6 +8,7 @@ One feed (an account's ticker) is named, ``default`` unless told otherwise; its 
     kitekit:feed:<name>:seq      the last sequence number handed out
     kitekit:feed:<name>:last     hash: instrument token -> its latest packet (what a late joiner starts from)
     kitekit:feed:<name>:lease    the active owner's id, expiring unless renewed (the standby takes it then)
+    kitekit:feed:<name>:owner:<id> set by each owner whose frames line up with the stream, expiring unless renewed
     kitekit:feed:<name>:sub:<id> one consumer's wants, JSON {token: mode}, expiring unless refreshed
     kitekit:feed:<name>:refused  hash: token -> why the owner could not serve it
 
@@ -67,6 +68,15 @@ class FeedKeys:
     def refused(self) -> str:
         """Return the refused-subscriptions hash's key."""
         return f"{self.prefix}:refused"
+
+    def owner(self, owner_id: str) -> str:
+        """Return the key an owner whose frames line up with the stream keeps set (a standby that may take over)."""
+        return f"{self.prefix}:owner:{owner_id}"
+
+    @property
+    def owners_pattern(self) -> str:
+        """Return the pattern matching every lined-up owner's key."""
+        return f"{self.prefix}:owner:*"
 
     def sub(self, consumer: str) -> str:
         """Return one consumer's subscription key."""

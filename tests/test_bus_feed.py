@@ -12,7 +12,7 @@ import redis
 
 from kitekit.bus.consumer import BusTicker
 from kitekit.bus.feed import FeedOwner
-from kitekit.bus.keys import Entries, FeedKeys, join_frame, split_frame
+from kitekit.bus.keys import Entries, FeedKeys, frame_tokens, join_frame, split_frame
 from kitekit.bus.server import RedisServer
 from kitekit.clock import ManualClock
 from kitekit.errors import FellBehindError, TickFrameError
@@ -317,6 +317,16 @@ def test_the_owner_subscribes_the_union_within_its_capacity_and_says_what_it_ref
     one.stop()
     eventually(lambda: INFY not in owner.owner.ticker.subscriptions and TCS in owner.owner.ticker.subscriptions)
     two.stop()
+
+
+def test_a_frames_tokens_are_read_alike_whether_its_packets_share_one_size_or_not() -> None:
+    alike = [bytes([0, 0, 1, i]) + bytes(40) for i in range(1, 5)]
+    mixed = [bytes([0, 0, 2, i]) + bytes(4 * i) for i in range(1, 5)]
+    assert frame_tokens(join_frame(alike)).tolist() == [257, 258, 259, 260]
+    assert frame_tokens(join_frame(mixed)).tolist() == [513, 514, 515, 516]
+    assert frame_tokens(join_frame(alike)).dtype == frame_tokens(join_frame(mixed)).dtype
+    with pytest.raises(TickFrameError):
+        frame_tokens(join_frame(alike)[:-1])
 
 
 def test_frames_split_into_packets_and_join_back_byte_for_byte() -> None:

@@ -27,8 +27,10 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+
 from kitekit.bus.connect import redis_client_async
-from kitekit.bus.keys import Entries, FeedKeys, join_frame, packet_token, split_frame
+from kitekit.bus.keys import Entries, FeedKeys, frame_tokens, join_frame, split_frame
 from kitekit.clock import Clock
 from kitekit.errors import FellBehindError, TickerError
 from kitekit.ticker.events import END, TickerEvents
@@ -88,6 +90,7 @@ class BusTicker(TickerEvents):
         #: The error that stopped the ticker, if any.
         self.error: BaseException | None = None
         self._wants: dict[int, Mode] = {}
+        self._wanted: np.ndarray | None = None  # the wanted tokens, sorted (None: to be made again)
         self._refused: dict[int, str] = {}
         self._lock = threading.Lock()
         self._changed = True
@@ -115,6 +118,7 @@ class BusTicker(TickerEvents):
             for token in tokens:
                 self._wants[token] = mode
             self._changed = True
+            self._wanted = None
         return tokens
 
     def unsubscribe(self, instruments: Iterable[str | int]) -> list[int]:
@@ -122,6 +126,7 @@ class BusTicker(TickerEvents):
         with self._lock:
             gone = [t for t in (self._token(i) for i in instruments) if self._wants.pop(t, None) is not None]
             self._changed = True
+            self._wanted = None
         return gone
 
     def set_mode(self, mode: Mode | str, instruments: Iterable[str | int]) -> None:
@@ -365,10 +370,11 @@ class BusTicker(TickerEvents):
             return  # already handed on (a re-read after a reconnect)
         self.last_seq = seq
         with self._lock:
-            wants = self._wants
-            packets = split_frame(frame)
-            mine = [p for p in packets if packet_token(p) in wants]
-        if len(mine) == len(packets):
+            if self._wanted is None:
+                self._wanted = np.array(sorted(self._wants), dtype=np.uint32)
+            wanted = self._wanted
+        mine = np.isin(frame_tokens(frame), wanted, assume_unique=False)
+        if mine.all():
             self.message(0, frame)  # all of it: the very bytes the owner received
-        elif mine:
-            self.message(0, join_frame(mine))
+        elif mine.any():
+            self.message(0, join_frame(p for p, keep in zip(split_frame(frame), mine.tolist(), strict=True) if keep))

@@ -22,10 +22,12 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from kitekit.errors import TickFrameError
 from kitekit.wire.ticks import Mode
 
-__all__ = ["MODE_RANK", "Entries", "FeedKeys", "join_frame", "packet_token", "split_frame"]
+__all__ = ["MODE_RANK", "Entries", "FeedKeys", "frame_tokens", "join_frame", "packet_token", "split_frame"]
 
 #: Stream entries as the Redis client answers them: (ID, {field: value}).
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -119,6 +121,26 @@ def join_frame(packets: Iterable[bytes]) -> bytes:
         out.append(struct.pack(">H", len(packet)))
         out.append(packet)
     return b"".join(out)
+
+
+def frame_tokens(frame: bytes) -> np.ndarray:
+    """Return the instrument token of each of a tick frame's packets, in order (uint32).
+
+    A frame of packets of one size (one mode, as a feed's frames mostly are) is read as strided numpy views,
+    with no loop per packet: at 3,000 packets the loop cost a consumer ten times the frame's decoding.
+
+    Raises:
+        TickFrameError: the frame is truncated or its lengths are inconsistent.
+    """
+    if len(frame) >= 4:
+        count, size = struct.unpack_from(">HH", frame, 0)
+        stride = 2 + size
+        if count and size >= 4 and len(frame) == 2 + count * stride:
+            sizes = np.ndarray((count,), dtype=">u2", buffer=frame, offset=2, strides=(stride,))
+            if (sizes == size).all():
+                tokens = np.ndarray((count,), dtype=">u4", buffer=frame, offset=4, strides=(stride,))
+                return tokens.astype(np.uint32)
+    return np.array([packet_token(p) for p in split_frame(frame)], dtype=np.uint32)
 
 
 def packet_token(packet: bytes) -> int:

@@ -172,6 +172,7 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         assert sim.stdin is not None  # noqa: S101
         sim.stdin.close()
         sim.wait(60)
+    wall = time.time() - time.monotonic()  # monotonic ns to wall-clock seconds (for the owners' log lines)
     sent = np.load(sim_log)
     sent_at: dict[tuple[int, int], int] = {}
     for first, stamp, ns, _ in sent.tolist():
@@ -187,10 +188,12 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         stamps = [row[1] for row in rows]
         # Every frame the next second: none lost, none twice, none out of order (direct tickers included).
         breaks = [b - a for a, b in itertools.pairwise(stamps) if b - a != 1]
+        at = [time.strftime("%H:%M:%S", time.localtime(rows[i + 1][2] / 1e9 + wall))
+              for i, (a, b) in enumerate(itertools.pairwise(stamps)) if b - a != 1]  # fmt: skip
         errors = len(breaks)
         if breaks:
             print(f"  {role} {log.name}: {len(stamps)} frames, breaks (seconds from one frame to the next): "
-                  f"{breaks[:12]}", flush=True)  # fmt: skip
+                  f"{breaks[:12]} at {at[:12]}", flush=True)  # fmt: skip
         if role == "consumer":
             out_of_order += errors
         else:

@@ -20,6 +20,7 @@ end the others' sessions).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -49,6 +50,9 @@ def ticker_for(session: Session, **options: Any) -> Ticker:
 
 def owner(session: Session, redis_url: str, owner_id: str, n: int) -> None:
     """Publish the first ``n`` tokens until the input ends (or the process is killed)."""
+    # What the owner's connection does (closed, reconnecting) is what explains a gap: say it, with the time.
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {owner_id} %(name)s: %(message)s")
+    logging.getLogger("kitekit.ticker").setLevel(logging.INFO)
     ticker = ticker_for(session, max_connections=1, columns=True)
     pinned = dict.fromkeys(tradable_tokens(n), Mode.FULL)
     feed = FeedOwner(redis_url, ticker, lease_ttl=1.0, keep=200, pinned=pinned, owner_id=owner_id)

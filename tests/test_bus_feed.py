@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from collections.abc import Iterator
@@ -92,6 +93,33 @@ def test_consumers_get_every_frame_in_order_and_a_late_joiner_starts_from_the_la
     assert first.last_seq == late.last_seq == owners[0].owner.stats.published
     first.stop()
     late.stop()
+
+
+def test_a_bus_consumer_runs_under_asyncio_as_the_direct_ticker_does(
+    redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite, pinned={INFY: Mode.FULL}))
+    eventually(lambda: owners[0].owner.stats.published >= 1)  # INFY's tick on subscribing: a last tick to start from
+
+    async def consume() -> list[Any]:
+        got: list[Any] = []
+        ticker = BusTicker(redis_server.url, refresh=0.2)
+        ticker.subscribe([INFY], "full")
+        async with ticker:
+            # The market moves once the loop waits on the iteration (the last tick it was primed with went out
+            # before anything iterated, as with the direct ticker).
+            asyncio.get_running_loop().call_soon(sim_clock.advance, 1)
+            async for ticks in ticker:
+                got.append(ticks)
+                if len(got) == 2:
+                    break
+                asyncio.get_running_loop().call_soon(sim_clock.advance, 1)
+        assert not ticker.running
+        return got
+
+    got = asyncio.run(consume())
+    stamps = [ticks[0]["exchange_timestamp"] for ticks in got]
+    assert [ticks[0]["instrument_token"] for ticks in got] == [INFY, INFY] and stamps[1] > stamps[0]
 
 
 def test_a_standby_takes_over_from_a_dead_owner_with_no_gap_and_no_duplicate(

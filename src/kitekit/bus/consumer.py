@@ -24,8 +24,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -201,32 +201,6 @@ class BusTicker(TickerEvents):
         self._loop = None
         for consumer in self._consumers:
             consumer.put_nowait(END)
-
-    async def __aenter__(self) -> BusTicker:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Any]:
-        consumer: asyncio.Queue[Any] = asyncio.Queue()
-        self._consumers.append(consumer)
-        try:
-            if self._task is None:
-                await self.connect()
-            while True:
-                item = await consumer.get()
-                if item is END:
-                    if self.error is not None:
-                        raise self.error
-                    return
-                yield item
-        finally:
-            self._consumers.remove(consumer)
 
     # -- running in a thread ---------------------------------------------------------------------------
     def start(self) -> None:

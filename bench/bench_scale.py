@@ -6,10 +6,12 @@ at real speed, in full mode) and a ``redis-server`` started on loopback:
 
 - **feed**: two feed owners (active and hot standby, one connection each), C consumer processes on the bus
   (half started a third of the way in, late) and one direct ticker beside them (the third connection Kite
-  allows), on N instruments. The active owner is killed (SIGKILL) K times and replaced by a fresh standby.
+  allows), on N instruments. The active owner is killed (SIGKILL) K times, each time once the standby's frames
+  line up with the stream, and replaced by a fresh standby.
   Each consumer must see every second's frame exactly once and in order (the exchange second goes up by
   exactly one from frame to frame); latency is from the simulator handing a frame to its socket to the
-  consumer's callback (p50, p99), beside the direct ticker's.
+  consumer's callback (p50, p99), beside the direct ticker's. Redis's CPU share, commands and bytes out per
+  second are read from its INFO over the run, and each consumer's CPU seconds from the process itself.
 - **pacer**: 8 processes with clocks skewed from -2 s to +2 s call ``ltp`` through one Redis pacer at Kite's
   quote limit (1 a second, enforced by the simulator); Redis is killed and restarted mid-run. Counted: 429s,
   the share of the limit used, and requests sent while Redis was down (beyond the one permit each process may
@@ -22,6 +24,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,6 +68,7 @@ class FeedResult:
     kills: int
     frames: int
     ticks: int
+    ticks_per_s: float
     out_of_order: int
     direct_out_of_order: int
     lost_frames: int
@@ -72,6 +76,18 @@ class FeedResult:
     p99_ms: float
     direct_p50_ms: float
     direct_p99_ms: float
+    redis_cpu_pct: float
+    redis_ops_per_s: float
+    redis_out_mb_per_s: float
+    consumer_cpu_s: float
+    load: float
+
+
+def redis_counters(raw: redis.Redis) -> tuple[float, float, float, float]:
+    """Return Redis's CPU seconds (user + system), commands processed, bytes sent, and the monotonic time now."""
+    info = raw.info("all")
+    cpu = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return cpu, float(info["total_commands_processed"]), float(info["total_net_output_bytes"]), time.monotonic()
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -107,20 +123,42 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         new_owner()
         direct = tmp / "direct.npy"
         readers.append(("direct", direct, child("direct", *session, server.url, str(direct), str(n))))
+
+        def receiving() -> None:
+            # Starting a process takes seconds on a loaded machine: wait for each reader's first ticks.
+            deadline = time.monotonic() + 120
+            while not all(raw.exists(f"bench:receiving:{log}") for _, log, _ in readers):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the readers did not all receive ticks within 120 s")
+                time.sleep(0.05)
+
         for i in range(consumers):
             if i == (consumers + 1) // 2:
+                receiving()
                 time.sleep(seconds / 3)  # the rest join late
             log = tmp / f"consumer{i}.npy"
             readers.append(("consumer", log, child("consumer", *session, server.url, str(log), str(n))))
+        receiving()
         start = time.monotonic()
+        before = redis_counters(raw)
         for k in range(kills):
             time.sleep(max(0.0, start + (k + 1) * seconds * 2 / 3 / (kills + 1) - time.monotonic()))
             holder = raw.get(lease)
             active = holder.decode() if isinstance(holder, bytes) else str(holder or "")
+            # "Killed with a standby": a fresh owner's connection must line up with the stream before it can
+            # take over with no gap (on a loaded machine starting one takes seconds).
+            deadline = time.monotonic() + 60
+            while not any(raw.exists(f"bench:lined-up:{o}") for o in owners if o != active):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no standby lined up with the stream within 60 s")
+                time.sleep(0.05)
             if active in owners:
                 owners.pop(active).kill()  # a crash: the lease is left to expire
                 new_owner()
-        time.sleep(max(0.0, start + seconds * 2 / 3 - time.monotonic()))
+        killed = time.monotonic()
+        time.sleep(max(0.0, start + seconds * 2 / 3 - time.monotonic(), killed + 3 - time.monotonic()))
+        after = redis_counters(raw)
+        load = os.getloadavg()[0]
         summaries = [(role, log, json.loads(finish(p).strip().splitlines()[-1])) for role, log, p in readers]
     finally:
         for process in [p for _, _, p in readers] + list(owners.values()):
@@ -134,6 +172,7 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         assert sim.stdin is not None  # noqa: S101
         sim.stdin.close()
         sim.wait(60)
+    wall = time.time() - time.monotonic()  # monotonic ns to wall-clock seconds (for the owners' log lines)
     sent = np.load(sim_log)
     sent_at: dict[tuple[int, int], int] = {}
     for first, stamp, ns, _ in sent.tolist():
@@ -141,16 +180,20 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
     bus_lat: list[float] = []
     direct_lat: list[float] = []
     frames = ticks = out_of_order = lost = direct_errors = 0
+    rate = 0.0
+    cpu: list[float] = []
     for role, log, summary in summaries:
         rows = np.load(log).tolist()
         lost += summary["lost_frames"]
         stamps = [row[1] for row in rows]
         # Every frame the next second: none lost, none twice, none out of order (direct tickers included).
         breaks = [b - a for a, b in itertools.pairwise(stamps) if b - a != 1]
+        at = [time.strftime("%H:%M:%S", time.localtime(rows[i + 1][2] / 1e9 + wall))
+              for i, (a, b) in enumerate(itertools.pairwise(stamps)) if b - a != 1]  # fmt: skip
         errors = len(breaks)
         if breaks:
             print(f"  {role} {log.name}: {len(stamps)} frames, breaks (seconds from one frame to the next): "
-                  f"{breaks[:12]}", flush=True)  # fmt: skip
+                  f"{breaks[:12]} at {at[:12]}", flush=True)  # fmt: skip
         if role == "consumer":
             out_of_order += errors
         else:
@@ -162,11 +205,18 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
         if role == "consumer":
             frames += len(rows)
             ticks += sum(row[3] for row in rows)
+            if len(rows) > 1:  # ticks a second over the time this consumer received
+                rate += sum(row[3] for row in rows[1:]) / ((rows[-1][2] - rows[0][2]) / 1e9)
+            cpu.append(summary["cpu_s"])
     p50, p99 = percentiles(bus_lat)
     d50, d99 = percentiles(direct_lat)
+    span = after[3] - before[3]
     return FeedResult(
-        n, consumers, seconds, kills, frames, ticks, out_of_order, direct_errors, lost, p50, p99, d50, d99
-    )
+        n, consumers, seconds, kills, frames, ticks, rate, out_of_order, direct_errors, lost, p50, p99, d50, d99,
+        redis_cpu_pct=100 * (after[0] - before[0]) / span, redis_ops_per_s=(after[1] - before[1]) / span,
+        redis_out_mb_per_s=(after[2] - before[2]) / span / 1e6, consumer_cpu_s=float(np.mean(cpu or [np.nan])),
+        load=load,
+    )  # fmt: skip
 
 
 def pacer(processes: int, seconds: float, tmp: Path) -> dict[str, float]:
@@ -223,9 +273,10 @@ def main(argv: list[str]) -> Figures:
     parser.add_argument("--only", type=int, default=None, help="run only the feed scenario with this many instruments")
     args = parser.parse_args(argv)
     if args.quick:
-        scenarios, seconds, pacer_seconds = [(200, 2, 1)], args.seconds or 9.0, 8.0
+        scenarios, seconds, pacer_seconds = [(200, 2, 1)], args.seconds or 12.0, 8.0
     else:
-        scenarios, seconds, pacer_seconds = [(250, 2, 2), (500, 4, 2), (1000, 8, 3)], args.seconds or 30.0, 30.0
+        # 1x, 2x and 4x the consumers and instruments; 4x is the issue's 3,000 instruments x 20 consumers x 5 kills.
+        scenarios, seconds, pacer_seconds = [(750, 5, 5), (1500, 10, 5), (3000, 20, 5)], args.seconds or 45.0, 30.0
     figures: Figures = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -235,13 +286,16 @@ def main(argv: list[str]) -> Figures:
               "1 direct ticker; full mode, columns")  # fmt: skip
         print(f"{'instruments':>11} {'consumers':>9} {'kills':>5} {'frames':>7} {'ticks/s':>9} "
               f"{'order errs bus/direct':>21} "
-              f"{'lost':>5} {'bus p50/p99 ms':>15} {'direct p50/p99 ms':>18}")  # fmt: skip
+              f"{'lost':>5} {'bus p50/p99 ms':>15} {'direct p50/p99 ms':>18} {'redis cpu%':>10} {'ops/s':>7} "
+              f"{'MB/s out':>8} {'cpu s/consumer':>14} {'load':>5}")  # fmt: skip
         for r in results:
-            rate = r.ticks / r.seconds
+            rate = r.ticks_per_s
             print(f"{r.instruments:>11,} {r.consumers:>9} {r.kills:>5} {r.frames:>7,} {rate:>9,.0f} "
                   f"{r.out_of_order:>14}/{r.direct_out_of_order:<6} {r.lost_frames:>5} "
                   f"{r.p50_ms:>7.1f}/{r.p99_ms:<7.1f} "
-                  f"{r.direct_p50_ms:>9.1f}/{r.direct_p99_ms:<8.1f}")  # fmt: skip
+                  f"{r.direct_p50_ms:>9.1f}/{r.direct_p99_ms:<8.1f} {r.redis_cpu_pct:>10.1f} "
+                  f"{r.redis_ops_per_s:>7,.0f} {r.redis_out_mb_per_s:>8.2f} {r.consumer_cpu_s:>14.2f} "
+                  f"{r.load:>5.1f}")  # fmt: skip
             key = f"{r.instruments}x{r.consumers}"
             figures.update({
                 f"feed_order_errors_{key}": float(r.out_of_order),
@@ -252,6 +306,8 @@ def main(argv: list[str]) -> Figures:
                 f"feed_p99_ms_{key}": r.p99_ms,
                 f"direct_p50_ms_{key}": r.direct_p50_ms,
                 f"direct_p99_ms_{key}": r.direct_p99_ms,
+                f"redis_cpu_pct_{key}": r.redis_cpu_pct,
+                f"redis_ops_per_s_{key}": r.redis_ops_per_s,
             })  # fmt: skip
         figures.update(pacer(8, pacer_seconds, tmp))
     return figures

@@ -6,10 +6,13 @@ Each takes the simulator's URL and a session's api_key and access token (one log
 end the others' sessions).
 
 - ``python -m bench.scale_child owner SIM KEY TOKEN REDIS ID N``: a feed owner carrying the first N tokens (full mode)
-  on one connection, with a 1 s lease; runs until killed or its input ends.
+  on one connection, with a 1 s lease; runs until killed or its input ends. Once its frames line up with the
+  stream (a standby that may take over with no gap) it sets ``bench:lined-up:ID`` in Redis.
 - ``python -m bench.scale_child consumer|direct SIM KEY TOKEN REDIS LOG N``: a :class:`BusTicker` (or a direct
-  :class:`Ticker`) on those tokens in columns; when its input ends, writes one row per frame to ``LOG``
-  (numpy: first token, exchange second, monotonic ns at the callback, ticks) and prints a JSON summary.
+  :class:`Ticker`) on those tokens in columns; sets ``bench:receiving:LOG`` in Redis at its first ticks; when its
+  input ends, writes one row per frame to ``LOG``
+  (numpy: first token, exchange second, monotonic ns at the callback, ticks) and prints a JSON summary (frames,
+  frames lost, the process's CPU seconds).
 - ``python -m bench.scale_child pacer SIM KEY TOKEN REDIS SKEW SECONDS``: calls ``ltp`` for SECONDS through a
   :class:`RedisPacer` whose clock is SKEW seconds off; prints ``sent <unix time> <status>`` per request.
 """
@@ -17,12 +20,14 @@ end the others' sessions).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
 from typing import Any
 
 import numpy as np
+import redis
 from requests.adapters import HTTPAdapter
 
 from bench.bench_stream import tradable_tokens
@@ -45,6 +50,9 @@ def ticker_for(session: Session, **options: Any) -> Ticker:
 
 def owner(session: Session, redis_url: str, owner_id: str, n: int) -> None:
     """Publish the first ``n`` tokens until the input ends (or the process is killed)."""
+    # What the owner's connection does (closed, reconnecting) is what explains a gap: say it, with the time.
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {owner_id} %(name)s: %(message)s")
+    logging.getLogger("kitekit.ticker").setLevel(logging.INFO)
     ticker = ticker_for(session, max_connections=1, columns=True)
     pinned = dict.fromkeys(tradable_tokens(n), Mode.FULL)
     feed = FeedOwner(redis_url, ticker, lease_ttl=1.0, keep=200, pinned=pinned, owner_id=owner_id)
@@ -53,7 +61,13 @@ def owner(session: Session, redis_url: str, owner_id: str, n: int) -> None:
         sys.stdin.read()
         feed.stop()
 
+    def tell_when_lined_up() -> None:
+        while not feed.lined_up:
+            time.sleep(0.05)
+        redis.Redis.from_url(redis_url).set(f"bench:lined-up:{owner_id}", 1)
+
     threading.Thread(target=stop_at_end_of_input, daemon=True).start()
+    threading.Thread(target=tell_when_lined_up, daemon=True).start()
     feed.run()
 
 
@@ -65,6 +79,8 @@ def consumer(role: str, session: Session, redis_url: str, log: str, n: int) -> N
 
     def on_ticks(ticks: TickColumns) -> None:
         now = time.monotonic_ns()
+        if not rows:  # the parent starts its clock once every reader has its first ticks
+            redis.Redis.from_url(redis_url).set(f"bench:receiving:{log}", 1)
         rows.append(
             (int(ticks.instrument_token[0]), int(ticks.exchange_timestamp[0].astype(np.int64)), now, len(ticks))
         )
@@ -76,7 +92,7 @@ def consumer(role: str, session: Session, redis_url: str, log: str, n: int) -> N
     ticker.stop()
     np.save(log, np.array(rows, dtype=np.int64).reshape(-1, 4))
     lost = ticker.lost_frames if isinstance(ticker, BusTicker) else 0
-    print(json.dumps({"frames": len(rows), "lost_frames": lost}), flush=True)
+    print(json.dumps({"frames": len(rows), "lost_frames": lost, "cpu_s": time.process_time()}), flush=True)
 
 
 def pacer(session: Session, redis_url: str, skew: float, seconds: float) -> None:

@@ -24,11 +24,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
 
 from kitekit.bus.connect import redis_client_async
-from kitekit.bus.keys import Entries, FeedKeys, join_frame, packet_token, split_frame
+from kitekit.bus.keys import Entries, FeedKeys, frame_tokens, join_frame, split_frame
 from kitekit.clock import Clock
 from kitekit.errors import FellBehindError, TickerError
 from kitekit.ticker.events import END, TickerEvents
@@ -88,6 +90,7 @@ class BusTicker(TickerEvents):
         #: The error that stopped the ticker, if any.
         self.error: BaseException | None = None
         self._wants: dict[int, Mode] = {}
+        self._wanted: np.ndarray | None = None  # the wanted tokens, sorted (None: to be made again)
         self._refused: dict[int, str] = {}
         self._lock = threading.Lock()
         self._changed = True
@@ -115,6 +118,7 @@ class BusTicker(TickerEvents):
             for token in tokens:
                 self._wants[token] = mode
             self._changed = True
+            self._wanted = None
         return tokens
 
     def unsubscribe(self, instruments: Iterable[str | int]) -> list[int]:
@@ -122,6 +126,7 @@ class BusTicker(TickerEvents):
         with self._lock:
             gone = [t for t in (self._token(i) for i in instruments) if self._wants.pop(t, None) is not None]
             self._changed = True
+            self._wanted = None
         return gone
 
     def set_mode(self, mode: Mode | str, instruments: Iterable[str | int]) -> None:
@@ -196,32 +201,6 @@ class BusTicker(TickerEvents):
         self._loop = None
         for consumer in self._consumers:
             consumer.put_nowait(END)
-
-    async def __aenter__(self) -> BusTicker:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Any]:
-        consumer: asyncio.Queue[Any] = asyncio.Queue()
-        self._consumers.append(consumer)
-        try:
-            if self._task is None:
-                await self.connect()
-            while True:
-                item = await consumer.get()
-                if item is END:
-                    if self.error is not None:
-                        raise self.error
-                    return
-                yield item
-        finally:
-            self._consumers.remove(consumer)
 
     # -- running in a thread ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -365,10 +344,11 @@ class BusTicker(TickerEvents):
             return  # already handed on (a re-read after a reconnect)
         self.last_seq = seq
         with self._lock:
-            wants = self._wants
-            packets = split_frame(frame)
-            mine = [p for p in packets if packet_token(p) in wants]
-        if len(mine) == len(packets):
+            if self._wanted is None:
+                self._wanted = np.array(sorted(self._wants), dtype=np.uint32)
+            wanted = self._wanted
+        mine = np.isin(frame_tokens(frame), wanted, assume_unique=False)
+        if mine.all():
             self.message(0, frame)  # all of it: the very bytes the owner received
-        elif mine:
-            self.message(0, join_frame(mine))
+        elif mine.any():
+            self.message(0, join_frame(p for p, keep in zip(split_frame(frame), mine.tolist(), strict=True) if keep))

@@ -11,7 +11,10 @@ Every other owner is a hot *standby*: connected and subscribed like the active o
 received and drops each one the stream shows the active owner published (frames are matched by their packets,
 so the order of packets inside a frame does not matter). When the lease expires (the active owner died) the
 standby takes it, drops what the stream holds by then, publishes the rest in order and goes on live: consumers
-see the sequence go on with no hole, and no frame twice.
+see the sequence go on with no hole, and no frame twice. A standby compares its first frames with the last few
+entries published before it started (the broker answers a subscription with the current second again), drops
+whatever its connection brought before a frame the stream shows, and takes a free lease at once only when its
+frames are known to line up with the stream; one that just started waits a moment for a standby that knows.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -70,6 +73,10 @@ return 0
 
 #: Frames a standby keeps while the stream has not shown them published (a minute of one frame a second per shard).
 _PENDING = 600
+#: Stream entries a starting owner compares its first frames with, back from where the stream stood when it
+#: looked: the broker answers a subscription with the current second's ticks, the very frame the active owner
+#: may have published just before that look. Unseen, it would stay pending and go out again at a takeover.
+_LOOK_BACK = 20
 
 
 def _canon(frame: bytes) -> bytes:
@@ -102,6 +109,7 @@ class FeedOwner:
         pinned: instruments always subscribed, whatever the consumers ask ({token: mode}).
         owner_id: this owner's id in the lease (default: host, pid and a counter).
         client: a Redis client to use instead of one opened from ``url``.
+        monotonic: the clock the lease's timing runs on (seconds; default :func:`time.monotonic`).
     """
 
     _ids = itertools.count(1)
@@ -117,6 +125,7 @@ class FeedOwner:
         pinned: Mapping[int, Mode] | None = None,
         owner_id: str | None = None,
         client: redis.Redis | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not lease_ttl > 0 or keep < 1:
             raise ValueError(f"lease_ttl must be above 0 and keep at least 1, got {lease_ttl} and {keep}")
@@ -128,6 +137,7 @@ class FeedOwner:
         self.pinned = {token: Mode(mode) for token, mode in (pinned or {}).items()}
         self.owner_id = owner_id or f"{socket.gethostname()}:{os.getpid()}:{next(self._ids)}"
         self.stats = OwnerStats()
+        self._monotonic = monotonic
         self._redis = client if client is not None else redis_client(url)
         self._publish = self._redis.register_script(_PUBLISH)
         self._renew = self._redis.register_script(_RENEW)
@@ -138,6 +148,12 @@ class FeedOwner:
         self._unmatched: dict[bytes, int] = {}
         self._unmatched_order: deque[bytes] = deque()
         self._forget_at = 0.0
+        # True once this owner's frames are known to line up with the stream: a pending frame matched one the
+        # stream shows, or this owner published. Only then does what it holds follow the stream's last frame.
+        self._anchored = False
+        self._free_since: float | None = None  # when an owner not anchored first saw the lease free
+        self._union_of: tuple[bytes, ...] | None = None  # the consumers' wants (raw) the union below was made of
+        self._union: dict[int, Mode] = {}
         self._active = False
         self._stop = threading.Event()
         self._hand_over = True
@@ -146,6 +162,11 @@ class FeedOwner:
     def active(self) -> bool:
         """Return True while this owner holds the lease and publishes."""
         return self._active
+
+    @property
+    def lined_up(self) -> bool:
+        """Return True once this owner's frames are known to line up with the stream (it may take over with no gap)."""
+        return self._anchored
 
     def stop(self, hand_over: bool = True) -> None:
         """Ask :meth:`run` to return (from any thread).
@@ -165,7 +186,7 @@ class FeedOwner:
             redis.RedisError: the bus failed (the ticker is stopped first).
         """
         self.ticker.on_frame = lambda frame, ns: self._frames.put((frame, ns))
-        self._seen = int(self._redis.get(self.keys.seq) or 0)
+        self._begin()
         self._follow_consumers()
         self.ticker.start()
         import redis
@@ -177,17 +198,17 @@ class FeedOwner:
                 if self.ticker.error is not None:
                     raise self.ticker.error
                 try:
-                    if time.monotonic() >= housekeeping:
+                    if self._monotonic() >= housekeeping:
+                        if not self._active:
+                            self._align()  # first: whether it may take a free lease depends on it
                         self._hold_lease()
                         self._follow_consumers()
-                        if not self._active:
-                            self._align()
-                        elif self._unmatched and time.monotonic() > self._forget_at:
+                        if self._active and self._unmatched and self._monotonic() > self._forget_at:
                             # Long enough after the takeover: what the old owner sent and this one never got
                             # will not come any more.
                             self._unmatched.clear()
                             self._unmatched_order.clear()
-                        housekeeping = time.monotonic() + self.lease_ttl / 6
+                        housekeeping = self._monotonic() + self.lease_ttl / 6
                     with contextlib.suppress(queue.Empty):
                         frame, ns = self._frames.get(timeout=0.05)
                         self._handle(frame, ns)
@@ -208,6 +229,8 @@ class FeedOwner:
                     self._stop.wait(0.2)
         finally:
             self.ticker.stop()
+            with contextlib.suppress(Exception):
+                self._redis.delete(self.keys.owner(self.owner_id))
             if self._active and self._hand_over:
                 # A clean stop hands over at once instead of making the standby wait out the lease.
                 with contextlib.suppress(Exception):
@@ -219,6 +242,10 @@ class FeedOwner:
                     )
             self._active = False
 
+    def _begin(self) -> None:
+        """Take the place in the stream this owner's frames are compared from (a little before where it stands)."""
+        self._seen = max(0, int(self._redis.get(self.keys.seq) or 0) - _LOOK_BACK)
+
     # -- the lease -------------------------------------------------------------------------------------
     def _hold_lease(self) -> None:
         ttl = round(self.lease_ttl * 1000)
@@ -226,8 +253,29 @@ class FeedOwner:
             if not self._renew(keys=[self.keys.lease], args=[self.owner_id, ttl]):
                 self._deposed()
             return
+        if self._anchored:
+            # Said for the owners that are not: while one that is lives, they leave a free lease to it.
+            self._redis.set(self.keys.owner(self.owner_id), 1, px=3 * ttl)
+        elif self._seen:
+            # Frames were published, but none this owner holds is known to be among them: where its frames stand
+            # against the stream is unknown (it has just started or connected), and taking over from here could
+            # skip what the last owner had not sent. An owner that knows takes a free lease within two of its
+            # rounds (lease_ttl / 6 each), or, starved of CPU, when it wakes: wait for it while its word lasts
+            # (3 leases), then take the lease anyway (better a gap than no feed).
+            if self._redis.get(self.keys.lease) is not None or self._others_lined_up():
+                self._free_since = None
+                return
+            now = self._monotonic()
+            self._free_since = self._free_since if self._free_since is not None else now
+            if now - self._free_since < self.lease_ttl / 3:
+                return
         if self._redis.set(self.keys.lease, self.owner_id, nx=True, px=ttl):
+            self._free_since = None
             self._take_over()
+
+    def _others_lined_up(self) -> bool:
+        mine = self.keys.owner(self.owner_id).encode()
+        return any(key != mine for key in self._redis.scan_iter(match=self.keys.owners_pattern, count=100))
 
     def _take_over(self) -> None:
         # Every frame received so far joins the pending ones before matching: one still queued here may well
@@ -244,9 +292,10 @@ class FeedOwner:
         log.warning(
             "feed %s: %s is now the active owner (%d frames to publish)", self.keys.name, self.owner_id, len(backlog)
         )
+        self._anchored = True  # from here on the stream follows this owner's connection
         for frame, ns, _ in backlog:
             self._send(frame, ns)
-        self._forget_at = time.monotonic() + 5 * self.lease_ttl
+        self._forget_at = self._monotonic() + 5 * self.lease_ttl
 
     def _deposed(self) -> None:
         self._active = False
@@ -261,7 +310,11 @@ class FeedOwner:
             self._unmatched[canon] -= 1
             if not self._unmatched[canon]:
                 del self._unmatched[canon]
-            self.stats.dropped_as_published += 1
+            # What this connection brought before it is older than a published frame: out already, or missed
+            # by the active owner's connection; either way too late to publish (it would go out of order).
+            self.stats.dropped_as_published += 1 + len(self._pending)
+            self._pending.clear()
+            self._anchored = True
             return
         if self._active:
             try:
@@ -295,6 +348,7 @@ class FeedOwner:
                     for _ in range(i + 1):
                         self._pending.popleft()
                     self.stats.dropped_as_published += i + 1
+                    self._anchored = True
                     break
             else:
                 # Not here yet: this connection may bring it a moment later, and then it must not go out again.
@@ -310,11 +364,15 @@ class FeedOwner:
     # -- subscriptions -----------------------------------------------------------------------------------
     def wants(self) -> dict[int, Mode]:
         """Return the union of every live consumer's wants and the pinned ones (the larger mode wins)."""
-        union: dict[int, Mode] = dict(self.pinned)
         keys = list(self._redis.scan_iter(match=self.keys.subs_pattern, count=500))
-        for raw in self._redis.mget(keys) if keys else []:
-            if raw is None:
-                continue  # expired between the scan and the read
+        found = cast(list[bytes | None], self._redis.mget(keys) if keys else [])
+        raws = tuple(sorted(raw for raw in found if raw is not None))
+        if raws == self._union_of:
+            # Consumers renew their wants every couple of seconds, mostly unchanged: parsing 20 consumers'
+            # 3,000 instruments each, six times a second, starved the owner of the CPU its lease needs.
+            return dict(self._union)
+        union: dict[int, Mode] = dict(self.pinned)
+        for raw in raws:
             try:
                 wanted: dict[str, str] = json.loads(raw)
                 for token, mode in wanted.items():
@@ -322,7 +380,8 @@ class FeedOwner:
                     union[int(token)] = Mode(mode) if have is None or MODE_RANK[Mode(mode)] > MODE_RANK[have] else have
             except (ValueError, TypeError, AttributeError) as exc:
                 log.warning("feed %s: a consumer's subscription is unreadable (%s); ignoring it", self.keys.name, exc)
-        return union
+        self._union_of, self._union = raws, union
+        return dict(union)
 
     def _follow_consumers(self) -> None:
         union = self.wants()

@@ -8,6 +8,7 @@ One feed (an account's ticker) is named, ``default`` unless told otherwise; its 
     kitekit:feed:<name>:seq      the last sequence number handed out
     kitekit:feed:<name>:last     hash: instrument token -> its latest packet (what a late joiner starts from)
     kitekit:feed:<name>:lease    the active owner's id, expiring unless renewed (the standby takes it then)
+    kitekit:feed:<name>:owner:<id> set by each owner whose frames line up with the stream, expiring unless renewed
     kitekit:feed:<name>:sub:<id> one consumer's wants, JSON {token: mode}, expiring unless refreshed
     kitekit:feed:<name>:refused  hash: token -> why the owner could not serve it
 
@@ -21,10 +22,12 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from kitekit.errors import TickFrameError
 from kitekit.wire.ticks import Mode
 
-__all__ = ["MODE_RANK", "Entries", "FeedKeys", "join_frame", "packet_token", "split_frame"]
+__all__ = ["MODE_RANK", "Entries", "FeedKeys", "frame_tokens", "join_frame", "packet_token", "split_frame"]
 
 #: Stream entries as the Redis client answers them: (ID, {field: value}).
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -68,6 +71,15 @@ class FeedKeys:
         """Return the refused-subscriptions hash's key."""
         return f"{self.prefix}:refused"
 
+    def owner(self, owner_id: str) -> str:
+        """Return the key an owner whose frames line up with the stream keeps set (a standby that may take over)."""
+        return f"{self.prefix}:owner:{owner_id}"
+
+    @property
+    def owners_pattern(self) -> str:
+        """Return the pattern matching every lined-up owner's key."""
+        return f"{self.prefix}:owner:*"
+
     def sub(self, consumer: str) -> str:
         """Return one consumer's subscription key."""
         return f"{self.prefix}:sub:{consumer}"
@@ -109,6 +121,26 @@ def join_frame(packets: Iterable[bytes]) -> bytes:
         out.append(struct.pack(">H", len(packet)))
         out.append(packet)
     return b"".join(out)
+
+
+def frame_tokens(frame: bytes) -> np.ndarray:
+    """Return the instrument token of each of a tick frame's packets, in order (uint32).
+
+    A frame of packets of one size (one mode, as a feed's frames mostly are) is read as strided numpy views,
+    with no loop per packet: at 3,000 packets the loop cost a consumer ten times the frame's decoding.
+
+    Raises:
+        TickFrameError: the frame is truncated or its lengths are inconsistent.
+    """
+    if len(frame) >= 4:
+        count, size = struct.unpack_from(">HH", frame, 0)
+        stride = 2 + size
+        if count and size >= 4 and len(frame) == 2 + count * stride:
+            sizes = np.ndarray((count,), dtype=">u2", buffer=frame, offset=2, strides=(stride,))
+            if (sizes == size).all():
+                tokens = np.ndarray((count,), dtype=">u4", buffer=frame, offset=4, strides=(stride,))
+                return tokens.astype(np.uint32)
+    return np.array([packet_token(p) for p in split_frame(frame)], dtype=np.uint32)
 
 
 def packet_token(packet: bytes) -> int:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -262,33 +262,6 @@ class Ticker(TickerEvents):
             self._done.set()
         for queue in self._consumers:
             queue.put_nowait(END)
-
-    async def __aenter__(self) -> Ticker:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Any]:
-        """Yield each frame's ticks (dicts, or columns) until closed; raise the error that stopped it."""
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._consumers.append(queue)
-        try:
-            if self._loop is None:
-                await self.connect()
-            while True:
-                item = await queue.get()
-                if item is END:
-                    if self.error is not None:
-                        raise self.error
-                    return
-                yield item
-        finally:
-            self._consumers.remove(queue)
 
     # -- running in a thread ---------------------------------------------------------------------------
     def start(self) -> None:

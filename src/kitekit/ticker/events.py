@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from kitekit import redact
 from kitekit.clock import Clock, SystemClock, wall_shift
@@ -46,8 +46,13 @@ class TickerEvents:
     """The ticker's reporting side: its callbacks, counters and ``async for`` consumers (on the event loop).
 
     Callbacks are attributes, ``None`` by default; they run on the ticker's event loop, so keep them quick, and
-    one that raises is logged and never takes the feed down.
+    one that raises is logged and never takes the feed down. A ticker built on it (the direct one, the bus
+    consumer) gives :meth:`connect`, :meth:`close` and :attr:`running`; ``async with`` and ``async for`` come
+    from here.
     """
+
+    #: The error that stopped the ticker, if any.
+    error: BaseException | None = None
 
     def __init__(self, columns: bool, queue_size: int, clock: Clock | None = None) -> None:
         self.columns = columns
@@ -66,6 +71,49 @@ class TickerEvents:
         self._consumers: list[asyncio.Queue[Any]] = []
         self._first_open: asyncio.Event | None = None
 
+    # -- what a ticker built on this gives -------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Return True between connecting and closing."""
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        """Start on the running event loop; return once ticks can flow."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Stop (the ticker can be started again)."""
+        raise NotImplementedError
+
+    # -- asyncio's ways in -----------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        """Yield each frame's ticks (dicts, or columns) until closed; raise the error that stopped it."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._consumers.append(queue)
+        try:
+            if not self.running:
+                await self.connect()
+            while True:
+                item = await queue.get()
+                if item is END:
+                    if self.error is not None:
+                        raise self.error
+                    return
+                yield item
+        finally:
+            self._consumers.remove(queue)
+
+    # -- reporting ---------------------------------------------------------------------------------------
     def opened(self, shard: int) -> None:
         """Note an open connection."""
         self.stats.connects += 1

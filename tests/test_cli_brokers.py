@@ -18,6 +18,10 @@ from kitekit.cli import run
 
 from .conftest import empty_cli_home
 
+#: Each test runs several commands, each starting its broker's embedded simulator (seconds each, more under the
+#: whole suite's load on two cores): the suite's 120 s per test is too short for them there.
+pytestmark = pytest.mark.timeout(360)
+
 BROKERS = ["kite", "upstox", "angel"]
 OTHERS = ["upstox", "angel"]
 LABELS = {"kite": "", "upstox": "Upstox", "angel": "Angel One SmartAPI"}

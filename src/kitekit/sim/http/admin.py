@@ -18,9 +18,9 @@ from starlette.routing import BaseRoute, Route
 from kitekit.sessionclock import describe_clock
 from kitekit.sim.config import LoginMode, SimConfig
 from kitekit.sim.errors import invalid_input
-from kitekit.sim.fault_edge import NO_FAULTS
-from kitekit.sim.fault_edge import order_faults_payload as shared_order_faults_payload
 from kitekit.sim.http.edge import error_response, json_of, success_response
+from kitekit.sim.http.fault_edge import NO_FAULTS
+from kitekit.sim.http.fault_edge import order_faults_payload as shared_order_faults_payload
 
 if TYPE_CHECKING:
     from kitekit.sim.http.state import SimState

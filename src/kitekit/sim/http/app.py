@@ -27,7 +27,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitekit.clock import Clock
 from kitekit.redact import SECRET_PARAMS
-from kitekit.sim.fault_edge import FaultEdge, loopback_refusal
 from kitekit.sim.http import (
     admin,
     alerts,
@@ -43,6 +42,7 @@ from kitekit.sim.http import (
     user,
 )
 from kitekit.sim.http.edge import error_response, json_response
+from kitekit.sim.http.fault_edge import FaultEdge, loopback_refusal
 from kitekit.sim.http.orders import KITE_DIALECT
 from kitekit.sim.http.state import SimState
 from kitekit.wire.envelope import ErrorType, RejectionError, error_body

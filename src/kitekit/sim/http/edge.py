@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 
 from kitekit.sim.auth import Grant
 from kitekit.sim.errors import invalid_input, token_error
-from kitekit.sim.fault_edge import DroppedConnection, drop_connection
+from kitekit.sim.http.fault_edge import DroppedConnection, drop_connection
 from kitekit.wire.envelope import RejectionError, success_body
 
 __all__ = [

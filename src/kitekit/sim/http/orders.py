@@ -16,9 +16,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from kitekit.sim.auth import Grant
-from kitekit.sim.fault_edge import place_with_faults
 from kitekit.sim.faults import Fault
 from kitekit.sim.http.edge import engine_call, error_response, form_of, json_response, user_of
+from kitekit.sim.http.fault_edge import place_with_faults
 from kitekit.wire.envelope import ErrorType, RejectionError, rate_limited_body
 from kitekit.wire.orders import Variety
 from kitekit.wire.static_ip import ip_not_allowed
@@ -58,7 +58,7 @@ class _KiteDialect:
         return error_response(accepted_error(status))
 
 
-#: How Kite's simulator answers injected faults (:mod:`kitekit.sim.fault_edge`).
+#: How Kite's simulator answers injected faults (:mod:`kitekit.sim.http.fault_edge`).
 KITE_DIALECT = _KiteDialect()
 
 

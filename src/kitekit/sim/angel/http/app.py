@@ -2,7 +2,7 @@
 
 Only ``sim/angel``'s route modules know Starlette's routing; they build their routes over the state
 (:mod:`.state`), and this module puts them together, behind the fault middleware of
-:mod:`kitekit.sim.fault_edge` (its routes under ``/__sim`` as on Kite's simulator; Angel's dialects in
+:mod:`kitekit.sim.http.fault_edge` (its routes under ``/__sim`` as on Kite's simulator; Angel's dialects in
 :mod:`.faults`).
 """
 
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 
 from kitekit.sim.angel.http import rest, rest_gtt, stream_routes
 from kitekit.sim.angel.http.state import AngelState, crash, http_error
-from kitekit.sim.fault_edge import FaultEdge, admin_routes
+from kitekit.sim.http.fault_edge import FaultEdge, admin_routes
 
 __all__ = ["AngelSim"]
 

@@ -1,4 +1,4 @@
-"""How the Angel simulator answers injected faults (:mod:`kitekit.sim.fault_edge`): in both of Angel's dialects.
+"""How the Angel simulator answers injected faults (:mod:`kitekit.sim.http.fault_edge`): in both of Angel's dialects.
 
 A failed request answers 503 in the OMS dialect (``{"status": false, "errorcode": "AB1004"}``) or 502 in the
 gateway's (``{"success": false, "errorCode": "AB2001"}``); a placement refused before the exchange saw it

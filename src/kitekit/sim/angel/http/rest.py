@@ -28,7 +28,7 @@ from kitekit.sim.angel.orders import (
     rms_row,
     unique_order_id,
 )
-from kitekit.sim.fault_edge import place_with_faults
+from kitekit.sim.http.fault_edge import place_with_faults
 from kitekit.wire.angel.envelope import ErrorCode
 from kitekit.wire.angel.routes import Route as Path
 from kitekit.wire.angel.scrip import SCRIP_MASTER_PATH

@@ -1,6 +1,6 @@
 """The Upstox simulator's ASGI app (:class:`UpstoxSim`): every Upstox area's routes, answered in Upstox's envelope.
 
-The fault routes of :mod:`kitekit.sim.fault_edge` sit under ``/__sim`` as on Kite's simulator, and its
+The fault routes of :mod:`kitekit.sim.http.fault_edge` sit under ``/__sim`` as on Kite's simulator, and its
 middleware injects the faults in Upstox's dialect (:mod:`.faults`). Unknown routes answer 404, wrong methods
 405, and a crash inside the simulator 500, each as
 ``{"status": "error", "errors": [...]}``; client input never reaches the 500 (every handler checks it).
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from kitekit.sim.fault_edge import FaultEdge, admin_routes
+from kitekit.sim.http.fault_edge import FaultEdge, admin_routes
 from kitekit.sim.upstox.http import history, login, market, orders, portfolio, stream
 from kitekit.sim.upstox.http.faults import UPSTOX_DIALECT
 from kitekit.sim.upstox.http.state import UpstoxState, json_response

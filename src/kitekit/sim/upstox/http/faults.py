@@ -1,4 +1,4 @@
-"""How the Upstox simulator answers injected faults (:mod:`kitekit.sim.fault_edge`): Upstox's UDAPI bodies.
+"""How the Upstox simulator answers injected faults (:mod:`kitekit.sim.http.fault_edge`): Upstox's UDAPI bodies.
 
 A failed request answers 503 or 502 with ``{"status": "error", "errors": [UDAPI100500]}`` (both key spellings,
 as every Upstox error); a placement refused before the exchange saw it answers 429 UDAPI10005, Upstox's

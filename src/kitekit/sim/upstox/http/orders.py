@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from kitekit.engine import Engine
 from kitekit.sim.as_placed import as_placed
-from kitekit.sim.fault_edge import place_with_faults
+from kitekit.sim.http.fault_edge import place_with_faults
 from kitekit.sim.upstox.auth import UpstoxGrant
 from kitekit.sim.upstox.http.faults import UPSTOX_DIALECT
 from kitekit.sim.upstox.http.state import json_body, json_response, success

@@ -296,8 +296,9 @@
     const draw = async () => {
       const c = await api(`api/chain?underlying=${encodeURIComponent(underlying.value)}&strikes=${encodeURIComponent(strikes.value)}`);
       if (c.unavailable) {  // a Kite-only extra on another data broker: the page says so, once, in the chain's place
-        head.replaceChildren(el("div", { class: "banner", id: "chain-unavailable" }, c.unavailable));
-        body.replaceChildren();
+        head.replaceChildren(el("div", { class: "banner warn", id: "chain-unavailable" }, c.unavailable));
+        head.classList.remove("small");
+        $("#chain", root).hidden = true;
         return false;
       }
       head.textContent = `${c.underlying} ${c.expiry} · forward ${num(c.forward, 2)} · ATM ${num(c.atm_strike, 0)} · ` +

@@ -1,4 +1,9 @@
-"""``kitekit dashboard``: serve the browser dashboard on 127.0.0.1 and open it (the URL carries this start's token)."""
+"""``kitekit dashboard``: serve the browser dashboard on 127.0.0.1 and open it (the URL carries this start's token).
+
+On Kite alone it runs on Kite's own client, store and ticker, as always; with another data or order broker
+(``--broker``, ``--data``, ``--orders``) its market data comes through the data broker's neutral feed, instruments
+and candles, and its orders and positions through the order broker's neutral gateway.
+"""
 
 from pathlib import Path
 from typing import Annotated
@@ -47,7 +52,9 @@ def dashboard(
 
     from kitekit.dashboard import DashboardServer, Desk
     from kitekit.dashboard.runs import Runs
-    from kitekit.orders import LiveBroker, OrderGateway, PaperBroker
+    from kitekit.dashboard.source import source_for
+    from kitekit.orders import LiveBroker, PaperBroker
+    from kitekit.orders.gateway import BrokerOrders
     from kitekit.runner import runs_root
     from kitekit.wire.ticks import Mode
 
@@ -60,32 +67,48 @@ def dashboard(
         from kitekit.config import check_url
 
         check_url(public_url, "--public-url")
-    # The desk reads Kite's client, instrument store and ticker: market data from Kite; orders may go elsewhere.
-    cli.require_kite("The dashboard's market data (--data)", "data")
-    kite, store, clock = cli.kite(), cli.store().load(), cli.clock
-    folder: Path = cli.data_dir / ("orders" if live else "paper")
-    gateway: OrderGateway
-    if not cli.on_kite:
-        order_broker = cli.brokers().orders  # the neutral layer: its rules, its journal, paper by default
-        gateway = cli.broker_pair().orders(paper=not live, folder=cli.orders_folder(order_broker, live))  # type: ignore[assignment]
-    elif live:
-        gateway = LiveBroker(kite, store, folder=folder, clock=clock)
-    else:
-        gateway = PaperBroker(kite, store, folder=folder, clock=clock)
-    saved = cli.manager().valid()
-    desk = Desk(
-        kite,
-        gateway,
-        store,
-        clock,
-        mode="live" if live else "paper",
-        simulated=cli.sim,
-        login_hint=cli.login_hint,
-        expires_at=saved.expires_at if saved is not None else None,
-        watch=[store.token(w) for w in watch or []],
-        watch_mode=tick_mode,
-        candles=cli.data_dir / "candles.duckdb",
-    )
+    clock = cli.clock
+    candles = cli.data_dir / "candles.duckdb"
+    gateway: BrokerOrders
+    if cli.on_kite:  # Kite's own client, instrument store and ticker, as the dashboard always ran
+        kite, store = cli.kite(), cli.store().load()
+        folder: Path = cli.data_dir / ("orders" if live else "paper")
+        gateway = (LiveBroker if live else PaperBroker)(kite, store, folder=folder, clock=clock)
+        saved = cli.manager().valid()
+        desk = Desk(
+            kite,
+            gateway,
+            store,
+            clock,
+            mode="live" if live else "paper",
+            simulated=cli.sim,
+            login_hint=cli.login_hint,
+            expires_at=saved.expires_at if saved is not None else None,
+            watch=[store.token(w) for w in watch or []],
+            watch_mode=tick_mode,
+            candles=candles,
+        )
+    else:  # the neutral layer: the data broker's feed and candles, the order broker's rules and journal
+        chosen = cli.brokers()
+        pair = cli.broker_pair()
+        gateway = pair.orders(paper=not live, folder=cli.orders_folder(chosen.orders, live))
+        hint = cli.login_hint_for(chosen.data)
+        source = source_for(pair.data, clock, hint, candles)
+        session = pair.data.session.valid()
+        desk = Desk(
+            None,
+            gateway,
+            None,
+            clock,
+            mode="live" if live else "paper",
+            simulated=cli.sim,
+            login_hint=hint,
+            expires_at=session.expires_at if session is not None else None,
+            watch=[source.instrument(w).token for w in watch or []],
+            watch_mode=tick_mode,
+            candles=candles,
+            source=source,
+        )
     try:
         runs = Runs(runs_root(cli.data_dir), clock)
         server = DashboardServer(desk, host=host, port=port, root_path=root_path, public_url=public_url, runs=runs)

@@ -1,10 +1,12 @@
 """The :class:`Desk`: everything the dashboard reads and does, through kitekit's own client APIs.
 
-It holds the broker (paper or live, :class:`~kitekit.orders.OrderGateway`), the ``KiteConnect`` client, the
-instrument store, the clock, the ticker feeding a :class:`~kitekit.dashboard.feed.TickBoard`, and a refresher
-thread that keeps the positions and the order book fresh (every ``refresh`` seconds, at once after an order
-update or a control). It works the same on Kite, on the simulator and on paper: it never reaches into a
-simulator's insides. A dead session (Kite's ``TokenException``) is remembered and shown as the re-login banner.
+It holds the order broker (paper or live, any broker's :class:`~kitekit.orders.gateway.BrokerOrders`), the market
+data source (:mod:`kitekit.dashboard.source`: Kite's client, or any broker's neutral feed and candles), the clock,
+the feed writing into a :class:`~kitekit.dashboard.feed.TickBoard`, and a refresher thread that keeps the
+positions and the order book fresh (every ``refresh`` seconds, at once after an order update or a control). It
+works the same on Kite, Upstox and Angel One, on their simulators and on paper: it never reaches into a
+simulator's insides. A dead session (Kite's ``TokenException``, kitekit's ``SessionExpiredError``) is remembered
+and shown as the re-login banner.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 from kitekit.clock import IST, Clock
 from kitekit.dashboard.feed import TickBoard
 from kitekit.dashboard.oi import PreviousOi
+from kitekit.dashboard.source import FeedHooks, KiteSource, MarketSource
 from kitekit.dashboard.views import funds_view, order_rows, pnl_totals, position_rows, trade_rows
+from kitekit.errors import BrokerFeatureError
 from kitekit.orders.model import OrderChange, OrderRequest
-from kitekit.orders.portfolio import Positions
+from kitekit.orders.portfolio import Position, Positions
 from kitekit.wire.orders import OrderType, Product, TransactionType
 from kitekit.wire.ticks import Mode
 
@@ -31,8 +35,7 @@ if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
     from kitekit.instruments import InstrumentStore
-    from kitekit.orders import OrderGateway
-    from kitekit.ticker import Ticker
+    from kitekit.orders.gateway import BrokerOrders
 
 __all__ = ["ControlError", "Desk", "SessionState"]
 
@@ -55,7 +58,9 @@ class SessionState:
 def _session_dead(exc: BaseException) -> bool:
     from kiteconnect.exceptions import TokenException
 
-    return isinstance(exc, TokenException)
+    from kitekit.errors import SessionExpiredError
+
+    return isinstance(exc, TokenException | SessionExpiredError)
 
 
 @dataclass
@@ -63,9 +68,10 @@ class Desk:
     """What the dashboard shows and controls.
 
     Args:
-        kite: the logged-in client (``get_kite()``, or the SDK logged in to a simulator).
-        gateway: the broker whose orders and positions are shown (paper or live).
-        store: the instrument store (loaded).
+        kite: the logged-in Kite client (``get_kite()``, or the SDK logged in to a simulator); None when the
+            market data comes from another broker (``source``).
+        gateway: the broker whose orders and positions are shown (paper or live), Kite's or another's.
+        store: Kite's instrument store (loaded); None with ``kite``.
         clock: the market's clock (a simulator's market time on one).
         mode: what the numbers are: ``"paper"``, ``"live"``; ``simulated`` says the prices are a simulator's.
         simulated: True on a simulator (the page says so in a banner).
@@ -75,11 +81,12 @@ class Desk:
         watch_mode: their ticker mode.
         candles: a candle store path for the chart (None: fetched each time, kept nowhere).
         refresh: seconds between refreshes of positions and orders.
+        source: where the market data comes from (default: Kite's, on ``kite`` and ``store``).
     """
 
-    kite: KiteConnect
-    gateway: OrderGateway
-    store: InstrumentStore
+    kite: KiteConnect | None
+    gateway: BrokerOrders
+    store: InstrumentStore | None
     clock: Clock
     mode: str = "paper"
     simulated: bool = False
@@ -91,13 +98,18 @@ class Desk:
     refresh: float = 2.0
     board: TickBoard = field(default_factory=TickBoard)
     session: SessionState = field(default_factory=SessionState)
-    ticker: Ticker | None = None
+    source: MarketSource | None = None
     #: Bumped whenever the order book changed (the page fetches it again).
     orders_version: int = 0
     #: The option chain's base for the change in OI: each contract's previous close, fetched once a day.
     previous_oi: PreviousOi = field(default_factory=PreviousOi)
 
     def __post_init__(self) -> None:
+        if self.source is None:
+            if self.kite is None or self.store is None:
+                raise ValueError("a Desk needs Kite's client and instrument store, or a market data source")
+            self.source = KiteSource(self.kite, self.store, self.clock, self.login_hint, self.candles)
+        self.market: MarketSource = self.source
         self.session.expires_at = self.expires_at
         self.board.clock = self.clock
         self._lock = threading.RLock()  # one broker call at a time: the paper broker's engine is not thread-safe
@@ -114,17 +126,9 @@ class Desk:
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self, ticker: bool = True) -> Desk:
         """Start the refresher thread and, with ``ticker``, the feed (its own thread)."""
-        if ticker and self.ticker is None:
-            from kitekit.ticker import Ticker
-
-            t = Ticker.from_kite(self.kite, self.store, columns=True, clock=self.clock, login_hint=self.login_hint)
-            t.on_ticks = self.board.on_ticks
-            t.on_order_update = lambda _order: self.poke()
-            t.on_error = self._ticker_error
-            self.ticker = t
-            if self.watch:
-                t.subscribe(self.watch, self.watch_mode)
-            t.start()
+        if ticker and not self.market.started:
+            hooks = FeedHooks(self.board.on_ticks, lambda _order: self.poke(), self._ticker_error)
+            self.market.start(hooks, self.watch, self.watch_mode)
         self._thread = threading.Thread(target=self._run, name="kitekit-dashboard-refresh", daemon=True)
         self._thread.start()
         return self
@@ -135,8 +139,7 @@ class Desk:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
-        if self.ticker is not None:
-            self.ticker.stop()
+        self.market.stop()
 
     def poke(self) -> None:
         """Refresh positions and orders now (after an order update or a control)."""
@@ -192,9 +195,19 @@ class Desk:
         """Read the positions now, noting the board's sequence they are as fresh as."""
         seq = self.board.seq
         positions: Positions = self.call(self.gateway.positions)
+        if not self.market.native_tokens:
+            positions = self._tokened(positions)
         self._positions = (positions, seq)
         self._subscribe(p.instrument_token for p in positions.net)
         return positions
+
+    def _tokened(self, positions: Positions) -> Positions:
+        # Another broker's positions carry its own token (a string, a per-exchange number): the board's and the
+        # page's is the source's number for the position's key.
+        def one(p: Position) -> Position:
+            return replace(p, instrument_token=self.market.token(p.key))
+
+        return Positions([one(p) for p in positions.net], [one(p) for p in positions.day])
 
     def position_view(self, fresh: bool = False) -> dict[str, Any]:
         """Return the positions page's rows and totals, marked at the newest ticks (no call unless ``fresh``)."""
@@ -233,10 +246,9 @@ class Desk:
     def feed_view(self) -> dict[str, Any]:
         """Return the feed's health: connections, ticks/s, age of the last tick, reconnects, stalls."""
         health = self.board.health()
-        t = self.ticker
-        health["connections"] = t.connected if t is not None else 0
-        health["reconnects"] = t.stats.reconnects if t is not None else 0
-        health["subscribed"] = len(t.subscriptions) if t is not None else 0
+        health["connections"], health["reconnects"] = self.market.connections()
+        health["subscribed"] = len(self.market.subscriptions())
+        health["source"] = self.market.label
         return health
 
     def orders_view(self) -> dict[str, Any]:
@@ -244,7 +256,11 @@ class Desk:
         orders = self.call(self.gateway.orders)
         trades = self.call(self.gateway.trades)
         filled = [o for o in orders if o.filled_quantity]
-        charges = dict(zip((o.order_id for o in filled), self.call(self.gateway.charges, filled), strict=True))
+        try:
+            costs = self.call(self.gateway.charges, filled)
+        except BrokerFeatureError:  # a broker with no charges estimate (Upstox): the column says "—", not an error
+            costs = []
+        charges = dict(zip((o.order_id for o in filled), costs, strict=False))
         return {"orders": order_rows(orders), "trades": trade_rows(trades, charges), "version": self.orders_version}
 
     # -- controls ------------------------------------------------------------------------------------
@@ -307,13 +323,12 @@ class Desk:
 
     # -- subscriptions -------------------------------------------------------------------------------
     def _subscribe(self, tokens: Iterable[int], mode: Mode = Mode.QUOTE) -> None:
-        t = self.ticker
-        if t is None:
+        if not self.market.started:
             return
-        have = t.subscriptions
+        have = self.market.subscriptions()
         new = [tok for tok in set(tokens) if tok and tok not in have]
         if new:
-            t.subscribe(new, mode)
+            self.market.subscribe(new, mode)
 
     def follow(self, tokens: Iterable[int]) -> None:
         """Subscribe the instruments a page shows (a chart, a chain), unless already subscribed."""

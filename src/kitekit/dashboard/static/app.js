@@ -127,7 +127,7 @@
           ["Open positions", o.positions, "positions"]]),
         card("Session", "card-session", [["State", s.expired ? "expired" : "active", "state"],
           ["Expires", s.expires_at, "expires_at"], ["Time left", left, "left"]]),
-        card("Feed", "card-feed", [["Connections", feed.connections, "connections"],
+        card("Feed", "card-feed", [["Data from", feed.source, "source"], ["Connections", feed.connections, "connections"],
           ["Subscribed", feed.subscribed, "subscribed"], ["Ticks/s", num(feed.ticks_per_second, 0), "rate"],
           ["Last tick", feed.last_tick_age === null ? "—" : `${feed.last_tick_age.toFixed(1)} s ago`, "age"],
           ["Reconnects", feed.reconnects, "reconnects"], ["Stalls", feed.stalls, "stalls"]]));
@@ -295,6 +295,12 @@
       el("table", { id: "chain" }, el("thead", {}, el("tr", {}, ["CE ΔOI", "CE OI", "CE IV", "CE LTP", "Strike", "PE LTP", "PE IV", "PE OI", "PE ΔOI"].map((h) => el("th", {}, h)))), body));
     const draw = async () => {
       const c = await api(`api/chain?underlying=${encodeURIComponent(underlying.value)}&strikes=${encodeURIComponent(strikes.value)}`);
+      if (c.unavailable) {  // a Kite-only extra on another data broker: the page says so, once, in the chain's place
+        head.replaceChildren(el("div", { class: "banner warn", id: "chain-unavailable" }, c.unavailable));
+        head.classList.remove("small");
+        $("#chain", root).hidden = true;
+        return false;
+      }
       head.textContent = `${c.underlying} ${c.expiry} · forward ${num(c.forward, 2)} · ATM ${num(c.atm_strike, 0)} · ` +
         `PCR (OI) ${num(c.pcr_oi, 2)} · max pain ${num(c.max_pain, 0)} · as of ${c.now}`;
       const pct = (v) => (v === null ? "—" : (v * 100).toFixed(1) + "%");
@@ -303,9 +309,9 @@
         el("td", { class: "ce-ltp" }, num(r.ce_ltp, 2)), el("th", {}, num(r.strike, 0)), el("td", { class: "pe-ltp" }, num(r.pe_ltp, 2)),
         el("td", {}, pct(r.pe_iv)), el("td", {}, num(r.pe_oi, 0)), el("td", { class: sign(r.pe_oi_change) }, num(r.pe_oi_change, 0)))));
     };
-    await draw();
+    const shown = await draw();
     if (!root.isConnected) return;  // the address moved on while this page loaded
-    state.timers.push(setInterval(() => draw().catch(showError), 5000));
+    if (shown !== false) state.timers.push(setInterval(() => draw().catch(showError), 5000));
     if (!root.isConnected) return;  // the address moved on while this page loaded
     openStream([], false);
   };

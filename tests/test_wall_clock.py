@@ -37,7 +37,7 @@ ALLOWED = {
     "tests/test_bus_pacer.py": "send times and skewed client clocks, compared between the processes of one run",
     "bench/scale_child.py": "send times and a skewed client clock, compared between the processes of one run",
     "bench/bench_scale.py": "send times and the outage's span, compared between the processes of one run",
-    "bench/reliability_brokers.py": "the run's start, handed to its worker processes so their clocks tell the simulator's",
+    "bench/reliability_brokers.py": "the run's start, handed to its workers so their clocks tell the simulator's",
 }
 
 

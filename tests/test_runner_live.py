@@ -76,7 +76,10 @@ def test_each_example_trades_on_the_simulator_in_paper_and_in_live(
     result = run_on(market_sim, kite, sim_market, strategy, minutes, live, store)
     assert result.reason == "the run's time is up"
     orders, trades = result.report.orders, result.report.trades
-    assert len(orders) >= 2 and len(trades) >= 1, list(result.core.events)
+    # ema_cross takes its side at the start on its warmed averages; whether it reverses within the window is
+    # the market's path. The other examples always place two (entry and exit, or two legs).
+    least = 1 if name == "ema_cross.py" else 2
+    assert len(orders) >= least and len(trades) >= 1, list(result.core.events)
     assert set(orders["outcome"]) == {"placed"}
     prefix = result.core._prefix
     at_exchange = tags_at_exchange(market_sim, prefix)

@@ -93,7 +93,10 @@ def test_each_example_trades_in_paper_and_live_on_each_brokers_simulator(
     assert result.reason == "the run's time is up", list(result.core.events)
     assert result.report is not None
     orders, trades = result.report.orders, result.report.trades
-    assert len(orders) >= 2 and len(trades) >= 1, list(result.core.events)
+    # ema_cross takes its side at the start on its warmed averages; whether it reverses within the window is
+    # the market's path. The other examples always place two (entry and exit, or two legs).
+    least = 1 if name == "ema_cross.py" else 2
+    assert len(orders) >= least and len(trades) >= 1, list(result.core.events)
     assert set(orders["outcome"]) == {"placed"}, (
         orders[["intent", "key", "outcome"]].to_string(),
         list(result.core.events),

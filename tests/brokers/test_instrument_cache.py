@@ -7,9 +7,11 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kitekit.brokers.angel.instruments import AngelInstruments
 from kitekit.brokers.upstox.instruments import UpstoxInstruments, records_of
 from kitekit.clock import ManualClock
 from kitekit.instruments import cache
@@ -107,3 +109,67 @@ def test_a_new_days_upstox_dump_replaces_the_cache_and_so_does_a_forced_download
     assert store.sync(force=True)
     assert _upstox_lookups(UpstoxInstruments(tmp_path, download, clock), upstox_queries) == expected
     assert _kkdump(tmp_path) == [second] and second.stat().st_mtime_ns != stamp
+
+
+@pytest.fixture(scope="module")
+def angel_master(sim_market: Any) -> bytes:
+    from kitekit.sim.angel.catalog import angel_catalog
+
+    return angel_catalog(sim_market, sim_market.universe(SIM_NOW)).master()
+
+
+def _angel_lookups(store: AngelInstruments) -> list[object]:
+    everything = store._ix.all
+    queries: list[str | int] = ["RELIANCE", "NSE:RELIANCE", "NSE:RELIANCE-EQ", "NIFTY 50", "NSE:NIFTY 50"]
+    for inst in everything[::997]:
+        queries += [inst.key, inst.broker_key, inst.token or 0, store.angel_symbol(inst)]
+    out: list[object] = [store.instrument(q) for q in queries]
+    out += [store.angel_symbol(i) for i in everything[::997]]
+    out += [store.search("NIFTY", 5), store.futures("NIFTY"), store.expiries("NIFTY"), len(everything)]
+    return out
+
+
+def test_angel_answers_the_same_lookups_from_its_cache_as_from_the_parse(angel_master: bytes, tmp_path: Path) -> None:
+    clock = ManualClock(SIM_NOW)
+    download, calls = _counting(angel_master)
+    parsed = AngelInstruments(download, tmp_path, clock).load()
+    expected = _angel_lookups(parsed)
+    (cached_file,) = sorted(tmp_path.glob("angel-*.kkdump"))
+    # The master is spoilt, keeping its size and time: only the cache can answer now (the process's own
+    # parse is keyed by the file's path, so another folder's name for it is used).
+    master = parsed._path(SIM_NOW.date())
+    stat = master.stat()
+    other = tmp_path / "again"
+    other.mkdir()
+    for source in (master, cached_file):
+        (other / source.name).write_bytes(source.read_bytes())
+        os.utime(other / source.name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (other / master.name).write_bytes(b"\0" * stat.st_size)
+    os.utime(other / master.name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    assert _angel_lookups(AngelInstruments(download, other, clock).load()) == expected
+    assert calls == [1]
+
+
+def test_a_damaged_angel_cache_is_read_again_and_a_new_day_replaces_it(angel_master: bytes, tmp_path: Path) -> None:
+    clock = ManualClock(SIM_NOW)
+    download, calls = _counting(angel_master)
+    first = tmp_path / "first"
+    expected = _angel_lookups(AngelInstruments(download, first, clock).load())
+    (cached_file,) = sorted(first.glob("angel-*.kkdump"))
+    second = tmp_path / "second"  # another folder: the process's own parse of the first is not reused
+    second.mkdir()
+    for source in first.iterdir():
+        data = bytearray(source.read_bytes())
+        if source == cached_file:
+            data[len(data) // 2] ^= 0xFF
+        (second / source.name).write_bytes(bytes(data))
+        os.utime(second / source.name, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns))
+
+    assert _angel_lookups(AngelInstruments(download, second, clock).load()) == expected
+    cache.open_day(second / cached_file.name, SIM_NOW.date()).read_csv()  # whole again
+
+    clock.advance(timedelta(days=3))
+    assert _angel_lookups(AngelInstruments(download, second, clock).load()) == expected
+    assert [p.name for p in sorted(second.glob("angel-*.kkdump"))] == [f"angel-{clock.now().date().isoformat()}.kkdump"]
+    assert len(calls) == 2

@@ -16,6 +16,7 @@ The master is one public JSON file (no login), downloaded once a day into the ca
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -348,34 +349,74 @@ class AngelInstruments:
 
 
 class _Index:
-    """One parsed scrip master and its lookups."""
+    """One parsed scrip master and its lookups.
+
+    Each lookup table is built on its first use: a command names one or two instruments, and building every
+    table over the whole master (six dictionaries of 100,000 entries) cost more than opening the cache.
+    """
 
     def __init__(self, found: list[BrokerInstrument], symbols: list[tuple[str, str]]) -> None:
         self.all = found
-        self.by_key: dict[str, BrokerInstrument] = {}
-        self.by_broker: dict[str, BrokerInstrument] = {}
-        self.by_token: dict[int, BrokerInstrument] = {}
-        self.by_angel_token: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        self.by_symbol: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        self.derivatives: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        for inst in found:
-            self.by_key.setdefault(inst.key, inst)
-            self.by_broker[inst.broker_key] = inst
-            if inst.token is not None:
-                self.by_token[inst.token] = inst
-            self.by_angel_token[inst.broker_key.partition("|")[2]].append(inst)
-            self.by_symbol[inst.symbol.upper()].append(inst)
+        self._symbols = symbols
+
+    @functools.cached_property
+    def by_key(self) -> dict[str, BrokerInstrument]:
+        out: dict[str, BrokerInstrument] = {}
+        for inst in self.all:
+            out.setdefault(inst.key, inst)
+        return out
+
+    @functools.cached_property
+    def by_broker(self) -> dict[str, BrokerInstrument]:
+        return {inst.broker_key: inst for inst in self.all}
+
+    @functools.cached_property
+    def by_token(self) -> dict[int, BrokerInstrument]:
+        return {inst.token: inst for inst in self.all if inst.token is not None}
+
+    @functools.cached_property
+    def by_angel_token(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
+            out[inst.broker_key.partition("|")[2]].append(inst)
+        return out
+
+    @functools.cached_property
+    def by_symbol(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
+            out[inst.symbol.upper()].append(inst)
+        return out
+
+    @functools.cached_property
+    def derivatives(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
             if inst.kind in _DERIVATIVES:
-                self.derivatives[inst.name.upper()].append(inst)
+                out[inst.name.upper()].append(inst)
+        return out
+
+    @functools.cached_property
+    def _angel(self) -> tuple[dict[str, BrokerInstrument], dict[str, str]]:
         # Angel's own symbols (INFY-EQ, Nifty 50, NIFTY29DEC26FUT) are found too, by exchange and token.
-        self.angel_symbols: dict[str, BrokerInstrument] = {}
-        self.angel_symbol_of: dict[str, str] = {}
-        for broker_key, symbol in symbols:
-            listed = self.by_broker.get(broker_key)
+        by_broker = self.by_broker
+        symbols: dict[str, BrokerInstrument] = {}
+        symbol_of: dict[str, str] = {}
+        for broker_key, symbol in self._symbols:
+            listed = by_broker.get(broker_key)
             if listed is not None:
-                self.angel_symbol_of[listed.broker_key] = symbol
-                self.angel_symbols.setdefault(f"{broker_key.partition('|')[0]}:{symbol}".upper(), listed)
-                self.angel_symbols.setdefault(symbol.upper(), listed)
+                symbol_of[listed.broker_key] = symbol
+                symbols.setdefault(f"{broker_key.partition('|')[0]}:{symbol}".upper(), listed)
+                symbols.setdefault(symbol.upper(), listed)
+        return symbols, symbol_of
+
+    @property
+    def angel_symbols(self) -> dict[str, BrokerInstrument]:
+        return self._angel[0]
+
+    @property
+    def angel_symbol_of(self) -> dict[str, str]:
+        return self._angel[1]
 
 
 _parsed_lock = threading.Lock()

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from datetime import date
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kitekit.brokers.model import BrokerInstrument, InstrumentKind
-from kitekit.wire.instruments_csv import Instrument
+from kitekit.clock import Clock
+from kitekit.errors import InstrumentCacheError
+from kitekit.wire.instruments_csv import Instrument, encode_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CHAIN_COLUMNS", "BrokerInstruments", "RuleFacts", "neutral_instrument", "rule_facts"]
+    from kitekit.instruments import InstrumentStore
+
+__all__ = [
+    "CHAIN_COLUMNS",
+    "BrokerInstruments",
+    "RuleFacts",
+    "cache_records",
+    "cached_records",
+    "neutral_instrument",
+    "rule_facts",
+]
+
+log = logging.getLogger("kitekit.brokers")
+
+#: The layout of a broker's parsed-instruments day file; a file of another layout is rebuilt from the dump.
+CACHE_LAYOUT = 1
 
 #: The columns of a neutral option chain, one row per strike (a strike may list one side only: its key is None).
 CHAIN_COLUMNS = ("strike", "ce_key", "pe_key", "ce_broker_key", "pe_broker_key", "lot_size", "expiry")
@@ -136,3 +156,78 @@ def neutral_instrument(record: Instrument, broker: str, broker_key: str) -> Brok
         strike=record.strike,
         token=record.instrument_token,
     )
+
+
+# -- the parsed instruments of a broker's dump, cached per day --------------------------------------------------
+# A broker's dump (Upstox's JSON, Angel's scrip master) takes seconds to read into Kite-shaped records; every
+# command would pay it. The records are kept in Kite's own day file (kitekit.instruments.cache: CSV, binary
+# index, checksummed header, written atomically), so they open in milliseconds. The broker's per-row facts
+# (its keys) ride in the header, one list entry per CSV row. ``source`` names the dump file the records were
+# read from (its size and mtime): a dump downloaded again, or another day's, makes the cache stale.
+
+
+def _source_of(dump: Path) -> list[int]:
+    stat = dump.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def cached_records(
+    path: Path, day: date, broker: str, dump: Path, clock: Clock
+) -> tuple[InstrumentStore, list[int], dict[str, Any]] | None:
+    """Return the store, its tokens in row order and the header of the records cached at ``path`` for ``dump``.
+
+    The header holds what :func:`cache_records` was given as ``facts``; its lists run in row order.
+
+    A missing file is None; a damaged, stale or other-layout file is removed (with a warning if damaged) and
+    None: the caller parses the dump again. Never raises for the cache's state.
+    """
+    from kitekit.instruments import InstrumentStore, cache
+
+    for _ in range(2):  # once more if another process replaced the file between opening and reading it
+        try:
+            file = cache.open_day(path, day)
+            header = file.header
+            if header.get("broker") != broker or header.get("layout") != CACHE_LAYOUT:
+                raise InstrumentCacheError("the file has another layout")
+            if header.get("source") != _source_of(dump):
+                with contextlib.suppress(OSError):
+                    path.unlink()  # stale, not damaged: the dump was downloaded again
+                return None
+            return InstrumentStore.from_day_file(file, clock), file.index.tokens.tolist(), header
+        except FileNotFoundError:
+            return None
+        except cache.CacheReplacedError:
+            continue
+        except (InstrumentCacheError, OSError, ValueError) as exc:
+            cache.discard(path, str(exc))
+            return None
+    return None
+
+
+def cache_records(
+    path: Path, day: date, broker: str, dump: Path, records: list[Instrument], facts: dict[str, Any], clock: Clock
+) -> InstrumentStore:
+    """Return a store over ``records`` (read from ``dump``), and cache them at ``path`` with ``facts`` in the header.
+
+    ``facts`` holds the broker's own facts of each record, as lists in the order of ``records``.
+
+    Day files of other days with the same name pattern (``{broker}-*.kkdump``) are removed. A cache that cannot
+    be written costs only speed: it is logged and the store is returned all the same.
+    """
+    from kitekit.instruments import InstrumentStore, cache
+    from kitekit.instruments.index import InstrumentIndex
+    from kitekit.wire.dump_columns import DumpColumns
+
+    raw = encode_rows(records)
+    cols = DumpColumns(raw)
+    index = InstrumentIndex.build(cols)
+    index.add_fno(cols)
+    header = {**facts, "day": day.isoformat(), "broker": broker, "layout": CACHE_LAYOUT, "source": _source_of(dump)}
+    try:
+        cache.write_day(path, header, index, raw)
+        for old in path.parent.glob(f"{broker}-*.kkdump"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("Could not cache %s's parsed instruments in %s: %s", broker, path, exc)
+    return InstrumentStore.from_bytes(raw, day, clock)

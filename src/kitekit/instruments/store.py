@@ -99,6 +99,22 @@ class InstrumentStore:
         store._previous_checked = True
         return store
 
+    @classmethod
+    def from_day_file(cls, file: cache.DayFile, clock: Clock | None = None) -> InstrumentStore:
+        """Return a store over one opened day file, its CSV read and checked now: no downloads, no other days.
+
+        For dumps kept outside a Kite cache folder (another broker's instruments in Kite's shape): the store
+        never reads the file again, so a later replacement of it cannot disturb the store's lookups.
+
+        Raises:
+            InstrumentCacheError: the CSV is damaged, or the file was replaced since it was opened.
+        """
+        store = cls(Path(), clock=clock)
+        store.cache_dir = None
+        store._install(Dump(file.day, file.index, raw=file.read_csv()))
+        store._previous_checked = True
+        return store
+
     def __len__(self) -> int:
         """Return how many instruments today's dump lists (loading it first if needed)."""
         return len(self._today_dump().index)

@@ -16,6 +16,7 @@ The master is one public JSON file (no login), downloaded once a day into the ca
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.angel.capabilities import BROKER
-from kitekit.brokers.instruments import CHAIN_COLUMNS, rule_facts
+from kitekit.brokers.instruments import CHAIN_COLUMNS, cache_records, cached_records, rule_facts
 from kitekit.brokers.model import BrokerInstrument, InstrumentKind, derivative_symbol
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
@@ -186,6 +187,8 @@ class AngelInstruments:
             raise InstrumentCacheError(f"Angel One's scrip master is not JSON: {exc}") from exc
         if not isinstance(rows, list):
             raise InstrumentCacheError("Angel One's scrip master is not a list of instruments")
+        # The records parsed from the master being replaced go first: they must never outlive it.
+        (self.cache_dir / f"{BROKER}-{self.clock.now().date().isoformat()}.kkdump").unlink(missing_ok=True)
         atomic_write(path, raw, 0o644)
         for old in self.cache_dir.glob("angel-scrip-*.json"):
             if old != path:
@@ -205,7 +208,7 @@ class AngelInstruments:
             if self._day == today:
                 return self
         self.sync()
-        index = _parsed(self._path(today))
+        index = _parsed(self._path(today), today, self.clock)
         with self._lock:
             self._ix = index
             self._day = today
@@ -346,56 +349,145 @@ class AngelInstruments:
 
 
 class _Index:
-    """One parsed scrip master and its lookups."""
+    """One parsed scrip master and its lookups.
 
-    def __init__(self, found: list[BrokerInstrument], rows: list[Any]) -> None:
+    Each lookup table is built on its first use: a command names one or two instruments, and building every
+    table over the whole master (six dictionaries of 100,000 entries) cost more than opening the cache.
+    """
+
+    def __init__(self, found: list[BrokerInstrument], symbols: list[tuple[str, str]]) -> None:
         self.all = found
-        self.by_key: dict[str, BrokerInstrument] = {}
-        self.by_broker: dict[str, BrokerInstrument] = {}
-        self.by_token: dict[int, BrokerInstrument] = {}
-        self.by_angel_token: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        self.by_symbol: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        self.derivatives: dict[str, list[BrokerInstrument]] = defaultdict(list)
-        for inst in found:
-            self.by_key.setdefault(inst.key, inst)
-            self.by_broker[inst.broker_key] = inst
-            if inst.token is not None:
-                self.by_token[inst.token] = inst
-            self.by_angel_token[inst.broker_key.partition("|")[2]].append(inst)
-            self.by_symbol[inst.symbol.upper()].append(inst)
+        self._symbols = symbols
+
+    @functools.cached_property
+    def by_key(self) -> dict[str, BrokerInstrument]:
+        out: dict[str, BrokerInstrument] = {}
+        for inst in self.all:
+            out.setdefault(inst.key, inst)
+        return out
+
+    @functools.cached_property
+    def by_broker(self) -> dict[str, BrokerInstrument]:
+        return {inst.broker_key: inst for inst in self.all}
+
+    @functools.cached_property
+    def by_token(self) -> dict[int, BrokerInstrument]:
+        return {inst.token: inst for inst in self.all if inst.token is not None}
+
+    @functools.cached_property
+    def by_angel_token(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
+            out[inst.broker_key.partition("|")[2]].append(inst)
+        return out
+
+    @functools.cached_property
+    def by_symbol(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
+            out[inst.symbol.upper()].append(inst)
+        return out
+
+    @functools.cached_property
+    def derivatives(self) -> dict[str, list[BrokerInstrument]]:
+        out: dict[str, list[BrokerInstrument]] = defaultdict(list)
+        for inst in self.all:
             if inst.kind in _DERIVATIVES:
-                self.derivatives[inst.name.upper()].append(inst)
+                out[inst.name.upper()].append(inst)
+        return out
+
+    @functools.cached_property
+    def _angel(self) -> tuple[dict[str, BrokerInstrument], dict[str, str]]:
         # Angel's own symbols (INFY-EQ, Nifty 50, NIFTY29DEC26FUT) are found too, by exchange and token.
-        self.angel_symbols: dict[str, BrokerInstrument] = {}
-        self.angel_symbol_of: dict[str, str] = {}
-        for row in rows:
-            if isinstance(row, dict) and isinstance(row.get("symbol"), str):
-                listed = self.by_broker.get(f"{row.get('exch_seg')}|{row.get('token')}")
-                if listed is not None:
-                    self.angel_symbol_of[listed.broker_key] = row["symbol"]
-                    self.angel_symbols.setdefault(f"{row['exch_seg']}:{row['symbol']}".upper(), listed)
-                    self.angel_symbols.setdefault(str(row["symbol"]).upper(), listed)
+        by_broker = self.by_broker
+        symbols: dict[str, BrokerInstrument] = {}
+        symbol_of: dict[str, str] = {}
+        for broker_key, symbol in self._symbols:
+            listed = by_broker.get(broker_key)
+            if listed is not None:
+                symbol_of[listed.broker_key] = symbol
+                symbols.setdefault(f"{broker_key.partition('|')[0]}:{symbol}".upper(), listed)
+                symbols.setdefault(symbol.upper(), listed)
+        return symbols, symbol_of
+
+    @property
+    def angel_symbols(self) -> dict[str, BrokerInstrument]:
+        return self._angel[0]
+
+    @property
+    def angel_symbol_of(self) -> dict[str, str]:
+        return self._angel[1]
 
 
 _parsed_lock = threading.Lock()
 _parsed_cache: dict[tuple[str, int, int], _Index] = {}
 
 
-def _parsed(path: Path) -> _Index:
-    """Return the parsed master in ``path``, parsed once per process for each version of the file."""
+def _parsed(path: Path, day: date, clock: Clock) -> _Index:
+    """Return the parsed master in ``path``, parsed once per process for each version of the file.
+
+    The parse is cached on disk too (``angel-YYYY-MM-DD.kkdump``, Kite's day-file format, with each row's
+    ``EXCH|token`` and Angel symbol in its header): a later process opens that instead of the master.
+    """
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     with _parsed_lock:
         found = _parsed_cache.get(key)
         if found is not None:
             return found
-        rows: Any = json.loads(path.read_bytes())
-        rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-        index = _Index(instruments_of(rows), rows)
+        parsed = path.parent / f"{BROKER}-{day.isoformat()}.kkdump"
+        index = _from_cache(parsed, day, path, clock)
+        if index is None:
+            rows: Any = json.loads(path.read_bytes())
+            rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+            listed = instruments_of(rows)
+            symbols = [
+                (f"{r.get('exch_seg')}|{r.get('token')}", r["symbol"]) for r in rows if isinstance(r.get("symbol"), str)
+            ]
+            index = _Index(listed, symbols)
+            facts = {
+                "keys": [i.broker_key for i in listed],
+                "symbols": [index.angel_symbol_of.get(i.broker_key, "") for i in listed],
+            }
+            cache_records(parsed, day, BROKER, path, [rule_facts(i) for i in listed], facts, clock)
         for old in list(_parsed_cache)[:-1]:  # the last two versions are kept: yesterday's and today's
             del _parsed_cache[old]
         _parsed_cache[key] = index
         return index
+
+
+def _from_cache(parsed: Path, day: date, master: Path, clock: Clock) -> _Index | None:
+    """Return the index of the records cached at ``parsed`` for ``master``, or None to parse the master."""
+    cached = cached_records(parsed, day, BROKER, master, clock)
+    if cached is None:
+        return None
+    store, tokens, header = cached
+    keys, symbols = header.get("keys"), header.get("symbols")
+    if not (isinstance(keys, list) and isinstance(symbols, list) and len(keys) == len(symbols) == len(tokens)):
+        return None
+    table = store.frame()
+    columns = (table[c].tolist() for c in ("exchange", "tradingsymbol", "name", "instrument_type", "segment"))
+    numbers = (table[c].tolist() for c in ("tick_size", "lot_size", "expiry", "strike", "instrument_token"))
+    found = [
+        BrokerInstrument(
+            exchange=exchange,
+            symbol=symbol,
+            name=name,
+            kind=InstrumentKind.INDEX if segment == "INDICES" else InstrumentKind(kind),
+            segment=segment,
+            tick_size=tick,
+            lot_size=lot,
+            broker=BROKER,
+            broker_key=str(broker_key),
+            expiry=expiry,
+            strike=strike,
+            token=token,
+        )
+        for exchange, symbol, name, kind, segment, tick, lot, expiry, strike, token, broker_key in zip(
+            *columns, *numbers, keys, strict=True
+        )
+    ]
+    return _Index(found, [(str(k), str(a)) for k, a in zip(keys, symbols, strict=True) if a])
 
 
 def _rank(exchange: str) -> int:

@@ -4,7 +4,9 @@ The day's gzipped JSON dump is cached as downloaded (one file a day, replaced at
 things: Kite-shaped records under the neutral identity (``NSE:INFY``, ``NSE:NIFTY 50``, ``NFO:NIFTY26DECFUT``),
 indexed by kitekit's own :class:`~kitekit.instruments.InstrumentStore` so search, futures, expiries, option
 chains and the pre-trade rules work unchanged; and the map between each record's numeric token and Upstox's
-instrument key (``NSE_EQ|INE009A01021``, ``NSE_FO|43650``, ``NSE_INDEX|Nifty 50``).
+instrument key (``NSE_EQ|INE009A01021``, ``NSE_FO|43650``, ``NSE_INDEX|Nifty 50``). Both are cached per day
+in Kite's day-file format (:func:`~kitekit.brokers.instruments.cache_records`): reading the dump takes seconds,
+opening the cache milliseconds.
 
 A contract's neutral symbol is spelled from its facts (:func:`~kitekit.brokers.model.derivative_symbol`); an
 index's is its name in capitals (``Nifty 50`` → ``NIFTY 50``, Kite's spelling). Tokens are Upstox's exchange
@@ -21,12 +23,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kitekit.brokers.instruments import CHAIN_COLUMNS, neutral_instrument
+from kitekit.brokers.instruments import CHAIN_COLUMNS, cache_records, cached_records, neutral_instrument
 from kitekit.brokers.model import BrokerInstrument, derivative_symbol
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
 from kitekit.files import atomic_write
-from kitekit.wire.instruments_csv import Instrument, encode_rows
+from kitekit.wire.instruments_csv import Instrument
 from kitekit.wire.upstox.instruments import decode_dump, expiry_date
 from kitekit.wire.upstox.keys import Segment, segment_for
 
@@ -141,6 +143,9 @@ class UpstoxInstruments:
     def _file(self, day: date) -> Path:
         return self.cache_dir / f"upstox-{day.isoformat()}.json.gz"
 
+    def _parsed(self, day: date) -> Path:
+        return self.cache_dir / f"{BROKER}-{day.isoformat()}.kkdump"
+
     def sync(self, force: bool = False) -> bool:
         """Download the day's dump unless cached (always with ``force``); return True if it downloaded.
 
@@ -153,6 +158,7 @@ class UpstoxInstruments:
         raw = self.download()
         decode_dump(raw)  # a broken download never replaces a good file
         try:
+            self._parsed(day).unlink(missing_ok=True)  # first: its records are of the dump being replaced
             atomic_write(path, raw, 0o644)
         except OSError as exc:
             raise InstrumentCacheError(f"Could not cache Upstox's instruments in {path}: {exc}") from exc
@@ -166,23 +172,37 @@ class UpstoxInstruments:
         return self
 
     def store(self) -> InstrumentStore:
-        """Return kitekit's instrument store over the day's records (the rules' facts)."""
-        from kitekit.instruments import InstrumentStore
+        """Return kitekit's instrument store over the day's records (the rules' facts).
 
+        The records are read from the dump once a day and cached beside it (``upstox-YYYY-MM-DD.kkdump``,
+        Kite's day-file format); later processes open that in milliseconds instead of parsing the dump.
+        """
         day = self._today()
         with self._lock:
             if self._store is not None and self._day == day:
                 return self._store
             self.sync()
+            dump, parsed = self._file(day), self._parsed(day)
+            cached = cached_records(parsed, day, BROKER, dump, self.clock)
+            if cached is not None:
+                store, tokens, header = cached
+                listed = header.get("keys")
+                if isinstance(listed, list) and len(listed) == len(tokens):
+                    self._install(store, dict(zip(tokens, map(str, listed), strict=True)), day)
+                    return store
             try:
-                rows = decode_dump(self._file(day).read_bytes())
+                rows = decode_dump(dump.read_bytes())
             except (OSError, ValueError) as exc:
                 raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
             records, keys = records_of(rows)
-            self._store = InstrumentStore.from_bytes(encode_rows(records), day, self.clock)
-            self._keys, self._tokens = keys, {v: k for k, v in keys.items()}
-            self._day = day
-            return self._store
+            facts = {"keys": [keys[r.instrument_token] for r in records]}
+            store = cache_records(parsed, day, BROKER, dump, records, facts, self.clock)
+            self._install(store, keys, day)
+            return store
+
+    def _install(self, store: InstrumentStore, keys: dict[int, str], day: date) -> None:
+        self._store, self._keys, self._tokens = store, keys, {v: k for k, v in keys.items()}
+        self._day = day
 
     def _query(self, query: str | int) -> str | int:
         # Upstox's own key is taken wherever a name is: it is turned into the record's token.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from kitekit.engine.order import Ids
 from kitekit.wire.envelope import ErrorType, RejectionError
 from tests.engine_helpers import INFY, NOW, at, current, engine, infy, order, quote, statuses
 
@@ -242,3 +245,13 @@ def test_intraday_positions_and_orders_are_squared_off_at_the_cut_off() -> None:
     squareoff = eng.orders(cutoff)[-1]
     assert (squareoff["transaction_type"], squareoff["status"]) == ("SELL", "COMPLETE")
     assert squareoff["average_price"] == 1510.0
+
+
+def test_every_order_of_an_account_gets_its_own_guid_in_kites_shape_and_the_same_one_again() -> None:
+    ids = Ids(seed=7)
+    order_ids = [ids.order_id(NOW) for _ in range(20_000)]
+    guids = [ids.guid(oid) for oid in order_ids]
+    assert len(set(guids)) == len(guids)
+    assert all(re.fullmatch(r"\d{5}X[0-9a-f]{10}", g) for g in guids)
+    assert [Ids(seed=7).guid(oid) for oid in order_ids[:100]] == guids[:100]
+    assert Ids(seed=8).guid(order_ids[0]) != guids[0]  # accounts of one simulator differ

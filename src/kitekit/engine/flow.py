@@ -201,33 +201,47 @@ class OrderFlow:
         ids = self.account.ids
         oid = order_id or ids.order_id(now)
         all_tags = (req.tag, *tags) if req.tag else tuple(tags)
+        user = self.account.user_id
+        # Positional, in the fields' order: binding 25 keywords against 45 parameters cost more than the rest
+        # of making the order (each keyword is looked for among the names).
         order = Order(
-            order_id=oid,
-            variety=req.variety,
-            exchange=spec.exchange,
-            tradingsymbol=spec.tradingsymbol,
-            instrument_token=spec.instrument_token,
-            transaction_type=req.transaction_type,
-            order_type=req.order_type,
+            oid,
+            req.variety,
+            spec.exchange,
+            spec.tradingsymbol,
+            spec.instrument_token,
+            req.transaction_type,
+            req.order_type,
             # Cover orders are placed as MIS and show as CO in the order book (``docs/protocol.md`` §8.1).
-            product=_CO if req.variety is _CO_VARIETY else req.product,
-            validity=req.validity,
-            quantity=req.quantity,
-            price=req.price,
-            trigger_price=req.trigger_price,
-            placed_at=now,
-            validity_ttl=req.validity_ttl if req.validity is _TTL else None,
-            disclosed_quantity=req.disclosed_quantity,
-            market_protection=req.market_protection,
-            tag=req.tag,
-            tags=all_tags,
-            parent_order_id=parent_order_id,
-            auction_number=req.auction_number,
-            guid=ids.guid(oid),
-            placed_by=self.account.user_id,
-            account_id=self.account.user_id,
-            algo_id=req.algo_id,
-            meta=meta or {},
+            _CO if req.variety is _CO_VARIETY else req.product,
+            req.validity,
+            req.quantity,
+            req.price,
+            req.trigger_price,
+            now,  # placed_at
+            req.validity_ttl if req.validity is _TTL else None,
+            req.disclosed_quantity,
+            req.market_protection,
+            req.tag,
+            all_tags,
+            _PUT,  # status: every order starts as the request received
+            None,  # status_message
+            None,  # status_message_raw
+            None,  # exchange_order_id
+            None,  # exchange_timestamp
+            None,  # exchange_update_timestamp
+            parent_order_id,
+            req.auction_number,
+            0,  # filled_quantity
+            0.0,  # average_price
+            0,  # cancelled_quantity
+            False,  # modified
+            0,  # modifications
+            ids.guid(oid),
+            user,  # placed_by
+            user,  # account_id
+            req.algo_id,
+            meta or {},
         )
         self.account.add(order)
         return order

@@ -8,8 +8,8 @@ dict only when something reads it: :class:`StateLog`.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,8 @@ _TERMINAL = frozenset({OrderStatus.COMPLETE, OrderStatus.CANCELLED, OrderStatus.
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _BUY = TransactionType.BUY
 _TTL_TEXT = Validity.TTL.value
+# The guid's multiplier (odd, so one-to-one modulo 2**40) and the 40 bits it shows.
+_GUID_ODD, _GUID_MASK = 0x9E3779B97F4A7C15, (1 << 40) - 1
 
 
 @dataclass(slots=True)
@@ -48,7 +50,13 @@ class Ids:
     def order_id(self, now: datetime) -> str:
         """Return the next order id: ``yymmdd`` + 4 seed digits + 9-digit sequence (Kite's 19-digit form)."""
         self.orders += 1
-        return f"{_prefix(now, self.seed)}{self.orders:09d}"
+        global _last_prefix  # one tuple swapped whole: threads never see half of one
+        last = _last_prefix
+        # Orders placed at one moment (a burst, a backtest's bar) share its prefix: known by identity, the
+        # moment is not even hashed (hashing an aware datetime asks it for its offset).
+        if last[0] is not now or last[1] != self.seed:
+            last = _last_prefix = (now, self.seed, _prefix(now, self.seed))
+        return f"{last[2]}{self.orders:09d}"
 
     def exchange_order_id(self) -> str:
         """Return the next exchange order id (16 digits, as NSE's)."""
@@ -66,9 +74,19 @@ class Ids:
         return (self.seed % 1000 + 1) * 1_000_000 + self.gtts
 
     def guid(self, order_id: str) -> str:
-        """Return a stable ``guid`` for an order (Kite's look like ``78288X5zHhm5FGkv``)."""
-        digest = hashlib.sha256(f"{self.seed}:{order_id}".encode()).hexdigest()
-        return f"{int(digest[:5], 16) % 100000:05d}X{digest[5:15]}"
+        """Return a stable ``guid`` for an order (Kite's look like ``78288X5zHhm5FGkv``), distinct for every
+        order id of the account.
+
+        Kite's guid is opaque, so any stable value unique per order will do: the order's sequence number
+        (the id's last 9 digits, never reused by an account) times an odd number modulo 2**40 is a one-to-one
+        map of it, shown as 10 hex digits after 5 digits mixed from the seed. A sha256 of the id served before
+        at several times the cost, and was unique only by chance.
+        """
+        tail = order_id[-9:]
+        # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
+        number = int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9
+        mixed = number * _GUID_ODD
+        return f"{((mixed >> 40) + self.seed * 7919) % 100000:05d}X{(mixed ^ self.seed) & _GUID_MASK:010x}"
 
 
 @dataclass(slots=True)
@@ -447,6 +465,10 @@ def _stamp(moment: datetime) -> str:
 
 def _maybe_stamp(moment: datetime | None) -> str | None:
     return None if moment is None else _stamp(moment)
+
+
+# The last (moment, seed, prefix) Ids.order_id formatted.
+_last_prefix: tuple[datetime | None, int, str] = (None, 0, "")
 
 
 @lru_cache(maxsize=64)

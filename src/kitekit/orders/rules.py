@@ -162,26 +162,30 @@ def check_shape(req: OrderRequest) -> None:
             raise fail(rule, f"{name} {value:g} is beyond any real price (at most {MAX_NUMBER:g})", name)
 
 
-def terms_of(req: OrderRequest, spec: InstrumentSpec) -> PlaceRequest:
-    """Return the terms Kite reads from ``req`` (what the simulator's exchange parses from the same fields)."""
+def terms_of(req: OrderRequest, spec: InstrumentSpec, tag: str | None = None) -> PlaceRequest:
+    """Return the terms Kite reads from ``req`` (what the simulator's exchange parses from the same fields), with
+    ``tag`` if given."""
     priced = req.order_type in (OrderType.LIMIT, OrderType.SL)
+    # Positional, in PlaceRequest's order: a backtest builds one for every order it places, and binding
+    # keywords cost more than the rest of building it.
     return PlaceRequest(
-        variety=req.variety,
-        exchange=str(req.exchange),
-        tradingsymbol=req.tradingsymbol,
-        transaction_type=req.transaction_type,
-        order_type=req.order_type,
-        product=req.product or carry_product(req.variety, spec),
-        quantity=req.quantity,
-        price=(req.price or 0.0) if priced else 0.0,
-        trigger_price=req.trigger_price or 0.0,
-        validity=req.validity,
-        validity_ttl=req.validity_ttl,
-        disclosed_quantity=req.disclosed_quantity or 0,
-        iceberg_legs=req.iceberg_legs or 0,
-        iceberg_quantity=req.iceberg_quantity or 0,
-        auction_number=req.auction_number,
-        market_protection=req.market_protection or 0.0,
+        req.variety,
+        str(req.exchange),
+        req.tradingsymbol,
+        req.transaction_type,
+        req.order_type,
+        req.product or carry_product(req.variety, spec),
+        req.quantity,
+        (req.price or 0.0) if priced else 0.0,  # price
+        req.trigger_price or 0.0,
+        req.validity,
+        req.validity_ttl,
+        req.disclosed_quantity or 0,
+        req.iceberg_legs or 0,
+        req.iceberg_quantity or 0,
+        req.auction_number,
+        tag,
+        req.market_protection or 0.0,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 from datetime import datetime, time, timedelta
@@ -325,3 +326,23 @@ def test_a_plain_function_strategy_warms_up_too_and_an_instrument_it_subscribes_
     assert len(added) == 20 and {b.key for b in added} == {"NSE:RELIANCE"}  # warmed when it joined, at the start
     assert max(b.end for b in added) <= DAY + timedelta(hours=9, minutes=15)
     assert {b.key for b in strategy.seen} >= {"NSE:INFY"}
+
+
+def test_a_backtest_keeps_the_heap_made_before_its_loop_out_of_the_collectors_passes_and_gives_it_back(
+    kite: KiteConnect, store: InstrumentStore, sim_clock: ManualClock, tmp_path: Path
+) -> None:
+    class Frozen(Strategy):
+        symbols = ("NSE:INFY",)
+
+        def on_start(self) -> None:
+            self.frozen: list[int] = []
+
+        def on_bar(self, bar: Bar) -> None:
+            self.frozen.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    strategy = Frozen()
+    backtest(strategy, instruments=store, history=history_of(kite, store, sim_clock), start=DAY,
+             end=DAY + timedelta(hours=23), root=tmp_path)  # fmt: skip
+    assert len(strategy.frozen) == 375 and min(strategy.frozen) > 0  # every bar ran with the heap frozen
+    assert gc.get_freeze_count() == 0  # and the collector has it all back once the loop ends

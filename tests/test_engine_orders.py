@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from kitekit.engine.order import Ids
+from kitekit.engine.order import Ids, Order
 from kitekit.wire.envelope import ErrorType, RejectionError
+from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 from tests.engine_helpers import INFY, NOW, at, current, engine, infy, order, quote, statuses
 
 OPENING = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"]
@@ -255,3 +256,26 @@ def test_every_order_of_an_account_gets_its_own_guid_in_kites_shape_and_the_same
     assert all(re.fullmatch(r"\d{5}X[0-9a-f]{10}", g) for g in guids)
     assert [Ids(seed=7).guid(oid) for oid in order_ids[:100]] == guids[:100]
     assert Ids(seed=8).guid(order_ids[0]) != guids[0]  # accounts of one simulator differ
+
+
+def _new_order() -> Order:
+    return Order("2611270000000000001", Variety.REGULAR, "NSE", "INFY", 408065, TransactionType.BUY, OrderType.LIMIT,
+                 Product.MIS, Validity.DAY, 5, 1500.0, 0.0, NOW, tag="t1", tags=("t1",), meta={"a": 1})  # fmt: skip
+
+
+def test_states_noted_as_a_status_alone_read_as_full_states_each_its_own_dict_whichever_is_read_first() -> None:
+    noted, full = _new_order(), _new_order()
+    noted.enter(OrderStatus.PUT_ORDER_REQ_RECEIVED, NOW)
+    noted.pass_to(OrderStatus.VALIDATION_PENDING)
+    noted.pass_to(OrderStatus.OPEN_PENDING)
+    for status in (OrderStatus.PUT_ORDER_REQ_RECEIVED, OrderStatus.VALIDATION_PENDING, OrderStatus.OPEN_PENDING):
+        full.enter(status, NOW)
+    for each in (noted, full):
+        each.exchange_order_id = "1000000000000001"
+        each.enter(OrderStatus.OPEN, NOW)
+    assert noted.status is OrderStatus.OPEN and len(noted.history) == 4
+    assert noted.history[2] == full.history[2]  # a later state read first builds the ones before it too
+    assert list(noted.history) == list(full.history)
+    assert [h["status"] for h in noted.history] == [*OPENING, "OPEN"]
+    assert noted.history[1]["meta"] is not noted.history[0]["meta"]  # nothing mutable shared between states
+    assert noted.history[1]["tags"] is not noted.history[0]["tags"]

@@ -173,7 +173,7 @@ class OrderFlow:
             raise rejection.error()
         order = self.new_order(req, spec, now, order_id=order_id, tags=tags, meta=meta)
         order.enter(_PUT, now)
-        order.enter(_VALIDATING, now)
+        order.pass_to(_VALIDATING)
         if rejection is not None:
             order.status_message_raw = rejection.raw
             self.settle(order, _REJECTED, now, rejection.message)
@@ -183,7 +183,7 @@ class OrderFlow:
         if req.variety is _AMO_VARIETY:
             self.settle(order, _AMO, now)
         else:
-            self.open(order, now)
+            self.open(order, now, unchanged=True)
         return order
 
     def new_order(
@@ -281,9 +281,16 @@ class OrderFlow:
             found = risk.funds(required, acct.available(segment))
         return found, required
 
-    def open(self, order: Order, now: datetime) -> None:
-        """Send an order to the exchange: OPEN PENDING, then OPEN (or TRIGGER PENDING), then match it."""
-        order.enter(_OPEN_PENDING, now)
+    def open(self, order: Order, now: datetime, *, unchanged: bool = False) -> None:
+        """Send an order to the exchange: OPEN PENDING, then OPEN (or TRIGGER PENDING), then match it.
+
+        ``unchanged``: nothing the order's states show changed since its last state, at ``now`` (a new order
+        just validated), so OPEN PENDING is noted as that state's status alone (:meth:`Order.pass_to`).
+        """
+        if unchanged:
+            order.pass_to(_OPEN_PENDING)
+        else:
+            order.enter(_OPEN_PENDING, now)
         order.exchange_order_id = self.account.ids.exchange_order_id()
         order.exchange_timestamp = now
         if order.validity is _TTL and order.validity_ttl:

@@ -221,6 +221,19 @@ class Order:
             self._changed.add(self.order_id)
         return snap
 
+    def pass_to(self, status: OrderStatus) -> None:
+        """Move on to a transient ``status`` at the moment of the last state, nothing of the order changed since
+        (a new order: request received, validation pending, open pending).
+
+        The history notes the status alone and reads it as the last state with this status: three states an
+        order passes in one call cost one snapshot. ``status`` must not be terminal (a snapshot's pending
+        quantity depends on that); the state is not queued as an update (transient states never are).
+        """
+        self.status = status
+        self.history._entries.append(status)
+        if self._changed is not None:
+            self._changed.add(self.order_id)
+
     def add_fill(self, price: float, quantity: int) -> None:
         """Fold one fill into ``filled_quantity`` and ``average_price``."""
         total = self.average_price * self.filled_quantity + price * quantity
@@ -371,7 +384,9 @@ class StateLog(Sequence[dict[str, Any]]):
     __slots__ = ("_entries", "identity")
 
     def __init__(self, entries: Iterable[dict[str, Any]] = ()) -> None:
-        self._entries: list[dict[str, Any] | Snapshot] = list(entries)
+        # A built state, a snapshot, or a status alone standing for the entry before it with that status
+        # (Order.pass_to).
+        self._entries: list[dict[str, Any] | Snapshot | OrderStatus] = list(entries)
         #: The order's fixed fields (set by the order; no reference back to it, so no cycle to collect).
         self.identity: tuple[Any, ...] = ()
 
@@ -381,10 +396,21 @@ class StateLog(Sequence[dict[str, Any]]):
             self._built(i)
 
     def _built(self, index: int) -> dict[str, Any]:
-        entry = self._entries[index]
-        if type(entry) is tuple:
-            entry = self._entries[index] = _kite(self.identity, entry)
-        return entry  # type: ignore[return-value]
+        entries = self._entries
+        entry = entries[index]
+        if type(entry) is dict:
+            return entry
+        # A snapshot and the statuses alone after it are built together, while the snapshot is at hand.
+        start = index
+        while type(entries[start]) is not tuple:
+            start -= 1
+        snap: Snapshot = entries[start]  # type: ignore[assignment]
+        entries[start] = _kite(self.identity, snap)
+        after = start + 1
+        while after < len(entries) and isinstance(status := entries[after], OrderStatus):
+            entries[after] = _kite(self.identity, snap, status)
+            after += 1
+        return entries[index]  # type: ignore[return-value]
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...

@@ -15,6 +15,7 @@ __all__ = ["DELIVERY_PRODUCTS", "add_charges", "charges_total", "order_charges",
 
 #: Products whose equity trades are delivery (the rest are intraday).
 DELIVERY_PRODUCTS = frozenset({Product.CNC, Product.MTF})
+_MTF = Product.MTF  # read at every fill: bound once, not looked up on its enum
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def _schedule(exchange: str, option: bool, delivery: bool, mtf: bool, on: date) 
 
 
 def _of(spec: InstrumentSpec, product: Product, on: date) -> _Schedule:
-    return _schedule(spec.exchange, spec.is_option, product in DELIVERY_PRODUCTS, product is Product.MTF, on)
+    return _schedule(spec.exchange, spec.is_option, product in DELIVERY_PRODUCTS, product is _MTF, on)
 
 
 def order_charges(

@@ -235,12 +235,16 @@ def check_place(
     if broken is not None:
         raise invalid(KITE_SAYS[broken](req, spec, limits))
     phase = calendar.phase(now)
-    if req.variety is Variety.AMO:
-        if phase is MarketPhase.OPEN:
+    if req.variety is _AMO:
+        if phase is _OPEN:
             raise invalid("After market orders can be placed only when the market is closed. Use a regular order.")
-    elif phase is not MarketPhase.OPEN:
+    elif phase is not _OPEN:
         raise invalid(MARKET_CLOSED)
     return spec
+
+
+# Read at every order: bound once, not looked up on their enums (as dear as a dict lookup each time).
+_AMO, _OPEN = Variety.AMO, MarketPhase.OPEN
 
 
 def check_modified(new: PlaceRequest, spec: InstrumentSpec, limits: OrderLimits, now: datetime) -> None:

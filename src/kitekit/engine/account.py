@@ -189,10 +189,11 @@ class Account:
 
     def pending(self, token: int, product: Product | tuple[Product, ...], side: TransactionType) -> int:
         """Return the quantity still pending in live orders of ``token`` on one side, in the product(s) given."""
+        book = self._live.get(token)
+        if not book:  # the common case when orders fill on arrival: nothing of the instrument is working
+            return 0
         products = product if isinstance(product, tuple) else (product,)
-        return sum(
-            o.pending_quantity for o in self.live_orders(token) if o.transaction_type is side and o.product in products
-        )
+        return sum(o.pending_quantity for o in book.values() if o.transaction_type is side and o.product in products)
 
     def sellable(self, token: int) -> int:
         """Return the delivery quantity a new sell may take: holdings and today's delivery buys, less sales."""

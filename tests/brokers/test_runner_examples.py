@@ -20,8 +20,8 @@ from kitekit.clock import IST, SystemClock
 from kitekit.runner import backtest, load_strategy, trade
 from kitekit.runner.brokered import FeedTicker, RunInstruments, pair_of
 from kitekit.sessionclock import SessionClock
-from kitekit.ticker.events import arrival_stamp
 from kitekit.sim.pytest_plugin import SIM_NOW
+from kitekit.ticker.events import arrival_stamp
 from tests.conftest import eventually
 from tests.runner_helpers import EXAMPLES
 

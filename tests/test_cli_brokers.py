@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from kitekit.cli import run
+from kitekit.clock import IST
+from kitekit.sim.pytest_plugin import SIM_NOW
 
 from .conftest import empty_cli_home
+from .runner_helpers import EXAMPLES
 
 #: Each test runs several commands, each starting its broker's embedded simulator (seconds each, more under the
 #: whole suite's load on two cores): the suite's 120 s per test is too short for them there.
@@ -144,6 +147,49 @@ def test_ticks_print_as_they_arrive(broker: str, cli: Callable[[str], Cli]) -> N
     assert all(re.match(r"^\d\d:\d\d:\d\d  NSE:RELIANCE  [\d,]+\.\d\d .*bid .*ask", line) for line in lines)
 
 
+#: RELIANCE's token on each broker's feed: Upstox's exchange token shifted a byte with the segment (as Kite's are
+#: made), Angel's with the exchange type in front (``kitekit.brokers.<broker>.instruments``).
+RELIANCE_TOKENS = {"upstox": 2885 << 8 | 1, "angel": 1_000_002_885}
+
+
+@pytest.mark.parametrize("broker", OTHERS)
+def test_record_writes_the_brokers_feed_which_a_backtest_on_it_runs_and_kite_refuses(
+    broker: str, cli: Callable[[str], Cli], tmp_path: Path
+) -> None:
+    from kitekit.brokers.recording import read_feed_recording
+    from kitekit.wire.recording import read_recording, recording_source
+
+    kk = cli(broker)
+    code, out, _ = kk("ticks", "RELIANCE", "--count", "1", "--mode", "full")
+    printed = re.search(r"NSE:RELIANCE  ([\d,]+\.\d\d)  ([+-]\d+\.\d\d)%  vol ([\d,]+)  bid", out)
+    assert code == 0 and printed is not None, out
+    price, change, volume = (float(g.replace(",", "")) for g in printed.groups())
+    code, out, err = kk("record", "RELIANCE", "NIFTY 50", "--out", "rec", "--count", "4")
+    recorded = re.search(r"^Recorded (\d+) ticks in \d+ frames to rec \(dropped 0\)\.$", out, re.M)
+    assert code == 0 and recorded is not None and int(recorded.group(1)) >= 4, err
+    source = recording_source(tmp_path / "rec")
+    assert source.broker == broker and source.keys[RELIANCE_TOKENS[broker]] == "NSE:RELIANCE"
+    rows = read_recording(tmp_path / "rec").to_pylist()
+    reliance = [r for r in rows if source.keys[r["instrument_token"]] == "NSE:RELIANCE"]
+    nifty = [r for r in rows if source.keys[r["instrument_token"]] == "NSE:NIFTY 50"]
+    assert reliance and nifty and {r["mode"] for r in rows} == {"full"}
+    for r in reliance:  # what `ticks` printed a moment before: the same previous close, the day's volume since
+        assert r["tradable"] and r["close"] == pytest.approx(price / (1 + change / 100), abs=0.05 + price * 1e-4)
+        assert r["volume_traded"] >= volume and r["depth_buy_price"][0] < r["depth_sell_price"][0]
+        assert r["exchange_timestamp"].astimezone(IST).date() == SIM_NOW.date() and r["raw"] == b""
+    assert all(not r["tradable"] and r["depth_buy_price"] is None and r["last_price"] > 0 for r in nifty)
+    first = max(t.timestamp for t in read_feed_recording(tmp_path / "rec").frames[0][1] if t.timestamp)
+    strategy = str(EXAMPLES / "opening_range.py")
+    code, out, err = kk("run", strategy, "--backtest", "--ticks", "rec", "--no-html")
+    assert code == 0 and f"opening_range.py on {LABELS[broker]}" in err, err
+    assert re.search(rf"^From\s+{re.escape(first.isoformat())}$", out, re.M), out  # the recording's first frame
+    code, _, err = cli("kite")("run", strategy, "--backtest", "--ticks", "rec", "--no-html")
+    assert code == 2 and f"rec is a recording of {LABELS[broker]}'s feed" in err and "from Kite Connect" in err
+    assert f"--broker {broker}" in err
+    code, _, err = cli("kite")("sim", "--port", "0", "--replay", "rec")
+    assert code == 2 and f"recording of the {broker} feed: the simulator replays Kite Connect's frames" in err
+
+
 @pytest.mark.parametrize("broker", OTHERS)
 @pytest.mark.parametrize(
     ("args", "says"),
@@ -152,7 +198,7 @@ def test_ticks_print_as_they_arrive(broker: str, cli: Callable[[str], Cli]) -> N
         (["alert", "rm", "abc"], "Alerts is offered on Kite Connect only"),
         (["profile"], "The profile command is offered on Kite Connect only"),
         (["postbacks", "--listen"], "Order postbacks is offered on Kite Connect only"),
-        (["record", "RELIANCE", "--out", "ticks"], "Kite Connect's raw frames"),
+        (["record", "RELIANCE", "--out", "ticks", "--bus", "redis://127.0.0.1:1/0"], "--bus carries Kite Connect's"),
         (["ticks", "RELIANCE", "--bus", "redis://127.0.0.1:1/0"], "--bus carries Kite Connect's feed only"),
         (["history", "RELIANCE", "--days", "3", "--continuous"], "--continuous is offered on Kite Connect's"),
     ],

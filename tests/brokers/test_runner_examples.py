@@ -14,12 +14,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kitekit.brokers import Broker, BrokerPair
+from kitekit.brokers import Broker, BrokerPair, Tick
+from kitekit.brokers.recording import FeedRecorder
 from kitekit.clock import IST, SystemClock
 from kitekit.runner import backtest, load_strategy, trade
 from kitekit.runner.brokered import FeedTicker, RunInstruments, pair_of
 from kitekit.sessionclock import SessionClock
 from kitekit.sim.pytest_plugin import SIM_NOW
+from kitekit.ticker.events import arrival_stamp
 from tests.conftest import eventually
 from tests.runner_helpers import EXAMPLES
 
@@ -137,17 +139,33 @@ def test_the_short_straddle_backtests_on_each_brokers_option_chain(
     assert result.core.book.open_lots() == []
 
 
-def record_feed(brokers: Broker | BrokerPair, keys: list[str], minutes: float, clock: SessionClock) -> list[Any]:
-    """Return ``minutes`` of the data broker's ticks of ``keys`` as (time, Kite tick dicts) frames, oldest first."""
+def record_feed(
+    brokers: Broker | BrokerPair, keys: list[str], minutes: float, clock: SessionClock, folder: Path
+) -> list[Any]:
+    """Return ``minutes`` of the data broker's ticks of ``keys`` as (time, Kite tick dicts) frames, oldest first.
+
+    The same ticks are recorded to ``folder`` as ``kitekit record`` does (the data broker's tokens, its name).
+    """
     pair = pair_of(brokers)
     frames: list[tuple[datetime, list[dict[str, Any]]]] = []
-    ticker = FeedTicker(pair.feed(), RunInstruments(pair.instruments()))
+    feed = pair.feed()
+    ticker = FeedTicker(feed, RunInstruments(pair.instruments()))
+    listed = pair.data.instruments()
+    recorder = FeedRecorder(folder, pair.data.name, {k: listed.instrument(k) for k in keys}, flush_every=0.2).start()
+    stamp = arrival_stamp(clock)
+    to_run = feed.on_ticks
+    assert to_run is not None
+
+    def both(ticks: list[Tick]) -> None:
+        assert recorder.add(ticks, stamp())
+        to_run(ticks)
 
     def keep(ticks: list[dict[str, Any]]) -> None:
         stamps = [t["exchange_timestamp"] for t in ticks if t.get("exchange_timestamp")]
         if stamps:
             frames.append((max(stamps), ticks))
 
+    feed.on_ticks = both
     ticker.on_ticks = keep
     ticker.subscribe(keys, mode="full")
     end = clock.now() + timedelta(minutes=minutes)
@@ -156,17 +174,17 @@ def record_feed(brokers: Broker | BrokerPair, keys: list[str], minutes: float, c
         eventually(lambda: clock.now() >= end and len(frames) > 0, timeout=60)
     finally:
         ticker.stop()
-    assert ticker.error is None
+        stats = recorder.close()
+    assert ticker.error is None and stats.dropped_ticks == 0
     return sorted(frames, key=lambda f: f[0])
 
 
-def test_the_opening_range_example_backtests_each_brokers_recorded_ticks(
+def test_the_opening_range_example_backtests_each_brokers_recorded_ticks_alike_in_memory_and_on_disk(
     brokers: Broker | BrokerPair, sim_clock: SessionClock, tmp_path: Path
 ) -> None:
-    frames = record_feed(brokers, ["NSE:RELIANCE"], 6.0, sim_clock)
-    strategy = load_strategy(
-        EXAMPLES / "opening_range.py", {"range_minutes": "1", "stop": "0.0003", "target": "0.0003"}
-    )
+    frames = record_feed(brokers, ["NSE:RELIANCE"], 6.0, sim_clock, tmp_path / "rec")
+    params = {"range_minutes": "1", "stop": "0.0003", "target": "0.0003"}
+    strategy = load_strategy(EXAMPLES / "opening_range.py", params)
     result = backtest(strategy, brokers=brokers, ticks=frames, root=tmp_path, html=False)
     assert result.report is not None
     orders = result.report.orders
@@ -174,3 +192,11 @@ def test_the_opening_range_example_backtests_each_brokers_recorded_ticks(
     assert {i.split("-")[0] for i in orders["intent"]} == {"entry", "stop", "target"}
     assert result.stats["trades"] >= 2  # the entry and the exit that filled first (the other was cancelled)
     assert result.core.book.open_lots() == []
+    # The recording on disk (the data broker's tokens, to the second) backtests to the same orders and fills.
+    again = load_strategy(EXAMPLES / "opening_range.py", params)
+    on_disk = backtest(again, brokers=brokers, ticks=tmp_path / "rec", root=tmp_path / "disk", html=False)
+    assert on_disk.report is not None and on_disk.events == len(frames)
+    columns = ["intent", "key", "side", "quantity", "order_type", "price", "trigger_price", "outcome"]
+    assert on_disk.report.orders[columns].to_dict("records") == orders[columns].to_dict("records")
+    fills = ["intent", "side", "quantity", "average_price"]
+    assert on_disk.report.trades[fills].to_dict("records") == result.report.trades[fills].to_dict("records")

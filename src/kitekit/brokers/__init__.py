@@ -10,6 +10,7 @@ The parts, each with one job::
     feed           LiveFeed: the asyncio ticker's API, ticks as neutral Ticks
     orders         BrokerOrders: the OrderGateway (rules, intent journal, paper) without Kite's extras
     paper_quotes   any broker's quotes as the paper broker's source (the mixed mode's paper fills)
+    recording      FeedRecorder: a broker's feed in the tick recordings' files, and read back as Ticks
     broker         Broker, the whole; BrokerPair, data from one broker and orders on another
     credentials    each broker's credentials in the usual layers (arguments, env, .env, config.json)
     selection      which broker(s) a run uses: --broker / --data / --orders, KITEKIT_BROKER, config

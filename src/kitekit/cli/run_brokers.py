@@ -96,7 +96,8 @@ class RunBrokers:
         cli = self.cli
         market = cli.clock  # the world first: the simulator follows its market
         home = cli.data_dir
-        sessions, cache = home / "sessions", home / "cache" / name
+        # The instrument cache every other command on this simulator keeps (cli/context.py): parsed once a day.
+        sessions, cache = home / "sessions", home / "cache" / "instruments" / name
         hint = f"kitekit --sim --broker {name} run"
         if name == "upstox":
             from kitekit.brokers.upstox import UpstoxApp, UpstoxBroker, UpstoxSession

@@ -141,6 +141,10 @@ def run(
     from kitekit.cli.run_brokers import RunBrokers, choice_of
 
     choice = choice_of(cli)
+    if ticks is not None:
+        from kitekit.runner.drivers import recording_of
+
+        recording_of(ticks, choice.data)  # another broker's recording fails here, before any broker is opened
     brokers = None if choice.names == ("kite",) else RunBrokers(cli, choice)
     try:
         if backtest:
@@ -204,7 +208,7 @@ def _backtest(
     return backtest(
         strategy, instruments=store, history=history, ticks=ticks, start=frm, end=to, interval=interval,
         symbols=keys, capital=capital, limits=limits, name=name, root=runs_root(cli.data_dir), source=str(path),
-        html=html,
+        html=html, brokers=brokers.pair() if brokers is not None else None,  # whose feed --ticks must be
     )  # fmt: skip
 
 

@@ -1,8 +1,8 @@
-"""``kitekit ticks`` and ``kitekit record``: Kite's WebSocket feed printed as it arrives, or recorded to Parquet."""
+"""``kitekit ticks`` and ``kitekit record``: the data broker's live feed printed as it comes, or recorded to Parquet."""
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -10,6 +10,8 @@ from kitekit.cli import options
 from kitekit.cli.context import CliContext
 
 if TYPE_CHECKING:
+    from kitekit.brokers.feed import LiveFeed
+    from kitekit.brokers.recording import FeedRecorder
     from kitekit.bus.consumer import BusTicker
     from kitekit.cli.neutral import TickDicts
     from kitekit.ticker import Ticker
@@ -94,29 +96,34 @@ def record(
 ) -> None:
     """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C or SIGTERM.
 
+    On Upstox or Angel One (``--broker``, or ``--data``) their feed is recorded in the same columns, under
+    their own tokens, the files naming the broker (no raw frames: the README's recording section says why).
     A slow disk never holds up the feed: a tick that could not be buffered is counted and reported.
     When any was, the command exits with 1.
     """
     import asyncio
 
-    from kitekit.cli.stream_view import record_ticks
+    from kitekit.cli.stream_view import record_feed, record_ticks
     from kitekit.files import writable_dir
-    from kitekit.ticker import TickRecorder
+    from kitekit.ticker.recorder import BufferedRecorder
 
     cli: CliContext = ctx.obj
-    if not cli.on_kite:
-        from kitekit.brokers.registry import entry
-        from kitekit.errors import BrokerFeatureError
+    recorder: BufferedRecorder[Any]
+    if cli.brokers().data != "kite":
+        if bus is not None:
+            _refuse_bus(cli)
+        writable_dir(out)  # a folder that cannot be made or written fails before anything connects
+        feed, on_feed = _feed_recorder(cli, instruments, mode, out, flush_every)
+        recorder = on_feed
+        stats = asyncio.run(record_feed(feed, on_feed, cli.err, count, cli.clock))
+    else:
+        from kitekit.ticker import TickRecorder
 
-        label = entry(cli.brokers().data).label
-        raise BrokerFeatureError(
-            f"record writes Kite Connect's raw frames; {label}'s feed is not recorded yet. "
-            "Use `kitekit ticks` to see it."
-        )
-    writable_dir(out)  # a folder that cannot be made or written fails before anything connects
-    recorder = TickRecorder(out, flush_every=flush_every)
-    ticker, _ = _ticker(cli, instruments, mode, bus)
-    stats = asyncio.run(record_ticks(ticker, recorder, cli.err, count))
+        writable_dir(out)
+        on_kite = TickRecorder(out, flush_every=flush_every)
+        recorder = on_kite
+        ticker, _ = _ticker(cli, instruments, mode, bus)
+        stats = asyncio.run(record_ticks(ticker, on_kite, cli.err, count))
     cli.console.print(
         f"Recorded {stats.written_ticks:,} ticks in {stats.written_frames:,} frames to {out} "
         f"(dropped {stats.dropped_ticks:,}).",
@@ -133,6 +140,19 @@ def record(
             f"{stats.dropped_ticks:,} ticks in {stats.dropped_frames:,} frames were dropped: the disk could not keep "
             "up. Record to a faster disk, fewer instruments, or a lighter mode."
         )
+
+
+def _feed_recorder(
+    cli: CliContext, instruments: list[str], mode: StreamMode, out: Path, flush_every: float
+) -> "tuple[LiveFeed, FeedRecorder]":
+    """Return the data broker's feed subscribed (another than Kite's), and its recorder into ``out``."""
+    from kitekit.brokers.recording import FeedRecorder
+
+    data = cli.broker_pair().data
+    feed = data.feed()
+    keys = feed.subscribe(instruments, mode.value)
+    listing = data.instruments()
+    return feed, FeedRecorder(out, data.name, {key: listing.instrument(key) for key in keys}, flush_every)
 
 
 def _ticker(

@@ -15,13 +15,17 @@ from kitekit.cli.monitor_view import MonitorRun, live_table
 from kitekit.clock import IST, Clock
 from kitekit.monitor import CsvRecorder, Reading, Track
 from kitekit.ticker import Ticker, TickRecorder
-from kitekit.ticker.recorder import RecorderStats
+from kitekit.ticker.recorder import BufferedRecorder, RecorderStats
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kitekit.brokers.feed import LiveFeed
+    from kitekit.brokers.recording import FeedRecorder
     from kitekit.bus.consumer import BusTicker
     from kitekit.cli.neutral import TickDicts
 
-__all__ = ["print_ticks", "record_ticks", "stream_monitor", "tick_line"]
+__all__ = ["print_ticks", "record_feed", "record_ticks", "stream_monitor", "tick_line"]
 
 #: The live table is redrawn at most this often (ticks may come many times a second).
 REFRESH_S = 0.1
@@ -70,9 +74,32 @@ async def record_ticks(
     ticker: Ticker | BusTicker, recorder: TickRecorder, err: Console, count: int | None
 ) -> RecorderStats:
     """Record until ``count`` ticks have arrived, Ctrl-C or SIGTERM; write what is buffered; return the counts."""
+    ticker.on_frame = recorder.add
+    try:
+        return await _record(ticker, recorder, err, count, None)
+    finally:
+        ticker.on_frame = None
+
+
+async def record_feed(
+    feed: LiveFeed, recorder: FeedRecorder, err: Console, count: int | None, clock: Clock
+) -> RecorderStats:
+    """Record another broker's feed as :func:`record_ticks` does Kite's, each frame stamped by ``clock``."""
+    from kitekit.ticker.events import arrival_stamp
+
+    stamp = arrival_stamp(clock)
+    return await _record(feed, recorder, err, count, lambda ticks: recorder.add(ticks, stamp()))
+
+
+async def _record(
+    ticker: Ticker | BusTicker | LiveFeed,
+    recorder: BufferedRecorder[Any],
+    err: Console,
+    count: int | None,
+    each: Callable[[Any], object] | None,
+) -> RecorderStats:
     import asyncio
 
-    ticker.on_frame = recorder.add
     recorder.start()
     err.print(f"Recording to {recorder.folder}; Ctrl-C stops and writes what is buffered.", highlight=False)
     seen = 0
@@ -80,6 +107,8 @@ async def record_ticks(
     try:
         async with ticker:
             async for ticks in ticker:
+                if each is not None:
+                    each(ticks)
                 seen += len(ticks)
                 if count is not None and seen >= count:
                     break
@@ -87,7 +116,6 @@ async def record_ticks(
         pass  # stopping a recording is what Ctrl-C is for: write what is buffered and report
     finally:
         stop_on_term()
-        ticker.on_frame = None
     return await asyncio.to_thread(recorder.close)
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kitekit.runner.core import RunCore
     from kitekit.runner.market import TickQuotes
     from kitekit.runner.simbroker import BacktestBroker
+    from kitekit.wire.recording import RecordingSource
 
 __all__ = [
     "BarData",
@@ -38,6 +39,7 @@ __all__ = [
     "interval_span",
     "load_recording",
     "merge_bars",
+    "recording_of",
     "run_bars",
     "run_live",
     "run_ticks",
@@ -359,37 +361,101 @@ def _frame_time(ticks: Iterable[Mapping[str, Any]]) -> datetime | None:
 
 
 def load_recording(
-    folder: Path, start: datetime | None = None, end: datetime | None = None
+    folder: Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    broker: str = "kite",
+    token: Callable[[str], int | None] | None = None,
 ) -> list[tuple[datetime, list[dict[str, Any]]]]:
     """Return a tick recording's frames as (time, ticks), oldest first: each frame decoded as ``KiteTicker`` would.
 
     A frame's time is the latest exchange timestamp of its ticks (the time it was received when none has one).
+    Kite's recordings are decoded from their frames; another broker's (``kitekit --broker upstox record``) are
+    read from their typed columns into the same dicts a live run on that broker's feed gets
+    (:class:`~kitekit.runner.brokered.FeedTicker`), each tick under ``token(key)``, the run's token of its
+    ``EXCHANGE:SYMBOL`` (a tick of an instrument the run does not know, None, is left out, as live).
+
+    Args:
+        folder: the recording folder.
+        start: the first moment kept.
+        end: the last moment kept.
+        broker: the run's data broker: the recording must be of its feed (tokens are never guessed across).
+        token: the run's token of a neutral key (needed for another broker's recording).
 
     Raises:
-        RunError: the folder holds no recording.
+        RunError: the folder holds no recording, or no ticks between the dates.
+        BrokerFeatureError: it is a recording of another broker's feed than ``broker``'s (names both).
     """
-    from kitekit.errors import TickerError
-    from kitekit.wire.recording import frames_of, read_recording
-    from kitekit.wire.ticks import decode_ticks
-
+    source = recording_of(folder, broker)
     try:
-        table = read_recording(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        raise RunError(f"{folder} is not a tick recording folder (written by `kitekit record`)") from None
+        frames = _kite_frames(folder) if source.kite else _feed_frames(folder, token)
     except Exception as exc:  # pyarrow's errors: a damaged or foreign file
         raise RunError(f"{folder} holds a file that is not a tick recording ({exc})") from None
     out = []
-    for received, frame in frames_of(table):
-        try:
-            ticks = decode_ticks(frame)
-        except TickerError:
-            continue
+    for received, ticks in frames:
         moment = _frame_time(ticks) or datetime.fromtimestamp(received / 1e9, UTC).astimezone(IST)
         if (start is not None and moment < start) or (end is not None and moment > end):
             continue
         out.append((moment, ticks))
     if not out:
         raise RunError(f"{folder} holds no ticks between the dates asked for")
+    return out
+
+
+def recording_of(folder: Path, broker: str) -> RecordingSource:
+    """Return whose feed a tick recording holds, checked to be ``broker``'s (from its files' metadata alone).
+
+    Raises:
+        RunError: the folder holds no recording, a file that is not one, or several brokers' recordings.
+        BrokerFeatureError: it is a recording of another broker's feed (the message names both).
+    """
+    from kitekit.brokers.registry import entry
+    from kitekit.errors import BrokerFeatureError, TickerError
+    from kitekit.wire.recording import recording_source
+
+    try:
+        source = recording_source(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RunError(f"{folder} is not a tick recording folder (written by `kitekit record`)") from None
+    except TickerError as exc:
+        raise RunError(str(exc)) from None
+    except Exception as exc:  # pyarrow's errors: a damaged or foreign file
+        raise RunError(f"{folder} holds a file that is not a tick recording ({exc})") from None
+    if source.broker == broker:
+        return source
+    theirs, ours = entry(source.broker).label, entry(broker).label
+    raise BrokerFeatureError(
+        f"{folder} is a recording of {theirs}'s feed, and this backtest's data comes from {ours}: its tokens are "
+        f"{theirs}'s. Backtest it with --broker {source.broker} (or record {ours}'s feed)."
+    )
+
+
+def _kite_frames(folder: Path) -> list[tuple[int, list[dict[str, Any]]]]:
+    from kitekit.errors import TickerError
+    from kitekit.wire.recording import frames_of, read_recording
+    from kitekit.wire.ticks import decode_ticks
+
+    out = []
+    for received, frame in frames_of(read_recording(folder)):
+        try:
+            out.append((received, decode_ticks(frame)))
+        except TickerError:
+            continue
+    return out
+
+
+def _feed_frames(folder: Path, token: Callable[[str], int | None] | None) -> list[tuple[int, list[dict[str, Any]]]]:
+    from kitekit.brokers.recording import read_feed_recording
+    from kitekit.runner.brokered import kite_tick
+
+    if token is None:
+        raise RunError(f"{folder} is another broker's recording: the run's tokens of its instruments are needed")
+    out = []
+    for received, ticks in read_feed_recording(folder).frames:
+        shaped = [kite_tick(t, n) for t in ticks if (n := token(t.key)) is not None]
+        if shaped:
+            out.append((received, shaped))
     return out
 
 

@@ -194,8 +194,9 @@ def backtest(
         start: the first moment run (default: the data's first).
         end: the last moment run (default: the data's last).
         bars: candles per ``EXCHANGE:TRADINGSYMBOL``.
-        ticks: a tick recording folder, or frames of Kite tick dicts as (time, ticks), oldest first (another
-            broker's feed recorded through :class:`~kitekit.runner.brokered.FeedTicker`).
+        ticks: a tick recording folder (``kitekit record``: of the data broker's feed, Kite's without
+            ``brokers``), or frames of Kite tick dicts as (time, ticks), oldest first (another broker's feed
+            recorded through :class:`~kitekit.runner.brokered.FeedTicker`).
         history: where candles come from when ``bars`` and ``ticks`` are not given.
         symbols: the instruments (default: the strategy's).
         interval: the bar interval (default: the strategy's).
@@ -211,11 +212,14 @@ def backtest(
 
     Raises:
         RunError: no market to run on, an unknown interval, a strategy that names no instruments.
+        BrokerFeatureError: ``ticks`` is a recording of another broker's feed than the data broker's.
     """
+    data_broker = "kite"  # whose feed a tick recording must be
     if brokers is not None:
         from kitekit.runner.brokered import RunInstruments, pair_of
 
         pair = pair_of(brokers)
+        data_broker = pair.data.name
         instruments = instruments or RunInstruments(pair.instruments())
         history = history or pair.history()  # type: ignore[assignment] # the neutral candles: History's shape
     if instruments is None:
@@ -230,7 +234,7 @@ def backtest(
     recording: list[tuple[datetime, list[dict[str, Any]]]] = []
     if ticks is not None:
         if isinstance(ticks, Path):
-            recording = load_recording(ticks, start, end)
+            recording = load_recording(ticks, start, end, broker=data_broker, token=_token_of(instruments))
         else:  # frames in memory, e.g. another broker's feed through runner.brokered.FeedTicker
             recording = [f for f in ticks if (start is None or f[0] >= start) and (end is None or f[0] <= end)]
             if not recording:
@@ -303,6 +307,19 @@ def backtest(
     if report:
         result.report = _finish(core, meta, reason, html)
     return result
+
+
+def _token_of(instruments: Any) -> Callable[[str], int | None]:
+    """Return the run's token of a neutral key, None for an instrument the run's broker does not list."""
+    from kitekit.errors import UnknownInstrumentError
+
+    def token(key: str) -> int | None:
+        try:
+            return int(instruments.token(key))
+        except UnknownInstrumentError:
+            return None
+
+    return token
 
 
 def _minutes(interval: str) -> int:

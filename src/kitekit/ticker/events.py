@@ -15,7 +15,7 @@ from kitekit.errors import TickerError, TickFrameError, TickMessageError
 from kitekit.wire.ticks import decode_columns, decode_ticks, is_heartbeat
 from kitekit.wire.ticks.messages import OrderUpdate, ServerError, parse_server_message
 
-__all__ = ["END", "TickerEvents", "TickerStats"]
+__all__ = ["END", "TickerEvents", "TickerStats", "arrival_stamp"]
 
 log = logging.getLogger("kitekit.ticker")
 
@@ -26,6 +26,14 @@ END = object()
 def _ns(clock: Clock) -> int:
     moment = clock.now()
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def arrival_stamp(clock: Clock | None = None) -> Callable[[], int]:
+    """Return what stamps a frame's arrival, UTC epoch ns, by ``clock`` (a simulator's market time) or the wall."""
+    # The wall clock's stamp is the cheap one; any other clock (a simulator's market time) is asked.
+    if clock is None or (isinstance(clock, SystemClock) and not wall_shift()):
+        return time.time_ns
+    return lambda: _ns(clock)
 
 
 @dataclass
@@ -56,9 +64,7 @@ class TickerEvents:
 
     def __init__(self, columns: bool, queue_size: int, clock: Clock | None = None) -> None:
         self.columns = columns
-        # The wall clock's stamp is the cheap one; any other clock (a simulator's market time) is asked.
-        wall = clock is None or (isinstance(clock, SystemClock) and not wall_shift())
-        self._stamp: Callable[[], int] = time.time_ns if wall else lambda: _ns(clock or SystemClock())
+        self._stamp: Callable[[], int] = arrival_stamp(clock)
         self.queue_size = queue_size
         self.stats = TickerStats()
         self.on_ticks: Callable[[Any], object] | None = None

@@ -5,6 +5,9 @@ writer thread flushes the buffer every ``flush_every`` seconds as one atomically
 loses at most the last interval); :meth:`TickRecorder.close` merges each day's parts into its file. When the
 buffer is full a frame is dropped whole, and counted: the counts are in :attr:`TickRecorder.stats` and in the
 summary :meth:`close` returns, never silent. The file format is :mod:`kitekit.wire.recording`.
+
+:class:`BufferedRecorder` is that machinery for any kind of frame; :class:`TickRecorder` records Kite's binary
+frames with it, and :class:`kitekit.brokers.recording.FeedRecorder` another broker's neutral ticks.
 """
 
 from __future__ import annotations
@@ -14,16 +17,22 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from kitekit.errors import TickerError
 from kitekit.files import ensure_dir
-from kitekit.wire.recording import compact, day_of, recording_days, table_of, write_part
+from kitekit.wire.recording import KITE, compact, day_of, recording_days, recording_source, table_of, write_part
 
-__all__ = ["RecorderStats", "TickRecorder"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["BufferedRecorder", "RecorderStats", "TickRecorder"]
+
+F = TypeVar("F")
 
 log = logging.getLogger("kitekit.ticker.recorder")
 
@@ -47,10 +56,10 @@ class RecorderStats:
         return self.ticks - self.written_ticks - self.dropped_ticks
 
 
-class TickRecorder:
-    """Writes tick frames to ``folder`` (see :mod:`kitekit.wire.recording`) without ever blocking the caller.
+class BufferedRecorder(Generic[F]):
+    """Writes frames of some kind to ``folder`` through a bounded buffer, without ever blocking the caller.
 
-    Use it as ``ticker.on_frame = recorder.add`` between :meth:`start` and :meth:`close` (or ``with``).
+    A subclass offers each frame with :meth:`_offer` and says how frames become rows (:meth:`_table`).
 
     Args:
         folder: the recording folder (created private, 0700).
@@ -59,6 +68,9 @@ class TickRecorder:
             dropped and counted.
         writer: writes one flush (the folder, the rows, a unique part name); tests slow it down.
     """
+
+    #: The broker whose feed is recorded (:attr:`kitekit.wire.recording.RecordingSource.broker`).
+    broker: str = KITE
 
     def __init__(
         self,
@@ -77,7 +89,7 @@ class TickRecorder:
         self.writer = writer
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._buffer: deque[tuple[int, bytes, int, int]] = deque()  # (received ns, frame, ticks, number)
+        self._buffer: deque[tuple[int, F, int, int]] = deque()  # (received ns, frame, ticks, number)
         self._buffered = 0
         self._numbers = itertools.count()
         self._parts = itertools.count(1)
@@ -97,9 +109,8 @@ class TickRecorder:
         with self._lock:
             return self._stats
 
-    def add(self, frame: bytes, received_ns: int) -> bool:
-        """Buffer one frame (never blocks on the disk); return False if it was dropped, the buffer being full."""
-        ticks = frame[0] << 8 | frame[1] if len(frame) >= 2 else 0
+    def _offer(self, frame: F, ticks: int, received_ns: int) -> bool:
+        """Buffer one frame of ``ticks`` ticks (never blocks on the disk); return False if the buffer was full."""
         if not ticks:
             return True  # heartbeats and empty frames hold nothing to record
         with self._lock:
@@ -119,9 +130,18 @@ class TickRecorder:
             self._idle.clear()
         return True
 
-    def start(self) -> TickRecorder:
-        """Start the writer thread; return self."""
+    def _table(self, frames: Sequence[F], received_ns: Sequence[int], numbers: Sequence[int]) -> pa.Table:
+        """Return the rows of some frames (:data:`kitekit.wire.recording.SCHEMA`)."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Start the writer thread; return self.
+
+        Raises:
+            TickerError: the folder holds a recording of another broker's feed (each broker's is kept apart).
+        """
         ensure_dir(self.folder)
+        self._check_folder()
         if self._thread is None:
             self._stopping = False
             self._thread = threading.Thread(target=self._write_loop, name="kitekit-recorder", daemon=True)
@@ -157,7 +177,22 @@ class TickRecorder:
             )
         return stats
 
-    def __enter__(self) -> TickRecorder:
+    def _check_folder(self) -> None:
+        try:
+            if not recording_days(self.folder):
+                return  # a new folder takes any broker's feed
+            found = recording_source(self.folder).broker
+        except TickerError:
+            raise
+        except Exception:  # a damaged file is compact()'s to report, as before
+            return
+        if found != self.broker:
+            raise TickerError(
+                f"{self.folder} holds a recording of the {found} feed; this one is the {self.broker} feed's. "
+                "Record it to another folder."
+            )
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -183,11 +218,11 @@ class TickRecorder:
                     self._idle.set()
                     return
 
-    def _write(self, batch: list[tuple[int, bytes, int, int]]) -> None:
+    def _write(self, batch: list[tuple[int, F, int, int]]) -> None:
         received, frames, counts, numbers = zip(*batch, strict=True)
         ticks = sum(counts)
         try:
-            table = table_of(frames, received, numbers)
+            table = self._table(frames, received, numbers)
             self.writer(self.folder, table, f"{self._run}-{next(self._parts):08d}")
         except Exception as exc:  # a failed write loses this flush, counted, and the recording goes on
             log.error("the recorder could not write %d ticks to %s: %s", ticks, self.folder, exc)
@@ -212,3 +247,18 @@ class TickRecorder:
                 written_ticks=s.written_ticks + ticks,
                 parts=s.parts + 1,
             )
+
+
+class TickRecorder(BufferedRecorder[bytes]):
+    """Writes Kite's tick frames to ``folder`` (see :mod:`kitekit.wire.recording`) without ever blocking the caller.
+
+    Use it as ``ticker.on_frame = recorder.add`` between :meth:`start` and :meth:`close` (or ``with``); its
+    arguments are :class:`BufferedRecorder`'s.
+    """
+
+    def add(self, frame: bytes, received_ns: int) -> bool:
+        """Buffer one frame (never blocks on the disk); return False if it was dropped, the buffer being full."""
+        return self._offer(frame, frame[0] << 8 | frame[1] if len(frame) >= 2 else 0, received_ns)
+
+    def _table(self, frames: Sequence[bytes], received_ns: Sequence[int], numbers: Sequence[int]) -> pa.Table:
+        return table_of(frames, received_ns, numbers)

@@ -14,12 +14,23 @@ Columns: ``received_at`` (UTC, ns: when the frame arrived), ``frame`` (the recor
 names them (null where the packet kind does not carry a field; depth as five-element lists), and ``raw``, the
 packet's bytes exactly as received. The raw packets of a frame, in order, rebuild the frame byte for byte
 (:func:`frames_of`).
+
+**Another broker's feed** (Upstox, Angel One) is recorded in the same columns (:func:`neutral_table`), each file
+saying whose feed it holds in its Parquet metadata: ``kitekit.broker`` (the broker's name) and ``kitekit.keys``
+(JSON: each recorded ``instrument_token``, the broker's own numeric token, and its neutral ``EXCHANGE:SYMBOL``),
+so a reader can resolve the tokens without the broker's instrument list. A file without ``kitekit.broker`` is
+Kite's (every recording made before other brokers were). Its ``raw`` column is empty: kitekit's neutral feed
+hands on decoded ticks, not the broker's wire bytes, and a Kite-shaped packet made up from them would claim
+to be what Kite sent. Such a recording therefore cannot be replayed as Kite's frames (:func:`frames_of`);
+it is read through its typed columns. :func:`recording_source` tells the two apart.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,18 +40,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kitekit.clock import IST
+from kitekit.errors import TickerError
 from kitekit.files import atomic_write, ensure_dir
 from kitekit.wire.ticks import TickColumns, decode_columns_batch
 from kitekit.wire.ticks.layout import INT_FIELDS, PRICE_FIELDS, TIME_FIELDS
 
 __all__ = [
+    "BROKER_META",
+    "KEYS_META",
+    "KITE",
     "SCHEMA",
+    "RecordingSource",
     "compact",
     "day_file",
     "day_of",
     "frames_of",
+    "neutral_table",
     "read_recording",
     "recording_days",
+    "recording_source",
     "table_of",
     "write_part",
 ]
@@ -67,6 +85,12 @@ SCHEMA = pa.schema(
         pa.field("raw", pa.binary(), nullable=False),
     ]
 )
+#: The Parquet metadata naming the broker whose feed a file holds (absent: Kite's).
+BROKER_META = b"kitekit.broker"
+#: The Parquet metadata of another broker's recording: JSON, each ``instrument_token`` and its neutral key.
+KEYS_META = b"kitekit.keys"
+#: The broker of a recording without :data:`BROKER_META`.
+KITE = "kite"
 _DAY_FILE = re.compile(r"^ticks-(\d{4}-\d{2}-\d{2})\.parquet$")
 _PARTS = re.compile(r"^ticks-(\d{4}-\d{2}-\d{2})\.parts$")
 
@@ -123,6 +147,123 @@ def table_of(frames: Sequence[bytes], received_ns: Sequence[int], numbers: Seque
     return pa.Table.from_pydict(arrays, schema=SCHEMA)
 
 
+def neutral_table(
+    received_ns: Sequence[int],
+    frames: Sequence[int],
+    packets: Sequence[int],
+    columns: Mapping[str, Sequence[Any]],
+    broker: str,
+    keys: Mapping[int, str],
+) -> pa.Table:
+    """Return the rows of ticks from another broker's feed than Kite's, in :data:`SCHEMA`, marked as that broker's.
+
+    Args:
+        received_ns: when each tick's frame arrived, UTC epoch nanoseconds (one per row, as the next two).
+        frames: each tick's frame number in its recording.
+        packets: each tick's place in its frame.
+        columns: the tick fields by :data:`SCHEMA` name, one value a row (None: not carried); ``instrument_token``,
+            ``mode`` and ``tradable`` are required; times as UTC epoch seconds. A field not given is null.
+        broker: the broker's name (``upstox``, ``angel``); never Kite, whose recordings hold its frames.
+        keys: each token recorded and its neutral ``EXCHANGE:SYMBOL`` (kept in the file's metadata).
+
+    Raises:
+        ValueError: ``broker`` is Kite.
+    """
+    if broker == KITE:
+        raise ValueError("Kite's feed is recorded from its frames (table_of), with the raw packets")
+    rows = len(received_ns)
+    arrays: dict[str, Any] = {
+        "received_at": pa.array(np.asarray(received_ns, dtype=np.int64), pa.timestamp("ns", "UTC")),
+        "frame": pa.array(np.asarray(frames, dtype=np.int64)),
+        "packet": pa.array(np.asarray(packets, dtype=np.int32)),
+    }
+    for name in SCHEMA.names[3:-1]:
+        values = columns.get(name)
+        kind = SCHEMA.field(name).type
+        if values is None:
+            arrays[name] = pa.nulls(rows, kind)
+        elif pa.types.is_timestamp(kind):
+            arrays[name] = pa.array(values, pa.int64()).cast(kind)
+        else:
+            arrays[name] = pa.array(values, kind)
+    # Empty, not null: the column stays non-nullable, so Kite's recordings and these concatenate as one table.
+    arrays["raw"] = pa.array([b""] * rows, pa.binary())
+    table = pa.Table.from_pydict(arrays, schema=SCHEMA)
+    return table.replace_schema_metadata(_metadata(RecordingSource(broker, dict(keys))))
+
+
+@dataclass(frozen=True)
+class RecordingSource:
+    """Whose feed a recording holds, and (another broker's) each recorded token's neutral key.
+
+    Attributes:
+        broker: ``kite`` (its frames, in the raw column), or the other broker's name.
+        keys: each ``instrument_token`` recorded and its ``EXCHANGE:SYMBOL``; empty for Kite's recordings,
+            whose tokens are Kite's instrument tokens.
+    """
+
+    broker: str = KITE
+    keys: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def kite(self) -> bool:
+        """Return True for a recording of Kite's frames."""
+        return self.broker == KITE
+
+
+def _metadata(source: RecordingSource) -> dict[bytes, bytes] | None:
+    if source.kite:
+        return None
+    keys = json.dumps({str(token): key for token, key in sorted(source.keys.items())})
+    return {BROKER_META: source.broker.encode(), KEYS_META: keys.encode()}
+
+
+def _source_of(metadata: Mapping[bytes, bytes] | None) -> RecordingSource:
+    if not metadata or BROKER_META not in metadata:
+        return RecordingSource()
+    keys = json.loads(metadata.get(KEYS_META, b"{}"))
+    return RecordingSource(metadata[BROKER_META].decode(), {int(token): str(key) for token, key in keys.items()})
+
+
+def _merged(sources: Sequence[RecordingSource], where: Path) -> RecordingSource:
+    """Return the one source of several files (keys joined), or raise when two brokers' feeds were mixed."""
+    brokers = sorted({s.broker for s in sources})
+    if len(brokers) > 1:
+        raise TickerError(
+            f"{where} holds recordings of several brokers' feeds ({', '.join(brokers)}): record each broker "
+            "to a folder of its own."
+        )
+    keys: dict[int, str] = {}
+    for source in sources:
+        keys.update(source.keys)
+    return RecordingSource(brokers[0] if brokers else KITE, keys)
+
+
+def recording_source(folder: Path, days: Sequence[date] | None = None) -> RecordingSource:
+    """Return whose feed a recording folder holds (all days, or ``days``), from its files' metadata alone.
+
+    An empty folder is Kite's, as is every file written before other brokers were recorded.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        NotADirectoryError: ``folder`` is a file.
+        TickerError: the folder mixes several brokers' recordings.
+        pyarrow.ArrowInvalid: a file is not a Parquet file.
+    """
+    sources = [_source_of(pq.read_schema(path).metadata) for path in _files(folder, days)]
+    return _merged(sources, folder)
+
+
+def _files(folder: Path, days: Sequence[date] | None = None) -> list[Path]:
+    found: list[Path] = []
+    for day in days if days is not None else recording_days(folder):
+        target = day_file(folder, day)
+        if target.exists():
+            found.append(target)
+        found.extend(sorted(_parts_dir(folder, day).glob("part-*.parquet")))
+    return found
+
+
 def _count(frame: bytes) -> int:
     return 0 if len(frame) < 2 else frame[0] << 8 | frame[1]
 
@@ -152,7 +293,8 @@ def _lists(values: np.ndarray, kind: pa.DataType, mask: np.ndarray) -> pa.Array:
 def frames_of(table: pa.Table) -> list[tuple[int, bytes]]:
     """Return the frames a recording's rows came from, in order, as (received_at ns, frame bytes).
 
-    Rows are ordered by arrival, frame and packet first, so parts and days may be given in any order.
+    Rows are ordered by arrival, frame and packet first, so parts and days may be given in any order. Only
+    Kite's recordings hold frames (see :func:`recording_source`).
     """
     if not table.num_rows:
         return []
@@ -208,7 +350,11 @@ def compact(folder: Path, day: date) -> Path | None:
     """Merge ``day``'s parts (and its file, if any) into the day's file, atomically; return it.
 
     The parts are removed only once the merged file is on disk, so a crash during compaction loses nothing.
-    Returns None when the day has neither parts nor a file.
+    Returns None when the day has neither parts nor a file. The merged file says whose feed it holds, as its
+    parts did.
+
+    Raises:
+        TickerError: the day's files are recordings of different brokers' feeds (nothing is merged).
     """
     parts = sorted(_parts_dir(folder, day).glob("part-*.parquet"))
     target = day_file(folder, day)
@@ -216,9 +362,11 @@ def compact(folder: Path, day: date) -> Path | None:
         return target if target.exists() else None
     tables = [pq.read_table(target)] if target.exists() else []
     tables.extend(pq.read_table(part) for part in parts)
-    merged = pa.concat_tables(tables).sort_by(
+    source = _merged([_source_of(t.schema.metadata) for t in tables], folder)
+    merged = pa.concat_tables([t.replace_schema_metadata(None) for t in tables]).sort_by(
         [("received_at", "ascending"), ("frame", "ascending"), ("packet", "ascending")]
     )
+    merged = merged.replace_schema_metadata(_metadata(source))
     atomic_write(target, _parquet_bytes(merged), mode=0o600)
     for part in parts:
         part.unlink()
@@ -246,12 +394,7 @@ def read_recording(folder: Path, days: Sequence[date] | None = None) -> pa.Table
         NotADirectoryError: ``folder`` is a file.
         pyarrow.ArrowInvalid: a file is not a tick recording.
     """
-    tables = []
-    for day in days if days is not None else recording_days(folder):
-        target = day_file(folder, day)
-        if target.exists():
-            tables.append(pq.read_table(target))
-        tables.extend(pq.read_table(part) for part in sorted(_parts_dir(folder, day).glob("part-*.parquet")))
+    tables = [pq.read_table(path) for path in _files(folder, days)]
     if not tables:
         return SCHEMA.empty_table()
     return pa.concat_tables([t.select(SCHEMA.names).cast(SCHEMA) for t in tables]).sort_by(

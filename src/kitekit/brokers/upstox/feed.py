@@ -313,7 +313,10 @@ class UpstoxFeed(QueuedFeed):
             await ws.send(build_request(uuid.uuid4().hex, Method.SUB, keys, FEED_MODES[mode.value]))
 
     async def _read(self, ws: ClientConnection) -> None:
-        while True:
+        # Asked each frame, not only left to close()'s cancel: on Python 3.11 asyncio.wait_for loses a cancel
+        # that lands as recv() completes (gh-86296), and with ticks arriving every few ms that happens: the
+        # command that closed the feed then waited forever (seen as `ticks`/`record` hanging at their end).
+        while not self._stopping:
             try:
                 frame = await asyncio.wait_for(ws.recv(), timeout=self.watchdog_timeout)
             except TimeoutError:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kitekit.errors import TickerError
-from kitekit.wire.recording import frames_of, read_recording
+from kitekit.errors import BrokerFeatureError, TickerError
+from kitekit.wire.recording import KITE, frames_of, read_recording, recording_source
 from kitekit.wire.ticks import Mode, PacketKind
 
 __all__ = ["Recording"]
@@ -51,13 +51,21 @@ class Recording:
             FileNotFoundError: ``folder`` does not exist.
             NotADirectoryError: ``folder`` is a file.
             TickerError: it holds no tick recording, or a file in it is not one.
+            BrokerFeatureError: it is a recording of another broker's feed (it holds no Kite frames to serve).
         """
         try:
+            broker = recording_source(folder).broker
             table = read_recording(folder)
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            raise
+        except (FileNotFoundError, NotADirectoryError, PermissionError, TickerError):
+            raise  # TickerError: several brokers' recordings in one folder
         except Exception as exc:  # pyarrow's errors: a damaged or foreign file
             raise TickerError(f"{folder} holds a file that is not a tick recording ({exc}).") from None
+        if broker != KITE:
+            raise BrokerFeatureError(
+                f"{folder} is a recording of the {broker} feed: the simulator replays Kite Connect's frames, which "
+                f"it does not hold. Backtest it with `kitekit --sim --broker {broker} run STRATEGY --backtest "
+                f"--ticks {folder}`."
+            )
         if not table.num_rows:
             raise TickerError(
                 f"{folder} holds no tick recording (ticks-YYYY-MM-DD.parquet files written by `kitekit record`)."

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kitekit.cli import run
-
-from .conftest import empty_cli_home
+from .conftest import Cli
 
 #: Each test runs several commands, each starting its broker's embedded simulator (seconds each, more under the
 #: whole suite's load on two cores): the suite's 120 s per test is too short for them there.
@@ -25,30 +23,6 @@ pytestmark = pytest.mark.timeout(360)
 BROKERS = ["kite", "upstox", "angel"]
 OTHERS = ["upstox", "angel"]
 LABELS = {"kite": "", "upstox": "Upstox", "angel": "Angel One SmartAPI"}
-
-#: Runs one command on the broker under test; returns (exit code, stdout, stderr).
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[[str], Cli]:
-    """Return, for a broker's name, a runner of ``kitekit --sim --broker NAME ARGS...`` in a new user's home."""
-    empty_cli_home(tmp_path, monkeypatch, 200)
-    monkeypatch.setenv("KITE_SIM_STATE", str(tmp_path / "world"))
-    for name in ("KITEKIT_BROKER", "KITEKIT_DATA_BROKER", "KITEKIT_ORDER_BROKER"):
-        monkeypatch.delenv(name, raising=False)
-
-    def on(broker: str) -> Cli:
-        def command(*args: str) -> tuple[int, str, str]:
-            capsys.readouterr()
-            code = run(["--sim", "--broker", broker, *args])
-            out, err = capsys.readouterr()
-            assert "Traceback" not in out + err
-            return code, out, err
-
-        return command
-
-    return on
 
 
 def one_line(err: str) -> str:

@@ -350,5 +350,6 @@ class UpstoxSession(SessionReads[SavedUpstoxSession]):
         # A token Upstox already forgot, or no answer: the saved one goes either way.
         with contextlib.suppress(UpstoxApiError, requests.RequestException):
             self.http.call("DELETE", Route.LOGOUT, token=found.access_token)
-        self.path.unlink(missing_ok=True)
+        with self._lock:
+            self.path.unlink(missing_ok=True)
         return True

@@ -82,6 +82,7 @@ def test_the_next_simulator_accepts_the_saved_session_status_asks_it_and_sim_rem
     code, out, _ = kk("status")
     assert code == 3 and "dead (the simulator ended it)" in out  # asked, not read from the file
     assert f"Log in again with: kitekit --sim --broker {broker} login" in out
+    saved.write_bytes(kept)  # not even marked dead now: only the simulator knows
     code, out, err = kk("funds", "--live")  # --sim makes a new session, without a word of the refusal
     assert code == 0 and "equity" in out and logging_in(err)
     code, out, _ = kk("status")

@@ -67,7 +67,7 @@ def logging_in(err: str) -> bool:
 
 
 @pytest.mark.parametrize("broker", OTHERS)
-def test_the_next_simulator_accepts_the_saved_session_status_asks_it_and_sim_remakes_a_refused_one(
+def test_the_next_simulator_accepts_the_saved_session_and_status_logout_and_sim_handle_a_refused_one(
     broker: str, sim_cli: Callable[[str], Cli], tmp_path: Path
 ) -> None:
     kk = sim_cli(broker)
@@ -82,6 +82,8 @@ def test_the_next_simulator_accepts_the_saved_session_status_asks_it_and_sim_rem
     code, out, _ = kk("status")
     assert code == 3 and "dead (the simulator ended it)" in out  # asked, not read from the file
     assert f"Log in again with: kitekit --sim --broker {broker} login" in out
+    code, out, _ = kk("logout")  # of a session the simulator refused: the file goes all the same
+    assert code == 0 and "Logged out" in out and not saved.exists()
     saved.write_bytes(kept)  # not even marked dead now: only the simulator knows
     code, out, err = kk("funds", "--live")  # --sim makes a new session, without a word of the refusal
     assert code == 0 and "equity" in out and logging_in(err)

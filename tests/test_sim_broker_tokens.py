@@ -32,18 +32,22 @@ class Logins:
     end: Callable[[str], None]
 
 
+def answers(check: Callable[[], object], refusal: type[Exception]) -> bool:
+    """Return True unless ``check`` raises the simulator's ``refusal``."""
+    try:
+        check()
+    except refusal:
+        return False
+    return True
+
+
 def upstox(state: Path, clock: ManualClock) -> Logins:
     auth = UpstoxAuth(UpstoxSimConfig(state_file=state), clock)
 
-    def accepts(token: str) -> bool:
-        try:
-            auth.authenticate(f"Bearer {token}")
-        except UpstoxError:
-            return False
-        return True
-
     return Logins(
-        lambda: auth.new_grant().access_token, accepts, lambda t: auth.logout(auth.authenticate(f"Bearer {t}"))
+        lambda: auth.new_grant().access_token,
+        lambda t: answers(lambda: auth.authenticate(f"Bearer {t}"), UpstoxError),
+        lambda t: auth.logout(auth.authenticate(f"Bearer {t}")),
     )
 
 
@@ -54,14 +58,11 @@ def angel(state: Path, clock: ManualClock) -> Logins:
     def issue() -> str:
         return auth.login(config.client_code, config.pin, pyotp.TOTP(config.totp_secret).at(clock.now())).jwt
 
-    def accepts(jwt: str) -> bool:
-        try:
-            auth.session_of(f"Bearer {jwt}")
-        except AngelError:
-            return False
-        return True
-
-    return Logins(issue, accepts, lambda jwt: auth.logout(auth.session_of(jwt)))
+    return Logins(
+        issue,
+        lambda jwt: answers(lambda: auth.session_of(f"Bearer {jwt}"), AngelError),
+        lambda jwt: auth.logout(auth.session_of(jwt)),
+    )
 
 
 SIMULATORS = {"upstox": upstox, "angel": angel}

@@ -72,6 +72,33 @@ def empty_cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, columns: int
     return tmp_path
 
 
+#: Runs one command on the broker under test; returns (exit code, stdout, stderr).
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[[str], Cli]:
+    """Return, for a broker's name, a runner of ``kitekit --sim --broker NAME ARGS...`` in a new user's home."""
+    from kitekit.cli import run
+
+    empty_cli_home(tmp_path, monkeypatch, 200)
+    monkeypatch.setenv("KITE_SIM_STATE", str(tmp_path / "world"))
+    for name in ("KITEKIT_BROKER", "KITEKIT_DATA_BROKER", "KITEKIT_ORDER_BROKER"):
+        monkeypatch.delenv(name, raising=False)
+
+    def on(broker: str) -> Cli:
+        def command(*args: str) -> tuple[int, str, str]:
+            capsys.readouterr()
+            code = run(["--sim", "--broker", broker, *args])
+            out, err = capsys.readouterr()
+            assert "Traceback" not in out + err
+            return code, out, err
+
+        return command
+
+    return on
+
+
 @pytest.fixture
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real ``redis-server`` on 127.0.0.1 at a free port, in a temporary folder, with no persistence.

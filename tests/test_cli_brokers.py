@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kitekit.cli import run
 from kitekit.clock import IST
 from kitekit.sim.pytest_plugin import SIM_NOW
 
-from .conftest import empty_cli_home
+from .conftest import Cli
 from .runner_helpers import EXAMPLES
 
 #: Each test runs several commands, each starting its broker's embedded simulator (seconds each, more under the
@@ -28,30 +27,6 @@ pytestmark = pytest.mark.timeout(360)
 BROKERS = ["kite", "upstox", "angel"]
 OTHERS = ["upstox", "angel"]
 LABELS = {"kite": "", "upstox": "Upstox", "angel": "Angel One SmartAPI"}
-
-#: Runs one command on the broker under test; returns (exit code, stdout, stderr).
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[[str], Cli]:
-    """Return, for a broker's name, a runner of ``kitekit --sim --broker NAME ARGS...`` in a new user's home."""
-    empty_cli_home(tmp_path, monkeypatch, 200)
-    monkeypatch.setenv("KITE_SIM_STATE", str(tmp_path / "world"))
-    for name in ("KITEKIT_BROKER", "KITEKIT_DATA_BROKER", "KITEKIT_ORDER_BROKER"):
-        monkeypatch.delenv(name, raising=False)
-
-    def on(broker: str) -> Cli:
-        def command(*args: str) -> tuple[int, str, str]:
-            capsys.readouterr()
-            code = run(["--sim", "--broker", broker, *args])
-            out, err = capsys.readouterr()
-            assert "Traceback" not in out + err
-            return code, out, err
-
-        return command
-
-    return on
 
 
 def one_line(err: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from kitekit.clock import IST
 
-__all__ = ["BrokerSession", "SessionInfo", "relogin_advice"]
+__all__ = ["BrokerSession", "SessionInfo", "keep_or_login", "relogin_advice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,10 @@ class BrokerSession(Protocol):
         """End the session at the broker and delete the saved one; return True if one was saved."""
         ...
 
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the saved session's lock across threads and processes: nobody else logs in or saves meanwhile."""
+        ...
+
     def client(self, verify: bool | None = None) -> Any:
         """Return the broker's own client on the saved session (Kite: a paced ``KiteConnect``), for its extras.
 
@@ -114,3 +119,32 @@ class BrokerSession(Protocol):
             SessionExpiredError: the session is over or was rejected.
         """
         ...
+
+
+def keep_or_login(session: BrokerSession, announce: Callable[[], object] = lambda: None) -> bool:
+    """Keep the saved session while the broker accepts it, else log in unattended; return True if it logged in.
+
+    For a simulator, whose credentials are public: a session it no longer accepts (a reset, a revoked token, a
+    copy of an old file) is made again without a word of its refusal. Under the session's lock, so two commands
+    started at once make one session between them, and the second keeps the first's. Route: the broker's
+    profile (``client(verify=True)``), then its unattended login when needed.
+
+    Args:
+        session: the broker's session.
+        announce: called just before logging in (to say so).
+
+    Raises:
+        LoginError: the unattended login failed.
+    """
+    from kitekit.errors import NoSessionError, SessionExpiredError
+
+    with session.locked():
+        if session.valid() is not None:
+            try:
+                session.client(verify=True)
+                return False
+            except (NoSessionError, SessionExpiredError):
+                pass  # the broker refused it (and it is marked dead): log in again below
+        announce()
+        session.login_unattended()
+        return True

@@ -5,7 +5,9 @@ keeps its tokens in one file under kitekit's sessions folder, and answers ``save
 it the same way; what differs is the record (Upstox's access token, Angel's JWT, refresh and feed tokens) and
 how a session is made. :class:`SavedSessionFile` is the file: a missing or unreadable one is no session (logging
 in replaces it), a save is atomic with mode 0600 (a crash leaves the previous file) and a failed save raises
-:class:`~kitekit.errors.SessionSaveError`. :class:`SessionReads` gives a session manager the neutral reads.
+:class:`~kitekit.errors.SessionSaveError`. Logins, saves and marking it dead hold :class:`SessionLock`, across
+threads and processes (two ``--sim`` commands at once, a runner beside a command), as Kite's session file does.
+:class:`SessionReads` gives a session manager the neutral reads.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,9 +25,9 @@ from typing import Any, Generic, Protocol, TypeVar
 from kitekit.brokers.session import SessionInfo, relogin_advice
 from kitekit.clock import Clock
 from kitekit.errors import SessionSaveError
-from kitekit.files import atomic_write
+from kitekit.files import atomic_write, ensure_dir
 
-__all__ = ["SavedSessionFile", "SessionReads", "SessionRecord", "record_json"]
+__all__ = ["SavedSessionFile", "SessionLock", "SessionReads", "SessionRecord", "record_json"]
 
 log = logging.getLogger("kitekit.brokers.session")
 
@@ -65,6 +68,37 @@ def parse_times(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class SessionLock:
+    """A saved session's lock across threads and processes (reentrant): ``with lock:`` holds both.
+
+    The file lock sits beside the session file; it is made on first use, so reading a session (``kitekit status``)
+    imports no lock module.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._thread = threading.RLock()
+        self._file: Any = None
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        try:
+            if self._file is None:
+                from filelock import FileLock
+
+                ensure_dir(self.path.parent)
+                # As Kite's session lock: a login holding it for two minutes is stuck, and saying so beats waiting.
+                self._file = FileLock(str(self.path), timeout=120, mode=0o600)
+            self._file.acquire()
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.release()
+        self._thread.release()
+
+
 class SavedSessionFile(Generic[R]):
     """One broker's saved session file.
 
@@ -86,7 +120,7 @@ class SavedSessionFile(Generic[R]):
         self.parse = parse
         self.broker = broker
         self.on_load = on_load
-        self.lock = threading.RLock()
+        self.lock = SessionLock(path)
 
     def load(self) -> R | None:
         """Return the saved record; None when there is none or the file is not one (logging in replaces it)."""
@@ -119,11 +153,16 @@ class SavedSessionFile(Generic[R]):
             ) from exc
         return record
 
-    def mark_dead(self) -> None:
-        """Record that the broker rejected the saved session (advice then says so)."""
+    def mark_dead(self, rejected: Callable[[R], bool] = lambda record: True) -> None:
+        """Record that the broker rejected the saved session (advice then says so).
+
+        Args:
+            rejected: tells whether the saved record is the one rejected: another process may have saved a new
+                session since this one read the rejected token, and that one must be left alone.
+        """
         with self.lock:
             record = self.load()
-            if record is not None and not record.dead:
+            if record is not None and not record.dead and rejected(record):
                 self.save(replace(record, dead=True))  # type: ignore[type-var]  # records are dataclasses
 
 
@@ -152,3 +191,9 @@ class SessionReads(Generic[R]):
     def advice(self, within: timedelta = timedelta(hours=1)) -> str | None:
         """Return the advice to log in again, or None while the session has ``within`` or more left."""
         return relogin_advice(self.saved(), self.clock.now(), self.login_hint, within)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the saved session's lock (threads and processes): nobody else logs in or saves meanwhile."""
+        with self.file.lock:
+            yield

@@ -421,14 +421,17 @@ class CliContext:
             return broker
         server = self._other_sims.get(name)
         if server is not None:
-            fresh = server.server is None
             server.start()  # now, rather than behind the first request's timeout (an order POST is never resent)
-            # Its simulator keeps no sessions across restarts: one saved by an earlier command is dead now.
-            if login and (fresh or broker.session.valid() is None):
-                self.err.print(
-                    f"Logging in to the {broker.capabilities.label} simulator with its documented credentials…"
+            if login:
+                from kitekit.brokers.session import keep_or_login
+
+                # Its world keeps the sessions an earlier command (or one running beside it) saved, as Kite's does;
+                # one it no longer accepts is made again, once, under the session's lock.
+                label = broker.capabilities.label
+                keep_or_login(
+                    broker.session,
+                    lambda: self.err.print(f"Logging in to the {label} simulator with its documented credentials…"),
                 )
-                broker.session.login_unattended()
         return broker
 
     def broker_pair(self) -> BrokerPair:

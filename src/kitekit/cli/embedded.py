@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from kitekit.sim.config import SimConfig
     from kitekit.sim.server import AppServer, SimServer
+    from kitekit.sim.upstox import UpstoxSimConfig
 
     #: Builds an unstarted simulator server on a bound, listening socket.
     ServerFactory = Callable[[socket.socket], AppServer[Any]]
@@ -52,6 +53,7 @@ __all__ = [
     "sim_settings",
     "start_broker_sim",
     "upstox_server",
+    "upstox_sim_config",
     "world_clock",
 ]
 
@@ -136,12 +138,27 @@ def upstox_server(home: Path, market: Clock, webhook_url: str) -> ServerFactory:
     """
 
     def make(sock: socket.socket) -> AppServer[Any]:
-        from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+        from kitekit.sim.upstox import UpstoxServer
 
-        config = UpstoxSimConfig(shared=sim_config(home), auto_approve_requests=True, notifier_url=webhook_url)
-        return UpstoxServer(config, market, sock=sock)
+        return UpstoxServer(upstox_sim_config(home, webhook_url), market, sock=sock)
 
     return make
+
+
+def upstox_sim_config(home: Path, webhook_url: str | None) -> UpstoxSimConfig:
+    """Return the Upstox simulator's config on the world kept in ``home``: its tokens kept there, requests approved.
+
+    The tokens persist in the world (``upstox-state.json``) as Kite's simulator's do, so a session one command
+    saved is accepted by the next command's simulator, and by another running at the same time.
+    """
+    from kitekit.sim.upstox import UpstoxSimConfig
+
+    return UpstoxSimConfig(
+        shared=sim_config(home),
+        auto_approve_requests=True,
+        notifier_url=webhook_url,
+        state_file=home / "upstox-state.json",
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -350,9 +367,9 @@ def start_broker_sim(name: str, home: Path, market: Clock, *, webhook_url: str |
     """
     config = sim_config(home)
     if name == "upstox":
-        from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
+        from kitekit.sim.upstox import UpstoxServer
 
-        upstox = UpstoxSimConfig(shared=config, notifier_url=webhook_url, auto_approve_requests=True)
+        upstox = upstox_sim_config(home, webhook_url)
         server: Any = UpstoxServer(upstox, market).start()
         return BrokerSimulator(name, server, {
             "api_key": upstox.client_id,

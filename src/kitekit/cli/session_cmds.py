@@ -1,6 +1,7 @@
 """``kitekit login``, ``logout``, ``status`` and ``profile``."""
 
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -190,6 +191,10 @@ def _status_neutral(cli: CliContext, name: str) -> None:
         cli.console.print(f"No saved {label} session. Log in with: {session.login_hint}")
         raise typer.Exit(failures.SESSION)
     state = f"dead ({label} rejected it)" if info.dead else "valid" if not info.expired(now) else "expired"
+    if cli.sim and state == "valid":
+        cli.online(name, login=False)  # its server, to ask
+        if not _simulator_accepts(lambda: session.client(verify=True)):
+            state = "dead (the simulator ended it)"
     table = Table(show_header=False, box=None)
     table.add_row("broker", label)
     table.add_row("user", f"{info.user_id} ({info.user_name})")
@@ -214,7 +219,7 @@ def _status_kite(cli: CliContext) -> None:
         cli.console.print(f"{why}. Log in with: {cli.login_hint}")
         raise typer.Exit(failures.SESSION)
     state = "dead (Kite rejected it)" if session.dead else "valid" if not session.is_expired(now) else "expired"
-    if cli.sim and state == "valid" and not _simulator_accepts(cli):
+    if cli.sim and state == "valid" and not _simulator_accepts(lambda: cli.manager().get_kite(verify=True)):
         # A simulator ends sessions on its own (a reset, --fresh, a forced expiry, a new day): ask it.
         state = "dead (the simulator ended it)"
     table = Table(show_header=False, box=None)
@@ -232,13 +237,16 @@ def _status_kite(cli: CliContext) -> None:
         raise typer.Exit(failures.SESSION)
 
 
-def _simulator_accepts(cli: CliContext) -> bool:
-    """Return whether the simulator still accepts the saved token (``GET /user/profile``); it marks it dead if not."""
-    from kitekit.errors import SessionExpiredError
+def _simulator_accepts(verified_client: Callable[[], object]) -> bool:
+    """Return whether the simulator still accepts the saved token: ``verified_client`` asks it (the broker's profile).
+
+    The session manager marks the session dead when it is refused.
+    """
+    from kitekit.errors import NoSessionError, SessionExpiredError
 
     try:
-        cli.manager().get_kite(verify=True)
-    except SessionExpiredError:
+        verified_client()
+    except (NoSessionError, SessionExpiredError):
         return False
     return True
 
@@ -250,7 +258,7 @@ def logout(ctx: typer.Context) -> None:
         if name != "kite":
             broker = cli.broker(name)
             if cli.sim and broker.session.saved() is not None:
-                cli.online(name)  # its server must answer the logout
+                cli.online(name, login=False)  # its server must answer the logout (of the saved session, not a new one)
             label = broker.capabilities.label
             if broker.session.logout():
                 cli.console.print(f"Logged out of {label}; the saved session is gone.")

@@ -245,7 +245,9 @@ def _serve_upstox(config: "SimConfig", clock: Clock, host: str, port: int, sock:
     """Serve the Upstox simulator on the world's clock and accounts until Ctrl-C."""
     from kitekit.sim.upstox import UpstoxServer, UpstoxSimConfig
 
-    upstox = UpstoxSimConfig(shared=config, auto_approve=auto)
+    # Its tokens beside the world's Kite tokens: every simulator and --sim command on the world accepts them.
+    tokens = config.state_file.with_name("upstox-state.json") if config.state_file else None
+    upstox = UpstoxSimConfig(shared=config, auto_approve=auto, state_file=tokens)
     server = UpstoxServer(upstox, clock, host=host, port=port, sock=sock)
     typer.echo(f"kitekit Upstox simulator listening on {server.url}  (SIMULATED DATA — nothing here is real)")
     typer.echo(f"  Configuration().host and .order_host: {server.url}   streamers: {server.ws_url}")

@@ -7,8 +7,9 @@ speed. Every process that opens the folder (each ``--sim`` command, a running ``
 next one runs, priced by a market that moved on in between. See :mod:`kitekit.sessionclock` for how the market
 time runs (sessions only, rolling to the next trading day at the close).
 
-The world's other files (``state.json`` for access tokens, ``exchange-<user>.json`` for accounts) belong to
-:mod:`kitekit.sim.auth` and :mod:`kitekit.sim.exchange`; :meth:`World.open` with ``fresh=True`` removes them all.
+The world's other files (``state.json``, ``upstox-state.json`` and ``angel-state.json`` for each simulator's access
+tokens, ``exchange-<user>.json`` for accounts) belong to :mod:`kitekit.sim.auth` (and the other brokers' ``auth``)
+and :mod:`kitekit.sim.exchange`; :meth:`World.open` with ``fresh=True`` removes them all.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class WorldMode(StrEnum):
 
 
 # What ``fresh`` removes besides world.json: the sessions and every account (see the module docstring).
-_STATE_PATTERNS = ("state.json", "exchange-*.json", "exchange-*.json.damaged-*")
+_STATE_PATTERNS = ("state.json", "*-state.json", "exchange-*.json", "exchange-*.json.damaged-*")
 
 
 @dataclass(frozen=True)

@@ -300,9 +300,13 @@ class AngelSession(SessionReads[SavedAngelSession]):
             self.path.unlink(missing_ok=True)
             return True
 
-    def mark_dead(self) -> None:
-        """Record that Angel rejected the saved session's JWT (advice then says so)."""
-        self.file.mark_dead()
+    def mark_dead(self, jwt: str | None = None) -> None:
+        """Record that Angel rejected the saved session's JWT (advice then says so).
+
+        Args:
+            jwt: the JWT rejected (None: whichever is saved); a session saved since with another is left alone.
+        """
+        self.file.mark_dead(lambda saved: jwt is None or saved.jwt == jwt)
 
     def current(self) -> SavedAngelSession:
         """Return the saved session, renewed first when it ends within ``refresh_before``.
@@ -343,7 +347,7 @@ class AngelSession(SessionReads[SavedAngelSession]):
             saved.jwt,
             pacer=self.pacer,
             retry=self.retry,
-            on_token_rejected=self.mark_dead,
+            on_token_rejected=lambda: self.mark_dead(saved.jwt),
             adapter=self.adapter,
         )
         if verify:

@@ -12,6 +12,8 @@ from kitekit.brokers.session import SessionInfo, relogin_advice
 from kitekit.session.record import SavedSession, next_token_expiry
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from kiteconnect import KiteConnect
 
     from kitekit.session.manager import SessionManager
@@ -85,6 +87,10 @@ class KiteSession:
     def logout(self) -> bool:
         """Invalidate the token (``DELETE /session/token``) and delete the saved session."""
         return self.manager.logout()
+
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the session file's lock across threads and processes (the session manager's own)."""
+        return self.manager.store.locked()
 
     def client(self, verify: bool | None = None) -> KiteConnect:
         """Return a paced, verified ``KiteConnect`` on the saved session. Route: ``GET /user/profile`` (verify)."""

@@ -29,7 +29,7 @@ from kitekit.brokers.session_file import SavedSessionFile, SessionReads, parse_t
 from kitekit.brokers.upstox.catcher import Catcher
 from kitekit.brokers.upstox.client import UpstoxApiError, UpstoxClient
 from kitekit.clock import IST, Clock, SystemClock
-from kitekit.errors import BrokerFeatureError, ConfigError, LoginError, NoSessionError
+from kitekit.errors import BrokerFeatureError, ConfigError, LoginError, NoSessionError, SessionExpiredError
 from kitekit.rest.pacer import Pacer
 from kitekit.rest.retry import RetryPolicy
 from kitekit.wire.upstox.routes import Route
@@ -196,8 +196,6 @@ class UpstoxSession(SessionReads[SavedUpstoxSession]):
             NoSessionError: nothing saved.
             SessionExpiredError: the session is over or was rejected (the message says how to log in again).
         """
-        from kitekit.errors import SessionExpiredError
-
         found = self._load()
         if found is None:
             raise NoSessionError(f"Not logged in to Upstox. Log in: {self.login_hint}")
@@ -347,8 +345,9 @@ class UpstoxSession(SessionReads[SavedUpstoxSession]):
         found = self._load()
         if found is None:
             return False
-        # A token Upstox already forgot, or no answer: the saved one goes either way.
-        with contextlib.suppress(UpstoxApiError, requests.RequestException):
+        # A token Upstox already forgot (401), or no answer: the saved one goes either way.
+        with contextlib.suppress(UpstoxApiError, SessionExpiredError, requests.RequestException):
             self.http.call("DELETE", Route.LOGOUT, token=found.access_token)
-        self.path.unlink(missing_ok=True)
+        with self._lock:
+            self.path.unlink(missing_ok=True)
         return True

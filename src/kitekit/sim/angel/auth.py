@@ -1,8 +1,10 @@
 """Angel logins: client code + PIN + TOTP for a JWT, a refresh token and a feed token; their lifetimes.
 
 The JWT is a real one (HS512, signed with a per-process key) whose payload carries ``username`` (the client
-code), ``iat`` and ``exp``, as Angel's do, so a client can read its expiry without asking. Sessions live in
-memory: a restarted simulator forgets them (SIM: Angel's survive).
+code), ``iat`` and ``exp``, as Angel's do, so a client can read its expiry without asking. A token is checked by
+looking it up, not by its signature: sessions persist in the world's ``config.state_file`` when it has one, and
+every simulator process on the world (each ``--sim`` command) accepts them, as Angel's servers do
+(:class:`~kitekit.sim.shared_state.SharedStateFile`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 
 from kitekit.clock import Clock, SystemClock
 from kitekit.sim.angel.config import AngelSimConfig
 from kitekit.sim.angel.errors import AngelError
+from kitekit.sim.shared_state import SharedStateFile
 from kitekit.wire.angel.envelope import ErrorCode
 
 __all__ = ["AngelAuth", "AngelSession"]
@@ -36,6 +39,17 @@ class AngelSession:
     feed_token: str
     expires: datetime
     refresh_expires: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the session as the state file keeps it."""
+        times = {"expires": self.expires.isoformat(), "refresh_expires": self.refresh_expires.isoformat()}
+        return asdict(self) | times
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> AngelSession:
+        """Return the session a state file's record describes (KeyError, TypeError or ValueError if none)."""
+        times = {k: datetime.fromisoformat(raw[k]) for k in ("expires", "refresh_expires")}
+        return cls(**(raw | times))
 
 
 def _b64(raw: bytes) -> str:
@@ -60,9 +74,19 @@ class AngelAuth:
         self.clock = clock
         self.totp_clock = totp_clock or SystemClock()
         self._key = secrets.token_bytes(32)
-        self._lock = threading.Lock()
         self._by_jwt: dict[str, AngelSession] = {}
         self._by_refresh: dict[str, AngelSession] = {}
+        self._state = SharedStateFile(config.state_file, self._read, self._dump)
+        self._lock = self._state.lock
+
+    def _read(self, raw: Any) -> None:
+        sessions = [AngelSession.from_json(record) for record in (raw or {}).get("sessions", [])]
+        self._by_jwt = {s.jwt: s for s in sessions}
+        self._by_refresh = {s.refresh_token: s for s in sessions}
+
+    def _dump(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"sessions": [s.to_json() for s in self._by_refresh.values() if s.refresh_expires > now]}
 
     def _jwt(self, client_code: str, issued: datetime, expires: datetime) -> str:
         header = _b64(json.dumps({"alg": "HS512", "typ": "JWT"}).encode())
@@ -105,7 +129,7 @@ class AngelAuth:
         totp_ok = pyotp.TOTP(cfg.totp_secret).verify(totp, for_time=self.totp_clock.now(), valid_window=1)
         if not totp_ok:
             raise AngelError(ErrorCode.INVALID_TOTP)
-        with self._lock:
+        with self._state.changing():
             return self._issue(client_code)
 
     def session_of(self, authorization: str | None) -> AngelSession:
@@ -118,6 +142,7 @@ class AngelAuth:
         jwt = raw[7:].strip() if raw[:7].lower() == "bearer " else raw
         if not jwt:
             raise AngelError(ErrorCode.TOKEN_MISSING)
+        self._state.sync()  # another simulator process of the world may have issued or ended it
         with self._lock:
             session = self._by_jwt.get(jwt)
         if session is None:
@@ -132,7 +157,7 @@ class AngelAuth:
         Raises:
             AngelError: AB8050 for an unknown refresh token, AB8051 for an expired one.
         """
-        with self._lock:
+        with self._state.changing():
             old = self._by_refresh.get(refresh_token)
             if old is None:
                 raise AngelError(ErrorCode.INVALID_REFRESH_TOKEN)
@@ -143,7 +168,7 @@ class AngelAuth:
 
     def logout(self, session: AngelSession) -> None:
         """Forget a session: its JWT, refresh and feed tokens stop working."""
-        with self._lock:
+        with self._state.changing():
             self._forget(session)
 
     def _forget(self, session: AngelSession) -> None:

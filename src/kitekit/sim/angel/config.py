@@ -42,7 +42,8 @@ class AngelSimConfig:
     request_timeout_s: float = 10.0
     #: How often the WebSocket feed looks for a new market second, in seconds of wall time.
     feed_poll_s: float = 0.05
-    #: Where the accounts persist (``exchange-<client code>.json`` beside it); None keeps them in memory.
+    #: Where its sessions persist, and its accounts beside it (``exchange-<client code>.json``); None keeps them in
+    #: memory.
     state_file: Path | None = None
     #: Faults of API requests and of order placement (the Kite simulator's settings; ``/__sim/faults`` and
     #: ``/__sim/order-faults`` change them while it runs).

@@ -9,7 +9,9 @@
   to the app's notifier URL, as Upstox does.
 - Each WebSocket authorisation issues a single-use code for the redirect URL.
 
-Tokens live in memory: a restarted simulator forgets them (its accounts persist with the shared exchange).
+Access tokens persist in the world's ``config.state_file`` when it has one (every simulator process on the world
+shares them, as Upstox's servers do: :class:`~kitekit.sim.shared_state.SharedStateFile`); codes, token requests
+and WebSocket tickets live in memory, for the seconds they last.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from kitekit.clock import IST, Clock
+from kitekit.sim.shared_state import SharedStateFile
 from kitekit.sim.upstox.config import UpstoxSimConfig
 from kitekit.wire.upstox.errors import UDAPI, UpstoxError
 
@@ -44,6 +48,16 @@ class UpstoxGrant:
     issued: datetime
     expires: datetime
     revoked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the grant as the state file keeps it."""
+        return asdict(self) | {"issued": self.issued.isoformat(), "expires": self.expires.isoformat()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> UpstoxGrant:
+        """Return the grant a state file's record describes (KeyError, TypeError or ValueError if none)."""
+        times = {"issued": datetime.fromisoformat(raw["issued"]), "expires": datetime.fromisoformat(raw["expires"])}
+        return cls(**(raw | times))
 
 
 @dataclass
@@ -82,6 +96,15 @@ class UpstoxAuth:
         self._tickets: dict[str, FeedTicket] = {}
         #: Tokens delivered through the v3 flow, newest last (what a webhook would have received).
         self.delivered: list[dict[str, object]] = []
+        self._state = SharedStateFile(config.state_file, self._read, self._dump)
+
+    def _read(self, raw: Any) -> None:
+        grants = [UpstoxGrant.from_json(record) for record in (raw or {}).get("grants", [])]
+        self._grants = {g.access_token: g for g in grants}
+
+    def _dump(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {"grants": [g.to_json() for g in self._grants.values() if not g.revoked and g.expires > now]}
 
     # -- the authorization code flow --------------------------------------------------------------------
     def check_client(self, client_id: str, redirect_uri: str | None = None) -> None:
@@ -127,7 +150,7 @@ class UpstoxAuth:
             now,
             expiry_after(now, self.config),
         )
-        with self._lock:
+        with self._state.changing():
             self._grants[grant.access_token] = grant
         return grant
 
@@ -139,7 +162,8 @@ class UpstoxAuth:
             UpstoxError: no header, not a bearer token, unknown, revoked or expired (401 UDAPI100050).
         """
         scheme, _, token = (authorization or "").partition(" ")
-        with self._lock:
+        self._state.sync()  # another simulator process of the world may have issued or revoked it
+        with self._state.lock:
             grant = self._grants.get(token.strip()) if scheme.lower() == "bearer" else None
         if grant is None or grant.revoked or grant.expires <= self.clock.now():
             raise UpstoxError(UDAPI.INVALID_TOKEN)
@@ -147,12 +171,16 @@ class UpstoxAuth:
 
     def logout(self, grant: UpstoxGrant) -> None:
         """Revoke a token (``DELETE /v2/logout``)."""
-        with self._lock:
+        with self._state.changing():
             grant.revoked = True
+            # The grant may have been read from the file again since it was looked up: revoke the one kept.
+            kept = self._grants.get(grant.access_token)
+            if kept is not None:
+                kept.revoked = True
 
     def expire_all(self) -> int:
         """Revoke every token (admin); return how many were live."""
-        with self._lock:
+        with self._state.changing():
             live = [g for g in self._grants.values() if not g.revoked]
             for g in live:
                 g.revoked = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
+from pathlib import Path
 
 from kitekit.sim.config import SimConfig
 from kitekit.wire.upstox.routes import LIMITS, Limit, LimitClass
@@ -35,6 +36,8 @@ class UpstoxSimConfig:
     #: Approve v3 token requests at once (as if the user tapped "approve" in the app).
     auto_approve_requests: bool = False
     code_ttl_s: float = 600.0
+    #: Where its access tokens persist, shared by every simulator process on the world; None keeps them in memory.
+    state_file: Path | None = None
     #: Access tokens expire at this time of day (IST), the first one after they are issued.
     token_expiry: time = time(3, 30)
     rate_limit_enabled: bool = True

@@ -14,6 +14,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from kitekit.clock import IST, ManualClock
+from kitekit.markethours import TradingCalendar
 from kitekit.sim.config import SimConfig
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import login_via_redirect
@@ -369,3 +370,15 @@ def test_open_interest_opens_where_the_previous_session_closed(sim: SimServer, s
     # nears): the build-up a change in OI signals means something.
     assert (np.abs(changes) < 1).all() and np.median(np.abs(changes)) < 0.25
     assert (changes > 0.01).any() and (changes < -0.01).any()
+
+
+def test_markets_of_one_seed_share_a_days_universe_which_equals_one_built_alone() -> None:
+    now = datetime(2026, 11, 27, 11, 0, tzinfo=IST)
+    seed = SimConfig().seed
+    shared = Market(seed).universe(now)
+    assert Market(seed).universe(now) is shared  # built once in the process (seconds: 115k rows)
+    alone = Market(seed, calendar=TradingCalendar()).universe(now)  # another calendar object: not shared
+    assert alone is not shared and alone.as_of == shared.as_of
+    assert alone.symbol == shared.symbol and alone.exchange == shared.exchange
+    for column in ("token", "exchange_token", "kind", "uid", "strike", "lot", "last_price", "dead"):
+        assert np.array_equal(getattr(alone, column), getattr(shared, column)), column

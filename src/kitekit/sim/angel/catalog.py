@@ -137,21 +137,24 @@ def _listing(uni: Universe, row: int, expiries: list[date | None]) -> Listing:
     return Listing(row, exchange, token, angel_symbol, name, kind_text, expiry, strike, lot, tick, option)
 
 
-_catalogs: dict[tuple[int, date], AngelCatalog] = {}
+# Catalogs by the universe they list. Markets of one seed share a day's universe (``kitekit.sim.market.market``),
+# so they share its catalog too; a few are kept, whichever markets asked (keyed by market, every simulator a
+# process started kept two catalogs of 115k listings alive).
+_catalogs: dict[int, AngelCatalog] = {}
 _catalogs_lock = threading.Lock()
+_CATALOGS_KEPT = 4
 
 
 def angel_catalog(market: Market, uni: Universe) -> AngelCatalog:
-    """Return the Angel catalog of ``uni`` (built once per market and day; the last two days are kept)."""
-    key = (id(market), uni.as_of)
+    """Return the Angel catalog of ``uni`` (built once per universe; the last few are kept)."""
     with _catalogs_lock:
-        found = _catalogs.get(key)
+        found = _catalogs.get(id(uni))
         if found is not None and found.universe is uni:
             return found
     expiries: list[date | None] = [None if np.isnat(e) else e.astype(object) for e in uni.expiry]
     catalog = AngelCatalog(uni, [_listing(uni, row, expiries) for row in range(len(uni))])
     with _catalogs_lock:
-        for old in sorted(k for k in _catalogs if k[0] == id(market))[:-1]:
+        _catalogs[id(uni)] = catalog
+        for old in list(_catalogs)[:-_CATALOGS_KEPT]:
             del _catalogs[old]
-        _catalogs[key] = catalog
     return catalog

@@ -26,6 +26,14 @@ __all__ = ["Market"]
 
 _CACHED_DAYS = 1024  # PathModel's own cache: enough for REST quotes and history
 
+# Universes by (seed, day), shared by every Market of the default calendar in the process: a universe is a
+# function of those alone, and one costs seconds to build (115k rows). A process that starts many simulators on
+# one seed (every `--sim` command run in process, the test suite, a notebook restarting its simulator) builds a
+# day's once. Kept to a few days, so a long-running process holds a bounded number.
+_SHARED: dict[tuple[int, date], Universe] = {}
+_SHARED_LOCK = threading.Lock()
+_SHARED_DAYS = 4
+
 
 class Market:
     """The whole simulated market for one seed; safe to share between request threads."""
@@ -41,6 +49,7 @@ class Market:
         self.history = CandleHistory(self.calendar, self.underlyings, self.paths, self.contracts)
         self._lock = threading.Lock()
         self._universes: dict[date, Universe] = {}
+        self._shared = calendar is None  # another calendar lists other days: its universes are its own
 
     # -- time --------------------------------------------------------------------------------------
     def point(self, now: datetime) -> SessionPoint:
@@ -72,14 +81,29 @@ class Market:
         with self._lock:
             uni = self._universes.get(day)
             if uni is None:
+                uni = self._shared_universe(day) if self._shared else self._build(day)
                 prev = self.calendar.previous(day)
-                uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
-                uni.dead = never_traded(uni, self.contracts.implied, self._close_by)
-                uni.last_price = self._prices_at_close(uni, prev)
                 # Drop universes older than the day before, so a long-running simulator holds two at most.
                 self._universes = {d: u for d, u in self._universes.items() if d >= prev}
                 self._universes[day] = uni
             return uni
+
+    def _shared_universe(self, day: date) -> Universe:
+        key = (self.seed, day)
+        with _SHARED_LOCK:  # held while building: a second simulator asking for the same day waits for the first
+            uni = _SHARED.get(key)
+            if uni is None:
+                uni = _SHARED[key] = self._build(day)
+                for old in list(_SHARED)[:-_SHARED_DAYS]:  # insertion order: the oldest built go first
+                    del _SHARED[old]
+            return uni
+
+    def _build(self, day: date) -> Universe:
+        prev = self.calendar.previous(day)
+        uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
+        uni.dead = never_traded(uni, self.contracts.implied, self._close_by)
+        uni.last_price = self._prices_at_close(uni, prev)
+        return uni
 
     def _close_by(self, uid: int, day: date) -> float:
         """Return the underlying's close on the last session on or before ``day``."""

@@ -84,8 +84,8 @@ class UpstoxCatalog:
         uni = self.market.universe(now)
         with self._lock:
             found = self._days.get(uni.as_of)
-            if found is None:
-                found = _build(uni)
+            if found is None or found.universe is not uni:
+                found = _listing_of(uni)
                 self._days = {d: v for d, v in self._days.items() if d >= self.market.calendar.previous(uni.as_of)}
                 self._days[uni.as_of] = found
             return found
@@ -97,6 +97,23 @@ class UpstoxCatalog:
             if listing._dump is None:
                 listing._dump = encode_dump(_rows(listing))
             return listing._dump
+
+
+# Listings by the universe they key, shared like the universes (``kitekit.sim.market.market``): markets of one
+# seed share a day's universe, and its listing (and JSON dump) cost seconds more.
+_LISTINGS: dict[int, UpstoxListing] = {}
+_LISTINGS_LOCK = threading.Lock()
+_LISTINGS_KEPT = 4
+
+
+def _listing_of(uni: Universe) -> UpstoxListing:
+    with _LISTINGS_LOCK:
+        found = _LISTINGS.get(id(uni))
+        if found is None or found.universe is not uni:  # an id outlives its object only once that is gone
+            found = _LISTINGS[id(uni)] = _build(uni)
+            for old in list(_LISTINGS)[:-_LISTINGS_KEPT]:
+                del _LISTINGS[old]
+        return found
 
 
 def _build(uni: Universe) -> UpstoxListing:

@@ -103,7 +103,8 @@ def test_a_halt_for_the_days_loss_holds_across_a_restart_the_same_day(
     market_sim: SimServer, kite: KiteConnect, sim_market: Market, tmp_path: Path
 ) -> None:
     limits = RiskLimits(max_daily_loss=1.0)
-    first = run_on(market_sim, kite, sim_market, BuyEveryBar(), 4.0, False, name="loser", limits=limits)
+    # 12 market minutes are 6 s at 120x: a loaded machine's start-up must leave a bar, its fill and the check in it.
+    first = run_on(market_sim, kite, sim_market, BuyEveryBar(), 12.0, False, name="loser", limits=limits)
     assert first.core.guard.state is RiskState.HALTED
     orders = first.report.orders
     assert list(orders["intent"].str.split("-").str[0])[:2] == ["n1", "halt"]  # one buy, then flattened

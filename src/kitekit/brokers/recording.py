@@ -177,7 +177,7 @@ def _tick(row: Mapping[str, Any], keys: Mapping[int, str]) -> Tick:
     token = row["instrument_token"]
     key = keys.get(token)
     if key is None:
-        raise TickerError(f"token {token} of the recording is not among the instruments its files name")
+        raise TickerError(f"The recording's token {token} is not among the instruments its files name")
     ohlc = None
     if row["close"] is not None:
         ohlc = Ohlc(row["open"], row["high"], row["low"], row["close"])

@@ -96,8 +96,9 @@ def record(
 ) -> None:
     """Record every tick to daily Parquet files (typed columns and the raw frames) until Ctrl-C or SIGTERM.
 
-    On Upstox or Angel One (``--broker``, or ``--data``) their feed is recorded in the same columns, under
-    their own tokens, the files naming the broker (no raw frames: the README's recording section says why).
+    On Upstox or Angel One (``--broker``, or ``--data``), their feed is recorded in the same columns.
+    Their ticks keep their own tokens, and the files name the broker (no raw frames: see the README).
+
     A slow disk never holds up the feed: a tick that could not be buffered is counted and reported.
     When any was, the command exits with 1.
     """

@@ -90,6 +90,8 @@ def _kite(folder: Path, symbols: tuple[str, ...], clock: Any) -> Iterator[Side]:
     try:
         kite = KiteConnect(server.sim.config.api_key, root=server.url)
         login_via_redirect(server, kite)
+        # The day's universe built here, not on the first quote: seconds on a busy machine, past the SDK's 7 s.
+        server.sim.market.universe(clock.now())
         prices = {key[4:]: item["last_price"] for key, item in kite.ltp([f"NSE:{s}" for s in symbols]).items()}
         (folder / "dump.csv").write_bytes(server.sim.market.universe(BENCH_NOW).dump()[0])
         args = ["--api-key", server.sim.config.api_key, "--day", BENCH_NOW.date().isoformat()]

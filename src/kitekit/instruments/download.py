@@ -13,7 +13,12 @@ from kitekit.wire.instruments_csv import HEADER
 if TYPE_CHECKING:
     from kiteconnect import KiteConnect
 
-__all__ = ["Fetcher", "Progress", "download", "fetch_dump", "fetcher_for"]
+__all__ = ["DUMP_READ_WAIT", "Fetcher", "Progress", "download", "fetch_dump", "fetcher_for"]
+
+#: Seconds the dump's download waits for its first (and each next) bytes. The SDK's 7 s suits Kite's ready-made
+#: file; a simulator builds a new day's (115k rows) when first asked, seconds on a busy machine, and a client
+#: that gives up at 7 s only asks again, to wait behind the same build.
+DUMP_READ_WAIT = 90.0
 
 #: Called while downloading with (bytes received, total bytes or None when the size is unknown).
 Progress = Callable[[int, int | None], None]
@@ -42,7 +47,7 @@ def fetch_dump(kite: KiteConnect, exchange: str | None = None, progress: Progres
         requests.RequestException: the network failed or the body was cut short.
     """
     path = f"/instruments/{exchange}" if exchange else "/instruments"
-    with kite_get(kite, path, stream=True) as r:
+    with kite_get(kite, path, stream=True, read_wait=DUMP_READ_WAIT) as r:
         kind = r.headers.get("content-type", "")
         if "json" in kind:
             otherwise = "Kite answered the instruments route with JSON, not the CSV dump"

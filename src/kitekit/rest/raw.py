@@ -29,7 +29,12 @@ __all__ = ["kite_call", "kite_get", "raise_error_answer"]
 
 
 def kite_get(
-    kite: KiteConnect, path: str, params: Mapping[str, str | int] | None = None, *, stream: bool = False
+    kite: KiteConnect,
+    path: str,
+    params: Mapping[str, str | int] | None = None,
+    *,
+    stream: bool = False,
+    read_wait: float | None = None,
 ) -> requests.Response:
     """Send ``GET path`` as the SDK would and return the response unparsed (use it as a context manager).
 
@@ -38,6 +43,8 @@ def kite_get(
         path: the route, e.g. ``/instruments/historical/738561/minute``.
         params: the query parameters.
         stream: leave the body on the socket to be read in chunks (a big download with progress).
+        read_wait: the most seconds to wait for the answer's next bytes, when longer than the client's
+            timeout (which stays the wait to connect).
 
     Raises:
         requests.RequestException: the network failed (after the transport's retries).
@@ -48,7 +55,7 @@ def kite_get(
         headers=_headers(kite),
         verify=not kite.disable_ssl,
         allow_redirects=True,
-        timeout=kite.timeout,
+        timeout=kite.timeout if read_wait is None else (kite.timeout, max(kite.timeout, read_wait)),
         proxies=kite.proxies,
         stream=stream,
     )

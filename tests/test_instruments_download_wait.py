@@ -20,8 +20,8 @@ def test_the_dump_waits_past_the_clients_timeout_for_its_first_bytes(sim: SimSer
     # past the client's 1 s timeout, as the build's wait would.
     sim_kite.timeout = 1
     set_faults(sim, latency_ms=1500, paths=["/instruments"])
-    with pytest.raises(requests.exceptions.ReadTimeout):  # a call of the usual kind gives up at the timeout
-        with kite_get(sim_kite, "/instruments/NSE", stream=True):
-            pass
+    # A call of the usual kind gives up at the timeout.
+    with pytest.raises(requests.exceptions.ReadTimeout), kite_get(sim_kite, "/instruments/NSE", stream=True):
+        pass
     dump = fetch_dump(sim_kite, "NSE")
     assert dump.startswith(HEADER.encode()) and dump.count(b"\n") > 1000

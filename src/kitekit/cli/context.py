@@ -278,7 +278,12 @@ class CliContext:
             # which would wait out its timeout under load (an order POST, above all, is never sent twice).
             self._embedded.start()
         if self.sim and manager.valid() is None:
-            self.sim_login()
+            # Two commands started at once on a fresh world (a run and the dashboard) would both log in, the
+            # second ending the first's session mid-start: whoever holds the session file's lock logs in, and the
+            # other finds that session when it gets the lock.
+            with manager.store.locked():
+                if manager.valid() is None:
+                    self.sim_login()
         if not self.sim:
             return manager.get_kite(verify=verify)
         from kitekit.errors import SessionExpiredError

@@ -283,6 +283,94 @@ def test_a_free_lease_goes_to_the_standby_whose_frames_line_up_with_the_stream(
     assert three.active
 
 
+def test_frames_still_queued_at_a_takeover_that_the_stream_showed_are_not_published_again(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    # A starved standby: its connection's frames wait in its queue while it matches the stream (which shows them
+    # already), then the lease is free and it takes over before handling them (the repeat seen at 3,000 x 20).
+    frames = fake_frames(5)
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    two._begin()
+    for i, frame in enumerate(frames[:4]):
+        one._handle(frame, i)  # published: 1, 2, 3, 4
+    two._handle(frames[0], 0)
+    two._align()  # 1 matched (lined up); 2, 3, 4 shown but not received yet
+    for i, frame in enumerate(frames[1:], 1):
+        two._frames.put((frame, i))  # received meanwhile, still queued: 2, 3, 4 and the new 5
+    owner_dies(redis_server.url)
+    two._hold_lease()
+    assert two.active
+    assert stream_frames(redis_server.url) == frames
+
+
+def test_an_owner_whose_connection_ended_lines_up_again_before_it_vouches_for_its_frames(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    # The broker does not replay what a connection missed while it was away: frames after a break may have a hole.
+    frames = fake_frames(8)
+    now = [0.0]
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two", monotonic=lambda: now[0])
+    two._begin()
+    one._handle(frames[0], 0)
+    two._handle(frames[0], 0)
+    two._align()
+    assert two.lined_up
+    two._frames.put((b"", -1))  # its connection ended (on_close) and came back three seconds later
+    two._handle(*two._frames.get())
+    two._handle(frames[4], 4)
+    for i, frame in enumerate(frames[1:3], 1):
+        one._handle(frame, i)  # the active owner has no hole: 2, 3 published, then it dies before 4
+    two._align()
+    assert not two.lined_up  # what it holds (5) does not follow the stream's last (3)
+    owner_dies(redis_server.url)
+    two._hold_lease()
+    assert not two.active  # it leaves the lease a moment to an owner that lines up
+    # A standby that lined up with the stream has every frame after its last: it takes over, no gap.
+    three = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="three")
+    three._begin()
+    for i, frame in enumerate(frames[2:6], 2):
+        three._handle(frame, i)
+    three._align()
+    three._hold_lease()
+    assert three.active
+    two._align()
+    two._handle(frames[6], 6)  # matches what three published: lined up again
+    assert two.lined_up
+    assert stream_frames(redis_server.url) == frames[:6]
+
+
+def test_an_active_owner_whose_connection_ended_hands_the_lease_to_a_standby_lined_up(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    frames = fake_frames(4)
+    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
+    one._begin()
+    one._hold_lease()
+    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
+    two._begin()
+    for i, frame in enumerate(frames[:2]):
+        one._handle(frame, i)
+        two._handle(frame, i)
+    two._align()
+    two._hold_lease()  # says it is lined up
+    one._handle(b"", -1)  # one's connection ends: the broker will not replay the seconds it misses
+    assert not one.active
+    two._handle(frames[2], 2)
+    two._hold_lease()
+    assert two.active
+    two._handle(frames[3], 3)
+    one._handle(frames[3], 3)  # back, after a hole
+    one._align()
+    assert stream_frames(redis_server.url) == frames
+    assert one.stats.breaks == 1 and not one.active
+
+
 def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goes_on(
     redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
 ) -> None:

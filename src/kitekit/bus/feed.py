@@ -71,6 +71,8 @@ end
 return 0
 """
 
+#: Put in the frame queue in place of a frame's received time when a connection ended.
+_BROKEN = -1
 #: Frames a standby keeps while the stream has not shown them published (a minute of one frame a second per shard).
 _PENDING = 600
 #: Stream entries a starting owner compares its first frames with, back from where the stream stood when it
@@ -94,6 +96,8 @@ class OwnerStats:
     dropped_as_published: int = 0
     #: Times the bus stopped answering (the owner stood by, keeping frames, until it answered again).
     outages: int = 0
+    #: Times a connection of this owner ended (each time it lines up with the stream again before it vouches).
+    breaks: int = 0
     refused: dict[int, str] = field(default_factory=dict)
 
 
@@ -142,7 +146,9 @@ class FeedOwner:
         self._publish = self._redis.register_script(_PUBLISH)
         self._renew = self._redis.register_script(_RENEW)
         self._frames: queue.SimpleQueue[tuple[bytes, int]] = queue.SimpleQueue()
-        self._pending: deque[tuple[bytes, int, bytes]] = deque(maxlen=_PENDING)
+        # (frame, received ns, identity, the connection epoch it came in)
+        self._pending: deque[tuple[bytes, int, bytes, int]] = deque(maxlen=_PENDING)
+        self._epoch = 0  # goes up each time a connection of this owner ends
         self._seen = 0  # the last stream entry a standby has matched against its pending frames
         # Frames the stream shows published that this owner has not received yet (by identity, with counts).
         self._unmatched: dict[bytes, int] = {}
@@ -186,6 +192,8 @@ class FeedOwner:
             redis.RedisError: the bus failed (the ticker is stopped first).
         """
         self.ticker.on_frame = lambda frame, ns: self._frames.put((frame, ns))
+        # In the same queue as the frames, so a break is seen exactly between the frames before and after it.
+        self.ticker.on_close = lambda shard, code, reason: self._frames.put((b"", _BROKEN))
         self._begin()
         self._follow_consumers()
         self.ticker.start()
@@ -280,10 +288,17 @@ class FeedOwner:
     def _take_over(self) -> None:
         # Every frame received so far joins the pending ones before matching: one still queued here may well
         # have been published by the owner that just died.
+        # Each one is checked as a frame handled on time would be: the stream may have shown it already (matched
+        # while it waited in the queue), and a break queued among them ends what this owner may vouch for.
         with contextlib.suppress(queue.Empty):
             while True:
                 frame, ns = self._frames.get_nowait()
-                self._pending.append((frame, ns, _canon(frame)))
+                if ns == _BROKEN:
+                    self._broken()
+                    continue
+                canon = _canon(frame)
+                if not self._published_already(canon):
+                    self._pending.append((frame, ns, canon, self._epoch))
         self._align()
         backlog = list(self._pending)
         self._pending.clear()
@@ -293,7 +308,7 @@ class FeedOwner:
             "feed %s: %s is now the active owner (%d frames to publish)", self.keys.name, self.owner_id, len(backlog)
         )
         self._anchored = True  # from here on the stream follows this owner's connection
-        for frame, ns, _ in backlog:
+        for frame, ns, _, _ in backlog:
             self._send(frame, ns)
         self._forget_at = self._monotonic() + 5 * self.lease_ttl
 
@@ -304,26 +319,62 @@ class FeedOwner:
 
     # -- frames ----------------------------------------------------------------------------------------
     def _handle(self, frame: bytes, ns: int) -> None:
+        if ns == _BROKEN:
+            self._broken()
+            return
         canon = _canon(frame) if self._unmatched or not self._active else b""
-        if canon and self._unmatched.get(canon):
-            # Published by the other owner before this connection brought it here (it lags a little): drop it.
-            self._unmatched[canon] -= 1
-            if not self._unmatched[canon]:
-                del self._unmatched[canon]
-            # What this connection brought before it is older than a published frame: out already, or missed
-            # by the active owner's connection; either way too late to publish (it would go out of order).
-            self.stats.dropped_as_published += 1 + len(self._pending)
-            self._pending.clear()
-            self._anchored = True
+        if canon and self._published_already(canon):
             return
         if self._active:
             try:
                 self._send(frame, ns)
             except BaseException:
-                self._pending.append((frame, ns, _canon(frame)))  # kept for when the bus answers again
+                self._pending.append((frame, ns, _canon(frame), self._epoch))  # kept for when the bus answers again
                 raise
         else:
-            self._pending.append((frame, ns, canon))
+            self._pending.append((frame, ns, canon, self._epoch))
+
+    def _published_already(self, canon: bytes) -> bool:
+        """Drop a frame the stream showed published before this connection brought it (and all pending before it)."""
+        if not self._unmatched.get(canon):
+            return False
+        # Published by the other owner before this connection brought it here (it lags a little): drop it.
+        self._unmatched[canon] -= 1
+        if not self._unmatched[canon]:
+            del self._unmatched[canon]
+        # What this connection brought before it is older than a published frame: out already, or missed
+        # by the active owner's connection; either way too late to publish (it would go out of order).
+        self.stats.dropped_as_published += 1 + len(self._pending)
+        self._pending.clear()
+        self._line_up_if(self._epoch)
+        return True
+
+    def _line_up_if(self, epoch: int) -> None:
+        # A frame matched the stream: what this owner holds follows it, unless the frame came before a break in
+        # this owner's connection (what came after the break may have a hole the stream does not).
+        if epoch == self._epoch:
+            self._anchored = True
+
+    def _broken(self) -> None:
+        """A connection of this owner ended: what it brings from now on may miss the seconds it was away."""
+        self.stats.breaks += 1
+        self._epoch += 1
+        was_lined_up, self._anchored = self._anchored, False
+        self._redis.delete(self.keys.owner(self.owner_id))  # no owner waits for this one to take over now
+        if self._active and self._others_lined_up():
+            # The stream would have a hole here (the broker does not replay what a connection missed); a standby
+            # lined up holds those seconds: hand the lease to it and stand by.
+            self._redis.eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+                1,
+                self.keys.lease,
+                self.owner_id,
+            )
+            self._deposed()
+            log.warning("feed %s: %s's connection ended; a standby lined up takes over", self.keys.name, self.owner_id)
+        elif was_lined_up and not self._active:
+            log.warning("feed %s: %s's connection ended; it lines up with the stream again", self.keys.name,
+                        self.owner_id)  # fmt: skip
 
     def _send(self, frame: bytes, ns: int) -> None:
         args: list[bytes | int | str] = [self.owner_id, frame, ns, self.keep]
@@ -332,7 +383,7 @@ class FeedOwner:
         seq = int(self._publish(keys=[self.keys.lease, self.keys.seq, self.keys.frames, self.keys.last], args=args))
         if seq < 0:
             self._deposed()
-            self._pending.append((frame, ns, _canon(frame)))
+            self._pending.append((frame, ns, _canon(frame), self._epoch))
             return
         self._seen = seq
         self.stats.published += 1
@@ -343,12 +394,12 @@ class FeedOwner:
         for entry_id, fields in entries:
             self._seen = int(entry_id.split(b"-")[1])
             canon = _canon(fields[b"f"])
-            for i, (_, _, pending) in enumerate(self._pending):
+            for i, (_, _, pending, epoch) in enumerate(self._pending):
                 if pending == canon:
                     for _ in range(i + 1):
                         self._pending.popleft()
                     self.stats.dropped_as_published += i + 1
-                    self._anchored = True
+                    self._line_up_if(epoch)
                     break
             else:
                 # Not here yet: this connection may bring it a moment later, and then it must not go out again.

@@ -192,15 +192,27 @@ def owner_dies(url: str) -> None:
     raw.close()
 
 
+def owner_at(url: str, kite: Any, owner_id: str, **options: Any) -> FeedOwner:
+    """Return a feed owner driven step by step by the test, placed in the stream as ``run()`` places it."""
+    owner = FeedOwner(url, Ticker.from_kite(kite), owner_id=owner_id, **options)
+    owner._begin()
+    return owner
+
+
+def active_owner(url: str, kite: Any) -> FeedOwner:
+    """Return owner "one", holding the lease."""
+    one = owner_at(url, kite, "one")
+    one._hold_lease()
+    return one
+
+
 def test_a_standby_does_not_publish_again_the_snapshot_its_subscription_brought(
     redis_server: RedisServer, sim_kite: Any
 ) -> None:
     # The broker answers a subscription with the current second's ticks: the very frame the active owner published
     # just before the standby looked where the stream stood (the bench's order breaks at 1,000 x 8: a second twice).
     frames = fake_frames(5)
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
+    one = active_owner(redis_server.url, sim_kite)
     for i, frame in enumerate(frames[:3]):
         one._handle(frame, i)  # published: 1, 2, 3
     two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
@@ -220,13 +232,10 @@ def test_frames_a_standby_got_before_one_the_stream_shows_are_never_published(
 ) -> None:
     frames = fake_frames(4)
     snapshot = join_frame([bytes([0, 0, 1, 9]) + bytes(20)])  # e.g. its subscription's ticks in quote mode
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
+    one = active_owner(redis_server.url, sim_kite)
     for i, frame in enumerate(frames[:3]):
         one._handle(frame, i)
-    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
-    two._begin()
+    two = owner_at(redis_server.url, sim_kite, "two")
     two._align()  # 1, 2, 3 published, none received yet
     two._handle(snapshot, 3)  # never published: the active owner's connection had no such frame
     two._handle(frames[2], 4)  # published already: so is (or is too late) everything before it
@@ -242,11 +251,8 @@ def test_a_free_lease_goes_to_the_standby_whose_frames_line_up_with_the_stream(
     redis_server: RedisServer, sim_kite: Any
 ) -> None:
     frames = fake_frames(5)
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
-    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
-    two._begin()
+    one = active_owner(redis_server.url, sim_kite)
+    two = owner_at(redis_server.url, sim_kite, "two")
     for i, frame in enumerate(frames[:3]):
         one._handle(frame, i)
         two._handle(frame, i)
@@ -256,8 +262,7 @@ def test_a_free_lease_goes_to_the_standby_whose_frames_line_up_with_the_stream(
     # A standby just started (its connection brought nothing yet): it would publish from wherever its connection
     # starts, losing what two holds; so it leaves a free lease to two, however long two takes (starved of CPU).
     now = [0.0]
-    three = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="three", monotonic=lambda: now[0])
-    three._begin()
+    three = owner_at(redis_server.url, sim_kite, "three", monotonic=lambda: now[0])
     three._align()
     owner_dies(redis_server.url)
     for _ in range(3):
@@ -289,11 +294,8 @@ def test_frames_still_queued_at_a_takeover_that_the_stream_showed_are_not_publis
     # A starved standby: its connection's frames wait in its queue while it matches the stream (which shows them
     # already), then the lease is free and it takes over before handling them (the repeat seen at 3,000 x 20).
     frames = fake_frames(5)
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
-    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
-    two._begin()
+    one = active_owner(redis_server.url, sim_kite)
+    two = owner_at(redis_server.url, sim_kite, "two")
     for i, frame in enumerate(frames[:4]):
         one._handle(frame, i)  # published: 1, 2, 3, 4
     two._handle(frames[0], 0)
@@ -312,11 +314,8 @@ def test_an_owner_whose_connection_ended_lines_up_again_before_it_vouches_for_it
     # The broker does not replay what a connection missed while it was away: frames after a break may have a hole.
     frames = fake_frames(8)
     now = [0.0]
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
-    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two", monotonic=lambda: now[0])
-    two._begin()
+    one = active_owner(redis_server.url, sim_kite)
+    two = owner_at(redis_server.url, sim_kite, "two", monotonic=lambda: now[0])
     one._handle(frames[0], 0)
     two._handle(frames[0], 0)
     two._align()
@@ -332,8 +331,7 @@ def test_an_owner_whose_connection_ended_lines_up_again_before_it_vouches_for_it
     two._hold_lease()
     assert not two.active  # it leaves the lease a moment to an owner that lines up
     # A standby that lined up with the stream has every frame after its last: it takes over, no gap.
-    three = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="three")
-    three._begin()
+    three = owner_at(redis_server.url, sim_kite, "three")
     for i, frame in enumerate(frames[2:6], 2):
         three._handle(frame, i)
     three._align()
@@ -349,11 +347,8 @@ def test_an_active_owner_whose_connection_ended_hands_the_lease_to_a_standby_lin
     redis_server: RedisServer, sim_kite: Any
 ) -> None:
     frames = fake_frames(4)
-    one = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="one")
-    one._begin()
-    one._hold_lease()
-    two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
-    two._begin()
+    one = active_owner(redis_server.url, sim_kite)
+    two = owner_at(redis_server.url, sim_kite, "two")
     for i, frame in enumerate(frames[:2]):
         one._handle(frame, i)
         two._handle(frame, i)

@@ -175,8 +175,20 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
     wall = time.time() - time.monotonic()  # monotonic ns to wall-clock seconds (for the owners' log lines)
     sent = np.load(sim_log)
     sent_at: dict[tuple[int, int], int] = {}
-    for first, stamp, ns, _ in sent.tolist():
+    by_connection: dict[int, list[tuple[int, int]]] = {}
+    for first, stamp, ns, _, connection in sent.tolist():
         sent_at[(first, stamp)] = min(ns, sent_at.get((first, stamp), ns))
+        by_connection.setdefault(connection, []).append((stamp, ns))
+    for connection, stamped in sorted(by_connection.items()):
+        # Whether the simulator itself sent a connection every second: a hole here is not the bus's.
+        holes = [(b[0] - a[0], b[1]) for a, b in itertools.pairwise(stamped) if b[0] - a[0] > 1]
+        if holes:
+            print(
+                f"  the simulator's connection {connection}: {len(stamped)} frames, holes (seconds): "
+                f"{[h for h, _ in holes[:12]]} at "
+                f"{[time.strftime('%H:%M:%S', time.localtime(ns / 1e9 + wall)) for _, ns in holes[:12]]}",
+                flush=True,
+            )
     bus_lat: list[float] = []
     direct_lat: list[float] = []
     frames = ticks = out_of_order = lost = direct_errors = 0

@@ -106,7 +106,7 @@ def summarise(label: str, tokens: list[int], frames: list[tuple[int, ...]], sent
     Each connection's frames are told apart by their first token. The window cuts the first and last second
     of each connection, so only the seconds between count; a second missing among them counts as lost.
     """
-    sent_at = {(int(f), int(s)): int(ns) for f, s, ns, _ in sent}
+    sent_at = {(int(f), int(s)): int(ns) for f, s, ns, *_ in sent}
     firsts = sorted({first for first, *_ in frames})
     expected = delivered = 0
     latencies: list[float] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import sys
 import threading
 import time
@@ -60,6 +61,21 @@ def owner(session: Session, redis_url: str, owner_id: str, n: int) -> None:
     def stop_at_end_of_input() -> None:
         sys.stdin.read()
         feed.stop()
+
+    class NotingHoles(queue.SimpleQueue[tuple[bytes, int]]):
+        """The owner's frame queue, saying when its connection brought a hole (full packets: stamp at byte 64)."""
+
+        last = 0
+
+        def put(self, item: tuple[bytes, int], block: bool = True, timeout: float | None = None) -> None:
+            frame = item[0]
+            stamp = int.from_bytes(frame[64:68], "big") if len(frame) >= 68 else 0
+            if self.last and stamp - self.last > 1:
+                logging.warning("%s's connection brought a hole of %d s", owner_id, stamp - self.last)
+            self.last = max(self.last, stamp)
+            super().put(item, block, timeout)
+
+    feed._frames = NotingHoles()
 
     def tell_when_lined_up() -> None:
         while not feed.lined_up:

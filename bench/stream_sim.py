@@ -2,9 +2,9 @@
 
 Run by ``bench_stream``: ``python -m bench.stream_sim LOG``. It serves a virtual session from 11:00 IST at real
 speed (a new market second each second), and on end of input writes, for every tick frame it sent, the first
-packet's token and exchange timestamp, the monotonic time the frame was handed to the socket and its tick
-count, to ``LOG`` (numpy ``.npy``). Monotonic time is one clock for every process of a Linux machine, so the
-benchmark can match it with the time its callbacks ran.
+packet's token and exchange timestamp, the monotonic time the frame was handed to the socket, its tick
+count and the connection's number, to ``LOG`` (numpy ``.npy``). Monotonic time is one clock for every process
+of a Linux machine, so the benchmark can match it with the time its callbacks ran.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from kitekit.sim.config import LoginMode
 
 def main(argv: list[str]) -> None:
     log = Path(argv[0])
-    sent: list[tuple[int, int, int, int]] = []
+    sent: list[tuple[int, int, int, int, int]] = []
 
     def tap(connection: int, frame: bytes) -> None:
         # Full packets of tradable instruments: token at byte 4, exchange timestamp at byte 4 + 60.
         sent.append((int.from_bytes(frame[4:8], "big"), int.from_bytes(frame[64:68], "big"), time.monotonic_ns(),
-                     frame[0] << 8 | frame[1]))  # fmt: skip
+                     frame[0] << 8 | frame[1], connection))  # fmt: skip
 
     config = SimConfig(rate_limit_enabled=False, login_mode=LoginMode.AUTO)
     server = SimServer(config, VirtualClock(BENCH_NOW))
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     print(server.url, flush=True)  # the parent reads it
     sys.stdin.read()
     server.stop()
-    np.save(log, np.array(sent, dtype=np.int64).reshape(-1, 4))
+    np.save(log, np.array(sent, dtype=np.int64).reshape(-1, 5))
 
 
 if __name__ == "__main__":

@@ -308,8 +308,11 @@ class FeedOwner:
             "feed %s: %s is now the active owner (%d frames to publish)", self.keys.name, self.owner_id, len(backlog)
         )
         self._anchored = True  # from here on the stream follows this owner's connection
-        for frame, ns, _, _ in backlog:
+        for i, (frame, ns, _, _) in enumerate(backlog):
             self._send(frame, ns)
+            if not self._active:  # deposed already (starved past the lease): the rest wait, in order, as standby
+                self._pending.extend(backlog[i + 1 :])
+                break
         self._forget_at = self._monotonic() + 5 * self.lease_ttl
 
     def _deposed(self) -> None:

@@ -179,6 +179,9 @@ def feed(n: int, consumers: int, seconds: float, kills: int, tmp: Path) -> FeedR
     for first, stamp, ns, _, connection in sent.tolist():
         sent_at[(first, stamp)] = min(ns, sent_at.get((first, stamp), ns))
         by_connection.setdefault(connection, []).append((stamp, ns))
+    dropped = json.loads(sim_log.with_suffix(".dropped.json").read_text())
+    if dropped:
+        print(f"  the simulator dropped frames for connections that read too slowly: {dropped}", flush=True)
     for connection, stamped in sorted(by_connection.items()):
         # Whether the simulator itself sent a connection every second: a hole here is not the bus's.
         holes = [(b[0] - a[0], b[1]) for a, b in itertools.pairwise(stamped) if b[0] - a[0] > 1]

@@ -1,6 +1,7 @@
 """The streaming benchmark's simulator, in a process of its own: it prints its URL and logs when each frame left.
 
-Run by ``bench_stream``: ``python -m bench.stream_sim LOG``. It serves a virtual session from 11:00 IST at real
+Run by ``bench_stream``: ``python -m bench.stream_sim LOG [N]`` (N: build the first ticks of that many instruments
+before serving). It serves a virtual session from 11:00 IST at real
 speed (a new market second each second), and on end of input writes, for every tick frame it sent, the first
 packet's token and exchange timestamp, the monotonic time the frame was handed to the socket, its tick
 count and the connection's number, to ``LOG`` (numpy ``.npy``). Monotonic time is one clock for every process
@@ -18,10 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.bench_stream import tradable_tokens
 from bench.common import BENCH_NOW
 from kitekit.clock import VirtualClock
 from kitekit.sim import SimConfig, SimServer
 from kitekit.sim.config import LoginMode
+from kitekit.sim.feed.market_ticks import build_frames
+from kitekit.wire.ticks import Mode
 
 
 def main(argv: list[str]) -> None:
@@ -34,7 +38,13 @@ def main(argv: list[str]) -> None:
                      frame[0] << 8 | frame[1], connection))  # fmt: skip
 
     config = SimConfig(rate_limit_enabled=False, login_mode=LoginMode.AUTO)
-    server = SimServer(config, VirtualClock(BENCH_NOW))
+    clock = VirtualClock(BENCH_NOW)
+    server = SimServer(config, clock)
+    if len(argv) > 1:
+        # The day's first ticks of N instruments build their universe and price paths: seconds, and a minute on a
+        # loaded machine, past which the feed skips ahead rather than catch up (a hole in the first connection's
+        # seconds that would be the simulator's, not the reader's). Built before anyone connects.
+        build_frames(server.sim.market, [clock.now()], [dict.fromkeys(tradable_tokens(int(argv[1])), Mode.FULL)])
     server.sim.feed.tap = tap
     server.start()
     print(server.url, flush=True)  # the parent reads it

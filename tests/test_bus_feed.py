@@ -159,8 +159,7 @@ def test_a_frame_the_standby_receives_after_the_stream_showed_it_published_is_no
     one._hold_lease()
     assert one.active
     two._handle(frames[0], 1)
-    for i, frame in enumerate(frames[:3]):
-        one._handle(frame, i)  # published: 1, 2, 3
+    receive(frames[:3], one)  # published: 1, 2, 3
     two._align()  # the stream shows 1 (matched), 2 and 3 (not received yet)
     two._handle(frames[1], 2)  # arrive late: already out
     raw = redis.Redis.from_url(redis_server.url)
@@ -172,6 +171,18 @@ def test_a_frame_the_standby_receives_after_the_stream_showed_it_published_is_no
     stream = cast(Entries, raw.xrange(FeedKeys().frames))
     assert [fields[b"f"] for _, fields in stream] == frames
     raw.close()
+
+
+def receive(frames: list[bytes], *owners: FeedOwner, first: int = 0) -> None:
+    """Hand ``frames`` to each of ``owners`` in turn, frame by frame, as their connections would bring them."""
+    for i, frame in enumerate(frames, first):
+        for owner in owners:
+            owner._handle(frame, i)
+
+
+def lined_up(owner: FeedOwner) -> bool:
+    """Return whether ``owner`` is lined up now (read afresh: it changes as frames are handled)."""
+    return owner.lined_up
 
 
 def fake_frames(n: int) -> list[bytes]:
@@ -213,8 +224,7 @@ def test_a_standby_does_not_publish_again_the_snapshot_its_subscription_brought(
     # just before the standby looked where the stream stood (the bench's order breaks at 1,000 x 8: a second twice).
     frames = fake_frames(5)
     one = active_owner(redis_server.url, sim_kite)
-    for i, frame in enumerate(frames[:3]):
-        one._handle(frame, i)  # published: 1, 2, 3
+    receive(frames[:3], one)  # published: 1, 2, 3
     two = FeedOwner(redis_server.url, Ticker.from_kite(sim_kite), owner_id="two")
     two._begin()  # as run() does before its ticker connects
     two._handle(frames[2], 3)  # its subscription's snapshot: frame 3 again, byte for byte
@@ -233,8 +243,7 @@ def test_frames_a_standby_got_before_one_the_stream_shows_are_never_published(
     frames = fake_frames(4)
     snapshot = join_frame([bytes([0, 0, 1, 9]) + bytes(20)])  # e.g. its subscription's ticks in quote mode
     one = active_owner(redis_server.url, sim_kite)
-    for i, frame in enumerate(frames[:3]):
-        one._handle(frame, i)
+    receive(frames[:3], one)
     two = owner_at(redis_server.url, sim_kite, "two")
     two._align()  # 1, 2, 3 published, none received yet
     two._handle(snapshot, 3)  # never published: the active owner's connection had no such frame
@@ -253,9 +262,7 @@ def test_a_free_lease_goes_to_the_standby_whose_frames_line_up_with_the_stream(
     frames = fake_frames(5)
     one = active_owner(redis_server.url, sim_kite)
     two = owner_at(redis_server.url, sim_kite, "two")
-    for i, frame in enumerate(frames[:3]):
-        one._handle(frame, i)
-        two._handle(frame, i)
+    receive(frames[:3], one, two)
     two._handle(frames[3], 3)  # one dies before publishing it
     two._align()  # 1, 2, 3 matched: two's frames line up with the stream
     two._hold_lease()  # the lease is one's: two only says it is lined up
@@ -296,8 +303,7 @@ def test_frames_still_queued_at_a_takeover_that_the_stream_showed_are_not_publis
     frames = fake_frames(5)
     one = active_owner(redis_server.url, sim_kite)
     two = owner_at(redis_server.url, sim_kite, "two")
-    for i, frame in enumerate(frames[:4]):
-        one._handle(frame, i)  # published: 1, 2, 3, 4
+    receive(frames[:4], one)  # published: 1, 2, 3, 4
     two._handle(frames[0], 0)
     two._align()  # 1 matched (lined up); 2, 3, 4 shown but not received yet
     for i, frame in enumerate(frames[1:], 1):
@@ -323,23 +329,21 @@ def test_an_owner_whose_connection_ended_lines_up_again_before_it_vouches_for_it
     two._frames.put((b"", -1))  # its connection ended (on_close) and came back three seconds later
     two._handle(*two._frames.get())
     two._handle(frames[4], 4)
-    for i, frame in enumerate(frames[1:3], 1):
-        one._handle(frame, i)  # the active owner has no hole: 2, 3 published, then it dies before 4
+    receive(frames[1:3], one, first=1)  # the active owner has no hole: 2, 3 published, then it dies before 4
     two._align()
-    assert not two.lined_up  # what it holds (5) does not follow the stream's last (3)
+    assert not lined_up(two)  # what it holds (5) does not follow the stream's last (3)
     owner_dies(redis_server.url)
     two._hold_lease()
     assert not two.active  # it leaves the lease a moment to an owner that lines up
     # A standby that lined up with the stream has every frame after its last: it takes over, no gap.
     three = owner_at(redis_server.url, sim_kite, "three")
-    for i, frame in enumerate(frames[2:6], 2):
-        three._handle(frame, i)
+    receive(frames[2:6], three, first=2)
     three._align()
     three._hold_lease()
     assert three.active
     two._align()
     two._handle(frames[6], 6)  # matches what three published: lined up again
-    assert two.lined_up
+    assert lined_up(two)
     assert stream_frames(redis_server.url) == frames[:6]
 
 
@@ -349,9 +353,7 @@ def test_an_active_owner_whose_connection_ended_hands_the_lease_to_a_standby_lin
     frames = fake_frames(4)
     one = active_owner(redis_server.url, sim_kite)
     two = owner_at(redis_server.url, sim_kite, "two")
-    for i, frame in enumerate(frames[:2]):
-        one._handle(frame, i)
-        two._handle(frame, i)
+    receive(frames[:2], one, two)
     two._align()
     two._hold_lease()  # says it is lined up
     one._handle(b"", -1)  # one's connection ends: the broker will not replay the seconds it misses

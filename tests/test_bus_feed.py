@@ -347,6 +347,29 @@ def test_an_owner_whose_connection_ended_lines_up_again_before_it_vouches_for_it
     assert stream_frames(redis_server.url) == frames[:6]
 
 
+def test_a_standby_whose_connection_ended_while_its_frames_waited_leaves_the_lease_to_one_lined_up(
+    redis_server: RedisServer, sim_kite: Any
+) -> None:
+    frames = fake_frames(4)
+    one = active_owner(redis_server.url, sim_kite)
+    two = owner_at(redis_server.url, sim_kite, "two")
+    three = owner_at(redis_server.url, sim_kite, "three")
+    receive(frames[:2], one, two, three)
+    for owner in (two, three):
+        owner._align()
+        owner._hold_lease()  # each says it is lined up
+    two._frames.put((b"", -1))  # starved: its connection ended and came back while nothing was handled
+    two._frames.put((frames[3], 3))  # a hole: 3 never came on it
+    three._handle(frames[2], 2)
+    owner_dies(redis_server.url)
+    two._hold_lease()  # takes the free lease, then finds the break among its queued frames
+    assert not two.active
+    three._hold_lease()
+    assert three.active
+    three._handle(frames[3], 3)
+    assert stream_frames(redis_server.url) == frames
+
+
 def test_an_active_owner_whose_connection_ended_hands_the_lease_to_a_standby_lined_up(
     redis_server: RedisServer, sim_kite: Any
 ) -> None:

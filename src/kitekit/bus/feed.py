@@ -242,12 +242,7 @@ class FeedOwner:
             if self._active and self._hand_over:
                 # A clean stop hands over at once instead of making the standby wait out the lease.
                 with contextlib.suppress(Exception):
-                    self._redis.eval(
-                        "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
-                        1,
-                        self.keys.lease,
-                        self.owner_id,
-                    )
+                    self._release_lease()
             self._active = False
 
     def _begin(self) -> None:
@@ -290,6 +285,7 @@ class FeedOwner:
         # have been published by the owner that just died.
         # Each one is checked as a frame handled on time would be: the stream may have shown it already (matched
         # while it waited in the queue), and a break queued among them ends what this owner may vouch for.
+        was_lined_up = self._anchored
         with contextlib.suppress(queue.Empty):
             while True:
                 frame, ns = self._frames.get_nowait()
@@ -300,6 +296,13 @@ class FeedOwner:
                 if not self._published_already(canon):
                     self._pending.append((frame, ns, canon, self._epoch))
         self._align()
+        if was_lined_up and not self._anchored and self._others_lined_up():
+            # Its connection ended while these frames waited: what it holds may have a hole that a standby lined
+            # up does not. Leave the lease to that one.
+            self._release_lease()
+            log.warning("feed %s: %s's connection ended before it took over; leaving the lease to a standby lined up",
+                        self.keys.name, self.owner_id)  # fmt: skip
+            return
         backlog = list(self._pending)
         self._pending.clear()
         self._active = True
@@ -314,6 +317,14 @@ class FeedOwner:
                 self._pending.extend(backlog[i + 1 :])
                 break
         self._forget_at = self._monotonic() + 5 * self.lease_ttl
+
+    def _release_lease(self) -> None:
+        self._redis.eval(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+            1,
+            self.keys.lease,
+            self.owner_id,
+        )
 
     def _deposed(self) -> None:
         self._active = False
@@ -367,12 +378,7 @@ class FeedOwner:
         if self._active and self._others_lined_up():
             # The stream would have a hole here (the broker does not replay what a connection missed); a standby
             # lined up holds those seconds: hand the lease to it and stand by.
-            self._redis.eval(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
-                1,
-                self.keys.lease,
-                self.owner_id,
-            )
+            self._release_lease()
             self._deposed()
             log.warning("feed %s: %s's connection ended; a standby lined up takes over", self.keys.name, self.owner_id)
         elif was_lined_up and not self._active:

@@ -205,7 +205,11 @@ class OrderFlow:
     ) -> Order:
         """Create an order object (not yet in any state) and put it in the book."""
         ids = self.account.ids
-        oid = order_id or ids.order_id(now)
+        if order_id:
+            oid, guid = order_id, ids.guid(order_id)
+        else:
+            oid = ids.order_id(now)
+            guid = ids.last_guid()
         all_tags = (req.tag, *tags) if req.tag else tuple(tags)
         user = self.account.user_id
         # Positional, in the fields' order: binding 25 keywords against 45 parameters cost more than the rest
@@ -243,7 +247,7 @@ class OrderFlow:
             0,  # cancelled_quantity
             False,  # modified
             0,  # modifications
-            ids.guid(oid),
+            guid,
             user,  # placed_by
             user,  # account_id
             req.algo_id,

@@ -56,17 +56,19 @@ class Ids:
         # moment is not even hashed (hashing an aware datetime asks it for its offset).
         if last[0] is not now or last[1] != self.seed:
             last = _last_prefix = (now, self.seed, _prefix(now, self.seed))
-        return f"{last[2]}{self.orders:09d}"
+        # %-formatting here and below (UP031 allowed): the same text as an f-string's format specs, at about half
+        # their cost; ids are made for every order and fill.
+        return "%s%09d" % (last[2], self.orders)  # noqa: UP031
 
     def exchange_order_id(self) -> str:
         """Return the next exchange order id (16 digits, as NSE's)."""
         self.exchange += 1
-        return f"1{self.seed % 1000:03d}{self.exchange:012d}"
+        return "1%03d%012d" % (self.seed % 1000, self.exchange)  # noqa: UP031
 
     def trade_id(self) -> str:
         """Return the next trade id (8 digits or more)."""
         self.trades += 1
-        return f"{self.seed % 100:02d}{self.trades:06d}"
+        return "%02d%06d" % (self.seed % 100, self.trades)  # noqa: UP031
 
     def gtt_id(self) -> int:
         """Return the next GTT trigger id (an integer on the wire)."""
@@ -84,9 +86,16 @@ class Ids:
         """
         tail = order_id[-9:]
         # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
-        number = int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9
+        return self._guid(int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9)
+
+    def last_guid(self) -> str:
+        """Return the ``guid`` of the order id :meth:`order_id` made last: ``guid`` of it, without reading the
+        sequence number back out of the text (its last 9 digits)."""
+        return self._guid(self.orders % 1_000_000_000)
+
+    def _guid(self, number: int) -> str:
         mixed = number * _GUID_ODD
-        return f"{((mixed >> 40) + self.seed * 7919) % 100000:05d}X{(mixed ^ self.seed) & _GUID_MASK:010x}"
+        return "%05dX%010x" % (((mixed >> 40) + self.seed * 7919) % 100000, (mixed ^ self.seed) & _GUID_MASK)  # noqa: UP031
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import invalid
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, Facts, band_reference
+from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, Facts, Scopes, band_reference
 from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
@@ -70,8 +70,9 @@ class OrderFlow:
         self._window: tuple[datetime, datetime] | None = None
         self._day: tuple[datetime | None, date] = (None, date.min)  # the last fill's moment and its IST date
         # Per instrument, what the market rules judged its last order against: built again only when the quote
-        # or the spec changed (by identity: both are frozen), not at every order.
-        self._facts: dict[int, Facts] = {}
+        # or the spec changed (by identity: both are frozen), not at every order; and the market rules that
+        # apply to each order type and variety on its exchange.
+        self._facts: dict[int, tuple[Facts, Scopes]] = {}
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -272,10 +273,13 @@ class OrderFlow:
         # An AMO's quote is the last session's; the exchange judges it at the open.
         found = None
         if quote is not None and variety is not _AMO_VARIETY:
-            facts = self._facts.get(token)
-            if facts is None or facts.quote is not quote or facts.spec is not spec:
-                facts = self._facts[token] = risk.market_facts(spec, quote)
-            found = risk.market(MARKET_RULES, req, spec, quote, facts)
+            kept = self._facts.get(token)
+            if kept is None or (facts := kept[0]).quote is not quote or facts.spec is not spec:
+                scopes = kept[1] if kept is not None and kept[0].spec is spec else Scopes(MARKET_RULES, spec.exchange)
+                kept = self._facts[token] = (risk.market_facts(spec, quote), scopes)
+            rules = kept[1].of(req.order_type, variety)  # risk.market(), its rules kept for the instrument
+            if rules:
+                found = risk.judged(rules, req, quote, kept[0])
         if found is None and ref <= 0:
             found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
         if req.product in _DELIVERY and not is_buy:

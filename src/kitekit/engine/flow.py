@@ -206,11 +206,7 @@ class OrderFlow:
     ) -> Order:
         """Create an order object (not yet in any state) and put it in the book."""
         ids = self.account.ids
-        if order_id:
-            oid, guid = order_id, ids.guid(order_id)
-        else:
-            oid = ids.order_id(now)
-            guid = ids.last_guid()
+        oid = order_id or ids.order_id(now)
         all_tags = (req.tag, *tags) if req.tag else tuple(tags)
         user = self.account.user_id
         # Positional, in the fields' order: binding 25 keywords against 45 parameters cost more than the rest
@@ -248,12 +244,13 @@ class OrderFlow:
             0,  # cancelled_quantity
             False,  # modified
             0,  # modifications
-            guid,
+            "",  # guid: made from the id and the account's seed when first read (Order.guid)
             user,  # placed_by
             user,  # account_id
             req.algo_id,
             meta or {},
         )
+        order._guid_seed = ids.seed
         self.account.add(order)
         return order
 

@@ -20,7 +20,7 @@ from kitekit.clock import IST
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["TERMINAL_ID", "Ids", "Order", "Snapshot", "StateLog", "Trade", "json_number"]
+__all__ = ["TERMINAL_ID", "Ids", "Order", "Snapshot", "StateLog", "Trade", "guid_of", "json_number", "round6"]
 
 #: What the simulator puts in an order's ``terminal_id`` (unconfirmed: Kite's value for API orders is not public).
 TERMINAL_ID = "API"
@@ -84,19 +84,16 @@ class Ids:
         map of it, shown as 10 hex digits after 5 digits mixed from the seed. A sha256 of the id served before
         at several times the cost, and was unique only by chance.
         """
-        tail = order_id[-9:]
-        # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
-        return self._guid(int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9)
+        return guid_of(self.seed, order_id)
 
-    def last_guid(self) -> str:
-        """Return the ``guid`` of the order id :meth:`order_id` made last: ``guid`` of it, without reading the
-        sequence number back out of the text (its last 9 digits)."""
-        return self._guid(self.orders % 1_000_000_000)
 
-    def _guid(self, number: int) -> str:
-        mixed = number * _GUID_ODD
-        # %-formatting (UP031 allowed): the text of the format specs ``05d`` and ``010x``, at half their cost.
-        return "%05dX%010x" % (((mixed >> 40) + self.seed * 7919) % 100000, (mixed ^ self.seed) & _GUID_MASK)  # noqa: UP031
+def guid_of(seed: int, order_id: str) -> str:
+    """Return :meth:`Ids.guid` of ``order_id`` for the account of ``seed``."""
+    tail = order_id[-9:]
+    # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
+    number = int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9
+    mixed = number * _GUID_ODD
+    return f"{((mixed >> 40) + seed * 7919) % 100000:05d}X{(mixed ^ seed) & _GUID_MASK:010x}"
 
 
 @dataclass(slots=True)
@@ -165,6 +162,10 @@ class Order:
     _states: tuple[dict[str, Any] | Snapshot | str, ...] = field(init=False, repr=False, compare=False)
     # What never changes after an order is made (:meth:`identity`), once something read a state.
     _fixed: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    # ``guid`` as given or made (set by ``guid``, first in __init__); and for a new order the account's seed
+    # its guid is made from when first read (see the note after the class): None for one given its guid.
+    _guid: str = field(init=False, repr=False, compare=False)
+    _guid_seed: int | None = field(default=None, repr=False, compare=False)
 
     def identity(self) -> tuple[Any, ...]:
         """Return what never changes after an order is made, for every state the history builds.
@@ -261,7 +262,7 @@ class Order:
         """Fold one fill into ``filled_quantity`` and ``average_price``."""
         total = self.average_price * self.filled_quantity + price * quantity
         self.filled_quantity += quantity
-        self.average_price = round(total / self.filled_quantity, 6)
+        self.average_price = round6(total / self.filled_quantity)
         if self._changed is not None:  # touch(), inlined: every fill passes here
             self._changed.add(self.order_id)
 
@@ -484,6 +485,24 @@ def _keep_history(order: Order, states: Iterable[dict[str, Any]]) -> None:
     order._states = tuple(states)
 
 
+def _read_guid(order: Order) -> str:
+    guid = order._guid
+    if not guid and order._guid_seed is not None:
+        guid = order._guid = guid_of(order._guid_seed, order.order_id)
+    return guid
+
+
+def _keep_guid(order: Order, guid: str) -> None:
+    order._guid = guid
+
+
+# ``Order.guid`` of a new order is made when first read (by its states as Kite's dicts, a saved state): a
+# backtest's orders are seldom read, and making it cost as much as any other step of an order's making.
+# The text is Ids.guid's of its id all the same (tests/test_engine_orders.py). As for ``history`` below, the
+# field's slot is replaced by a property.
+Order.guid = property(_read_guid, _keep_guid)  # type: ignore[assignment, misc]
+
+
 # ``Order.history`` reads the order's own list of states through a view made at each read, and setting it (the
 # dataclass's __init__, a saved state's load) fills that list: a slotted dataclass cannot declare a property
 # for one of its fields, so the field's slot is replaced by one here. The field stays (the saved state writes
@@ -525,6 +544,26 @@ class Trade:
             "exchange_timestamp": _stamp(self.fill_timestamp),
             "order_timestamp": self.order_timestamp.astimezone(IST).strftime("%H:%M:%S"),
         }
+
+
+# Below this, a float's ulp is at most 0.5: an integer-valued float within it is the exact rounding of any real
+# that rounds to it.
+_EXACT_BELOW = 2.0**52
+
+
+def round6(value: float) -> float:
+    """Return ``round(value, 6)``, exactly, without its decimal conversion when ``value`` has 6 decimals or fewer.
+
+    When ``value * 1e6`` comes out a whole number N below 2**52, the exact ``value × 10**6`` lay within half an
+    ulp (at most 0.25) of N, so N is its rounding to a whole number, and ``N / 1e6`` (N and 1e6 exact, the
+    quotient correctly rounded) is the float nearest ``N / 10**6``: what ``round(value, 6)`` returns. Any other
+    value goes to ``round`` itself. A fill's average price is rounded at every fill, and ``round`` with digits
+    costs five times this.
+    """
+    scaled = value * 1e6
+    if scaled.is_integer() and -_EXACT_BELOW < scaled < _EXACT_BELOW:
+        return scaled / 1e6
+    return round(value, 6)
 
 
 def json_number(value: float) -> float | int:

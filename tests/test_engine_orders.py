@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import re
 
 import pytest
@@ -318,3 +320,17 @@ def test_an_orders_guid_is_its_ids_guid_whether_read_first_as_a_field_a_dict_or_
     again = Engine.from_state(state, flow.resolve)
     assert {oid: again._flow.get(oid).guid for oid in oids} == expected
     assert again.to_state() == state
+
+
+def test_an_order_copied_or_pickled_keeps_its_states_and_guid_read_or_not() -> None:
+    eng = engine()
+    eng.on_quotes([infy(1500.0)], NOW)
+    placed = [eng.place_order("regular", order(INFY, "BUY", 5, "LIMIT", 1500.0), NOW) for _ in range(2)]
+    read, unread = (p["order_id"] for p in placed)
+    assert eng.order_history(read, NOW)[-1]["status"] == "COMPLETE"  # built into dicts, its guid made
+    for oid in (read, unread):
+        original = eng._flow.get(oid)
+        for copied in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):  # noqa: S301 # our own bytes
+            assert copied == original
+            assert copied.guid == Ids(seed=eng._flow.account.ids.seed).guid(oid)
+            assert list(copied.history) == list(original.history)

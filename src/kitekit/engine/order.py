@@ -167,6 +167,15 @@ class Order:
     _guid: str = field(init=False, repr=False, compare=False)
     _guid_seed: int | None = field(default=None, repr=False, compare=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy or a pickle takes every slot but the two that properties stand in front of (history, guid,
+        # see the notes after the class): their values are in _states and _guid, which must be set first.
+        return {name: getattr(self, name) for name in _KEPT_SLOTS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     def identity(self) -> tuple[Any, ...]:
         """Return what never changes after an order is made, for every state the history builds.
 
@@ -503,11 +512,13 @@ def _keep_guid(order: Order, guid: str) -> None:
 Order.guid = property(_read_guid, _keep_guid)  # type: ignore[assignment, misc]
 
 
-# ``Order.history`` reads the order's own list of states through a view made at each read, and setting it (the
-# dataclass's __init__, a saved state's load) fills that list: a slotted dataclass cannot declare a property
-# for one of its fields, so the field's slot is replaced by one here. The field stays (the saved state writes
-# and reads it as before); an order no longer makes a StateLog and a list of its own.
+# ``Order.history`` reads the order's own states through a view made at each read, and setting it (the
+# dataclass's __init__, a saved state's load) sets them: a slotted dataclass cannot declare a property for one
+# of its fields, so the field's slot is replaced by one here. The field stays (the saved state writes and reads
+# it as before); an order no longer makes a StateLog and a list of its own.
 Order.history = property(_history, _keep_history)  # type: ignore[assignment, misc]
+# The slots a copy or a pickle of an order takes (Order.__getstate__).
+_KEPT_SLOTS = tuple(name for name in Order.__slots__ if name not in ("history", "guid"))
 
 
 @dataclass(slots=True)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import math
+import pickle
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kitekit.engine.order import Ids, Order
+from kitekit.engine import Engine
+from kitekit.engine.order import Ids, Order, round6
 from kitekit.wire.envelope import ErrorType, RejectionError
 from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 from tests.engine_helpers import INFY, NOW, at, current, engine, infy, order, quote, statuses
@@ -279,3 +285,52 @@ def test_states_noted_as_a_status_alone_read_as_full_states_each_its_own_dict_wh
     assert [h["status"] for h in noted.history] == [*OPENING, "OPEN"]
     assert noted.history[1]["meta"] is not noted.history[0]["meta"]  # nothing mutable shared between states
     assert noted.history[1]["tags"] is not noted.history[0]["tags"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(10**15), 10**15).map(lambda n: n / 1e6),
+        st.tuples(st.integers(1, 10**6), st.integers(1, 5000), st.integers(1, 10**6), st.integers(0, 5000)).map(
+            lambda t: (t[0] * 0.05 * t[1] + t[2] * 0.05 * t[3]) / (t[1] + t[3])
+        ),
+    )
+)
+def test_round6_is_round_to_six_decimals_exactly(value: float) -> None:
+    # A fill's average price goes through round6, a faster round(value, 6): it must be the very same float.
+    expected = round(value, 6)
+    got = round6(value)
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
+    assert math.copysign(1.0, got) == math.copysign(1.0, expected)
+
+
+def test_an_orders_guid_is_its_ids_guid_whether_read_first_as_a_field_a_dict_or_a_saved_state() -> None:
+    eng = engine()
+    eng.on_quotes([infy(1500.0)], NOW)
+    oids = [eng.place_order("regular", order(INFY, "BUY", 5, "LIMIT", 1500.0), NOW)["order_id"] for _ in range(3)]
+    expected = {oid: Ids(seed=eng._flow.account.ids.seed).guid(oid) for oid in oids}
+    assert len(set(expected.values())) == 3
+    flow = eng._flow
+    assert flow.get(oids[0]).guid == expected[oids[0]]  # each read first another way: a field,
+    assert eng.order_history(oids[1], NOW)[0]["guid"] == expected[oids[1]]  # a state as Kite's dict,
+    state = eng.to_state()  # a saved state
+    assert {oid: state["account"]["orders"][oid]["guid"] for oid in oids} == expected
+    assert {o["order_id"]: o["guid"] for o in eng.orders(NOW)} == expected
+    again = Engine.from_state(state, flow.resolve)
+    assert {oid: again._flow.get(oid).guid for oid in oids} == expected
+    assert again.to_state() == state
+
+
+def test_an_order_copied_or_pickled_keeps_its_states_and_guid_read_or_not() -> None:
+    eng = engine()
+    eng.on_quotes([infy(1500.0)], NOW)
+    placed = [eng.place_order("regular", order(INFY, "BUY", 5, "LIMIT", 1500.0), NOW) for _ in range(2)]
+    read, unread = (p["order_id"] for p in placed)
+    assert eng.order_history(read, NOW)[-1]["status"] == "COMPLETE"  # built into dicts, its guid made
+    for oid in (read, unread):
+        original = eng._flow.get(oid)
+        for copied in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):  # noqa: S301 # our own bytes
+            assert copied == original
+            assert copied.guid == Ids(seed=eng._flow.account.ids.seed).guid(oid)
+            assert list(copied.history) == list(original.history)

@@ -6,6 +6,7 @@ Friday 2026-11-27 mid-session (``tests/engine_helpers.py``); sequences may run i
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable
 from datetime import timedelta
@@ -337,3 +338,40 @@ def test_an_order_booked_at_its_first_quote_keeps_the_tags_of_its_earlier_states
     queued = next(s for s in history if s["status"] == "AMO REQ RECEIVED")
     assert "tags" not in queued and queued["order_type"] == "MARKET"
     assert history[-1]["status"] == "COMPLETE" and history[-1]["tags"] == ["mktp", "mktp:0.50"]
+
+
+def test_a_history_read_between_states_reads_every_state_after_it_too_and_after_a_restore() -> None:
+    # States are kept as snapshots until read, then as dicts: a read in the middle of an order's life must
+    # not hide or reorder the states that come after it, nor must a restore.
+    eng = engine()
+    eng.on_quotes([infy(1500.0)], NOW)
+    oid = eng.place_order("regular", order(INFY, "BUY", 5, "LIMIT", 1490.0), NOW)["order_id"]
+    opened = ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN"]
+    assert [s["status"] for s in eng.order_history(oid, NOW)] == opened
+    eng.modify_order("regular", oid, {"price": "1489"}, NOW)
+    modified = [*opened, "MODIFY VALIDATION PENDING", "MODIFY PENDING", "MODIFIED", "OPEN"]
+    history = eng.order_history(oid, NOW)
+    assert [s["status"] for s in history] == modified
+    assert [s["price"] for s in history] == [1490] * 6 + [1489] * 2
+    again = Engine.from_state(eng.to_state(), eng._flow.resolve)
+    for each in (eng, again):
+        each.cancel_order("regular", oid, NOW)
+        assert [s["status"] for s in each.order_history(oid, NOW)] == [*modified, "CANCEL PENDING", "CANCELLED"]
+    assert again.order_history(oid, NOW) == eng.order_history(oid, NOW)
+
+
+def test_a_place_request_takes_its_fields_in_their_order_with_their_defaults() -> None:
+    # PlaceRequest's __init__ is written out (each slot set through its own setter, for speed): it must stay
+    # the dataclass's own, field for field.
+    parameters = list(inspect.signature(PlaceRequest).parameters.values())
+    fields = dataclasses.fields(PlaceRequest)
+    assert [p.name for p in parameters] == [f.name for f in fields]
+    assert [p.default for p in parameters] == [
+        inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields
+    ]
+    values = [object() for _ in fields]
+    request = PlaceRequest(*values)  # type: ignore[arg-type]
+    assert [getattr(request, f.name) for f in fields] == values
+    assert dataclasses.replace(request) == request
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.price = 1.0  # type: ignore[misc]

@@ -23,6 +23,7 @@ from kitekit.wire.order_rules import (
     TRIGGER_RULES,
     TRIGGERED_MARKET_RULES,
     Facts,
+    Scopes,
     first_breach,
     scoped,
 )
@@ -103,3 +104,15 @@ def test_a_cash_limit_order_meets_only_the_circuit() -> None:
         "stop_passed",
         "cover_stop_side",
     ]
+
+
+def test_the_scopes_kept_for_an_exchange_are_the_scoped_rules() -> None:
+    # The engine keeps each instrument's scoped rules by order type and variety (Scopes): they must be
+    # scoped()'s own, whichever order type and variety asks first.
+    for rules in LISTS:
+        for spec in SPECS:
+            kept = Scopes(rules, spec.exchange)
+            for variety in reversed(Variety):
+                for order_type in OrderType:
+                    assert kept.of(order_type, variety) == scoped(rules, order_type, variety, spec.exchange)
+                    assert kept.of(order_type, variety) is kept.of(order_type, variety)

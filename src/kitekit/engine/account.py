@@ -75,9 +75,10 @@ class Account:
 
     def add(self, order: Order) -> None:
         """Put a new order in the book; its changes are noted from now on."""
-        self.orders[order.order_id] = order
-        order.report_changes_to(self._changed)
-        self._changed.add(order.order_id)
+        oid = order.order_id
+        self.orders[oid] = order
+        order._changed = self._changed  # report_changes_to(), inlined: every order is added
+        self._changed.add(oid)
 
     def take_changed(self) -> set[str]:
         """Return the ids of orders changed since the last call (still in the book or not), and forget them."""
@@ -254,11 +255,14 @@ class Account:
         margin = unrealised = 0.0
         open_any = False
         for pos in self._held.get(token, ()):
-            if pos.quantity == 0:
+            net = pos.net  # its quantity and product read once, without a call each (every fill comes here)
+            quantity, product = net.quantity, pos.product
+            if quantity == 0:
                 continue
             open_any = True
-            margin += margin_total(spec, _margined_as(pos), pos.quantity > 0, abs(pos.quantity), pos.net.average)
-            if pos.product not in _DELIVERY:
+            margined_as = _MIS if product is _CO else product  # _margined_as()
+            margin += margin_total(spec, margined_as, quantity > 0, abs(quantity), net.average)
+            if product not in _DELIVERY:
                 unrealised += pos.unrealised()
         if not open_any:
             return

@@ -25,7 +25,7 @@ from kitekit.engine.spec import InstrumentResolver, InstrumentSpec
 from kitekit.engine.validation import invalid
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, Facts, band_reference
+from kitekit.wire.order_rules import MARKET_RULES, TRIGGER_RULES, Facts, Scopes, band_reference
 from kitekit.wire.order_terms import OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderStatus as S
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
@@ -46,6 +46,7 @@ _PUT, _VALIDATING, _OPEN_PENDING = S.PUT_ORDER_REQ_RECEIVED, S.VALIDATION_PENDIN
 _OPEN, _TRIGGER_PENDING, _COMPLETE = S.OPEN, S.TRIGGER_PENDING, S.COMPLETE
 _CANCEL_PENDING, _CANCELLED, _REJECTED, _AMO = S.CANCEL_PENDING, S.CANCELLED, S.REJECTED, S.AMO_REQ_RECEIVED
 _UPDATE = S.UPDATE
+_BUY = TransactionType.BUY
 
 
 class OrderFlow:
@@ -69,8 +70,9 @@ class OrderFlow:
         self._window: tuple[datetime, datetime] | None = None
         self._day: tuple[datetime | None, date] = (None, date.min)  # the last fill's moment and its IST date
         # Per instrument, what the market rules judged its last order against: built again only when the quote
-        # or the spec changed (by identity: both are frozen), not at every order.
-        self._facts: dict[int, Facts] = {}
+        # or the spec changed (by identity: both are frozen), not at every order; and the market rules that
+        # apply to each order type and variety on its exchange.
+        self._facts: dict[int, tuple[Facts, Scopes]] = {}
         #: Called with (order, now) when an order completes or stops; the variety logic hooks in here.
         self.on_done: Callable[[Order, datetime], None] = lambda order, now: None
 
@@ -133,7 +135,8 @@ class OrderFlow:
         may be old while its depth is live. Yesterday's book, still held when AMOs go out at 09:15, is stale.
         """
         quote = self.account.quotes.get(token)
-        start = self.session_start(now)
+        window = self._window  # session_start's own first test, without the call: every match asks
+        start = window[0] if window is not None and window[0] <= now < window[1] else self.session_start(now)
         seen = self.account.quoted_at.get(token)
         if quote is None or start is None or seen is None or seen < start:
             return None
@@ -165,10 +168,14 @@ class OrderFlow:
         Raises:
             RejectionError: only with ``strict``, for an RMS rejection.
         """
-        # The RMS judges the order as sent; the margin and the book take it as Kite books it.
-        booked, mktp = self.protected(req, spec)
+        # The RMS judges the order as sent; the margin and the book take it as Kite books it (an order without
+        # market protection as it is: protected() returns it unchanged, untagged).
+        booked = req
+        if req.market_protection:
+            booked, mktp = self.protected(req, spec)
+            tags = (*tags, *mktp)
         rejection, required = self.rms(req, spec, booked)
-        req, tags = booked, (*tags, *mktp)
+        req = booked
         if rejection is not None and strict:
             raise rejection.error()
         order = self.new_order(req, spec, now, order_id=order_id, tags=tags, meta=meta)
@@ -237,12 +244,13 @@ class OrderFlow:
             0,  # cancelled_quantity
             False,  # modified
             0,  # modifications
-            ids.guid(oid),
+            "",  # guid: made from the id and the account's seed when first read (Order.guid)
             user,  # placed_by
             user,  # account_id
             req.algo_id,
             meta or {},
         )
+        order._guid_seed = ids.seed
         self.account.add(order)
         return order
 
@@ -252,9 +260,9 @@ class OrderFlow:
         """Return the RMS verdict on a request and the margin it would block (at ``booked``'s price, if given:
         a protected market order blocks margin at its protection price)."""
         acct = self.account
-        token, segment = spec.instrument_token, spec.funds_segment
+        token = spec.instrument_token
         quote = acct.quotes.get(token)
-        variety, is_buy = req.variety, req.is_buy
+        variety, is_buy = req.variety, req.transaction_type is _BUY
         product = _CO if variety is _CO_VARIETY else req.product
         priced = booked or req
         ref = priced.price or (priced.trigger_price if priced.order_type is _SL_M else 0.0)
@@ -262,10 +270,13 @@ class OrderFlow:
         # An AMO's quote is the last session's; the exchange judges it at the open.
         found = None
         if quote is not None and variety is not _AMO_VARIETY:
-            facts = self._facts.get(token)
-            if facts is None or facts.quote is not quote or facts.spec is not spec:
-                facts = self._facts[token] = risk.market_facts(spec, quote)
-            found = risk.market(MARKET_RULES, req, spec, quote, facts)
+            kept = self._facts.get(token)
+            if kept is None or (facts := kept[0]).quote is not quote or facts.spec is not spec:
+                scopes = kept[1] if kept is not None and kept[0].spec is spec else Scopes(MARKET_RULES, spec.exchange)
+                kept = self._facts[token] = (risk.market_facts(spec, quote), scopes)
+            rules = kept[1].of(req.order_type, variety)  # risk.market(), its rules kept for the instrument
+            if rules:
+                found = risk.judged(rules, req, quote, kept[0])
         if found is None and ref <= 0:
             found = risk.Rejection(ErrorType.ORDER, f"No market price is available for {spec.key} right now.")
         if req.product in _DELIVERY and not is_buy:
@@ -278,7 +289,7 @@ class OrderFlow:
         opening = req.quantity - min(req.quantity, closable(position, queued, is_buy))
         required = margin_total(spec, product, is_buy, opening, ref, req.trigger_price)
         if found is None:
-            found = risk.funds(required, acct.available(segment))
+            found = risk.funds(required, acct.available(spec.funds_segment))
         return found, required
 
     def open(self, order: Order, now: datetime, *, unchanged: bool = False) -> None:
@@ -295,13 +306,13 @@ class OrderFlow:
         order.exchange_timestamp = now
         if order.validity is _TTL and order.validity_ttl:
             order.expires_at = now + timedelta(minutes=order.validity_ttl)
-        if order.is_stop and not order.triggered:
+        if order.order_type in _STOPS and not order.triggered:
             self.settle(order, _TRIGGER_PENDING, now)
             return
         # Most orders that arrive marketable fill at once: filing one among the resting orders only to take it
         # out again cost every such order a round of the live index. Matching reads only the quote, so the
         # order is filed after it, if it is still open (a completed or lapsed one was settled inside).
-        self.emit(order, order.enter(_OPEN, now))
+        self.updates += (order, order.enter(_OPEN, now), None)  # emit(), inlined
         self.match(order, now, arriving=True)
         if order.status is _OPEN:
             self.account.track(order)
@@ -401,13 +412,14 @@ class OrderFlow:
             if order.order_type not in _PRICED:
                 self.arm(order, quote)  # a protected market order still unpriced is booked as a LIMIT now
             limit = order.price if order.order_type in _PRICED else (order.cap_price or None)
-            want = order.pending_quantity
+            # The order is OPEN here and fills leave it so: its pending quantity, without the property's call.
+            want = order.quantity - order.filled_quantity - order.cancelled_quantity
             if order.disclosed_quantity and not arriving:
                 want = min(want, order.disclosed_quantity)
-            fills = self.account.liquidity.fill(quote, order.is_buy, want, limit, spec.lot_size)
+            fills = self.account.liquidity.fill(quote, order.transaction_type is _BUY, want, limit, spec.lot_size)
             for price, qty in fills:
                 self.execute(order, price, qty, now)
-        if order.pending_quantity == 0:
+        if order.quantity - order.filled_quantity - order.cancelled_quantity == 0:  # still OPEN: as above
             self.settle(order, _COMPLETE, now)
             self.on_done(order, now)
         elif fills:
@@ -438,17 +450,22 @@ class OrderFlow:
         pending_before = order.pending_quantity
         order.add_fill(price, quantity)
         funds = acct.funds[spec.funds_segment]
-        realised = acct.position(spec, order.product).apply_fill(order.is_buy, quantity, price)
+        is_buy = order.transaction_type is _BUY
+        realised = acct.position(spec, order.product).apply_fill(is_buy, quantity, price)
         acct.remargin(spec.instrument_token)
         if realised:
             funds.credit_realised(realised)
         day = self._day
         if day[0] is not now:  # the fills of one moment share its date
             day = self._day = (now, now.astimezone(IST).date())
-        charged = charges_total(spec, order.product, order.is_buy, order.filled_quantity, order.average_price, day[1])
+        charged = charges_total(spec, order.product, is_buy, order.filled_quantity, order.average_price, day[1])
         funds.debit_charges(charged - order.charged)
         order.charged = charged
-        self._release(order, order.blocked * quantity / pending_before if pending_before else order.blocked)
+        # _release(), inlined: the margin goes back to the funds of this very segment.
+        released = order.blocked * quantity / pending_before if pending_before else order.blocked
+        if released:
+            order.blocked -= released
+            funds.blocked -= released
 
     # -- ending -------------------------------------------------------------------------------------
     def cancel(self, order: Order, now: datetime) -> None:
@@ -483,7 +500,7 @@ class OrderFlow:
         """Enter ``status``, update the live index and push the new state to the update stream."""
         snap = order.enter(status, now, message)
         self.account.track(order)
-        self.emit(order, snap)
+        self.updates += (order, snap, None)  # emit(), inlined: every order is settled at least once
 
     def request_of(self, order: Order) -> PlaceRequest:
         """Return the request that would place ``order`` as it stands (to re-check a modification)."""

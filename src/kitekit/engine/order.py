@@ -20,7 +20,7 @@ from kitekit.clock import IST
 from kitekit.wire.formats import format_timestamp
 from kitekit.wire.orders import OrderStatus, OrderType, Product, TransactionType, Validity, Variety
 
-__all__ = ["TERMINAL_ID", "Ids", "Order", "Snapshot", "StateLog", "Trade", "json_number"]
+__all__ = ["TERMINAL_ID", "Ids", "Order", "Snapshot", "StateLog", "Trade", "guid_of", "json_number", "round6"]
 
 #: What the simulator puts in an order's ``terminal_id`` (unconfirmed: Kite's value for API orders is not public).
 TERMINAL_ID = "API"
@@ -56,17 +56,19 @@ class Ids:
         # moment is not even hashed (hashing an aware datetime asks it for its offset).
         if last[0] is not now or last[1] != self.seed:
             last = _last_prefix = (now, self.seed, _prefix(now, self.seed))
-        return f"{last[2]}{self.orders:09d}"
+        # Zero-padded by zfill here and below: the same text as the format spec ``09d`` (never negative), at
+        # half its cost or less; ids are made for every order and fill.
+        return last[2] + str(self.orders).zfill(9)
 
     def exchange_order_id(self) -> str:
         """Return the next exchange order id (16 digits, as NSE's)."""
         self.exchange += 1
-        return f"1{self.seed % 1000:03d}{self.exchange:012d}"
+        return "1" + str(self.seed % 1000).zfill(3) + str(self.exchange).zfill(12)
 
     def trade_id(self) -> str:
         """Return the next trade id (8 digits or more)."""
         self.trades += 1
-        return f"{self.seed % 100:02d}{self.trades:06d}"
+        return str(self.seed % 100).zfill(2) + str(self.trades).zfill(6)
 
     def gtt_id(self) -> int:
         """Return the next GTT trigger id (an integer on the wire)."""
@@ -82,11 +84,16 @@ class Ids:
         map of it, shown as 10 hex digits after 5 digits mixed from the seed. A sha256 of the id served before
         at several times the cost, and was unique only by chance.
         """
-        tail = order_id[-9:]
-        # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
-        number = int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9
-        mixed = number * _GUID_ODD
-        return f"{((mixed >> 40) + self.seed * 7919) % 100000:05d}X{(mixed ^ self.seed) & _GUID_MASK:010x}"
+        return guid_of(self.seed, order_id)
+
+
+def guid_of(seed: int, order_id: str) -> str:
+    """Return :meth:`Ids.guid` of ``order_id`` for the account of ``seed``."""
+    tail = order_id[-9:]
+    # An id not of Ids.order_id's making (none today) still gets a stable guid, unique by chance only.
+    number = int(tail) if tail.isdigit() else zlib.crc32(order_id.encode()) + 10**9
+    mixed = number * _GUID_ODD
+    return f"{((mixed >> 40) + seed * 7919) % 100000:05d}X{(mixed ^ seed) & _GUID_MASK:010x}"
 
 
 @dataclass(slots=True)
@@ -142,19 +149,45 @@ class Order:
     expires_at: datetime | None = None
     blocked: float = 0.0
     charged: float = 0.0
-    #: Every state the order has been in, oldest first, each read as Kite's full order object.
-    history: StateLog = field(default_factory=lambda: StateLog())  # StateLog is defined below
+    #: Every state the order has been in, oldest first, each read as Kite's full order object (a
+    #: :class:`StateLog` over the order's own states: see the note after the class). Given Kite's dicts when
+    #: loaded from a saved state.
+    history: Sequence[dict[str, Any]] = ()
     #: The account's set of changed order ids (derived, never saved), told of every change: see :meth:`touch`.
     _changed: set[str] | None = field(default=None, repr=False, compare=False)
+    # The states behind ``history``, oldest first: built dicts, then snapshots, or a status's text alone standing
+    # for the snapshot before it with that status (:meth:`pass_to`). A tuple of plain values, kept by the order
+    # itself: the collector stops tracking it at its first pass, where a StateLog and a list of each order's
+    # own stayed on its books for good, walked at every full pass. Set by ``history`` (first in __init__).
+    _states: tuple[dict[str, Any] | Snapshot | str, ...] = field(init=False, repr=False, compare=False)
+    # What never changes after an order is made (:meth:`identity`), once something read a state.
+    _fixed: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    # ``guid`` as given or made (set by ``guid``, first in __init__); and for a new order the account's seed
+    # its guid is made from when first read (see the note after the class): None for one given its guid.
+    _guid: str = field(init=False, repr=False, compare=False)
+    _guid_seed: int | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if type(self.history) is not StateLog:  # loaded from a saved state: Kite's dicts as they were saved
-            self.history = StateLog(self.history)
-        self.history.identity = self._identity()
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy or a pickle takes every slot but the two that properties stand in front of (history, guid,
+        # see the notes after the class): their values are in _states and _guid, which must be set first.
+        return {name: getattr(self, name) for name in _KEPT_SLOTS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def identity(self) -> tuple[Any, ...]:
+        """Return what never changes after an order is made, for every state the history builds.
+
+        Built when a state is first read, then kept (a backtest's orders are seldom read as Kite's dicts).
+        """
+        fixed = self._fixed
+        if fixed is None:
+            fixed = self._fixed = self._identity()
+        return fixed
 
     def _identity(self) -> tuple[Any, ...]:
-        # What never changes after an order is made, once, for every state the history will build. Plain values
-        # only (meta None unless set): the collector then stops tracking the tuple.
+        # Plain values only (meta None unless set): the collector then stops tracking the tuple.
         return (
             self.placed_by,
             self.order_id,
@@ -176,9 +209,9 @@ class Order:
     def retag(self, tags: Sequence[str]) -> None:
         """Replace the order's tags (the one field fixed at making that may change: a protected market order
         booked at the first quote it meets says so in its tags). The states recorded before keep theirs."""
-        self.history.build_all()  # states already recorded are read with the tags they had
+        StateLog(self).build_all()  # states already recorded are read with the tags they had
         self.tags = tuple(tags)
-        self.history.identity = self._identity()
+        self._fixed = None
         self.touch()
 
     def report_changes_to(self, changed: set[str] | None) -> None:
@@ -216,7 +249,7 @@ class Order:
         if self.exchange_order_id is not None:
             self.exchange_update_timestamp = now
         snap = self.snapshot()
-        self.history._entries.append(snap)
+        self._states += (snap,)
         if self._changed is not None:  # touch(), inlined: every state of every order passes here
             self._changed.add(self.order_id)
         return snap
@@ -230,7 +263,7 @@ class Order:
         quantity depends on that); the state is not queued as an update (transient states never are).
         """
         self.status = status
-        self.history._entries.append(status)
+        self._states += (status._value_,)
         if self._changed is not None:
             self._changed.add(self.order_id)
 
@@ -238,8 +271,9 @@ class Order:
         """Fold one fill into ``filled_quantity`` and ``average_price``."""
         total = self.average_price * self.filled_quantity + price * quantity
         self.filled_quantity += quantity
-        self.average_price = round(total / self.filled_quantity, 6)
-        self.touch()
+        self.average_price = round6(total / self.filled_quantity)
+        if self._changed is not None:  # touch(), inlined: every fill passes here
+            self._changed.add(self.order_id)
 
     def snapshot(self) -> Snapshot:
         """Return the fields that can change over the order's life, as they are now (see :meth:`kite_of`).
@@ -274,15 +308,16 @@ class Order:
 
     def as_kite(self, status: OrderStatus | None = None) -> dict[str, Any]:
         """Return the order object in Kite's shape (optionally reporting another status, e.g. UPDATE)."""
-        return _kite(self.history.identity, self.snapshot(), status)
+        return _kite(self.identity(), self.snapshot(), None if status is None else status._value_)
 
     def kite_of(self, snap: Snapshot, status: OrderStatus | None = None) -> dict[str, Any]:
         """Return the order object in Kite's shape as it was when ``snap`` was taken."""
-        return _kite(self.history.identity, snap, status)
+        return _kite(self.identity(), snap, None if status is None else status._value_)
 
 
-def _kite(identity: tuple[Any, ...], snap: Snapshot, status: OrderStatus | None = None) -> dict[str, Any]:
-    """Return Kite's order object from what an order was made with and one of its snapshots."""
+def _kite(identity: tuple[Any, ...], snap: Snapshot, status: str | None = None) -> dict[str, Any]:
+    """Return Kite's order object from what an order was made with and one of its snapshots (reporting the
+    status ``status``, if given, instead of the snapshot's)."""
     (
         placed_by,
         order_id,
@@ -329,7 +364,7 @@ def _kite(identity: tuple[Any, ...], snap: Snapshot, status: OrderStatus | None 
         "order_id": order_id,
         "exchange_order_id": exchange_order_id,
         "parent_order_id": parent_order_id,
-        "status": current if status is None else status._value_,
+        "status": current if status is None else status,
         "status_message": status_message,
         "status_message_raw": status_message_raw,
         "order_timestamp": _stamp(placed_at),
@@ -377,40 +412,27 @@ def _kite(identity: tuple[Any, ...], snap: Snapshot, status: OrderStatus | None 
 class StateLog(Sequence[dict[str, Any]]):
     """An order's history: one entry per state, each read as Kite's full order object.
 
-    Entries are kept as snapshots and turned into dicts on first read (then kept as dicts); a saved history
-    comes back as the dicts it was saved as. Reading gives the same dicts the history always held.
+    A view of the states the order keeps (:attr:`Order.history` makes one at each read): they are kept as
+    snapshots and all turned into dicts at the first read after a new state (then kept as dicts); a saved
+    history comes back as the dicts it was saved as. Reading gives the same dicts the history always held.
     """
 
-    __slots__ = ("_entries", "identity")
+    __slots__ = ("_order",)
 
-    def __init__(self, entries: Iterable[dict[str, Any]] = ()) -> None:
-        # A built state, a snapshot, or a status alone standing for the entry before it with that status
-        # (Order.pass_to).
-        self._entries: list[dict[str, Any] | Snapshot | OrderStatus] = list(entries)
-        #: The order's fixed fields (set by the order; no reference back to it, so no cycle to collect).
-        self.identity: tuple[Any, ...] = ()
+    def __init__(self, order: Order) -> None:
+        self._order = order
 
     def build_all(self) -> None:
         """Turn every state still kept as a snapshot into its dict now (before the identity changes)."""
-        for i in range(len(self._entries)):
-            self._built(i)
+        self._built()
 
-    def _built(self, index: int) -> dict[str, Any]:
-        entries = self._entries
-        entry = entries[index]
-        if type(entry) is dict:
-            return entry
-        # A snapshot and the statuses alone after it are built together, while the snapshot is at hand.
-        start = index
-        while type(entries[start]) is not tuple:
-            start -= 1
-        snap: Snapshot = entries[start]  # type: ignore[assignment]
-        entries[start] = _kite(self.identity, snap)
-        after = start + 1
-        while after < len(entries) and isinstance(status := entries[after], OrderStatus):
-            entries[after] = _kite(self.identity, snap, status)
-            after += 1
-        return entries[index]  # type: ignore[return-value]
+    def _built(self) -> tuple[dict[str, Any], ...]:
+        order = self._order
+        states = order._states
+        # Built states come first: the history needs building only if its last state is not built yet.
+        if states and type(states[-1]) is not dict:
+            states = order._states = _build(states, order.identity())
+        return states  # type: ignore[return-value]
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -420,14 +442,14 @@ class StateLog(Sequence[dict[str, Any]]):
 
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(index, slice):
-            return [self._built(i) for i in range(len(self._entries))[index]]
-        return self._built(index if index >= 0 else len(self._entries) + index)
+            return list(self._built()[index])
+        return self._built()[index]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._order._states)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (self._built(i) for i in range(len(self._entries)))
+        return iter(self._built())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, StateLog):
@@ -439,7 +461,64 @@ class StateLog(Sequence[dict[str, Any]]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"StateLog({len(self._entries)} states)"
+        return f"StateLog({len(self)} states)"
+
+
+def _build(states: Iterable[dict[str, Any] | Snapshot | str], identity: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
+    """Return an order's states as Kite's dicts: those built already as they are, the rest from their snapshot."""
+    built: list[dict[str, Any]] = []
+    snap: Snapshot | None = None
+    for entry in states:
+        if type(entry) is dict:
+            built.append(entry)
+        elif type(entry) is tuple:
+            snap = entry
+            built.append(_kite(identity, entry))
+        elif snap is not None:
+            built.append(_kite(identity, snap, entry))  # type: ignore[arg-type] # a status's text alone
+        else:  # a status alone after a state built before it came (pass_to has no caller that allows it)
+            before = built[-1]
+            again = {**before, "status": entry, "meta": dict(before["meta"])}
+            if "tags" in again:
+                again["tags"] = list(again["tags"])
+            built.append(again)
+    return tuple(built)
+
+
+def _history(order: Order) -> StateLog:
+    return StateLog(order)
+
+
+def _keep_history(order: Order, states: Iterable[dict[str, Any]]) -> None:
+    # A new order's states start empty (the field's default); a loaded one's are the dicts it was saved with.
+    order._states = tuple(states)
+
+
+def _read_guid(order: Order) -> str:
+    guid = order._guid
+    if not guid and order._guid_seed is not None:
+        guid = order._guid = guid_of(order._guid_seed, order.order_id)
+    return guid
+
+
+def _keep_guid(order: Order, guid: str) -> None:
+    order._guid = guid
+
+
+# ``Order.guid`` of a new order is made when first read (by its states as Kite's dicts, a saved state): a
+# backtest's orders are seldom read, and making it cost as much as any other step of an order's making.
+# The text is Ids.guid's of its id all the same (tests/test_engine_orders.py). As for ``history`` below, the
+# field's slot is replaced by a property.
+Order.guid = property(_read_guid, _keep_guid)  # type: ignore[assignment, misc]
+
+
+# ``Order.history`` reads the order's own states through a view made at each read, and setting it (the
+# dataclass's __init__, a saved state's load) sets them: a slotted dataclass cannot declare a property for one
+# of its fields, so the field's slot is replaced by one here. The field stays (the saved state writes and reads
+# it as before); an order no longer makes a StateLog and a list of its own.
+Order.history = property(_history, _keep_history)  # type: ignore[assignment, misc]
+# The slots a copy or a pickle of an order takes (Order.__getstate__).
+_KEPT_SLOTS = tuple(name for name in Order.__slots__ if name not in ("history", "guid"))
 
 
 @dataclass(slots=True)
@@ -476,6 +555,26 @@ class Trade:
             "exchange_timestamp": _stamp(self.fill_timestamp),
             "order_timestamp": self.order_timestamp.astimezone(IST).strftime("%H:%M:%S"),
         }
+
+
+# Below this, a float's ulp is at most 0.5: an integer-valued float within it is the exact rounding of any real
+# that rounds to it.
+_EXACT_BELOW = 2.0**52
+
+
+def round6(value: float) -> float:
+    """Return ``round(value, 6)``, exactly, without its decimal conversion when ``value`` has 6 decimals or fewer.
+
+    When ``value * 1e6`` comes out a whole number N below 2**52, the exact ``value × 10**6`` lay within half an
+    ulp (at most 0.25) of N, so N is its rounding to a whole number, and ``N / 1e6`` (N and 1e6 exact, the
+    quotient correctly rounded) is the float nearest ``N / 10**6``: what ``round(value, 6)`` returns. Any other
+    value goes to ``round`` itself. A fill's average price is rounded at every fill, and ``round`` with digits
+    costs five times this.
+    """
+    scaled = value * 1e6
+    if scaled.is_integer() and -_EXACT_BELOW < scaled < _EXACT_BELOW:
+        return scaled / 1e6
+    return round(value, 6)
 
 
 def json_number(value: float) -> float | int:

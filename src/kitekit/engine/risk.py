@@ -134,5 +134,11 @@ def market(
     rules = scoped(rules, req.order_type, req.variety, spec.exchange)
     if not rules:
         return None
-    broken = first_breach(rules, req, facts or market_facts(spec, quote))
+    return judged(rules, req, quote, facts or market_facts(spec, quote))
+
+
+def judged(rules: tuple[OrderRule, ...], req: PlaceRequest, quote: MarketQuote, facts: Facts) -> Rejection | None:
+    """Reject an order that breaks one of ``rules`` (scoped to it already: see :func:`market`) against the quote
+    at hand and :func:`market_facts` of it."""
+    broken = first_breach(rules, req, facts)
     return None if broken is None else Rejection(ErrorType.ORDER, RMS_SAYS[broken](req, quote))

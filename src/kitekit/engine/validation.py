@@ -22,7 +22,7 @@ from kitekit.engine.spec import InstrumentSpec
 from kitekit.markethours import MarketPhase, TradingCalendar
 from kitekit.wire import order_rules as r
 from kitekit.wire.envelope import ErrorType, RejectionError
-from kitekit.wire.order_rules import MODIFY_RULES, PLACE_RULES, Facts, OrderRule, first_breach, scoped
+from kitekit.wire.order_rules import MODIFY_RULES, PLACE_RULES, Facts, OrderRule, Scopes, first_breach
 from kitekit.wire.order_terms import MAX_NUMBER, ModifyRequest, OrderLimits, PlaceRequest
 from kitekit.wire.orders import OrderType, Product, TransactionType, Validity, Variety
 
@@ -206,19 +206,21 @@ def _place_breach(req: PlaceRequest, spec: InstrumentSpec, limits: OrderLimits, 
     # the 27): scoped() answers as the whole list would. No verdict is remembered: the runner tags every
     # order, and a strategy's prices move, so a request is seldom judged twice, and a cache keyed on one
     # cost more to hash and file on every order than it saved.
-    rules = scoped(PLACE_RULES, req.order_type, req.variety, spec.exchange)
     # The facts of an instrument are kept while its spec, the limits and the day stand (by identity: all are
-    # frozen): a frozen dataclass cost more to build at every order than the rules it serves.
-    facts = _PLACE_FACTS.get(id(spec))
-    if facts is None or facts.spec is not spec or facts.limits is not limits or facts.day != day:
+    # frozen): a frozen dataclass cost more to build at every order than the rules it serves. Its rules by
+    # order type and variety are kept with them.
+    kept = _PLACE_FACTS.get(id(spec))
+    if kept is None or (facts := kept[0]).spec is not spec or facts.limits is not limits or facts.day != day:
         if len(_PLACE_FACTS) > 4096:  # specs of a day's dump come and go; never more than this kept
             _PLACE_FACTS.clear()
-        facts = _PLACE_FACTS[id(spec)] = Facts(spec, limits, day)
-    return first_breach(rules, req, facts)
+        scopes = kept[1] if kept is not None and kept[0].spec is spec else Scopes(PLACE_RULES, spec.exchange)
+        kept = _PLACE_FACTS[id(spec)] = (Facts(spec, limits, day), scopes)
+    return first_breach(kept[1].of(req.order_type, req.variety), req, kept[0])
 
 
-# id(spec) -> the place rules' facts of that spec (which the facts hold, so the id is not reused while kept).
-_PLACE_FACTS: dict[int, Facts] = {}
+# id(spec) -> the place rules' facts of that spec and its rules (the facts hold the spec, so the id is not
+# reused while kept).
+_PLACE_FACTS: dict[int, tuple[Facts, Scopes]] = {}
 
 
 def check_place(

@@ -34,6 +34,7 @@ __all__ = [
     "Facts",
     "OrderRule",
     "Rule",
+    "Scopes",
     "band_reference",
     "first_breach",
     "on_tick",
@@ -184,6 +185,30 @@ def scoped(
     return narrowed
 
 
+class Scopes:
+    """:func:`scoped` of one rule list on one exchange, kept by order type and variety.
+
+    For a caller that judges many orders of one instrument (the engine keeps one per instrument): two lookups
+    by enum member instead of building and hashing a key with the list's identity at every order.
+    """
+
+    __slots__ = ("_by_type", "exchange", "rules")
+
+    def __init__(self, rules: tuple[OrderRule, ...], exchange: str) -> None:
+        self.rules, self.exchange = rules, exchange
+        self._by_type: dict[OrderType, dict[Variety, tuple[OrderRule, ...]]] = {}
+
+    def of(self, order_type: OrderType, variety: Variety) -> tuple[OrderRule, ...]:
+        """Return ``scoped(rules, order_type, variety, exchange)``."""
+        by_variety = self._by_type.get(order_type)
+        if by_variety is None:
+            by_variety = self._by_type[order_type] = {}
+        hit = by_variety.get(variety)
+        if hit is None:
+            hit = by_variety[variety] = scoped(self.rules, order_type, variety, self.exchange)
+        return hit
+
+
 def on_tick(price: float, tick: float) -> bool:
     """Return True if ``price`` is a whole number of ticks (a price that is not 0 is at least one tick)."""
     if tick <= 0:
@@ -240,7 +265,8 @@ def product(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.TAG, "tag")
 def tag(req: PlaceRequest, at: Facts) -> bool:
     """A tag that is not 1-20 letters and digits."""
-    return req.tag is not None and not tag_ok(req.tag, at.limits)
+    text = req.tag  # tag_ok(), inlined: every tagged order (all of a backtest's) is judged here
+    return text is not None and not (0 < len(text) <= at.limits.max_tag_length and text.isascii() and text.isalnum())
 
 
 # -- the terms a modification changes ------------------------------------------------------------------
@@ -400,8 +426,10 @@ def freeze(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.AUTOSLICE, "quantity")
 def autoslice_slices(req: PlaceRequest, at: Facts) -> bool:
     """An autoslice order that would need more than ``max_autoslices`` slices."""
+    if not req.autoslice:  # most orders: no slice size to work out
+        return False
     size = slice_size(at.spec.lot_size, at.spec.freeze_quantity)
-    return req.autoslice and size > 0 and math.ceil(req.quantity / size) > at.limits.max_autoslices
+    return size > 0 and math.ceil(req.quantity / size) > at.limits.max_autoslices
 
 
 # -- the market at hand (Kite's RMS: these leave a REJECTED order, not an HTTP error) ----------------

@@ -64,7 +64,9 @@ class Seen:
 
 
 def consumer_for(url: str, tokens: list[int], mode: str = "full") -> tuple[BusTicker, Seen]:
-    consumer = BusTicker(url, refresh=0.2)
+    # Its wants renewed every second (they lapse after 3 s): a worker starved past a shorter lapse on a loaded machine
+    # made the owner unsubscribe and subscribe again, and the broker answers that with the current second again.
+    consumer = BusTicker(url, refresh=1.0)
     seen = Seen(consumer)
     consumer.subscribe(tokens, mode)
     consumer.start()

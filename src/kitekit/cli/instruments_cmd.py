@@ -10,6 +10,7 @@ from kitekit.cli import options
 from kitekit.cli.context import CliContext
 from kitekit.cli.fit import ALWAYS, Col, FitTable
 from kitekit.cli.money import group_indian
+from kitekit.cli.neutral import instrument_columns
 from kitekit.errors import KitekitError
 from kitekit.wire.instruments_csv import Instrument
 
@@ -18,16 +19,7 @@ tokens_app = typer.Typer(help="Token files for scripts.", no_args_is_help=True)
 
 
 def _table(rows: list[Instrument]) -> FitTable:
-    table = FitTable(
-        Col("key", whole=True, keep=ALWAYS),
-        Col("token", whole=True, keep=5, justify="right"),
-        Col("name", keep=3),
-        Col("type", keep=4),
-        Col("expiry", whole=True, keep=2),
-        Col("strike", whole=True, keep=6, justify="right"),
-        Col("lot", whole=True, keep=1, justify="right"),
-        Col("tick", whole=True, keep=0, justify="right"),
-    )
+    table = FitTable(*instrument_columns(Col("token", whole=True, keep=5, justify="right")))
     for i in rows:
         table.add_row(
             i.key,

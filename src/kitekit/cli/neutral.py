@@ -40,11 +40,11 @@ def quote_dict(quote: Quote) -> dict[str, Any]:
     }
 
 
-def instruments_table(rows: list[BrokerInstrument]) -> FitTable:
-    """Return one row per instrument: its neutral key, the broker's own key, and the facts orders are checked by."""
-    table = FitTable(
+def instrument_columns(second: Col) -> tuple[Col, ...]:
+    """Return an instrument list's columns: its key, ``second`` (the broker's own key, a token), then its facts."""
+    return (
         Col("key", whole=True, keep=ALWAYS),
-        Col("broker key", whole=True, keep=5),
+        second,
         Col("name", keep=3),
         Col("type", keep=4),
         Col("expiry", whole=True, keep=2),
@@ -52,6 +52,11 @@ def instruments_table(rows: list[BrokerInstrument]) -> FitTable:
         Col("lot", whole=True, keep=1, justify="right"),
         Col("tick", whole=True, keep=0, justify="right"),
     )
+
+
+def instruments_table(rows: list[BrokerInstrument]) -> FitTable:
+    """Return one row per instrument: its neutral key, the broker's own key, and the facts orders are checked by."""
+    table = FitTable(*instrument_columns(Col("broker key", whole=True, keep=5)))
     for i in rows:
         table.add_row(
             i.key,

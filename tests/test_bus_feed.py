@@ -23,6 +23,8 @@ from kitekit.wire.ticks import Mode
 from tests.conftest import eventually
 
 INFY, RELIANCE, TCS = 408065, 738561, 2953217
+#: Seconds to wait for the first tick of a test (the simulator's first build in a process comes before it).
+FIRST_TICK = 60.0
 
 
 class Owner:
@@ -78,7 +80,9 @@ def test_consumers_get_every_frame_in_order_and_a_late_joiner_starts_from_the_la
 ) -> None:
     owners.append(Owner(redis_server.url, sim_kite))
     first, seen = consumer_for(redis_server.url, [INFY, RELIANCE])
-    eventually(lambda: owners[0].owner.active and seen.count(INFY) >= 1)  # the subscription's own tick
+    # The subscription's own tick: the first ticks a simulator builds in a process make its price paths (seconds,
+    # more on a loaded machine): FIRST_TICK waits longer for it than for any tick after.
+    eventually(lambda: owners[0].owner.active and seen.count(INFY) >= 1, timeout=FIRST_TICK)
     for _ in range(3):
         before = seen.count(INFY)
         sim_clock.advance(1)
@@ -101,7 +105,8 @@ def test_a_bus_consumer_runs_under_asyncio_as_the_direct_ticker_does(
     redis_server: RedisServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
 ) -> None:
     owners.append(Owner(redis_server.url, sim_kite, pinned={INFY: Mode.FULL}))
-    eventually(lambda: owners[0].owner.stats.published >= 1)  # INFY's tick on subscribing: a last tick to start from
+    # INFY's tick on subscribing: a last tick to start from.
+    eventually(lambda: owners[0].owner.stats.published >= 1, timeout=FIRST_TICK)
 
     async def consume() -> list[Any]:
         got: list[Any] = []
@@ -131,7 +136,7 @@ def test_a_standby_takes_over_from_a_dead_owner_with_no_gap_and_no_duplicate(
     eventually(lambda: owners[0].owner.active)
     owners.append(Owner(redis_server.url, sim_kite, owner_id="two"))
     consumer, seen = consumer_for(redis_server.url, [INFY, RELIANCE])
-    eventually(lambda: seen.count(INFY) >= 1 and len(owners[1].owner.ticker.subscriptions) == 2)
+    eventually(lambda: seen.count(INFY) >= 1 and len(owners[1].owner.ticker.subscriptions) == 2, timeout=FIRST_TICK)
     for _ in range(3):
         sim_clock.advance(1)
         eventually(lambda: owners[1].owner._frames.empty() and seen.count(RELIANCE) >= 1)
@@ -398,7 +403,7 @@ def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goe
 ) -> None:
     owners.append(Owner(redis_server.url, sim_kite, pinned={INFY: Mode.FULL}))  # served with no consumer
     consumer, seen = consumer_for(redis_server.url, [INFY])
-    eventually(lambda: seen.count(INFY) >= 1)
+    eventually(lambda: seen.count(INFY) >= 1, timeout=FIRST_TICK)
     consumer.stop()  # away (a long pause): it keeps its place
     stood = consumer.last_seq
     for _ in range(4):

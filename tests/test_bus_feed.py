@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 import redis
+import requests
 
 from kitekit.bus.consumer import BusTicker
 from kitekit.bus.feed import FeedOwner
@@ -17,6 +18,7 @@ from kitekit.bus.keys import Entries, FeedKeys, frame_tokens, join_frame, split_
 from kitekit.bus.server import RedisServer
 from kitekit.clock import ManualClock
 from kitekit.errors import FellBehindError, TickFrameError
+from kitekit.sim import SimServer
 from kitekit.ticker import Ticker
 from kitekit.ticker.shards import SubscriptionBook
 from kitekit.wire.ticks import Mode
@@ -396,6 +398,22 @@ def test_an_active_owner_whose_connection_ended_hands_the_lease_to_a_standby_lin
     one._align()
     assert stream_frames(redis_server.url) == frames
     assert one.stats.breaks == 1 and not one.active
+
+
+def test_a_dropped_broker_connection_is_seen_by_its_owner_and_the_feed_goes_on_after_the_reconnect(
+    redis_server: RedisServer, sim: SimServer, sim_kite: Any, sim_clock: ManualClock, owners: list[Owner]
+) -> None:
+    owners.append(Owner(redis_server.url, sim_kite, pinned={INFY: Mode.FULL}))
+    consumer, seen = consumer_for(redis_server.url, [INFY])
+    eventually(lambda: owners[0].owner.active and seen.count(INFY) >= 1, timeout=FIRST_TICK)
+    requests.post(f"{sim.url}/__sim/feed/faults", json={"fault": "drop"}, timeout=5).raise_for_status()
+    # The ticker's close reaches the owner: it no longer vouches for its frames lining up with the stream.
+    eventually(lambda: owners[0].owner.stats.breaks == 1 and owners[0].owner.ticker.stats.connects == 2)
+    before = seen.count(INFY)
+    sim_clock.advance(1)
+    eventually(lambda: seen.count(INFY) > before)  # alone, it keeps the lease and publishes on
+    assert owners[0].owner.active
+    consumer.stop()
 
 
 def test_a_consumer_that_fell_behind_the_stream_is_told_how_much_it_lost_and_goes_on(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -331,6 +332,17 @@ def test_brackets_in_a_message_are_printed_not_taken_for_markup(
     # Messages quote what the user typed and name extras (pip install 'kitekit[scale]'): rich must not eat them.
     code, text = outcome(capsys, ["ticks", "RELIANCE", "--bus", "http://host/[scale]"])
     assert code == CONFIG and "got 'http://host/[scale]'" in text
+
+
+def test_a_feed_owner_on_a_bus_nobody_serves_says_so_in_one_line_without_the_password(
+    on_sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free, and nothing listens there once closed
+    code, text = outcome(capsys, ["feed", "serve", "--bus", f"redis://:hunter2@127.0.0.1:{port}/0"])
+    assert code == FAILED and f"the bus at redis://127.0.0.1:{port}/0 cannot be reached" in text
+    assert "hunter2" not in text
 
 
 def test_verbose_shows_the_traceback_for_those_who_want_it(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,12 +11,20 @@ if TYPE_CHECKING:
     import redis
     import redis.asyncio
 
-__all__ = ["check_bus_url", "redis_client", "redis_client_async"]
+__all__ = ["check_bus_url", "redis_client", "redis_client_async", "shown_url"]
 
 _SCHEMES = ("redis", "rediss", "unix")
 _MISSING = "the bus needs the Python redis client: pip install 'kitekit[scale]'"
 #: Seconds a call may wait on a silent server: a dead bus must be noticed in time to fail closed, not hang.
 SOCKET_TIMEOUT = 2.0
+
+
+def shown_url(url: str) -> str:
+    """Return a bus URL as it may be printed: without the password it may hold (``redis://:secret@host``)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
 
 
 def check_bus_url(url: str) -> str:

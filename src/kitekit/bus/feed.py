@@ -34,8 +34,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from kitekit.bus.connect import redis_client
+from kitekit.bus.connect import redis_client, shown_url
 from kitekit.bus.keys import MODE_RANK, Entries, FeedKeys, packet_token, split_frame
+from kitekit.errors import BusUnavailableError
 from kitekit.wire.ticks import Mode
 
 if TYPE_CHECKING:
@@ -189,15 +190,24 @@ class FeedOwner:
 
         Raises:
             SessionExpiredError: the broker refused the access token (from the ticker).
+            BusUnavailableError: the bus could not be reached at the start.
             redis.RedisError: the bus failed (the ticker is stopped first).
         """
+        import redis
+
+        try:
+            self._begin()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            # Nothing started yet: say so at once (a running owner that loses the bus waits for it instead).
+            raise BusUnavailableError(
+                f"the bus at {shown_url(self.url)} cannot be reached ({type(exc).__name__}): start Redis there, or "
+                "give --bus the address of the one the consumers use."
+            ) from None
         self.ticker.on_frame = lambda frame, ns: self._frames.put((frame, ns))
         # In the same queue as the frames, so a break is seen exactly between the frames before and after it.
         self.ticker.on_close = lambda shard, code, reason: self._frames.put((b"", _BROKEN))
-        self._begin()
         self._follow_consumers()
         self.ticker.start()
-        import redis
 
         housekeeping = 0.0
         down: float | None = None

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kitekit.bus.connect import redis_client
+from kitekit.bus.connect import redis_client, shown_url
 from kitekit.errors import BusUnavailableError
 from kitekit.wire.routes import DEFAULT_RATES, EndpointClass
 
@@ -287,8 +287,4 @@ class RedisPacer:
         return int(answer) / 1e6
 
     def _where(self) -> str:
-        # The URL without a password, which may be in it (redis://:secret@host).
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+        return shown_url(self.url)

@@ -265,8 +265,7 @@ def product(req: PlaceRequest, at: Facts) -> bool:
 @refuses(Rule.TAG, "tag")
 def tag(req: PlaceRequest, at: Facts) -> bool:
     """A tag that is not 1-20 letters and digits."""
-    text = req.tag  # tag_ok(), inlined: every tagged order (all of a backtest's) is judged here
-    return text is not None and not (0 < len(text) <= at.limits.max_tag_length and text.isascii() and text.isalnum())
+    return req.tag is not None and not tag_ok(req.tag, at.limits)
 
 
 # -- the terms a modification changes ------------------------------------------------------------------

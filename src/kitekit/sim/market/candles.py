@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
@@ -81,12 +82,14 @@ class CandleHistory:
             return []
         if interval is Interval.DAY:
             return self._daily(uni, row, kind, days, pt, oi, continuous)
-        out: list[list[object]] = []
+        pieces = []
         for day in days:
             n = self.calendar.ordinal(day)
             s_end = pt.s if n == pt.n else LAST_SECOND
-            out.extend(self._intraday(uni, row, kind, day, n, s_end, interval, start, end, oi))
-        return out
+            piece = self._intraday(uni, row, kind, day, n, s_end, interval, start, end)
+            if piece is not None:
+                pieces.append(piece)
+        return self._with_prices_and_volumes(uni, row, kind, pieces, oi)
 
     def _ohlc_prices(
         self,
@@ -210,8 +213,8 @@ class CandleHistory:
         interval: Interval,
         start: datetime,
         end: datetime,
-        with_oi: bool,
-    ) -> list[list[object]]:
+    ) -> _DayCandles | None:
+        """Return one session's candles in [start, end] without their volumes, or None if it has none."""
         uid = int(uni.uid[row])
         opens = self.calendar.session_open(day)
         # Candles start every k minutes from 09:15; the last may be partial (375 is not a multiple of 60).
@@ -219,33 +222,72 @@ class CandleHistory:
         t0 = opens.timestamp() + starts
         keep = (t0 >= start.timestamp()) & (t0 <= end.timestamp())
         if not keep.any():
-            return []
+            return None
         dp = self.paths.day(uid, n)
         ends = np.minimum(starts + interval.minutes * 60 - 1, s_end)
         sec = dp.sec[: s_end + 1]
-        logs = (
-            np.vstack(
+        if kind in _DERIVATIVES:
+            prices = np.vstack(self._second_prices(uni, row, sec, dp.open_log, opens.timestamp(), starts, ends))
+        else:
+            # The underlying's (open, high, low, close) logs and the candles' times: priced for every
+            # session at once in _with_prices_and_volumes.
+            logs = np.vstack(
                 [sec[starts], np.maximum.reduceat(sec, starts), np.minimum.reduceat(sec, starts), sec[ends]]
             ).astype(np.float64)
-            + dp.open_log
-        )
-        if kind in _DERIVATIVES:
-            o, h, lo_, c = self._second_prices(uni, row, sec, dp.open_log, opens.timestamp(), starts, ends)
-        else:
-            o, h, lo_, c = self._ohlc_prices(uni, row, kind, logs, t0, opens.timestamp() + ends, None)
-        k = len(starts)
+            prices = np.vstack([logs + dp.open_log, t0, opens.timestamp() + ends])
         share = np.array([dp.volume_share(int(e)) for e in ends])
+        stamps = [opens + timedelta(seconds=int(a)) for a in starts[keep].tolist()]
+        return _DayCandles(n, day, math.exp(dp.prev_close_log), share, keep, stamps, prices)
+
+    def _with_prices_and_volumes(
+        self, uni: Universe, row: int, kind: ContractKind, pieces: list[_DayCandles], with_oi: bool
+    ) -> list[list[object]]:
+        """Return the sessions' candle rows: the price and volume models once for every session.
+
+        The models are elementwise, so one call over the whole request equals one call per session, and a
+        long window (six months of 15-minute candles) costs one numpy pass instead of one per session.
+        """
+        if not pieces:
+            return []
+        sizes = [len(p.share) for p in pieces]
         cum, _, oi = self._volumes_and_oi(
             uni,
             row,
-            np.full(k, n),
-            np.full(k, np.datetime64(day, "D")),
-            np.full(k, math.exp(dp.prev_close_log)),
-            share,
+            np.repeat([p.n for p in pieces], sizes),
+            np.repeat(np.array([p.day for p in pieces], dtype="datetime64[D]"), sizes),
+            np.repeat([p.prev_close for p in pieces], sizes),
+            np.concatenate([p.share for p in pieces]),
         )
-        vol = np.diff(np.concatenate([[0], cum])) if kind != ContractKind.INDEX else np.zeros(k, dtype=np.int64)
-        stamps = [opens + timedelta(seconds=int(a)) for a in starts.tolist()]
-        return _candle_rows(stamps, np.flatnonzero(keep).tolist(), (o, h, lo_, c, vol), oi if with_oi else None)
+        prices = np.hstack([p.prices for p in pieces])
+        if kind not in _DERIVATIVES:
+            prices = np.vstack(self._ohlc_prices(uni, row, kind, prices[:4], prices[4], prices[5], None))
+        out: list[list[object]] = []
+        at = 0
+        for p, k in zip(pieces, sizes, strict=True):
+            # Volume per candle is the day's cumulative volume differenced; an index trades none.
+            index = kind == ContractKind.INDEX
+            vol = np.zeros(k, dtype=np.int64) if index else np.diff(np.concatenate([[0], cum[at : at + k]]))
+            picks = np.flatnonzero(p.keep)
+            o, h, lo, c = prices[:, at : at + k][:, picks]
+            day_oi = oi[at : at + k][picks] if with_oi else None
+            out.extend(_candle_rows(p.stamps, range(len(picks)), (o, h, lo, c, vol[picks]), day_oi))
+            at += k
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _DayCandles:
+    """One session's candles before their volumes: prices of every candle, which ones were asked for."""
+
+    n: int  # the session's ordinal
+    day: date
+    prev_close: float  # the underlying's previous close (the volume model's reference price)
+    share: np.ndarray  # share of the day's volume traded at each candle's end
+    keep: np.ndarray  # the candles inside the request
+    stamps: list[datetime]  # start times of the kept candles
+    # A derivative's (open, high, low, close) of every candle of the session, priced second by second;
+    # anything else's underlying logs (open, high, low, close) and each candle's open and end times.
+    prices: np.ndarray
 
 
 def _candle_rows(

@@ -43,6 +43,21 @@ def sim_settings(server: SimServer) -> Settings:
     return settings_for(server.sim.config, server.url)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kept_simulator_builds(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the simulators' day builds (universe, dumps) in one folder for the whole run, every worker's and child's.
+
+    Each test gets its own cache folder (``private_dirs``), where a simulator would build a day's universe and
+    dumps again in every process; these builds depend only on the seed, the day and the code.
+    """
+    from kitekit.sim.market.stored import ENV
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, which the workers' own folders are in
+    os.environ.setdefault(ENV, str(root / "simulator-builds"))
+
+
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test's sessions, caches and pacer state out of the user's real directories.

@@ -55,8 +55,14 @@ def login_via_redirect(server: SimServer, kite: Any, redirect_params: str = "") 
 
 @pytest.fixture(scope="session")
 def sim_market() -> Market:
-    """One simulated market for the whole test session."""
-    return Market(SimConfig().seed)
+    """One simulated market for the whole test session, its day's universe and dump already made.
+
+    Made here rather than by a test's first request: on a loaded machine that first request would spend the
+    official SDK's 7 s read timeout on building them, and the SDK would send it again.
+    """
+    market = Market(SimConfig().seed)
+    market.universe(SIM_NOW).dump()
+    return market
 
 
 @pytest.fixture

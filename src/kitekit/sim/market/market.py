@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 import numpy as np
 
 from kitekit.markethours import TradingCalendar
+from kitekit.sim.market import stored
 from kitekit.sim.market.candles import CandleHistory
 from kitekit.sim.market.catalog import ANCHOR
 from kitekit.sim.market.contract_model import ContractModel, never_traded, round_tick
@@ -99,6 +100,11 @@ class Market:
             return uni
 
     def _build(self, day: date) -> Universe:
+        if self._shared:  # the default calendar: a function of the seed and the day alone, kept on disk
+            return stored.universe(self.seed, day, lambda: self._build_new(day))
+        return self._build_new(day)
+
+    def _build_new(self, day: date) -> Universe:
         prev = self.calendar.previous(day)
         uni = build_universe(self.underlyings, self.calendar, day, lambda uid: self.paths.close_on(uid, prev))
         uni.dead = never_traded(uni, self.contracts.implied, self._close_by)

@@ -16,7 +16,10 @@ from kitekit.sim.market.underlyings import AssetClass, Underlying
 from kitekit.wire.instruments_csv import Instrument, encode_rows
 from kitekit.wire.segments import Segment, token_of
 
-__all__ = ["ContractKind", "Universe", "build_universe"]
+__all__ = ["ContractKind", "Keeper", "Universe", "build_universe"]
+
+#: How a universe keeps bytes derived from it: ``keep(name, make)``.
+Keeper = Callable[[str, Callable[[], bytes]], bytes]
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 # Weekly contract symbols encode the month in one character: 1-9, then O, N, D.
@@ -82,6 +85,9 @@ class Universe:
     dead: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     by_token: dict[int, int] = field(default_factory=dict)
     by_key: dict[str, int] = field(default_factory=dict)
+    #: Returns the bytes named by its first argument that its second makes, from wherever the universe's
+    #: builds are kept (:mod:`kitekit.sim.market.stored` sets it); by default it just makes them.
+    keep: Keeper = field(default=lambda name, make: make(), repr=False, compare=False)
     _csv: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,35 +111,35 @@ class Universe:
 
     def rows(self, exchange: str | None = None) -> list[Instrument]:
         """Return the dump rows, all or of one exchange."""
-        expiries = self.expiry.astype(object)  # datetime.date, None where NaT
-        out = []
-        for i in range(len(self.token)):
-            if exchange is not None and self.exchange[i] != exchange:
-                continue
-            out.append(
-                Instrument(
-                    int(self.token[i]),
-                    int(self.exchange_token[i]),
-                    self.symbol[i],
-                    self.name[i],
-                    float(self.last_price[i]),
-                    expiries[i],
-                    float(self.strike[i]),
-                    float(self.tick[i]),
-                    int(self.lot[i]),
-                    _TYPE[ContractKind(int(self.kind[i]))],
-                    self.segment[i],
-                    self.exchange[i],
-                )
-            )
-        return out
+        # Columns as Python lists first: a numpy scalar read per field and row cost seconds over 115k rows.
+        types = [_TYPE[ContractKind(k)] for k in self.kind.tolist()]
+        columns = zip(
+            self.token.tolist(),
+            self.exchange_token.tolist(),
+            self.symbol,
+            self.name,
+            self.last_price.tolist(),
+            self.expiry.astype(object).tolist(),  # datetime.date, None where NaT
+            self.strike.tolist(),
+            self.tick.tolist(),
+            self.lot.tolist(),
+            types,
+            self.segment,
+            self.exchange,
+            strict=True,
+        )
+        return [Instrument(*c) for c in columns if exchange is None or c[11] == exchange]
 
     def dump(self, exchange: str | None = None) -> tuple[bytes, bytes]:
         """Return the CSV dump and its gzip encoding, built once per exchange and cached."""
         key = exchange or ""
         if key not in self._csv:
-            raw = encode_rows(self.rows(exchange))
-            self._csv[key] = (raw, gzip.compress(raw, compresslevel=6, mtime=0))
+
+            def make() -> bytes:
+                return gzip.compress(encode_rows(self.rows(exchange)), compresslevel=6, mtime=0)
+
+            gz = self.keep(f"kite-dump-{key or 'all'}", make)
+            self._csv[key] = (gzip.decompress(gz), gz)
         return self._csv[key]
 
 

@@ -95,7 +95,7 @@ class UpstoxCatalog:
         listing = self.listing(now)
         with self._lock:
             if listing._dump is None:
-                listing._dump = encode_dump(_rows(listing))
+                listing._dump = listing.universe.keep("upstox-dump", lambda: encode_dump(_rows(listing)))
             return listing._dump
 
 
@@ -116,17 +116,25 @@ def _listing_of(uni: Universe) -> UpstoxListing:
         return found
 
 
+def _kinds(uni: Universe) -> list[ContractKind]:
+    """Return each row's kind (one enum call per kind, not per row)."""
+    kind_of = {k.value: k for k in ContractKind}
+    return [kind_of[k] for k in uni.kind.tolist()]
+
+
 def _build(uni: Universe) -> UpstoxListing:
     keys, segments = [], []
-    for i in range(len(uni)):
-        kind = ContractKind(int(uni.kind[i]))
-        segment = segment_for(uni.exchange[i], kind is ContractKind.INDEX) or Segment.NSE_EQ
+    # Columns as Python lists: a numpy scalar read per row costs seconds over the 115k rows.
+    for kind, exchange, symbol, uid, exchange_token in zip(
+        _kinds(uni), uni.exchange, uni.symbol, uni.uid.tolist(), uni.exchange_token.tolist(), strict=True
+    ):
+        segment = segment_for(exchange, kind is ContractKind.INDEX) or Segment.NSE_EQ
         if kind is ContractKind.INDEX:
-            ident = INDEX_NAMES.get(uni.symbol[i], uni.symbol[i])
+            ident = INDEX_NAMES.get(symbol, symbol)
         elif kind is ContractKind.EQ:
-            ident = isin_for(int(uni.uid[i]))
+            ident = isin_for(uid)
         else:
-            ident = str(int(uni.exchange_token[i]))
+            ident = str(exchange_token)
         keys.append(f"{segment}|{ident}")
         segments.append(segment.value)
     return UpstoxListing(uni, keys, segments, {k: i for i, k in enumerate(keys)})
@@ -134,42 +142,59 @@ def _build(uni: Universe) -> UpstoxListing:
 
 def _rows(listing: UpstoxListing) -> list[DumpRow]:
     uni = listing.universe
-    expiries = uni.expiry.astype(object)
+    kinds = _kinds(uni)
+    uids = uni.uid.tolist()
+    exchange_of = {s.value: s.exchange for s in Segment}  # an enum call and property per row cost a second
     underlying_key: dict[int, str] = {}
-    for i in range(len(uni)):  # an F&O row's underlying: the index, else the NSE (or BSE) stock
-        kind = int(uni.kind[i])
+    for i, kind in enumerate(kinds):  # an F&O row's underlying: the index, else the NSE (or BSE) stock
         if kind in (ContractKind.INDEX, ContractKind.EQ):
-            underlying_key.setdefault(int(uni.uid[i]), listing.keys[i])
+            underlying_key.setdefault(uids[i], listing.keys[i])
+    expiries = uni.expiry.astype(object).tolist()  # datetime.date, None where NaT
+    millis = {d: expiry_millis(d) for d in set(expiries) if d is not None}  # a few hundred over 115k rows
+    columns = zip(
+        kinds,
+        uids,
+        listing.keys,
+        listing.segments,
+        uni.name,
+        uni.symbol,
+        uni.exchange,
+        uni.exchange_token.tolist(),
+        uni.lot.tolist(),
+        uni.tick.tolist(),
+        uni.strike.tolist(),
+        expiries,
+        strict=True,
+    )
     rows: list[DumpRow] = []
-    for i in range(len(uni)):
-        kind = ContractKind(int(uni.kind[i]))
-        segment = Segment(listing.segments[i])
+    for kind, uid, key, segment_value, name, symbol, exchange, exchange_token, lot, tick, strike, expiry in columns:
+        index = kind is ContractKind.INDEX
         row: DumpRow = {
-            "segment": segment.value,
-            "name": INDEX_NAMES.get(uni.name[i], uni.name[i]) if kind is ContractKind.INDEX else uni.name[i],
-            "exchange": segment.exchange,
+            "segment": segment_value,
+            "name": INDEX_NAMES.get(name, name) if index else name,
+            "exchange": exchange_of[segment_value],
             "instrument_type": _INSTRUMENT_TYPE.get(kind, kind.name),
-            "instrument_key": listing.keys[i],
-            "exchange_token": str(int(uni.exchange_token[i])),
-            "trading_symbol": listing.trading_symbol(i),
+            "instrument_key": key,
+            "exchange_token": str(exchange_token),
+            "trading_symbol": _INDEX_SYMBOLS.get(symbol, symbol) if index else symbol,
         }
-        if kind is not ContractKind.INDEX:
-            row["lot_size"] = int(uni.lot[i])
-            row["tick_size"] = round(float(uni.tick[i]) * 100, 4)  # paise
-            row["freeze_quantity"] = float(listing.freeze_quantity(i))
+        if not index:
+            row["lot_size"] = lot
+            row["tick_size"] = round(tick * 100, 4)  # paise
+            row["freeze_quantity"] = float(freeze_quantity(exchange, symbol, name))
         if kind is ContractKind.EQ:
-            row["isin"] = listing.keys[i].split("|", 1)[1]
-            row["short_name"] = uni.name[i].title()
+            row["isin"] = key.split("|", 1)[1]
+            row["short_name"] = name.title()
             row["security_type"] = "NORMAL"
         if kind in (ContractKind.FUT, ContractKind.CE, ContractKind.PE):
-            under = underlying_key.get(int(uni.uid[i]), "")
+            under = underlying_key.get(uid, "")
             under_type = "INDEX" if "_INDEX|" in under else ("EQUITY" if under else "COM")
-            row["expiry"] = expiry_millis(expiries[i])
-            row["strike_price"] = float(uni.strike[i])
-            row["minimum_lot"] = int(uni.lot[i])
-            row["weekly"] = uni.symbol[i][len(uni.name[i]) + 3 : len(uni.name[i]) + 4].isdigit()
+            row["expiry"] = millis[expiry]
+            row["strike_price"] = strike
+            row["minimum_lot"] = lot
+            row["weekly"] = symbol[len(name) + 3 : len(name) + 4].isdigit()
             row["underlying_key"] = row["asset_key"] = under
-            row["underlying_symbol"] = row["asset_symbol"] = uni.name[i]
+            row["underlying_symbol"] = row["asset_symbol"] = name
             row["underlying_type"] = row["asset_type"] = under_type
             row["qty_multiplier"] = 1.0
         rows.append(row)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kitekit.sim.angel.catalog import angel_catalog
 from kitekit.sim.market import Market, Universe, stored
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.upstox.catalog import UpstoxCatalog
@@ -21,9 +22,11 @@ BUILD = """
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.sim.upstox.catalog import UpstoxCatalog
+from kitekit.sim.angel.catalog import angel_catalog
 market = Market()
 market.universe(SIM_NOW).dump()
 UpstoxCatalog(market).dump(SIM_NOW)
+angel_catalog(market, market.universe(SIM_NOW)).master()
 """
 
 
@@ -49,16 +52,22 @@ def test_a_day_kept_by_one_process_is_read_by_another_exactly_as_built(
     monkeypatch.setenv(stored.ENV, str(tmp_path))
     subprocess.run([sys.executable, "-c", BUILD], check=True, timeout=300)
     kept = sorted(p.name.rsplit("-", 1)[0] for p in tmp_path.iterdir())
-    assert kept == ["kite-dump-all-7-2026-11-27", "universe-7-2026-11-27", "upstox-dump-7-2026-11-27"]
+    assert kept == [
+        "angel-master-7-2026-11-27",
+        "kite-dump-all-7-2026-11-27",
+        "universe-7-2026-11-27",
+        "upstox-dump-7-2026-11-27",
+    ]
     assert all(p.name.endswith(stored.fingerprint()) and p.stat().st_mode & 0o077 == 0 for p in tmp_path.iterdir())
 
     read = stored.universe(7, DAY, build=never)  # type: ignore[arg-type]
     built = sim_market._build_new(DAY)  # made here, without the folder
     assert_same(read, built)
     assert read.keep("kite-dump-all", never) == built.dump()[1]
-    market = Market()
-    monkeypatch.setattr(market, "_universe_of", lambda day: read)
+    market = Market()  # whose dumps are made here from the universe built here: equal to the kept ones
+    monkeypatch.setattr(market, "_universe_of", lambda day: built)
     assert UpstoxCatalog(market).dump(SIM_NOW) == read.keep("upstox-dump", never)
+    assert angel_catalog(market, built).master() == read.keep("angel-master", never)
 
 
 def test_a_damaged_build_is_made_again_and_replaced(

@@ -14,8 +14,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
-
 from kitekit.sim.market import ContractKind, Market, Universe
 from kitekit.wire.angel.scrip import INDEX_TYPE, ScripRow, expiry_text, strike_text, symbol_expiry, tick_text
 from kitekit.wire.angel.stream import EXCHANGE_TYPES, ExchangeType
@@ -105,36 +103,57 @@ class AngelCatalog:
         """Return the scrip master as JSON (built once per day: it is large)."""
         with self._lock:
             if self._master is None:
-                self._master = json.dumps([lst.scrip() for lst in self.listings], separators=(",", ":")).encode()
+                self._master = self.universe.keep(
+                    "angel-master",
+                    lambda: json.dumps([lst.scrip() for lst in self.listings], separators=(",", ":")).encode(),
+                )
             return self._master
 
 
-def _listing(uni: Universe, row: int, expiries: list[date | None]) -> Listing:
-    exchange, symbol, name = uni.exchange[row], uni.symbol[row], uni.name[row]
-    kind = ContractKind(int(uni.kind[row]))
-    lot, tick = max(int(uni.lot[row]), 1), float(uni.tick[row]) or 0.05
-    token = str(int(uni.exchange_token[row]))
+def _listing(
+    row: int,
+    columns: tuple[str, str, str, ContractKind, int, float, int, float, date | None],
+) -> Listing:
+    exchange, symbol, name, kind, lot_size, tick_size, exchange_token, strike, expiry = columns
+    lot, tick = max(lot_size, 1), tick_size or 0.05
+    token = str(exchange_token)
     if kind is ContractKind.INDEX:
         token, angel_symbol, angel_name = _INDICES.get(
-            (exchange, symbol), (f"{99926500 + int(uni.exchange_token[row]) % 500}", symbol, symbol)
+            (exchange, symbol), (f"{99926500 + exchange_token % 500}", symbol, symbol)
         )
         return Listing(row, exchange, token, angel_symbol, angel_name, INDEX_TYPE, None, None, 1, 0.05, "")
     if kind is ContractKind.EQ:
         angel_symbol = f"{symbol}-EQ" if exchange == "NSE" else symbol
         return Listing(row, exchange, token, angel_symbol, symbol, "", None, None, lot, tick, "")
-    expiry = expiries[row]
     if expiry is None:
         raise AssertionError(f"a derivative without an expiry: {exchange}:{symbol}")
     family = "IDX" if name in _INDEX_NAMES else {"CDS": "CUR", "MCX": "COM"}.get(exchange, "STK")
     stamp = symbol_expiry(expiry)
     if kind is ContractKind.FUT:
         return Listing(row, exchange, token, f"{name}{stamp}FUT", name, f"FUT{family}", expiry, None, lot, tick, "")
-    strike = float(uni.strike[row])
     strike_part = str(int(strike)) if strike.is_integer() else f"{strike:g}"
     option = _OPT[kind]
     kind_text = "OPTFUT" if exchange == "MCX" else f"OPT{family}"
     angel_symbol = f"{name}{stamp}{strike_part}{option}"
     return Listing(row, exchange, token, angel_symbol, name, kind_text, expiry, strike, lot, tick, option)
+
+
+def _listings(uni: Universe) -> list[Listing]:
+    # Columns as Python lists first: numpy scalar reads per field and row cost seconds over 115k rows.
+    kind_of = {k.value: k for k in ContractKind}
+    columns = zip(
+        uni.exchange,
+        uni.symbol,
+        uni.name,
+        [kind_of[k] for k in uni.kind.tolist()],
+        uni.lot.tolist(),
+        uni.tick.tolist(),
+        uni.exchange_token.tolist(),
+        uni.strike.tolist(),
+        uni.expiry.astype(object).tolist(),  # datetime.date, None where NaT
+        strict=True,
+    )
+    return [_listing(row, c) for row, c in enumerate(columns)]
 
 
 # Catalogs by the universe they list. Markets of one seed share a day's universe (``kitekit.sim.market.market``),
@@ -151,8 +170,7 @@ def angel_catalog(market: Market, uni: Universe) -> AngelCatalog:
         found = _catalogs.get(id(uni))
         if found is not None and found.universe is uni:
             return found
-    expiries: list[date | None] = [None if np.isnat(e) else e.astype(object) for e in uni.expiry]
-    catalog = AngelCatalog(uni, [_listing(uni, row, expiries) for row in range(len(uni))])
+    catalog = AngelCatalog(uni, _listings(uni))
     with _catalogs_lock:
         _catalogs[id(uni)] = catalog
         for old in list(_catalogs)[:-_CATALOGS_KEPT]:

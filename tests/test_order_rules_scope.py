@@ -72,7 +72,7 @@ def cases(draw: st.DrawFn) -> tuple[PlaceRequest, Facts]:
     return req, Facts(spec, OrderLimits(), draw(st.sampled_from([None, NOW.date()])), market)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(cases())
 def test_a_rule_never_breaks_outside_its_scope(case: tuple[PlaceRequest, Facts]) -> None:
     req, facts = case

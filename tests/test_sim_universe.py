@@ -71,11 +71,13 @@ def test_every_nifty_500_constituent_and_the_main_indices_are_listed(universe: U
 def test_prices_lots_and_ticks_have_their_real_order_of_magnitude(universe: Universe) -> None:
     by_symbol = {s.symbol: s for s in EQUITIES}
     assert by_symbol["MRF"].price > 50_000 and by_symbol["IDEA"].price < 30 and 100 < by_symbol["BEL"].price < 1000
+    # The futures in one pass, not one a stock.
+    nfo_futures = [k for k in universe.by_key if k.startswith("NFO:") and k.endswith("FUT")]
     for stock in EQUITIES:
         row = universe.by_key[f"NSE:{stock.symbol}"]
         tick = universe.tick[row]
         assert tick == (0.01 if stock.listing is Listing.ETF or stock.price < 250 else 0.05), stock.symbol
-        future = [k for k in universe.by_key if k.startswith(f"NFO:{stock.symbol}26") and k.endswith("FUT")]
+        future = [k for k in nfo_futures if k.startswith(f"NFO:{stock.symbol}26")]
         assert bool(future) == (stock.listing is Listing.FNO), stock.symbol
         if future:
             # Exchanges size a stock's lot to a contract worth some lakhs of rupees, whatever the share's price.

@@ -16,6 +16,7 @@ token shifted left a byte with the segment in the low byte, as Kite builds its o
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import zlib
 from collections.abc import Callable
@@ -119,6 +120,29 @@ def records_of(rows: list[dict[str, Any]]) -> tuple[list[Instrument], dict[int, 
     return [Instrument(*f) for f in fields], dict(zip((f[0] for f in fields), keys, strict=True))
 
 
+# The records of the last dump read in this process, by its bytes' digest: every store over the same dump (another
+# broker object, a new session, the next test's cache folder) reads it once. They are the day file's CSV, its
+# tokens and Upstox keys in row order (nothing mutates them).
+_Read = tuple[bytes, list[int], list[str]]
+_read_lock = threading.Lock()
+_read: dict[bytes, _Read] = {}
+
+
+def _remembered(data: bytes) -> tuple[bytes, _Read | None]:
+    digest = hashlib.blake2b(data, digest_size=32).digest()
+    with _read_lock:
+        return digest, _read.get(digest)
+
+
+def _remember(digest: bytes, rows: list[dict[str, Any]]) -> _Read:
+    fields, keys = _fields_of(rows)
+    found = (encode_fields(fields), [f[0] for f in fields], keys)
+    with _read_lock:
+        _read.clear()  # one dump kept: a new day's replaces the last
+        _read[digest] = found
+    return found
+
+
 class UpstoxInstruments:
     """The neutral instrument store on Upstox's dump.
 
@@ -158,13 +182,14 @@ class UpstoxInstruments:
         """
         return self._sync(self._today(), force) is not None
 
-    def _sync(self, day: date, force: bool) -> list[dict[str, Any]] | None:
-        # The rows of what it downloaded, None if it did not: read once here, they are not read again by store().
+    def _sync(self, day: date, force: bool) -> tuple[bytes, list[dict[str, Any]] | None] | None:
+        # What it downloaded and its rows, None if it did not: read once here, they are not read again by store().
+        # The rows are None if this process has read the same bytes before (they are a good dump).
         path = self._file(day)
         if path.exists() and not force:
             return None
         raw = self.download()
-        rows = decode_dump(raw)  # a broken download never replaces a good file
+        rows = decode_dump(raw) if _remembered(raw)[1] is None else None  # a broken download never replaces a good file
         try:
             self._parsed(day).unlink(missing_ok=True)  # first: its records are of the dump being replaced
             atomic_write(path, raw, 0o644)
@@ -172,7 +197,7 @@ class UpstoxInstruments:
             raise InstrumentCacheError(f"Could not cache Upstox's instruments in {path}: {exc}") from exc
         with self._lock:
             self._day = None
-        return rows
+        return raw, rows
 
     def load(self) -> UpstoxInstruments:
         """Load the day's dump (downloading it only when the cache lacks it); return self."""
@@ -189,25 +214,40 @@ class UpstoxInstruments:
         with self._lock:
             if self._store is not None and self._day == day:
                 return self._store
-            rows = self._sync(day, False)
+            downloaded = self._sync(day, False)
             dump, parsed = self._file(day), self._parsed(day)
-            cached = None if rows is not None else cached_records(parsed, day, BROKER, dump, self.clock)
-            if cached is not None:
-                store, tokens, header = cached
-                listed = header.get("keys")
-                if isinstance(listed, list) and len(listed) == len(tokens):
-                    self._install(store, dict(zip(tokens, map(str, listed), strict=True)), day)
-                    return store
-            if rows is None:
-                try:
-                    rows = decode_dump(dump.read_bytes())
-                except (OSError, ValueError) as exc:
-                    raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
-            fields, listed = _fields_of(rows)
-            raw = encode_fields(fields)
-            store = cache_records(parsed, day, BROKER, dump, raw, {"keys": listed}, self.clock)
-            self._install(store, dict(zip((f[0] for f in fields), listed, strict=True)), day)
+            if downloaded is None:
+                cached = cached_records(parsed, day, BROKER, dump, self.clock)
+                if cached is not None:
+                    store, tokens, header = cached
+                    listed = header.get("keys")
+                    if isinstance(listed, list) and len(listed) == len(tokens):
+                        self._install(store, dict(zip(tokens, map(str, listed), strict=True)), day)
+                        return store
+            raw, tokens, keys = self._records(day, dump, downloaded)
+            store = cache_records(parsed, day, BROKER, dump, raw, {"keys": keys}, self.clock)
+            self._install(store, dict(zip(tokens, keys, strict=True)), day)
             return store
+
+    def _records(self, day: date, dump: Path, downloaded: tuple[bytes, list[dict[str, Any]] | None] | None) -> _Read:
+        # The dump's records from the bytes just downloaded (and their rows) or from its file, once a process.
+        rows: list[dict[str, Any]] | None = None
+        if downloaded is None:
+            try:
+                data = dump.read_bytes()
+            except OSError as exc:
+                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
+        else:
+            data, rows = downloaded
+        digest, found = _remembered(data)
+        if found is not None:
+            return found
+        if rows is None:
+            try:
+                rows = decode_dump(data)
+            except ValueError as exc:
+                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
+        return _remember(digest, rows)
 
     def _install(self, store: InstrumentStore, keys: dict[int, str], day: date) -> None:
         self._store, self._keys, self._tokens = store, keys, {v: k for k, v in keys.items()}

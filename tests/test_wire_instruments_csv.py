@@ -11,7 +11,16 @@ import pytest
 from kitekit.sim.market import Market
 from kitekit.sim.pytest_plugin import SIM_NOW
 from kitekit.wire.dump_columns import DumpColumns
-from kitekit.wire.instruments_csv import HEADER, Instrument, encode_rows, parse_float, parse_int, split_fields
+from kitekit.wire.instruments_csv import (
+    HEADER,
+    Instrument,
+    encode_fields,
+    encode_rows,
+    format_decimal,
+    parse_float,
+    parse_int,
+    split_fields,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +55,28 @@ def test_rows_encode_with_the_exact_header_and_read_back_as_the_same_instruments
     lines = raw.decode().splitlines()[1:]
     assert [Instrument.from_fields(split_fields(line)) for line in lines] == rows
     assert rows[1].key == "NFO:NIFTY26DEC24000CE"
+
+
+def test_rows_given_as_fields_are_written_by_the_cell_rules_exactly() -> None:
+    # encode_fields inlines format_decimal and the quoting of text cells for speed: it must write what they do.
+    rows = [
+        (1, 1, "A", "Alpha", 0, date(2026, 12, 31), 24000, 5, 25.0, "CE", "NFO-OPT", "NFO"),  # ints in float cells
+        (2, 2, 'B "b"', "Beta, Inc", -0.0, None, 1e20, 0.0025, 1, "EQ", "NSE", "NSE"),
+        (3, 3, "C", "Gamma", float("inf"), date(2026, 12, 31), -2.5, 1e-7, 7, "FUT", "MCX-FUT", "MCX"),
+    ]
+
+    def cell(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text
+
+    expected = [HEADER] + [
+        f"{r[0]},{r[1]},{cell(r[2])},{cell(r[3])},{format_decimal(r[4])},{r[5].isoformat() if r[5] else ''},"
+        f"{format_decimal(r[6])},{format_decimal(r[7])},{int(r[8])},{r[9]},{r[10]},{r[11]}"
+        for r in rows
+    ]
+    raw = encode_fields(rows)  # type: ignore[arg-type]  # numbers of other types, as callers may pass
+    assert raw.decode() == "\n".join([*expected, ""])
+    assert b",-0.0,,1e+20,0.0025,1,EQ" in raw and b",24000.0,5.0,25,CE" in raw
+    assert encode_rows(Instrument(*r) for r in rows) == raw  # type: ignore[arg-type]
 
 
 def test_the_decoder_handles_quotes_crlf_bom_blank_and_ragged_lines() -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from kitekit.brokers.model import BrokerInstrument, InstrumentKind
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError
-from kitekit.wire.instruments_csv import Instrument, encode_rows
+from kitekit.wire.instruments_csv import Instrument, InstrumentFields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +26,7 @@ __all__ = [
     "cached_records",
     "neutral_instrument",
     "rule_facts",
+    "rule_fields",
 ]
 
 log = logging.getLogger("kitekit.brokers")
@@ -110,21 +111,29 @@ def rule_facts(instrument: BrokerInstrument) -> Instrument:
     (exchange, symbol, underlying, kind, tick, lot, expiry, strike), so any broker's instruments can be
     checked by them. The token is the broker's own when numeric, else 0 (the rules never read it).
     """
-    kind = instrument.kind
-    return Instrument(
-        instrument_token=instrument.token or 0,
-        exchange_token=0,
-        tradingsymbol=instrument.symbol,
-        name=instrument.name,
-        last_price=0.0,
-        expiry=instrument.expiry,
-        strike=instrument.strike,
-        tick_size=instrument.tick_size,
-        lot_size=instrument.lot_size,
-        instrument_type="EQ" if kind is InstrumentKind.INDEX else kind.value,
-        segment=instrument.segment,
-        exchange=instrument.exchange,
+    return Instrument(*rule_fields(instrument))
+
+
+def rule_fields(instrument: BrokerInstrument) -> InstrumentFields:
+    """Return the fields of :func:`rule_facts`'s record in wire order (to write 100,000 without building them)."""
+    return (
+        instrument.token or 0,
+        0,
+        instrument.symbol,
+        instrument.name,
+        0.0,
+        instrument.expiry,
+        instrument.strike,
+        instrument.tick_size,
+        instrument.lot_size,
+        _RULE_TYPES[instrument.kind],
+        instrument.segment,
+        instrument.exchange,
     )
+
+
+# The record's instrument_type of each kind: Kite lists an index as EQ (its segment, INDICES, says index).
+_RULE_TYPES: dict[InstrumentKind, str] = {k: "EQ" if k is InstrumentKind.INDEX else k.value for k in InstrumentKind}
 
 
 _KINDS = frozenset(k.value for k in InstrumentKind)
@@ -205,11 +214,13 @@ def cached_records(
 
 
 def cache_records(
-    path: Path, day: date, broker: str, dump: Path, records: list[Instrument], facts: dict[str, Any], clock: Clock
+    path: Path, day: date, broker: str, dump: Path, raw: bytes, facts: dict[str, Any], clock: Clock
 ) -> InstrumentStore:
-    """Return a store over ``records`` (read from ``dump``), and cache them at ``path`` with ``facts`` in the header.
+    """Return a store over the records ``raw`` (read from ``dump``), and cache them at ``path`` with ``facts``.
 
-    ``facts`` holds the broker's own facts of each record, as lists in the order of ``records``.
+    ``raw`` is the records in Kite's CSV (:func:`~kitekit.wire.instruments_csv.encode_rows` or
+    :func:`~kitekit.wire.instruments_csv.encode_fields`); ``facts`` holds the broker's own facts of each
+    record, as lists in the order of its rows, and goes in the header.
 
     Day files of other days with the same name pattern (``{broker}-*.kkdump``) are removed. A cache that cannot
     be written costs only speed: it is logged and the store is returned all the same.
@@ -218,7 +229,6 @@ def cache_records(
     from kitekit.instruments.index import InstrumentIndex
     from kitekit.wire.dump_columns import DumpColumns
 
-    raw = encode_rows(records)
     cols = DumpColumns(raw)
     index = InstrumentIndex.build(cols)
     index.add_fno(cols)

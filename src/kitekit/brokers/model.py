@@ -13,6 +13,7 @@ spells a contract the neutral way from its facts, so two brokers' listings of on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -99,17 +100,28 @@ def derivative_symbol(
     Raises:
         ValueError: ``kind`` is not a derivative.
     """
-    kind = InstrumentKind(kind)
-    if not kind.derivative:
+    # A broker's dump spells 100,000 contracts from a few thousand stems and strikes: each is spelled once.
+    suffix = _SUFFIXES.get(kind)
+    if suffix is None:
+        kind = InstrumentKind(kind)  # an unknown kind raises here
         raise ValueError(f"{kind} is not a futures or options contract")
+    stem = _stem(name, expiry, bool(monthly))
+    return stem + suffix if suffix == "FUT" else stem + _strike_text(strike) + suffix
+
+
+_SUFFIXES: dict[str, str] = {k.value: k.value for k in (InstrumentKind.FUTURE, InstrumentKind.CALL, InstrumentKind.PUT)}
+
+
+@functools.lru_cache(maxsize=16384)
+def _stem(name: str, expiry: date, monthly: bool) -> str:
     if monthly:
-        stem = f"{name}{expiry:%y}{_MONTHS[expiry.month - 1]}"
-    else:
-        stem = f"{name}{expiry:%y}{_WEEK_MONTHS[expiry.month - 1]}{expiry.day:02d}"
-    if kind is InstrumentKind.FUTURE:
-        return f"{stem}FUT"
-    strike_text = str(int(strike)) if float(strike).is_integer() else f"{strike:.4f}".rstrip("0")
-    return f"{stem}{strike_text}{kind.value}"
+        return f"{name}{expiry:%y}{_MONTHS[expiry.month - 1]}"
+    return f"{name}{expiry:%y}{_WEEK_MONTHS[expiry.month - 1]}{expiry.day:02d}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _strike_text(strike: float) -> str:
+    return str(int(strike)) if float(strike).is_integer() else f"{strike:.4f}".rstrip("0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitekit.brokers.angel.capabilities import BROKER
-from kitekit.brokers.instruments import CHAIN_COLUMNS, cache_records, cached_records, rule_facts
+from kitekit.brokers.instruments import CHAIN_COLUMNS, cache_records, cached_records, rule_facts, rule_fields
 from kitekit.brokers.model import BrokerInstrument, InstrumentKind, derivative_symbol
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
 from kitekit.files import atomic_write
 from kitekit.wire.angel.scrip import INDEX_TYPE, expiry_of, strike_of, tick_of
 from kitekit.wire.angel.stream import EXCHANGE_TYPES
-from kitekit.wire.instruments_csv import Instrument
+from kitekit.wire.instruments_csv import Instrument, encode_fields
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,6 +102,11 @@ def instruments_of(rows: Iterable[dict[str, str]]) -> list[BrokerInstrument]:
             month = (row["exch_seg"], row["name"], expiry.year, expiry.month)
             if expiry > last_of_month.get(month, date.min):
                 last_of_month[month] = expiry
+    # A few distinct strikes, ticks and lots among 100,000 rows: each text is read once (a malformed one raises
+    # each time, as it would unread).
+    strikes: dict[str, float] = {}
+    ticks: dict[str, float] = {}
+    lots: dict[str | int, int] = {}
     out: list[BrokerInstrument] = []
     for row, kind, expiry in parsed:
         exchange, angel_symbol = row["exch_seg"], row["symbol"]
@@ -112,31 +117,50 @@ def instruments_of(rows: Iterable[dict[str, str]]) -> list[BrokerInstrument]:
             symbol = angel_symbol[:-3] if exchange == "NSE" and angel_symbol.endswith("-EQ") else angel_symbol
         else:
             assert expiry is not None  # noqa: S101 - checked above
-            strike = (strike_of(row.get("strike", "-1")) or 0.0) if kind is not InstrumentKind.FUTURE else 0.0
+            if kind is not InstrumentKind.FUTURE:
+                text = row.get("strike", "-1")
+                found = strikes.get(text)
+                if found is None:
+                    found = strikes[text] = strike_of(text) or 0.0
+                strike = found
             monthly = last_of_month[(exchange, row["name"], expiry.year, expiry.month)] == expiry
             symbol = derivative_symbol(row["name"], kind, expiry, strike, monthly=monthly)
         try:
-            tick = tick_of(row.get("tick_size") or "5") or 0.05
-            lot = max(int(float(row.get("lotsize") or 1)), 1)
+            text = row.get("tick_size") or "5"
+            tick = ticks.get(text)
+            if tick is None:
+                tick = ticks[text] = tick_of(text) or 0.05
+            lot_text = row.get("lotsize") or 1
+            lot = lots.get(lot_text)
+            if lot is None:
+                lot = lots[lot_text] = max(int(float(lot_text)), 1)
         except ValueError:
             continue
+        token = row["token"]
         out.append(
             BrokerInstrument(
                 exchange=exchange,
                 symbol=symbol,
                 name=row.get("name", "") or symbol,
                 kind=kind,
-                segment=_segment(exchange, kind),
+                segment=_SEGMENTS[exchange, kind],
                 tick_size=tick,
                 lot_size=lot,
                 broker=BROKER,
-                broker_key=f"{exchange}|{row['token']}",
+                broker_key=f"{exchange}|{token}",
                 expiry=expiry,
                 strike=strike,
-                token=neutral_token(exchange, row["token"]),
+                token=_TOKEN_BASES[exchange] + int(token),
             )
         )
     return out
+
+
+# Each exchange's segment of each kind, and the first of its neutral tokens (see neutral_token).
+_SEGMENTS = {(exchange, kind): _segment(exchange, kind) for exchange in EXCHANGE_TYPES for kind in InstrumentKind}
+_TOKEN_BASES = {exchange: neutral_token(exchange, "0") for exchange in EXCHANGE_TYPES}
+# Each kind by its text (the enum's own lookup by value is slow for 100,000 rows).
+_KINDS = {kind.value: kind for kind in InstrumentKind}
 
 
 class AngelRuleFacts:
@@ -177,9 +201,13 @@ class AngelInstruments:
 
         Route: ``GET /OpenAPI_File/files/OpenAPIScripMaster.json`` (public).
         """
-        path = self._path(self.clock.now().date())
+        return self._sync(self.clock.now().date(), force) is not None
+
+    def _sync(self, day: date, force: bool) -> list[Any] | None:
+        # The rows of what it downloaded, None if it did not: read once here, they are not read again by load().
+        path = self._path(day)
         if path.exists() and not force:
-            return False
+            return None
         raw = self.download()
         try:
             rows = json.loads(raw)
@@ -188,14 +216,14 @@ class AngelInstruments:
         if not isinstance(rows, list):
             raise InstrumentCacheError("Angel One's scrip master is not a list of instruments")
         # The records parsed from the master being replaced go first: they must never outlive it.
-        (self.cache_dir / f"{BROKER}-{self.clock.now().date().isoformat()}.kkdump").unlink(missing_ok=True)
+        (self.cache_dir / f"{BROKER}-{day.isoformat()}.kkdump").unlink(missing_ok=True)
         atomic_write(path, raw, 0o644)
         for old in self.cache_dir.glob("angel-scrip-*.json"):
             if old != path:
                 old.unlink(missing_ok=True)
         with self._lock:
             self._day = None
-        return True
+        return rows
 
     def load(self) -> AngelInstruments:
         """Load the day's list (downloading it only when the cache lacks it); return self.
@@ -207,8 +235,8 @@ class AngelInstruments:
         with self._lock:
             if self._day == today:
                 return self
-        self.sync()
-        index = _parsed(self._path(today), today, self.clock)
+        rows = self._sync(today, False)
+        index = _parsed(self._path(today), today, self.clock, rows)
         with self._lock:
             self._ix = index
             self._day = today
@@ -423,11 +451,12 @@ _parsed_lock = threading.Lock()
 _parsed_cache: dict[tuple[str, int, int], _Index] = {}
 
 
-def _parsed(path: Path, day: date, clock: Clock) -> _Index:
+def _parsed(path: Path, day: date, clock: Clock, downloaded: list[Any] | None = None) -> _Index:
     """Return the parsed master in ``path``, parsed once per process for each version of the file.
 
     The parse is cached on disk too (``angel-YYYY-MM-DD.kkdump``, Kite's day-file format, with each row's
     ``EXCH|token`` and Angel symbol in its header): a later process opens that instead of the master.
+    ``downloaded`` is the master's rows when it was just downloaded into ``path`` (so not read again).
     """
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
@@ -436,9 +465,9 @@ def _parsed(path: Path, day: date, clock: Clock) -> _Index:
         if found is not None:
             return found
         parsed = path.parent / f"{BROKER}-{day.isoformat()}.kkdump"
-        index = _from_cache(parsed, day, path, clock)
+        index = _from_cache(parsed, day, path, clock) if downloaded is None else None
         if index is None:
-            rows: Any = json.loads(path.read_bytes())
+            rows: Any = json.loads(path.read_bytes()) if downloaded is None else downloaded
             rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
             listed = instruments_of(rows)
             symbols = [
@@ -449,7 +478,8 @@ def _parsed(path: Path, day: date, clock: Clock) -> _Index:
                 "keys": [i.broker_key for i in listed],
                 "symbols": [index.angel_symbol_of.get(i.broker_key, "") for i in listed],
             }
-            cache_records(parsed, day, BROKER, path, [rule_facts(i) for i in listed], facts, clock)
+            raw = encode_fields(map(rule_fields, listed))
+            cache_records(parsed, day, BROKER, path, raw, facts, clock)
         for old in list(_parsed_cache)[:-1]:  # the last two versions are kept: yesterday's and today's
             del _parsed_cache[old]
         _parsed_cache[key] = index
@@ -473,7 +503,7 @@ def _from_cache(parsed: Path, day: date, master: Path, clock: Clock) -> _Index |
             exchange=exchange,
             symbol=symbol,
             name=name,
-            kind=InstrumentKind.INDEX if segment == "INDICES" else InstrumentKind(kind),
+            kind=InstrumentKind.INDEX if segment == "INDICES" else _KINDS.get(kind) or InstrumentKind(kind),
             segment=segment,
             tick_size=tick,
             lot_size=lot,

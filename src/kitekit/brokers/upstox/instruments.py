@@ -16,6 +16,7 @@ token shifted left a byte with the segment in the low byte, as Kite builds its o
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import zlib
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from kitekit.brokers.model import BrokerInstrument, derivative_symbol
 from kitekit.clock import Clock
 from kitekit.errors import InstrumentCacheError, UnknownInstrumentError
 from kitekit.files import atomic_write
-from kitekit.wire.instruments_csv import Instrument
+from kitekit.wire.instruments_csv import Instrument, InstrumentFields, encode_fields
 from kitekit.wire.upstox.instruments import decode_dump, expiry_date
 from kitekit.wire.upstox.keys import Segment, segment_for
 
@@ -50,6 +51,11 @@ for _kite in ("NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX"):
             _EXCHANGE.setdefault(_seg, _kite)
 _SEGMENT_CODE = {s: n + 1 for n, s in enumerate(Segment)}
 _KINDS = {"FUT": "FUT", "CE": "CE", "PE": "PE"}
+# Each segment's facts a row needs, looked up by the dump's text once a row (not through the enum's lookup):
+# its Kite exchange, whether it lists indices, its code in the token, and its futures' and options' segments.
+_SEGMENT_FACTS: dict[str, tuple[str, bool, int, str, str]] = {
+    s.value: (e, s.is_index, _SEGMENT_CODE[s], f"{e}-FUT", f"{e}-OPT") for s, e in _EXCHANGE.items()
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -58,60 +64,83 @@ def _expiry(millis: int) -> date:
     return expiry_date(millis)
 
 
-def _token(row: dict[str, Any], segment: Segment) -> int:
-    text = str(row.get("exchange_token") or "")
-    base = int(text) if text.isascii() and text.isdigit() else zlib.crc32(str(row["instrument_key"]).encode())
-    return (base << 8) | _SEGMENT_CODE[segment]
+@functools.lru_cache(maxsize=1024)
+def _tick(paise: float | str) -> float:
+    # A handful of distinct tick sizes across the dump: each is converted once.
+    return round(float(paise) / 100, 4)
 
 
-def _record(row: dict[str, Any]) -> Instrument | None:
-    """Return one dump row as a Kite-shaped record under the neutral identity; None for what kitekit cannot name."""
-    try:
-        segment = Segment(str(row.get("segment")))
-    except ValueError:
+def _fields(row: dict[str, Any]) -> InstrumentFields | None:
+    """Return one dump row's Kite-shaped record (its fields) under the neutral identity; None if it has none."""
+    facts = _SEGMENT_FACTS.get(str(row.get("segment")))
+    if facts is None:
         return None
-    exchange = _EXCHANGE[segment]
+    exchange, is_index, code, futures, options = facts
     kind = str(row.get("instrument_type", ""))
     name = str(row.get("name", ""))
     expiry = _expiry(int(row["expiry"])) if row.get("expiry") else None
     strike = float(row.get("strike_price") or 0.0)
-    if segment.is_index:
-        symbol, name, kite_type, kite_segment = name.upper(), name.upper(), "EQ", "INDICES"
+    if is_index:
+        symbol = name = name.upper()
+        kite_type, kite_segment = "EQ", "INDICES"
     elif kind in _KINDS and expiry is not None:
         under = str(row.get("underlying_symbol") or row.get("asset_symbol") or name)
         symbol = derivative_symbol(under, kind, expiry, strike, monthly=not row.get("weekly", False))
         name, kite_type = under, kind
-        kite_segment = f"{exchange}-{'FUT' if kind == 'FUT' else 'OPT'}"
+        kite_segment = futures if kind == "FUT" else options
     else:
         symbol, kite_type, kite_segment = str(row.get("trading_symbol", "")), "EQ", exchange
     if not symbol:
         return None
-    return Instrument(
-        instrument_token=_token(row, segment),
-        exchange_token=int(_token(row, segment) >> 8),
-        tradingsymbol=symbol,
-        name=name,
-        last_price=0.0,
-        expiry=expiry,
-        strike=strike,
-        tick_size=round(float(row.get("tick_size") or 0.0) / 100, 4),  # the dump gives paise
-        lot_size=int(row.get("lot_size") or 0),
-        instrument_type=kite_type,
-        segment=kite_segment,
-        exchange=exchange,
-    )
+    text = str(row.get("exchange_token") or "")
+    base = int(text) if text.isascii() and text.isdigit() else zlib.crc32(str(row["instrument_key"]).encode())
+    token = (base << 8) | code
+    tick = _tick(row.get("tick_size") or 0.0)  # the dump gives paise
+    lot = int(row.get("lot_size") or 0)
+    return (token, token >> 8, symbol, name, 0.0, expiry, strike, tick, lot, kite_type, kite_segment, exchange)
+
+
+def _fields_of(rows: list[dict[str, Any]]) -> tuple[list[InstrumentFields], list[str]]:
+    # Each record's fields and Upstox key, in dump order; a token seen before is skipped (its first row stands).
+    fields: list[InstrumentFields] = []
+    keys: list[str] = []
+    seen: set[int] = set()
+    for row in rows:
+        found = _fields(row)
+        if found is not None and found[0] not in seen:
+            seen.add(found[0])
+            fields.append(found)
+            keys.append(str(row["instrument_key"]))
+    return fields, keys
 
 
 def records_of(rows: list[dict[str, Any]]) -> tuple[list[Instrument], dict[int, str]]:
     """Return the Kite-shaped records of a dump's rows, and each record's token's Upstox instrument key."""
-    records: list[Instrument] = []
-    keys: dict[int, str] = {}
-    for row in rows:
-        record = _record(row)
-        if record is not None and record.instrument_token not in keys:
-            records.append(record)
-            keys[record.instrument_token] = str(row["instrument_key"])
-    return records, keys
+    fields, keys = _fields_of(rows)
+    return [Instrument(*f) for f in fields], dict(zip((f[0] for f in fields), keys, strict=True))
+
+
+# The records of the last dump read in this process, by its bytes' digest: every store over the same dump (another
+# broker object, a new session, the next test's cache folder) reads it once. They are the day file's CSV, its
+# tokens and Upstox keys in row order (nothing mutates them).
+_Read = tuple[bytes, list[int], list[str]]
+_read_lock = threading.Lock()
+_read: dict[bytes, _Read] = {}
+
+
+def _remembered(data: bytes) -> tuple[bytes, _Read | None]:
+    digest = hashlib.blake2b(data, digest_size=32).digest()
+    with _read_lock:
+        return digest, _read.get(digest)
+
+
+def _remember(digest: bytes, rows: list[dict[str, Any]]) -> _Read:
+    fields, keys = _fields_of(rows)
+    found = (encode_fields(fields), [f[0] for f in fields], keys)
+    with _read_lock:
+        _read.clear()  # one dump kept: a new day's replaces the last
+        _read[digest] = found
+    return found
 
 
 class UpstoxInstruments:
@@ -151,12 +180,16 @@ class UpstoxInstruments:
 
         Route: ``GET complete.json.gz`` (Upstox's asset host; no token).
         """
-        day = self._today()
+        return self._sync(self._today(), force) is not None
+
+    def _sync(self, day: date, force: bool) -> tuple[bytes, list[dict[str, Any]] | None] | None:
+        # What it downloaded and its rows, None if it did not: read once here, they are not read again by store().
+        # The rows are None if this process has read the same bytes before (they are a good dump).
         path = self._file(day)
         if path.exists() and not force:
-            return False
+            return None
         raw = self.download()
-        decode_dump(raw)  # a broken download never replaces a good file
+        rows = decode_dump(raw) if _remembered(raw)[1] is None else None  # a broken download never replaces a good file
         try:
             self._parsed(day).unlink(missing_ok=True)  # first: its records are of the dump being replaced
             atomic_write(path, raw, 0o644)
@@ -164,7 +197,7 @@ class UpstoxInstruments:
             raise InstrumentCacheError(f"Could not cache Upstox's instruments in {path}: {exc}") from exc
         with self._lock:
             self._day = None
-        return True
+        return raw, rows
 
     def load(self) -> UpstoxInstruments:
         """Load the day's dump (downloading it only when the cache lacks it); return self."""
@@ -181,24 +214,40 @@ class UpstoxInstruments:
         with self._lock:
             if self._store is not None and self._day == day:
                 return self._store
-            self.sync()
+            downloaded = self._sync(day, False)
             dump, parsed = self._file(day), self._parsed(day)
-            cached = cached_records(parsed, day, BROKER, dump, self.clock)
-            if cached is not None:
-                store, tokens, header = cached
-                listed = header.get("keys")
-                if isinstance(listed, list) and len(listed) == len(tokens):
-                    self._install(store, dict(zip(tokens, map(str, listed), strict=True)), day)
-                    return store
-            try:
-                rows = decode_dump(dump.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
-            records, keys = records_of(rows)
-            facts = {"keys": [keys[r.instrument_token] for r in records]}
-            store = cache_records(parsed, day, BROKER, dump, records, facts, self.clock)
-            self._install(store, keys, day)
+            if downloaded is None:
+                cached = cached_records(parsed, day, BROKER, dump, self.clock)
+                if cached is not None:
+                    store, tokens, header = cached
+                    listed = header.get("keys")
+                    if isinstance(listed, list) and len(listed) == len(tokens):
+                        self._install(store, dict(zip(tokens, map(str, listed), strict=True)), day)
+                        return store
+            raw, tokens, keys = self._records(day, dump, downloaded)
+            store = cache_records(parsed, day, BROKER, dump, raw, {"keys": keys}, self.clock)
+            self._install(store, dict(zip(tokens, keys, strict=True)), day)
             return store
+
+    def _records(self, day: date, dump: Path, downloaded: tuple[bytes, list[dict[str, Any]] | None] | None) -> _Read:
+        # The dump's records from the bytes just downloaded (and their rows) or from its file, once a process.
+        rows: list[dict[str, Any]] | None = None
+        if downloaded is None:
+            try:
+                data = dump.read_bytes()
+            except OSError as exc:
+                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
+        else:
+            data, rows = downloaded
+        digest, found = _remembered(data)
+        if found is not None:
+            return found
+        if rows is None:
+            try:
+                rows = decode_dump(data)
+            except ValueError as exc:
+                raise InstrumentCacheError(f"Upstox's instruments of {day} cannot be read: {exc}") from exc
+        return _remember(digest, rows)
 
     def _install(self, store: InstrumentStore, keys: dict[int, str], day: date) -> None:
         self._store, self._keys, self._tokens = store, keys, {v: k for k, v in keys.items()}

@@ -13,8 +13,10 @@ memory as before.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import io
 import logging
 import os
@@ -71,6 +73,8 @@ def fingerprint() -> str:
     holiday table, and a missed dependency would serve a stale build silently. Reading them takes milliseconds.
     """
     digest = hashlib.sha256()
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):  # an install without sources: its version
+        digest.update(importlib.metadata.version("kitekit").encode())
     for path in sorted(_SOURCES.rglob("*.py")):
         digest.update(path.relative_to(_SOURCES).as_posix().encode())
         digest.update(path.read_bytes())

@@ -14,6 +14,7 @@ memory as before.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib.metadata
@@ -41,20 +42,10 @@ _OFF = frozenset({"", "0", "off", "no", "false"})
 _KEPT = 16  # files kept in the folder; the least recently written go first (a day has a handful)
 _SOURCES = Path(__file__).resolve().parents[2]  # src/kitekit
 
-_ARRAYS = (
-    "token",
-    "exchange_token",
-    "kind",
-    "uid",
-    "expiry",
-    "strike",
-    "tick",
-    "price_tick",
-    "lot",
-    "last_price",
-    "dead",
-)
-_TEXTS = ("symbol", "name", "exchange", "segment")
+# The universe's columns, read off its fields (the annotations are strings under postponed evaluation): a column
+# added to Universe is kept without a second list here to forget.
+_ARRAYS = tuple(f.name for f in dataclasses.fields(Universe) if f.type == "np.ndarray")
+_TEXTS = tuple(f.name for f in dataclasses.fields(Universe) if f.type == "list[str]")
 
 
 def folder() -> Path | None:
